@@ -1,0 +1,54 @@
+/* change.c — batches of change records. */
+#include "change.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct wb_batch *wb_batch_new(void)
+{
+	struct wb_batch *b = calloc(1, sizeof(*b));
+	if (b == NULL)
+		return NULL;
+	wb_arena_init(&b->arena, 64 * 1024);
+	return b;
+}
+
+struct wb_change *wb_batch_add(struct wb_batch *b)
+{
+	if (b->n == b->cap) {
+		uint32_t cap = b->cap ? b->cap * 2 : 256;
+		struct wb_change *c = realloc(b->changes, cap * sizeof(*c));
+		if (c == NULL)
+			return NULL;
+		b->changes = c;
+		b->cap = cap;
+	}
+	struct wb_change *c = &b->changes[b->n++];
+	memset(c, 0, sizeof(*c));
+	return c;
+}
+
+struct wb_value *wb_batch_values(struct wb_batch *b, int ncols)
+{
+	size_t n = (size_t)(ncols > 0 ? ncols : 1) * sizeof(struct wb_value);
+	struct wb_value *v = wb_arena_alloc(&b->arena, n);
+	if (v)
+		memset(v, 0, n);
+	return v;
+}
+
+size_t wb_batch_bytes(const struct wb_batch *b)
+{
+	return b->arena.used + (size_t)b->cap * sizeof(struct wb_change);
+}
+
+void wb_batch_free(struct wb_batch *b)
+{
+	if (b == NULL)
+		return;
+	for (uint32_t i = 0; i < b->n; i++)
+		wb_table_unref(b->changes[i].table);
+	free(b->changes);
+	wb_arena_free(&b->arena);
+	free(b);
+}

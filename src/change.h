@@ -1,0 +1,61 @@
+/* change.h — change records and the batches that carry them between threads. */
+#ifndef WB_CHANGE_H
+#define WB_CHANGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "position.h"
+#include "table.h"
+#include "value.h"
+
+enum wb_op {
+	WB_OP_INSERT = 'c',
+	WB_OP_UPDATE = 'u',
+	WB_OP_DELETE = 'd',
+	WB_OP_READ = 'r',     /* snapshot row */
+	WB_OP_TRUNCATE = 't',
+	WB_OP_BEGIN = 'B',    /* transaction boundary, no event */
+	WB_OP_COMMIT = 'C',   /* transaction boundary, no event; carries ack */
+};
+
+/* One change. For row ops, table holds a reference (released with the
+ * batch) and before/after point to table->ncols values in the batch arena
+ * (NULL when the op has no such image). */
+struct wb_change {
+	uint8_t op;
+	bool snapshot;
+	struct wb_table *table;
+	wb_position_t pos;
+	uint64_t txid;
+	int64_t commit_ts_us; /* commit time, microseconds since the Unix epoch */
+	/* COMMIT only: the value the source may acknowledge to its server once
+	 * every change up to pos is durable (PG: the commit's end LSN). */
+	uint64_t ack;
+	struct wb_value *before;
+	struct wb_value *after;
+};
+
+/* A batch of changes in source order, with the arena that holds their
+ * values. Built by the source thread, handed through the queue, consumed and
+ * freed by the sink thread. */
+struct wb_batch {
+	struct wb_batch *next; /* queue link */
+	uint32_t n;
+	uint32_t cap;
+	struct wb_change *changes;
+	struct wb_arena arena;
+};
+
+struct wb_batch *wb_batch_new(void);
+/* Appends a change slot (zeroed) and returns it, or NULL when out of memory. */
+struct wb_change *wb_batch_add(struct wb_batch *b);
+/* Values array for ncols columns in the arena, zeroed (all NULL). */
+struct wb_value *wb_batch_values(struct wb_batch *b, int ncols);
+/* Bytes the batch accounts for (arena plus change slots). */
+size_t wb_batch_bytes(const struct wb_batch *b);
+/* Releases table references and memory. Accepts NULL. */
+void wb_batch_free(struct wb_batch *b);
+
+#endif

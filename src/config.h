@@ -1,0 +1,90 @@
+/* config.h — a pipeline's configuration, loaded from one YAML file. */
+#ifndef WB_CONFIG_H
+#define WB_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+
+struct wb_kv {
+	char *key;
+	char *value;
+};
+
+enum wb_snapshot_mode {
+	WB_SNAPSHOT_INITIAL,
+	WB_SNAPSHOT_NEVER,
+	WB_SNAPSHOT_ALWAYS,
+	WB_SNAPSHOT_INITIAL_ONLY,
+};
+
+enum wb_decimal_handling { WB_DECIMAL_STRING, WB_DECIMAL_DOUBLE };
+
+struct wb_source_config {
+	char *type;           /* postgres | mysql | odbc */
+	char *dsn;            /* postgres: libpq connection string */
+	char **tables;        /* include globs "schema.table", NULL-terminated */
+	int ntables;
+	char **exclude;       /* exclude globs, NULL-terminated */
+	int nexclude;
+	char *slot;           /* default waybill_<name> */
+	char *publication;    /* default waybill_<name> */
+	enum wb_snapshot_mode snapshot;
+	enum wb_decimal_handling decimal_handling; /* unconstrained numeric */
+	int status_interval_ms; /* feedback interval; default 10000 */
+	/* Every other key under source: kept for connectors that use them
+	 * (mysql host/port/..., odbc connection/...), values as text. */
+	struct wb_kv *extra;
+	int nextra;
+};
+
+struct wb_sink_config {
+	char *type;           /* avro-file | kafka */
+	/* avro-file */
+	char *dir;            /* default "out" */
+	char *codec;          /* zstandard | deflate | null; default zstandard */
+	int codec_level;      /* default 3 for zstandard, 6 for deflate */
+	int64_t block_bytes;  /* uncompressed block target; default 1 MiB */
+	int64_t roll_bytes;   /* complete a file past this size; default 256 MiB */
+	int64_t roll_age_ms;  /* complete a file older than this; default 1 h */
+	/* kafka and future sinks: every other key, as text */
+	struct wb_kv *extra;
+	int nextra;
+};
+
+struct wb_config {
+	char *path;           /* the file it was loaded from */
+	char *name;           /* [a-z0-9_]+ */
+	char *checkpoint_dir; /* default "checkpoints"; relative to the cwd */
+	int64_t checkpoint_interval_ms; /* default 1000 */
+	int64_t queue_bytes;  /* bound of the source→sink queue; default 16 MiB */
+	char *topic_prefix;   /* default name */
+	bool emit_raw;        /* emit: [raw, mapped]; default raw only */
+	bool emit_mapped;
+	char **mappings;      /* NULL-terminated */
+	int nmappings;
+	char *metrics_listen; /* "127.0.0.1:9187" or NULL */
+	char *log_level;      /* debug | info | warn | error; default info */
+	char *log_format;     /* text | json; default text */
+	struct wb_source_config source;
+	struct wb_sink_config sink;
+};
+
+/* Loads and validates path. Returns NULL and fills err (code WB_ERR_CONFIG,
+ * message naming the file, line and key and what was expected) on failure.
+ * ${VAR} in any scalar expands from the environment; an unset variable is an
+ * error that names the variable (never its value). */
+struct wb_config *wb_config_load(const char *path, wb_error_t *err);
+void wb_config_free(struct wb_config *cfg); /* accepts NULL */
+
+/* The value of an extra key (source or sink), or NULL. */
+const char *wb_config_extra(const struct wb_kv *kv, int n, const char *key);
+
+/* Parses "250ms", "5s", "2m", "1h" or a plain number of ms; -1 if invalid. */
+int64_t wb_config_parse_duration_ms(const char *s);
+/* Parses "1048576", "64KiB", "16MiB", "1GiB" (also KB/MB/GB as powers of
+ * 1000); -1 if invalid. */
+int64_t wb_config_parse_size(const char *s);
+
+#endif

@@ -1,0 +1,86 @@
+/* sink.h — the seam every sink connector (avro-file, kafka) implements. */
+#ifndef WB_SINK_H
+#define WB_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "error.h"
+#include "position.h"
+#include "table.h"
+
+/* An Avro schema as the encoder produced it. */
+struct wb_schema {
+	char *json;          /* full schema JSON (NUL-terminated) */
+	char *canonical;     /* Parsing Canonical Form */
+	uint64_t fingerprint;/* CRC-64-AVRO of canonical */
+	char *full_name;     /* e.g. "wms1.public.stock_move.Envelope" */
+};
+
+/* One encoded event handed to a sink. Everything is valid only for the
+ * duration of the write call; the sink copies what it keeps. */
+struct wb_event {
+	const struct wb_table *table;
+	const char *topic;              /* <topic_prefix>.<schema>.<table> */
+	const struct wb_schema *key_schema;
+	const struct wb_schema *value_schema;
+	const uint8_t *key;             /* Avro binary of the key record */
+	size_t key_len;
+	const uint8_t *value;           /* Avro binary of the envelope; NULL = tombstone */
+	size_t value_len;
+	wb_position_t pos;
+	const char *position;           /* text form */
+	const char *event_id;
+	uint8_t op;
+};
+
+/* Called by a sink (on the sink thread, from write/poll/flush) when every
+ * event up to and including pos has been delivered. */
+typedef void (*wb_delivered_fn)(void *opaque, const wb_position_t *pos);
+
+struct wb_sink_ops;
+
+/* Base struct: each connector embeds it as its first member. */
+struct wb_sink {
+	const struct wb_sink_ops *ops;
+	const struct wb_config *cfg;
+	wb_delivered_fn delivered;
+	void *delivered_opaque;
+};
+
+struct wb_sink_ops {
+	const char *name;
+	struct wb_sink *(*create)(const struct wb_config *cfg, wb_error_t *err);
+	/* Opens the sink. `state` is what state() returned at the last durable
+	 * checkpoint (NULL when there is none): the sink restores itself to it
+	 * (the avro-file sink truncates files to their checkpointed length). */
+	int (*open)(struct wb_sink *k, json_t *state, wb_error_t *err);
+	/* Accepts one event, possibly asynchronously. */
+	int (*write)(struct wb_sink *k, const struct wb_event *ev, wb_error_t *err);
+	/* Serves delivery reports for up to timeout_ms. */
+	int (*poll)(struct wb_sink *k, int timeout_ms, wb_error_t *err);
+	/* Makes every event written so far delivered and durable; on 0 the
+	 * delivered callback has covered all of them. */
+	int (*flush)(struct wb_sink *k, int timeout_ms, wb_error_t *err);
+	/* State to store in the checkpoint, consistent with the last flush.
+	 * Caller owns the reference. NULL if the sink keeps none. */
+	json_t *(*state)(struct wb_sink *k);
+	/* Called after a checkpoint holding state() is durable. */
+	int (*checkpointed)(struct wb_sink *k, wb_error_t *err);
+	/* Clean stop: completes what it can (files), after a final flush.
+	 * The caller checkpoints state() afterwards and then calls
+	 * checkpointed() once more. */
+	int (*close)(struct wb_sink *k, wb_error_t *err);
+	/* `waybill check`: one line per check to out; 0 when all are fine. */
+	int (*check)(struct wb_sink *k, FILE *out, wb_error_t *err);
+	void (*destroy)(struct wb_sink *k); /* accepts NULL */
+};
+
+const struct wb_sink_ops *wb_sink_lookup(const char *type);
+
+extern const struct wb_sink_ops wb_avrofile_sink_ops;
+
+#endif
