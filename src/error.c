@@ -29,7 +29,8 @@ void wb_error_prefix(wb_error_t *err, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, err->message, sizeof(old));
-	snprintf(err->message, sizeof(err->message), "%s: %s", prefix, old);
+	int n = snprintf(err->message, sizeof(err->message), "%s: %s", prefix, old);
+	(void)n; /* a longer message is cut: it stays one line */
 }
 
 void wb_error_clear(wb_error_t *err)

@@ -53,10 +53,18 @@ struct wb_source_ops {
 	/* True when the source has read everything the server had at its last
 	 * report (used by --stop-when-idle). */
 	bool (*caught_up)(struct wb_source *s);
+	/* Any thread: an ack value the source may confirm although no change
+	 * carries it (PG: the end of WAL while the slot is idle or filtered),
+	 * valid once everything the source has produced so far is durable; 0
+	 * when there is none. The core stores it in the checkpoint before
+	 * passing it back through ack(). May be NULL. */
+	uint64_t (*idle_ack)(struct wb_source *s);
 	/* Text form of a position, as the database prints it. */
 	void (*format_position)(const wb_position_t *pos, char *buf, size_t n);
 	/* Parses the text form; 0 on success. */
 	int (*parse_position)(const char *text, wb_position_t *pos);
+	/* Name of the ack value in checkpoints and status ("flush_lsn"). */
+	const char *ack_name;
 	/* Text form of an ack value (PG: LSN) and back. */
 	void (*format_ack)(uint64_t ack, char *buf, size_t n);
 	int (*parse_ack)(const char *text, uint64_t *ack);

@@ -1,0 +1,938 @@
+/* pg_source.c — PostgreSQL source: a pgoutput logical replication stream.
+ *
+ * Replication protocol (inside CopyBoth), big-endian:
+ *   'w' XLogData:  u64 dataStart, u64 walEnd, i64 sendTime, pgoutput message
+ *   'k' keepalive: u64 walEnd, i64 sendTime, u8 replyRequested
+ *   'r' status (ours): u64 write, u64 flush, u64 apply, i64 time, u8 reply
+ * Times are microseconds since 2000-01-01 UTC.
+ *
+ * A change's position is (commit LSN of its transaction, ordinal in it):
+ * the Begin message carries the commit LSN up front, and transactions arrive
+ * in commit order, so positions grow in stream order and the same change
+ * gets the same position on every replay. The flush LSN we report is only
+ * ever what the core says is durable (ack()). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "log.h"
+#include "pg_catalog.h"
+#include "pg_types.h"
+#include "pgoutput.h"
+#include "source.h"
+
+#define PG_EPOCH_OFFSET_US 946684800000000LL
+#define COMMIT_ORDINAL UINT32_MAX
+
+struct pg_rel {
+	uint32_t oid;
+	bool captured;
+	struct wb_table *table;
+};
+
+struct pg_source {
+	struct wb_source base;
+	struct wb_pg_catalog cat;
+	PGconn *repl;
+	char *slot;
+	char *publication;
+
+	struct pg_rel *rels;
+	int nrels, caprels;
+	int last_rel;
+
+	/* current transaction */
+	bool in_txn;
+	uint64_t final_lsn;
+	uint32_t xid;
+	int64_t commit_ts_us;
+	uint64_t ordinal;
+
+	uint64_t received_lsn;  /* highest walEnd seen */
+	uint64_t last_commit_lsn; /* commit LSN of the last COMMIT produced */
+	bool caught_up;
+	long long last_status_ms;
+	long long last_data_ms;
+	uint64_t sent_flush;
+
+	pthread_mutex_t mu;     /* guards the durable fields */
+	wb_position_t durable_pos;
+	uint64_t durable_ack;
+	uint64_t idle_candidate;
+	bool warned_type;
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t pg_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - PG_EPOCH_OFFSET_US;
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static bool valid_name(const char *s)
+{
+	if (s == NULL || *s == '\0' || strlen(s) > 63)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+static struct wb_source *pg_create(const struct wb_config *cfg, wb_error_t *err)
+{
+	if (cfg->source.dsn == NULL) {
+		wb_error_set(err, WB_ERR_CONFIG, "%s: source.dsn is required for "
+			     "postgres", cfg->path);
+		return NULL;
+	}
+	if (!valid_name(cfg->source.slot) || !valid_name(cfg->source.publication)) {
+		wb_error_set(err, WB_ERR_CONFIG,
+			     "%s: source.slot and source.publication must match "
+			     "[a-z0-9_]+ (at most 63 characters)",
+			     cfg->path);
+		return NULL;
+	}
+	struct pg_source *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	s->base.ops = &wb_pg_source_ops;
+	s->base.cfg = cfg;
+	s->slot = strdup(cfg->source.slot);
+	s->publication = strdup(cfg->source.publication);
+	s->last_rel = -1;
+	pthread_mutex_init(&s->mu, NULL);
+	if (!s->slot || !s->publication) {
+		wb_pg_source_ops.destroy(&s->base);
+		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	return &s->base;
+}
+
+static int check_wal_level(struct pg_source *s, wb_error_t *err)
+{
+	PGresult *res = wb_pg_query(s->cat.conn, "SHOW wal_level", 0, NULL, err);
+	if (res == NULL)
+		return err->code;
+	char level[32];
+	snprintf(level, sizeof(level), "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (strcmp(level, "logical") != 0)
+		return wb_error_set(err, WB_ERR_CONFIG,
+				    "server has wal_level = %s; logical decoding "
+				    "needs wal_level = logical in postgresql.conf "
+				    "(ALTER SYSTEM SET wal_level = logical) and a "
+				    "server restart",
+				    level);
+	return WB_OK;
+}
+
+/* Refuses tables whose UPDATE/DELETE would fail once published: no primary
+ * key and no replica identity. */
+static int check_identity(struct pg_source *s, struct wb_pg_reltarget *t, int n,
+			  wb_error_t *err)
+{
+	for (int i = 0; i < n; i++) {
+		if (t[i].has_pk || t[i].replident == 'f' || t[i].replident == 'i')
+			continue;
+		char *q = PQescapeIdentifier(s->cat.conn, t[i].schema, strlen(t[i].schema));
+		char *r = PQescapeIdentifier(s->cat.conn, t[i].name, strlen(t[i].name));
+		wb_error_set(err, WB_ERR_CONFIG,
+			     "table %s.%s has no primary key and no replica "
+			     "identity, so its updates and deletes cannot be "
+			     "captured; run ALTER TABLE %s.%s REPLICA IDENTITY FULL "
+			     "or exclude it",
+			     t[i].schema, t[i].name, q ? q : "", r ? r : "");
+		PQfreemem(q);
+		PQfreemem(r);
+		return err->code;
+	}
+	return WB_OK;
+}
+
+static char *table_list_sql(PGconn *conn, struct wb_pg_reltarget *t, int n,
+			    const bool *skip)
+{
+	size_t cap = 64, len = 0;
+	char *sql = malloc(cap);
+	if (sql == NULL)
+		return NULL;
+	sql[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (skip && skip[i])
+			continue;
+		char *a = PQescapeIdentifier(conn, t[i].schema, strlen(t[i].schema));
+		char *b = PQescapeIdentifier(conn, t[i].name, strlen(t[i].name));
+		if (a == NULL || b == NULL) {
+			PQfreemem(a);
+			PQfreemem(b);
+			free(sql);
+			return NULL;
+		}
+		size_t need = strlen(a) + strlen(b) + 4;
+		if (len + need + 1 > cap) {
+			while (len + need + 1 > cap)
+				cap *= 2;
+			char *ns = realloc(sql, cap);
+			if (ns == NULL) {
+				PQfreemem(a);
+				PQfreemem(b);
+				free(sql);
+				return NULL;
+			}
+			sql = ns;
+		}
+		len += (size_t)sprintf(sql + len, "%s%s.%s", len ? ", " : "", a, b);
+		PQfreemem(a);
+		PQfreemem(b);
+	}
+	return sql;
+}
+
+static int ensure_publication(struct pg_source *s, struct wb_pg_reltarget *t,
+			      int n, wb_error_t *err)
+{
+	const char *params[1] = {s->publication};
+	PGresult *res = wb_pg_query(s->cat.conn,
+				    "SELECT puballtables FROM pg_publication "
+				    "WHERE pubname = $1",
+				    1, params, err);
+	if (res == NULL)
+		return err->code;
+	bool exists = PQntuples(res) == 1;
+	bool all = exists && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (all)
+		return WB_OK;
+
+	bool *present = calloc((size_t)n, sizeof(bool));
+	if (present == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	int missing = n;
+	if (exists) {
+		res = wb_pg_query(s->cat.conn,
+				  "SELECT schemaname, tablename FROM "
+				  "pg_publication_tables WHERE pubname = $1",
+				  1, params, err);
+		if (res == NULL) {
+			free(present);
+			return err->code;
+		}
+		for (int r = 0; r < PQntuples(res); r++)
+			for (int i = 0; i < n; i++)
+				if (!present[i] &&
+				    strcmp(PQgetvalue(res, r, 0), t[i].schema) == 0 &&
+				    strcmp(PQgetvalue(res, r, 1), t[i].name) == 0) {
+					present[i] = true;
+					missing--;
+				}
+		PQclear(res);
+	}
+	int rc = WB_OK;
+	if (missing > 0) {
+		char *list = table_list_sql(s->cat.conn, t, n, present);
+		char *pub = PQescapeIdentifier(s->cat.conn, s->publication,
+					       strlen(s->publication));
+		char *sql = NULL;
+		if (list && pub &&
+		    asprintf(&sql, exists ? "ALTER PUBLICATION %s ADD TABLE %s"
+					  : "CREATE PUBLICATION %s FOR TABLE %s",
+			     pub, list) > 0) {
+			res = wb_pg_query(s->cat.conn, sql, 0, NULL, err);
+			if (res == NULL) {
+				wb_error_prefix(err,
+						"cannot %s publication %s (run "
+						"\"%s\" as the tables' owner)",
+						exists ? "extend" : "create",
+						s->publication, sql);
+				rc = err->code;
+			} else {
+				wb_info("postgres", "%s publication %s",
+					exists ? "extended" : "created",
+					s->publication);
+			}
+			PQclear(res);
+		} else {
+			rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		}
+		free(sql);
+		free(list);
+		PQfreemem(pub);
+	}
+	free(present);
+	return rc;
+}
+
+static int ensure_slot(struct pg_source *s, wb_error_t *err)
+{
+	const char *params[1] = {s->slot};
+	PGresult *res = wb_pg_query(s->cat.conn,
+				    "SELECT plugin, database, slot_type "
+				    "FROM pg_replication_slots WHERE slot_name = $1",
+				    1, params, err);
+	if (res == NULL)
+		return err->code;
+	if (PQntuples(res) == 1) {
+		bool ok = strcmp(PQgetvalue(res, 0, 0), "pgoutput") == 0 &&
+			  strcmp(PQgetvalue(res, 0, 1), PQdb(s->cat.conn)) == 0;
+		PQclear(res);
+		if (!ok)
+			return wb_error_set(err, WB_ERR_CONFIG,
+					    "replication slot %s exists but is not a "
+					    "pgoutput slot of database %s; choose "
+					    "another source.slot",
+					    s->slot, PQdb(s->cat.conn));
+		return WB_OK;
+	}
+	PQclear(res);
+	char sql[160];
+	snprintf(sql, sizeof(sql),
+		 "CREATE_REPLICATION_SLOT \"%s\" LOGICAL pgoutput NOEXPORT_SNAPSHOT",
+		 s->slot);
+	res = PQexec(s->repl, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char line[400];
+		wb_error_set(err, WB_ERR_RUNTIME,
+			     "cannot create replication slot %s: %s", s->slot,
+			     wb_pg_error_line(s->repl, line, sizeof(line)));
+		PQclear(res);
+		return err->code;
+	}
+	wb_info("postgres", "created replication slot %s at %s", s->slot,
+		PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return WB_OK;
+}
+
+static int pg_open(struct wb_source *base, const struct wb_source_resume *resume,
+		   wb_error_t *err)
+{
+	struct pg_source *s = (struct pg_source *)base;
+	struct wb_pg_reltarget *targets = NULL;
+	int ntargets = 0, rc;
+
+	if ((rc = wb_pg_catalog_open(&s->cat, base->cfg, err)))
+		return rc;
+	if ((rc = check_wal_level(s, err)))
+		return rc;
+	if ((rc = wb_pg_resolve_tables(&s->cat, &targets, &ntargets, err)))
+		return rc;
+	rc = check_identity(s, targets, ntargets, err);
+	if (rc == 0)
+		rc = ensure_publication(s, targets, ntargets, err);
+	wb_pg_reltargets_free(targets, ntargets);
+	if (rc)
+		return rc;
+
+	s->repl = wb_pg_connect(base->cfg, "database", err);
+	if (s->repl == NULL) {
+		if (strstr(err->message, "replication") != NULL)
+			wb_error_prefix(err, "the user needs the REPLICATION "
+					     "attribute (ALTER ROLE ... WITH "
+					     "REPLICATION)");
+		return err->code;
+	}
+	if ((rc = ensure_slot(s, err)))
+		return rc;
+
+	uint64_t start = resume->have ? resume->ack : 0;
+	char lsn[32], sql[256];
+	wb_pg_format_lsn(start, lsn, sizeof(lsn));
+	snprintf(sql, sizeof(sql),
+		 "START_REPLICATION SLOT \"%s\" LOGICAL %s "
+		 "(proto_version '1', publication_names '\"%s\"')",
+		 s->slot, lsn, s->publication);
+	PGresult *res = PQexec(s->repl, sql);
+	if (PQresultStatus(res) != PGRES_COPY_BOTH) {
+		char line[400];
+		wb_error_set(err, WB_ERR_RUNTIME, "cannot start replication from "
+			     "slot %s: %s", s->slot,
+			     wb_pg_error_line(s->repl, line, sizeof(line)));
+		PQclear(res);
+		return err->code;
+	}
+	PQclear(res);
+	pthread_mutex_lock(&s->mu);
+	s->durable_ack = start;
+	if (resume->have)
+		s->durable_pos = resume->pos;
+	pthread_mutex_unlock(&s->mu);
+	s->sent_flush = start;
+	s->received_lsn = start;
+	s->last_status_ms = mono_ms();
+	s->last_data_ms = mono_ms();
+	wb_info("postgres", "streaming slot %s (publication %s) from %s",
+		s->slot, s->publication, lsn);
+	return WB_OK;
+}
+
+static int send_status(struct pg_source *s, bool reply, wb_error_t *err)
+{
+	pthread_mutex_lock(&s->mu);
+	uint64_t flush = s->durable_ack;
+	pthread_mutex_unlock(&s->mu);
+	uint8_t msg[34];
+	msg[0] = 'r';
+	put_u64(msg + 1, flush);  /* write: we report what is durable */
+	put_u64(msg + 9, flush);  /* flush */
+	put_u64(msg + 17, 0);     /* apply: unused */
+	put_u64(msg + 25, (uint64_t)pg_now_us());
+	msg[33] = reply ? 1 : 0;
+	if (PQputCopyData(s->repl, (const char *)msg, sizeof(msg)) != 1 ||
+	    PQflush(s->repl) != 0) {
+		char line[400];
+		wb_error_set(err, WB_ERR_CONNECT, "PostgreSQL connection lost: %s",
+			     wb_pg_error_line(s->repl, line, sizeof(line)));
+		err->retriable = true;
+		return err->code;
+	}
+	if (flush != s->sent_flush) {
+		char lsn[32];
+		wb_pg_format_lsn(flush, lsn, sizeof(lsn));
+		wb_debug("postgres", "confirmed flush %s", lsn);
+	}
+	s->sent_flush = flush;
+	s->last_status_ms = mono_ms();
+	return WB_OK;
+}
+
+static struct pg_rel *find_rel(struct pg_source *s, uint32_t oid)
+{
+	if (s->last_rel >= 0 && s->rels[s->last_rel].oid == oid)
+		return &s->rels[s->last_rel];
+	for (int i = 0; i < s->nrels; i++)
+		if (s->rels[i].oid == oid) {
+			s->last_rel = i;
+			return &s->rels[i];
+		}
+	return NULL;
+}
+
+static int on_relation(struct pg_source *s, const struct wb_pg_msg *m,
+		       wb_error_t *err)
+{
+	struct pg_rel *r = find_rel(s, m->u.relation.oid);
+	if (r == NULL) {
+		if (s->nrels == s->caprels) {
+			int cap = s->caprels ? s->caprels * 2 : 16;
+			struct pg_rel *nr = realloc(s->rels, (size_t)cap * sizeof(*nr));
+			if (nr == NULL)
+				return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+			s->rels = nr;
+			s->caprels = cap;
+		}
+		r = &s->rels[s->nrels++];
+		memset(r, 0, sizeof(*r));
+		r->oid = m->u.relation.oid;
+		s->last_rel = -1;
+	}
+	wb_table_unref(r->table);
+	r->table = NULL;
+	r->captured = wb_pg_table_selected(s->base.cfg, m->u.relation.nspname,
+					   m->u.relation.relname);
+	if (!r->captured)
+		return WB_OK;
+
+	int n = m->u.relation.ncols;
+	struct wb_pg_coldesc *cols = calloc(n > 0 ? (size_t)n : 1, sizeof(*cols));
+	if (cols == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	struct wb_pg_relcol_iter it = m->u.relation.cols;
+	struct wb_pg_relcol rc;
+	for (int i = 0; i < n && wb_pg_relcol_next(&it, &rc); i++) {
+		cols[i].name = rc.name;
+		cols[i].type_oid = rc.type_oid;
+		cols[i].typmod = rc.typmod;
+		cols[i].key_flag = rc.flags & 1;
+	}
+	r->table = wb_pg_build_table(&s->cat, r->oid, m->u.relation.nspname,
+				     m->u.relation.relname,
+				     (char)m->u.relation.replident, cols, n, err);
+	free(cols);
+	if (r->table == NULL)
+		return err->code;
+	wb_debug("postgres", "relation %s.%s (%d columns)", m->u.relation.nspname,
+		 m->u.relation.relname, n);
+	return WB_OK;
+}
+
+static int convert_tuple(struct pg_source *s, struct wb_batch *b,
+			 struct wb_table *t, const struct wb_pg_tuple *tup,
+			 char kind, struct wb_value **out, wb_error_t *err)
+{
+	if (tup->ncols != t->ncols)
+		return wb_error_set(err, WB_ERR_DECODE,
+				    "pgoutput: tuple of %s.%s has %u columns, its "
+				    "relation %d",
+				    t->schema, t->name, tup->ncols, t->ncols);
+	struct wb_value *v = wb_batch_values(b, t->ncols);
+	if (v == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	struct wb_pg_tuple_iter it;
+	struct wb_pg_col col;
+	wb_pg_tuple_iter_init(&it, tup);
+	for (int i = 0; wb_pg_tuple_next(&it, &col); i++) {
+		switch (col.kind) {
+		case 'n':
+			/* a key-only old image leaves the rest unsent */
+			v[i].state = (kind == 'K' && !t->cols[i].key)
+					     ? WB_VAL_UNCHANGED
+					     : WB_VAL_NULL;
+			break;
+		case 'u':
+			v[i].state = WB_VAL_UNCHANGED;
+			break;
+		case 't': {
+			int rc = wb_pg_text_to_value(&t->cols[i].type,
+						     (const char *)col.data, col.len,
+						     &b->arena, &v[i], err);
+			if (rc == WB_ERR_NOMEM)
+				return rc;
+			if (rc != WB_OK) {
+				if (!t->cols[i].nullable)
+					return rc;
+				if (!s->warned_type)
+					wb_warn("postgres", "%s.%s.%s: %s; written as "
+						"null", t->schema, t->name,
+						t->cols[i].name, err->message);
+				s->warned_type = true;
+				v[i].state = WB_VAL_NULL;
+			}
+			break;
+		}
+		default:
+			return wb_error_set(err, WB_ERR_DECODE,
+					    "pgoutput: unexpected binary column");
+		}
+	}
+	*out = v;
+	return WB_OK;
+}
+
+static struct wb_change *add_change(struct pg_source *s, struct wb_batch *b,
+				    uint8_t op, struct wb_table *t,
+				    wb_error_t *err)
+{
+	struct wb_change *c = wb_batch_add(b);
+	if (c == NULL) {
+		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	c->op = op;
+	c->table = wb_table_ref(t);
+	c->pos.major = s->final_lsn;
+	c->pos.minor = ++s->ordinal;
+	c->txid = s->xid;
+	c->commit_ts_us = s->commit_ts_us;
+	return c;
+}
+
+static int on_row(struct pg_source *s, struct wb_batch *b,
+		  const struct wb_pg_msg *m, wb_error_t *err)
+{
+	uint32_t oid = m->type == WB_PG_INSERT   ? m->u.insert.oid
+		       : m->type == WB_PG_UPDATE ? m->u.update.oid
+						 : m->u.delete_.oid;
+	struct pg_rel *r = find_rel(s, oid);
+	if (r == NULL)
+		return wb_error_set(err, WB_ERR_DECODE,
+				    "pgoutput: change for relation %u before its "
+				    "Relation message",
+				    oid);
+	if (!r->captured)
+		return WB_OK;
+	if (!s->in_txn)
+		return wb_error_set(err, WB_ERR_DECODE,
+				    "pgoutput: row change outside a transaction");
+	struct wb_table *t = r->table;
+	struct wb_change *c = NULL;
+	int rc = WB_OK;
+	switch (m->type) {
+	case WB_PG_INSERT:
+		if (!(c = add_change(s, b, WB_OP_INSERT, t, err)))
+			return err->code;
+		rc = convert_tuple(s, b, t, &m->u.insert.newtup, 'N', &c->after, err);
+		break;
+	case WB_PG_UPDATE:
+		if (!(c = add_change(s, b, WB_OP_UPDATE, t, err)))
+			return err->code;
+		if (m->u.update.old_kind)
+			rc = convert_tuple(s, b, t, &m->u.update.oldtup,
+					   m->u.update.old_kind, &c->before, err);
+		if (rc == WB_OK)
+			rc = convert_tuple(s, b, t, &m->u.update.newtup, 'N',
+					   &c->after, err);
+		break;
+	default:
+		if (!(c = add_change(s, b, WB_OP_DELETE, t, err)))
+			return err->code;
+		rc = convert_tuple(s, b, t, &m->u.delete_.oldtup,
+				   m->u.delete_.old_kind, &c->before, err);
+		break;
+	}
+	return rc;
+}
+
+static int on_message(struct pg_source *s, struct wb_batch *b,
+		      const uint8_t *data, size_t len, wb_error_t *err)
+{
+	struct wb_pg_msg m;
+	int rc = wb_pgoutput_decode(data, len, &m, err);
+	if (rc)
+		return rc;
+	switch (m.type) {
+	case WB_PG_BEGIN:
+		s->in_txn = true;
+		s->final_lsn = m.u.begin.final_lsn;
+		s->xid = m.u.begin.xid;
+		s->commit_ts_us = m.u.begin.commit_ts + PG_EPOCH_OFFSET_US;
+		s->ordinal = 0;
+		return WB_OK;
+	case WB_PG_COMMIT: {
+		struct wb_change *c = wb_batch_add(b);
+		if (c == NULL)
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		c->op = WB_OP_COMMIT;
+		c->pos.major = s->final_lsn;
+		c->pos.minor = COMMIT_ORDINAL;
+		c->txid = s->xid;
+		c->commit_ts_us = s->commit_ts_us;
+		c->ack = m.u.commit.end_lsn;
+		s->in_txn = false;
+		s->last_commit_lsn = s->final_lsn;
+		return WB_OK;
+	}
+	case WB_PG_RELATION:
+		return on_relation(s, &m, err);
+	case WB_PG_INSERT:
+	case WB_PG_UPDATE:
+	case WB_PG_DELETE:
+		return on_row(s, b, &m, err);
+	case WB_PG_TRUNCATE:
+		for (uint32_t i = 0; i < m.u.truncate.nrels; i++) {
+			struct pg_rel *r = find_rel(s, wb_pg_truncate_oid(&m, i));
+			if (r == NULL || !r->captured)
+				continue;
+			if (add_change(s, b, WB_OP_TRUNCATE, r->table, err) == NULL)
+				return err->code;
+		}
+		return WB_OK;
+	default: /* Type, Origin, Message: nothing to emit */
+		return WB_OK;
+	}
+}
+
+static void note_keepalive(struct pg_source *s, uint64_t wal_end)
+{
+	if (wal_end > s->received_lsn)
+		s->received_lsn = wal_end;
+	if (s->in_txn)
+		return;
+	s->caught_up = true;
+	/* everything produced is durable: the slot may move to the end */
+	pthread_mutex_lock(&s->mu);
+	if (s->durable_pos.major >= s->last_commit_lsn && wal_end > s->durable_ack &&
+	    wal_end > s->idle_candidate)
+		s->idle_candidate = wal_end;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static int pg_poll(struct wb_source *base, struct wb_batch *b,
+		   size_t target_bytes, int timeout_ms, wb_error_t *err)
+{
+	struct pg_source *s = (struct pg_source *)base;
+	long long deadline = mono_ms() + timeout_ms;
+	int interval = base->cfg->source.status_interval_ms > 0
+			       ? base->cfg->source.status_interval_ms
+			       : 10000;
+	for (;;) {
+		long long now = mono_ms();
+		pthread_mutex_lock(&s->mu);
+		bool ack_moved = s->durable_ack != s->sent_flush;
+		pthread_mutex_unlock(&s->mu);
+		/* when nothing arrives for a second, ask the server where it
+		 * is, so an idle stream learns it is caught up */
+		bool ask = !s->caught_up && now - s->last_data_ms >= 1000 &&
+			   now - s->last_status_ms >= 1000;
+		if ((ack_moved && now - s->last_status_ms >= 1000) || ask ||
+		    now - s->last_status_ms >= interval) {
+			int rc = send_status(s, ask, err);
+			if (rc)
+				return rc;
+		}
+
+		char *buf = NULL;
+		int len = PQgetCopyData(s->repl, &buf, 1);
+		if (len == 0) {
+			if (b->n > 0 && !s->in_txn)
+				return WB_OK; /* hand over what we have */
+			long long left = deadline - mono_ms();
+			if (left <= 0)
+				return WB_OK;
+			int fd = PQsocket(s->repl);
+			fd_set rfds;
+			FD_ZERO(&rfds);
+			FD_SET(fd, &rfds);
+			struct timeval tv = {left / 1000, (left % 1000) * 1000};
+			if (left > 1000)
+				tv = (struct timeval){1, 0};
+			if (select(fd + 1, &rfds, NULL, NULL, &tv) < 0 && errno != EINTR)
+				return wb_error_set(err, WB_ERR_RUNTIME,
+						    "select: %s", strerror(errno));
+			if (PQconsumeInput(s->repl) == 0)
+				goto lost;
+			continue;
+		}
+		if (len == -1) {
+			PGresult *res = PQgetResult(s->repl);
+			char line[400];
+			wb_error_set(err, WB_ERR_RUNTIME,
+				     "PostgreSQL ended the replication stream: %s",
+				     res && PQresultErrorMessage(res)[0]
+					     ? PQresultErrorMessage(res)
+					     : wb_pg_error_line(s->repl, line, sizeof(line)));
+			char *nl = strchr(err->message, '\n');
+			if (nl)
+				*nl = '\0';
+			err->retriable = true;
+			PQclear(res);
+			return err->code;
+		}
+		if (len < 0)
+			goto lost;
+
+		const uint8_t *p = (const uint8_t *)buf;
+		int rc = WB_OK;
+		if (p[0] == 'k' && len >= 18) {
+			note_keepalive(s, wb_pg_get_u64(p + 1));
+			if (p[17])
+				rc = send_status(s, false, err);
+		} else if (p[0] == 'w' && len >= 25) {
+			uint64_t wal_end = wb_pg_get_u64(p + 9);
+			if (wal_end > s->received_lsn)
+				s->received_lsn = wal_end;
+			s->caught_up = false;
+			s->last_data_ms = mono_ms();
+			rc = on_message(s, b, p + 25, (size_t)len - 25, err);
+		} else {
+			rc = wb_error_set(err, WB_ERR_DECODE,
+					  "replication protocol: unexpected message "
+					  "'%c' of %d bytes",
+					  p[0] >= 32 && p[0] < 127 ? p[0] : '?', len);
+		}
+		PQfreemem(buf);
+		if (rc)
+			return rc;
+		if (wb_batch_bytes(b) >= target_bytes)
+			return WB_OK;
+	}
+lost: {
+	char line[400];
+	wb_error_set(err, WB_ERR_CONNECT, "PostgreSQL connection lost: %s",
+		     wb_pg_error_line(s->repl, line, sizeof(line)));
+	err->retriable = true;
+	return err->code;
+}
+}
+
+static int pg_keepalive(struct wb_source *base, wb_error_t *err)
+{
+	struct pg_source *s = (struct pg_source *)base;
+	if (mono_ms() - s->last_status_ms >= 1000)
+		return send_status(s, false, err);
+	return WB_OK;
+}
+
+static void pg_ack(struct wb_source *base, const wb_position_t *pos, uint64_t ack)
+{
+	struct pg_source *s = (struct pg_source *)base;
+	pthread_mutex_lock(&s->mu);
+	if (wb_position_cmp(&s->durable_pos, pos) < 0)
+		s->durable_pos = *pos;
+	if (ack > s->durable_ack)
+		s->durable_ack = ack;
+	pthread_mutex_unlock(&s->mu);
+}
+
+static uint64_t pg_idle_ack(struct wb_source *base)
+{
+	struct pg_source *s = (struct pg_source *)base;
+	pthread_mutex_lock(&s->mu);
+	uint64_t v = s->idle_candidate;
+	pthread_mutex_unlock(&s->mu);
+	return v;
+}
+
+static bool pg_caught_up(struct wb_source *base)
+{
+	return ((struct pg_source *)base)->caught_up;
+}
+
+static void pg_format_position(const wb_position_t *pos, char *buf, size_t n)
+{
+	char lsn[32];
+	wb_pg_format_lsn(pos->major, lsn, sizeof(lsn));
+	if (pos->minor == COMMIT_ORDINAL)
+		snprintf(buf, n, "%s:end", lsn);
+	else
+		snprintf(buf, n, "%s:%llu", lsn, (unsigned long long)pos->minor);
+}
+
+static int pg_parse_position(const char *text, wb_position_t *pos)
+{
+	char lsn[32];
+	const char *colon = strchr(text, ':');
+	if (colon == NULL || (size_t)(colon - text) >= sizeof(lsn))
+		return -1;
+	memcpy(lsn, text, (size_t)(colon - text));
+	lsn[colon - text] = '\0';
+	if (wb_pg_parse_lsn(lsn, &pos->major))
+		return -1;
+	if (strcmp(colon + 1, "end") == 0) {
+		pos->minor = COMMIT_ORDINAL;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1)
+		return -1;
+	pos->minor = v;
+	return 0;
+}
+
+static int pg_parse_ack(const char *text, uint64_t *ack)
+{
+	return wb_pg_parse_lsn(text, ack);
+}
+
+static void pg_close(struct wb_source *base)
+{
+	struct pg_source *s = (struct pg_source *)base;
+	if (s->repl == NULL || PQstatus(s->repl) != CONNECTION_OK)
+		return;
+	wb_error_t err;
+	if (send_status(s, false, &err) == 0 && PQputCopyEnd(s->repl, NULL) == 1 &&
+	    PQflush(s->repl) == 0) {
+		/* let the server see the final flush before we hang up */
+		long long deadline = mono_ms() + 2000;
+		while (mono_ms() < deadline) {
+			char *buf = NULL;
+			int len = PQgetCopyData(s->repl, &buf, 1);
+			if (buf)
+				PQfreemem(buf);
+			if (len == -1 || len == -2)
+				break;
+			if (len == 0) {
+				int fd = PQsocket(s->repl);
+				fd_set rfds;
+				FD_ZERO(&rfds);
+				FD_SET(fd, &rfds);
+				struct timeval tv = {0, 100000};
+				select(fd + 1, &rfds, NULL, NULL, &tv);
+				if (PQconsumeInput(s->repl) == 0)
+					break;
+			}
+		}
+	}
+	char lsn[32];
+	wb_pg_format_lsn(s->sent_flush, lsn, sizeof(lsn));
+	wb_info("postgres", "closed slot %s at confirmed flush %s", s->slot, lsn);
+	PQfinish(s->repl);
+	s->repl = NULL;
+}
+
+static void pg_destroy(struct wb_source *base)
+{
+	struct pg_source *s = (struct pg_source *)base;
+	if (s == NULL)
+		return;
+	PQfinish(s->repl);
+	wb_pg_catalog_close(&s->cat);
+	for (int i = 0; i < s->nrels; i++)
+		wb_table_unref(s->rels[i].table);
+	free(s->rels);
+	free(s->slot);
+	free(s->publication);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+static struct wb_table **pg_describe(struct wb_source *base, wb_error_t *err)
+{
+	struct pg_source *s = (struct pg_source *)base;
+	struct wb_pg_reltarget *t = NULL;
+	int n = 0;
+	struct wb_table **out = NULL;
+	if (s->cat.conn == NULL && wb_pg_catalog_open(&s->cat, base->cfg, err))
+		return NULL;
+	if (wb_pg_resolve_tables(&s->cat, &t, &n, err))
+		return NULL;
+	out = calloc((size_t)n + 1, sizeof(*out));
+	if (out == NULL) {
+		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	for (int i = 0; i < n; i++) {
+		out[i] = wb_pg_describe_table(&s->cat, &t[i], err);
+		if (out[i] == NULL) {
+			for (int j = 0; j < i; j++)
+				wb_table_unref(out[j]);
+			free(out);
+			out = NULL;
+			goto done;
+		}
+	}
+done:
+	wb_pg_reltargets_free(t, n);
+	return out;
+}
+
+int wb_pg_check(struct wb_source *base, FILE *out, wb_error_t *err);
+int wb_pg_status(struct wb_source *base, const struct wb_source_resume *resume,
+		 json_t *obj, wb_error_t *err);
+
+const struct wb_source_ops wb_pg_source_ops = {
+	.name = "postgres",
+	.create = pg_create,
+	.open = pg_open,
+	.poll = pg_poll,
+	.keepalive = pg_keepalive,
+	.ack = pg_ack,
+	.caught_up = pg_caught_up,
+	.idle_ack = pg_idle_ack,
+	.format_position = pg_format_position,
+	.parse_position = pg_parse_position,
+	.ack_name = "flush_lsn",
+	.format_ack = wb_pg_format_lsn,
+	.parse_ack = pg_parse_ack,
+	.check = wb_pg_check,
+	.status = wb_pg_status,
+	.close = pg_close,
+	.destroy = pg_destroy,
+	.describe = pg_describe,
+};

@@ -1,0 +1,31 @@
+/* avro_cat.h — Avro Object Container Files to JSON lines (`waybill cat`). */
+#ifndef WB_AVRO_CAT_H
+#define WB_AVRO_CAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "error.h"
+
+/* Prints every record of the OCF at path to out, one compact JSON object
+ * per line, keys in schema field order. Reads any writer schema and the
+ * null, deflate and zstandard codecs. Mapping: unions print as the branch
+ * value (no wrapper); decimals as strings with exactly `scale` fractional
+ * digits; bytes and fixed as base64; date "YYYY-MM-DD"; time-millis/micros
+ * "HH:MM:SS.fff[fff]"; timestamp-millis/micros/nanos
+ * "YYYY-MM-DDTHH:MM:SS.f…Z" (local-timestamp-* without the Z); NaN and
+ * infinities as the strings "NaN", "Infinity", "-Infinity"; enums as
+ * strings; maps as objects; invalid UTF-8 in strings as U+FFFD.
+ *
+ * The input is untrusted: on malformed bytes it returns WB_ERR_DECODE with
+ * the byte offset, after printing every record of the blocks before the
+ * bad one. A file that ends inside a block (a .part file being written, or
+ * one cut by a crash) is such an error: "torn block at byte N". */
+int wb_avro_cat_file(const char *path, FILE *out, wb_error_t *err);
+
+/* The same over an in-memory file (no I/O but writing to out). */
+int wb_avro_cat_buffer(const uint8_t *buf, size_t len, FILE *out,
+		       wb_error_t *err);
+
+#endif

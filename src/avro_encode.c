@@ -1,0 +1,426 @@
+/* avro_encode.c — change records to Avro binary events (envelope and key).
+ *
+ * The envelope is written field by field straight into a reused buffer, in
+ * the order of the schema avro_schema.c builds:
+ *   before  union {null, Row}     0 | 2 Row
+ *   after   union {null, Row}     0 | 2 Row
+ *   op      string                02 <op>
+ *   source  record                connector name db schema table (cached
+ *                                 bytes per table version), position,
+ *                                 txid union, gtid union, ts_ms, snapshot
+ *   ts_ms   long                  wall clock at encoding
+ *   event_id string               <pipeline>:<position>
+ *   unchanged array<string>       count, names, 0 (or just 0)
+ * A Row is its columns in table order, each "0" (null) or "2 value" when the
+ * column is nullable, the bare value otherwise. Nothing is allocated per event
+ * once the buffers have grown to the largest event seen. */
+#include "avro_encode.h"
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "avro_schema.h"
+#include "buf.h"
+
+struct wb_encoder {
+	uint64_t id;
+	char *pipeline;
+	size_t pipeline_len;
+	char *topic_prefix;
+	char *connector;
+	void (*format_position)(const wb_position_t *pos, char *buf, size_t n);
+	struct wb_buf key;
+	struct wb_buf value;
+	struct wb_buf event_id;
+	char position[256];
+};
+
+/* What a table version keeps for the encoder (table->enc_cache). */
+struct enc_cache {
+	struct wb_table_schemas s;
+	char *topic_prefix;      /* the prefix the schemas were built with */
+	uint64_t encoder_id;     /* the encoder source_head was written for */
+	struct wb_buf source_head; /* Avro of source.connector .. source.table */
+	int nkeys;
+	int *keys;               /* indexes of the key columns */
+};
+
+static atomic_uint_fast64_t next_encoder_id = 1;
+
+static void default_format_position(const wb_position_t *pos, char *buf,
+				    size_t n)
+{
+	snprintf(buf, n, "%" PRIu64 ":%" PRIu64, pos->major, pos->minor);
+}
+
+struct wb_encoder *wb_encoder_new(const struct wb_encoder_config *cfg,
+				  wb_error_t *err)
+{
+	struct wb_encoder *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		goto nomem;
+	e->id = atomic_fetch_add(&next_encoder_id, 1);
+	e->pipeline = strdup(cfg->pipeline ? cfg->pipeline : "");
+	e->topic_prefix = strdup(cfg->topic_prefix ? cfg->topic_prefix
+						    : e->pipeline ? e->pipeline
+								  : "");
+	e->connector = strdup(cfg->connector ? cfg->connector : "");
+	if (!e->pipeline || !e->topic_prefix || !e->connector)
+		goto nomem;
+	e->pipeline_len = strlen(e->pipeline);
+	e->format_position = cfg->format_position ? cfg->format_position
+						  : default_format_position;
+	wb_buf_init(&e->key);
+	wb_buf_init(&e->value);
+	wb_buf_init(&e->event_id);
+	return e;
+nomem:
+	wb_encoder_free(e);
+	wb_error_set(err, WB_ERR_NOMEM, "encoder: out of memory");
+	return NULL;
+}
+
+void wb_encoder_free(struct wb_encoder *e)
+{
+	if (e == NULL)
+		return;
+	wb_buf_free(&e->key);
+	wb_buf_free(&e->value);
+	wb_buf_free(&e->event_id);
+	free(e->pipeline);
+	free(e->topic_prefix);
+	free(e->connector);
+	free(e);
+}
+
+static void enc_cache_free(void *p)
+{
+	struct enc_cache *ec = p;
+	if (ec == NULL)
+		return;
+	wb_table_schemas_free(&ec->s);
+	wb_buf_free(&ec->source_head);
+	free(ec->topic_prefix);
+	free(ec->keys);
+	free(ec);
+}
+
+static int write_source_head(struct wb_encoder *e, const struct wb_table *t,
+			     struct enc_cache *ec, wb_error_t *err)
+{
+	struct wb_buf *b = &ec->source_head;
+	wb_buf_reset(b);
+	wb_avro_put_string(b, e->connector);
+	wb_avro_put_bytes(b, e->pipeline, e->pipeline_len);
+	wb_avro_put_string(b, t->db);
+	wb_avro_put_string(b, t->schema);
+	wb_avro_put_string(b, t->name);
+	if (b->failed) {
+		b->failed = 0;
+		return wb_error_set(err, WB_ERR_NOMEM,
+				    "encoder: out of memory");
+	}
+	ec->encoder_id = e->id;
+	return WB_OK;
+}
+
+static struct enc_cache *get_cache(struct wb_encoder *e, struct wb_table *t,
+				   wb_error_t *err)
+{
+	struct enc_cache *ec = t->enc_cache;
+	if (ec != NULL) {
+		if (t->enc_cache_free != enc_cache_free) {
+			wb_error_set(err, WB_ERR_RUNTIME,
+				     "table %s.%s: enc_cache belongs to "
+				     "another module",
+				     t->schema, t->name);
+			return NULL;
+		}
+		if (ec->encoder_id == e->id)
+			return ec;
+		/* Another encoder: the schemas still serve it if they were
+		 * built with the same prefix; the source names may differ. */
+		if (strcmp(ec->topic_prefix, e->topic_prefix) == 0)
+			return write_source_head(e, t, ec, err) == WB_OK ? ec
+									 : NULL;
+		enc_cache_free(ec);
+		t->enc_cache = NULL;
+		t->enc_cache_free = NULL;
+	}
+
+	ec = calloc(1, sizeof(*ec));
+	if (ec == NULL)
+		goto nomem;
+	wb_buf_init(&ec->source_head);
+	ec->topic_prefix = strdup(e->topic_prefix);
+	ec->keys = calloc((size_t)(t->ncols > 0 ? t->ncols : 1),
+			  sizeof(*ec->keys));
+	if (ec->topic_prefix == NULL || ec->keys == NULL)
+		goto nomem;
+	for (int i = 0; i < t->ncols; i++)
+		if (t->cols[i].key)
+			ec->keys[ec->nkeys++] = i;
+	if (wb_table_schemas_build(t, e->topic_prefix, &ec->s, err) != WB_OK)
+		goto fail;
+	if (write_source_head(e, t, ec, err) != WB_OK)
+		goto fail;
+	t->enc_cache = ec;
+	t->enc_cache_free = enc_cache_free;
+	return ec;
+nomem:
+	wb_error_set(err, WB_ERR_NOMEM, "encoder: out of memory");
+fail:
+	enc_cache_free(ec);
+	return NULL;
+}
+
+const struct wb_table_schemas *wb_encoder_schemas(struct wb_encoder *e,
+						  struct wb_table *t,
+						  wb_error_t *err)
+{
+	struct enc_cache *ec = get_cache(e, t, err);
+	return ec ? &ec->s : NULL;
+}
+
+/* ---- values --------------------------------------------------------- */
+
+static inline void put_byte(struct wb_buf *b, uint8_t c)
+{
+	if (b->len < b->cap)
+		b->data[b->len++] = c;
+	else
+		wb_buf_append(b, &c, 1);
+}
+
+/* The value a non-nullable column gets when the source gave none. */
+static void put_zero(struct wb_buf *b, const struct wb_type *ty)
+{
+	static const uint8_t zeros[8];
+	if (ty->is_array) {
+		put_byte(b, 0); /* empty array */
+		return;
+	}
+	switch (ty->s.kind) {
+	case WB_T_FLOAT:
+		wb_buf_append(b, zeros, 4);
+		break;
+	case WB_T_DOUBLE:
+		wb_buf_append(b, zeros, 8);
+		break;
+	case WB_T_STRING:
+	case WB_T_BYTES:
+		if (ty->s.logical == WB_L_DECIMAL) {
+			/* unscaled 0 is one byte, 0x00 */
+			static const uint8_t dec0[2] = {2, 0};
+			wb_buf_append(b, dec0, 2);
+			break;
+		}
+		put_byte(b, 0);
+		break;
+	default: /* boolean false, int/long 0 */
+		put_byte(b, 0);
+		break;
+	}
+}
+
+static void put_value(struct wb_buf *b, const struct wb_type *ty,
+		      const struct wb_value *v)
+{
+	if (ty->is_array) {
+		/* already the Avro encoding of the whole array */
+		if (v->u.b.n == 0)
+			put_byte(b, 0);
+		else
+			wb_buf_append(b, v->u.b.p, v->u.b.n);
+		return;
+	}
+	switch (ty->s.kind) {
+	case WB_T_BOOLEAN:
+		put_byte(b, v->u.i ? 1 : 0);
+		break;
+	case WB_T_FLOAT:
+		wb_avro_put_float(b, v->u.f);
+		break;
+	case WB_T_DOUBLE:
+		wb_avro_put_double(b, v->u.d);
+		break;
+	case WB_T_STRING:
+	case WB_T_BYTES:
+		wb_avro_put_bytes(b, v->u.b.p, v->u.b.n);
+		break;
+	default: /* int, long and the logical types on them */
+		wb_avro_put_long(b, v->u.i);
+		break;
+	}
+}
+
+/* One field: v NULL or not PRESENT means "no value". */
+static inline void put_field(struct wb_buf *b, const struct wb_column *col,
+			     const struct wb_value *v)
+{
+	if (v != NULL && v->state == WB_VAL_PRESENT) {
+		if (col->nullable)
+			put_byte(b, 2);
+		put_value(b, &col->type, v);
+	} else if (col->nullable) {
+		put_byte(b, 0);
+	} else {
+		put_zero(b, &col->type);
+	}
+}
+
+/* A row image. An UNCHANGED value takes the value from `prior` (the before
+ * image) when prior carries one. */
+static void put_row(struct wb_buf *b, const struct wb_table *t,
+		    const struct wb_value *img, const struct wb_value *prior)
+{
+	for (int i = 0; i < t->ncols; i++) {
+		const struct wb_value *v = &img[i];
+		if (v->state == WB_VAL_UNCHANGED && prior != NULL &&
+		    prior[i].state != WB_VAL_UNCHANGED)
+			v = &prior[i];
+		put_field(b, &t->cols[i], v);
+	}
+}
+
+static void put_key(struct wb_buf *b, const struct wb_table *t,
+		    const struct enc_cache *ec, const struct wb_value *img,
+		    const struct wb_value *other)
+{
+	for (int k = 0; k < ec->nkeys; k++) {
+		int i = ec->keys[k];
+		const struct wb_value *v = img ? &img[i] : NULL;
+		if ((v == NULL || v->state == WB_VAL_UNCHANGED) &&
+		    other != NULL && other[i].state != WB_VAL_UNCHANGED)
+			v = &other[i];
+		put_field(b, &t->cols[i], v);
+	}
+}
+
+/* ---- events --------------------------------------------------------- */
+
+int wb_encoder_encode(struct wb_encoder *e, const struct wb_change *c,
+		      struct wb_event *ev, wb_error_t *err)
+{
+	struct wb_table *t = c->table;
+	switch (c->op) {
+	case WB_OP_INSERT:
+	case WB_OP_UPDATE:
+	case WB_OP_DELETE:
+	case WB_OP_READ:
+	case WB_OP_TRUNCATE:
+		break;
+	default:
+		return wb_error_set(err, WB_ERR_RUNTIME,
+				    "encoder: op '%c' is not a row change",
+				    c->op);
+	}
+	if (t == NULL)
+		return wb_error_set(err, WB_ERR_RUNTIME,
+				    "encoder: change without a table");
+	struct enc_cache *ec = get_cache(e, t, err);
+	if (ec == NULL)
+		return err ? err->code : WB_ERR_RUNTIME;
+
+	const int truncate = c->op == WB_OP_TRUNCATE;
+	const struct wb_value *before = truncate ? NULL : c->before;
+	const struct wb_value *after = truncate ? NULL : c->after;
+
+	e->position[0] = '\0';
+	e->format_position(&c->pos, e->position, sizeof(e->position));
+	size_t plen = strnlen(e->position, sizeof(e->position) - 1);
+	e->position[plen] = '\0';
+
+	struct wb_buf *id = &e->event_id;
+	wb_buf_reset(id);
+	id->failed = 0;
+	wb_buf_append(id, e->pipeline, e->pipeline_len);
+	wb_buf_append(id, ":", 1);
+	wb_buf_append(id, e->position, plen + 1);
+
+	/* Key: the row's identity after the change, before it for a delete;
+	 * the other image fills in what one lacks. */
+	struct wb_buf *k = &e->key;
+	wb_buf_reset(k);
+	k->failed = 0;
+	int has_key = ec->nkeys > 0 && !truncate;
+	if (has_key) {
+		if (c->op == WB_OP_DELETE)
+			put_key(k, t, ec, before, after);
+		else
+			put_key(k, t, ec, after, before);
+	}
+
+	struct wb_buf *b = &e->value;
+	wb_buf_reset(b);
+	b->failed = 0;
+	if (before != NULL) {
+		put_byte(b, 2);
+		put_row(b, t, before, NULL);
+	} else {
+		put_byte(b, 0);
+	}
+	if (after != NULL) {
+		put_byte(b, 2);
+		put_row(b, t, after, before);
+	} else {
+		put_byte(b, 0);
+	}
+	uint8_t op[2] = {2, c->op};
+	wb_buf_append(b, op, 2);
+
+	wb_buf_append(b, ec->source_head.data, ec->source_head.len);
+	wb_avro_put_bytes(b, e->position, plen);
+	if (c->txid != 0) {
+		put_byte(b, 2);
+		wb_avro_put_long(b, (int64_t)c->txid);
+	} else {
+		put_byte(b, 0);
+	}
+	put_byte(b, 0); /* gtid: none from these sources */
+	wb_avro_put_long(b, c->commit_ts_us / 1000);
+	put_byte(b, c->snapshot ? 1 : 0);
+
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	wb_avro_put_long(b, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	wb_avro_put_bytes(b, id->data, id->len - 1);
+
+	/* Values the source did not send, named so that nobody mistakes the
+	 * null/zero written for them for real ones. Without an after image,
+	 * the before image is the one that tells. */
+	const struct wb_value *img = after ? after : before;
+	int64_t nunchanged = 0;
+	for (int i = 0; img && i < t->ncols; i++)
+		nunchanged += img[i].state == WB_VAL_UNCHANGED;
+	if (nunchanged > 0) {
+		wb_avro_put_long(b, nunchanged);
+		for (int i = 0; i < t->ncols; i++)
+			if (img[i].state == WB_VAL_UNCHANGED)
+				wb_avro_put_string(b, t->cols[i].name);
+	}
+	put_byte(b, 0);
+
+	if (b->failed || k->failed || id->failed)
+		return wb_error_set(err, WB_ERR_NOMEM,
+				    "encoder: out of memory");
+
+	memset(ev, 0, sizeof(*ev));
+	ev->table = t;
+	ev->topic = ec->s.topic;
+	ev->key_schema = ec->s.key.json ? &ec->s.key : NULL;
+	ev->value_schema = &ec->s.value;
+	ev->key = has_key ? k->data : NULL;
+	ev->key_len = has_key ? k->len : 0;
+	ev->value = b->data;
+	ev->value_len = b->len;
+	ev->pos = c->pos;
+	ev->position = e->position;
+	ev->event_id = (const char *)id->data;
+	ev->op = c->op;
+	return WB_OK;
+}

@@ -1,0 +1,44 @@
+/* checkpoint.h — the durable position of a pipeline: one JSON file per name.
+ *
+ * File <dir>/<name>.json:
+ *   {"version": 1, "position": "<source text>", "<ack_name>": "<source text>",
+ *    "time": "<ISO-8601 UTC>", "sink": {...sink state...}}
+ * Written as <name>.json.tmp, fsync, rename over <name>.json, fsync of the
+ * directory: a reader sees the old or the new checkpoint, never a mix. */
+#ifndef WB_CHECKPOINT_H
+#define WB_CHECKPOINT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "error.h"
+#include "position.h"
+#include "source.h"
+
+struct wb_checkpoint {
+	bool have;
+	wb_position_t pos;
+	uint64_t ack;
+	json_t *sink; /* owned; NULL when absent */
+};
+
+/* Loads the checkpoint of `name` from dir. A missing file is not an error
+ * (cp->have = false). A corrupt file is WB_ERR_RUNTIME naming the file. */
+int wb_checkpoint_load(const char *dir, const char *name,
+		       const struct wb_source_ops *ops, struct wb_checkpoint *cp,
+		       wb_error_t *err);
+/* Writes durably (see above). sink may be NULL. */
+int wb_checkpoint_save(const char *dir, const char *name,
+		       const struct wb_source_ops *ops, const wb_position_t *pos,
+		       uint64_t ack, json_t *sink, wb_error_t *err);
+void wb_checkpoint_clear(struct wb_checkpoint *cp);
+
+/* Creates dir if missing and takes an exclusive lock (<dir>/<name>.lock)
+ * held until wb_checkpoint_unlock, so two processes never run the same
+ * pipeline. Returns the lock fd (>= 0) or -1 with err filled. */
+int wb_checkpoint_lock(const char *dir, const char *name, wb_error_t *err);
+void wb_checkpoint_unlock(int fd);
+
+#endif

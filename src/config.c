@@ -1,0 +1,1350 @@
+/* config.c — loads a pipeline YAML file; errors name file, line and key. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "buf.h"
+
+#define WB_CONFIG_NAME_MAX 40
+#define WB_CONFIG_SLOT_MAX 63	      /* PostgreSQL's NAMEDATALEN - 1 */
+#define WB_CONFIG_FILE_MAX (16 << 20) /* refuse junk, not configs */
+#define WB_CONFIG_DEPTH_MAX 16	      /* nested maps flattened into extra */
+/* Aliases can make a small file expand to an enormous tree ("billion
+ * laughs"), or even a cyclic one; flattening stops at this many keys. */
+#define WB_CONFIG_EXTRA_MAX 4096
+#define WB_CONFIG_KEY_MAX 256 /* dotted key shown in messages */
+#define WB_CONFIG_SHOW_MAX 60 /* how much of a bad value a message repeats */
+
+struct loader {
+	const char *path;
+	yaml_document_t *doc;
+	wb_error_t *err;
+};
+
+/* A scalar value after ${VAR} expansion. */
+struct scalar {
+	char *text;	 /* owned; NULL when the value is YAML null */
+	const char *raw; /* as written in the file, for messages */
+	bool from_env;	 /* a ${VAR} was substituted: never show it */
+};
+
+struct kv_list {
+	struct wb_kv *kv;
+	int n;
+	int cap;
+};
+
+static const char *const top_keys[] = {
+	"name",	       "checkpoint_dir", "checkpoint_interval",
+	"queue_bytes", "topic_prefix",	 "emit",
+	"mappings",    "metrics",	 "log_level",
+	"log_format",  "source",	 "sink",
+	NULL,
+};
+static const char *const source_keys[] = {
+	"type",
+	"dsn",
+	"tables",
+	"exclude",
+	"slot",
+	"publication",
+	"snapshot",
+	"decimal_handling",
+	"status_interval",
+	NULL,
+};
+static const char *const sink_keys[] = {
+	"type",	       "dir",	     "codec",	 "codec_level",
+	"block_bytes", "roll_bytes", "roll_age", NULL,
+};
+static const char *const metrics_keys[] = {"listen", NULL};
+
+static const char *const source_types[] = {"postgres", "mysql", "odbc", NULL};
+static const char *const sink_types[] = {"avro-file", "kafka", NULL};
+static const char *const codecs[] = {"zstandard", "deflate", "null", NULL};
+static const char *const snapshot_modes[] = {"initial", "never", "always",
+					     "initial_only", NULL};
+static const char *const decimal_modes[] = {"string", "double", NULL};
+static const char *const log_levels[] = {"debug", "info", "warn", "error",
+					 NULL};
+static const char *const log_formats[] = {"text", "json", NULL};
+static const char *const emit_kinds[] = {"raw", "mapped", NULL};
+
+static int line_of(const yaml_node_t *n)
+{
+	return (int)n->start_mark.line + 1;
+}
+
+static const char *kind_of(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		return "a scalar";
+	case YAML_SEQUENCE_NODE:
+		return "a list";
+	case YAML_MAPPING_NODE:
+		return "a mapping";
+	default:
+		return "nothing";
+	}
+}
+
+/* YAML's null: an empty or ~/null plain scalar. A quoted "null" is text. */
+static bool is_null(const yaml_node_t *n)
+{
+	if (n->type != YAML_SCALAR_NODE ||
+	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	const char *v = (const char *)n->data.scalar.value;
+	return v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
+	       strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+}
+
+/* Copies text for a one-line message: control characters escaped, long
+ * text cut. Only ever called on text from the file itself. */
+static void show(char *out, size_t cap, const char *s)
+{
+	size_t o = 0;
+	for (size_t i = 0; s[i] != '\0' && o + 5 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (i >= WB_CONFIG_SHOW_MAX) {
+			memcpy(out + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c == '\n' || c == '\t' || c == '\r' || c < 0x20 ||
+		    c == 0x7f) {
+			o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+		} else if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+}
+
+/* "got" part of a message: the value as written, unless it came (partly)
+ * from the environment, which may hold a secret. */
+static void shown_value(char *out, size_t cap, const struct scalar *sc)
+{
+	if (sc->from_env) {
+		snprintf(out, cap, "(value from environment)");
+		return;
+	}
+	char tmp[WB_CONFIG_SHOW_MAX * 4 + 8];
+	show(tmp, sizeof(tmp), sc->raw);
+	snprintf(out, cap, "\"%s\"", tmp);
+}
+
+/* Fills err with "path[:line]: [key: ]message" and returns WB_ERR_CONFIG. */
+__attribute__((format(printf, 4, 5))) static int fail(struct loader *ld,
+						      const yaml_node_t *n,
+						      const char *key,
+						      const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	char where[32] = "";
+	if (n != NULL)
+		snprintf(where, sizeof(where), ":%d", line_of(n));
+	if (key != NULL)
+		return wb_error_set(ld->err, WB_ERR_CONFIG, "%s%s: %s: %s",
+				    ld->path, where, key, msg);
+	return wb_error_set(ld->err, WB_ERR_CONFIG, "%s%s: %s", ld->path, where,
+			    msg);
+}
+
+static int nomem(struct loader *ld)
+{
+	return wb_error_set(ld->err, WB_ERR_NOMEM, "%s: out of memory",
+			    ld->path);
+}
+
+static void join_key(char *out, size_t cap, const char *parent, const char *k)
+{
+	char tmp[WB_CONFIG_KEY_MAX];
+	int n;
+	show(tmp, sizeof(tmp), k);
+	if (parent == NULL)
+		n = snprintf(out, cap, "%s", tmp);
+	else
+		n = snprintf(out, cap, "%s.%s", parent, tmp);
+	/* A cut key still points at the right line; mark it as cut. */
+	if (n >= (int)cap && cap > 4)
+		memcpy(out + cap - 4, "...", 4);
+}
+
+/* "key[i]", for a message about one item of a list. */
+static void index_key(char *out, size_t cap, const char *key, size_t i)
+{
+	int n = snprintf(out, cap, "%s[%zu]", key, i);
+	if (n >= (int)cap && cap > 4)
+		memcpy(out + cap - 4, "...", 4);
+}
+
+static bool valid_var_name(const char *s, size_t len)
+{
+	if (len == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+		return false;
+	for (size_t i = 1; i < len; i++)
+		if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
+			return false;
+	return true;
+}
+
+/* Expands ${VAR} from the environment; $${ stands for a literal ${. */
+static int expand(struct loader *ld, const yaml_node_t *n, const char *key,
+		  struct scalar *sc)
+{
+	const char *s = sc->raw;
+	struct wb_buf b;
+	int rc = 0;
+	wb_buf_init(&b);
+	while (*s != '\0') {
+		size_t run = strcspn(s, "$");
+		wb_buf_append(&b, s, run);
+		s += run;
+		if (*s == '\0')
+			break;
+		if (s[1] == '$' && s[2] == '{') {
+			wb_buf_append(&b, "${", 2);
+			s += 3;
+			continue;
+		}
+		if (s[1] != '{') {
+			wb_buf_append(&b, s, 1);
+			s++;
+			continue;
+		}
+		const char *name = s + 2;
+		const char *end = strchr(name, '}');
+		if (end == NULL) {
+			rc = fail(ld, n, key,
+				  "unterminated \"${\" (write \"$${\" for a "
+				  "literal \"${\")");
+			goto done;
+		}
+		size_t len = (size_t)(end - name);
+		char var[WB_CONFIG_KEY_MAX];
+		if (!valid_var_name(name, len) || len >= sizeof(var)) {
+			char tmp[WB_CONFIG_KEY_MAX];
+			char cut[WB_CONFIG_KEY_MAX];
+			snprintf(cut, sizeof(cut), "%.*s",
+				 (int)(len < 100 ? len : 100), name);
+			show(tmp, sizeof(tmp), cut);
+			rc = fail(ld, n, key,
+				  "invalid environment variable name \"%s\" "
+				  "(expected ${NAME} with letters, digits "
+				  "and _)",
+				  tmp);
+			goto done;
+		}
+		memcpy(var, name, len);
+		var[len] = '\0';
+		const char *val = getenv(var);
+		if (val == NULL) {
+			rc = fail(ld, n, key,
+				  "environment variable \"%s\" is not set",
+				  var);
+			goto done;
+		}
+		wb_buf_append(&b, val, strlen(val));
+		sc->from_env = true;
+		s = end + 1;
+	}
+	wb_buf_append(&b, "", 1);
+	if (b.failed) {
+		rc = nomem(ld);
+		goto done;
+	}
+	sc->text = (char *)b.data;
+	b.data = NULL;
+done:
+	wb_buf_free(&b);
+	return rc;
+}
+
+/* Reads a scalar value. A YAML null leaves sc->text NULL ("not given"). */
+static int get_scalar(struct loader *ld, const yaml_node_t *n, const char *key,
+		      struct scalar *sc)
+{
+	sc->text = NULL;
+	sc->from_env = false;
+	sc->raw = "";
+	if (n->type != YAML_SCALAR_NODE)
+		return fail(ld, n, key, "expected a scalar, got %s",
+			    kind_of(n));
+	sc->raw = (const char *)n->data.scalar.value;
+	if (strlen(sc->raw) != n->data.scalar.length)
+		return fail(ld, n, key, "value contains a NUL character");
+	if (is_null(n))
+		return 0;
+	return expand(ld, n, key, sc);
+}
+
+/* Replaces *dst with the value when one is given. */
+static int get_string(struct loader *ld, const yaml_node_t *n, const char *key,
+		      char **dst)
+{
+	struct scalar sc;
+	int rc = get_scalar(ld, n, key, &sc);
+	if (rc != 0 || sc.text == NULL)
+		return rc;
+	free(*dst);
+	*dst = sc.text;
+	return 0;
+}
+
+static int choice_index(const char *const *choices, const char *s)
+{
+	for (int i = 0; choices[i] != NULL; i++)
+		if (strcmp(choices[i], s) == 0)
+			return i;
+	return -1;
+}
+
+static void choice_list(char *out, size_t cap, const char *const *choices)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	for (int i = 0; choices[i] != NULL && o < cap; i++)
+		o += (size_t)snprintf(out + o, cap - o, "%s%s", i ? ", " : "",
+				      choices[i]);
+}
+
+/* *idx is left alone when the value is null. */
+static int get_enum(struct loader *ld, const yaml_node_t *n, const char *key,
+		    const char *const *choices, int *idx)
+{
+	/* "codec: null" names the null codec; it is not YAML's null here. */
+	int i = choice_index(choices, "null");
+	if (i >= 0 && n->type == YAML_SCALAR_NODE &&
+	    strcmp((const char *)n->data.scalar.value, "null") == 0) {
+		*idx = i;
+		return 0;
+	}
+	struct scalar sc;
+	int rc = get_scalar(ld, n, key, &sc);
+	if (rc != 0 || sc.text == NULL)
+		return rc;
+	i = choice_index(choices, sc.text);
+	if (i < 0) {
+		char list[200], got[WB_CONFIG_SHOW_MAX * 4 + 32];
+		choice_list(list, sizeof(list), choices);
+		shown_value(got, sizeof(got), &sc);
+		rc = fail(ld, n, key, "expected one of %s, got %s", list, got);
+	} else {
+		*idx = i;
+	}
+	free(sc.text);
+	return rc;
+}
+
+static int get_duration(struct loader *ld, const yaml_node_t *n,
+			const char *key, int64_t max, int64_t *dst)
+{
+	struct scalar sc;
+	int rc = get_scalar(ld, n, key, &sc);
+	if (rc != 0 || sc.text == NULL)
+		return rc;
+	int64_t v = wb_config_parse_duration_ms(sc.text);
+	if (v <= 0 || v > max) {
+		char got[WB_CONFIG_SHOW_MAX * 4 + 32];
+		shown_value(got, sizeof(got), &sc);
+		rc = fail(ld, n, key,
+			  "expected a duration greater than 0 such as 250ms, "
+			  "5s, 2m or 1h, got %s",
+			  got);
+	} else {
+		*dst = v;
+	}
+	free(sc.text);
+	return rc;
+}
+
+static int get_size(struct loader *ld, const yaml_node_t *n, const char *key,
+		    int64_t *dst)
+{
+	struct scalar sc;
+	int rc = get_scalar(ld, n, key, &sc);
+	if (rc != 0 || sc.text == NULL)
+		return rc;
+	int64_t v = wb_config_parse_size(sc.text);
+	if (v <= 0) {
+		char got[WB_CONFIG_SHOW_MAX * 4 + 32];
+		shown_value(got, sizeof(got), &sc);
+		rc = fail(ld, n, key,
+			  "expected a size greater than 0 such as 1048576, "
+			  "64KiB, 16MiB or 1GiB, got %s",
+			  got);
+	} else {
+		*dst = v;
+	}
+	free(sc.text);
+	return rc;
+}
+
+static int get_int(struct loader *ld, const yaml_node_t *n, const char *key,
+		   int *dst, bool *given)
+{
+	struct scalar sc;
+	int rc = get_scalar(ld, n, key, &sc);
+	if (rc != 0 || sc.text == NULL)
+		return rc;
+	char *end;
+	errno = 0;
+	long v = strtol(sc.text, &end, 10);
+	if (sc.text[0] == '\0' || isspace((unsigned char)sc.text[0]) ||
+	    *end != '\0' || errno != 0 || v < INT_MIN || v > INT_MAX) {
+		char got[WB_CONFIG_SHOW_MAX * 4 + 32];
+		shown_value(got, sizeof(got), &sc);
+		rc = fail(ld, n, key, "expected an integer, got %s", got);
+	} else {
+		*dst = (int)v;
+		*given = true;
+	}
+	free(sc.text);
+	return rc;
+}
+
+static void free_strv(char **v)
+{
+	if (v == NULL)
+		return;
+	for (char **p = v; *p != NULL; p++)
+		free(*p);
+	free(v);
+}
+
+/* A list of text values; a null value leaves *dst alone. Each item may be
+ * checked against choices (NULL: any text). */
+static int get_list(struct loader *ld, const yaml_node_t *n, const char *key,
+		    char ***dst, int *count)
+{
+	if (is_null(n))
+		return 0;
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(ld, n, key, "expected a list, got %s", kind_of(n));
+	size_t len = (size_t)(n->data.sequence.items.top -
+			      n->data.sequence.items.start);
+	char **v = calloc(len + 1, sizeof(*v));
+	if (v == NULL)
+		return nomem(ld);
+	int rc = 0;
+	for (size_t i = 0; i < len; i++) {
+		yaml_node_t *item = yaml_document_get_node(
+			ld->doc, n->data.sequence.items.start[i]);
+		char ikey[WB_CONFIG_KEY_MAX + 16];
+		index_key(ikey, sizeof(ikey), key, i);
+		struct scalar sc;
+		rc = get_scalar(ld, item, ikey, &sc);
+		if (rc != 0)
+			goto fail;
+		if (sc.text == NULL) {
+			rc = fail(ld, item, ikey, "expected a value, got null");
+			goto fail;
+		}
+		v[i] = sc.text;
+	}
+	free_strv(*dst);
+	*dst = v;
+	*count = (int)len;
+	return 0;
+fail:
+	free_strv(v);
+	return rc;
+}
+
+static size_t edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	size_t row[65];
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+static int unknown_key(struct loader *ld, const yaml_node_t *k,
+		       const char *parent, const char *type,
+		       const char *const *known)
+{
+	const char *name = (const char *)k->data.scalar.value;
+	const char *best = NULL;
+	size_t best_d = 3; /* more than two edits is no longer a typo */
+	for (int i = 0; known[i] != NULL; i++) {
+		size_t d = edit_distance(name, known[i]);
+		if (d < best_d && d < strlen(known[i])) {
+			best_d = d;
+			best = known[i];
+		}
+	}
+	char shown_name[WB_CONFIG_KEY_MAX];
+	char hint[96] = "";
+	char for_type[64] = "";
+	show(shown_name, sizeof(shown_name), name);
+	if (best != NULL)
+		snprintf(hint, sizeof(hint), " (did you mean \"%s\"?)", best);
+	if (type != NULL)
+		snprintf(for_type, sizeof(for_type), " for type %s", type);
+	return fail(ld, k, parent, "unknown key \"%s\"%s%s", shown_name,
+		    for_type, hint);
+}
+
+/* Every key of a mapping must be a scalar and appear once. */
+static int check_mapping(struct loader *ld, const yaml_node_t *n,
+			 const char *key)
+{
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(ld, n, key, "expected a mapping, got %s",
+			    kind_of(n));
+	yaml_node_pair_t *start = n->data.mapping.pairs.start;
+	for (yaml_node_pair_t *p = start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
+		if (k->type != YAML_SCALAR_NODE)
+			return fail(ld, k, key, "expected a text key, got %s",
+				    kind_of(k));
+		const char *name = (const char *)k->data.scalar.value;
+		if (strlen(name) != k->data.scalar.length)
+			return fail(ld, k, key, "key contains a NUL character");
+		for (yaml_node_pair_t *q = start; q < p; q++) {
+			yaml_node_t *prev =
+				yaml_document_get_node(ld->doc, q->key);
+			if (strcmp((const char *)prev->data.scalar.value,
+				   name) == 0) {
+				char full[WB_CONFIG_KEY_MAX];
+				join_key(full, sizeof(full), key, name);
+				return fail(ld, k, full,
+					    "duplicate key (first at line %d)",
+					    line_of(prev));
+			}
+		}
+	}
+	return 0;
+}
+
+static yaml_node_t *find_value(struct loader *ld, const yaml_node_t *map,
+			       const char *name, yaml_node_t **key_node)
+{
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+	     p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
+		if (strcmp((const char *)k->data.scalar.value, name) == 0) {
+			if (key_node != NULL)
+				*key_node = k;
+			return yaml_document_get_node(ld->doc, p->value);
+		}
+	}
+	return NULL;
+}
+
+static int kv_add(struct loader *ld, struct kv_list *l, const yaml_node_t *n,
+		  const char *cfgkey, char *key, char *value)
+{
+	int rc = 0;
+	for (int i = 0; i < l->n; i++) {
+		if (strcmp(l->kv[i].key, key) == 0) {
+			rc = fail(ld, n, cfgkey, "duplicate key");
+			goto fail;
+		}
+	}
+	if (l->n >= WB_CONFIG_EXTRA_MAX) {
+		rc = fail(ld, n, cfgkey, "more than %d keys",
+			  WB_CONFIG_EXTRA_MAX);
+		goto fail;
+	}
+	if (l->n == l->cap) {
+		int cap = l->cap ? l->cap * 2 : 8;
+		struct wb_kv *kv = realloc(l->kv, (size_t)cap * sizeof(*kv));
+		if (kv == NULL) {
+			rc = nomem(ld);
+			goto fail;
+		}
+		l->kv = kv;
+		l->cap = cap;
+	}
+	l->kv[l->n].key = key;
+	l->kv[l->n].value = value;
+	l->n++;
+	return 0;
+fail:
+	free(key);
+	free(value);
+	return rc;
+}
+
+/* Keeps a connector-specific value as text under its dotted key: nested maps
+ * become "a.b" keys, lists comma-joined text. */
+static int add_extra(struct loader *ld, struct kv_list *l, const char *key,
+		     const yaml_node_t *n, const char *cfgkey, int depth)
+{
+	if (n->type == YAML_MAPPING_NODE) {
+		if (depth >= WB_CONFIG_DEPTH_MAX)
+			return fail(ld, n, cfgkey, "nested too deeply");
+		int rc = check_mapping(ld, n, cfgkey);
+		if (rc != 0)
+			return rc;
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+		     p < n->data.mapping.pairs.top; p++) {
+			yaml_node_t *k =
+				yaml_document_get_node(ld->doc, p->key);
+			yaml_node_t *v =
+				yaml_document_get_node(ld->doc, p->value);
+			const char *sub = (const char *)k->data.scalar.value;
+			char ck[WB_CONFIG_KEY_MAX];
+			join_key(ck, sizeof(ck), cfgkey, sub);
+			size_t len = strlen(key) + 1 + strlen(sub) + 1;
+			char *full = malloc(len);
+			if (full == NULL)
+				return nomem(ld);
+			snprintf(full, len, "%s.%s", key, sub);
+			rc = add_extra(ld, l, full, v, ck, depth + 1);
+			free(full);
+			if (rc != 0)
+				return rc;
+		}
+		return 0;
+	}
+	char *value = NULL;
+	if (n->type == YAML_SEQUENCE_NODE) {
+		struct wb_buf b;
+		wb_buf_init(&b);
+		size_t len = (size_t)(n->data.sequence.items.top -
+				      n->data.sequence.items.start);
+		for (size_t i = 0; i < len; i++) {
+			yaml_node_t *item = yaml_document_get_node(
+				ld->doc, n->data.sequence.items.start[i]);
+			char ik[WB_CONFIG_KEY_MAX + 16];
+			index_key(ik, sizeof(ik), cfgkey, i);
+			struct scalar sc;
+			int rc = get_scalar(ld, item, ik, &sc);
+			if (rc != 0) {
+				wb_buf_free(&b);
+				return rc;
+			}
+			if (i > 0)
+				wb_buf_append(&b, ",", 1);
+			if (sc.text != NULL)
+				wb_buf_append(&b, sc.text, strlen(sc.text));
+			free(sc.text);
+		}
+		wb_buf_append(&b, "", 1);
+		if (b.failed) {
+			wb_buf_free(&b);
+			return nomem(ld);
+		}
+		value = (char *)b.data;
+	} else {
+		struct scalar sc;
+		int rc = get_scalar(ld, n, cfgkey, &sc);
+		if (rc != 0)
+			return rc;
+		value = sc.text != NULL ? sc.text : strdup("");
+	}
+	char *k = strdup(key);
+	if (value == NULL || k == NULL) {
+		free(value);
+		free(k);
+		return nomem(ld);
+	}
+	return kv_add(ld, l, n, cfgkey, k, value);
+}
+
+static int load_metrics(struct loader *ld, const yaml_node_t *n,
+			struct wb_config *cfg)
+{
+	if (is_null(n))
+		return 0;
+	int rc = check_mapping(ld, n, "metrics");
+	if (rc != 0)
+		return rc;
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
+		const char *name = (const char *)k->data.scalar.value;
+		if (strcmp(name, "listen") == 0)
+			rc = get_string(ld, v, "metrics.listen",
+					&cfg->metrics_listen);
+		else
+			rc = unknown_key(ld, k, "metrics", NULL, metrics_keys);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The section's type decides which keys are allowed, so it is read first. */
+static int load_type(struct loader *ld, const yaml_node_t *n,
+		     const char *section, const char *const *types, char **dst)
+{
+	char key[32];
+	snprintf(key, sizeof(key), "%s.type", section);
+	yaml_node_t *v = find_value(ld, n, "type", NULL);
+	int idx = -1;
+	if (v != NULL) {
+		int rc = get_enum(ld, v, key, types, &idx);
+		if (rc != 0)
+			return rc;
+	}
+	if (idx < 0)
+		return fail(ld, NULL, NULL, "missing required key \"%s\"", key);
+	*dst = strdup(types[idx]);
+	return *dst == NULL ? nomem(ld) : 0;
+}
+
+static int load_source(struct loader *ld, const yaml_node_t *n,
+		       struct wb_source_config *src)
+{
+	int rc = check_mapping(ld, n, "source");
+	if (rc != 0)
+		return rc;
+	rc = load_type(ld, n, "source", source_types, &src->type);
+	if (rc != 0)
+		return rc;
+	bool postgres = strcmp(src->type, "postgres") == 0;
+	struct kv_list extra = {NULL, 0, 0};
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top && rc == 0; p++) {
+		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
+		const char *name = (const char *)k->data.scalar.value;
+		char key[WB_CONFIG_KEY_MAX];
+		join_key(key, sizeof(key), "source", name);
+		int idx = -1;
+		if (strcmp(name, "type") == 0) {
+			rc = 0;
+		} else if (strcmp(name, "dsn") == 0) {
+			rc = get_string(ld, v, key, &src->dsn);
+		} else if (strcmp(name, "tables") == 0) {
+			rc = get_list(ld, v, key, &src->tables, &src->ntables);
+		} else if (strcmp(name, "exclude") == 0) {
+			rc = get_list(ld, v, key, &src->exclude,
+				      &src->nexclude);
+		} else if (strcmp(name, "slot") == 0) {
+			rc = get_string(ld, v, key, &src->slot);
+			const char *s = src->slot;
+			if (rc == 0 && s != NULL &&
+			    (s[0] == '\0' || strlen(s) > WB_CONFIG_SLOT_MAX ||
+			     strspn(s,
+				    "abcdefghijklmnopqrstuvwxyz0123456789_") !=
+				     strlen(s)))
+				rc = fail(ld, v, key,
+					  "expected 1 to %d characters from "
+					  "a-z, 0-9 and _",
+					  WB_CONFIG_SLOT_MAX);
+		} else if (strcmp(name, "publication") == 0) {
+			rc = get_string(ld, v, key, &src->publication);
+		} else if (strcmp(name, "snapshot") == 0) {
+			rc = get_enum(ld, v, key, snapshot_modes, &idx);
+			if (idx >= 0)
+				src->snapshot = (enum wb_snapshot_mode)idx;
+		} else if (strcmp(name, "decimal_handling") == 0) {
+			rc = get_enum(ld, v, key, decimal_modes, &idx);
+			if (idx >= 0)
+				src->decimal_handling =
+					(enum wb_decimal_handling)idx;
+		} else if (strcmp(name, "status_interval") == 0) {
+			int64_t ms = src->status_interval_ms;
+			rc = get_duration(ld, v, key, INT_MAX, &ms);
+			src->status_interval_ms = (int)ms;
+		} else if (postgres) {
+			rc = unknown_key(ld, k, "source", src->type,
+					 source_keys);
+		} else {
+			rc = add_extra(ld, &extra, name, v, key, 0);
+		}
+	}
+	src->extra = extra.kv;
+	src->nextra = extra.n;
+	return rc;
+}
+
+static int load_sink(struct loader *ld, const yaml_node_t *n,
+		     struct wb_sink_config *sink, bool *level_given,
+		     const yaml_node_t **level_node)
+{
+	int rc = check_mapping(ld, n, "sink");
+	if (rc != 0)
+		return rc;
+	rc = load_type(ld, n, "sink", sink_types, &sink->type);
+	if (rc != 0)
+		return rc;
+	bool kafka = strcmp(sink->type, "kafka") == 0;
+	struct kv_list extra = {NULL, 0, 0};
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top && rc == 0; p++) {
+		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
+		const char *name = (const char *)k->data.scalar.value;
+		char key[WB_CONFIG_KEY_MAX];
+		join_key(key, sizeof(key), "sink", name);
+		int idx = -1;
+		if (strcmp(name, "type") == 0) {
+			rc = 0;
+		} else if (strcmp(name, "dir") == 0) {
+			rc = get_string(ld, v, key, &sink->dir);
+		} else if (strcmp(name, "codec") == 0) {
+			rc = get_enum(ld, v, key, codecs, &idx);
+			if (rc == 0 && idx >= 0) {
+				free(sink->codec);
+				sink->codec = strdup(codecs[idx]);
+				if (sink->codec == NULL)
+					rc = nomem(ld);
+			}
+		} else if (strcmp(name, "codec_level") == 0) {
+			rc = get_int(ld, v, key, &sink->codec_level,
+				     level_given);
+			*level_node = v;
+		} else if (strcmp(name, "block_bytes") == 0) {
+			rc = get_size(ld, v, key, &sink->block_bytes);
+		} else if (strcmp(name, "roll_bytes") == 0) {
+			rc = get_size(ld, v, key, &sink->roll_bytes);
+		} else if (strcmp(name, "roll_age") == 0) {
+			rc = get_duration(ld, v, key, INT64_MAX,
+					  &sink->roll_age_ms);
+		} else if (kafka) {
+			rc = add_extra(ld, &extra, name, v, key, 0);
+		} else {
+			rc = unknown_key(ld, k, "sink", sink->type, sink_keys);
+		}
+	}
+	sink->extra = extra.kv;
+	sink->nextra = extra.n;
+	return rc;
+}
+
+static int check_name(struct loader *ld, const yaml_node_t *n,
+		      const struct scalar *sc)
+{
+	size_t len = strlen(sc->text);
+	if (len >= 1 && len <= WB_CONFIG_NAME_MAX &&
+	    strspn(sc->text, "abcdefghijklmnopqrstuvwxyz0123456789_") == len)
+		return 0;
+	char got[WB_CONFIG_SHOW_MAX * 4 + 32];
+	shown_value(got, sizeof(got), sc);
+	return fail(ld, n, "name",
+		    "expected 1 to %d characters from a-z, 0-9 and _, got %s",
+		    WB_CONFIG_NAME_MAX, got);
+}
+
+static int load_emit(struct loader *ld, const yaml_node_t *n,
+		     struct wb_config *cfg)
+{
+	char **kinds = NULL;
+	int nkinds = 0;
+	if (is_null(n))
+		return 0;
+	int rc = get_list(ld, n, "emit", &kinds, &nkinds);
+	if (rc != 0)
+		return rc;
+	if (nkinds == 0) {
+		rc = fail(ld, n, "emit",
+			  "expected at least one of raw, mapped");
+		goto done;
+	}
+	cfg->emit_raw = cfg->emit_mapped = false;
+	for (int i = 0; i < nkinds; i++) {
+		int idx = choice_index(emit_kinds, kinds[i]);
+		if (idx < 0) {
+			yaml_node_t *item = yaml_document_get_node(
+				ld->doc, n->data.sequence.items.start[i]);
+			struct scalar sc = {
+				kinds[i], (const char *)item->data.scalar.value,
+				false};
+			sc.from_env = strstr(sc.raw, "${") != NULL;
+			char got[WB_CONFIG_SHOW_MAX * 4 + 32];
+			char key[32];
+			shown_value(got, sizeof(got), &sc);
+			index_key(key, sizeof(key), "emit", (size_t)i);
+			rc = fail(ld, item, key,
+				  "expected one of raw, mapped, got %s", got);
+			goto done;
+		}
+		if (idx == 0)
+			cfg->emit_raw = true;
+		else
+			cfg->emit_mapped = true;
+	}
+done:
+	free_strv(kinds);
+	return rc;
+}
+
+static char *dup_or_null(const char *s, bool *failed)
+{
+	char *d = strdup(s);
+	if (d == NULL)
+		*failed = true;
+	return d;
+}
+
+static char **strv_of(const char *only, int *count, bool *failed)
+{
+	char **v = calloc(2, sizeof(*v));
+	if (v == NULL) {
+		*failed = true;
+		return NULL;
+	}
+	*count = 0;
+	if (only != NULL) {
+		v[0] = dup_or_null(only, failed);
+		*count = v[0] != NULL;
+	}
+	return v;
+}
+
+static int apply_defaults(struct loader *ld, struct wb_config *cfg)
+{
+	bool failed = false;
+	struct wb_source_config *src = &cfg->source;
+	struct wb_sink_config *sink = &cfg->sink;
+	size_t len = strlen(cfg->name) + sizeof("waybill_");
+	if (src->slot == NULL || src->publication == NULL) {
+		char *d = malloc(len);
+		if (d == NULL)
+			return nomem(ld);
+		snprintf(d, len, "waybill_%s", cfg->name);
+		if (src->slot == NULL)
+			src->slot = dup_or_null(d, &failed);
+		if (src->publication == NULL)
+			src->publication = dup_or_null(d, &failed);
+		free(d);
+	}
+	if (cfg->checkpoint_dir == NULL)
+		cfg->checkpoint_dir = dup_or_null("checkpoints", &failed);
+	if (cfg->topic_prefix == NULL)
+		cfg->topic_prefix = dup_or_null(cfg->name, &failed);
+	if (cfg->log_level == NULL)
+		cfg->log_level = dup_or_null("info", &failed);
+	if (cfg->log_format == NULL)
+		cfg->log_format = dup_or_null("text", &failed);
+	if (cfg->mappings == NULL)
+		cfg->mappings = strv_of(NULL, &cfg->nmappings, &failed);
+	if (src->tables == NULL)
+		src->tables = strv_of(
+			strcmp(src->type, "postgres") == 0 ? "public.*" : NULL,
+			&src->ntables, &failed);
+	if (src->exclude == NULL)
+		src->exclude = strv_of(NULL, &src->nexclude, &failed);
+	if (sink->dir == NULL)
+		sink->dir = dup_or_null("out", &failed);
+	if (sink->codec == NULL)
+		sink->codec = dup_or_null("zstandard", &failed);
+	return failed ? nomem(ld) : 0;
+}
+
+/* Checks the codec level against the codec, which may come after it. */
+static int check_codec_level(struct loader *ld, struct wb_sink_config *sink,
+			     bool given, const yaml_node_t *level_node)
+{
+	int lo = 0, hi = 0, dflt = 0;
+	if (strcmp(sink->codec, "zstandard") == 0) {
+		lo = 1;
+		hi = 22;
+		dflt = 3;
+	} else if (strcmp(sink->codec, "deflate") == 0) {
+		lo = 0;
+		hi = 9;
+		dflt = 6;
+	}
+	if (!given) {
+		sink->codec_level = dflt;
+		return 0;
+	}
+	if (strcmp(sink->codec, "null") == 0)
+		return fail(ld, level_node, "sink.codec_level",
+			    "the null codec takes no level");
+	if (sink->codec_level < lo || sink->codec_level > hi)
+		return fail(ld, level_node, "sink.codec_level",
+			    "expected %d to %d for codec %s, got %d", lo, hi,
+			    sink->codec, sink->codec_level);
+	return 0;
+}
+
+static int load_root(struct loader *ld, const yaml_node_t *root,
+		     struct wb_config *cfg)
+{
+	int rc;
+	const yaml_node_t *source = NULL, *sink = NULL;
+	const yaml_node_t *level_node = NULL;
+	bool level_given = false;
+	if (root->type != YAML_MAPPING_NODE)
+		return fail(ld, root, NULL,
+			    "expected a mapping of keys at the top level, got "
+			    "%s",
+			    kind_of(root));
+	rc = check_mapping(ld, root, NULL);
+	if (rc != 0)
+		return rc;
+	for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
+	     p < root->data.mapping.pairs.top && rc == 0; p++) {
+		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
+		const char *name = (const char *)k->data.scalar.value;
+		int idx = -1;
+		if (strcmp(name, "name") == 0) {
+			struct scalar sc;
+			rc = get_scalar(ld, v, "name", &sc);
+			if (rc == 0 && sc.text != NULL &&
+			    (rc = check_name(ld, v, &sc)) != 0)
+				free(sc.text);
+			else if (rc == 0)
+				cfg->name = sc.text;
+		} else if (strcmp(name, "checkpoint_dir") == 0) {
+			rc = get_string(ld, v, name, &cfg->checkpoint_dir);
+		} else if (strcmp(name, "checkpoint_interval") == 0) {
+			rc = get_duration(ld, v, name, INT64_MAX,
+					  &cfg->checkpoint_interval_ms);
+		} else if (strcmp(name, "queue_bytes") == 0) {
+			rc = get_size(ld, v, name, &cfg->queue_bytes);
+		} else if (strcmp(name, "topic_prefix") == 0) {
+			rc = get_string(ld, v, name, &cfg->topic_prefix);
+		} else if (strcmp(name, "emit") == 0) {
+			rc = load_emit(ld, v, cfg);
+		} else if (strcmp(name, "mappings") == 0) {
+			rc = get_list(ld, v, name, &cfg->mappings,
+				      &cfg->nmappings);
+		} else if (strcmp(name, "metrics") == 0) {
+			rc = load_metrics(ld, v, cfg);
+		} else if (strcmp(name, "log_level") == 0) {
+			rc = get_enum(ld, v, name, log_levels, &idx);
+			if (rc == 0 && idx >= 0) {
+				cfg->log_level = strdup(log_levels[idx]);
+				rc = cfg->log_level ? 0 : nomem(ld);
+			}
+		} else if (strcmp(name, "log_format") == 0) {
+			rc = get_enum(ld, v, name, log_formats, &idx);
+			if (rc == 0 && idx >= 0) {
+				cfg->log_format = strdup(log_formats[idx]);
+				rc = cfg->log_format ? 0 : nomem(ld);
+			}
+		} else if (strcmp(name, "source") == 0) {
+			source = is_null(v) ? NULL : v;
+		} else if (strcmp(name, "sink") == 0) {
+			sink = is_null(v) ? NULL : v;
+		} else {
+			rc = unknown_key(ld, k, NULL, NULL, top_keys);
+		}
+	}
+	if (rc != 0)
+		return rc;
+	/* Sections after the scalars, so an error in name comes first. */
+	if (source != NULL && (rc = load_source(ld, source, &cfg->source)) != 0)
+		return rc;
+	if (sink != NULL && (rc = load_sink(ld, sink, &cfg->sink, &level_given,
+					    &level_node)) != 0)
+		return rc;
+	if (cfg->name == NULL)
+		return fail(ld, NULL, NULL, "missing required key \"name\"");
+	if (source == NULL)
+		return fail(ld, NULL, NULL, "missing required key \"source\"");
+	if (strcmp(cfg->source.type, "postgres") == 0 &&
+	    cfg->source.dsn == NULL)
+		return fail(ld, NULL, NULL,
+			    "missing required key \"source.dsn\"");
+	if (sink == NULL)
+		return fail(ld, NULL, NULL, "missing required key \"sink\"");
+	rc = apply_defaults(ld, cfg);
+	if (rc != 0)
+		return rc;
+	return check_codec_level(ld, &cfg->sink, level_given, level_node);
+}
+
+static int syntax_error(struct loader *ld, const yaml_parser_t *parser,
+			const char *text, size_t len)
+{
+	const char *problem =
+		parser->problem ? parser->problem : "invalid YAML";
+	if (parser->error == YAML_MEMORY_ERROR)
+		return nomem(ld);
+	if (parser->error == YAML_READER_ERROR) {
+		/* The reader reports a byte offset, not a mark. */
+		int line = 1;
+		for (size_t i = 0; i < parser->problem_offset && i < len; i++)
+			line += text[i] == '\n';
+		return wb_error_set(ld->err, WB_ERR_CONFIG,
+				    "%s:%d: %s (at byte %zu)", ld->path, line,
+				    problem, parser->problem_offset);
+	}
+	const yaml_mark_t *pm = &parser->problem_mark;
+	const yaml_mark_t *cm = &parser->context_mark;
+	if (parser->context == NULL)
+		return wb_error_set(ld->err, WB_ERR_CONFIG, "%s:%zu:%zu: %s",
+				    ld->path, pm->line + 1, pm->column + 1,
+				    problem);
+	/* At the end of the file, the place where the unfinished construct
+	 * (an unclosed quote, say) began is the useful one. */
+	if (strstr(problem, "end of stream") != NULL)
+		return wb_error_set(ld->err, WB_ERR_CONFIG,
+				    "%s:%zu:%zu: %s, %s (at line %zu)",
+				    ld->path, cm->line + 1, cm->column + 1,
+				    parser->context, problem, pm->line + 1);
+	return wb_error_set(ld->err, WB_ERR_CONFIG,
+			    "%s:%zu:%zu: %s (%s at line %zu)", ld->path,
+			    pm->line + 1, pm->column + 1, problem,
+			    parser->context, cm->line + 1);
+}
+
+static int read_file(const char *path, char **out, size_t *out_len,
+		     wb_error_t *err)
+{
+	int rc = 0;
+	struct wb_buf b;
+	wb_buf_init(&b);
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return wb_error_set(err, WB_ERR_CONFIG, "%s: cannot open: %s",
+				    path, strerror(errno));
+	for (;;) {
+		if (wb_buf_reserve(&b, 65536) != 0) {
+			rc = wb_error_set(err, WB_ERR_NOMEM,
+					  "%s: out of memory", path);
+			goto done;
+		}
+		size_t n = fread(b.data + b.len, 1, 65536, f);
+		b.len += n;
+		if (b.len > WB_CONFIG_FILE_MAX) {
+			rc = wb_error_set(err, WB_ERR_CONFIG,
+					  "%s: larger than %d bytes", path,
+					  WB_CONFIG_FILE_MAX);
+			goto done;
+		}
+		if (n < 65536)
+			break;
+	}
+	if (ferror(f)) {
+		rc = wb_error_set(err, WB_ERR_CONFIG, "%s: cannot read: %s",
+				  path, strerror(errno));
+		goto done;
+	}
+	wb_buf_append(&b, "", 1);
+	*out = (char *)b.data;
+	*out_len = b.len - 1;
+	b.data = NULL;
+done:
+	fclose(f);
+	wb_buf_free(&b);
+	return rc;
+}
+
+struct wb_config *wb_config_load(const char *path, wb_error_t *err)
+{
+	struct loader ld = {path, NULL, err};
+	yaml_parser_t parser;
+	yaml_document_t doc, next;
+	bool have_parser = false, have_doc = false;
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+	struct wb_config *cfg = calloc(1, sizeof(*cfg));
+	if (cfg == NULL) {
+		wb_error_set(err, WB_ERR_NOMEM, "%s: out of memory", path);
+		return NULL;
+	}
+	cfg->checkpoint_interval_ms = 1000;
+	cfg->queue_bytes = 16 << 20;
+	cfg->emit_raw = true;
+	cfg->source.snapshot = WB_SNAPSHOT_INITIAL;
+	cfg->source.decimal_handling = WB_DECIMAL_STRING;
+	cfg->source.status_interval_ms = 10000;
+	cfg->sink.block_bytes = 1 << 20;
+	cfg->sink.roll_bytes = 256 << 20;
+	cfg->sink.roll_age_ms = 3600 * 1000;
+	cfg->path = strdup(path);
+	if (cfg->path == NULL) {
+		rc = nomem(&ld);
+		goto fail;
+	}
+	rc = read_file(path, &text, &len, err);
+	if (rc != 0)
+		goto fail;
+	if (!yaml_parser_initialize(&parser)) {
+		rc = nomem(&ld);
+		goto fail;
+	}
+	have_parser = true;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		rc = syntax_error(&ld, &parser, text, len);
+		goto fail;
+	}
+	have_doc = true;
+	ld.doc = &doc;
+	yaml_node_t *root = yaml_document_get_root_node(&doc);
+	if (root == NULL) {
+		rc = wb_error_set(err, WB_ERR_CONFIG, "%s: the file is empty",
+				  path);
+		goto fail;
+	}
+	if (!yaml_parser_load(&parser, &next)) {
+		rc = syntax_error(&ld, &parser, text, len);
+		goto fail;
+	}
+	yaml_node_t *extra_root = yaml_document_get_root_node(&next);
+	if (extra_root != NULL) {
+		rc = wb_error_set(err, WB_ERR_CONFIG,
+				  "%s:%zu: expected one YAML document, found "
+				  "another",
+				  path, extra_root->start_mark.line + 1);
+		yaml_document_delete(&next);
+		goto fail;
+	}
+	yaml_document_delete(&next);
+	rc = load_root(&ld, root, cfg);
+	if (rc != 0)
+		goto fail;
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	free(text);
+	return cfg;
+fail:
+	if (have_doc)
+		yaml_document_delete(&doc);
+	if (have_parser)
+		yaml_parser_delete(&parser);
+	free(text);
+	wb_config_free(cfg);
+	return NULL;
+}
+
+static void free_kv(struct wb_kv *kv, int n)
+{
+	for (int i = 0; i < n; i++) {
+		free(kv[i].key);
+		free(kv[i].value);
+	}
+	free(kv);
+}
+
+void wb_config_free(struct wb_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	free(cfg->path);
+	free(cfg->name);
+	free(cfg->checkpoint_dir);
+	free(cfg->topic_prefix);
+	free_strv(cfg->mappings);
+	free(cfg->metrics_listen);
+	free(cfg->log_level);
+	free(cfg->log_format);
+	free(cfg->source.type);
+	free(cfg->source.dsn);
+	free_strv(cfg->source.tables);
+	free_strv(cfg->source.exclude);
+	free(cfg->source.slot);
+	free(cfg->source.publication);
+	free_kv(cfg->source.extra, cfg->source.nextra);
+	free(cfg->sink.type);
+	free(cfg->sink.dir);
+	free(cfg->sink.codec);
+	free_kv(cfg->sink.extra, cfg->sink.nextra);
+	free(cfg);
+}
+
+const char *wb_config_extra(const struct wb_kv *kv, int n, const char *key)
+{
+	if (kv == NULL || key == NULL)
+		return NULL;
+	for (int i = 0; i < n; i++)
+		if (strcmp(kv[i].key, key) == 0)
+			return kv[i].value;
+	return NULL;
+}
+
+/* Leading decimal digits of s into *v; returns the rest, or NULL when there
+ * are none or they overflow. */
+static const char *parse_count(const char *s, int64_t *v)
+{
+	if (!isdigit((unsigned char)*s))
+		return NULL;
+	int64_t n = 0;
+	for (; isdigit((unsigned char)*s); s++) {
+		int d = *s - '0';
+		if (n > (INT64_MAX - d) / 10)
+			return NULL;
+		n = n * 10 + d;
+	}
+	*v = n;
+	return s;
+}
+
+struct unit {
+	const char *suffix;
+	int64_t factor;
+};
+
+static int64_t scaled(const char *s, const struct unit *units)
+{
+	int64_t n;
+	if (s == NULL || (s = parse_count(s, &n)) == NULL)
+		return -1;
+	for (const struct unit *u = units; u->suffix != NULL; u++) {
+		if (strcmp(s, u->suffix) != 0)
+			continue;
+		if (n > INT64_MAX / u->factor)
+			return -1;
+		return n * u->factor;
+	}
+	return -1;
+}
+
+int64_t wb_config_parse_duration_ms(const char *s)
+{
+	static const struct unit units[] = {
+		{"", 1},	  {"ms", 1},	      {"s", 1000},
+		{"m", 60 * 1000}, {"h", 3600 * 1000}, {NULL, 0},
+	};
+	return scaled(s, units);
+}
+
+int64_t wb_config_parse_size(const char *s)
+{
+	static const struct unit units[] = {
+		{"", 1},
+		{"B", 1},
+		{"K", 1LL << 10},
+		{"KiB", 1LL << 10},
+		{"KB", 1000LL},
+		{"kB", 1000LL},
+		{"M", 1LL << 20},
+		{"MiB", 1LL << 20},
+		{"MB", 1000LL * 1000},
+		{"G", 1LL << 30},
+		{"GiB", 1LL << 30},
+		{"GB", 1000LL * 1000 * 1000},
+		{"T", 1LL << 40},
+		{"TiB", 1LL << 40},
+		{"TB", 1000LL * 1000 * 1000 * 1000},
+		{NULL, 0},
+	};
+	return scaled(s, units);
+}

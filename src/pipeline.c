@@ -1,0 +1,424 @@
+/* pipeline.c — the run loop: one source thread, the sink on the main thread.
+ *
+ * Positions kept apart, as the source needs them:
+ *   written   — last event handed to the sink
+ *   delivered — last event the sink reported delivered (durable for files)
+ *   durable   — what the last checkpoint file holds; only this is ever
+ *               acknowledged to the source (PG flush LSN).
+ * A transaction's ack (PG: commit end LSN) becomes usable once everything
+ * written before its COMMIT record is delivered. */
+#include "pipeline.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "avro_encode.h"
+#include "checkpoint.h"
+#include "log.h"
+#include "queue.h"
+#include "sink.h"
+#include "source.h"
+
+#define BATCH_TARGET_BYTES (256 * 1024)
+#define COMMIT_FIFO_MAX 4096
+
+struct commit_mark {
+	wb_position_t guard;  /* delivered >= guard: the transaction is done */
+	wb_position_t commit; /* the COMMIT record's position */
+	uint64_t ack;
+};
+
+struct pipeline {
+	const struct wb_config *cfg;
+	const struct wb_source_ops *sops;
+	const struct wb_sink_ops *kops;
+	struct wb_source *src;
+	struct wb_sink *sink;
+	struct wb_queue *queue;
+	struct wb_encoder *enc;
+	int lock_fd;
+
+	pthread_t thread;
+	bool thread_started;
+	atomic_int src_stop;
+	atomic_int src_done;
+	atomic_llong last_change_ms;
+	int src_rc;
+	wb_error_t src_err;
+
+	bool have_resume;
+	wb_position_t resume;
+
+	bool wrote_any;
+	wb_position_t written;
+	wb_position_t delivered;
+	struct commit_mark *fifo;
+	size_t fifo_head, fifo_len, fifo_cap;
+	wb_position_t done_pos; /* highest COMMIT whose transaction is delivered */
+	uint64_t done_ack;
+
+	wb_position_t ckpt_pos;
+	uint64_t ckpt_ack;
+	bool dirty;
+	long long last_ckpt_ms;
+	uint64_t events, skipped;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pos_max(wb_position_t *a, const wb_position_t *b)
+{
+	if (wb_position_cmp(a, b) < 0)
+		*a = *b;
+}
+
+static void *source_thread(void *arg)
+{
+	struct pipeline *p = arg;
+	wb_error_t err;
+	wb_error_clear(&err);
+	int rc = 0;
+	while (!atomic_load(&p->src_stop)) {
+		struct wb_batch *b = wb_batch_new();
+		if (b == NULL) {
+			rc = wb_error_set(&err, WB_ERR_NOMEM, "out of memory");
+			break;
+		}
+		rc = p->sops->poll(p->src, b, BATCH_TARGET_BYTES, 100, &err);
+		if (rc != 0 || b->n == 0) {
+			wb_batch_free(b);
+			if (rc != 0)
+				break;
+			continue;
+		}
+		atomic_store(&p->last_change_ms, now_ms());
+		int pushed;
+		while ((pushed = wb_queue_push(p->queue, b, 1000)) == 0) {
+			rc = p->sops->keepalive(p->src, &err);
+			if (rc != 0 || atomic_load(&p->src_stop))
+				break;
+		}
+		if (pushed != 1) {
+			wb_batch_free(b);
+			break;
+		}
+	}
+	p->src_rc = rc;
+	p->src_err = err;
+	atomic_store(&p->src_done, 1);
+	return NULL;
+}
+
+static void on_delivered(void *opaque, const wb_position_t *pos)
+{
+	struct pipeline *p = opaque;
+	pos_max(&p->delivered, pos);
+	while (p->fifo_len > 0) {
+		struct commit_mark *m = &p->fifo[p->fifo_head];
+		if (wb_position_cmp(&m->guard, &p->delivered) > 0)
+			break;
+		pos_max(&p->done_pos, &m->commit);
+		if (m->ack > p->done_ack)
+			p->done_ack = m->ack;
+		p->fifo_head = (p->fifo_head + 1) % p->fifo_cap;
+		p->fifo_len--;
+		p->dirty = true;
+	}
+}
+
+static int remember_commit(struct pipeline *p, const struct wb_change *c,
+			   wb_error_t *err)
+{
+	struct commit_mark m = {p->written, c->pos, c->ack};
+	if (!p->wrote_any || wb_position_cmp(&p->written, &p->delivered) <= 0) {
+		/* nothing outstanding: the transaction is already done */
+		pos_max(&p->done_pos, &c->pos);
+		if (c->ack > p->done_ack)
+			p->done_ack = c->ack;
+		p->dirty = true;
+		if (p->fifo_len == 0)
+			return WB_OK;
+	}
+	if (p->fifo_len == COMMIT_FIFO_MAX) {
+		/* coalesce into the newest mark: acks come a little later */
+		size_t last = (p->fifo_head + p->fifo_len - 1) % p->fifo_cap;
+		p->fifo[last] = m;
+		return WB_OK;
+	}
+	if (p->fifo_len == p->fifo_cap) {
+		size_t cap = p->fifo_cap ? p->fifo_cap * 2 : 64;
+		struct commit_mark *f = malloc(cap * sizeof(*f));
+		if (f == NULL)
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		for (size_t i = 0; i < p->fifo_len; i++)
+			f[i] = p->fifo[(p->fifo_head + i) % p->fifo_cap];
+		free(p->fifo);
+		p->fifo = f;
+		p->fifo_cap = cap;
+		p->fifo_head = 0;
+	}
+	p->fifo[(p->fifo_head + p->fifo_len) % p->fifo_cap] = m;
+	p->fifo_len++;
+	return WB_OK;
+}
+
+static int process_batch(struct pipeline *p, struct wb_batch *b, wb_error_t *err)
+{
+	for (uint32_t i = 0; i < b->n; i++) {
+		const struct wb_change *c = &b->changes[i];
+		if (c->op == WB_OP_BEGIN)
+			continue;
+		if (c->op == WB_OP_COMMIT) {
+			int rc = remember_commit(p, c, err);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (p->have_resume && wb_position_cmp(&c->pos, &p->resume) <= 0) {
+			p->skipped++;
+			continue;
+		}
+		struct wb_event ev;
+		int rc = wb_encoder_encode(p->enc, c, &ev, err);
+		if (rc == WB_OK)
+			rc = p->kops->write(p->sink, &ev, err);
+		if (rc != WB_OK)
+			return rc;
+		p->written = c->pos;
+		p->wrote_any = true;
+		p->dirty = true;
+		p->events++;
+	}
+	return WB_OK;
+}
+
+/* Flushes the sink and, if anything moved, writes a checkpoint and then
+ * acknowledges it to the source. */
+static int checkpoint(struct pipeline *p, wb_error_t *err)
+{
+	int rc = p->kops->flush(p->sink, 30000, err);
+	if (rc)
+		return rc;
+	p->last_ckpt_ms = now_ms();
+	wb_position_t pos = p->delivered;
+	pos_max(&pos, &p->done_pos);
+	uint64_t ack = p->done_ack;
+	if (p->sops->idle_ack) {
+		uint64_t idle = p->sops->idle_ack(p->src);
+		if (idle > ack)
+			ack = idle;
+	}
+	if (ack < p->ckpt_ack)
+		ack = p->ckpt_ack;
+	if (!p->dirty && ack == p->ckpt_ack)
+		return WB_OK;
+	json_t *state = p->kops->state ? p->kops->state(p->sink) : NULL;
+	rc = wb_checkpoint_save(p->cfg->checkpoint_dir, p->cfg->name, p->sops,
+				&pos, ack, state, err);
+	json_decref(state);
+	if (rc)
+		return rc;
+	p->ckpt_pos = pos;
+	p->ckpt_ack = ack;
+	p->dirty = false;
+	if (p->kops->checkpointed && (rc = p->kops->checkpointed(p->sink, err)))
+		return rc;
+	p->sops->ack(p->src, &pos, ack);
+	return WB_OK;
+}
+
+static bool idle_done(struct pipeline *p, int idle_s)
+{
+	if (idle_s < 0)
+		return false;
+	long long last = atomic_load(&p->last_change_ms);
+	if (now_ms() - last < (long long)idle_s * 1000)
+		return false;
+	if (wb_queue_bytes(p->queue) != 0 || !p->sops->caught_up(p->src))
+		return false;
+	return !p->dirty && p->fifo_len == 0;
+}
+
+static void stop_source(struct pipeline *p)
+{
+	if (!p->thread_started)
+		return;
+	atomic_store(&p->src_stop, 1);
+	pthread_join(p->thread, NULL);
+	p->thread_started = false;
+}
+
+static int drain(struct pipeline *p, wb_error_t *err)
+{
+	struct wb_batch *b;
+	while ((b = wb_queue_pop(p->queue, 0)) != NULL) {
+		int rc = process_batch(p, b, err);
+		wb_batch_free(b);
+		if (rc)
+			return rc;
+	}
+	return WB_OK;
+}
+
+static int open_all(struct pipeline *p, wb_error_t *err)
+{
+	const struct wb_config *cfg = p->cfg;
+	struct wb_checkpoint cp;
+	int rc;
+
+	p->sops = wb_source_lookup(cfg->source.type);
+	p->kops = wb_sink_lookup(cfg->sink.type);
+	if (p->sops == NULL)
+		return wb_error_set(err, WB_ERR_CONFIG,
+				    "%s: source.type %s is not supported by "
+				    "this build",
+				    cfg->path, cfg->source.type);
+	if (p->kops == NULL)
+		return wb_error_set(err, WB_ERR_CONFIG,
+				    "%s: sink.type %s is not supported by this "
+				    "build",
+				    cfg->path, cfg->sink.type);
+	p->lock_fd = wb_checkpoint_lock(cfg->checkpoint_dir, cfg->name, err);
+	if (p->lock_fd < 0)
+		return err->code;
+	rc = wb_checkpoint_load(cfg->checkpoint_dir, cfg->name, p->sops, &cp, err);
+	if (rc)
+		return rc;
+	p->have_resume = cp.have;
+	p->resume = cp.pos;
+	p->ckpt_pos = cp.pos;
+	p->ckpt_ack = cp.ack;
+	p->done_pos = cp.pos;
+	p->done_ack = cp.ack;
+	p->delivered = cp.pos;
+	p->written = cp.pos;
+
+	p->src = p->sops->create(cfg, err);
+	p->sink = p->src ? p->kops->create(cfg, err) : NULL;
+	if (p->src == NULL || p->sink == NULL) {
+		wb_checkpoint_clear(&cp);
+		return err->code ? err->code : WB_ERR_RUNTIME;
+	}
+	p->sink->delivered = on_delivered;
+	p->sink->delivered_opaque = p;
+
+	struct wb_source_resume resume = {cp.have, cp.pos, cp.ack};
+	rc = p->sops->open(p->src, &resume, err);
+	if (rc == 0)
+		rc = p->kops->open(p->sink, cp.sink, err);
+	wb_checkpoint_clear(&cp);
+	if (rc)
+		return rc;
+
+	struct wb_encoder_config ec = {cfg->name, cfg->topic_prefix,
+				       p->sops->name, p->sops->format_position};
+	p->enc = wb_encoder_new(&ec, err);
+	if (p->enc == NULL)
+		return err->code ? err->code : WB_ERR_NOMEM;
+	p->queue = wb_queue_new((size_t)cfg->queue_bytes);
+	if (p->queue == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	return WB_OK;
+}
+
+static void close_all(struct pipeline *p)
+{
+	stop_source(p);
+	if (p->src) {
+		p->sops->close(p->src);
+		p->sops->destroy(p->src);
+	}
+	if (p->sink)
+		p->kops->destroy(p->sink);
+	wb_encoder_free(p->enc);
+	wb_queue_free(p->queue);
+	wb_checkpoint_unlock(p->lock_fd);
+	free(p->fifo);
+}
+
+int wb_pipeline_run(const struct wb_config *cfg,
+		    const struct wb_run_options *opt,
+		    volatile sig_atomic_t *stop, wb_error_t *err)
+{
+	struct pipeline p;
+	memset(&p, 0, sizeof(p));
+	p.cfg = cfg;
+	p.lock_fd = -1;
+	int rc = open_all(&p, err);
+	if (rc)
+		goto out;
+
+	char text[64];
+	p.sops->format_position(&p.resume, text, sizeof(text));
+	wb_info("pipeline", "%s: %s → %s, resuming %s", cfg->name,
+		cfg->source.type, cfg->sink.type,
+		p.have_resume ? text : "from the slot's start");
+
+	atomic_store(&p.last_change_ms, now_ms());
+	if (pthread_create(&p.thread, NULL, source_thread, &p) != 0) {
+		rc = wb_error_set(err, WB_ERR_RUNTIME, "cannot start source thread");
+		goto out;
+	}
+	p.thread_started = true;
+	p.last_ckpt_ms = now_ms();
+
+	for (;;) {
+		if (*stop) {
+			wb_info("pipeline", "stopping: draining and checkpointing");
+			break;
+		}
+		struct wb_batch *b = wb_queue_pop(p.queue, 100);
+		if (b) {
+			rc = process_batch(&p, b, err);
+			wb_batch_free(b);
+			if (rc)
+				goto out; /* nothing after a failed write is checkpointed */
+		}
+		if (p.kops->poll && (rc = p.kops->poll(p.sink, 0, err)))
+			goto out;
+		bool src_done = atomic_load(&p.src_done);
+		if (src_done && wb_queue_bytes(p.queue) == 0)
+			break;
+		long long since = now_ms() - p.last_ckpt_ms;
+		if (since >= cfg->checkpoint_interval_ms ||
+		    (b == NULL && p.dirty && since >= 200)) {
+			if ((rc = checkpoint(&p, err)))
+				goto out;
+		}
+		if (idle_done(&p, opt->stop_when_idle_s)) {
+			wb_info("pipeline", "idle for %d s and caught up: stopping",
+				opt->stop_when_idle_s);
+			break;
+		}
+	}
+
+	stop_source(&p);
+	if ((rc = drain(&p, err)))
+		goto out;
+	if ((rc = checkpoint(&p, err)))
+		goto out;
+	if (p.kops->close && (rc = p.kops->close(p.sink, err)))
+		goto out;
+	p.dirty = true; /* the sink state changed: files completed */
+	if ((rc = checkpoint(&p, err)))
+		goto out;
+	p.sops->format_position(&p.ckpt_pos, text, sizeof(text));
+	wb_info("pipeline", "stopped at %s: %llu events written, %llu replayed "
+		"events skipped", text, (unsigned long long)p.events,
+		(unsigned long long)p.skipped);
+	if (p.src_rc) {
+		*err = p.src_err;
+		rc = p.src_rc;
+	}
+out:
+	close_all(&p);
+	return rc;
+}

@@ -1,0 +1,22 @@
+/* pipeline.h — `waybill run`: source thread → bounded queue → encoder → sink → checkpoint. */
+#ifndef WB_PIPELINE_H
+#define WB_PIPELINE_H
+
+#include <signal.h>
+
+#include "config.h"
+#include "error.h"
+
+struct wb_run_options {
+	int stop_when_idle_s; /* < 0: run until *stop */
+};
+
+/* Runs the pipeline of cfg until *stop becomes non-zero (then drains what
+ * is queued, checkpoints and returns 0), until idle (see options), or until
+ * a failure (returns its code with err filled; nothing past what the sink
+ * delivered is checkpointed). */
+int wb_pipeline_run(const struct wb_config *cfg,
+		    const struct wb_run_options *opt,
+		    volatile sig_atomic_t *stop, wb_error_t *err);
+
+#endif

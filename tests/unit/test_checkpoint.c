@@ -1,0 +1,93 @@
+/* test_checkpoint.c — checkpoint files round-trip, are replaced atomically, and lock. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "source.h"
+
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
+				__LINE__, #cond);                              \
+			exit(1);                                               \
+		}                                                              \
+	} while (0)
+
+int main(void)
+{
+	char dir[] = "/tmp/wb-ckpt-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char sub[256];
+	snprintf(sub, sizeof(sub), "%s/a/b", dir);
+	const struct wb_source_ops *ops = &wb_pg_source_ops;
+	wb_error_t err;
+	struct wb_checkpoint cp;
+
+	/* the lock creates the directory and excludes a second holder */
+	int fd = wb_checkpoint_lock(sub, "p1", &err);
+	CHECK(fd >= 0);
+	CHECK(wb_checkpoint_lock(sub, "p1", &err) == -1);
+	CHECK(strstr(err.message, "already running") != NULL);
+
+	CHECK(wb_checkpoint_load(sub, "p1", ops, &cp, &err) == 0 && !cp.have);
+
+	wb_position_t pos = {0x16B3748, 3};
+	json_t *state = json_pack("{s:{s:i}}", "series", "seq", 7);
+	CHECK(wb_checkpoint_save(sub, "p1", ops, &pos, 0x16B37A0, state, &err) == 0);
+	json_decref(state);
+	CHECK(wb_checkpoint_load(sub, "p1", ops, &cp, &err) == 0 && cp.have);
+	CHECK(cp.pos.major == 0x16B3748 && cp.pos.minor == 3);
+	CHECK(cp.ack == 0x16B37A0);
+	CHECK(json_integer_value(json_object_get(
+		      json_object_get(cp.sink, "series"), "seq")) == 7);
+	wb_checkpoint_clear(&cp);
+
+	/* the text form is the database's: LSN and ordinal */
+	char path[300], text[4096];
+	snprintf(path, sizeof(path), "%s/p1.json", sub);
+	FILE *f = fopen(path, "r");
+	CHECK(f != NULL);
+	size_t n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	CHECK(strstr(text, "\"position\": \"0/16B3748:3\"") != NULL);
+	CHECK(strstr(text, "\"flush_lsn\": \"0/16B37A0\"") != NULL);
+
+	/* a commit position survives the round trip */
+	pos = (wb_position_t){0x100000000ULL, UINT32_MAX};
+	CHECK(wb_checkpoint_save(sub, "p1", ops, &pos, 5, NULL, &err) == 0);
+	CHECK(wb_checkpoint_load(sub, "p1", ops, &cp, &err) == 0);
+	CHECK(cp.pos.major == 0x100000000ULL && cp.pos.minor == UINT32_MAX);
+	CHECK(cp.sink == NULL);
+	wb_checkpoint_clear(&cp);
+
+	/* no temp file is left behind */
+	snprintf(path, sizeof(path), "%s/p1.json.tmp", sub);
+	CHECK(access(path, F_OK) != 0);
+
+	/* a corrupt file is an error that names it */
+	snprintf(path, sizeof(path), "%s/p1.json", sub);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	fputs("{\"version\": 1, \"position\": ", f);
+	fclose(f);
+	CHECK(wb_checkpoint_load(sub, "p1", ops, &cp, &err) != 0);
+	CHECK(strstr(err.message, "corrupt") != NULL &&
+	      strstr(err.message, "p1.json") != NULL);
+
+	/* a directory under a regular file cannot be created */
+	snprintf(sub, sizeof(sub), "%s/p1.json/x", dir);
+	CHECK(wb_checkpoint_lock(sub, "p2", &err) == -1);
+	CHECK(strstr(err.message, "cannot create checkpoint directory") != NULL);
+
+	wb_checkpoint_unlock(fd);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CHECK(system(cmd) == 0);
+	printf("checkpoint: ok\n");
+	return 0;
+}
