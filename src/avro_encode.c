@@ -42,11 +42,12 @@ struct wb_encoder {
 /* What a table version keeps for the encoder (table->enc_cache). */
 struct enc_cache {
 	struct wb_table_schemas s;
-	char *topic_prefix;      /* the prefix the schemas were built with */
-	uint64_t encoder_id;     /* the encoder source_head was written for */
-	struct wb_buf source_head; /* Avro of source.connector .. source.table */
+	char *topic_prefix;  /* the prefix the schemas were built with */
+	uint64_t encoder_id; /* the encoder source_head was written for */
+	struct wb_buf
+		source_head; /* Avro of source.connector .. source.table */
 	int nkeys;
-	int *keys;               /* indexes of the key columns */
+	int *keys; /* indexes of the key columns */
 };
 
 static atomic_uint_fast64_t next_encoder_id = 1;
@@ -66,8 +67,8 @@ struct wb_encoder *wb_encoder_new(const struct wb_encoder_config *cfg,
 	e->id = atomic_fetch_add(&next_encoder_id, 1);
 	e->pipeline = strdup(cfg->pipeline ? cfg->pipeline : "");
 	e->topic_prefix = strdup(cfg->topic_prefix ? cfg->topic_prefix
-						    : e->pipeline ? e->pipeline
-								  : "");
+				 : e->pipeline	   ? e->pipeline
+						   : "");
 	e->connector = strdup(cfg->connector ? cfg->connector : "");
 	if (!e->pipeline || !e->topic_prefix || !e->connector)
 		goto nomem;
@@ -178,9 +179,8 @@ fail:
 	return NULL;
 }
 
-const struct wb_table_schemas *wb_encoder_schemas(struct wb_encoder *e,
-						  struct wb_table *t,
-						  wb_error_t *err)
+const struct wb_table_schemas *
+wb_encoder_schemas(struct wb_encoder *e, struct wb_table *t, wb_error_t *err)
 {
 	struct enc_cache *ec = get_cache(e, t, err);
 	return ec ? &ec->s : NULL;

@@ -1,4 +1,5 @@
-/* avro_schema.c — Avro schemas of table events, Parsing Canonical Form, CRC-64-AVRO. */
+/* avro_schema.c — Avro schemas of table events, Parsing Canonical Form,
+ * CRC-64-AVRO. */
 #include "avro_schema.h"
 
 #include <inttypes.h>
@@ -33,10 +34,8 @@ char *wb_avro_sanitize_name(const char *name)
 	if (out == NULL)
 		return NULL;
 	size_t o = 0;
-	if (n == 0 || !is_name_start((unsigned char)name[0])) {
-		if (n > 0 && name[0] >= '0' && name[0] <= '9')
-			out[o++] = '_';
-	}
+	if (name[0] >= '0' && name[0] <= '9')
+		out[o++] = '_';
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)name[i];
 		if (is_name_char(c)) {
@@ -190,7 +189,8 @@ static int add_defined(struct canon *c, char *fn)
 		size_t cap = c->capdefined ? c->capdefined * 2 : 16;
 		char **d = realloc(c->defined, cap * sizeof(*d));
 		if (d == NULL)
-			return wb_error_set(c->err, WB_ERR_NOMEM, "out of memory");
+			return wb_error_set(c->err, WB_ERR_NOMEM,
+					    "out of memory");
 		c->defined = d;
 		c->capdefined = cap;
 	}
@@ -456,7 +456,7 @@ static json_t *scalar_json(const struct wb_scalar_type *s, const char *col,
 {
 	static const char *const kinds[] = {
 		[WB_T_BOOLEAN] = "boolean", [WB_T_INT] = "int",
-		[WB_T_LONG] = "long",       [WB_T_FLOAT] = "float",
+		[WB_T_LONG] = "long",	    [WB_T_FLOAT] = "float",
 		[WB_T_DOUBLE] = "double",   [WB_T_STRING] = "string",
 		[WB_T_BYTES] = "bytes",
 	};
@@ -483,10 +483,10 @@ static json_t *scalar_json(const struct wb_scalar_type *s, const char *col,
 			return NULL;
 		}
 		j = type_obj("bytes", "decimal");
-		if (j && (json_object_set_new(j, "precision",
-					      json_integer(s->precision)) ||
-			  json_object_set_new(j, "scale",
-					      json_integer(s->scale)))) {
+		if (j &&
+		    (json_object_set_new(j, "precision",
+					 json_integer(s->precision)) ||
+		     json_object_set_new(j, "scale", json_integer(s->scale)))) {
 			json_decref(j);
 			j = NULL;
 		}
@@ -514,9 +514,10 @@ static json_t *scalar_json(const struct wb_scalar_type *s, const char *col,
 		break;
 	case WB_L_JSON:
 		j = json_object();
-		if (j && (json_object_set_new(j, "type", json_string("string")) ||
-			  json_object_set_new(j, "waybill.type",
-					      json_string("json")))) {
+		if (j &&
+		    (json_object_set_new(j, "type", json_string("string")) ||
+		     json_object_set_new(j, "waybill.type",
+					 json_string("json")))) {
 			json_decref(j);
 			j = NULL;
 		}
@@ -601,8 +602,8 @@ static json_t *str_or_fail(const char *s, const char *what, wb_error_t *err)
 
 /* {"name":..., ["waybill.name":...,] "type":..., ["default":null]};
  * consumes type. */
-static json_t *field_json(const char *name, const char *original,
-			  json_t *type, int with_default, wb_error_t *err)
+static json_t *field_json(const char *name, const char *original, json_t *type,
+			  int with_default, wb_error_t *err)
 {
 	json_t *f = json_object();
 	if (f == NULL || type == NULL)
@@ -636,8 +637,8 @@ fail:
 /* {"type":"record","name":...,"namespace":...,["waybill.name":...,]
  * "fields":...}; consumes fields (which stays valid while the record
  * lives). */
-static json_t *record_json(const char *name, const char *ns,
-			   json_t *original, json_t *fields)
+static json_t *record_json(const char *name, const char *ns, json_t *original,
+			   json_t *fields)
 {
 	json_t *r = json_object();
 	if (r == NULL || fields == NULL ||
@@ -672,8 +673,8 @@ static int add_column_fields(const struct wb_table *t, char **names,
 		json_t *type = column_type_json(col, err);
 		if (type == NULL)
 			return err ? err->code : WB_ERR_TYPE;
-		json_t *f = field_json(names[i], col->name, type,
-				       col->nullable, err);
+		json_t *f = field_json(names[i], col->name, type, col->nullable,
+				       err);
 		if (f == NULL || json_array_append_new(fields, f) != 0)
 			return err ? err->code : WB_ERR_NOMEM;
 	}
@@ -684,8 +685,8 @@ static int add_column_fields(const struct wb_table *t, char **names,
  * two sanitise to the same name. */
 static char **field_names(const struct wb_table *t)
 {
-	char **names = calloc((size_t)(t->ncols > 0 ? t->ncols : 1),
-			      sizeof(*names));
+	char **names =
+		calloc((size_t)(t->ncols > 0 ? t->ncols : 1), sizeof(*names));
 	if (names == NULL)
 		return NULL;
 	for (int i = 0; i < t->ncols; i++) {
@@ -725,10 +726,10 @@ static json_t *source_record_json(void)
 {
 	static const char *const src_fields[][2] = {
 		{"connector", "string"}, {"name", "string"},
-		{"db", "string"},        {"schema", "string"},
-		{"table", "string"},     {"position", "string"},
-		{"txid", "long?"},       {"gtid", "string?"},
-		{"ts_ms", "long"},       {"snapshot", "boolean"},
+		{"db", "string"},	 {"schema", "string"},
+		{"table", "string"},	 {"position", "string"},
+		{"txid", "long?"},	 {"gtid", "string?"},
+		{"ts_ms", "long"},	 {"snapshot", "boolean"},
 	};
 	json_t *fields = json_array();
 	if (fields == NULL)

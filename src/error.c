@@ -29,8 +29,18 @@ void wb_error_prefix(wb_error_t *err, const char *fmt, ...)
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
 	memcpy(old, err->message, sizeof(old));
-	int n = snprintf(err->message, sizeof(err->message), "%s: %s", prefix, old);
-	(void)n; /* a longer message is cut: it stays one line */
+	/* a longer message is cut: it stays one line */
+	size_t cap = sizeof(err->message) - 1;
+	size_t pl = strnlen(prefix, cap);
+	memcpy(err->message, prefix, pl);
+	size_t len = pl;
+	if (len + 2 <= cap) {
+		memcpy(err->message + len, ": ", 2);
+		len += 2;
+	}
+	size_t ol = strnlen(old, cap - len);
+	memcpy(err->message + len, old, ol);
+	err->message[len + ol] = '\0';
 }
 
 void wb_error_clear(wb_error_t *err)

@@ -17,7 +17,7 @@ struct wb_schema {
 	char *json;          /* full schema JSON (NUL-terminated) */
 	char *canonical;     /* Parsing Canonical Form */
 	uint64_t fingerprint;/* CRC-64-AVRO of canonical */
-	char *full_name;     /* e.g. "wms1.public.stock_move.Envelope" */
+	char *full_name;     /* e.g. "wms1.public.stock_move_envelope" */
 };
 
 /* One encoded event handed to a sink. Everything is valid only for the

@@ -40,7 +40,7 @@ void wb_pg_map_type(uint32_t oid, int32_t typmod,
 		    const struct wb_pg_typeinfo *elem_info,
 		    enum wb_decimal_handling decimals, struct wb_type *out);
 
-/* True when oid needs a catalog lookup (not one of the builtins above). */
+/* True when oid is one of the builtins above (no catalog lookup needed). */
 int wb_pg_type_is_builtin(uint32_t oid);
 
 /* Converts the text output form of a value (as pgoutput sends it, with the

@@ -1,0 +1,1306 @@
+/* pg_types.c — PostgreSQL type OIDs to Avro types, and text values to wb_value.
+ *
+ * The text forms parsed here are what the server prints with the session
+ * settings DateStyle=ISO, TimeZone=UTC, extra_float_digits=3,
+ * bytea_output=hex:
+ *   bool         t | f
+ *   date         2024-02-29 | 0044-03-15 BC | infinity | -infinity
+ *   time         13:45:07[.123456]            (24:00:00 allowed)
+ *   timestamp    2024-02-29 13:45:07[.5][ BC]
+ *   timestamptz  2024-02-29 13:45:07[.5]+00[:00[:00]][ BC]
+ *   bytea        \x0a0b
+ *   numeric      -123.4500 | NaN | Infinity | -Infinity
+ *   arrays       [0:1]={{"a,b",NULL},{"c\"d",x}}
+ * Decimal values become the unscaled integer as big-endian two's complement
+ * (Avro "decimal"); arrays become their complete Avro binary encoding. */
+#include "pg_types.h"
+
+#include <limits.h>
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	OID_BOOL = 16,
+	OID_BYTEA = 17,
+	OID_CHAR = 18,
+	OID_NAME = 19,
+	OID_INT8 = 20,
+	OID_INT2 = 21,
+	OID_INT4 = 23,
+	OID_TEXT = 25,
+	OID_OID = 26,
+	OID_JSON = 114,
+	OID_XML = 142,
+	OID_FLOAT4 = 700,
+	OID_FLOAT8 = 701,
+	OID_BPCHAR = 1042,
+	OID_VARCHAR = 1043,
+	OID_DATE = 1082,
+	OID_TIME = 1083,
+	OID_TIMESTAMP = 1114,
+	OID_TIMESTAMPTZ = 1184,
+	OID_NUMERIC = 1700,
+	OID_UUID = 2950,
+	OID_JSONB = 3802,
+};
+
+/* Builtin array types and their element types (pg_type.typelem). */
+static const struct {
+	uint32_t array;
+	uint32_t elem;
+} builtin_arrays[] = {
+	{1000, OID_BOOL},	 {1001, OID_BYTEA},   {1002, OID_CHAR},
+	{1003, OID_NAME},	 {1005, OID_INT2},    {1007, OID_INT4},
+	{1016, OID_INT8},	 {1009, OID_TEXT},    {1028, OID_OID},
+	{199, OID_JSON},	 {143, OID_XML},      {1021, OID_FLOAT4},
+	{1022, OID_FLOAT8},	 {1014, OID_BPCHAR},  {1015, OID_VARCHAR},
+	{1182, OID_DATE},	 {1183, OID_TIME},    {1115, OID_TIMESTAMP},
+	{1185, OID_TIMESTAMPTZ}, {1231, OID_NUMERIC}, {2951, OID_UUID},
+	{3807, OID_JSONB},
+};
+
+/* Values that are not a number of microseconds: PostgreSQL's infinities. */
+#define WB_DATE_INFINITY INT32_MAX
+#define WB_TS_INFINITY INT64_MAX
+#define USECS_PER_DAY INT64_C(86400000000)
+
+/* Builds the scalar type of a builtin; returns 0 when oid is not one. */
+static int map_builtin_scalar(uint32_t oid, int32_t typmod,
+			      enum wb_decimal_handling decimals,
+			      struct wb_scalar_type *s)
+{
+	memset(s, 0, sizeof(*s));
+	switch (oid) {
+	case OID_INT2:
+	case OID_INT4:
+		s->kind = WB_T_INT;
+		return 1;
+	case OID_INT8:
+	case OID_OID:
+		s->kind = WB_T_LONG;
+		return 1;
+	case OID_FLOAT4:
+		s->kind = WB_T_FLOAT;
+		return 1;
+	case OID_FLOAT8:
+		s->kind = WB_T_DOUBLE;
+		return 1;
+	case OID_BOOL:
+		s->kind = WB_T_BOOLEAN;
+		return 1;
+	case OID_TEXT:
+	case OID_VARCHAR:
+	case OID_BPCHAR:
+	case OID_CHAR:
+	case OID_NAME:
+	case OID_XML:
+		s->kind = WB_T_STRING;
+		return 1;
+	case OID_BYTEA:
+		s->kind = WB_T_BYTES;
+		return 1;
+	case OID_DATE:
+		s->kind = WB_T_INT;
+		s->logical = WB_L_DATE;
+		return 1;
+	case OID_TIME:
+		s->kind = WB_T_LONG;
+		s->logical = WB_L_TIME_MICROS;
+		return 1;
+	case OID_TIMESTAMP:
+		s->kind = WB_T_LONG;
+		s->logical = WB_L_LOCAL_TIMESTAMP_MICROS;
+		return 1;
+	case OID_TIMESTAMPTZ:
+		s->kind = WB_T_LONG;
+		s->logical = WB_L_TIMESTAMP_MICROS;
+		return 1;
+	case OID_UUID:
+		s->kind = WB_T_STRING;
+		s->logical = WB_L_UUID;
+		return 1;
+	case OID_JSON:
+	case OID_JSONB:
+		s->kind = WB_T_STRING;
+		s->logical = WB_L_JSON;
+		return 1;
+	case OID_NUMERIC: {
+		/* typmod = ((precision << 16) | scale) + VARHDRSZ; since
+		 * PostgreSQL 15 the scale is an 11-bit signed field and may be
+		 * negative or exceed the precision. Avro wants
+		 * 0 <= scale <= precision, so widen the precision to hold every
+		 * value the column can: numeric(2,-3) → decimal(5,0),
+		 * numeric(2,5) → decimal(5,5). */
+		int p = 0, sc = 0;
+		if (typmod >= 4) {
+			int32_t t = typmod - 4;
+			p = (t >> 16) & 0xffff;
+			sc = ((t & 0x7ff) ^ 1024) - 1024;
+		}
+		if (p < 1 || p > 1000) {
+			s->kind = decimals == WB_DECIMAL_DOUBLE ? WB_T_DOUBLE
+								: WB_T_STRING;
+			return 1;
+		}
+		if (sc < 0) {
+			p -= sc;
+			sc = 0;
+		} else if (sc > p) {
+			p = sc;
+		}
+		s->kind = WB_T_BYTES;
+		s->logical = WB_L_DECIMAL;
+		s->precision = (int16_t)p;
+		s->scale = (int16_t)sc;
+		return 1;
+	}
+	default:
+		return 0;
+	}
+}
+
+static uint32_t builtin_array_elem(uint32_t oid)
+{
+	for (size_t i = 0;
+	     i < sizeof(builtin_arrays) / sizeof(builtin_arrays[0]); i++)
+		if (builtin_arrays[i].array == oid)
+			return builtin_arrays[i].elem;
+	return 0;
+}
+
+int wb_pg_type_is_builtin(uint32_t oid)
+{
+	struct wb_scalar_type s;
+	return map_builtin_scalar(oid, -1, WB_DECIMAL_STRING, &s) ||
+	       builtin_array_elem(oid) != 0;
+}
+
+/* Scalar mapping for oid: builtins by table, domains through their base
+ * type, enums and everything else as the server's text form. */
+static void map_scalar(uint32_t oid, int32_t typmod,
+		       const struct wb_pg_typeinfo *info,
+		       enum wb_decimal_handling decimals,
+		       struct wb_scalar_type *s)
+{
+	if (info != NULL && (info->oid == 0 || info->oid == oid) &&
+	    info->typtype == 'd' && info->basetype != 0)
+		oid = info->basetype;
+	if (map_builtin_scalar(oid, typmod, decimals, s))
+		return;
+	memset(s, 0, sizeof(*s));
+	s->kind = WB_T_STRING;
+}
+
+void wb_pg_map_type(uint32_t oid, int32_t typmod,
+		    const struct wb_pg_typeinfo *info,
+		    const struct wb_pg_typeinfo *elem_info,
+		    enum wb_decimal_handling decimals, struct wb_type *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->src_type = oid;
+
+	uint32_t base = oid;
+	if (info != NULL && info->typtype == 'd' && info->basetype != 0) {
+		/* What we know about the domain says nothing about its base. */
+		base = info->basetype;
+		info = NULL;
+	}
+	uint32_t elem = builtin_array_elem(base);
+	if (elem == 0 && info != NULL && info->typcategory == 'A' &&
+	    info->typelem != 0)
+		elem = info->typelem;
+	if (elem != 0) {
+		/* An array column's typmod is its element's (numeric(10,2)[]).
+		 */
+		out->is_array = 1;
+		map_scalar(elem, typmod, elem_info, decimals, &out->s);
+		return;
+	}
+	map_scalar(base, typmod, NULL, decimals, &out->s);
+}
+
+/* ---- error messages ---------------------------------------------------- */
+
+static const char *type_name(const struct wb_scalar_type *s, char *buf,
+			     size_t size)
+{
+	switch (s->logical) {
+	case WB_L_DECIMAL:
+		snprintf(buf, size, "decimal(%d,%d)", s->precision, s->scale);
+		return buf;
+	case WB_L_DATE:
+		return "date";
+	case WB_L_TIME_MICROS:
+		return "time";
+	case WB_L_TIMESTAMP_MICROS:
+		return "timestamptz";
+	case WB_L_LOCAL_TIMESTAMP_MICROS:
+		return "timestamp";
+	default:
+		break;
+	}
+	switch (s->kind) {
+	case WB_T_BOOLEAN:
+		return "boolean";
+	case WB_T_INT:
+		return "int";
+	case WB_T_LONG:
+		return "long";
+	case WB_T_FLOAT:
+		return "float";
+	case WB_T_DOUBLE:
+		return "double";
+	case WB_T_BYTES:
+		return "bytes";
+	default:
+		return "string";
+	}
+}
+
+static size_t utf8_sanitize(const uint8_t *p, size_t n, uint8_t *dst);
+
+/* Fills err with `invalid value for <type>: "<text>"[ (<why>)]`; the text is
+ * cut to 40 bytes and made valid UTF-8 so that log lines stay readable. */
+static int bad_value(wb_error_t *err, const struct wb_scalar_type *s,
+		     int is_array, const char *text, size_t len,
+		     const char *why)
+{
+	char name[40];
+	uint8_t shown[40 * 3 + 1];
+	size_t cut = len;
+	if (cut > 40) {
+		cut = 40;
+		while (cut > 0 && ((uint8_t)text[cut] & 0xc0) == 0x80)
+			cut--;
+	}
+	size_t m = cut ? utf8_sanitize((const uint8_t *)text, cut, shown) : 0;
+	for (size_t i = 0; i < m; i++)
+		if (shown[i] < 0x20 || shown[i] == 0x7f)
+			shown[i] = '?';
+	shown[m] = '\0';
+	return wb_error_set(
+		err, WB_ERR_TYPE, "invalid value for %s%s: \"%s\"%s%s%s%s",
+		type_name(s, name, sizeof(name)), is_array ? "[]" : "",
+		(const char *)shown, cut < len ? "..." : "", why ? " (" : "",
+		why ? why : "", why ? ")" : "");
+}
+
+/* ---- UTF-8 ------------------------------------------------------------- */
+
+/* Length of the well-formed sequence at p[0] (*ok = 1), or of its maximal
+ * ill-formed subpart (*ok = 0), per Unicode "U+FFFD Substitution of Maximal
+ * Subparts" — the same replacement Python and browsers make. */
+static size_t utf8_seq(const uint8_t *p, size_t n, int *ok)
+{
+	uint8_t c = p[0];
+	size_t need;
+	uint8_t lo = 0x80, hi = 0xbf;
+	if (c < 0x80) {
+		*ok = 1;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		need = 1;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		need = 2;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 3;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else {
+		*ok = 0;
+		return 1;
+	}
+	for (size_t k = 1; k <= need; k++) {
+		if (k >= n || p[k] < lo || p[k] > hi) {
+			*ok = 0;
+			return k;
+		}
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	*ok = 1;
+	return need + 1;
+}
+
+/* Offset of the first ill-formed sequence, or n when p is valid UTF-8. */
+static size_t utf8_first_invalid(const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		/* ASCII runs are the common case: 8 bytes at a time. */
+		while (i + 8 <= n) {
+			uint64_t w;
+			memcpy(&w, p + i, 8);
+			if (w & UINT64_C(0x8080808080808080))
+				break;
+			i += 8;
+		}
+		if (i >= n)
+			break;
+		int ok;
+		size_t k = utf8_seq(p + i, n - i, &ok);
+		if (!ok)
+			return i;
+		i += k;
+	}
+	return n;
+}
+
+/* Copies p to dst replacing each ill-formed subpart with U+FFFD; dst must
+ * hold 3 * n bytes. Returns the bytes written. */
+static size_t utf8_sanitize(const uint8_t *p, size_t n, uint8_t *dst)
+{
+	size_t i = 0, o = 0;
+	while (i < n) {
+		int ok;
+		size_t k = utf8_seq(p + i, n - i, &ok);
+		if (ok) {
+			memcpy(dst + o, p + i, k);
+			o += k;
+		} else {
+			dst[o++] = 0xef;
+			dst[o++] = 0xbf;
+			dst[o++] = 0xbd;
+		}
+		i += k;
+	}
+	return o;
+}
+
+static int to_string(const char *text, size_t len, struct wb_arena *a,
+		     struct wb_value *out, wb_error_t *err)
+{
+	const uint8_t *p = (const uint8_t *)text;
+	size_t bad = utf8_first_invalid(p, len);
+	uint8_t *d;
+	size_t n;
+	if (bad == len) {
+		d = wb_arena_dup(a, p, len);
+		n = len;
+	} else {
+		size_t need = bad, i = bad;
+		while (i < len) {
+			int ok;
+			size_t k = utf8_seq(p + i, len - i, &ok);
+			need += ok ? k : 3;
+			i += k;
+		}
+		d = need <= UINT32_MAX ? wb_arena_alloc(a, need) : NULL;
+		if (d != NULL) {
+			memcpy(d, p, bad);
+			n = bad + utf8_sanitize(p + bad, len - bad, d + bad);
+		} else {
+			n = need;
+		}
+	}
+	if (n > UINT32_MAX)
+		return wb_error_set(err, WB_ERR_TYPE,
+				    "string value of %zu bytes is too long", n);
+	if (d == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM,
+				    "out of memory copying a %zu-byte string",
+				    n);
+	out->u.b.p = d;
+	out->u.b.n = (uint32_t)n;
+	return 0;
+}
+
+/* ---- numbers ----------------------------------------------------------- */
+
+static inline int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* Parses [+-]digits into [lo, hi]. Returns 0, -1 on syntax, -2 on range. */
+static int parse_int(const char *p, size_t n, int64_t lo, int64_t hi,
+		     int64_t *out)
+{
+	size_t i = 0;
+	int neg = 0;
+	if (i < n && (p[i] == '-' || p[i] == '+'))
+		neg = p[i++] == '-';
+	if (i == n)
+		return -1;
+	uint64_t limit = neg ? (uint64_t)(-(lo + 1)) + 1 : (uint64_t)hi;
+	uint64_t v = 0;
+	for (; i < n; i++) {
+		if (!is_digit(p[i]))
+			return -1;
+		unsigned d = (unsigned)(p[i] - '0');
+		if (v > (limit - d) / 10)
+			return -2;
+		v = v * 10 + d;
+	}
+	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return 0;
+}
+
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+static locale_t c_locale; /* written once under c_locale_once */
+
+static void c_locale_init(void)
+{
+	c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
+
+static int eq(const char *p, size_t n, const char *lit)
+{
+	return strlen(lit) == n && memcmp(p, lit, n) == 0;
+}
+
+/* Parses a float8/float4/numeric text as a double (is_float: as a float).
+ * Only plain decimal notation and PostgreSQL's NaN/Infinity spellings are
+ * accepted: strtod alone would also take hex floats, "inf" and spaces. */
+static int parse_floating(const char *p, size_t n, int is_float,
+			  struct wb_arena *a, double *dout, float *fout)
+{
+	if (eq(p, n, "NaN")) {
+		*dout = NAN;
+		*fout = NAN;
+		return 0;
+	}
+	if (eq(p, n, "Infinity") || eq(p, n, "+Infinity")) {
+		*dout = INFINITY;
+		*fout = INFINITY;
+		return 0;
+	}
+	if (eq(p, n, "-Infinity")) {
+		*dout = -INFINITY;
+		*fout = -INFINITY;
+		return 0;
+	}
+	size_t i = 0, digits = 0;
+	if (i < n && (p[i] == '-' || p[i] == '+'))
+		i++;
+	for (; i < n && is_digit(p[i]); i++)
+		digits++;
+	if (i < n && p[i] == '.')
+		for (i++; i < n && is_digit(p[i]); i++)
+			digits++;
+	if (digits == 0)
+		return -1;
+	if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+		i++;
+		if (i < n && (p[i] == '-' || p[i] == '+'))
+			i++;
+		size_t e = i;
+		while (i < n && is_digit(p[i]))
+			i++;
+		if (i == e)
+			return -1;
+	}
+	if (i != n)
+		return -1;
+
+	char small[64];
+	char *z = small;
+	if (n >= sizeof(small)) {
+		z = wb_arena_alloc(a, n + 1);
+		if (z == NULL)
+			return -3;
+	}
+	memcpy(z, p, n);
+	z[n] = '\0';
+	pthread_once(&c_locale_once, c_locale_init);
+	char *end;
+	if (is_float) {
+		float f = c_locale ? strtof_l(z, &end, c_locale)
+				   : strtof(z, &end);
+		if (isinf(f))
+			return -2;
+		*fout = f;
+	} else {
+		double d = c_locale ? strtod_l(z, &end, c_locale)
+				    : strtod(z, &end);
+		if (isinf(d))
+			return -2;
+		*dout = d;
+	}
+	return end == z + n ? 0 : -1;
+}
+
+/* Two's-complement, big-endian, minimal length encoding of ±mag, where mag
+ * is a big-endian magnitude without leading zero bytes (mlen 0 = zero).
+ * dst must hold mlen + 1 bytes. Returns the length written. */
+static size_t encode_signed(const uint8_t *mag, size_t mlen, int neg,
+			    uint8_t *dst)
+{
+	if (mlen == 0) {
+		dst[0] = 0;
+		return 1;
+	}
+	if (!neg) {
+		size_t o = 0;
+		if (mag[0] & 0x80)
+			dst[o++] = 0;
+		memcpy(dst + o, mag, mlen);
+		return o + mlen;
+	}
+	/* 2^(8*mlen) - mag, then one more 0xff byte if the sign bit came out
+	 * clear (mag > 2^(8*mlen-1)). No shorter form exists because mag has
+	 * no leading zero byte. */
+	uint8_t *t = dst + 1;
+	unsigned carry = 1;
+	for (size_t i = mlen; i-- > 0;) {
+		unsigned v = (unsigned)(uint8_t)~mag[i] + carry;
+		t[i] = (uint8_t)v;
+		carry = v >> 8;
+	}
+	if (t[0] & 0x80) {
+		memmove(dst, t, mlen);
+		return mlen;
+	}
+	dst[0] = 0xff;
+	return mlen + 1;
+}
+
+static int to_decimal(const struct wb_scalar_type *s, int is_array,
+		      const char *p, size_t n, struct wb_arena *a,
+		      struct wb_value *out, wb_error_t *err)
+{
+	if (eq(p, n, "NaN") || eq(p, n, "Infinity") || eq(p, n, "-Infinity"))
+		return bad_value(err, s, is_array, p, n,
+				 "NaN and infinities have no Avro decimal "
+				 "form; store them in an unconstrained "
+				 "numeric column, which maps to string");
+	size_t i = 0;
+	int neg = 0;
+	if (i < n && (p[i] == '-' || p[i] == '+'))
+		neg = p[i++] == '-';
+	size_t int_start = i;
+	while (i < n && is_digit(p[i]))
+		i++;
+	size_t int_end = i, frac_start = i, frac_end = i;
+	if (i < n && p[i] == '.') {
+		frac_start = ++i;
+		while (i < n && is_digit(p[i]))
+			i++;
+		frac_end = i;
+	}
+	if (i != n || (int_end == int_start && frac_end == frac_start))
+		return bad_value(err, s, is_array, p, n, NULL);
+	size_t nfrac = frac_end - frac_start;
+	size_t scale = s->scale > 0 ? (size_t)s->scale : 0;
+	if (nfrac > scale)
+		return bad_value(err, s, is_array, p, n,
+				 "more fractional digits than the scale");
+	size_t pad = scale - nfrac;
+
+	/* The unscaled value's digits: integer part without leading zeros,
+	 * the fraction, then pad zeros. */
+	while (int_start < int_end && p[int_start] == '0')
+		int_start++;
+	if (int_start == int_end)
+		while (frac_start < frac_end && p[frac_start] == '0')
+			frac_start++;
+	size_t nint = int_end - int_start;
+	nfrac = frac_end - frac_start;
+	size_t ndig = nint + nfrac;
+	if (ndig == 0) {
+		uint8_t *d = wb_arena_alloc(a, 1);
+		if (d == NULL)
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		d[0] = 0;
+		out->u.b.p = d;
+		out->u.b.n = 1;
+		return 0;
+	}
+	ndig += pad;
+	if (s->precision > 0 && ndig > (size_t)s->precision)
+		return bad_value(err, s, is_array, p, n,
+				 "more digits than the precision");
+
+	uint8_t magbuf[16];
+	uint8_t *mag = magbuf;
+	size_t mlen;
+	if (ndig <= 19) {
+		uint64_t v = 0;
+		for (size_t k = int_start; k < int_end; k++)
+			v = v * 10 + (unsigned)(p[k] - '0');
+		for (size_t k = frac_start; k < frac_end; k++)
+			v = v * 10 + (unsigned)(p[k] - '0');
+		for (size_t k = 0; k < pad; k++)
+			v *= 10;
+		mlen = 0;
+		for (int sh = 56; sh >= 0; sh -= 8)
+			if (mlen > 0 || (v >> sh) & 0xff)
+				magbuf[mlen++] = (uint8_t)(v >> sh);
+	} else {
+		/* Base 10 → base 2^32 limbs (little-endian), 9 digits at a
+		 * time; each chunk adds < 30 bits, so chunks + 1 limbs do. */
+		size_t nchunks = (ndig + 8) / 9;
+		uint32_t *limb = wb_arena_alloc(a, (nchunks + 1) * 4);
+		mag = wb_arena_alloc(a, (nchunks + 1) * 4);
+		if (limb == NULL || mag == NULL)
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		size_t nl = 0, seen = 0;
+		uint32_t chunk = 0, mul = 1;
+		for (size_t k = 0; k < ndig; k++) {
+			unsigned d;
+			if (k < nint)
+				d = (unsigned)(p[int_start + k] - '0');
+			else if (k < nint + nfrac)
+				d = (unsigned)(p[frac_start + k - nint] - '0');
+			else
+				d = 0;
+			chunk = chunk * 10 + d;
+			mul *= 10;
+			if (++seen == 9 || k + 1 == ndig) {
+				uint64_t carry = chunk;
+				for (size_t l = 0; l < nl; l++) {
+					uint64_t t =
+						(uint64_t)limb[l] * mul + carry;
+					limb[l] = (uint32_t)t;
+					carry = t >> 32;
+				}
+				if (carry)
+					limb[nl++] = (uint32_t)carry;
+				seen = 0;
+				chunk = 0;
+				mul = 1;
+			}
+		}
+		mlen = 0;
+		for (size_t l = nl; l-- > 0;)
+			for (int sh = 24; sh >= 0; sh -= 8)
+				if (mlen > 0 || (limb[l] >> sh) & 0xff)
+					mag[mlen++] = (uint8_t)(limb[l] >> sh);
+	}
+	uint8_t *d = wb_arena_alloc(a, mlen + 1);
+	if (d == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	out->u.b.p = d;
+	out->u.b.n = (uint32_t)encode_signed(mag, mlen, neg, d);
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* bytea: hex format "\x0a0b"; the older escape format ("a\\\001") is also
+ * read in case a session overrides bytea_output. */
+static int to_bytes(const struct wb_scalar_type *s, int is_array, const char *p,
+		    size_t n, struct wb_arena *a, struct wb_value *out,
+		    wb_error_t *err)
+{
+	int hex = n >= 2 && p[0] == '\\' && p[1] == 'x';
+	if (hex && n % 2 != 0)
+		return bad_value(err, s, is_array, p, n,
+				 "odd number of hex digits");
+	uint8_t *d = wb_arena_alloc(a, hex ? (n - 2) / 2 : n);
+	size_t o = 0;
+	if (d == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	if (hex) {
+		for (size_t i = 2; i < n; i += 2) {
+			int hi = hexval(p[i]), lo = hexval(p[i + 1]);
+			if (hi < 0 || lo < 0)
+				return bad_value(err, s, is_array, p, n, NULL);
+			d[o++] = (uint8_t)(hi << 4 | lo);
+		}
+	} else {
+		for (size_t i = 0; i < n;) {
+			if (p[i] != '\\') {
+				d[o++] = (uint8_t)p[i++];
+			} else if (i + 1 < n && p[i + 1] == '\\') {
+				d[o++] = '\\';
+				i += 2;
+			} else if (i + 3 < n && p[i + 1] >= '0' &&
+				   p[i + 1] <= '3' && p[i + 2] >= '0' &&
+				   p[i + 2] <= '7' && p[i + 3] >= '0' &&
+				   p[i + 3] <= '7') {
+				d[o++] = (uint8_t)((p[i + 1] - '0') << 6 |
+						   (p[i + 2] - '0') << 3 |
+						   (p[i + 3] - '0'));
+				i += 4;
+			} else {
+				return bad_value(err, s, is_array, p, n, NULL);
+			}
+		}
+	}
+	if (o > UINT32_MAX)
+		return bad_value(err, s, is_array, p, n, "too long");
+	out->u.b.p = d;
+	out->u.b.n = (uint32_t)o;
+	return 0;
+}
+
+/* ---- dates and times --------------------------------------------------- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (astronomical year:
+ * 1 BC is year 0). H. Hinnant's days_from_civil. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int days_in_month(int64_t y, int m)
+{
+	static const int dim[12] = {31, 28, 31, 30, 31, 30,
+				    31, 31, 30, 31, 30, 31};
+	if (m == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return 29;
+	return dim[m - 1];
+}
+
+/* Reads exactly k digits at p[*i]. */
+static int digits_n(const char *p, size_t n, size_t *i, int k, int *out)
+{
+	int v = 0;
+	if (*i + (size_t)k > n)
+		return -1;
+	for (int j = 0; j < k; j++) {
+		char c = p[*i + (size_t)j];
+		if (!is_digit(c))
+			return -1;
+		v = v * 10 + (c - '0');
+	}
+	*i += (size_t)k;
+	*out = v;
+	return 0;
+}
+
+/* "YYYY-MM-DD" with 4 to 7 year digits; the era is applied by the caller. */
+static int parse_ymd(const char *p, size_t n, size_t *i, int64_t *y, int *m,
+		     int *d)
+{
+	int64_t year = 0;
+	size_t start = *i;
+	while (*i < n && is_digit(p[*i]) && *i - start < 7)
+		year = year * 10 + (p[(*i)++] - '0');
+	if (*i - start < 4 || *i >= n || p[*i] != '-')
+		return -1;
+	(*i)++;
+	if (digits_n(p, n, i, 2, m) || *i >= n || p[*i] != '-')
+		return -1;
+	(*i)++;
+	if (digits_n(p, n, i, 2, d))
+		return -1;
+	*y = year;
+	return 0;
+}
+
+/* "HH:MM:SS[.f{1,6}]" → microseconds after midnight (24:00:00 allowed). */
+static int parse_hms(const char *p, size_t n, size_t *i, int64_t *us)
+{
+	int h, mi, se;
+	if (digits_n(p, n, i, 2, &h) || *i >= n || p[*i] != ':')
+		return -1;
+	(*i)++;
+	if (digits_n(p, n, i, 2, &mi) || *i >= n || p[*i] != ':')
+		return -1;
+	(*i)++;
+	if (digits_n(p, n, i, 2, &se))
+		return -1;
+	int64_t frac = 0;
+	if (*i < n && p[*i] == '.') {
+		(*i)++;
+		int k = 0;
+		while (*i < n && is_digit(p[*i]) && k < 6) {
+			frac = frac * 10 + (p[(*i)++] - '0');
+			k++;
+		}
+		if (k == 0 || (*i < n && is_digit(p[*i])))
+			return -1;
+		for (; k < 6; k++)
+			frac *= 10;
+	}
+	if (h > 24 || mi > 59 || se > 59 ||
+	    (h == 24 && (mi != 0 || se != 0 || frac != 0)))
+		return -1;
+	*us = ((int64_t)h * 3600 + mi * 60 + se) * 1000000 + frac;
+	return 0;
+}
+
+/* " BC" at p[*i], if present. */
+static int parse_era(const char *p, size_t n, size_t *i)
+{
+	if (n - *i == 3 && memcmp(p + *i, " BC", 3) == 0) {
+		*i += 3;
+		return 1;
+	}
+	return 0;
+}
+
+static int check_ymd(int64_t *y, int m, int d, int bc)
+{
+	if (*y == 0) /* there is no year 0: 1 BC precedes 1 AD */
+		return -1;
+	if (bc)
+		*y = 1 - *y;
+	if (m < 1 || m > 12 || d < 1 || d > days_in_month(*y, m))
+		return -1;
+	return 0;
+}
+
+static int to_date(const struct wb_scalar_type *s, int is_array, const char *p,
+		   size_t n, struct wb_value *out, wb_error_t *err)
+{
+	if (eq(p, n, "infinity")) {
+		out->u.i = INT32_MAX;
+		return 0;
+	}
+	if (eq(p, n, "-infinity")) {
+		out->u.i = INT32_MIN;
+		return 0;
+	}
+	size_t i = 0;
+	int64_t y;
+	int m, d;
+	if (parse_ymd(p, n, &i, &y, &m, &d))
+		return bad_value(err, s, is_array, p, n, NULL);
+	int bc = parse_era(p, n, &i);
+	if (i != n || check_ymd(&y, m, d, bc))
+		return bad_value(err, s, is_array, p, n, NULL);
+	int64_t days = days_from_civil(y, m, d);
+	if (days <= INT32_MIN || days >= INT32_MAX)
+		return bad_value(err, s, is_array, p, n, "out of range");
+	out->u.i = days;
+	return 0;
+}
+
+static int to_time(const struct wb_scalar_type *s, int is_array, const char *p,
+		   size_t n, struct wb_value *out, wb_error_t *err)
+{
+	size_t i = 0;
+	int64_t us;
+	if (parse_hms(p, n, &i, &us) || i != n)
+		return bad_value(err, s, is_array, p, n, NULL);
+	out->u.i = us;
+	return 0;
+}
+
+static int to_timestamp(const struct wb_scalar_type *s, int is_array,
+			const char *p, size_t n, struct wb_value *out,
+			wb_error_t *err)
+{
+	if (eq(p, n, "infinity")) {
+		out->u.i = INT64_MAX;
+		return 0;
+	}
+	if (eq(p, n, "-infinity")) {
+		out->u.i = INT64_MIN;
+		return 0;
+	}
+	size_t i = 0;
+	int64_t y, us;
+	int m, d;
+	if (parse_ymd(p, n, &i, &y, &m, &d) || i >= n || p[i++] != ' ' ||
+	    parse_hms(p, n, &i, &us))
+		return bad_value(err, s, is_array, p, n, NULL);
+	/* Zone offset [+-]HH[:MM[:SS]]: east of Greenwich is positive, so
+	 * UTC = local - offset. */
+	int64_t off = 0;
+	if (i < n && (p[i] == '+' || p[i] == '-')) {
+		if (s->logical != WB_L_TIMESTAMP_MICROS)
+			return bad_value(err, s, is_array, p, n,
+					 "unexpected time zone");
+		int sign = p[i++] == '-' ? -1 : 1;
+		int oh, om = 0, os = 0;
+		if (digits_n(p, n, &i, 2, &oh))
+			return bad_value(err, s, is_array, p, n, NULL);
+		if (i < n && p[i] == ':') {
+			i++;
+			if (digits_n(p, n, &i, 2, &om))
+				return bad_value(err, s, is_array, p, n, NULL);
+			if (i < n && p[i] == ':') {
+				i++;
+				if (digits_n(p, n, &i, 2, &os))
+					return bad_value(err, s, is_array, p, n,
+							 NULL);
+			}
+		}
+		if (om > 59 || os > 59)
+			return bad_value(err, s, is_array, p, n, NULL);
+		off = sign * ((int64_t)oh * 3600 + om * 60 + os) * 1000000;
+	}
+	int bc = parse_era(p, n, &i);
+	if (i != n || check_ymd(&y, m, d, bc))
+		return bad_value(err, s, is_array, p, n, NULL);
+	int64_t v;
+	if (__builtin_mul_overflow(days_from_civil(y, m, d), USECS_PER_DAY,
+				   &v) ||
+	    __builtin_add_overflow(v, us, &v) ||
+	    __builtin_sub_overflow(v, off, &v) || v == INT64_MAX ||
+	    v == INT64_MIN)
+		return bad_value(err, s, is_array, p, n, "out of range");
+	out->u.i = v;
+	return 0;
+}
+
+/* ---- scalars ----------------------------------------------------------- */
+
+static int to_scalar(const struct wb_scalar_type *s, int is_array,
+		     const char *p, size_t n, struct wb_arena *a,
+		     struct wb_value *out, wb_error_t *err)
+{
+	int rc;
+	int64_t v;
+	switch (s->kind) {
+	case WB_T_BOOLEAN:
+		if (eq(p, n, "t") || eq(p, n, "true"))
+			out->u.i = 1;
+		else if (eq(p, n, "f") || eq(p, n, "false"))
+			out->u.i = 0;
+		else
+			return bad_value(err, s, is_array, p, n, NULL);
+		return 0;
+	case WB_T_INT:
+		if (s->logical == WB_L_DATE)
+			return to_date(s, is_array, p, n, out, err);
+		rc = parse_int(p, n, INT32_MIN, INT32_MAX, &v);
+		if (rc)
+			return bad_value(err, s, is_array, p, n,
+					 rc == -2 ? "out of range" : NULL);
+		out->u.i = v;
+		return 0;
+	case WB_T_LONG:
+		if (s->logical == WB_L_TIME_MICROS)
+			return to_time(s, is_array, p, n, out, err);
+		if (s->logical == WB_L_TIMESTAMP_MICROS ||
+		    s->logical == WB_L_LOCAL_TIMESTAMP_MICROS)
+			return to_timestamp(s, is_array, p, n, out, err);
+		rc = parse_int(p, n, INT64_MIN, INT64_MAX, &v);
+		if (rc)
+			return bad_value(err, s, is_array, p, n,
+					 rc == -2 ? "out of range" : NULL);
+		out->u.i = v;
+		return 0;
+	case WB_T_FLOAT:
+	case WB_T_DOUBLE: {
+		double d = 0;
+		float f = 0;
+		rc = parse_floating(p, n, s->kind == WB_T_FLOAT, a, &d, &f);
+		if (rc == -3)
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		if (rc)
+			return bad_value(err, s, is_array, p, n,
+					 rc == -2 ? "out of range" : NULL);
+		if (s->kind == WB_T_FLOAT)
+			out->u.f = f;
+		else
+			out->u.d = d;
+		return 0;
+	}
+	case WB_T_BYTES:
+		if (s->logical == WB_L_DECIMAL)
+			return to_decimal(s, is_array, p, n, a, out, err);
+		return to_bytes(s, is_array, p, n, a, out, err);
+	case WB_T_STRING:
+		return to_string(p, n, a, out, err);
+	default:
+		return wb_error_set(err, WB_ERR_TYPE,
+				    "no conversion for column kind %d",
+				    s->kind);
+	}
+}
+
+/* ---- arrays ------------------------------------------------------------ */
+
+#define WB_PG_MAX_ARRAY_DEPTH 32 /* the server allows 6 dimensions */
+
+struct array_ctx {
+	const struct wb_scalar_type *s;
+	const char *p;
+	size_t n;
+	size_t i;
+	struct wb_arena *a;
+	char *scratch;	       /* one dequoted element, reused */
+	struct wb_value *vals; /* elements, in order */
+	size_t nvals, cap;
+	wb_error_t *err;
+};
+
+static int is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+	       c == '\f';
+}
+
+static void skip_space(struct array_ctx *c)
+{
+	while (c->i < c->n && is_space(c->p[c->i]))
+		c->i++;
+}
+
+static int array_syntax(struct array_ctx *c, const char *why)
+{
+	struct wb_scalar_type s = *c->s;
+	return bad_value(c->err, &s, 1, c->p, c->n, why);
+}
+
+/* One element: "quoted with \" escapes", or unquoted up to , or } where
+ * NULL (any case, no escapes) is the null value. */
+static int array_elem(struct array_ctx *c)
+{
+	const char *text;
+	size_t len = 0;
+	int is_null = 0;
+	if (c->p[c->i] == '"') {
+		c->i++;
+		for (;;) {
+			if (c->i >= c->n)
+				return array_syntax(c, "unterminated quote");
+			char ch = c->p[c->i++];
+			if (ch == '"')
+				break;
+			if (ch == '\\') {
+				if (c->i >= c->n)
+					return array_syntax(c, "dangling \\");
+				ch = c->p[c->i++];
+			}
+			c->scratch[len++] = ch;
+		}
+		text = c->scratch;
+	} else {
+		size_t start = c->i, last = 0; /* last: end of non-space */
+		int escaped = 0;
+		while (c->i < c->n && c->p[c->i] != ',' && c->p[c->i] != '}') {
+			char ch = c->p[c->i++];
+			if (ch == '"' || ch == '{')
+				return array_syntax(c, "misplaced quote or {");
+			if (ch == '\\') {
+				if (c->i >= c->n)
+					return array_syntax(c, "dangling \\");
+				ch = c->p[c->i++];
+				escaped = 1;
+				c->scratch[len++] = ch;
+				last = len;
+			} else {
+				c->scratch[len++] = ch;
+				if (!is_space(ch))
+					last = len;
+			}
+		}
+		len = last;
+		if (len == 0)
+			return array_syntax(c, "empty element");
+		text = escaped ? c->scratch : c->p + start;
+		is_null = !escaped && len == 4 &&
+			  strncasecmp(text, "NULL", 4) == 0;
+	}
+	if (c->nvals >= c->cap)
+		return array_syntax(c, "too many elements");
+	struct wb_value *v = &c->vals[c->nvals];
+	memset(v, 0, sizeof(*v));
+	if (!is_null) {
+		int rc = to_scalar(c->s, 1, text, len, c->a, v, c->err);
+		if (rc) {
+			wb_error_prefix(c->err, "array element %zu",
+					c->nvals + 1);
+			return rc;
+		}
+		v->state = WB_VAL_PRESENT;
+	}
+	c->nvals++;
+	return 0;
+}
+
+/* '{' [item (',' item)*] '}' with the cursor on '{'. */
+static int array_list(struct array_ctx *c, int depth)
+{
+	if (depth > WB_PG_MAX_ARRAY_DEPTH)
+		return array_syntax(c, "too many dimensions");
+	c->i++;
+	skip_space(c);
+	if (c->i < c->n && c->p[c->i] == '}') {
+		c->i++;
+		return 0;
+	}
+	for (;;) {
+		skip_space(c);
+		if (c->i >= c->n)
+			return array_syntax(c, "unexpected end");
+		int rc = c->p[c->i] == '{' ? array_list(c, depth + 1)
+					   : array_elem(c);
+		if (rc)
+			return rc;
+		skip_space(c);
+		if (c->i >= c->n)
+			return array_syntax(c, "unexpected end");
+		char ch = c->p[c->i++];
+		if (ch == '}')
+			return 0;
+		if (ch != ',')
+			return array_syntax(c, "expected , or }");
+	}
+}
+
+static size_t varint_size(int64_t v)
+{
+	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	size_t k = 1;
+	while (z > 0x7f) {
+		z >>= 7;
+		k++;
+	}
+	return k;
+}
+
+static uint8_t *put_varint(uint8_t *p, int64_t v)
+{
+	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	while (z > 0x7f) {
+		*p++ = (uint8_t)((z & 0x7f) | 0x80);
+		z >>= 7;
+	}
+	*p++ = (uint8_t)z;
+	return p;
+}
+
+static size_t item_size(const struct wb_scalar_type *s,
+			const struct wb_value *v)
+{
+	if (v->state != WB_VAL_PRESENT)
+		return 1;
+	switch (s->kind) {
+	case WB_T_BOOLEAN:
+		return 2;
+	case WB_T_INT:
+	case WB_T_LONG:
+		return 1 + varint_size(v->u.i);
+	case WB_T_FLOAT:
+		return 5;
+	case WB_T_DOUBLE:
+		return 9;
+	default:
+		return 1 + varint_size(v->u.b.n) + v->u.b.n;
+	}
+}
+
+static uint8_t *put_item(uint8_t *p, const struct wb_scalar_type *s,
+			 const struct wb_value *v)
+{
+	if (v->state != WB_VAL_PRESENT) {
+		*p++ = 0; /* union branch 0: null */
+		return p;
+	}
+	*p++ = 2; /* union branch 1, zigzag */
+	switch (s->kind) {
+	case WB_T_BOOLEAN:
+		*p++ = v->u.i ? 1 : 0;
+		return p;
+	case WB_T_INT:
+	case WB_T_LONG:
+		return put_varint(p, v->u.i);
+	case WB_T_FLOAT: {
+		uint32_t u;
+		memcpy(&u, &v->u.f, 4);
+		for (int k = 0; k < 4; k++)
+			*p++ = (uint8_t)(u >> (8 * k));
+		return p;
+	}
+	case WB_T_DOUBLE: {
+		uint64_t u;
+		memcpy(&u, &v->u.d, 8);
+		for (int k = 0; k < 8; k++)
+			*p++ = (uint8_t)(u >> (8 * k));
+		return p;
+	}
+	default:
+		p = put_varint(p, v->u.b.n);
+		if (v->u.b.n)
+			memcpy(p, v->u.b.p, v->u.b.n);
+		return p + v->u.b.n;
+	}
+}
+
+static int to_array(const struct wb_type *t, const char *p, size_t n,
+		    struct wb_arena *a, struct wb_value *out, wb_error_t *err)
+{
+	struct array_ctx c = {.s = &t->s, .p = p, .n = n, .a = a, .err = err};
+	/* Optional dimension decoration "[1:2][0:1]=" (non-default bounds). */
+	if (n > 0 && p[0] == '[') {
+		while (c.i < n && p[c.i] != '=') {
+			char ch = p[c.i];
+			if (!is_digit(ch) && ch != '[' && ch != ']' &&
+			    ch != ':' && ch != '-' && ch != '+')
+				return array_syntax(&c, "bad dimensions");
+			c.i++;
+		}
+		if (c.i == n)
+			return array_syntax(&c, "bad dimensions");
+		c.i++;
+	}
+	skip_space(&c);
+	if (c.i >= n || p[c.i] != '{')
+		return array_syntax(&c, "expected {");
+	/* Every element but the last is followed by a comma. */
+	c.cap = 1;
+	for (size_t k = c.i; k < n; k++)
+		c.cap += p[k] == ',';
+	c.vals = wb_arena_alloc(a, c.cap * sizeof(*c.vals));
+	c.scratch = wb_arena_alloc(a, n + 1);
+	if (c.vals == NULL || c.scratch == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	int rc = array_list(&c, 1);
+	if (rc)
+		return rc;
+	skip_space(&c);
+	if (c.i != n)
+		return array_syntax(&c, "text after the closing }");
+
+	size_t total = 1;
+	if (c.nvals > 0) {
+		total += varint_size((int64_t)c.nvals);
+		for (size_t k = 0; k < c.nvals; k++)
+			total += item_size(&t->s, &c.vals[k]);
+	}
+	if (total > UINT32_MAX)
+		return array_syntax(&c, "too long");
+	uint8_t *d = wb_arena_alloc(a, total);
+	if (d == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	uint8_t *w = d;
+	if (c.nvals > 0) {
+		w = put_varint(w, (int64_t)c.nvals);
+		for (size_t k = 0; k < c.nvals; k++)
+			w = put_item(w, &t->s, &c.vals[k]);
+	}
+	*w++ = 0; /* end of blocks */
+	out->u.b.p = d;
+	out->u.b.n = (uint32_t)(w - d);
+	return 0;
+}
+
+int wb_pg_text_to_value(const struct wb_type *t, const char *text, size_t len,
+			struct wb_arena *a, struct wb_value *out,
+			wb_error_t *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (text == NULL)
+		text = "";
+	int rc = t->is_array ? to_array(t, text, len, a, out, err)
+			     : to_scalar(&t->s, 0, text, len, a, out, err);
+	if (rc != 0) {
+		memset(out, 0, sizeof(*out));
+		return rc;
+	}
+	out->state = WB_VAL_PRESENT;
+	return 0;
+}
