@@ -80,7 +80,7 @@ int main(void)
 	      strstr(err.message, "p1.json") != NULL);
 
 	/* a directory under a regular file cannot be created */
-	snprintf(sub, sizeof(sub), "%s/p1.json/x", dir);
+	snprintf(sub, sizeof(sub), "%s/a/b/p1.json/x", dir);
 	CHECK(wb_checkpoint_lock(sub, "p2", &err) == -1);
 	CHECK(strstr(err.message, "cannot create checkpoint directory") != NULL);
 
