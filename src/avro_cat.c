@@ -29,10 +29,10 @@
 
 #include "buf.h"
 
-#define MAX_DEPTH 128           /* schema nesting and value nesting */
-#define MAX_BLOCK (256u << 20)  /* decompressed block size */
-#define MAX_META (64u << 20)    /* one metadata key or value */
-#define MAX_DECIMAL_BYTES 1024  /* ~2466 digits, beyond any database's */
+#define MAX_DEPTH 128	       /* schema nesting and value nesting */
+#define MAX_BLOCK (256u << 20) /* decompressed block size */
+#define MAX_META (64u << 20)   /* one metadata key or value */
+#define MAX_DECIMAL_BYTES 1024 /* ~2466 digits, beyond any database's */
 #define MAX_PRECISION 2600
 #define ZERO_ALLOWANCE (1 << 20) /* zero-byte values per file */
 #define SYNC_LEN 16
@@ -74,15 +74,15 @@ struct node {
 	enum kind kind;
 	enum logical logical;
 	int scale;
-	size_t size;       /* fixed */
-	char *name;        /* full name of named types */
-	size_t n;          /* fields, symbols or branches */
-	char **labels;     /* record: "\"field\":"; enum: "\"SYMBOL\"" */
-	struct node **sub; /* record field types, union branches */
-	struct node *items;/* array items, map values */
-	int sized;         /* 0 unknown, 1 in progress, 2 known */
-	int zero;          /* may encode in zero bytes */
-	int64_t weight;    /* nodes visited decoding one zero-byte value */
+	size_t size;	    /* fixed */
+	char *name;	    /* full name of named types */
+	size_t n;	    /* fields, symbols or branches */
+	char **labels;	    /* record: "\"field\":"; enum: "\"SYMBOL\"" */
+	struct node **sub;  /* record field types, union branches */
+	struct node *items; /* array items, map values */
+	int sized;	    /* 0 unknown, 1 in progress, 2 known */
+	int zero;	    /* may encode in zero bytes */
+	int64_t weight;	    /* nodes visited decoding one zero-byte value */
 };
 
 struct schema {
@@ -98,9 +98,9 @@ static const struct {
 	const char *name;
 	enum kind kind;
 } primitives[] = {
-	{"null", K_NULL},     {"boolean", K_BOOLEAN}, {"int", K_INT},
-	{"long", K_LONG},     {"float", K_FLOAT},     {"double", K_DOUBLE},
-	{"bytes", K_BYTES},   {"string", K_STRING},
+	{"null", K_NULL},   {"boolean", K_BOOLEAN}, {"int", K_INT},
+	{"long", K_LONG},   {"float", K_FLOAT},	    {"double", K_DOUBLE},
+	{"bytes", K_BYTES}, {"string", K_STRING},
 };
 
 static void schema_free(struct schema *s)
@@ -187,8 +187,8 @@ static void put_json_string(struct wb_buf *o, const uint8_t *p, size_t n)
 		else if (c == '\r')
 			wb_buf_append(o, "\\r", 2);
 		else if (c < 0x20) {
-			char u[6] = {'\\', 'u', '0', '0', hex[c >> 4],
-				     hex[c & 15]};
+			char u[6] = {'\\', 'u',		'0',
+				     '0',  hex[c >> 4], hex[c & 15]};
 			wb_buf_append(o, u, 6);
 		} else
 			wb_buf_append(o, "\\ufffd", 6);
@@ -276,7 +276,8 @@ static enum logical parse_logical(json_t *j, enum kind kind, int *scale)
 	const char *lt = json_string_value(json_object_get(j, "logicalType"));
 	if (lt == NULL)
 		return L_NONE;
-	if (strcmp(lt, "decimal") == 0 && (kind == K_BYTES || kind == K_FIXED)) {
+	if (strcmp(lt, "decimal") == 0 &&
+	    (kind == K_BYTES || kind == K_FIXED)) {
 		json_t *jp = json_object_get(j, "precision");
 		json_t *js = json_object_get(j, "scale");
 		if (!json_is_integer(jp) || (js && !json_is_integer(js)))
@@ -368,10 +369,10 @@ static struct node *parse_named(struct schema *s, json_t *j, const char *ns,
 	}
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = json_array_get(arr, i);
-		const char *label = kind == K_ENUM
-					    ? json_string_value(e)
-					    : json_string_value(
-						      json_object_get(e, "name"));
+		const char *label =
+			kind == K_ENUM
+				? json_string_value(e)
+				: json_string_value(json_object_get(e, "name"));
 		if (label == NULL) {
 			schema_fail(s, "%s: symbol or field without a name",
 				    t->name);
@@ -402,8 +403,8 @@ static struct node *parse(struct schema *s, json_t *j, const char *ns,
 	}
 	if (json_is_string(j)) {
 		const char *name = json_string_value(j);
-		for (size_t i = 0; i < sizeof(primitives) / sizeof(primitives[0]);
-		     i++)
+		for (size_t i = 0;
+		     i < sizeof(primitives) / sizeof(primitives[0]); i++)
 			if (strcmp(name, primitives[i].name) == 0)
 				return node_new(s, primitives[i].kind);
 		struct node *t = lookup_named(s, name, ns);
@@ -420,8 +421,8 @@ static struct node *parse(struct schema *s, json_t *j, const char *ns,
 		if (t->sub == NULL)
 			return NULL;
 		for (size_t i = 0; i < n; i++) {
-			t->sub[i] = parse(s, json_array_get(j, i), ns,
-					  depth + 1);
+			t->sub[i] =
+				parse(s, json_array_get(j, i), ns, depth + 1);
 			if (t->sub[i] == NULL)
 				return NULL;
 			t->n = i + 1;
@@ -448,8 +449,9 @@ static struct node *parse(struct schema *s, json_t *j, const char *ns,
 		struct node *t = node_new(s, arr ? K_ARRAY : K_MAP);
 		if (t == NULL)
 			return NULL;
-		t->items = parse(s, json_object_get(j, arr ? "items" : "values"),
-				 ns, depth + 1);
+		t->items =
+			parse(s, json_object_get(j, arr ? "items" : "values"),
+			      ns, depth + 1);
 		return t->items ? t : NULL;
 	}
 	struct node *t = parse(s, jt, ns, depth + 1);
@@ -534,7 +536,8 @@ static int check_count(struct dec *d, const struct node *t, int64_t count)
 		return 0;
 	}
 	if (count > *d->zero_left / t->weight)
-		return dfail(d, "too many zero-byte values (limit 1M per file)");
+		return dfail(d,
+			     "too many zero-byte values (limit 1M per file)");
 	*d->zero_left -= count * t->weight;
 	return 0;
 }
@@ -554,14 +557,15 @@ static void put_fmt(struct wb_buf *o, const char *fmt, ...)
 	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		wb_buf_append(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n
-							     : sizeof(tmp) - 1);
+		wb_buf_append(o, tmp,
+			      (size_t)n < sizeof(tmp) ? (size_t)n
+						      : sizeof(tmp) - 1);
 }
 
 static void put_base64(struct wb_buf *o, const uint8_t *p, size_t n)
 {
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqr"
+				  "stuvwxyz0123456789+/";
 	if (wb_buf_reserve(o, (n + 2) / 3 * 4 + 2) != 0)
 		return;
 	char *w = (char *)o->data + o->len;
@@ -685,8 +689,13 @@ static int64_t floor_div(int64_t a, int64_t b)
 static void put_time(struct wb_buf *o, int64_t v, int64_t per, int digits,
 		     int with_date, int zulu)
 {
-	int64_t secs = floor_div(v, per);
-	int64_t frac = v - secs * per;
+	/* Not v - secs * per: that overflows near INT64_MIN. */
+	int64_t secs = v / per;
+	int64_t frac = v % per;
+	if (frac < 0) {
+		frac += per;
+		secs--;
+	}
 	int64_t days = floor_div(secs, 86400);
 	int64_t sod = secs - days * 86400;
 	wb_buf_append(o, "\"", 1);
@@ -829,19 +838,20 @@ static int dec_value(struct dec *d, const struct node *t, int depth)
 			return 0;
 		case L_TIME_MILLIS:
 		case L_TIME_MICROS: {
-			int64_t per = t->logical == L_TIME_MILLIS ? 1000
-								  : 1000000;
+			int64_t per =
+				t->logical == L_TIME_MILLIS ? 1000 : 1000000;
 			if (v >= 0 && v < 86400 * per) {
 				put_time(d->o, v, per,
-					 t->logical == L_TIME_MILLIS ? 3 : 6,
-					 0, 0);
+					 t->logical == L_TIME_MILLIS ? 3 : 6, 0,
+					 0);
 				return 0;
 			}
 			break; /* not a time of day: the number itself */
 		}
 		case L_TS_MILLIS:
 		case L_LTS_MILLIS:
-			put_time(d->o, v, 1000, 3, 1, t->logical == L_TS_MILLIS);
+			put_time(d->o, v, 1000, 3, 1,
+				 t->logical == L_TS_MILLIS);
 			return 0;
 		case L_TS_MICROS:
 		case L_LTS_MICROS:
@@ -1105,10 +1115,12 @@ static int cat(struct src *s, const char *name, FILE *out, wb_error_t *err)
 	int rc = WB_OK;
 	int64_t zero_left = ZERO_ALLOWANCE;
 	uint8_t sync[SYNC_LEN];
+	uint64_t at = 0; /* where the current block starts */
 
 	if (src_bytes(s, 4, &p) != 0 || memcmp(p, "Obj\x01", 4) != 0) {
 		rc = wb_error_set(err, WB_ERR_DECODE,
-				  "%s: not an Avro object container file", name);
+				  "%s: not an Avro object container file",
+				  name);
 		goto done;
 	}
 	for (;;) {
@@ -1134,9 +1146,10 @@ static int cat(struct src *s, const char *name, FILE *out, wb_error_t *err)
 			if (src_long(s, &vl) != 0 || vl < 0 || vl > MAX_META ||
 			    src_bytes(s, (uint64_t)vl, &p) != 0)
 				goto bad_header;
-			char **dst = strcmp(key, "avro.schema") == 0 ? &schema_json
+			char **dst = strcmp(key, "avro.schema") == 0
+					     ? &schema_json
 				     : strcmp(key, "avro.codec") == 0 ? &codec
-									: NULL;
+								      : NULL;
 			if (dst == NULL)
 				continue;
 			free(*dst);
@@ -1159,9 +1172,9 @@ static int cat(struct src *s, const char *name, FILE *out, wb_error_t *err)
 		goto done;
 	}
 	int cid = codec == NULL || strcmp(codec, "null") == 0 ? 0
-		  : strcmp(codec, "deflate") == 0		 ? 1
-		  : strcmp(codec, "zstandard") == 0		 ? 2
-								 : -1;
+		  : strcmp(codec, "deflate") == 0	      ? 1
+		  : strcmp(codec, "zstandard") == 0	      ? 2
+							      : -1;
 	if (cid < 0) {
 		rc = wb_error_set(err, WB_ERR_DECODE,
 				  "%s: codec \"%.64s\" is not supported (null, "
@@ -1173,20 +1186,21 @@ static int cat(struct src *s, const char *name, FILE *out, wb_error_t *err)
 	js = json_loads(schema_json, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (js == NULL) {
 		rc = wb_error_set(err, WB_ERR_DECODE,
-				  "%s: schema is not JSON: %s", name, jerr.text);
+				  "%s: schema is not JSON: %s", name,
+				  jerr.text);
 		goto done;
 	}
 	struct node *root = parse(&sc, js, "", 0);
 	if (root == NULL) {
-		rc = wb_error_set(err, WB_ERR_DECODE, "%s: bad schema: %s", name,
-				  sc.why ? sc.why : "out of memory");
+		rc = wb_error_set(err, WB_ERR_DECODE, "%s: bad schema: %s",
+				  name, sc.why ? sc.why : "out of memory");
 		goto done;
 	}
 	for (size_t i = 0; i < sc.nall; i++)
 		size_info(sc.all[i], 0);
 
 	for (;;) {
-		uint64_t at = s->pos;
+		at = s->pos;
 		if (src_at_end(s))
 			break;
 		int r = src_long(s, &count);
@@ -1195,9 +1209,10 @@ static int cat(struct src *s, const char *name, FILE *out, wb_error_t *err)
 		if (r == -1)
 			goto torn;
 		if (r != 0 || count < 0 || size < 0) {
-			rc = wb_error_set(err, WB_ERR_DECODE,
-					  "%s: bad block header at byte %" PRIu64,
-					  name, at);
+			rc = wb_error_set(
+				err, WB_ERR_DECODE,
+				"%s: bad block header at byte %" PRIu64, name,
+				at);
 			goto done;
 		}
 		r = src_bytes(s, (uint64_t)size, &p);
@@ -1287,12 +1302,12 @@ torn:
 			  "%s: torn block at byte %" PRIu64
 			  ": the file ends inside a block (still being "
 			  "written, or cut by a crash)",
-			  name, s->pos);
+			  name, at);
 	goto done;
 bad_header:
 	rc = wb_error_set(err, WB_ERR_DECODE,
-			  "%s: bad or truncated header (byte %" PRIu64 ")", name,
-			  s->pos);
+			  "%s: bad or truncated header (byte %" PRIu64 ")",
+			  name, s->pos);
 done:
 	if (fflush(out) != 0 && rc == WB_OK)
 		rc = wb_error_set(err, WB_ERR_IO, "writing output: %s",

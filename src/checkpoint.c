@@ -48,6 +48,8 @@ int wb_checkpoint_load(const char *dir, const char *name,
 				    "restore it or remove it to start over",
 				    path);
 	}
+	const char *when = json_string_value(json_object_get(root, "time"));
+	snprintf(cp->time, sizeof(cp->time), "%s", when ? when : "");
 	json_t *sink = json_object_get(root, "sink");
 	cp->sink = sink && !json_is_null(sink) ? json_incref(sink) : NULL;
 	cp->have = true;

@@ -22,6 +22,7 @@ struct wb_checkpoint {
 	wb_position_t pos;
 	uint64_t ack;
 	json_t *sink; /* owned; NULL when absent */
+	char time[32]; /* when it was written, ISO-8601 UTC */
 };
 
 /* Loads the checkpoint of `name` from dir. A missing file is not an error

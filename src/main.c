@@ -225,8 +225,8 @@ static int cmd_status(int argc, char **argv)
 		sops->format_position(&cp.pos, pos, sizeof(pos));
 		sops->format_ack(cp.ack, ack, sizeof(ack));
 		json_object_set_new(out, "checkpoint",
-				    json_pack("{s:s,s:s}", "position", pos,
-					      sops->ack_name, ack));
+				    json_pack("{s:s,s:s,s:s}", "position", pos,
+					      sops->ack_name, ack, "time", cp.time));
 	} else {
 		json_object_set_new(out, "checkpoint", json_null());
 	}

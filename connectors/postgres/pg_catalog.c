@@ -13,7 +13,8 @@ const char *wb_pg_error_line(PGconn *conn, char *buf, size_t n)
 	/* libpq prefixes several lines; keep the most telling one */
 	const char *fatal = strstr(msg, "FATAL:");
 	if (fatal)
-		msg = fatal + 7;
+		for (msg = fatal + 6; *msg == ' ';)
+			msg++;
 	else if (strncmp(msg, "ERROR:  ", 8) == 0)
 		msg += 8;
 	snprintf(buf, n, "%s", msg);

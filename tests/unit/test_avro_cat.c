@@ -8,18 +8,19 @@
 #include "avro_cat.h"
 
 static int failures;
-#define CHECK(c)                                                           \
-	do {                                                               \
-		if (!(c)) {                                                \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n",       \
-				__FILE__, __LINE__, #c);                   \
-			failures++;                                        \
-		}                                                          \
+#define CHECK(c)                                                               \
+	do {                                                                   \
+		if (!(c)) {                                                    \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
+				__LINE__, #c);                                 \
+			failures++;                                            \
+		}                                                              \
 	} while (0)
 
 static const char *py_writer =
 	"import sys, datetime, decimal, avro.schema, avro.datafile, avro.io\n"
-	"S = '''{\"type\": \"record\", \"name\": \"All\", \"namespace\": \"t.ns\",\n"
+	"S = '''{\"type\": \"record\", \"name\": \"All\", \"namespace\": "
+	"\"t.ns\",\n"
 	" \"fields\": [\n"
 	"  {\"name\": \"n\", \"type\": \"null\"},\n"
 	"  {\"name\": \"b\", \"type\": \"boolean\"},\n"
@@ -29,45 +30,63 @@ static const char *py_writer =
 	"  {\"name\": \"d\", \"type\": \"double\"},\n"
 	"  {\"name\": \"by\", \"type\": \"bytes\"},\n"
 	"  {\"name\": \"s\", \"type\": \"string\"},\n"
-	"  {\"name\": \"e\", \"type\": {\"type\": \"enum\", \"name\": \"Color\",\n"
+	"  {\"name\": \"e\", \"type\": {\"type\": \"enum\", \"name\": "
+	"\"Color\",\n"
 	"    \"symbols\": [\"RED\", \"GREEN\"]}},\n"
-	"  {\"name\": \"fx\", \"type\": {\"type\": \"fixed\", \"name\": \"F4\", \"size\": 4}},\n"
-	"  {\"name\": \"arr\", \"type\": {\"type\": \"array\", \"items\": \"int\"}},\n"
-	"  {\"name\": \"m\", \"type\": {\"type\": \"map\", \"values\": \"long\"}},\n"
+	"  {\"name\": \"fx\", \"type\": {\"type\": \"fixed\", \"name\": "
+	"\"F4\", \"size\": 4}},\n"
+	"  {\"name\": \"arr\", \"type\": {\"type\": \"array\", \"items\": "
+	"\"int\"}},\n"
+	"  {\"name\": \"m\", \"type\": {\"type\": \"map\", \"values\": "
+	"\"long\"}},\n"
 	"  {\"name\": \"u\", \"type\": [\"null\", \"string\"]},\n"
-	"  {\"name\": \"rec\", \"type\": {\"type\": \"record\", \"name\": \"Inner\",\n"
+	"  {\"name\": \"rec\", \"type\": {\"type\": \"record\", \"name\": "
+	"\"Inner\",\n"
 	"    \"fields\": [{\"name\": \"x\", \"type\": \"int\"}]}},\n"
 	"  {\"name\": \"u2\", \"type\": [\"null\", \"long\", \"Inner\"]},\n"
 	"  {\"name\": \"ref\", \"type\": \"t.ns.Inner\"},\n"
-	"  {\"name\": \"dec\", \"type\": {\"type\": \"bytes\", \"logicalType\": \"decimal\",\n"
+	"  {\"name\": \"dec\", \"type\": {\"type\": \"bytes\", "
+	"\"logicalType\": \"decimal\",\n"
 	"    \"precision\": 10, \"scale\": 2}},\n"
-	"  {\"name\": \"decf\", \"type\": {\"type\": \"fixed\", \"name\": \"D8\", \"size\": 8,\n"
+	"  {\"name\": \"decf\", \"type\": {\"type\": \"fixed\", \"name\": "
+	"\"D8\", \"size\": 8,\n"
 	"    \"logicalType\": \"decimal\", \"precision\": 18, \"scale\": 3}},\n"
-	"  {\"name\": \"date\", \"type\": {\"type\": \"int\", \"logicalType\": \"date\"}},\n"
-	"  {\"name\": \"tmi\", \"type\": {\"type\": \"int\", \"logicalType\": \"time-millis\"}},\n"
-	"  {\"name\": \"tmu\", \"type\": {\"type\": \"long\", \"logicalType\": \"time-micros\"}},\n"
-	"  {\"name\": \"tsm\", \"type\": {\"type\": \"long\", \"logicalType\": \"timestamp-millis\"}},\n"
-	"  {\"name\": \"tsu\", \"type\": {\"type\": \"long\", \"logicalType\": \"timestamp-micros\"}},\n"
+	"  {\"name\": \"date\", \"type\": {\"type\": \"int\", \"logicalType\": "
+	"\"date\"}},\n"
+	"  {\"name\": \"tmi\", \"type\": {\"type\": \"int\", \"logicalType\": "
+	"\"time-millis\"}},\n"
+	"  {\"name\": \"tmu\", \"type\": {\"type\": \"long\", \"logicalType\": "
+	"\"time-micros\"}},\n"
+	"  {\"name\": \"tsm\", \"type\": {\"type\": \"long\", \"logicalType\": "
+	"\"timestamp-millis\"}},\n"
+	"  {\"name\": \"tsu\", \"type\": {\"type\": \"long\", \"logicalType\": "
+	"\"timestamp-micros\"}},\n"
 	"  {\"name\": \"lts\", \"type\": {\"type\": \"long\",\n"
 	"    \"logicalType\": \"local-timestamp-micros\"}},\n"
-	"  {\"name\": \"id\", \"type\": {\"type\": \"string\", \"logicalType\": \"uuid\"}},\n"
+	"  {\"name\": \"id\", \"type\": {\"type\": \"string\", "
+	"\"logicalType\": \"uuid\"}},\n"
 	"  {\"name\": \"x1\", \"type\": \"double\"},\n"
 	"  {\"name\": \"x2\", \"type\": \"float\"},\n"
-	"  {\"name\": \"list\", \"type\": {\"type\": \"record\", \"name\": \"Node\",\n"
+	"  {\"name\": \"list\", \"type\": {\"type\": \"record\", \"name\": "
+	"\"Node\",\n"
 	"    \"fields\": [{\"name\": \"v\", \"type\": \"int\"},\n"
-	"                {\"name\": \"next\", \"type\": [\"null\", \"Node\"]}]}}\n"
+	"                {\"name\": \"next\", \"type\": [\"null\", "
+	"\"Node\"]}]}}\n"
 	" ]}'''\n"
 	"utc = datetime.timezone.utc\n"
 	"D = decimal.Decimal\n"
 	"r1 = dict(n=None, b=True, i=-123, l=-9007199254740993, f=0.1, d=0.1,\n"
-	"  by=b'\\x00\\xff\\x10', s='h\\u00e9llo \"q\"\\n\\x01\\\\', e='GREEN',\n"
-	"  fx=b'abcd', arr=[1, 2, 3], m={'a': 1, 'b': -2}, u=None, rec={'x': 1},\n"
+	"  by=b'\\x00\\xff\\x10', s='h\\u00e9llo \"q\"\\n\\x01\\\\', "
+	"e='GREEN',\n"
+	"  fx=b'abcd', arr=[1, 2, 3], m={'a': 1, 'b': -2}, u=None, rec={'x': "
+	"1},\n"
 	"  u2={'x': 7}, ref={'x': 2}, dec=D('-12.50'),\n"
 	"  decf=D('123456789012345.678'), date=datetime.date(2024, 2, 29),\n"
 	"  tmi=datetime.time(13, 45, 30, 123000),\n"
 	"  tmu=datetime.time(23, 59, 59, 999999),\n"
 	"  tsm=datetime.datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=utc),\n"
-	"  tsu=datetime.datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=utc),\n"
+	"  tsu=datetime.datetime(1969, 12, 31, 23, 59, 59, 500000, "
+	"tzinfo=utc),\n"
 	"  lts=1700000000123456, id='0b6f2f2c-1d8e-4b9a-9c55-3f2f0e1d2c3b',\n"
 	"  x1=float('nan'), x2=float('inf'),\n"
 	"  list={'v': 1, 'next': {'v': 2, 'next': None}})\n"
@@ -88,16 +107,19 @@ static const char *py_writer =
 
 static const char *expected =
 	"{\"n\":null,\"b\":true,\"i\":-123,\"l\":-9007199254740993,\"f\":0.1,"
-	"\"d\":0.1,\"by\":\"AP8Q\",\"s\":\"h\xc3\xa9llo \\\"q\\\"\\n\\u0001\\\\\","
+	"\"d\":0.1,\"by\":\"AP8Q\",\"s\":\"h\xc3\xa9llo "
+	"\\\"q\\\"\\n\\u0001\\\\\","
 	"\"e\":\"GREEN\",\"fx\":\"YWJjZA==\",\"arr\":[1,2,3],"
-	"\"m\":{\"a\":1,\"b\":-2},\"u\":null,\"rec\":{\"x\":1},\"u2\":{\"x\":7},"
+	"\"m\":{\"a\":1,\"b\":-2},\"u\":null,\"rec\":{\"x\":1},\"u2\":{\"x\":7}"
+	","
 	"\"ref\":{\"x\":2},\"dec\":\"-12.50\",\"decf\":\"123456789012345.678\","
 	"\"date\":\"2024-02-29\",\"tmi\":\"13:45:30.123\","
 	"\"tmu\":\"23:59:59.999999\",\"tsm\":\"2024-01-02T03:04:05.678Z\","
 	"\"tsu\":\"1969-12-31T23:59:59.500000Z\","
 	"\"lts\":\"2023-11-14T22:13:20.123456\","
 	"\"id\":\"0b6f2f2c-1d8e-4b9a-9c55-3f2f0e1d2c3b\",\"x1\":\"NaN\","
-	"\"x2\":\"Infinity\",\"list\":{\"v\":1,\"next\":{\"v\":2,\"next\":null}}}\n"
+	"\"x2\":\"Infinity\",\"list\":{\"v\":1,\"next\":{\"v\":2,\"next\":null}"
+	"}}\n"
 	"{\"n\":null,\"b\":false,\"i\":2147483647,\"l\":0,\"f\":-2.5,"
 	"\"d\":1e+300,\"by\":\"\",\"s\":\"\",\"e\":\"RED\",\"fx\":\"YWJjZA==\","
 	"\"arr\":[],\"m\":{},\"u\":\"x\",\"rec\":{\"x\":1},\"u2\":42,"
@@ -244,7 +266,8 @@ int main(void)
 	if (failures == 0 && system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
 	if (failures)
-		fprintf(stderr, "test_avro_cat: %d check(s) failed (files in %s)\n",
+		fprintf(stderr,
+			"test_avro_cat: %d check(s) failed (files in %s)\n",
 			failures, dir);
 	else
 		printf("test_avro_cat: ok\n");

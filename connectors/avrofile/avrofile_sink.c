@@ -1,0 +1,683 @@
+/* avrofile_sink.c — the avro-file sink: one series of Avro files per topic.
+ *
+ * Layout: <dir>/<topic>/<seq>.avro, seq zero-padded to 12 digits so names
+ * sort in write order. A file being written is <seq>.avro.part; only a file
+ * whose completion is recorded in a durable checkpoint ends in .avro.
+ *
+ * Crash safety. The core calls flush(), then state(), then writes a durable
+ * checkpoint holding that state, then calls checkpointed().
+ *  - flush() writes the pending block of every open file and fsyncs every
+ *    file (and directory) written since the last flush, then reports the
+ *    position of the last event written as delivered.
+ *  - state() is {"series": {"<topic>": {"seq": S, "offset": O,
+ *    "closed_through": C}}} (keyed by the series directory's name, which
+ *    is the topic with any character outside [A-Za-z0-9._-] replaced by
+ *    '_'): S is the open file's seq (0 = none), O its
+ *    fsynced length, C the highest seq that is complete (last block written
+ *    and fsynced). A completed file keeps its .part name until the
+ *    checkpoint recording it as complete is durable: checkpointed() renames
+ *    it to .avro and fsyncs the directory.
+ *  - open(state) restores a series to its checkpoint: .part files with
+ *    seq <= C are renamed to .avro (they were complete at the checkpoint);
+ *    files with seq > S (seq > C when there is no open file) are deleted
+ *    (written after the checkpoint, so they will be replayed); file S is
+ *    truncated to O and appended to (O == 0 or S missing: no open file).
+ *    Without a checkpoint (state NULL, or a series the state does not
+ *    mention) every .part file is deleted, since none of it was ever
+ *    acknowledged, and .avro files are left alone. New seqs continue after
+ *    the highest existing one.
+ * Hence after kill -9 at any point, a restart that replays the events after
+ * the checkpoint leaves every event in exactly one file and no torn block.
+ *
+ * Memory is bounded by about block_bytes (plus its compressed copy) per open
+ * series; files are never held in memory. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ocf.h"
+#include "sink.h"
+
+#define SEQ_DIGITS 12
+
+struct series {
+	char *name;		 /* directory name: the sanitised topic */
+	char *topic;		 /* last raw topic that mapped here, or NULL */
+	char *dir;		 /* <dir>/<name> */
+	struct wb_ocf_writer *w; /* open file, or NULL */
+	uint64_t seq;		 /* seq of w */
+	uint64_t fingerprint;	 /* value schema of w */
+	int fp_known;		 /* 0 for a file reopened after a restart */
+	int64_t opened_ms;
+	int64_t durable; /* fsynced length of w */
+	int dirty;	 /* w written since the last fsync */
+	int dir_dirty;	 /* entries created/renamed since the last fsync */
+	uint64_t next_seq;
+	uint64_t closed_through;
+	uint64_t renamed_through;
+	uint64_t rename_upto; /* closed_through as of the last state() */
+};
+
+struct avrofile_sink {
+	struct wb_sink base;
+	char *dir;
+	enum wb_ocf_codec codec;
+	int level;
+	size_t block_bytes;
+	int64_t roll_bytes;
+	int64_t roll_age_ms;
+	struct series **series;
+	size_t nseries, capseries;
+	struct series *last;
+	int root_dirty;
+	int have_pos;
+	wb_position_t last_pos;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Directory name for a topic: [A-Za-z0-9._-], never "." or "..". */
+static void sanitize(const char *topic, char *out, size_t n)
+{
+	size_t j = 0;
+	if (topic[0] == '.' && j + 1 < n)
+		out[j++] = '_';
+	for (const char *p = topic; *p && j + 1 < n; p++) {
+		char c = *p;
+		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			 (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+			 c == '-';
+		out[j++] = ok ? c : '_';
+	}
+	if (j == 0 && n > 1)
+		out[j++] = '_';
+	out[j] = '\0';
+}
+
+static void file_path(const struct series *s, uint64_t seq, int part, char *out,
+		      size_t n)
+{
+	snprintf(out, n, "%s/%0*" PRIu64 ".avro%s", s->dir, SEQ_DIGITS, seq,
+		 part ? ".part" : "");
+}
+
+/* Parses "<12 digits>.avro" or "<12 digits>.avro.part". */
+static int parse_name(const char *name, uint64_t *seq, int *part)
+{
+	uint64_t v = 0;
+	int i;
+	for (i = 0; i < SEQ_DIGITS; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(name[i] - '0');
+	}
+	if (strcmp(name + i, ".avro") == 0)
+		*part = 0;
+	else if (strcmp(name + i, ".avro.part") == 0)
+		*part = 1;
+	else
+		return -1;
+	*seq = v;
+	return 0;
+}
+
+static int fsync_dir(const char *path, wb_error_t *err)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return wb_error_set(err, WB_ERR_IO, "open %s: %s", path,
+				    strerror(errno));
+	int rc = WB_OK;
+	if (fsync(fd) != 0)
+		rc = wb_error_set(err, WB_ERR_IO, "fsync %s: %s", path,
+				  strerror(errno));
+	close(fd);
+	return rc;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path, wb_error_t *err)
+{
+	char tmp[PATH_MAX];
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return wb_error_set(err, WB_ERR_IO, "%s: path too long", path);
+	for (char *p = tmp + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+			return wb_error_set(err, WB_ERR_IO, "mkdir %s: %s", tmp,
+					    strerror(errno));
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	struct stat st;
+	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		return wb_error_set(err, WB_ERR_IO, "%s: not a directory",
+				    path);
+	return WB_OK;
+}
+
+static void series_free(struct series *s)
+{
+	if (s == NULL)
+		return;
+	wb_ocf_free(s->w);
+	free(s->name);
+	free(s->topic);
+	free(s->dir);
+	free(s);
+}
+
+static struct series *series_add(struct avrofile_sink *k, const char *name,
+				 wb_error_t *err)
+{
+	struct series *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		goto nomem;
+	s->name = strdup(name);
+	size_t n = strlen(k->dir) + strlen(name) + 2;
+	s->dir = malloc(n);
+	if (s->name == NULL || s->dir == NULL)
+		goto nomem;
+	snprintf(s->dir, n, "%s/%s", k->dir, name);
+	s->next_seq = 1;
+	if (k->nseries == k->capseries) {
+		size_t cap = k->capseries ? k->capseries * 2 : 8;
+		struct series **v = realloc(k->series, cap * sizeof(*v));
+		if (v == NULL)
+			goto nomem;
+		k->series = v;
+		k->capseries = cap;
+	}
+	k->series[k->nseries++] = s;
+	return s;
+nomem:
+	series_free(s);
+	wb_error_set(err, WB_ERR_NOMEM, "avro-file sink: out of memory");
+	return NULL;
+}
+
+static struct series *series_find(struct avrofile_sink *k, const char *name)
+{
+	for (size_t i = 0; i < k->nseries; i++)
+		if (strcmp(k->series[i]->name, name) == 0)
+			return k->series[i];
+	return NULL;
+}
+
+static struct wb_sink *avrofile_create(const struct wb_config *cfg,
+				       wb_error_t *err)
+{
+	struct avrofile_sink *k = calloc(1, sizeof(*k));
+	if (k == NULL) {
+		wb_error_set(err, WB_ERR_NOMEM,
+			     "avro-file sink: out of memory");
+		return NULL;
+	}
+	k->base.ops = &wb_avrofile_sink_ops;
+	k->base.cfg = cfg;
+	const struct wb_sink_config *sc = &cfg->sink;
+	if (wb_ocf_codec_parse(sc->codec, &k->codec, err) != WB_OK)
+		goto fail;
+	k->level = sc->codec_level;
+	k->block_bytes =
+		sc->block_bytes > 0 ? (size_t)sc->block_bytes : (size_t)1 << 20;
+	k->roll_bytes =
+		sc->roll_bytes > 0 ? sc->roll_bytes : (int64_t)256 << 20;
+	k->roll_age_ms = sc->roll_age_ms > 0 ? sc->roll_age_ms : 3600 * 1000;
+	k->dir = strdup(sc->dir && sc->dir[0] ? sc->dir : "out");
+	if (k->dir == NULL) {
+		wb_error_set(err, WB_ERR_NOMEM,
+			     "avro-file sink: out of memory");
+		goto fail;
+	}
+	/* Trailing slashes would only make paths ugly. */
+	for (size_t n = strlen(k->dir); n > 1 && k->dir[n - 1] == '/'; n--)
+		k->dir[n - 1] = '\0';
+	return &k->base;
+fail:
+	free(k);
+	return NULL;
+}
+
+static void avrofile_destroy(struct wb_sink *base)
+{
+	struct avrofile_sink *k = (struct avrofile_sink *)base;
+	if (k == NULL)
+		return;
+	for (size_t i = 0; i < k->nseries; i++)
+		series_free(k->series[i]);
+	free(k->series);
+	free(k->dir);
+	free(k);
+}
+
+static int64_t json_int(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+/* Brings one series directory back to its checkpoint (see the top). */
+static int recover_series(struct avrofile_sink *k, struct series *s, json_t *st,
+			  wb_error_t *err)
+{
+	int rc = WB_OK;
+	char path[PATH_MAX], to[PATH_MAX];
+	uint64_t open_seq = 0, closed = 0;
+	int64_t offset = 0;
+	if (st != NULL) {
+		int64_t v = json_int(st, "seq");
+		open_seq = v > 0 ? (uint64_t)v : 0;
+		offset = json_int(st, "offset");
+		v = json_int(st, "closed_through");
+		closed = v > 0 ? (uint64_t)v : 0;
+		if (offset <= 0)
+			open_seq = 0;
+	}
+	/* The highest seq kept: nothing newer was acknowledged. */
+	uint64_t keep = open_seq ? open_seq : closed;
+	int open_found = 0;
+	uint64_t highest = closed > open_seq ? closed : open_seq;
+
+	DIR *d = opendir(s->dir);
+	if (d == NULL)
+		return wb_error_set(err, WB_ERR_IO, "open %s: %s", s->dir,
+				    strerror(errno));
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		uint64_t seq;
+		int part;
+		if (parse_name(e->d_name, &seq, &part) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", s->dir, e->d_name);
+		int drop = st == NULL ? part : seq > keep;
+		if (drop) {
+			if (unlink(path) != 0 && errno != ENOENT) {
+				rc = wb_error_set(err, WB_ERR_IO,
+						  "delete %s: %s", path,
+						  strerror(errno));
+				goto done;
+			}
+			s->dir_dirty = 1;
+			continue;
+		}
+		if (seq > highest)
+			highest = seq;
+		if (part && seq <= closed) {
+			file_path(s, seq, 0, to, sizeof(to));
+			if (rename(path, to) != 0) {
+				rc = wb_error_set(err, WB_ERR_IO,
+						  "rename %s: %s", path,
+						  strerror(errno));
+				goto done;
+			}
+			s->dir_dirty = 1;
+		} else if (part && seq == open_seq) {
+			open_found = 1;
+		}
+	}
+	s->closed_through = s->renamed_through = s->rename_upto = closed;
+	s->next_seq = highest + 1;
+	if (open_found) {
+		file_path(s, open_seq, 1, path, sizeof(path));
+		s->w = wb_ocf_reopen(path, offset, NULL, k->level,
+				     k->block_bytes, err);
+		if (s->w == NULL) {
+			rc = err ? err->code : WB_ERR_IO;
+			goto done;
+		}
+		s->seq = open_seq;
+		s->durable = offset;
+		s->fp_known = 0;
+		s->opened_ms = now_ms();
+	}
+	if (s->dir_dirty) {
+		rc = fsync_dir(s->dir, err);
+		s->dir_dirty = 0;
+	}
+done:
+	closedir(d);
+	return rc;
+}
+
+static int avrofile_open(struct wb_sink *base, json_t *state, wb_error_t *err)
+{
+	struct avrofile_sink *k = (struct avrofile_sink *)base;
+	int rc = make_dirs(k->dir, err);
+	if (rc != WB_OK)
+		return rc;
+	json_t *all = json_object_get(state, "series");
+	DIR *d = opendir(k->dir);
+	if (d == NULL)
+		return wb_error_set(err, WB_ERR_IO, "open %s: %s", k->dir,
+				    strerror(errno));
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[PATH_MAX];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%s", k->dir, e->d_name);
+		if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (series_find(k, e->d_name) != NULL)
+			continue;
+		struct series *s = series_add(k, e->d_name, err);
+		if (s == NULL) {
+			rc = WB_ERR_NOMEM;
+			break;
+		}
+		rc = recover_series(k, s, json_object_get(all, e->d_name), err);
+		if (rc != WB_OK)
+			break;
+	}
+	closedir(d);
+	return rc;
+}
+
+/* Completes the open file: last block, fsync, close. Renamed later, in
+ * checkpointed(). */
+static int complete_file(struct avrofile_sink *k, struct series *s,
+			 wb_error_t *err)
+{
+	(void)k;
+	if (s->w == NULL)
+		return WB_OK;
+	int rc = wb_ocf_write_block(s->w, err);
+	if (rc == WB_OK)
+		rc = wb_ocf_sync(s->w, err);
+	if (rc != WB_OK)
+		return rc; /* file stays open; the next flush retries */
+	wb_ocf_free(s->w);
+	s->w = NULL;
+	s->closed_through = s->seq;
+	s->seq = 0;
+	s->durable = 0;
+	s->dirty = 0;
+	return WB_OK;
+}
+
+static int open_file(struct avrofile_sink *k, struct series *s,
+		     const struct wb_schema *schema, wb_error_t *err)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	if (stat(s->dir, &st) != 0) {
+		int rc = make_dirs(s->dir, err);
+		if (rc != WB_OK)
+			return rc;
+		k->root_dirty = 1;
+	}
+	uint64_t seq = s->next_seq;
+	file_path(s, seq, 1, path, sizeof(path));
+	s->w = wb_ocf_create(path, schema->json, k->codec, k->level,
+			     k->block_bytes, err);
+	if (s->w == NULL)
+		return err ? err->code : WB_ERR_IO;
+	s->next_seq = seq + 1;
+	s->seq = seq;
+	s->fingerprint = schema->fingerprint;
+	s->fp_known = 1;
+	s->opened_ms = now_ms();
+	s->durable = 0;
+	s->dirty = 1;
+	s->dir_dirty = 1;
+	return WB_OK;
+}
+
+static struct series *series_for_topic(struct avrofile_sink *k,
+				       const char *topic, wb_error_t *err)
+{
+	if (k->last && k->last->topic && strcmp(k->last->topic, topic) == 0)
+		return k->last;
+	char name[NAME_MAX + 1];
+	sanitize(topic, name, sizeof(name) - 10);
+	struct series *s = series_find(k, name);
+	if (s == NULL) {
+		s = series_add(k, name, err);
+		if (s == NULL)
+			return NULL;
+	}
+	if (s->topic == NULL || strcmp(s->topic, topic) != 0) {
+		char *t = strdup(topic);
+		if (t == NULL) {
+			wb_error_set(err, WB_ERR_NOMEM,
+				     "avro-file sink: out of memory");
+			return NULL;
+		}
+		free(s->topic);
+		s->topic = t;
+	}
+	k->last = s;
+	return s;
+}
+
+static int avrofile_write(struct wb_sink *base, const struct wb_event *ev,
+			  wb_error_t *err)
+{
+	struct avrofile_sink *k = (struct avrofile_sink *)base;
+	int rc = WB_OK;
+	if (ev->value == NULL) {
+		/* Tombstones mean nothing in a file. */
+		k->last_pos = ev->pos;
+		k->have_pos = 1;
+		return WB_OK;
+	}
+	if (ev->value_schema == NULL || ev->value_schema->json == NULL)
+		return wb_error_set(err, WB_ERR_RUNTIME,
+				    "avro-file sink: event for %s has no value "
+				    "schema",
+				    ev->topic);
+	struct series *s = series_for_topic(k, ev->topic, err);
+	if (s == NULL)
+		return WB_ERR_NOMEM;
+	if (s->w != NULL) {
+		const struct wb_schema *vs = ev->value_schema;
+		if (!s->fp_known &&
+		    strcmp(wb_ocf_schema(s->w), vs->json) == 0) {
+			s->fingerprint = vs->fingerprint;
+			s->fp_known = 1;
+		}
+		int same = s->fp_known && s->fingerprint == vs->fingerprint;
+		/* Rolling before the append, not after it: a failure then
+		 * leaves the event unwritten, so the caller's retry cannot
+		 * duplicate it. */
+		int full =
+			wb_ocf_offset(s->w) + (int64_t)wb_ocf_pending(s->w) >=
+			k->roll_bytes;
+		if (!same || full ||
+		    now_ms() - s->opened_ms >= k->roll_age_ms) {
+			rc = complete_file(k, s, err);
+			if (rc != WB_OK)
+				return rc;
+		}
+	}
+	if (s->w == NULL) {
+		rc = open_file(k, s, ev->value_schema, err);
+		if (rc != WB_OK)
+			return rc;
+	}
+	rc = wb_ocf_append(s->w, ev->value, ev->value_len, err);
+	if (rc != WB_OK)
+		return rc;
+	s->dirty = 1;
+	k->last_pos = ev->pos;
+	k->have_pos = 1;
+	return WB_OK;
+}
+
+static int avrofile_poll(struct wb_sink *base, int timeout_ms, wb_error_t *err)
+{
+	struct avrofile_sink *k = (struct avrofile_sink *)base;
+	(void)timeout_ms;
+	/* Files of idle series roll on age here, not only on the next write. */
+	int64_t now = now_ms();
+	for (size_t i = 0; i < k->nseries; i++) {
+		struct series *s = k->series[i];
+		if (s->w && now - s->opened_ms >= k->roll_age_ms) {
+			int rc = complete_file(k, s, err);
+			if (rc != WB_OK)
+				return rc;
+		}
+	}
+	return WB_OK;
+}
+
+static int avrofile_flush(struct wb_sink *base, int timeout_ms, wb_error_t *err)
+{
+	struct avrofile_sink *k = (struct avrofile_sink *)base;
+	(void)timeout_ms;
+	int rc;
+	for (size_t i = 0; i < k->nseries; i++) {
+		struct series *s = k->series[i];
+		if (s->w && s->dirty) {
+			rc = wb_ocf_write_block(s->w, err);
+			if (rc == WB_OK)
+				rc = wb_ocf_sync(s->w, err);
+			if (rc != WB_OK)
+				return rc;
+			s->durable = wb_ocf_offset(s->w);
+			s->dirty = 0;
+		}
+		if (s->dir_dirty) {
+			rc = fsync_dir(s->dir, err);
+			if (rc != WB_OK)
+				return rc;
+			s->dir_dirty = 0;
+		}
+	}
+	if (k->root_dirty) {
+		rc = fsync_dir(k->dir, err);
+		if (rc != WB_OK)
+			return rc;
+		k->root_dirty = 0;
+	}
+	if (k->have_pos && k->base.delivered)
+		k->base.delivered(k->base.delivered_opaque, &k->last_pos);
+	return WB_OK;
+}
+
+static json_t *avrofile_state(struct wb_sink *base)
+{
+	struct avrofile_sink *k = (struct avrofile_sink *)base;
+	json_t *series = json_object();
+	json_t *root = json_pack("{s:o}", "series", series);
+	if (root == NULL)
+		return NULL;
+	for (size_t i = 0; i < k->nseries; i++) {
+		struct series *s = k->series[i];
+		/* A file with nothing fsynced is, for a restart, no file. */
+		uint64_t seq = s->w && s->durable > 0 ? s->seq : 0;
+		json_t *o = json_pack(
+			"{s:I,s:I,s:I}", "seq", (json_int_t)seq, "offset",
+			(json_int_t)(seq ? s->durable : 0), "closed_through",
+			(json_int_t)s->closed_through);
+		if (o == NULL || json_object_set_new(series, s->name, o) != 0) {
+			json_decref(root);
+			return NULL;
+		}
+		s->rename_upto = s->closed_through;
+	}
+	return root;
+}
+
+static int avrofile_checkpointed(struct wb_sink *base, wb_error_t *err)
+{
+	struct avrofile_sink *k = (struct avrofile_sink *)base;
+	char from[PATH_MAX], to[PATH_MAX];
+	for (size_t i = 0; i < k->nseries; i++) {
+		struct series *s = k->series[i];
+		if (s->renamed_through >= s->rename_upto)
+			continue;
+		for (uint64_t q = s->renamed_through + 1; q <= s->rename_upto;
+		     q++) {
+			file_path(s, q, 1, from, sizeof(from));
+			file_path(s, q, 0, to, sizeof(to));
+			/* Seqs never written (a failed create) have no file. */
+			if (rename(from, to) != 0 && errno != ENOENT)
+				return wb_error_set(err, WB_ERR_IO,
+						    "rename %s: %s", from,
+						    strerror(errno));
+		}
+		int rc = fsync_dir(s->dir, err);
+		if (rc != WB_OK)
+			return rc;
+		s->renamed_through = s->rename_upto;
+	}
+	return WB_OK;
+}
+
+static int avrofile_close(struct wb_sink *base, wb_error_t *err)
+{
+	struct avrofile_sink *k = (struct avrofile_sink *)base;
+	int rc = avrofile_flush(base, -1, err);
+	if (rc != WB_OK)
+		return rc;
+	for (size_t i = 0; i < k->nseries; i++) {
+		rc = complete_file(k, k->series[i], err);
+		if (rc != WB_OK)
+			return rc;
+	}
+	return WB_OK;
+}
+
+static int avrofile_check(struct wb_sink *base, FILE *out, wb_error_t *err)
+{
+	struct avrofile_sink *k = (struct avrofile_sink *)base;
+	wb_error_t e = {0};
+	int rc = make_dirs(k->dir, &e);
+	if (rc == WB_OK) {
+		char probe[PATH_MAX];
+		snprintf(probe, sizeof(probe), "%s/.waybill-check-%ld", k->dir,
+			 (long)getpid());
+		int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			      0644);
+		if (fd < 0) {
+			rc = wb_error_set(&e, WB_ERR_IO,
+					  "cannot write in %s: %s", k->dir,
+					  strerror(errno));
+		} else {
+			close(fd);
+			unlink(probe);
+		}
+	}
+	if (rc != WB_OK) {
+		fprintf(out, "FAIL sink: avro-file dir %s: %s\n", k->dir,
+			e.message);
+		return wb_error_set(err, rc, "%s", e.message);
+	}
+	fprintf(out, "ok sink: avro-file dir %s is writable (codec %s)\n",
+		k->dir, wb_ocf_codec_name(k->codec));
+	return WB_OK;
+}
+
+const struct wb_sink_ops wb_avrofile_sink_ops = {
+	.name = "avro-file",
+	.create = avrofile_create,
+	.open = avrofile_open,
+	.write = avrofile_write,
+	.poll = avrofile_poll,
+	.flush = avrofile_flush,
+	.state = avrofile_state,
+	.checkpointed = avrofile_checkpointed,
+	.close = avrofile_close,
+	.check = avrofile_check,
+	.destroy = avrofile_destroy,
+};

@@ -1,0 +1,76 @@
+/* ocf.h — Avro Object Container File writer (null, deflate, zstandard). */
+#ifndef WB_OCF_H
+#define WB_OCF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+/* File layout (Avro specification, "Object Container Files"):
+ *   header: "Obj\x01", metadata map {avro.schema: JSON, avro.codec: name},
+ *           16-byte sync marker
+ *   blocks: long object count, long byte size of the (compressed) data,
+ *           the data, the sync marker.
+ * deflate is raw RFC 1951 (no zlib header, no checksum); zstandard is one
+ * zstd frame per block. */
+
+enum wb_ocf_codec {
+	WB_OCF_NULL,
+	WB_OCF_DEFLATE,
+	WB_OCF_ZSTD,
+};
+
+struct wb_ocf_writer;
+
+/* "null" | "deflate" | "zstandard" (also "zstd") → codec; NULL = zstandard.
+ * Returns WB_OK or WB_ERR_CONFIG. */
+int wb_ocf_codec_parse(const char *name, enum wb_ocf_codec *out,
+		       wb_error_t *err);
+/* The name written into avro.codec. */
+const char *wb_ocf_codec_name(enum wb_ocf_codec codec);
+
+/* Creates path (it must not exist) and writes the header with a fresh
+ * random sync marker. The header is written but not fsynced. level is the
+ * codec's compression level; block_bytes the uncompressed size at which
+ * wb_ocf_append writes a block. NULL + err (WB_ERR_IO) on failure. */
+struct wb_ocf_writer *wb_ocf_create(const char *path, const char *schema_json,
+				    enum wb_ocf_codec codec, int level,
+				    size_t block_bytes, wb_error_t *err);
+
+/* Truncates the existing file path to offset (which must cover at least the
+ * header and not exceed the file's length), fsyncs it, reads its header back
+ * and positions the writer to append further blocks with the same sync
+ * marker and the file's own codec. When schema_json is not NULL the file's
+ * schema must be exactly that JSON. NULL + err on failure. */
+struct wb_ocf_writer *wb_ocf_reopen(const char *path, int64_t offset,
+				    const char *schema_json, int level,
+				    size_t block_bytes, wb_error_t *err);
+
+/* Appends one Avro-binary-encoded record (copied into the block buffer);
+ * writes the block when the buffer reaches block_bytes. */
+int wb_ocf_append(struct wb_ocf_writer *w, const void *rec, size_t len,
+		  wb_error_t *err);
+/* Encodes and writes the pending records as one block (no-op when none).
+ * On a write error the file is cut back to its previous length and the
+ * records stay pending, so the call can be retried. */
+int wb_ocf_write_block(struct wb_ocf_writer *w, wb_error_t *err);
+/* fsync(2) of what has been written so far (pending records excluded). */
+int wb_ocf_sync(struct wb_ocf_writer *w, wb_error_t *err);
+
+/* Bytes written to the file (header + complete blocks). */
+int64_t wb_ocf_offset(const struct wb_ocf_writer *w);
+/* Uncompressed bytes of records not yet written. */
+size_t wb_ocf_pending(const struct wb_ocf_writer *w);
+/* The schema JSON in the file's header (valid while w lives). */
+const char *wb_ocf_schema(const struct wb_ocf_writer *w);
+const char *wb_ocf_path(const struct wb_ocf_writer *w);
+
+/* Writes the pending block, fsyncs and closes the file; frees w whatever the
+ * outcome. */
+int wb_ocf_close(struct wb_ocf_writer *w, wb_error_t *err);
+/* Closes the descriptor and frees w, discarding pending records (what a
+ * crash would do). Accepts NULL. */
+void wb_ocf_free(struct wb_ocf_writer *w);
+
+#endif

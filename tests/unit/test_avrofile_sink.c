@@ -1,0 +1,481 @@
+/* test_avrofile_sink.c — the avro-file sink through its ops table: rolling,
+ * schema changes, crashes at awkward moments and replay, checked with
+ * python3-avro (every event exactly once, in order, no .part left). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "buf.h"
+#include "config.h"
+#include "sink.h"
+
+static int failures;
+#define CHECK(c)                                                               \
+	do {                                                                   \
+		if (!(c)) {                                                    \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
+				__LINE__, #c);                                 \
+			failures++;                                            \
+		}                                                              \
+	} while (0)
+#define N_EVENTS 300
+#define SWITCH 220 /* topic a's table is altered here */
+
+static struct wb_schema v1 = {
+	.json = "{\"type\":\"record\",\"name\":\"Env\",\"fields\":["
+		"{\"name\":\"id\",\"type\":\"long\"},"
+		"{\"name\":\"v\",\"type\":\"string\"}]}",
+	.canonical = "",
+	.fingerprint = 0x1111,
+	.full_name = "Env",
+};
+static struct wb_schema v2 = {
+	.json = "{\"type\":\"record\",\"name\":\"Env\",\"fields\":["
+		"{\"name\":\"id\",\"type\":\"long\"},"
+		"{\"name\":\"v\",\"type\":\"string\"},"
+		"{\"name\":\"extra\",\"type\":\"int\"}]}",
+	.canonical = "",
+	.fingerprint = 0x2222,
+	.full_name = "Env",
+};
+
+static wb_position_t delivered;
+static int ndelivered;
+
+static void on_delivered(void *opaque, const wb_position_t *pos)
+{
+	(void)opaque;
+	delivered = *pos;
+	ndelivered++;
+}
+
+static const char *topic_of(int i)
+{
+	return i % 3 == 0 ? "t.public.b" : "t.public.a";
+}
+static int is_tombstone(int i)
+{
+	return i % 10 == 7;
+}
+
+/* Writes events [from, to]. */
+static int write_events(struct wb_sink *k, int from, int to)
+{
+	struct wb_buf b;
+	wb_buf_init(&b);
+	int rc = WB_OK;
+	for (int i = from; i <= to && rc == WB_OK; i++) {
+		const char *topic = topic_of(i);
+		int altered = topic[9] == 'a' && i >= SWITCH;
+		char v[64];
+		snprintf(v, sizeof(v), "value %d padded to make blocks fill",
+			 i);
+		wb_buf_reset(&b);
+		wb_avro_put_long(&b, i);
+		wb_avro_put_string(&b, v);
+		if (altered)
+			wb_avro_put_long(&b, -i);
+		struct wb_event ev = {
+			.topic = topic,
+			.value_schema = altered ? &v2 : &v1,
+			.key_schema = NULL,
+			.key = (const uint8_t *)"k",
+			.key_len = 1,
+			.value = is_tombstone(i) ? NULL : b.data,
+			.value_len = is_tombstone(i) ? 0 : b.len,
+			.pos = {(uint64_t)i, 0},
+			.position = "x",
+			.event_id = "e",
+			.op = 'c',
+		};
+		wb_error_t err = {0};
+		rc = k->ops->write(k, &ev, &err);
+		if (rc != WB_OK)
+			fprintf(stderr, "write %d: %s\n", i, err.message);
+	}
+	wb_buf_free(&b);
+	return rc;
+}
+
+static struct wb_sink *start(struct wb_config *cfg, json_t *state)
+{
+	wb_error_t err = {0};
+	struct wb_sink *k = wb_avrofile_sink_ops.create(cfg, &err);
+	CHECK(k != NULL);
+	if (k == NULL)
+		return NULL;
+	k->delivered = on_delivered;
+	k->delivered_opaque = NULL;
+	int rc = k->ops->open(k, state, &err);
+	CHECK(rc == WB_OK);
+	if (rc != WB_OK) {
+		fprintf(stderr, "open: %s\n", err.message);
+		k->ops->destroy(k);
+		return NULL;
+	}
+	return k;
+}
+
+/* flush + state; returns the state as the checkpoint would store it. */
+static char *checkpoint(struct wb_sink *k, int last)
+{
+	wb_error_t err = {0};
+	ndelivered = 0;
+	CHECK(k->ops->flush(k, 1000, &err) == WB_OK);
+	CHECK(ndelivered == 1 && delivered.major == (uint64_t)last);
+	json_t *st = k->ops->state(k);
+	CHECK(st != NULL);
+	char *text = json_dumps(st, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(st);
+	return text;
+}
+
+static json_t *load(const char *text)
+{
+	return json_loads(text, 0, NULL);
+}
+
+static char *run(const char *cmd)
+{
+	FILE *p = popen(cmd, "r");
+	if (p == NULL)
+		return NULL;
+	struct wb_buf b;
+	wb_buf_init(&b);
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+		wb_buf_append(&b, chunk, n);
+	int st = pclose(p);
+	wb_buf_append(&b, "", 1);
+	if (st != 0) {
+		fprintf(stderr, "%s failed:\n%s\n", cmd, (char *)b.data);
+		wb_buf_free(&b);
+		return NULL;
+	}
+	return (char *)b.data;
+}
+
+static const char *py_check =
+	"import os, sys, avro.datafile, avro.io\n"
+	"root = sys.argv[1]\n"
+	"for topic in sorted(os.listdir(root)):\n"
+	"    d = os.path.join(root, topic)\n"
+	"    names = sorted(os.listdir(d))\n"
+	"    parts = [n for n in names if not n.endswith('.avro')]\n"
+	"    ids, files = [], []\n"
+	"    for n in names:\n"
+	"        if not n.endswith('.avro'):\n"
+	"            continue\n"
+	"        with open(os.path.join(d, n), 'rb') as f:\n"
+	"            r = avro.datafile.DataFileReader(f, "
+	"avro.io.DatumReader())\n"
+	"            recs = list(r)\n"
+	"        for rec in recs:\n"
+	"            assert rec['v'] == 'value %d padded to make blocks fill' "
+	"% rec['id']\n"
+	"            if 'extra' in rec:\n"
+	"                assert rec['extra'] == -rec['id']\n"
+	"        ids += [rec['id'] for rec in recs]\n"
+	"        files.append('%d:%d' % "
+	"(len(r.datum_reader.writers_schema.fields),\n"
+	"                                recs[0]['id'] if recs else -1))\n"
+	"    print(topic, 'parts=%d' % len(parts))\n"
+	"    print(','.join(map(str, ids)))\n"
+	"    print(' '.join(files))\n";
+
+/* Checks the files of one topic against python's view of them. */
+static void check_topic(const char *out, const char *topic, int expect_parts)
+{
+	char head[128];
+	snprintf(head, sizeof(head), "%s parts=%d\n", topic, expect_parts);
+	const char *p = strstr(out, head);
+	CHECK(p != NULL);
+	if (p == NULL) {
+		fprintf(stderr, "no \"%s\" in:\n%s\n", head, out);
+		return;
+	}
+	p += strlen(head);
+	struct wb_buf e;
+	wb_buf_init(&e);
+	for (int i = 1; i <= N_EVENTS; i++) {
+		if (strcmp(topic_of(i), topic) != 0 || is_tombstone(i))
+			continue;
+		char num[16];
+		snprintf(num, sizeof(num), "%s%d", e.len ? "," : "", i);
+		wb_buf_append(&e, num, strlen(num));
+	}
+	wb_buf_append(&e, "\n", 1);
+	CHECK(strncmp(p, (char *)e.data, e.len) == 0);
+	if (strncmp(p, (char *)e.data, e.len) != 0)
+		fprintf(stderr, "%s ids:\n%.*s\nwant:\n%.*s\n", topic,
+			(int)(strchr(p, '\n') - p), p, (int)e.len,
+			(char *)e.data);
+	wb_buf_free(&e);
+
+	/* Files: "<nfields>:<first id>" in name order. */
+	p = strchr(p, '\n') + 1;
+	const char *end = strchr(p, '\n');
+	int nfiles = 0, switches = 0, prev_fields = 0, prev_first = 0;
+	while (p < end) {
+		int fields, first, used;
+		if (sscanf(p, "%d:%d%n", &fields, &first, &used) != 2)
+			break;
+		p += used;
+		while (*p == ' ')
+			p++;
+		CHECK(first > prev_first); /* no empty file, names in order */
+		if (prev_fields && fields != prev_fields) {
+			switches++;
+			/* The altered table starts a new file, exactly there.
+			 */
+			CHECK(prev_fields == 2 && fields == 3);
+			CHECK(first == SWITCH);
+		}
+		prev_fields = fields;
+		prev_first = first;
+		nfiles++;
+	}
+	CHECK(nfiles >= 3); /* roll_bytes rolled it */
+	CHECK(switches == (topic[9] == 'a' ? 1 : 0));
+}
+
+static void test_crashes(const char *base, const char *codec)
+{
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/%s", base, codec);
+	struct wb_config cfg = {0};
+	cfg.name = "t";
+	cfg.sink.type = "avro-file";
+	cfg.sink.dir = dir;
+	cfg.sink.codec = (char *)codec;
+	cfg.sink.codec_level = 3;
+	cfg.sink.block_bytes = 300;
+	cfg.sink.roll_bytes = 700;
+	cfg.sink.roll_age_ms = 3600 * 1000;
+	wb_error_t err = {0};
+
+	/* Run 1: checkpoint at 100, more gets to disk (even fsynced), crash. */
+	struct wb_sink *k = start(&cfg, NULL);
+	if (k == NULL)
+		return;
+	CHECK(write_events(k, 1, 100) == WB_OK);
+	char *ck1 = checkpoint(k, 100);
+	CHECK(k->ops->checkpointed(k, &err) == WB_OK);
+	json_t *st = load(ck1);
+	json_t *a =
+		json_object_get(json_object_get(st, "series"), "t.public.a");
+	CHECK(json_is_integer(json_object_get(a, "seq")));
+	CHECK(json_integer_value(json_object_get(a, "offset")) > 0);
+	CHECK(json_integer_value(json_object_get(a, "closed_through")) >= 1);
+	json_decref(st);
+	CHECK(write_events(k, 101, 160) == WB_OK);
+	CHECK(k->ops->flush(k, 1000, &err) == WB_OK);
+	CHECK(write_events(k, 161, 190) == WB_OK);
+	k->ops->destroy(k); /* kill -9 */
+	/* ... and one that hit mid-block: every unfinished file gets a torn
+	 * tail. */
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "for f in %s/*/*.part; do printf '\\036\\200torn' >> $f; done",
+		 dir);
+	CHECK(system(cmd) == 0);
+
+	/* Run 2: restart from checkpoint 1, replay, checkpoint at 250 but
+	 * crash before checkpointed() could rename anything, then more. */
+	st = load(ck1);
+	k = start(&cfg, st);
+	json_decref(st);
+	if (k == NULL)
+		goto out;
+	CHECK(write_events(k, 101, 250) == WB_OK);
+	char *ck2 = checkpoint(k, 250);
+	CHECK(write_events(k, 251, 275) == WB_OK);
+	k->ops->destroy(k);
+
+	/* Run 3: restart from checkpoint 2, replay to the end, clean stop. */
+	st = load(ck2);
+	k = start(&cfg, st);
+	json_decref(st);
+	if (k == NULL) {
+		free(ck2);
+		goto out;
+	}
+	CHECK(write_events(k, 251, N_EVENTS) == WB_OK);
+	ndelivered = 0;
+	CHECK(k->ops->close(k, &err) == WB_OK);
+	CHECK(ndelivered == 1 && delivered.major == N_EVENTS);
+	st = k->ops->state(k);
+	a = json_object_get(json_object_get(st, "series"), "t.public.a");
+	CHECK(json_integer_value(json_object_get(a, "seq")) == 0);
+	json_decref(st);
+	CHECK(k->ops->checkpointed(k, &err) == WB_OK);
+	k->ops->destroy(k);
+	free(ck2);
+
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/check.py %s", base,
+		 dir);
+	char *got = run(cmd);
+	CHECK(got != NULL);
+	if (got) {
+		check_topic(got, "t.public.a", 0);
+		check_topic(got, "t.public.b", 0);
+	}
+	free(got);
+out:
+	free(ck1);
+}
+
+/* Without a checkpoint nothing of a .part file was acknowledged; complete
+ * files stay and numbering continues after them. */
+static void test_no_checkpoint(const char *base)
+{
+	char dir[512], path[600];
+	snprintf(dir, sizeof(dir), "%s/nockpt", base);
+	struct wb_config cfg = {0};
+	cfg.sink.dir = dir;
+	cfg.sink.codec = "null";
+	wb_error_t err = {0};
+
+	struct wb_sink *k = start(&cfg, NULL);
+	if (k == NULL)
+		return;
+	CHECK(write_events(k, 1, 10) == WB_OK);
+	CHECK(k->ops->close(k, &err) == WB_OK);
+	json_decref(k->ops->state(k));
+	CHECK(k->ops->checkpointed(k, &err) == WB_OK);
+	k->ops->destroy(k);
+	snprintf(path, sizeof(path), "%s/t.public.a/000000000001.avro", dir);
+	CHECK(access(path, F_OK) == 0);
+
+	/* A crash before the first checkpoint of a new run. */
+	k = start(&cfg, NULL);
+	if (k == NULL)
+		return;
+	CHECK(write_events(k, 11, 20) == WB_OK);
+	CHECK(k->ops->flush(k, 1000, &err) == WB_OK);
+	snprintf(path, sizeof(path), "%s/t.public.a/000000000002.avro.part",
+		 dir);
+	CHECK(access(path, F_OK) == 0);
+	k->ops->destroy(k);
+
+	k = start(&cfg, NULL);
+	if (k == NULL)
+		return;
+	CHECK(access(path, F_OK) != 0); /* the .part is gone */
+	snprintf(path, sizeof(path), "%s/t.public.a/000000000001.avro", dir);
+	CHECK(access(path, F_OK) == 0);
+	CHECK(write_events(k, 11, 12) == WB_OK);
+	CHECK(k->ops->flush(k, 1000, &err) == WB_OK);
+	snprintf(path, sizeof(path), "%s/t.public.a/000000000002.avro.part",
+		 dir);
+	CHECK(access(path, F_OK) == 0);
+
+	/* A write error is reported with the path, not swallowed. */
+	snprintf(path, sizeof(path), "%s/t.public.c", dir);
+	FILE *f = fopen(path, "w");
+	if (f)
+		fclose(f);
+	struct wb_event ev = {.topic = "t.public.c",
+			      .value_schema = &v1,
+			      .value = (const uint8_t *)"\x02\x00",
+			      .value_len = 2};
+	int rc = k->ops->write(k, &ev, &err);
+	CHECK(rc == WB_ERR_IO && strstr(err.message, "t.public.c") != NULL);
+
+	/* check(): one line, ok or FAIL. */
+	char *text = NULL;
+	size_t n = 0;
+	FILE *out = open_memstream(&text, &n);
+	CHECK(k->ops->check(k, out, &err) == WB_OK);
+	fclose(out);
+	CHECK(text && strncmp(text, "ok sink: ", 9) == 0 &&
+	      strchr(text, '\n') == text + strlen(text) - 1);
+	free(text);
+	k->ops->destroy(k);
+
+	cfg.sink.dir = "/proc/waybill-no/out";
+	k = wb_avrofile_sink_ops.create(&cfg, &err);
+	CHECK(k != NULL);
+	if (k) {
+		text = NULL;
+		out = open_memstream(&text, &n);
+		CHECK(k->ops->check(k, out, &err) != WB_OK);
+		fclose(out);
+		CHECK(text && strncmp(text, "FAIL sink: ", 11) == 0);
+		free(text);
+		k->ops->destroy(k);
+	}
+	/* An idle file completes on age, from poll(). */
+	snprintf(dir, sizeof(dir), "%s/age", base);
+	cfg.sink.dir = dir;
+	cfg.sink.roll_age_ms = 50;
+	k = start(&cfg, NULL);
+	if (k) {
+		CHECK(write_events(k, 1, 1) == WB_OK);
+		CHECK(k->ops->poll(k, 0, &err) == WB_OK);
+		json_t *st = k->ops->state(k);
+		json_t *a = json_object_get(json_object_get(st, "series"),
+					    "t.public.a");
+		CHECK(json_integer_value(
+			      json_object_get(a, "closed_through")) == 0);
+		json_decref(st);
+		usleep(80 * 1000);
+		CHECK(k->ops->poll(k, 0, &err) == WB_OK);
+		st = k->ops->state(k);
+		a = json_object_get(json_object_get(st, "series"),
+				    "t.public.a");
+		CHECK(json_integer_value(
+			      json_object_get(a, "closed_through")) == 1);
+		CHECK(json_integer_value(json_object_get(a, "seq")) == 0);
+		json_decref(st);
+		CHECK(k->ops->checkpointed(k, &err) == WB_OK);
+		snprintf(path, sizeof(path), "%s/t.public.a/000000000001.avro",
+			 dir);
+		CHECK(access(path, F_OK) == 0);
+		k->ops->destroy(k);
+	}
+	cfg.sink.codec = "lz4";
+	CHECK(wb_avrofile_sink_ops.create(&cfg, &err) == NULL);
+	CHECK(err.code == WB_ERR_CONFIG);
+}
+
+int main(void)
+{
+	char base[] = "/tmp/wb_test_avrofile_XXXXXX";
+	if (mkdtemp(base) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	char script[600];
+	snprintf(script, sizeof(script), "%s/check.py", base);
+	FILE *f = fopen(script, "w");
+	if (f == NULL)
+		return 1;
+	fputs(py_check, f);
+	fclose(f);
+
+	test_crashes(base, "zstandard");
+	test_crashes(base, "deflate");
+	test_crashes(base, "null");
+	test_no_checkpoint(base);
+	CHECK(strcmp(wb_avrofile_sink_ops.name, "avro-file") == 0);
+
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
+	if (failures == 0 && system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", base);
+	if (failures)
+		fprintf(stderr,
+			"test_avrofile_sink: %d check(s) failed (files in "
+			"%s)\n",
+			failures, base);
+	else
+		printf("test_avrofile_sink: ok\n");
+	return failures != 0;
+}

@@ -1,0 +1,247 @@
+/* test_ocf.c — OCF writer: each codec and reopen-after-truncate, checked
+ * with python3-avro. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "ocf.h"
+
+static int failures;
+#define CHECK(c)                                                               \
+	do {                                                                   \
+		if (!(c)) {                                                    \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
+				__LINE__, #c);                                 \
+			failures++;                                            \
+		}                                                              \
+	} while (0)
+
+static const char *schema = "{\"type\":\"record\",\"name\":\"R\",\"fields\":["
+			    "{\"name\":\"id\",\"type\":\"long\"},"
+			    "{\"name\":\"name\",\"type\":\"string\"}]}";
+
+static const char *py_reader =
+	"import sys, json, avro.datafile, avro.io\n"
+	"with open(sys.argv[1], 'rb') as f:\n"
+	"    r = avro.datafile.DataFileReader(f, avro.io.DatumReader())\n"
+	"    print('codec', r.get_meta('avro.codec').decode())\n"
+	"    for rec in r:\n"
+	"        print(json.dumps(rec, sort_keys=True))\n";
+
+/* Runs python3-avro over path; returns its stdout (malloc'd) or NULL. */
+static char *py_read(const char *dir, const char *path)
+{
+	char script[512], cmd[2048];
+	snprintf(script, sizeof(script), "%s/read.py", dir);
+	FILE *f = fopen(script, "w");
+	if (f == NULL)
+		return NULL;
+	fputs(py_reader, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s %s", script, path);
+	FILE *p = popen(cmd, "r");
+	if (p == NULL)
+		return NULL;
+	struct wb_buf b;
+	wb_buf_init(&b);
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
+		wb_buf_append(&b, chunk, n);
+	int st = pclose(p);
+	wb_buf_append(&b, "", 1);
+	if (st != 0) {
+		fprintf(stderr, "python3-avro failed on %s:\n%s\n", path,
+			(char *)b.data);
+		wb_buf_free(&b);
+		return NULL;
+	}
+	return (char *)b.data;
+}
+
+static void encode(struct wb_buf *b, int64_t id)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "row-%" PRId64 "-\xc3\xa9", id);
+	wb_buf_reset(b);
+	wb_avro_put_long(b, id);
+	wb_avro_put_string(b, name);
+}
+
+/* The lines python prints for records [from, to). */
+static void expect(struct wb_buf *e, int64_t from, int64_t to)
+{
+	char line[128];
+	for (int64_t i = from; i < to; i++) {
+		snprintf(line, sizeof(line),
+			 "{\"id\": %" PRId64 ", \"name\": \"row-%" PRId64
+			 "-\\u00e9\"}\n",
+			 i, i);
+		wb_buf_append(e, line, strlen(line));
+	}
+}
+
+static void test_codec(const char *dir, enum wb_ocf_codec codec)
+{
+	wb_error_t err = {0};
+	char path[512];
+	snprintf(path, sizeof(path), "%s/%s.avro", dir,
+		 wb_ocf_codec_name(codec));
+	/* 200-byte blocks: several blocks, records split across none. */
+	struct wb_ocf_writer *w =
+		wb_ocf_create(path, schema, codec,
+			      codec == WB_OCF_DEFLATE ? 6 : 3, 200, &err);
+	CHECK(w != NULL);
+	if (w == NULL) {
+		fprintf(stderr, "%s\n", err.message);
+		return;
+	}
+	/* A second create of the same path must refuse, not clobber. */
+	CHECK(wb_ocf_create(path, schema, codec, 3, 200, &err) == NULL);
+	CHECK(err.code == WB_ERR_IO);
+
+	struct wb_buf rec;
+	wb_buf_init(&rec);
+	for (int64_t i = 0; i < 100; i++) {
+		encode(&rec, i * 1000003 - 50);
+		CHECK(wb_ocf_append(w, rec.data, rec.len, &err) == WB_OK);
+	}
+	CHECK(wb_ocf_pending(w) > 0);
+	CHECK(wb_ocf_close(w, &err) == WB_OK);
+
+	struct wb_buf e;
+	wb_buf_init(&e);
+	char head[64];
+	snprintf(head, sizeof(head), "codec %s\n", wb_ocf_codec_name(codec));
+	wb_buf_append(&e, head, strlen(head));
+	char line[128];
+	for (int64_t i = 0; i < 100; i++) {
+		int64_t id = i * 1000003 - 50;
+		snprintf(line, sizeof(line),
+			 "{\"id\": %" PRId64 ", \"name\": \"row-%" PRId64
+			 "-\\u00e9\"}\n",
+			 id, id);
+		wb_buf_append(&e, line, strlen(line));
+	}
+	wb_buf_append(&e, "", 1);
+	char *got = py_read(dir, path);
+	CHECK(got != NULL && strcmp(got, (char *)e.data) == 0);
+	if (got && strcmp(got, (char *)e.data) != 0)
+		fprintf(stderr, "got:\n%s\nwant:\n%s\n", got, (char *)e.data);
+	free(got);
+	wb_buf_free(&e);
+	wb_buf_free(&rec);
+}
+
+static void test_reopen(const char *dir, enum wb_ocf_codec codec)
+{
+	wb_error_t err = {0};
+	char path[512];
+	snprintf(path, sizeof(path), "%s/reopen-%s.avro", dir,
+		 wb_ocf_codec_name(codec));
+	struct wb_ocf_writer *w =
+		wb_ocf_create(path, schema, codec, 3, 1 << 20, &err);
+	CHECK(w != NULL);
+	if (w == NULL)
+		return;
+	struct wb_buf rec;
+	wb_buf_init(&rec);
+	for (int64_t i = 0; i < 10; i++) {
+		encode(&rec, i);
+		CHECK(wb_ocf_append(w, rec.data, rec.len, &err) == WB_OK);
+	}
+	CHECK(wb_ocf_write_block(w, &err) == WB_OK);
+	CHECK(wb_ocf_sync(w, &err) == WB_OK);
+	int64_t mark = wb_ocf_offset(w);
+	/* Records 10..19 reach the file after the mark; 20..24 stay pending
+	 * and die with the "crash". */
+	for (int64_t i = 10; i < 20; i++) {
+		encode(&rec, i);
+		CHECK(wb_ocf_append(w, rec.data, rec.len, &err) == WB_OK);
+	}
+	CHECK(wb_ocf_write_block(w, &err) == WB_OK);
+	for (int64_t i = 20; i < 25; i++) {
+		encode(&rec, i);
+		CHECK(wb_ocf_append(w, rec.data, rec.len, &err) == WB_OK);
+	}
+	CHECK(wb_ocf_offset(w) > mark);
+	wb_ocf_free(w);
+	/* Append a torn half block too, as a kill -9 mid-write would. */
+	FILE *f = fopen(path, "ab");
+	CHECK(f != NULL);
+	if (f) {
+		fputs("\x14\x80garbage", f);
+		fclose(f);
+	}
+
+	/* A different schema is refused. */
+	CHECK(wb_ocf_reopen(path, mark, "\"string\"", 3, 1 << 20, &err) ==
+	      NULL);
+	/* A length the file does not have is refused. */
+	CHECK(wb_ocf_reopen(path, 1 << 30, schema, 3, 1 << 20, &err) == NULL);
+
+	w = wb_ocf_reopen(path, mark, schema, 3, 1 << 20, &err);
+	CHECK(w != NULL);
+	if (w == NULL) {
+		fprintf(stderr, "%s\n", err.message);
+		wb_buf_free(&rec);
+		return;
+	}
+	CHECK(wb_ocf_offset(w) == mark);
+	CHECK(strcmp(wb_ocf_schema(w), schema) == 0);
+	for (int64_t i = 10; i < 30; i++) {
+		encode(&rec, i);
+		CHECK(wb_ocf_append(w, rec.data, rec.len, &err) == WB_OK);
+	}
+	CHECK(wb_ocf_close(w, &err) == WB_OK);
+
+	struct wb_buf e;
+	wb_buf_init(&e);
+	char head[64];
+	snprintf(head, sizeof(head), "codec %s\n", wb_ocf_codec_name(codec));
+	wb_buf_append(&e, head, strlen(head));
+	expect(&e, 0, 30);
+	wb_buf_append(&e, "", 1);
+	char *got = py_read(dir, path);
+	CHECK(got != NULL && strcmp(got, (char *)e.data) == 0);
+	if (got && strcmp(got, (char *)e.data) != 0)
+		fprintf(stderr, "got:\n%s\nwant:\n%s\n", got, (char *)e.data);
+	free(got);
+	wb_buf_free(&e);
+	wb_buf_free(&rec);
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/wb_test_ocf_XXXXXX";
+	if (mkdtemp(dir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_codec(dir, WB_OCF_NULL);
+	test_codec(dir, WB_OCF_DEFLATE);
+	test_codec(dir, WB_OCF_ZSTD);
+	test_reopen(dir, WB_OCF_NULL);
+	test_reopen(dir, WB_OCF_DEFLATE);
+	test_reopen(dir, WB_OCF_ZSTD);
+
+	enum wb_ocf_codec c;
+	wb_error_t err = {0};
+	CHECK(wb_ocf_codec_parse("snappy", &c, &err) == WB_ERR_CONFIG);
+	CHECK(wb_ocf_codec_parse(NULL, &c, &err) == WB_OK && c == WB_OCF_ZSTD);
+
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (failures == 0 && system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	if (failures)
+		fprintf(stderr, "test_ocf: %d check(s) failed (files in %s)\n",
+			failures, dir);
+	else
+		printf("test_ocf: ok\n");
+	return failures != 0;
+}
