@@ -52,6 +52,8 @@ int wb_checkpoint_load(const char *dir, const char *name,
 	snprintf(cp->time, sizeof(cp->time), "%s", when ? when : "");
 	json_t *sink = json_object_get(root, "sink");
 	cp->sink = sink && !json_is_null(sink) ? json_incref(sink) : NULL;
+	json_t *source = json_object_get(root, "source");
+	cp->source = source && !json_is_null(source) ? json_incref(source) : NULL;
 	cp->have = true;
 	json_decref(root);
 	return WB_OK;
@@ -69,7 +71,8 @@ static int fsync_dir(const char *dir)
 
 int wb_checkpoint_save(const char *dir, const char *name,
 		       const struct wb_source_ops *ops, const wb_position_t *pos,
-		       uint64_t ack, json_t *sink, wb_error_t *err)
+		       uint64_t ack, json_t *source, json_t *sink,
+		       wb_error_t *err)
 {
 	char tmp[PATH_MAX], path[PATH_MAX], pos_text[64], ack_text[64], when[32];
 	int rc = WB_OK, fd = -1;
@@ -85,8 +88,9 @@ int wb_checkpoint_save(const char *dir, const char *name,
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
-	root = json_pack("{s:i,s:s,s:s,s:s,s:O}", "version", 1, "position",
-			 pos_text, ops->ack_name, ack_text, "time", when, "sink",
+	root = json_pack("{s:i,s:s,s:s,s:s,s:O,s:O}", "version", 1, "position",
+			 pos_text, ops->ack_name, ack_text, "time", when,
+			 "source", source ? source : json_null(), "sink",
 			 sink ? sink : json_null());
 	text = root ? json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
 	if (text == NULL) {
@@ -130,6 +134,7 @@ done:
 void wb_checkpoint_clear(struct wb_checkpoint *cp)
 {
 	json_decref(cp->sink);
+	json_decref(cp->source);
 	memset(cp, 0, sizeof(*cp));
 }
 

@@ -22,6 +22,7 @@ struct wb_checkpoint {
 	wb_position_t pos;
 	uint64_t ack;
 	json_t *sink; /* owned; NULL when absent */
+	json_t *source; /* owned; NULL when absent */
 	char time[32]; /* when it was written, ISO-8601 UTC */
 };
 
@@ -33,7 +34,8 @@ int wb_checkpoint_load(const char *dir, const char *name,
 /* Writes durably (see above). sink may be NULL. */
 int wb_checkpoint_save(const char *dir, const char *name,
 		       const struct wb_source_ops *ops, const wb_position_t *pos,
-		       uint64_t ack, json_t *sink, wb_error_t *err);
+		       uint64_t ack, json_t *source, json_t *sink,
+		       wb_error_t *err);
 void wb_checkpoint_clear(struct wb_checkpoint *cp);
 
 /* Creates dir if missing and takes an exclusive lock (<dir>/<name>.lock)

@@ -230,7 +230,7 @@ static int cmd_status(int argc, char **argv)
 	} else {
 		json_object_set_new(out, "checkpoint", json_null());
 	}
-	struct wb_source_resume resume = {cp.have, cp.pos, cp.ack};
+	struct wb_source_resume resume = {cp.have, cp.pos, cp.ack, NULL};
 	wb_checkpoint_clear(&cp);
 	src = sops->create(cfg, &err);
 	if (src == NULL) {

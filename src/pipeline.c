@@ -33,6 +33,7 @@ struct commit_mark {
 
 struct pipeline {
 	const struct wb_config *cfg;
+	volatile sig_atomic_t *stop;
 	const struct wb_source_ops *sops;
 	const struct wb_sink_ops *kops;
 	struct wb_source *src;
@@ -200,13 +201,17 @@ static int process_batch(struct pipeline *p, struct wb_batch *b, wb_error_t *err
 	return WB_OK;
 }
 
-/* Flushes the sink and, if anything moved, writes a checkpoint and then
- * acknowledges it to the source. */
-static int checkpoint(struct pipeline *p, wb_error_t *err)
+/* Flushes the sink (waiting up to flush_ms) and, if anything moved, writes
+ * a checkpoint of what is delivered and then acknowledges it to the source.
+ * Events still in flight at the deadline are not an error here: they are
+ * simply not covered yet. */
+static int checkpoint(struct pipeline *p, int flush_ms, wb_error_t *err)
 {
-	int rc = p->kops->flush(p->sink, 30000, err);
-	if (rc)
+	int rc = p->kops->flush(p->sink, flush_ms, err);
+	if (rc && !err->retriable)
 		return rc;
+	int pending = rc;
+	wb_error_t pending_err = *err;
 	p->last_ckpt_ms = now_ms();
 	wb_position_t pos = p->delivered;
 	pos_max(&pos, &p->done_pos);
@@ -219,11 +224,13 @@ static int checkpoint(struct pipeline *p, wb_error_t *err)
 	if (ack < p->ckpt_ack)
 		ack = p->ckpt_ack;
 	if (!p->dirty && ack == p->ckpt_ack)
-		return WB_OK;
+		goto out;
 	json_t *state = p->kops->state ? p->kops->state(p->sink) : NULL;
+	json_t *sstate = p->sops->state ? p->sops->state(p->src, &pos) : NULL;
 	rc = wb_checkpoint_save(p->cfg->checkpoint_dir, p->cfg->name, p->sops,
-				&pos, ack, state, err);
+				&pos, ack, sstate, state, err);
 	json_decref(state);
+	json_decref(sstate);
 	if (rc)
 		return rc;
 	p->ckpt_pos = pos;
@@ -232,7 +239,10 @@ static int checkpoint(struct pipeline *p, wb_error_t *err)
 	if (p->kops->checkpointed && (rc = p->kops->checkpointed(p->sink, err)))
 		return rc;
 	p->sops->ack(p->src, &pos, ack);
-	return WB_OK;
+out:
+	if (pending)
+		*err = pending_err;
+	return pending;
 }
 
 static bool idle_done(struct pipeline *p, int idle_s)
@@ -309,8 +319,9 @@ static int open_all(struct pipeline *p, wb_error_t *err)
 	}
 	p->sink->delivered = on_delivered;
 	p->sink->delivered_opaque = p;
+	p->sink->stop = p->stop;
 
-	struct wb_source_resume resume = {cp.have, cp.pos, cp.ack};
+	struct wb_source_resume resume = {cp.have, cp.pos, cp.ack, cp.source};
 	rc = p->sops->open(p->src, &resume, err);
 	if (rc == 0)
 		rc = p->kops->open(p->sink, cp.sink, err);
@@ -351,6 +362,7 @@ int wb_pipeline_run(const struct wb_config *cfg,
 	struct pipeline p;
 	memset(&p, 0, sizeof(p));
 	p.cfg = cfg;
+	p.stop = stop;
 	p.lock_fd = -1;
 	int rc = open_all(&p, err);
 	if (rc)
@@ -390,8 +402,16 @@ int wb_pipeline_run(const struct wb_config *cfg,
 		long long since = now_ms() - p.last_ckpt_ms;
 		if (since >= cfg->checkpoint_interval_ms ||
 		    (b == NULL && p.dirty && since >= 200)) {
-			if ((rc = checkpoint(&p, err)))
+			rc = checkpoint(&p, 0, err);
+			if (rc && !err->retriable)
 				goto out;
+			rc = 0;
+		}
+		if (p.sops->finished && p.sops->finished(p.src) &&
+		    wb_queue_bytes(p.queue) == 0 && src_done == false &&
+		    b == NULL) {
+			wb_info("pipeline", "source finished: stopping");
+			break;
 		}
 		if (idle_done(&p, opt->stop_when_idle_s)) {
 			wb_info("pipeline", "idle for %d s and caught up: stopping",
@@ -403,12 +423,12 @@ int wb_pipeline_run(const struct wb_config *cfg,
 	stop_source(&p);
 	if ((rc = drain(&p, err)))
 		goto out;
-	if ((rc = checkpoint(&p, err)))
-		goto out;
+	if ((rc = checkpoint(&p, 30000, err)))
+		goto out; /* what was delivered is checkpointed; the rest replays */
 	if (p.kops->close && (rc = p.kops->close(p.sink, err)))
 		goto out;
 	p.dirty = true; /* the sink state changed: files completed */
-	if ((rc = checkpoint(&p, err)))
+	if ((rc = checkpoint(&p, 30000, err)))
 		goto out;
 	p.sops->format_position(&p.ckpt_pos, text, sizeof(text));
 	wb_info("pipeline", "stopped at %s: %llu events written, %llu replayed "

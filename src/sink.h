@@ -2,6 +2,7 @@
 #ifndef WB_SINK_H
 #define WB_SINK_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,9 @@ struct wb_sink {
 	const struct wb_config *cfg;
 	wb_delivered_fn delivered;
 	void *delivered_opaque;
+	/* Set when the user asked to stop: a write blocked on a full producer
+	 * queue gives up (retriable error) instead of waiting forever. */
+	const volatile sig_atomic_t *stop;
 };
 
 struct wb_sink_ops {
@@ -62,8 +66,13 @@ struct wb_sink_ops {
 	int (*write)(struct wb_sink *k, const struct wb_event *ev, wb_error_t *err);
 	/* Serves delivery reports for up to timeout_ms. */
 	int (*poll)(struct wb_sink *k, int timeout_ms, wb_error_t *err);
-	/* Makes every event written so far delivered and durable; on 0 the
-	 * delivered callback has covered all of them. */
+	/* Makes events written so far delivered and durable, waiting at most
+	 * timeout_ms (0: only serve what is ready — the periodic checkpoint
+	 * uses 0 so an asynchronous sink never stalls the stream). Returns 0
+	 * when every written event is delivered, WB_ERR_RUNTIME with
+	 * retriable set when some are still in flight at the deadline, or
+	 * another error for a delivery that failed for good. Synchronous
+	 * sinks (avro-file) ignore the timeout and deliver everything. */
 	int (*flush)(struct wb_sink *k, int timeout_ms, wb_error_t *err);
 	/* State to store in the checkpoint, consistent with the last flush.
 	 * Caller owns the reference. NULL if the sink keeps none. */

@@ -26,6 +26,7 @@ struct wb_source_resume {
 	bool have;            /* false: no checkpoint yet */
 	wb_position_t pos;    /* last durable event position */
 	uint64_t ack;         /* last acknowledged value (PG: flush LSN) */
+	json_t *state;        /* what state() returned then; NULL if none */
 };
 
 struct wb_source_ops {
@@ -79,6 +80,13 @@ struct wb_source_ops {
 	/* Stops reading; sends a last feedback with the durable ack. */
 	void (*close)(struct wb_source *s);
 	void (*destroy)(struct wb_source *s); /* accepts NULL */
+	/* Optional: the source's own progress (PG: snapshot chunks done) to
+	 * store in the checkpoint, consistent with everything up to `durable`
+	 * being delivered and nothing after it. Caller owns the reference. */
+	json_t *(*state)(struct wb_source *s, const wb_position_t *durable);
+	/* Optional: true once the source will produce nothing more (snapshot:
+	 * initial_only done); the pipeline then drains, checkpoints and exits. */
+	bool (*finished)(struct wb_source *s);
 	/* Optional (NULL if unsupported): the tables the configuration
 	 * captures, with their current shapes, for `waybill schema`. Returns
 	 * a NULL-terminated array of references the caller unrefs and frees. */
