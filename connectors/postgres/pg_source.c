@@ -57,6 +57,7 @@ struct pg_source {
 	uint64_t received_lsn;  /* highest walEnd seen */
 	uint64_t last_commit_lsn; /* commit LSN of the last COMMIT produced */
 	bool caught_up;
+	uint64_t server_end; /* server's WAL flush LSN when we last asked */
 	long long last_status_ms;
 	long long last_data_ms;
 	uint64_t sent_flush;
@@ -652,6 +653,12 @@ static void note_keepalive(struct pg_source *s, uint64_t wal_end)
 		s->received_lsn = wal_end;
 	if (s->in_txn)
 		return;
+	/* A keepalive's WAL end is how far the walsender has decoded, not
+	 * how far the server has written: a large transaction can still be
+	 * in decoding. Caught up means the walsender reached the WAL end we
+	 * read from the server before asking. */
+	if (s->server_end == 0 || wal_end < s->server_end)
+		return;
 	s->caught_up = true;
 	/* everything produced is durable: the slot may move to the end */
 	pthread_mutex_lock(&s->mu);
@@ -678,6 +685,15 @@ static int pg_poll(struct wb_source *base, struct wb_batch *b,
 		 * is, so an idle stream learns it is caught up */
 		bool ask = !s->caught_up && now - s->last_data_ms >= 1000 &&
 			   now - s->last_status_ms >= 1000;
+		if (ask) {
+			PGresult *res = wb_pg_query(s->cat.conn,
+						    "SELECT pg_current_wal_flush_lsn()::text",
+						    0, NULL, err);
+			if (res == NULL)
+				return err->code;
+			wb_pg_parse_lsn(PQgetvalue(res, 0, 0), &s->server_end);
+			PQclear(res);
+		}
 		if ((ack_moved && now - s->last_status_ms >= 1000) || ask ||
 		    now - s->last_status_ms >= interval) {
 			int rc = send_status(s, ask, err);

@@ -1,0 +1,38 @@
+# tools/lib/deps.sh — installs the Debian 12 packages waybill's build, tests and
+# tools need, only those that are missing. Sourced by tools/test,
+# tools/quickstart and tools/bench; defines wb_install_deps.
+
+# shellcheck shell=bash
+WB_DEBIAN_PACKAGES=(
+	build-essential cmake pkg-config
+	libpq-dev libavro-dev libzstd-dev libyaml-dev libjansson-dev zlib1g-dev
+	postgresql-15 postgresql-client-15
+	python3 python3-avro python3-zstandard
+	time clang libclang-rt-14-dev clang-format
+)
+
+# wb_install_deps [extra packages...]: apt-get installs whatever of
+# WB_DEBIAN_PACKAGES (plus the arguments) is not installed yet. Does nothing,
+# and needs no root, when everything is present.
+wb_install_deps()
+{
+	local pkg missing=()
+	for pkg in "${WB_DEBIAN_PACKAGES[@]}" "$@"; do
+		if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
+			grep -q 'install ok installed'; then
+			missing+=("$pkg")
+		fi
+	done
+	if [ ${#missing[@]} -eq 0 ]; then
+		echo "==> packages: all ${#WB_DEBIAN_PACKAGES[@]} present"
+		return 0
+	fi
+	echo "==> packages: installing ${missing[*]}"
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "error: missing Debian packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
+		return 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
