@@ -1,4 +1,5 @@
-/* arena.c — bump allocator: chunks of chunk_size (or larger for big requests). */
+/* arena.c — bump allocator: chunks of chunk_size (or larger for big requests).
+ */
 #include "arena.h"
 
 #include <stdlib.h>

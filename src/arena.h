@@ -9,12 +9,13 @@ struct wb_arena_chunk;
 
 struct wb_arena {
 	struct wb_arena_chunk *head;
-	size_t used;  /* bytes handed out since the last reset */
+	size_t used; /* bytes handed out since the last reset */
 	size_t chunk_size;
 };
 
 void wb_arena_init(struct wb_arena *a, size_t chunk_size);
-/* Returns n bytes aligned to 8, valid until reset/free; NULL when out of memory. */
+/* Returns n bytes aligned to 8, valid until reset/free; NULL when out of
+ * memory. */
 void *wb_arena_alloc(struct wb_arena *a, size_t n);
 /* Copies n bytes into the arena and appends a NUL (not counted in n). */
 void *wb_arena_dup(struct wb_arena *a, const void *p, size_t n);

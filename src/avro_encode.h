@@ -9,9 +9,9 @@
 struct wb_encoder;
 
 struct wb_encoder_config {
-	const char *pipeline;     /* config name: source.name, event_id prefix */
+	const char *pipeline; /* config name: source.name, event_id prefix */
 	const char *topic_prefix;
-	const char *connector;    /* "postgres", ... : source.connector */
+	const char *connector; /* "postgres", ... : source.connector */
 	void (*format_position)(const wb_position_t *pos, char *buf, size_t n);
 };
 
@@ -27,8 +27,7 @@ int wb_encoder_encode(struct wb_encoder *e, const struct wb_change *c,
 		      struct wb_event *ev, wb_error_t *err);
 
 /* The schemas of a table version (built and cached on first use). */
-const struct wb_table_schemas *wb_encoder_schemas(struct wb_encoder *e,
-						  struct wb_table *t,
-						  wb_error_t *err);
+const struct wb_table_schemas *
+wb_encoder_schemas(struct wb_encoder *e, struct wb_table *t, wb_error_t *err);
 
 #endif

@@ -1,4 +1,5 @@
-/* avro_schema.h — Avro schemas of a table's events, canonical form, fingerprints. */
+/* avro_schema.h — Avro schemas of a table's events, canonical form,
+ * fingerprints. */
 #ifndef WB_AVRO_SCHEMA_H
 #define WB_AVRO_SCHEMA_H
 
@@ -12,8 +13,8 @@
 /* The schemas of one table version. */
 struct wb_table_schemas {
 	struct wb_schema value; /* the envelope */
-	struct wb_schema key;   /* key record; json == NULL when no key columns */
-	char *topic;            /* <topic_prefix>.<schema>.<table> */
+	struct wb_schema key; /* key record; json == NULL when no key columns */
+	char *topic;	      /* <topic_prefix>.<schema>.<table> */
 };
 
 /* Builds the envelope and key schemas of t (see docs/DESIGN.md "Events").

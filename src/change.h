@@ -14,10 +14,10 @@ enum wb_op {
 	WB_OP_INSERT = 'c',
 	WB_OP_UPDATE = 'u',
 	WB_OP_DELETE = 'd',
-	WB_OP_READ = 'r',     /* snapshot row */
+	WB_OP_READ = 'r', /* snapshot row */
 	WB_OP_TRUNCATE = 't',
-	WB_OP_BEGIN = 'B',    /* transaction boundary, no event */
-	WB_OP_COMMIT = 'C',   /* transaction boundary, no event; carries ack */
+	WB_OP_BEGIN = 'B',  /* transaction boundary, no event */
+	WB_OP_COMMIT = 'C', /* transaction boundary, no event; carries ack */
 };
 
 /* One change. For row ops, table holds a reference (released with the
@@ -29,7 +29,8 @@ struct wb_change {
 	struct wb_table *table;
 	wb_position_t pos;
 	uint64_t txid;
-	int64_t commit_ts_us; /* commit time, microseconds since the Unix epoch */
+	int64_t commit_ts_us; /* commit time, microseconds since the Unix epoch
+			       */
 	/* COMMIT only: the value the source may acknowledge to its server once
 	 * every change up to pos is durable (PG: the commit's end LSN). */
 	uint64_t ack;

@@ -19,8 +19,8 @@ static void path_of(char *buf, size_t n, const char *dir, const char *name,
 }
 
 int wb_checkpoint_load(const char *dir, const char *name,
-		       const struct wb_source_ops *ops, struct wb_checkpoint *cp,
-		       wb_error_t *err)
+		       const struct wb_source_ops *ops,
+		       struct wb_checkpoint *cp, wb_error_t *err)
 {
 	char path[PATH_MAX];
 	memset(cp, 0, sizeof(*cp));
@@ -39,7 +39,8 @@ int wb_checkpoint_load(const char *dir, const char *name,
 				    "restore it or remove it to start over",
 				    path, jerr.line, jerr.text);
 	const char *pos = json_string_value(json_object_get(root, "position"));
-	const char *ack = json_string_value(json_object_get(root, ops->ack_name));
+	const char *ack =
+		json_string_value(json_object_get(root, ops->ack_name));
 	if (pos == NULL || ack == NULL || ops->parse_position(pos, &cp->pos) ||
 	    ops->parse_ack(ack, &cp->ack)) {
 		json_decref(root);
@@ -53,7 +54,8 @@ int wb_checkpoint_load(const char *dir, const char *name,
 	json_t *sink = json_object_get(root, "sink");
 	cp->sink = sink && !json_is_null(sink) ? json_incref(sink) : NULL;
 	json_t *source = json_object_get(root, "source");
-	cp->source = source && !json_is_null(source) ? json_incref(source) : NULL;
+	cp->source =
+		source && !json_is_null(source) ? json_incref(source) : NULL;
 	cp->have = true;
 	json_decref(root);
 	return WB_OK;
@@ -70,11 +72,12 @@ static int fsync_dir(const char *dir)
 }
 
 int wb_checkpoint_save(const char *dir, const char *name,
-		       const struct wb_source_ops *ops, const wb_position_t *pos,
-		       uint64_t ack, json_t *source, json_t *sink,
-		       wb_error_t *err)
+		       const struct wb_source_ops *ops,
+		       const wb_position_t *pos, uint64_t ack, json_t *source,
+		       json_t *sink, wb_error_t *err)
 {
-	char tmp[PATH_MAX], path[PATH_MAX], pos_text[64], ack_text[64], when[32];
+	char tmp[PATH_MAX], path[PATH_MAX], pos_text[64], ack_text[64],
+		when[32];
 	int rc = WB_OK, fd = -1;
 	char *text = NULL;
 	json_t *root = NULL;
@@ -92,9 +95,11 @@ int wb_checkpoint_save(const char *dir, const char *name,
 			 pos_text, ops->ack_name, ack_text, "time", when,
 			 "source", source ? source : json_null(), "sink",
 			 sink ? sink : json_null());
-	text = root ? json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
+	text = root ? json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER)
+		    : NULL;
 	if (text == NULL) {
-		rc = wb_error_set(err, WB_ERR_NOMEM, "checkpoint: out of memory");
+		rc = wb_error_set(err, WB_ERR_NOMEM,
+				  "checkpoint: out of memory");
 		goto done;
 	}
 	size_t len = strlen(text);

@@ -21,21 +21,21 @@ struct wb_checkpoint {
 	bool have;
 	wb_position_t pos;
 	uint64_t ack;
-	json_t *sink; /* owned; NULL when absent */
+	json_t *sink;	/* owned; NULL when absent */
 	json_t *source; /* owned; NULL when absent */
-	char time[32]; /* when it was written, ISO-8601 UTC */
+	char time[32];	/* when it was written, ISO-8601 UTC */
 };
 
 /* Loads the checkpoint of `name` from dir. A missing file is not an error
  * (cp->have = false). A corrupt file is WB_ERR_RUNTIME naming the file. */
 int wb_checkpoint_load(const char *dir, const char *name,
-		       const struct wb_source_ops *ops, struct wb_checkpoint *cp,
-		       wb_error_t *err);
+		       const struct wb_source_ops *ops,
+		       struct wb_checkpoint *cp, wb_error_t *err);
 /* Writes durably (see above). sink may be NULL. */
 int wb_checkpoint_save(const char *dir, const char *name,
-		       const struct wb_source_ops *ops, const wb_position_t *pos,
-		       uint64_t ack, json_t *source, json_t *sink,
-		       wb_error_t *err);
+		       const struct wb_source_ops *ops,
+		       const wb_position_t *pos, uint64_t ack, json_t *source,
+		       json_t *sink, wb_error_t *err);
 void wb_checkpoint_clear(struct wb_checkpoint *cp);
 
 /* Creates dir if missing and takes an exclusive lock (<dir>/<name>.lock)

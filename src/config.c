@@ -65,6 +65,8 @@ static const char *const sink_keys[] = {
 	"block_bytes", "roll_bytes", "roll_age", NULL,
 };
 static const char *const metrics_keys[] = {"listen", NULL};
+static const char *const snapshot_keys[] = {"mode", "chunk_size",
+					    "parallelism", NULL};
 
 static const char *const source_types[] = {"postgres", "mysql", "odbc", NULL};
 static const char *const sink_types[] = {"avro-file", "kafka", NULL};
@@ -720,6 +722,58 @@ static int load_type(struct loader *ld, const yaml_node_t *n,
 	return *dst == NULL ? nomem(ld) : 0;
 }
 
+/* A positive integer no larger than max. */
+static int get_count(struct loader *ld, const yaml_node_t *n, const char *key,
+		     int max, int *dst)
+{
+	int v = *dst;
+	bool given = false;
+	int rc = get_int(ld, n, key, &v, &given);
+	if (rc != 0 || !given)
+		return rc;
+	if (v < 1 || v > max)
+		return fail(ld, n, key, "expected 1 to %d, got %d", max, v);
+	*dst = v;
+	return 0;
+}
+
+/* source.snapshot: a mode, or {mode, chunk_size, parallelism}. */
+static int load_snapshot(struct loader *ld, const yaml_node_t *n,
+			 struct wb_source_config *src)
+{
+	int idx = -1;
+	if (n->type != YAML_MAPPING_NODE) {
+		int rc = get_enum(ld, n, "source.snapshot", snapshot_modes, &idx);
+		if (idx >= 0)
+			src->snapshot = (enum wb_snapshot_mode)idx;
+		return rc;
+	}
+	int rc = check_mapping(ld, n, "source.snapshot");
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top && rc == 0; p++) {
+		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
+		const char *name = (const char *)k->data.scalar.value;
+		char key[WB_CONFIG_KEY_MAX];
+		join_key(key, sizeof(key), "source.snapshot", name);
+		if (strcmp(name, "mode") == 0) {
+			rc = get_enum(ld, v, key, snapshot_modes, &idx);
+			if (idx >= 0)
+				src->snapshot = (enum wb_snapshot_mode)idx;
+		} else if (strcmp(name, "chunk_size") == 0) {
+			rc = get_count(ld, v, key, 10000000,
+				       &src->snapshot_chunk_rows);
+		} else if (strcmp(name, "parallelism") == 0) {
+			rc = get_count(ld, v, key, 64,
+				       &src->snapshot_parallelism);
+		} else {
+			rc = unknown_key(ld, k, "source.snapshot", NULL,
+					 snapshot_keys);
+		}
+	}
+	return rc;
+}
+
 static int load_source(struct loader *ld, const yaml_node_t *n,
 		       struct wb_source_config *src)
 {
@@ -763,9 +817,7 @@ static int load_source(struct loader *ld, const yaml_node_t *n,
 		} else if (strcmp(name, "publication") == 0) {
 			rc = get_string(ld, v, key, &src->publication);
 		} else if (strcmp(name, "snapshot") == 0) {
-			rc = get_enum(ld, v, key, snapshot_modes, &idx);
-			if (idx >= 0)
-				src->snapshot = (enum wb_snapshot_mode)idx;
+			rc = load_snapshot(ld, v, src);
 		} else if (strcmp(name, "decimal_handling") == 0) {
 			rc = get_enum(ld, v, key, decimal_modes, &idx);
 			if (idx >= 0)
@@ -1173,6 +1225,8 @@ struct wb_config *wb_config_load(const char *path, wb_error_t *err)
 	cfg->queue_bytes = 16 << 20;
 	cfg->emit_raw = true;
 	cfg->source.snapshot = WB_SNAPSHOT_INITIAL;
+	cfg->source.snapshot_chunk_rows = 10000;
+	cfg->source.snapshot_parallelism = 1;
 	cfg->source.decimal_handling = WB_DECIMAL_STRING;
 	cfg->source.status_interval_ms = 10000;
 	cfg->sink.block_bytes = 1 << 20;

@@ -31,6 +31,8 @@ struct wb_source_config {
 	char *slot;           /* default waybill_<name> */
 	char *publication;    /* default waybill_<name> */
 	enum wb_snapshot_mode snapshot;
+	int snapshot_chunk_rows;   /* rows per snapshot chunk; default 10000 */
+	int snapshot_parallelism;  /* snapshot reader connections; default 1 */
 	enum wb_decimal_handling decimal_handling; /* unconstrained numeric */
 	int status_interval_ms; /* feedback interval; default 10000 */
 	/* Every other key under source: kept for connectors that use them

@@ -9,13 +9,13 @@
  * in the wb_error_t passed alongside. */
 enum wb_code {
 	WB_OK = 0,
-	WB_ERR_CONFIG = 2,   /* configuration or usage: exit code 2 */
-	WB_ERR_RUNTIME = 1,  /* anything at run time: exit code 1 */
-	WB_ERR_DECODE = 3,   /* malformed bytes from the wire */
-	WB_ERR_NOMEM = 4,    /* allocation failed */
-	WB_ERR_IO = 5,       /* file system */
-	WB_ERR_CONNECT = 6,  /* server unreachable or refused us */
-	WB_ERR_TYPE = 7,     /* a value that does not fit its column type */
+	WB_ERR_CONFIG = 2,  /* configuration or usage: exit code 2 */
+	WB_ERR_RUNTIME = 1, /* anything at run time: exit code 1 */
+	WB_ERR_DECODE = 3,  /* malformed bytes from the wire */
+	WB_ERR_NOMEM = 4,   /* allocation failed */
+	WB_ERR_IO = 5,	    /* file system */
+	WB_ERR_CONNECT = 6, /* server unreachable or refused us */
+	WB_ERR_TYPE = 7,    /* a value that does not fit its column type */
 };
 
 typedef struct wb_error {

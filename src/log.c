@@ -11,11 +11,18 @@ static int json_format;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
-void wb_log_set_level(enum wb_log_level level) { min_level = level; }
+void wb_log_set_level(enum wb_log_level level)
+{
+	min_level = level;
+}
 
-void wb_log_set_json(int json) { json_format = json; }
+void wb_log_set_json(int json)
+{
+	json_format = json;
+}
 
-void wb_log(enum wb_log_level level, const char *component, const char *fmt, ...)
+void wb_log(enum wb_log_level level, const char *component, const char *fmt,
+	    ...)
 {
 	if (level < min_level)
 		return;
@@ -36,8 +43,8 @@ void wb_log(enum wb_log_level level, const char *component, const char *fmt, ...
 
 	if (json_format) {
 		json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "ts", when, "level",
-				      level_names[level], "component", component,
-				      "message", msg);
+				      level_names[level], "component",
+				      component, "message", msg);
 		char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		if (line)
 			fprintf(stderr, "%s\n", line);
@@ -45,5 +52,6 @@ void wb_log(enum wb_log_level level, const char *component, const char *fmt, ...
 		json_decref(o);
 		return;
 	}
-	fprintf(stderr, "%s %s %s: %s\n", when, level_names[level], component, msg);
+	fprintf(stderr, "%s %s %s: %s\n", when, level_names[level], component,
+		msg);
 }

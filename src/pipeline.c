@@ -58,7 +58,8 @@ struct pipeline {
 	wb_position_t delivered;
 	struct commit_mark *fifo;
 	size_t fifo_head, fifo_len, fifo_cap;
-	wb_position_t done_pos; /* highest COMMIT whose transaction is delivered */
+	wb_position_t
+		done_pos; /* highest COMMIT whose transaction is delivered */
 	uint64_t done_ack;
 
 	wb_position_t ckpt_pos;
@@ -171,7 +172,8 @@ static int remember_commit(struct pipeline *p, const struct wb_change *c,
 	return WB_OK;
 }
 
-static int process_batch(struct pipeline *p, struct wb_batch *b, wb_error_t *err)
+static int process_batch(struct pipeline *p, struct wb_batch *b,
+			 wb_error_t *err)
 {
 	for (uint32_t i = 0; i < b->n; i++) {
 		const struct wb_change *c = &b->changes[i];
@@ -183,7 +185,8 @@ static int process_batch(struct pipeline *p, struct wb_batch *b, wb_error_t *err
 				return rc;
 			continue;
 		}
-		if (p->have_resume && wb_position_cmp(&c->pos, &p->resume) <= 0) {
+		if (p->have_resume &&
+		    wb_position_cmp(&c->pos, &p->resume) <= 0) {
 			p->skipped++;
 			continue;
 		}
@@ -299,7 +302,8 @@ static int open_all(struct pipeline *p, wb_error_t *err)
 	p->lock_fd = wb_checkpoint_lock(cfg->checkpoint_dir, cfg->name, err);
 	if (p->lock_fd < 0)
 		return err->code;
-	rc = wb_checkpoint_load(cfg->checkpoint_dir, cfg->name, p->sops, &cp, err);
+	rc = wb_checkpoint_load(cfg->checkpoint_dir, cfg->name, p->sops, &cp,
+				err);
 	if (rc)
 		return rc;
 	p->have_resume = cp.have;
@@ -376,7 +380,8 @@ int wb_pipeline_run(const struct wb_config *cfg,
 
 	atomic_store(&p.last_change_ms, now_ms());
 	if (pthread_create(&p.thread, NULL, source_thread, &p) != 0) {
-		rc = wb_error_set(err, WB_ERR_RUNTIME, "cannot start source thread");
+		rc = wb_error_set(err, WB_ERR_RUNTIME,
+				  "cannot start source thread");
 		goto out;
 	}
 	p.thread_started = true;
@@ -384,7 +389,8 @@ int wb_pipeline_run(const struct wb_config *cfg,
 
 	for (;;) {
 		if (*stop) {
-			wb_info("pipeline", "stopping: draining and checkpointing");
+			wb_info("pipeline",
+				"stopping: draining and checkpointing");
 			break;
 		}
 		struct wb_batch *b = wb_queue_pop(p.queue, 100);
@@ -392,7 +398,8 @@ int wb_pipeline_run(const struct wb_config *cfg,
 			rc = process_batch(&p, b, err);
 			wb_batch_free(b);
 			if (rc)
-				goto out; /* nothing after a failed write is checkpointed */
+				goto out; /* nothing after a failed write is
+					     checkpointed */
 		}
 		if (p.kops->poll && (rc = p.kops->poll(p.sink, 0, err)))
 			goto out;
@@ -414,7 +421,8 @@ int wb_pipeline_run(const struct wb_config *cfg,
 			break;
 		}
 		if (idle_done(&p, opt->stop_when_idle_s)) {
-			wb_info("pipeline", "idle for %d s and caught up: stopping",
+			wb_info("pipeline",
+				"idle for %d s and caught up: stopping",
 				opt->stop_when_idle_s);
 			break;
 		}
@@ -424,15 +432,18 @@ int wb_pipeline_run(const struct wb_config *cfg,
 	if ((rc = drain(&p, err)))
 		goto out;
 	if ((rc = checkpoint(&p, 30000, err)))
-		goto out; /* what was delivered is checkpointed; the rest replays */
+		goto out; /* what was delivered is checkpointed; the rest
+			     replays */
 	if (p.kops->close && (rc = p.kops->close(p.sink, err)))
 		goto out;
 	p.dirty = true; /* the sink state changed: files completed */
 	if ((rc = checkpoint(&p, 30000, err)))
 		goto out;
 	p.sops->format_position(&p.ckpt_pos, text, sizeof(text));
-	wb_info("pipeline", "stopped at %s: %llu events written, %llu replayed "
-		"events skipped", text, (unsigned long long)p.events,
+	wb_info("pipeline",
+		"stopped at %s: %llu events written, %llu replayed "
+		"events skipped",
+		text, (unsigned long long)p.events,
 		(unsigned long long)p.skipped);
 	if (p.src_rc) {
 		*err = p.src_err;

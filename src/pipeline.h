@@ -1,4 +1,5 @@
-/* pipeline.h — `waybill run`: source thread → bounded queue → encoder → sink → checkpoint. */
+/* pipeline.h — `waybill run`: source thread → bounded queue → encoder → sink →
+ * checkpoint. */
 #ifndef WB_PIPELINE_H
 #define WB_PIPELINE_H
 

@@ -12,7 +12,8 @@ typedef struct wb_position {
 	uint64_t minor;
 } wb_position_t;
 
-static inline int wb_position_cmp(const wb_position_t *a, const wb_position_t *b)
+static inline int wb_position_cmp(const wb_position_t *a,
+				  const wb_position_t *b)
 {
 	if (a->major != b->major)
 		return a->major < b->major ? -1 : 1;

@@ -64,8 +64,10 @@ int wb_queue_push(struct wb_queue *q, struct wb_batch *b, int timeout_ms)
 	struct timespec ts;
 	deadline(&ts, timeout_ms);
 	pthread_mutex_lock(&q->mu);
-	while (!q->closed && q->head != NULL && q->bytes + size > q->max_bytes) {
-		if (pthread_cond_timedwait(&q->not_full, &q->mu, &ts) == ETIMEDOUT) {
+	while (!q->closed && q->head != NULL &&
+	       q->bytes + size > q->max_bytes) {
+		if (pthread_cond_timedwait(&q->not_full, &q->mu, &ts) ==
+		    ETIMEDOUT) {
 			pthread_mutex_unlock(&q->mu);
 			return 0;
 		}
@@ -92,7 +94,8 @@ struct wb_batch *wb_queue_pop(struct wb_queue *q, int timeout_ms)
 	deadline(&ts, timeout_ms);
 	pthread_mutex_lock(&q->mu);
 	while (q->head == NULL && !q->closed) {
-		if (pthread_cond_timedwait(&q->not_empty, &q->mu, &ts) == ETIMEDOUT)
+		if (pthread_cond_timedwait(&q->not_empty, &q->mu, &ts) ==
+		    ETIMEDOUT)
 			break;
 	}
 	struct wb_batch *b = q->head;
@@ -125,7 +128,10 @@ size_t wb_queue_bytes(struct wb_queue *q)
 	return n;
 }
 
-size_t wb_queue_max_bytes(struct wb_queue *q) { return q->max_bytes; }
+size_t wb_queue_max_bytes(struct wb_queue *q)
+{
+	return q->max_bytes;
+}
 
 bool wb_queue_closed(struct wb_queue *q)
 {

@@ -1,4 +1,5 @@
-/* queue.h — the bounded queue (in bytes) between the source and sink threads. */
+/* queue.h — the bounded queue (in bytes) between the source and sink threads.
+ */
 #ifndef WB_QUEUE_H
 #define WB_QUEUE_H
 

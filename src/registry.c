@@ -14,7 +14,8 @@ static const struct wb_sink_ops *const sinks[] = {
 
 const struct wb_source_ops *wb_source_lookup(const char *type)
 {
-	for (size_t i = 0; type && i < sizeof(sources) / sizeof(sources[0]); i++)
+	for (size_t i = 0; type && i < sizeof(sources) / sizeof(sources[0]);
+	     i++)
 		if (strcmp(sources[i]->name, type) == 0)
 			return sources[i];
 	return NULL;

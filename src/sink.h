@@ -15,25 +15,26 @@
 
 /* An Avro schema as the encoder produced it. */
 struct wb_schema {
-	char *json;          /* full schema JSON (NUL-terminated) */
-	char *canonical;     /* Parsing Canonical Form */
-	uint64_t fingerprint;/* CRC-64-AVRO of canonical */
-	char *full_name;     /* e.g. "wms1.public.stock_move_envelope" */
+	char *json;	      /* full schema JSON (NUL-terminated) */
+	char *canonical;      /* Parsing Canonical Form */
+	uint64_t fingerprint; /* CRC-64-AVRO of canonical */
+	char *full_name;      /* e.g. "wms1.public.stock_move_envelope" */
 };
 
 /* One encoded event handed to a sink. Everything is valid only for the
  * duration of the write call; the sink copies what it keeps. */
 struct wb_event {
 	const struct wb_table *table;
-	const char *topic;              /* <topic_prefix>.<schema>.<table> */
+	const char *topic; /* <topic_prefix>.<schema>.<table> */
 	const struct wb_schema *key_schema;
 	const struct wb_schema *value_schema;
-	const uint8_t *key;             /* Avro binary of the key record */
+	const uint8_t *key; /* Avro binary of the key record */
 	size_t key_len;
-	const uint8_t *value;           /* Avro binary of the envelope; NULL = tombstone */
+	const uint8_t
+		*value; /* Avro binary of the envelope; NULL = tombstone */
 	size_t value_len;
 	wb_position_t pos;
-	const char *position;           /* text form */
+	const char *position; /* text form */
 	const char *event_id;
 	uint8_t op;
 };
@@ -63,7 +64,8 @@ struct wb_sink_ops {
 	 * (the avro-file sink truncates files to their checkpointed length). */
 	int (*open)(struct wb_sink *k, json_t *state, wb_error_t *err);
 	/* Accepts one event, possibly asynchronously. */
-	int (*write)(struct wb_sink *k, const struct wb_event *ev, wb_error_t *err);
+	int (*write)(struct wb_sink *k, const struct wb_event *ev,
+		     wb_error_t *err);
 	/* Serves delivery reports for up to timeout_ms. */
 	int (*poll)(struct wb_sink *k, int timeout_ms, wb_error_t *err);
 	/* Makes events written so far delivered and durable, waiting at most

@@ -1,4 +1,5 @@
-/* source.h — the seam every source connector (postgres, mysql, odbc) implements. */
+/* source.h — the seam every source connector (postgres, mysql, odbc)
+ * implements. */
 #ifndef WB_SOURCE_H
 #define WB_SOURCE_H
 
@@ -23,16 +24,17 @@ struct wb_source {
 
 /* What the checkpoint tells a source on start-up. */
 struct wb_source_resume {
-	bool have;            /* false: no checkpoint yet */
-	wb_position_t pos;    /* last durable event position */
-	uint64_t ack;         /* last acknowledged value (PG: flush LSN) */
-	json_t *state;        /* what state() returned then; NULL if none */
+	bool have;	   /* false: no checkpoint yet */
+	wb_position_t pos; /* last durable event position */
+	uint64_t ack;	   /* last acknowledged value (PG: flush LSN) */
+	json_t *state;	   /* what state() returned then; NULL if none */
 };
 
 struct wb_source_ops {
 	const char *name;
 	/* Allocates the connector; no I/O. */
-	struct wb_source *(*create)(const struct wb_config *cfg, wb_error_t *err);
+	struct wb_source *(*create)(const struct wb_config *cfg,
+				    wb_error_t *err);
 	/* Connects, verifies prerequisites, creates what is missing (slot,
 	 * publication) and starts reading after `resume`. Configuration
 	 * problems (unknown table, wal_level) fail with WB_ERR_CONFIG. */
@@ -42,15 +44,16 @@ struct wb_source_ops {
 	 * about target_bytes or no more input arrived within timeout_ms.
 	 * Transaction boundaries come as BEGIN/COMMIT changes. Returns 0 or an
 	 * error (retriable set where a reconnect may help). */
-	int (*poll)(struct wb_source *s, struct wb_batch *b, size_t target_bytes,
-		    int timeout_ms, wb_error_t *err);
+	int (*poll)(struct wb_source *s, struct wb_batch *b,
+		    size_t target_bytes, int timeout_ms, wb_error_t *err);
 	/* Source thread, while the queue is full: keep the connection alive
 	 * (answer keepalives, send feedback) without reading ahead. */
 	int (*keepalive)(struct wb_source *s, wb_error_t *err);
 	/* Any thread: everything up to pos is durable, and `ack` (from a COMMIT
 	 * change, 0 if none yet) may be acknowledged to the server. Only the
 	 * source thread talks to the server; it sends this on its next turn. */
-	void (*ack)(struct wb_source *s, const wb_position_t *pos, uint64_t ack);
+	void (*ack)(struct wb_source *s, const wb_position_t *pos,
+		    uint64_t ack);
 	/* True when the source has read everything the server had at its last
 	 * report (used by --stop-when-idle). */
 	bool (*caught_up)(struct wb_source *s);
@@ -69,14 +72,15 @@ struct wb_source_ops {
 	/* Text form of an ack value (PG: LSN) and back. */
 	void (*format_ack)(uint64_t ack, char *buf, size_t n);
 	int (*parse_ack)(const char *text, uint64_t *ack);
-	/* `waybill check`: connectivity, server settings, privileges. Writes one
-	 * line per check to out ("ok ..." or "FAIL ...: <what fixes it>").
+	/* `waybill check`: connectivity, server settings, privileges. Writes
+	 * one line per check to out ("ok ..." or "FAIL ...: <what fixes it>").
 	 * Returns 0 when everything is in order. No open() needed. */
 	int (*check)(struct wb_source *s, FILE *out, wb_error_t *err);
 	/* `waybill status`: adds the source's view (server position, lag) to
 	 * obj, given the durable resume point. No open() needed. */
-	int (*status)(struct wb_source *s, const struct wb_source_resume *resume,
-		      json_t *obj, wb_error_t *err);
+	int (*status)(struct wb_source *s,
+		      const struct wb_source_resume *resume, json_t *obj,
+		      wb_error_t *err);
 	/* Stops reading; sends a last feedback with the durable ack. */
 	void (*close)(struct wb_source *s);
 	void (*destroy)(struct wb_source *s); /* accepts NULL */
@@ -85,7 +89,8 @@ struct wb_source_ops {
 	 * being delivered and nothing after it. Caller owns the reference. */
 	json_t *(*state)(struct wb_source *s, const wb_position_t *durable);
 	/* Optional: true once the source will produce nothing more (snapshot:
-	 * initial_only done); the pipeline then drains, checkpoints and exits. */
+	 * initial_only done); the pipeline then drains, checkpoints and exits.
+	 */
 	bool (*finished)(struct wb_source *s);
 	/* Optional (NULL if unsupported): the tables the configuration
 	 * captures, with their current shapes, for `waybill schema`. Returns

@@ -21,15 +21,15 @@ struct wb_column {
  * enc_cache, which only the encoding (sink) thread touches. */
 struct wb_table {
 	atomic_int refs;
-	uint64_t id;      /* unique within the process: new for every version */
+	uint64_t id; /* unique within the process: new for every version */
 	char *db;
 	char *schema;
 	char *name;
 	int ncols;
 	struct wb_column *cols;
-	uint32_t src_id;  /* source's table id (PG relation OID) */
+	uint32_t src_id; /* source's table id (PG relation OID) */
 
-	void *enc_cache;  /* encoder state; freed with enc_cache_free */
+	void *enc_cache; /* encoder state; freed with enc_cache_free */
 	void (*enc_cache_free)(void *);
 };
 

@@ -18,27 +18,29 @@ enum wb_kind {
 
 enum wb_logical {
 	WB_L_NONE,
-	WB_L_DECIMAL,               /* bytes; precision, scale */
-	WB_L_DATE,                  /* int: days since 1970-01-01 */
-	WB_L_TIME_MICROS,           /* long: microseconds after midnight */
-	WB_L_TIMESTAMP_MICROS,      /* long: UTC microseconds since epoch */
-	WB_L_LOCAL_TIMESTAMP_MICROS,/* long: wall-clock microseconds since epoch */
-	WB_L_UUID,                  /* string */
-	WB_L_JSON,                  /* string; schema property only, no logicalType */
+	WB_L_DECIMAL,		     /* bytes; precision, scale */
+	WB_L_DATE,		     /* int: days since 1970-01-01 */
+	WB_L_TIME_MICROS,	     /* long: microseconds after midnight */
+	WB_L_TIMESTAMP_MICROS,	     /* long: UTC microseconds since epoch */
+	WB_L_LOCAL_TIMESTAMP_MICROS, /* long: wall-clock microseconds since
+					epoch */
+	WB_L_UUID,		     /* string */
+	WB_L_JSON, /* string; schema property only, no logicalType */
 };
 
 /* A scalar type: kind + logical type. */
 struct wb_scalar_type {
-	uint8_t kind;    /* enum wb_kind, never WB_T_ARRAY here */
+	uint8_t kind;	 /* enum wb_kind, never WB_T_ARRAY here */
 	uint8_t logical; /* enum wb_logical */
 	int16_t precision;
 	int16_t scale;
 };
 
 struct wb_type {
-	struct wb_scalar_type s;    /* the column type, or for arrays the element */
-	uint8_t is_array;           /* 1: Avro array of union {null, s} */
-	uint32_t src_type;          /* source's type id (PG type OID, MySQL type) */
+	struct wb_scalar_type
+		s;	   /* the column type, or for arrays the element */
+	uint8_t is_array;  /* 1: Avro array of union {null, s} */
+	uint32_t src_type; /* source's type id (PG type OID, MySQL type) */
 };
 
 enum wb_value_state {

@@ -14,10 +14,11 @@
  * (pg_type: typtype, typcategory, typelem). */
 struct wb_pg_typeinfo {
 	uint32_t oid;
-	char typtype;     /* 'b' base, 'e' enum, 'd' domain, 'c' composite, ... */
+	char typtype; /* 'b' base, 'e' enum, 'd' domain, 'c' composite, ... */
 	char typcategory; /* 'A' array, ... */
 	uint32_t typelem; /* element type for arrays, else 0 */
-	uint32_t basetype;/* domains: the base type OID (typbasetype), else 0 */
+	uint32_t
+		basetype; /* domains: the base type OID (typbasetype), else 0 */
 };
 
 /* Maps a column type to its Avro type.
@@ -49,6 +50,7 @@ int wb_pg_type_is_builtin(uint32_t oid);
  * into arena a. Returns WB_OK or WB_ERR_TYPE with a message naming the type
  * and (truncated) text. */
 int wb_pg_text_to_value(const struct wb_type *t, const char *text, size_t len,
-			struct wb_arena *a, struct wb_value *out, wb_error_t *err);
+			struct wb_arena *a, struct wb_value *out,
+			wb_error_t *err);
 
 #endif

@@ -28,7 +28,7 @@ enum wb_pg_msg_type {
 struct wb_pg_tuple {
 	uint16_t ncols;
 	const uint8_t *p; /* first column */
-	size_t len;       /* bytes of all columns */
+	size_t len;	  /* bytes of all columns */
 };
 
 /* One column of a tuple. kind: 'n' null, 'u' unchanged TOAST (no data),
@@ -47,7 +47,7 @@ struct wb_pg_tuple_iter {
 
 /* One column of a Relation message. */
 struct wb_pg_relcol {
-	uint8_t flags; /* 1 = part of the key (replica identity) */
+	uint8_t flags;	  /* 1 = part of the key (replica identity) */
 	const char *name; /* NUL-terminated, inside the buffer */
 	uint32_t type_oid;
 	int32_t typmod;
@@ -64,7 +64,8 @@ struct wb_pg_msg {
 	union {
 		struct {
 			uint64_t final_lsn;
-			int64_t commit_ts; /* microseconds since 2000-01-01 UTC */
+			int64_t commit_ts; /* microseconds since 2000-01-01 UTC
+					    */
 			uint32_t xid;
 		} begin;
 		struct {
@@ -81,9 +82,11 @@ struct wb_pg_msg {
 			uint32_t oid;
 			const char *nspname;
 			const char *relname;
-			uint8_t replident; /* 'd' default, 'n' nothing, 'f' full, 'i' index */
+			uint8_t replident; /* 'd' default, 'n' nothing, 'f'
+					      full, 'i' index */
 			uint16_t ncols;
-			struct wb_pg_relcol_iter cols; /* validated: iteration cannot fail */
+			struct wb_pg_relcol_iter
+				cols; /* validated: iteration cannot fail */
 		} relation;
 		struct {
 			uint32_t oid;
@@ -96,8 +99,10 @@ struct wb_pg_msg {
 		} insert;
 		struct {
 			uint32_t oid;
-			char old_kind; /* 0 none, 'K' key only, 'O' full old row */
-			struct wb_pg_tuple oldtup; /* valid when old_kind != 0 */
+			char old_kind; /* 0 none, 'K' key only, 'O' full old row
+					*/
+			struct wb_pg_tuple
+				oldtup; /* valid when old_kind != 0 */
 			struct wb_pg_tuple newtup;
 		} update;
 		struct {
@@ -107,8 +112,9 @@ struct wb_pg_msg {
 		} delete_;
 		struct {
 			uint32_t nrels;
-			uint8_t options; /* 1 CASCADE, 2 RESTART IDENTITY */
-			const uint8_t *oids; /* nrels big-endian uint32, use wb_pg_truncate_oid */
+			uint8_t options;     /* 1 CASCADE, 2 RESTART IDENTITY */
+			const uint8_t *oids; /* nrels big-endian uint32, use
+						wb_pg_truncate_oid */
 		} truncate;
 		struct {
 			uint8_t flags; /* 1 = transactional */
@@ -127,7 +133,8 @@ struct wb_pg_msg {
 int wb_pgoutput_decode(const uint8_t *buf, size_t len, struct wb_pg_msg *out,
 		       wb_error_t *err);
 
-void wb_pg_tuple_iter_init(struct wb_pg_tuple_iter *it, const struct wb_pg_tuple *t);
+void wb_pg_tuple_iter_init(struct wb_pg_tuple_iter *it,
+			   const struct wb_pg_tuple *t);
 /* Next column; returns 1, or 0 at the end. */
 int wb_pg_tuple_next(struct wb_pg_tuple_iter *it, struct wb_pg_col *col);
 

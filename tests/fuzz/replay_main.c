@@ -32,7 +32,8 @@ int main(int argc, char **argv)
 		long len = ftell(f);
 		fseek(f, 0, SEEK_SET);
 		uint8_t *buf = malloc(len > 0 ? (size_t)len : 1);
-		if (buf == NULL || fread(buf, 1, (size_t)len, f) != (size_t)len) {
+		if (buf == NULL ||
+		    fread(buf, 1, (size_t)len, f) != (size_t)len) {
 			fclose(f);
 			free(buf);
 			return 1;

@@ -1,4 +1,5 @@
-/* test_checkpoint.c — checkpoint files round-trip, are replaced atomically, and lock. */
+/* test_checkpoint.c — checkpoint files round-trip, are replaced atomically, and
+ * lock. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,8 @@ int main(void)
 
 	wb_position_t pos = {0x16B3748, 3};
 	json_t *state = json_pack("{s:{s:i}}", "series", "seq", 7);
-	CHECK(wb_checkpoint_save(sub, "p1", ops, &pos, 0x16B37A0, NULL, state, &err) == 0);
+	CHECK(wb_checkpoint_save(sub, "p1", ops, &pos, 0x16B37A0, NULL, state,
+				 &err) == 0);
 	json_decref(state);
 	CHECK(wb_checkpoint_load(sub, "p1", ops, &cp, &err) == 0 && cp.have);
 	CHECK(cp.pos.major == 0x16B3748 && cp.pos.minor == 3);
@@ -59,7 +61,8 @@ int main(void)
 
 	/* a commit position survives the round trip */
 	pos = (wb_position_t){0x100000000ULL, UINT32_MAX};
-	CHECK(wb_checkpoint_save(sub, "p1", ops, &pos, 5, NULL, NULL, &err) == 0);
+	CHECK(wb_checkpoint_save(sub, "p1", ops, &pos, 5, NULL, NULL, &err) ==
+	      0);
 	CHECK(wb_checkpoint_load(sub, "p1", ops, &cp, &err) == 0);
 	CHECK(cp.pos.major == 0x100000000ULL && cp.pos.minor == UINT32_MAX);
 	CHECK(cp.sink == NULL);
@@ -82,7 +85,8 @@ int main(void)
 	/* a directory under a regular file cannot be created */
 	snprintf(sub, sizeof(sub), "%s/a/b/p1.json/x", dir);
 	CHECK(wb_checkpoint_lock(sub, "p2", &err) == -1);
-	CHECK(strstr(err.message, "cannot create checkpoint directory") != NULL);
+	CHECK(strstr(err.message, "cannot create checkpoint directory") !=
+	      NULL);
 
 	wb_checkpoint_unlock(fd);
 	char cmd[300];

@@ -177,6 +177,8 @@ static void test_defaults(void)
 	CHECK_STR(c->source.slot, "waybill_shop_2");
 	CHECK_STR(c->source.publication, "waybill_shop_2");
 	CHECK_INT(c->source.snapshot, WB_SNAPSHOT_INITIAL);
+	CHECK_INT(c->source.snapshot_chunk_rows, 10000);
+	CHECK_INT(c->source.snapshot_parallelism, 1);
 	CHECK_INT(c->source.decimal_handling, WB_DECIMAL_STRING);
 	CHECK_INT(c->source.status_interval_ms, 10000);
 	CHECK_STR(c->sink.type, "avro-file");
@@ -292,6 +294,32 @@ static void test_value_errors(void)
 		     "zstandard, got 30");
 }
 
+static void test_snapshot(void)
+{
+	struct wb_config *c = load_ok("snapshot_map.yaml");
+	if (c != NULL) {
+		CHECK_INT(c->source.snapshot, WB_SNAPSHOT_ALWAYS);
+		CHECK_INT(c->source.snapshot_chunk_rows, 2500);
+		CHECK_INT(c->source.snapshot_parallelism, 3);
+		wb_config_free(c);
+	}
+	c = load_ok("snapshot_map_partial.yaml");
+	if (c != NULL) {
+		CHECK_INT(c->source.snapshot, WB_SNAPSHOT_INITIAL);
+		CHECK_INT(c->source.snapshot_chunk_rows, 10000);
+		CHECK_INT(c->source.snapshot_parallelism, 2);
+		wb_config_free(c);
+	}
+	expect_error("snapshot_bad_key.yaml",
+		     ":7: source.snapshot: unknown key \"chunk_rows\"");
+	expect_error("snapshot_bad_chunk.yaml",
+		     ":5: source.snapshot.chunk_size: expected 1 to 10000000, "
+		     "got 0");
+	expect_error("snapshot_bad_mode.yaml",
+		     ":5: source.snapshot.mode: expected one of initial, never, "
+		     "always, initial_only, got \"sometimes\"");
+}
+
 static void test_kafka_extra(void)
 {
 	setenv("WB_TEST_SECRET", SECRET, 1);
@@ -394,6 +422,7 @@ int main(void)
 	test_syntax_errors();
 	test_key_errors();
 	test_value_errors();
+	test_snapshot();
 	test_kafka_extra();
 	test_mysql_extra();
 	test_parsers();
