@@ -10,32 +10,11 @@
 #include "avro_schema.h"
 #include "buf.h"
 #include "change.h"
+#include "check.h"
 
 #ifndef WB_SOURCE_DIR
 #define WB_SOURCE_DIR "."
 #endif
-
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-				__LINE__, #cond);                              \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
-
-#define CHECK_STR(got, want)                                                   \
-	do {                                                                   \
-		const char *g_ = (got), *w_ = (want);                          \
-		if (g_ == NULL || strcmp(g_, w_) != 0) {                       \
-			fprintf(stderr, "%s:%d: %s\n  got:  %s\n  want: %s\n", \
-				__FILE__, __LINE__, #got, g_ ? g_ : "(null)",  \
-				w_);                                           \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
 
 enum {
 	C_ID,
