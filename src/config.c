@@ -65,8 +65,8 @@ static const char *const sink_keys[] = {
 	"block_bytes", "roll_bytes", "roll_age", NULL,
 };
 static const char *const metrics_keys[] = {"listen", NULL};
-static const char *const snapshot_keys[] = {"mode", "chunk_size",
-					    "parallelism", NULL};
+static const char *const snapshot_keys[] = {"mode", "chunk_size", "parallelism",
+					    NULL};
 
 static const char *const source_types[] = {"postgres", "mysql", "odbc", NULL};
 static const char *const sink_types[] = {"avro-file", "kafka", NULL};
@@ -743,7 +743,8 @@ static int load_snapshot(struct loader *ld, const yaml_node_t *n,
 {
 	int idx = -1;
 	if (n->type != YAML_MAPPING_NODE) {
-		int rc = get_enum(ld, n, "source.snapshot", snapshot_modes, &idx);
+		int rc = get_enum(ld, n, "source.snapshot", snapshot_modes,
+				  &idx);
 		if (idx >= 0)
 			src->snapshot = (enum wb_snapshot_mode)idx;
 		return rc;

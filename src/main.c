@@ -1,5 +1,8 @@
-/* main.c — the waybill command line: run, check, status, schema, cat. */
+/* main.c — the waybill command line: run, check, status, snapshot, schema, cat. */
+#include <errno.h>
+#include <fnmatch.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +40,9 @@ static const char usage[] =
 	"  check -c FILE      check configuration, connectivity, server\n"
 	"                     settings and privileges; print what fixes each\n"
 	"  status -c FILE     checkpoint, server position and lag, as JSON\n"
+	"  snapshot -c FILE [--tables a,b]\n"
+	"                     ask the pipeline (running, or at its next start)\n"
+	"                     to snapshot these tables again (default: all)\n"
 	"  schema -c FILE     print the Avro schemas of the captured tables\n"
 	"  cat FILE.avro...   print records as JSON lines\n"
 	"  --help, --version\n"
@@ -60,6 +66,7 @@ static int usage_error(const char *fmt, const char *arg)
 struct cli {
 	const char *config;
 	int stop_when_idle;
+	const char *tables; /* snapshot --tables */
 };
 
 static int parse_options(int argc, char **argv, struct cli *cli)
@@ -67,10 +74,12 @@ static int parse_options(int argc, char **argv, struct cli *cli)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"stop-when-idle", required_argument, NULL, 'i'},
+		{"tables", required_argument, NULL, 't'},
 		{NULL, 0, NULL, 0},
 	};
 	cli->config = NULL;
 	cli->stop_when_idle = -1;
+	cli->tables = NULL;
 	optind = 1;
 	opterr = 0;
 	int ch;
@@ -78,6 +87,13 @@ static int parse_options(int argc, char **argv, struct cli *cli)
 		switch (ch) {
 		case 'c':
 			cli->config = optarg;
+			break;
+		case 't':
+			if (strcmp(argv[0], "snapshot") != 0)
+				return usage_error("--tables belongs to the "
+						   "snapshot command, not %s",
+						   argv[0]);
+			cli->tables = optarg;
 			break;
 		case 'i': {
 			char *end;
@@ -196,6 +212,56 @@ static int cmd_check(int argc, char **argv)
 	return failed ? 1 : 0;
 }
 
+/* The snapshot progress the checkpoint holds (source state "snapshot"),
+ * with a percentage per table, and any request not yet recorded. */
+static void add_snapshot_status(const struct wb_config *cfg, json_t *state,
+				json_t *out)
+{
+	json_t *snap = json_object_get(state, "snapshot");
+	char path[PATH_MAX];
+	const char *request = NULL;
+	snprintf(path, sizeof(path), "%s/%s.snapshot-request",
+		 cfg->checkpoint_dir, cfg->name);
+	if (access(path, F_OK) == 0)
+		request = "waiting";
+	snprintf(path, sizeof(path), "%s/%s.snapshot-request.taken",
+		 cfg->checkpoint_dir, cfg->name);
+	if (request == NULL && access(path, F_OK) == 0)
+		request = "taken";
+	if (!json_is_object(snap) && request == NULL)
+		return;
+	json_t *o = json_object();
+	bool all_done = true;
+	json_t *tables = json_object();
+	const char *name;
+	json_t *t;
+	json_object_foreach(json_object_get(snap, "tables"), name, t)
+	{
+		bool done = json_is_true(json_object_get(t, "done"));
+		json_int_t rows = json_integer_value(json_object_get(t, "rows"));
+		json_int_t est = json_integer_value(json_object_get(t, "estimate"));
+		json_t *row = json_pack("{s:b,s:I}", "done", done, "rows", rows);
+		if (est >= 0)
+			json_object_set_new(row, "estimate", json_integer(est));
+		if (done)
+			json_object_set_new(row, "percent", json_real(100.0));
+		else if (est > 0)
+			json_object_set_new(row, "percent",
+					    json_real(rows >= est ? 99.9
+								  : (double)(rows * 1000 / est) / 10.0));
+		all_done &= done;
+		json_object_set_new(tables, name, row);
+	}
+	json_t *point = json_object_get(snap, "point");
+	if (json_is_string(point))
+		json_object_set(o, "point", point);
+	json_object_set_new(o, "done", json_boolean(all_done && request == NULL));
+	json_object_set_new(o, "tables", tables);
+	if (request)
+		json_object_set_new(o, "request", json_string(request));
+	json_object_set_new(out, "snapshot", o);
+}
+
 static int cmd_status(int argc, char **argv)
 {
 	struct cli cli;
@@ -230,6 +296,7 @@ static int cmd_status(int argc, char **argv)
 	} else {
 		json_object_set_new(out, "checkpoint", json_null());
 	}
+	add_snapshot_status(cfg, cp.source, out);
 	struct wb_source_resume resume = {cp.have, cp.pos, cp.ack, NULL};
 	wb_checkpoint_clear(&cp);
 	src = sops->create(cfg, &err);
@@ -313,6 +380,146 @@ done:
 	return rc ? fail(&err) : 0;
 }
 
+static bool has_glob(const char *s) { return strpbrk(s, "*?[") != NULL; }
+
+/* True when the configuration's tables/exclude select "schema.table". */
+static bool table_selected(const struct wb_config *cfg, const char *full)
+{
+	bool in = false;
+	for (int i = 0; i < cfg->source.ntables && !in; i++)
+		in = fnmatch(cfg->source.tables[i], full, 0) == 0;
+	for (int i = 0; in && i < cfg->source.nexclude; i++)
+		if (fnmatch(cfg->source.exclude[i], full, 0) == 0)
+			in = false;
+	return in;
+}
+
+/* True unless the source can list its captured tables now and `full` is
+ * not among them (a server that cannot be reached does not block the
+ * request: the pipeline checks again when it takes it). *list caches the
+ * source's answer between calls. */
+static bool captured_now(const struct wb_config *cfg, const char *full,
+			 struct wb_table ***list)
+{
+	if (*list == NULL) {
+		wb_error_t err;
+		wb_error_clear(&err);
+		const struct wb_source_ops *sops = wb_source_lookup(cfg->source.type);
+		struct wb_source *src = sops && sops->describe ? sops->create(cfg, &err)
+							       : NULL;
+		if (src)
+			*list = sops->describe(src, &err);
+		if (src)
+			sops->destroy(src);
+		if (*list == NULL) {
+			fprintf(stderr, "waybill: cannot list the captured tables "
+				"now (%s); the request is checked when the "
+				"pipeline takes it\n",
+				err.message[0] ? err.message : "not supported");
+			static struct wb_table *none[1] = {NULL};
+			*list = none;
+			return true;
+		}
+	}
+	if ((*list)[0] == NULL)
+		return true;
+	for (struct wb_table **t = *list; *t; t++) {
+		char name[512];
+		snprintf(name, sizeof(name), "%s.%s", (*t)->schema, (*t)->name);
+		if (strcmp(name, full) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Writes <checkpoint_dir>/<name>.snapshot-request (a JSON list of tables or
+ * globs), merged with a request still waiting there; the pipeline's source
+ * takes it within a second, or at its next start. */
+static int cmd_snapshot(int argc, char **argv)
+{
+	struct cli cli;
+	int rc = parse_options(argc, argv, &cli);
+	if (rc)
+		return rc;
+	wb_error_t err;
+	wb_error_clear(&err);
+	struct wb_config *cfg = load_config(cli.config, &err);
+	if (cfg == NULL)
+		return fail(&err);
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	snprintf(path, sizeof(path), "%s/%s.snapshot-request",
+		 cfg->checkpoint_dir, cfg->name);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	json_error_t jerr;
+	json_t *list = json_load_file(path, 0, &jerr);
+	if (!json_is_array(list)) {
+		json_decref(list);
+		list = json_array();
+	}
+	struct wb_table **captured = NULL;
+	char *spec = strdup(cli.tables ? cli.tables : "*");
+	char *save = NULL;
+	for (char *tok = spec ? strtok_r(spec, ",", &save) : NULL; tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ')
+			tok++;
+		if (*tok == '\0')
+			continue;
+		if (!has_glob(tok) && (strchr(tok, '.') == NULL ||
+				       !table_selected(cfg, tok))) {
+			rc = wb_error_set(&err, WB_ERR_CONFIG,
+					  "--tables: %s is not a table this "
+					  "pipeline captures (%s: source.tables "
+					  "and exclude); name it schema.table",
+					  tok, cfg->path);
+			goto done;
+		}
+		if (!has_glob(tok) && !captured_now(cfg, tok, &captured)) {
+			rc = wb_error_set(&err, WB_ERR_CONFIG,
+					  "--tables: table %s does not exist or "
+					  "is not visible to the pipeline's user",
+					  tok);
+			goto done;
+		}
+		bool dup = false;
+		size_t i;
+		json_t *v;
+		json_array_foreach(list, i, v)
+			dup |= strcmp(json_string_value(v) ? json_string_value(v) : "",
+				      tok) == 0;
+		if (!dup)
+			json_array_append_new(list, json_string(tok));
+	}
+	if (json_array_size(list) == 0) {
+		rc = wb_error_set(&err, WB_ERR_CONFIG, "--tables names no table");
+		goto done;
+	}
+	/* created as the pipeline would: the directory may not exist yet */
+	int fd = wb_checkpoint_lock(cfg->checkpoint_dir, cfg->name, &err);
+	if (fd >= 0)
+		wb_checkpoint_unlock(fd);
+	if (json_dump_file(list, tmp, 0) != 0 || rename(tmp, path) != 0) {
+		rc = wb_error_set(&err, WB_ERR_IO, "cannot write %s: %s", path,
+				  strerror(errno));
+		goto done;
+	}
+	char *text = json_dumps(list, JSON_COMPACT);
+	printf("snapshot requested for %s: the running pipeline %s takes it "
+	       "within a second (or its next start does); `waybill status` "
+	       "shows the progress\n",
+	       text ? text : "?", cfg->name);
+	free(text);
+done:
+	for (struct wb_table **t = captured; t && *t; t++)
+		wb_table_unref(*t);
+	if (captured && captured[0] != NULL)
+		free(captured);
+	free(spec);
+	json_decref(list);
+	wb_config_free(cfg);
+	return rc ? fail(&err) : 0;
+}
+
 static int cmd_cat(int argc, char **argv)
 {
 	if (argc < 2)
@@ -354,6 +561,8 @@ int main(int argc, char **argv)
 		return cmd_status(argc - 1, argv + 1);
 	if (strcmp(cmd, "schema") == 0)
 		return cmd_schema(argc - 1, argv + 1);
+	if (strcmp(cmd, "snapshot") == 0)
+		return cmd_snapshot(argc - 1, argv + 1);
 	if (strcmp(cmd, "cat") == 0)
 		return cmd_cat(argc - 1, argv + 1);
 	return usage_error("unknown command %s", cmd);

@@ -415,8 +415,7 @@ int wb_pipeline_run(const struct wb_config *cfg,
 			rc = 0;
 		}
 		if (p.sops->finished && p.sops->finished(p.src) &&
-		    wb_queue_bytes(p.queue) == 0 && src_done == false &&
-		    b == NULL) {
+		    wb_queue_bytes(p.queue) == 0 && src_done == false) {
 			wb_info("pipeline", "source finished: stopping");
 			break;
 		}

@@ -10,19 +10,31 @@
  * the Begin message carries the commit LSN up front, and transactions arrive
  * in commit order, so positions grow in stream order and the same change
  * gets the same position on every replay. The flush LSN we report is only
- * ever what the core says is durable (ack()). */
+ * ever what the core says is durable (ack()).
+ *
+ * Snapshots (pg_snapshot.c reads the tables) are taken at a point P of the
+ * stream and emitted exactly there, at positions (P - 1, n): with a new
+ * slot, P is its consistent point and the exported snapshot comes from the
+ * slot's creation; otherwise a temporary slot created on an extra
+ * replication connection gives P and the snapshot, and the stream is held
+ * at the first transaction committing at or after P (or a keepalive past
+ * P) while the rows are emitted. */
 #include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
 #include "log.h"
 #include "pg_catalog.h"
+#include "pg_snapshot.h"
 #include "pg_types.h"
 #include "pgoutput.h"
 #include "source.h"
@@ -67,6 +79,22 @@ struct pg_source {
 	uint64_t durable_ack;
 	uint64_t idle_candidate;
 	bool warned_type;
+
+	/* snapshots */
+	struct wb_pg_reltarget *targets; /* captured tables */
+	int ntargets;
+	struct wb_pg_snapshot *snap;
+	PGconn *snap_conn;      /* holds the open round's exported snapshot */
+	uint64_t snap_point;    /* P of the open round */
+	bool snap_ready;        /* the stream is at P: emit the rows */
+	char *held;             /* stream message held back at P */
+	int held_len;
+	wb_position_t last_pos; /* last position produced */
+	long long last_request_ms;
+	atomic_bool finished;
+	char request_path[PATH_MAX];
+	char taken_path[PATH_MAX];
+	uint64_t taken_gen, recorded_gen, removed_gen; /* under mu */
 };
 
 static long long mono_ms(void)
@@ -126,7 +154,12 @@ static struct wb_source *pg_create(const struct wb_config *cfg, wb_error_t *err)
 	s->publication = strdup(cfg->source.publication);
 	s->last_rel = -1;
 	pthread_mutex_init(&s->mu, NULL);
-	if (!s->slot || !s->publication) {
+	snprintf(s->request_path, sizeof(s->request_path),
+		 "%s/%s.snapshot-request", cfg->checkpoint_dir, cfg->name);
+	snprintf(s->taken_path, sizeof(s->taken_path),
+		 "%s/%s.snapshot-request.taken", cfg->checkpoint_dir, cfg->name);
+	s->snap = wb_pg_snapshot_new(cfg);
+	if (!s->slot || !s->publication || !s->snap) {
 		wb_pg_source_ops.destroy(&s->base);
 		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 		return NULL;
@@ -288,7 +321,8 @@ static int ensure_publication(struct pg_source *s, struct wb_pg_reltarget *t,
 	return rc;
 }
 
-static int ensure_slot(struct pg_source *s, wb_error_t *err)
+/* *exists: the slot is there (and is ours to use). */
+static int find_slot(struct pg_source *s, bool *exists, wb_error_t *err)
 {
 	const char *params[1] = {s->slot};
 	PGresult *res = wb_pg_query(s->cat.conn,
@@ -297,7 +331,8 @@ static int ensure_slot(struct pg_source *s, wb_error_t *err)
 				    1, params, err);
 	if (res == NULL)
 		return err->code;
-	if (PQntuples(res) == 1) {
+	*exists = PQntuples(res) == 1;
+	if (*exists) {
 		bool ok = strcmp(PQgetvalue(res, 0, 0), "pgoutput") == 0 &&
 			  strcmp(PQgetvalue(res, 0, 1), PQdb(s->cat.conn)) == 0;
 		PQclear(res);
@@ -310,46 +345,265 @@ static int ensure_slot(struct pg_source *s, wb_error_t *err)
 		return WB_OK;
 	}
 	PQclear(res);
-	char sql[160];
-	snprintf(sql, sizeof(sql),
-		 "CREATE_REPLICATION_SLOT \"%s\" LOGICAL pgoutput NOEXPORT_SNAPSHOT",
-		 s->slot);
-	res = PQexec(s->repl, sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		char line[400];
-		wb_error_set(err, WB_ERR_RUNTIME,
-			     "cannot create replication slot %s: %s", s->slot,
-			     wb_pg_error_line(s->repl, line, sizeof(line)));
+	return WB_OK;
+}
+
+static int send_status(struct pg_source *s, bool reply, wb_error_t *err);
+
+/* Runs a replication command on conn (not the stream) and waits for its
+ * one-row result, keeping the stream alive meanwhile: creating a slot
+ * waits for the transactions running at that moment to end. */
+static PGresult *repl_command(struct pg_source *s, PGconn *conn,
+			      const char *sql, bool streaming, wb_error_t *err)
+{
+	char line[400];
+	if (!PQsendQuery(conn, sql))
+		goto failed;
+	while (PQisBusy(conn)) {
+		int fd = PQsocket(conn);
+		fd_set rfds;
+		FD_ZERO(&rfds);
+		FD_SET(fd, &rfds);
+		struct timeval tv = {1, 0};
+		if (select(fd + 1, &rfds, NULL, NULL, &tv) < 0 && errno != EINTR) {
+			wb_error_set(err, WB_ERR_RUNTIME, "select: %s",
+				     strerror(errno));
+			return NULL;
+		}
+		if (PQconsumeInput(conn) == 0)
+			goto failed;
+		if (streaming && mono_ms() - s->last_status_ms >= 2000 &&
+		    send_status(s, false, err) != 0)
+			return NULL;
+	}
+	PGresult *res = PQgetResult(conn), *extra;
+	while ((extra = PQgetResult(conn)) != NULL)
+		PQclear(extra);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    PQnfields(res) >= 3)
+		return res;
+	if (res && PQresultErrorMessage(res)[0]) {
+		snprintf(line, sizeof(line), "%s", PQresultErrorMessage(res));
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
 		PQclear(res);
+		wb_error_set(err, WB_ERR_RUNTIME, "%s: %s", sql, line);
+		return NULL;
+	}
+	PQclear(res);
+failed:
+	wb_error_set(err, WB_ERR_RUNTIME, "%s: %s", sql,
+		     wb_pg_error_line(conn, line, sizeof(line)));
+	return NULL;
+}
+
+/* Opens a round at consistent point text `cp` under snapshot `name`. */
+static int begin_round(struct pg_source *s, const char *cp, const char *name,
+		       wb_error_t *err)
+{
+	uint64_t point;
+	if (wb_pg_parse_lsn(cp, &point) != 0 || point == 0)
+		return wb_error_set(err, WB_ERR_RUNTIME,
+				    "CREATE_REPLICATION_SLOT returned consistent "
+				    "point \"%s\"",
+				    cp);
+	s->snap_point = point;
+	return wb_pg_snapshot_begin(s->snap, &s->cat, s->targets, s->ntargets,
+				    name, point, err);
+}
+
+/* Creates the slot. With export, on a connection of its own that stays
+ * open (idle) so that its exported snapshot lives: the round at the slot's
+ * consistent point reads under it, and the stream starts right there. */
+static int create_slot(struct pg_source *s, bool export, wb_error_t *err)
+{
+	char sql[200];
+	snprintf(sql, sizeof(sql),
+		 "CREATE_REPLICATION_SLOT \"%s\" LOGICAL pgoutput %s", s->slot,
+		 export ? "EXPORT_SNAPSHOT" : "NOEXPORT_SNAPSHOT");
+	PGconn *conn = s->repl;
+	if (export) {
+		s->snap_conn = wb_pg_connect(s->base.cfg, "database", err);
+		if (s->snap_conn == NULL)
+			return err->code;
+		conn = s->snap_conn;
+	}
+	PGresult *res = repl_command(s, conn, sql, false, err);
+	if (res == NULL) {
+		wb_error_prefix(err, "cannot create replication slot %s", s->slot);
 		return err->code;
 	}
 	wb_info("postgres", "created replication slot %s at %s", s->slot,
 		PQgetvalue(res, 0, 1));
+	int rc = WB_OK;
+	if (export) {
+		rc = begin_round(s, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+				 err);
+		s->snap_ready = true; /* nothing of the stream comes before P */
+	}
 	PQclear(res);
-	return WB_OK;
+	return rc;
+}
+
+/* Opens a round at a new point P taken with a temporary slot; the stream
+ * goes on until it reaches P. */
+static int begin_temp_round(struct pg_source *s, wb_error_t *err)
+{
+	char sql[200];
+	s->snap_conn = wb_pg_connect(s->base.cfg, "database", err);
+	if (s->snap_conn == NULL)
+		return err->code;
+	snprintf(sql, sizeof(sql),
+		 "CREATE_REPLICATION_SLOT \"waybill_tmp_%.30s_%d\" TEMPORARY "
+		 "LOGICAL pgoutput EXPORT_SNAPSHOT",
+		 s->base.cfg->name, (int)getpid());
+	PGresult *res = repl_command(s, s->snap_conn, sql, true, err);
+	if (res == NULL) {
+		wb_error_prefix(err, "cannot take a snapshot");
+		return err->code;
+	}
+	int rc = begin_round(s, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), err);
+	PQclear(res);
+	s->snap_ready = false;
+	s->caught_up = false;
+	return rc;
+}
+
+static void end_round(struct pg_source *s)
+{
+	wb_pg_snapshot_end(s->snap);
+	/* the exported snapshot (and a temporary slot) go with it */
+	PQfinish(s->snap_conn);
+	s->snap_conn = NULL;
+	s->snap_ready = false;
+	s->caught_up = false;
+}
+
+/* Reads a JSON list of "schema.table" texts; NULL when absent or invalid. */
+static json_t *load_request(const char *path)
+{
+	json_error_t jerr;
+	json_t *v = json_load_file(path, 0, &jerr);
+	if (v && !json_is_array(v)) {
+		json_decref(v);
+		v = NULL;
+	}
+	return v;
+}
+
+/* Takes a `waybill snapshot --tables` request: its tables are merged into
+ * the .taken file (removed once a checkpoint records them) and marked for
+ * a snapshot from scratch. */
+static int take_request(struct pg_source *s, bool *taken, wb_error_t *err)
+{
+	*taken = false;
+	json_t *req = load_request(s->request_path);
+	json_t *old = load_request(s->taken_path);
+	if (req == NULL && old == NULL) {
+		if (access(s->request_path, F_OK) == 0) {
+			wb_warn("postgres", "%s is not a JSON list of tables; "
+				"ignored", s->request_path);
+			unlink(s->request_path);
+		}
+		return WB_OK;
+	}
+	json_t *all = json_array();
+	if (old)
+		json_array_extend(all, old);
+	if (req)
+		json_array_extend(all, req);
+	if (req) {
+		char tmp[PATH_MAX + 8];
+		snprintf(tmp, sizeof(tmp), "%s.tmp", s->taken_path);
+		if (json_dump_file(all, tmp, 0) != 0 ||
+		    rename(tmp, s->taken_path) != 0) {
+			json_decref(all);
+			json_decref(req);
+			json_decref(old);
+			return wb_error_set(err, WB_ERR_IO, "cannot write %s: %s",
+					    s->taken_path, strerror(errno));
+		}
+		unlink(s->request_path);
+	}
+	int rc = WB_OK;
+	size_t i;
+	json_t *v;
+	json_array_foreach(all, i, v)
+	{
+		const char *pattern = json_string_value(v);
+		bool found = false;
+		for (int k = 0; pattern && k < s->ntargets && rc == 0; k++) {
+			const struct wb_pg_reltarget *t = &s->targets[k];
+			char full[512];
+			snprintf(full, sizeof(full), "%s.%s", t->schema, t->name);
+			if (fnmatch(pattern, full, 0) == 0) {
+				found = true;
+				rc = wb_pg_snapshot_add(s->snap, t->schema, t->name, err);
+			}
+		}
+		if (rc)
+			break;
+		if (!found)
+			wb_warn("postgres", "snapshot request: %s names no captured "
+				"table; skipped", pattern ? pattern : "(not a text)");
+		else
+			*taken = true;
+	}
+	json_decref(all);
+	json_decref(req);
+	json_decref(old);
+	if (*taken) {
+		pthread_mutex_lock(&s->mu);
+		s->taken_gen++;
+		pthread_mutex_unlock(&s->mu);
+		wb_info("postgres", "took snapshot request %s", s->request_path);
+	} else {
+		unlink(s->taken_path);
+	}
+	return rc;
 }
 
 static int pg_open(struct wb_source *base, const struct wb_source_resume *resume,
 		   wb_error_t *err)
 {
 	struct pg_source *s = (struct pg_source *)base;
-	struct wb_pg_reltarget *targets = NULL;
-	int ntargets = 0, rc;
+	const struct wb_config *cfg = base->cfg;
+	int rc;
 
-	if ((rc = wb_pg_catalog_open(&s->cat, base->cfg, err)))
+	if ((rc = wb_pg_catalog_open(&s->cat, cfg, err)))
 		return rc;
 	if ((rc = check_wal_level(s, err)))
 		return rc;
-	if ((rc = wb_pg_resolve_tables(&s->cat, &targets, &ntargets, err)))
+	if ((rc = wb_pg_resolve_tables(&s->cat, &s->targets, &s->ntargets, err)))
 		return rc;
-	rc = check_identity(s, targets, ntargets, err);
-	if (rc == 0)
-		rc = ensure_publication(s, targets, ntargets, err);
-	wb_pg_reltargets_free(targets, ntargets);
-	if (rc)
+	if ((rc = check_identity(s, s->targets, s->ntargets, err)))
+		return rc;
+	if ((rc = ensure_publication(s, s->targets, s->ntargets, err)))
 		return rc;
 
-	s->repl = wb_pg_connect(base->cfg, "database", err);
+	/* which tables need a snapshot */
+	enum wb_snapshot_mode mode = cfg->source.snapshot;
+	if (mode != WB_SNAPSHOT_NEVER) {
+		json_t *st = resume->have && resume->state
+				     ? json_object_get(resume->state, "snapshot")
+				     : NULL;
+		if (mode == WB_SNAPSHOT_ALWAYS || !resume->have) {
+			for (int i = 0; i < s->ntargets && rc == 0; i++)
+				rc = wb_pg_snapshot_add(s->snap, s->targets[i].schema,
+							s->targets[i].name, err);
+		} else if (st) {
+			rc = wb_pg_snapshot_restore(s->snap, st, err);
+		}
+		bool taken;
+		if (rc == 0)
+			rc = take_request(s, &taken, err);
+		if (rc)
+			return rc;
+	}
+	bool pending = wb_pg_snapshot_pending(s->snap);
+
+	s->repl = wb_pg_connect(cfg, "database", err);
 	if (s->repl == NULL) {
 		if (strstr(err->message, "replication") != NULL)
 			wb_error_prefix(err, "the user needs the REPLICATION "
@@ -357,7 +611,10 @@ static int pg_open(struct wb_source *base, const struct wb_source_resume *resume
 					     "REPLICATION)");
 		return err->code;
 	}
-	if ((rc = ensure_slot(s, err)))
+	bool exists;
+	if ((rc = find_slot(s, &exists, err)))
+		return rc;
+	if (!exists && (rc = create_slot(s, pending, err)))
 		return rc;
 
 	uint64_t start = resume->have ? resume->ack : 0;
@@ -386,8 +643,11 @@ static int pg_open(struct wb_source *base, const struct wb_source_resume *resume
 	s->received_lsn = start;
 	s->last_status_ms = mono_ms();
 	s->last_data_ms = mono_ms();
+	s->last_request_ms = mono_ms();
 	wb_info("postgres", "streaming slot %s (publication %s) from %s",
 		s->slot, s->publication, lsn);
+	if (pending && exists && (rc = begin_temp_round(s, err)))
+		return rc;
 	return WB_OK;
 }
 
@@ -549,6 +809,7 @@ static struct wb_change *add_change(struct pg_source *s, struct wb_batch *b,
 	c->pos.minor = ++s->ordinal;
 	c->txid = s->xid;
 	c->commit_ts_us = s->commit_ts_us;
+	s->last_pos = c->pos;
 	return c;
 }
 
@@ -623,6 +884,7 @@ static int on_message(struct pg_source *s, struct wb_batch *b,
 		c->txid = s->xid;
 		c->commit_ts_us = s->commit_ts_us;
 		c->ack = m.u.commit.end_lsn;
+		s->last_pos = c->pos;
 		s->in_txn = false;
 		s->last_commit_lsn = s->final_lsn;
 		return WB_OK;
@@ -668,6 +930,98 @@ static void note_keepalive(struct pg_source *s, uint64_t wal_end)
 	pthread_mutex_unlock(&s->mu);
 }
 
+static int pg_keepalive(struct wb_source *base, wb_error_t *err);
+
+/* The server's WAL flush LSN, which a keepalive must reach before the
+ * stream counts as caught up. */
+static int read_server_end(struct pg_source *s, wb_error_t *err)
+{
+	PGresult *res = wb_pg_query(s->cat.conn,
+				    "SELECT pg_current_wal_flush_lsn()::text", 0,
+				    NULL, err);
+	if (res == NULL) {
+		err->retriable = true;
+		return err->code;
+	}
+	uint64_t lsn;
+	if (wb_pg_parse_lsn(PQgetvalue(res, 0, 0), &lsn) == 0)
+		s->server_end = lsn;
+	PQclear(res);
+	return WB_OK;
+}
+
+/* True while a round waits for the stream to reach its point. */
+static bool awaiting_point(const struct pg_source *s)
+{
+	return wb_pg_snapshot_active(s->snap) && !s->snap_ready;
+}
+
+/* Handles one CopyData message. A Begin at or past the point of a waiting
+ * round is held back (*held) until the round's rows are emitted. */
+static int on_copy_data(struct pg_source *s, struct wb_batch *b, char *buf,
+			int len, bool *held, wb_error_t *err)
+{
+	const uint8_t *p = (const uint8_t *)buf;
+	*held = false;
+	if (p[0] == 'k' && len >= 18) {
+		uint64_t wal_end = wb_pg_get_u64(p + 1);
+		note_keepalive(s, wal_end);
+		if (awaiting_point(s) && !s->in_txn && wal_end >= s->snap_point)
+			s->snap_ready = true;
+		if (p[17])
+			return send_status(s, false, err);
+		return WB_OK;
+	}
+	if (p[0] == 'w' && len >= 25) {
+		if (awaiting_point(s) && len >= 34 && p[25] == 'B' &&
+		    wb_pg_get_u64(p + 26) >= s->snap_point) {
+			s->held = buf;
+			s->held_len = len;
+			s->snap_ready = true;
+			*held = true;
+			return WB_OK;
+		}
+		uint64_t wal_end = wb_pg_get_u64(p + 9);
+		if (wal_end > s->received_lsn)
+			s->received_lsn = wal_end;
+		s->caught_up = false;
+		s->last_data_ms = mono_ms();
+		return on_message(s, b, p + 25, (size_t)len - 25, err);
+	}
+	return wb_error_set(err, WB_ERR_DECODE,
+			    "replication protocol: unexpected message '%c' of %d "
+			    "bytes",
+			    p[0] >= 32 && p[0] < 127 ? p[0] : '?', len);
+}
+
+/* The stream is at the round's point: emit its rows. The stream waits
+ * (status updates keep it alive); a snapshot of a big table takes long. */
+static int snapshot_poll(struct pg_source *s, struct wb_batch *b,
+			 size_t target_bytes, long long deadline, wb_error_t *err)
+{
+	if (mono_ms() - s->last_status_ms >= 2000) {
+		int rc = send_status(s, false, err);
+		if (rc)
+			return rc;
+	}
+	long long left = deadline - mono_ms();
+	bool complete = false;
+	int rc = wb_pg_snapshot_step(s->snap, b, target_bytes,
+				     left > 0 ? (int)left : 0, &s->last_pos,
+				     &complete, err);
+	if (rc)
+		return rc;
+	if (complete) {
+		end_round(s);
+		/* initial_only: nothing follows these rows; the pipeline
+		 * drains this batch before it stops the source */
+		if (s->base.cfg->source.snapshot == WB_SNAPSHOT_INITIAL_ONLY &&
+		    !wb_pg_snapshot_pending(s->snap))
+			atomic_store(&s->finished, true);
+	}
+	return WB_OK;
+}
+
 static int pg_poll(struct wb_source *base, struct wb_batch *b,
 		   size_t target_bytes, int timeout_ms, wb_error_t *err)
 {
@@ -676,33 +1030,59 @@ static int pg_poll(struct wb_source *base, struct wb_batch *b,
 	int interval = base->cfg->source.status_interval_ms > 0
 			       ? base->cfg->source.status_interval_ms
 			       : 10000;
+	int rc;
+	if (base->cfg->source.snapshot == WB_SNAPSHOT_INITIAL_ONLY &&
+	    !wb_pg_snapshot_active(s->snap) && !wb_pg_snapshot_pending(s->snap)) {
+		/* initial_only: the snapshot is emitted; nothing more comes */
+		atomic_store(&s->finished, true);
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+		return pg_keepalive(base, err);
+	}
 	for (;;) {
 		long long now = mono_ms();
+		if (wb_pg_snapshot_active(s->snap) && s->snap_ready)
+			return snapshot_poll(s, b, target_bytes, deadline, err);
+		if (!wb_pg_snapshot_active(s->snap) && now - s->last_request_ms >= 1000 &&
+		    base->cfg->source.snapshot != WB_SNAPSHOT_NEVER) {
+			bool taken = false;
+			s->last_request_ms = now;
+			if (access(s->request_path, F_OK) == 0 &&
+			    (rc = take_request(s, &taken, err)))
+				return rc;
+		}
+		if (!wb_pg_snapshot_active(s->snap) && !s->in_txn &&
+		    wb_pg_snapshot_pending(s->snap) &&
+		    (rc = begin_temp_round(s, err)))
+			return rc;
+
 		pthread_mutex_lock(&s->mu);
 		bool ack_moved = s->durable_ack != s->sent_flush;
 		pthread_mutex_unlock(&s->mu);
 		/* when nothing arrives for a second, ask the server where it
-		 * is, so an idle stream learns it is caught up */
-		bool ask = !s->caught_up && now - s->last_data_ms >= 1000 &&
+		 * is, so an idle stream learns it is caught up (or that it is
+		 * past a waiting round's point) */
+		bool ask = (!s->caught_up || awaiting_point(s)) &&
+			   now - s->last_data_ms >= 1000 &&
 			   now - s->last_status_ms >= 1000;
-		if (ask) {
-			PGresult *res = wb_pg_query(s->cat.conn,
-						    "SELECT pg_current_wal_flush_lsn()::text",
-						    0, NULL, err);
-			if (res == NULL)
-				return err->code;
-			wb_pg_parse_lsn(PQgetvalue(res, 0, 0), &s->server_end);
-			PQclear(res);
-		}
+		if (ask && (rc = read_server_end(s, err)))
+			return rc;
 		if ((ack_moved && now - s->last_status_ms >= 1000) || ask ||
 		    now - s->last_status_ms >= interval) {
-			int rc = send_status(s, ask, err);
+			rc = send_status(s, ask, err);
 			if (rc)
 				return rc;
 		}
 
 		char *buf = NULL;
-		int len = PQgetCopyData(s->repl, &buf, 1);
+		int len;
+		if (s->held) {
+			buf = s->held;
+			len = s->held_len;
+			s->held = NULL;
+		} else {
+			len = PQgetCopyData(s->repl, &buf, 1);
+		}
 		if (len == 0) {
 			if (b->n > 0 && !s->in_txn)
 				return WB_OK; /* hand over what we have */
@@ -741,26 +1121,10 @@ static int pg_poll(struct wb_source *base, struct wb_batch *b,
 		if (len < 0)
 			goto lost;
 
-		const uint8_t *p = (const uint8_t *)buf;
-		int rc = WB_OK;
-		if (p[0] == 'k' && len >= 18) {
-			note_keepalive(s, wb_pg_get_u64(p + 1));
-			if (p[17])
-				rc = send_status(s, false, err);
-		} else if (p[0] == 'w' && len >= 25) {
-			uint64_t wal_end = wb_pg_get_u64(p + 9);
-			if (wal_end > s->received_lsn)
-				s->received_lsn = wal_end;
-			s->caught_up = false;
-			s->last_data_ms = mono_ms();
-			rc = on_message(s, b, p + 25, (size_t)len - 25, err);
-		} else {
-			rc = wb_error_set(err, WB_ERR_DECODE,
-					  "replication protocol: unexpected message "
-					  "'%c' of %d bytes",
-					  p[0] >= 32 && p[0] < 127 ? p[0] : '?', len);
-		}
-		PQfreemem(buf);
+		bool held;
+		rc = on_copy_data(s, b, buf, len, &held, err);
+		if (!held)
+			PQfreemem(buf);
 		if (rc)
 			return rc;
 		if (wb_batch_bytes(b) >= target_bytes)
@@ -791,6 +1155,11 @@ static void pg_ack(struct wb_source *base, const wb_position_t *pos, uint64_t ac
 		s->durable_pos = *pos;
 	if (ack > s->durable_ack)
 		s->durable_ack = ack;
+	/* a checkpoint now records the taken request's tables */
+	if (s->recorded_gen == s->taken_gen && s->recorded_gen > s->removed_gen) {
+		unlink(s->taken_path);
+		s->removed_gen = s->recorded_gen;
+	}
 	pthread_mutex_unlock(&s->mu);
 }
 
@@ -805,7 +1174,27 @@ static uint64_t pg_idle_ack(struct wb_source *base)
 
 static bool pg_caught_up(struct wb_source *base)
 {
-	return ((struct pg_source *)base)->caught_up;
+	struct pg_source *s = (struct pg_source *)base;
+	return s->caught_up && !wb_pg_snapshot_active(s->snap) &&
+	       !wb_pg_snapshot_pending(s->snap) && s->held == NULL;
+}
+
+static json_t *pg_state(struct wb_source *base, const wb_position_t *durable)
+{
+	struct pg_source *s = (struct pg_source *)base;
+	wb_pg_snapshot_durable(s->snap, durable);
+	pthread_mutex_lock(&s->mu);
+	s->recorded_gen = s->taken_gen;
+	pthread_mutex_unlock(&s->mu);
+	json_t *snap = wb_pg_snapshot_state(s->snap);
+	if (snap == NULL)
+		return NULL;
+	return json_pack("{s:o}", "snapshot", snap);
+}
+
+static bool pg_finished(struct wb_source *base)
+{
+	return atomic_load(&((struct pg_source *)base)->finished);
 }
 
 static void pg_format_position(const wb_position_t *pos, char *buf, size_t n)
@@ -880,6 +1269,7 @@ static void pg_close(struct wb_source *base)
 	wb_info("postgres", "closed slot %s at confirmed flush %s", s->slot, lsn);
 	PQfinish(s->repl);
 	s->repl = NULL;
+	end_round(s);
 }
 
 static void pg_destroy(struct wb_source *base)
@@ -888,6 +1278,11 @@ static void pg_destroy(struct wb_source *base)
 	if (s == NULL)
 		return;
 	PQfinish(s->repl);
+	PQfinish(s->snap_conn);
+	wb_pg_snapshot_free(s->snap);
+	wb_pg_reltargets_free(s->targets, s->ntargets);
+	if (s->held)
+		PQfreemem(s->held);
 	wb_pg_catalog_close(&s->cat);
 	for (int i = 0; i < s->nrels; i++)
 		wb_table_unref(s->rels[i].table);
@@ -951,4 +1346,6 @@ const struct wb_source_ops wb_pg_source_ops = {
 	.close = pg_close,
 	.destroy = pg_destroy,
 	.describe = pg_describe,
+	.state = pg_state,
+	.finished = pg_finished,
 };

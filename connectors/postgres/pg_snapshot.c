@@ -1,0 +1,1041 @@
+/* pg_snapshot.c — snapshot rounds: keyset chunk readers, progress, resumable
+ * state.
+ *
+ * Each reader is an ordinary connection in a REPEATABLE READ transaction
+ * that imported the round's exported snapshot. A reader works through one
+ * table at a time, chunk after chunk: as soon as a chunk's result is in, the
+ * next chunk's query is sent (its start key is the last key of the chunk
+ * just received), and the received chunk is converted and emitted by the
+ * source thread meanwhile. A reader's next result is not collected before
+ * its current one is emitted, so at most two chunks per reader are in
+ * memory (one being emitted, one arriving).
+ *
+ * Durability: after the last row of a chunk is emitted, a mark (table,
+ * position of that row, key, rows, done) is queued; durable() applies the
+ * marks at or below the durable position, in emission order, to the
+ * table's durable progress, which state() reports. A table's generation
+ * changes when it is re-snapshotted from scratch, so marks of an older
+ * round never touch the new one. */
+#include "pg_snapshot.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pg_types.h"
+
+#define PROGRESS_TTY_MS 500
+#define PROGRESS_LOG_MS 5000
+
+struct snap_table {
+	char *schema, *name, *full;
+	/* durable progress: under mu */
+	uint64_t gen;
+	bool d_done;
+	char **d_key;
+	int d_nkey;
+	int64_t d_rows;
+	int64_t estimate;
+	/* round state: source thread only */
+	bool pending;
+	bool in_round;
+	bool assigned;
+	bool emitted_done;
+	bool declared; /* keyless: cursor declared */
+	struct wb_table *table;
+	char *sql_first, *sql_next;
+	int nkeys;
+	int *keycols;
+	char **cur_key; /* start key of the next query (NULL: from the start) */
+	int64_t rows; /* rows emitted, counting durable rows of earlier runs */
+};
+
+struct mark {
+	int table;
+	uint64_t gen;
+	wb_position_t pos;
+	bool done;
+	char **key;
+	int nkey;
+	int64_t rows;
+};
+
+struct reader {
+	PGconn *conn;
+	int table; /* table of the query in flight, -1 when none */
+	bool busy;
+	PGresult *collecting;
+	PGresult *ready; /* a chunk being emitted */
+	int ready_table;
+	int ready_row;
+	bool ready_last;
+};
+
+struct wb_pg_snapshot {
+	const struct wb_config *cfg;
+	pthread_mutex_t mu;
+	struct snap_table *t;
+	int nt, capt;
+	struct mark *marks;
+	size_t nmarks, capmarks;
+	uint64_t point;
+	char point_text[32];
+
+	/* round: source thread only */
+	bool active;
+	struct reader *r;
+	int nr;
+	int chunk;
+	int64_t ts_us;
+	uint64_t n;
+	uint64_t rows_read; /* this process, every round */
+	uint64_t round_rows;
+	long long round_start_ms;
+	long long last_progress_ms;
+	int current; /* table last emitted from, for progress */
+	bool tty;
+	bool progress_shown;
+	bool warned_type;
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void free_key(char **key, int n)
+{
+	for (int i = 0; key && i < n; i++)
+		free(key[i]);
+	free(key);
+}
+
+static char **copy_key(char *const *key, int n)
+{
+	if (key == NULL || n == 0)
+		return NULL;
+	char **k = calloc((size_t)n, sizeof(*k));
+	if (k == NULL)
+		return NULL;
+	for (int i = 0; i < n; i++)
+		if ((k[i] = strdup(key[i])) == NULL) {
+			free_key(k, n);
+			return NULL;
+		}
+	return k;
+}
+
+struct wb_pg_snapshot *wb_pg_snapshot_new(const struct wb_config *cfg)
+{
+	struct wb_pg_snapshot *sn = calloc(1, sizeof(*sn));
+	if (sn == NULL)
+		return NULL;
+	sn->cfg = cfg;
+	pthread_mutex_init(&sn->mu, NULL);
+	sn->chunk = cfg->source.snapshot_chunk_rows > 0
+			    ? cfg->source.snapshot_chunk_rows
+			    : 10000;
+	sn->tty = isatty(2);
+	sn->current = -1;
+	return sn;
+}
+
+static void round_clear_table(struct snap_table *t)
+{
+	wb_table_unref(t->table);
+	t->table = NULL;
+	free(t->sql_first);
+	free(t->sql_next);
+	free(t->keycols);
+	t->sql_first = t->sql_next = NULL;
+	t->keycols = NULL;
+	free_key(t->cur_key, t->nkeys);
+	t->cur_key = NULL;
+	t->nkeys = 0;
+	t->in_round = t->assigned = t->declared = t->emitted_done = false;
+}
+
+static void close_readers(struct wb_pg_snapshot *sn)
+{
+	for (int i = 0; i < sn->nr; i++) {
+		PQclear(sn->r[i].collecting);
+		PQclear(sn->r[i].ready);
+		PQfinish(sn->r[i].conn);
+	}
+	free(sn->r);
+	sn->r = NULL;
+	sn->nr = 0;
+}
+
+void wb_pg_snapshot_free(struct wb_pg_snapshot *sn)
+{
+	if (sn == NULL)
+		return;
+	close_readers(sn);
+	for (int i = 0; i < sn->nt; i++) {
+		struct snap_table *t = &sn->t[i];
+		round_clear_table(t);
+		free(t->schema);
+		free(t->name);
+		free(t->full);
+		free_key(t->d_key, t->d_nkey);
+	}
+	free(sn->t);
+	for (size_t i = 0; i < sn->nmarks; i++)
+		free_key(sn->marks[i].key, sn->marks[i].nkey);
+	free(sn->marks);
+	pthread_mutex_destroy(&sn->mu);
+	free(sn);
+}
+
+/* Finds or appends "schema.name"; call with mu held. -1 when out of memory. */
+static int table_index(struct wb_pg_snapshot *sn, const char *schema,
+		       const char *name)
+{
+	for (int i = 0; i < sn->nt; i++)
+		if (strcmp(sn->t[i].schema, schema) == 0 &&
+		    strcmp(sn->t[i].name, name) == 0)
+			return i;
+	if (sn->nt == sn->capt) {
+		int cap = sn->capt ? sn->capt * 2 : 8;
+		struct snap_table *nt =
+			realloc(sn->t, (size_t)cap * sizeof(*nt));
+		if (nt == NULL)
+			return -1;
+		sn->t = nt;
+		sn->capt = cap;
+	}
+	struct snap_table *t = &sn->t[sn->nt];
+	memset(t, 0, sizeof(*t));
+	t->schema = strdup(schema);
+	t->name = strdup(name);
+	if (t->schema == NULL || t->name == NULL ||
+	    asprintf(&t->full, "%s.%s", schema, name) < 0) {
+		free(t->schema);
+		free(t->name);
+		return -1;
+	}
+	t->estimate = -1;
+	return sn->nt++;
+}
+
+int wb_pg_snapshot_add(struct wb_pg_snapshot *sn, const char *schema,
+		       const char *name, wb_error_t *err)
+{
+	pthread_mutex_lock(&sn->mu);
+	int i = table_index(sn, schema, name);
+	if (i >= 0) {
+		struct snap_table *t = &sn->t[i];
+		t->gen++;
+		t->d_done = false;
+		free_key(t->d_key, t->d_nkey);
+		t->d_key = NULL;
+		t->d_nkey = 0;
+		t->d_rows = 0;
+		t->rows = 0;
+		t->pending = true;
+	}
+	pthread_mutex_unlock(&sn->mu);
+	if (i < 0)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	return WB_OK;
+}
+
+int wb_pg_snapshot_restore(struct wb_pg_snapshot *sn, json_t *state,
+			   wb_error_t *err)
+{
+	json_t *tables = json_object_get(state, "tables");
+	const char *point = json_string_value(json_object_get(state, "point"));
+	if (point)
+		snprintf(sn->point_text, sizeof(sn->point_text), "%s", point);
+	if (!json_is_object(tables))
+		return WB_OK;
+	const char *full;
+	json_t *v;
+	json_object_foreach(tables, full, v)
+	{
+		const char *dot = strchr(full, '.');
+		if (dot == NULL || !json_is_object(v))
+			continue;
+		char *schema = strndup(full, (size_t)(dot - full));
+		if (schema == NULL)
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		pthread_mutex_lock(&sn->mu);
+		int i = table_index(sn, schema, dot + 1);
+		free(schema);
+		if (i < 0) {
+			pthread_mutex_unlock(&sn->mu);
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		}
+		struct snap_table *t = &sn->t[i];
+		t->d_done = json_is_true(json_object_get(v, "done"));
+		t->d_rows = json_integer_value(json_object_get(v, "rows"));
+		json_t *est = json_object_get(v, "estimate");
+		t->estimate =
+			json_is_integer(est) ? json_integer_value(est) : -1;
+		json_t *key = json_object_get(v, "key");
+		if (json_is_array(key) && json_array_size(key) > 0) {
+			size_t nk = json_array_size(key);
+			t->d_key = calloc(nk, sizeof(char *));
+			t->d_nkey = t->d_key ? (int)nk : 0;
+			for (size_t k = 0; t->d_key && k < nk; k++) {
+				const char *s = json_string_value(
+					json_array_get(key, k));
+				t->d_key[k] = strdup(s ? s : "");
+			}
+		}
+		t->rows = t->d_rows;
+		t->pending = !t->d_done;
+		pthread_mutex_unlock(&sn->mu);
+	}
+	return WB_OK;
+}
+
+bool wb_pg_snapshot_pending(struct wb_pg_snapshot *sn)
+{
+	for (int i = 0; i < sn->nt; i++)
+		if (sn->t[i].pending)
+			return true;
+	return false;
+}
+
+bool wb_pg_snapshot_active(struct wb_pg_snapshot *sn)
+{
+	return sn->active;
+}
+
+uint64_t wb_pg_snapshot_rows_read(struct wb_pg_snapshot *sn)
+{
+	return sn->rows_read;
+}
+
+/* ---------------------------------------------------------------- SQL */
+
+static char *quoted_table(PGconn *conn, const struct snap_table *t)
+{
+	char *a = PQescapeIdentifier(conn, t->schema, strlen(t->schema));
+	char *b = PQescapeIdentifier(conn, t->name, strlen(t->name));
+	char *out = NULL;
+	if (a && b && asprintf(&out, "%s.%s", a, b) < 0)
+		out = NULL;
+	PQfreemem(a);
+	PQfreemem(b);
+	return out;
+}
+
+/* "a", "b", ... of the columns listed by idx (all columns when idx NULL),
+ * with an optional per-item suffix; NULL when out of memory. */
+static char *column_list(PGconn *conn, const struct wb_table *tb,
+			 const int *idx, int n, const char *sep, bool params)
+{
+	size_t cap = 64, len = 0;
+	char *out = malloc(cap);
+	if (out == NULL)
+		return NULL;
+	out[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		const char *name = tb->cols[idx ? idx[i] : i].name;
+		char *q = PQescapeIdentifier(conn, name, strlen(name));
+		char item[32] = "";
+		if (params)
+			snprintf(item, sizeof(item), "$%d", i + 1);
+		const char *piece = params ? item : q;
+		if (piece == NULL) {
+			PQfreemem(q);
+			free(out);
+			return NULL;
+		}
+		size_t need = strlen(piece) + strlen(sep) + 1;
+		if (len + need >= cap) {
+			while (len + need >= cap)
+				cap *= 2;
+			char *no = realloc(out, cap);
+			if (no == NULL) {
+				PQfreemem(q);
+				free(out);
+				return NULL;
+			}
+			out = no;
+		}
+		len += (size_t)sprintf(out + len, "%s%s", i ? sep : "", piece);
+		PQfreemem(q);
+	}
+	return out;
+}
+
+static int build_sql(struct wb_pg_snapshot *sn, PGconn *conn, int ti,
+		     wb_error_t *err)
+{
+	struct snap_table *t = &sn->t[ti];
+	const struct wb_table *tb = t->table;
+	char *tbl = quoted_table(conn, t);
+	char *cols = column_list(conn, tb, NULL, tb->ncols, ", ", false);
+	char *keys = NULL, *params = NULL;
+	int rc = WB_OK;
+	if (tbl == NULL || cols == NULL)
+		goto nomem;
+	if (t->nkeys > 0) {
+		keys = column_list(conn, tb, t->keycols, t->nkeys, ", ", false);
+		params =
+			column_list(conn, tb, t->keycols, t->nkeys, ", ", true);
+		if (keys == NULL || params == NULL)
+			goto nomem;
+		if (asprintf(&t->sql_first,
+			     "SELECT %s FROM %s ORDER BY %s LIMIT %d", cols,
+			     tbl, keys, sn->chunk) < 0 ||
+		    asprintf(&t->sql_next,
+			     "SELECT %s FROM %s WHERE (%s) > (%s) ORDER BY %s "
+			     "LIMIT %d",
+			     cols, tbl, keys, params, keys, sn->chunk) < 0) {
+			t->sql_first = t->sql_next = NULL;
+			goto nomem;
+		}
+	} else {
+		/* no key to page by: one cursor over the whole table */
+		if (asprintf(
+			    &t->sql_first,
+			    "DECLARE wb_snap_%d NO SCROLL CURSOR FOR SELECT %s "
+			    "FROM %s; FETCH %d FROM wb_snap_%d",
+			    ti, cols, tbl, sn->chunk, ti) < 0 ||
+		    asprintf(&t->sql_next, "FETCH %d FROM wb_snap_%d",
+			     sn->chunk, ti) < 0) {
+			t->sql_first = t->sql_next = NULL;
+			goto nomem;
+		}
+	}
+	goto done;
+nomem:
+	rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+done:
+	free(tbl);
+	free(cols);
+	free(keys);
+	free(params);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- round */
+
+static int reader_open(struct wb_pg_snapshot *sn, struct reader *r,
+		       const char *snapshot_name, wb_error_t *err)
+{
+	r->table = -1;
+	r->ready_table = -1;
+	r->conn = wb_pg_connect(sn->cfg, NULL, err);
+	if (r->conn == NULL)
+		return err->code;
+	PGresult *res = wb_pg_query(
+		r->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY", 0,
+		NULL, err);
+	if (res == NULL)
+		return err->code;
+	PQclear(res);
+	char *lit =
+		PQescapeLiteral(r->conn, snapshot_name, strlen(snapshot_name));
+	char *sql = NULL;
+	if (lit == NULL ||
+	    asprintf(&sql, "SET TRANSACTION SNAPSHOT %s", lit) < 0) {
+		PQfreemem(lit);
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	}
+	PQfreemem(lit);
+	res = wb_pg_query(r->conn, sql, 0, NULL, err);
+	free(sql);
+	if (res == NULL) {
+		wb_error_prefix(err, "cannot import snapshot %s",
+				snapshot_name);
+		return err->code;
+	}
+	PQclear(res);
+	return WB_OK;
+}
+
+static int describe(struct wb_pg_snapshot *sn, struct wb_pg_catalog *cat,
+		    const struct wb_pg_reltarget *target, int ti,
+		    wb_error_t *err)
+{
+	struct snap_table *t = &sn->t[ti];
+	t->table = wb_pg_describe_table(cat, target, err);
+	if (t->table == NULL)
+		return err->code;
+	int nk = wb_table_nkeys(t->table);
+	t->keycols = calloc(nk > 0 ? (size_t)nk : 1, sizeof(int));
+	if (t->keycols == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	for (int c = 0; c < t->table->ncols; c++)
+		if (t->table->cols[c].key)
+			t->keycols[t->nkeys++] = c;
+	if (t->nkeys > 0 && t->d_nkey == t->nkeys) {
+		t->cur_key = copy_key(t->d_key, t->d_nkey);
+		if (t->cur_key == NULL)
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		t->rows = t->d_rows;
+	} else {
+		/* a key of another shape, or none: read from the start */
+		t->rows = 0;
+	}
+	if (t->nkeys == 0 && t->d_rows > 0)
+		wb_warn("postgres",
+			"snapshot of %s: the table has no key, so "
+			"it is read again from its start",
+			t->full);
+
+	char oidtext[16];
+	snprintf(oidtext, sizeof(oidtext), "%u", target->oid);
+	const char *params[1] = {oidtext};
+	PGresult *res = wb_pg_query(cat->conn,
+				    "SELECT reltuples::bigint FROM pg_class "
+				    "WHERE oid = $1::oid",
+				    1, params, err);
+	if (res == NULL)
+		return err->code;
+	int64_t est = PQntuples(res) == 1
+			      ? strtoll(PQgetvalue(res, 0, 0), NULL, 10)
+			      : -1;
+	PQclear(res);
+	pthread_mutex_lock(&sn->mu);
+	t->estimate = est;
+	pthread_mutex_unlock(&sn->mu);
+	return build_sql(sn, cat->conn, ti, err);
+}
+
+int wb_pg_snapshot_begin(struct wb_pg_snapshot *sn, struct wb_pg_catalog *cat,
+			 const struct wb_pg_reltarget *targets, int ntargets,
+			 const char *snapshot_name, uint64_t point,
+			 wb_error_t *err)
+{
+	int rc, ntables = 0;
+	sn->point = point;
+	char text[32];
+	wb_pg_format_lsn(point, text, sizeof(text));
+	pthread_mutex_lock(&sn->mu);
+	snprintf(sn->point_text, sizeof(sn->point_text), "%s", text);
+	pthread_mutex_unlock(&sn->mu);
+	for (int i = 0; i < sn->nt; i++) {
+		struct snap_table *t = &sn->t[i];
+		if (!t->pending)
+			continue;
+		const struct wb_pg_reltarget *target = NULL;
+		for (int k = 0; k < ntargets && !target; k++)
+			if (strcmp(targets[k].schema, t->schema) == 0 &&
+			    strcmp(targets[k].name, t->name) == 0)
+				target = &targets[k];
+		if (target == NULL) {
+			wb_warn("postgres",
+				"snapshot: %s is no longer captured; "
+				"skipped",
+				t->full);
+			t->pending = false;
+			pthread_mutex_lock(&sn->mu);
+			t->d_done = true;
+			pthread_mutex_unlock(&sn->mu);
+			continue;
+		}
+		if ((rc = describe(sn, cat, target, i, err)))
+			return rc;
+		t->in_round = true;
+		ntables++;
+	}
+	int want = sn->cfg->source.snapshot_parallelism > 0
+			   ? sn->cfg->source.snapshot_parallelism
+			   : 1;
+	if (want > ntables)
+		want = ntables;
+	sn->r = calloc(want > 0 ? (size_t)want : 1, sizeof(*sn->r));
+	if (sn->r == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	sn->nr = want;
+	for (int i = 0; i < want; i++)
+		if ((rc = reader_open(sn, &sn->r[i], snapshot_name, err)))
+			return rc;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	sn->ts_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	sn->n = 0;
+	sn->round_rows = 0;
+	sn->round_start_ms = mono_ms();
+	sn->last_progress_ms = sn->round_start_ms;
+	sn->current = -1;
+	sn->active = true;
+	wb_info("postgres",
+		"snapshot of %d table(s) at %s (snapshot %s, %d "
+		"reader(s), chunks of %d rows)",
+		ntables, text, snapshot_name, want, sn->chunk);
+	return WB_OK;
+}
+
+static int send_chunk_query(struct wb_pg_snapshot *sn, struct reader *r, int ti,
+			    wb_error_t *err)
+{
+	struct snap_table *t = &sn->t[ti];
+	int ok;
+	if (t->nkeys == 0) {
+		ok = PQsendQuery(r->conn,
+				 t->declared ? t->sql_next : t->sql_first);
+		t->declared = true;
+	} else if (t->cur_key == NULL) {
+		ok = PQsendQueryParams(r->conn, t->sql_first, 0, NULL, NULL,
+				       NULL, NULL, 0);
+	} else {
+		ok = PQsendQueryParams(r->conn, t->sql_next, t->nkeys, NULL,
+				       (const char *const *)t->cur_key, NULL,
+				       NULL, 0);
+	}
+	if (!ok) {
+		char line[400];
+		wb_error_set(err, WB_ERR_CONNECT, "snapshot of %s: %s", t->full,
+			     wb_pg_error_line(r->conn, line, sizeof(line)));
+		err->retriable = true;
+		return err->code;
+	}
+	r->table = ti;
+	r->busy = true;
+	return WB_OK;
+}
+
+static char **key_of_row(const struct snap_table *t, const PGresult *res,
+			 int row)
+{
+	char **k = calloc((size_t)t->nkeys, sizeof(*k));
+	if (k == NULL)
+		return NULL;
+	for (int i = 0; i < t->nkeys; i++)
+		if ((k[i] = strdup(PQgetvalue(res, row, t->keycols[i]))) ==
+		    NULL) {
+			free_key(k, t->nkeys);
+			return NULL;
+		}
+	return k;
+}
+
+/* Reads what arrived for a reader's query; when its result is complete,
+ * makes it the reader's ready chunk and sends the table's next query. */
+static int collect(struct wb_pg_snapshot *sn, struct reader *r, wb_error_t *err)
+{
+	char line[400];
+	if (PQconsumeInput(r->conn) == 0)
+		goto lost;
+	while (!PQisBusy(r->conn)) {
+		PGresult *res = PQgetResult(r->conn);
+		if (res == NULL)
+			break;
+		ExecStatusType st = PQresultStatus(res);
+		if (st == PGRES_TUPLES_OK) {
+			PQclear(r->collecting);
+			r->collecting = res;
+		} else if (st == PGRES_COMMAND_OK) {
+			PQclear(res);
+		} else {
+			snprintf(line, sizeof(line), "%s",
+				 PQresultErrorMessage(res));
+			char *nl = strchr(line, '\n');
+			if (nl)
+				*nl = '\0';
+			PQclear(res);
+			return wb_error_set(err, WB_ERR_RUNTIME,
+					    "snapshot of %s: PostgreSQL: %s",
+					    sn->t[r->table].full, line);
+		}
+	}
+	if (PQisBusy(r->conn))
+		return WB_OK;
+	/* the query is complete */
+	int ti = r->table;
+	struct snap_table *t = &sn->t[ti];
+	PGresult *res = r->collecting;
+	r->collecting = NULL;
+	r->busy = false;
+	r->table = -1;
+	if (res == NULL)
+		return wb_error_set(
+			err, WB_ERR_RUNTIME,
+			"snapshot of %s: the server returned no rows "
+			"result",
+			t->full);
+	if (PQnfields(res) != t->table->ncols) {
+		PQclear(res);
+		return wb_error_set(err, WB_ERR_RUNTIME,
+				    "snapshot of %s: %d columns returned, %d "
+				    "expected",
+				    t->full, PQnfields(res), t->table->ncols);
+	}
+	int n = PQntuples(res);
+	sn->rows_read += (uint64_t)n;
+	r->ready = res;
+	r->ready_table = ti;
+	r->ready_row = 0;
+	r->ready_last = n < sn->chunk;
+	if (!r->ready_last) {
+		if (t->nkeys > 0) {
+			char **k = key_of_row(t, res, n - 1);
+			if (k == NULL)
+				return wb_error_set(err, WB_ERR_NOMEM,
+						    "out of memory");
+			free_key(t->cur_key, t->nkeys);
+			t->cur_key = k;
+		}
+		return send_chunk_query(sn, r, ti, err);
+	}
+	return WB_OK;
+lost:
+	wb_error_set(err, WB_ERR_CONNECT, "snapshot reader connection lost: %s",
+		     wb_pg_error_line(r->conn, line, sizeof(line)));
+	err->retriable = true;
+	return err->code;
+}
+
+static int push_mark(struct wb_pg_snapshot *sn, int ti,
+		     const wb_position_t *pos, bool done, char **key,
+		     wb_error_t *err)
+{
+	struct snap_table *t = &sn->t[ti];
+	pthread_mutex_lock(&sn->mu);
+	if (sn->nmarks == sn->capmarks) {
+		size_t cap = sn->capmarks ? sn->capmarks * 2 : 64;
+		struct mark *m = realloc(sn->marks, cap * sizeof(*m));
+		if (m == NULL) {
+			pthread_mutex_unlock(&sn->mu);
+			free_key(key, t->nkeys);
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		}
+		sn->marks = m;
+		sn->capmarks = cap;
+	}
+	sn->marks[sn->nmarks++] = (struct mark){
+		ti, t->gen, *pos, done, key, key ? t->nkeys : 0, t->rows};
+	pthread_mutex_unlock(&sn->mu);
+	return WB_OK;
+}
+
+static int convert_row(struct wb_pg_snapshot *sn, struct wb_batch *b,
+		       const struct snap_table *t, const PGresult *res, int row,
+		       struct wb_value **out, wb_error_t *err)
+{
+	const struct wb_table *tb = t->table;
+	struct wb_value *v = wb_batch_values(b, tb->ncols);
+	if (v == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < tb->ncols; i++) {
+		if (PQgetisnull(res, row, i)) {
+			v[i].state = WB_VAL_NULL;
+			continue;
+		}
+		int rc = wb_pg_text_to_value(&tb->cols[i].type,
+					     PQgetvalue(res, row, i),
+					     (size_t)PQgetlength(res, row, i),
+					     &b->arena, &v[i], err);
+		if (rc == WB_ERR_NOMEM)
+			return rc;
+		if (rc != WB_OK) {
+			if (!tb->cols[i].nullable)
+				return rc;
+			if (!sn->warned_type)
+				wb_warn("postgres",
+					"%s.%s: %s; written as null", t->full,
+					tb->cols[i].name, err->message);
+			sn->warned_type = true;
+			v[i].state = WB_VAL_NULL;
+		}
+	}
+	*out = v;
+	return WB_OK;
+}
+
+/* Reads what the server has sent for queries in flight into libpq's
+ * buffers (the next chunk builds up while this one is emitted), so the
+ * server is never stalled on a full socket. Results stay uncollected. */
+static int pump(struct wb_pg_snapshot *sn, wb_error_t *err)
+{
+	for (int i = 0; i < sn->nr; i++) {
+		struct reader *r = &sn->r[i];
+		if (!r->busy)
+			continue;
+		if (PQconsumeInput(r->conn) == 0) {
+			char line[400];
+			wb_error_set(
+				err, WB_ERR_CONNECT,
+				"snapshot reader connection lost: %s",
+				wb_pg_error_line(r->conn, line, sizeof(line)));
+			err->retriable = true;
+			return err->code;
+		}
+		(void)PQisBusy(r->conn); /* parses what arrived */
+	}
+	return WB_OK;
+}
+
+/* Emits the rest of a reader's ready chunk, or as much as fits. */
+static int emit(struct wb_pg_snapshot *sn, struct reader *r, struct wb_batch *b,
+		size_t target_bytes, wb_position_t *last, wb_error_t *err)
+{
+	int ti = r->ready_table;
+	struct snap_table *t = &sn->t[ti];
+	int n = PQntuples(r->ready);
+	if (sn->current < 0)
+		sn->round_start_ms =
+			mono_ms(); /* rates count from the first row */
+	sn->current = ti;
+	while (r->ready_row < n) {
+		if (wb_batch_bytes(b) >= target_bytes)
+			return WB_OK;
+		if ((r->ready_row & 511) == 0) {
+			int rc = pump(sn, err);
+			if (rc)
+				return rc;
+		}
+		struct wb_change *c = wb_batch_add(b);
+		if (c == NULL)
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		c->op = WB_OP_READ;
+		c->snapshot = true;
+		c->table = wb_table_ref(t->table);
+		c->pos.major = sn->point - 1;
+		c->pos.minor = ++sn->n;
+		c->txid = 0;
+		c->commit_ts_us = sn->ts_us;
+		int rc = convert_row(sn, b, t, r->ready, r->ready_row,
+				     &c->after, err);
+		if (rc)
+			return rc;
+		*last = c->pos;
+		r->ready_row++;
+		t->rows++;
+		sn->round_rows++;
+	}
+	char **key = NULL;
+	if (t->nkeys > 0 && n > 0 &&
+	    (key = key_of_row(t, r->ready, n - 1)) == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	bool done = r->ready_last;
+	PQclear(r->ready);
+	r->ready = NULL;
+	r->ready_table = -1;
+	if (done) {
+		t->emitted_done = true;
+		t->pending = false;
+		wb_info("postgres", "snapshot of %s finished: %" PRId64 " rows",
+			t->full, t->rows);
+	}
+	if (key == NULL && !done)
+		return WB_OK; /* keyless: only its end is worth recording */
+	return push_mark(sn, ti, last, done, key, err);
+}
+
+static void fmt_eta(char *buf, size_t n, double s)
+{
+	if (s < 0 || s > 1e7)
+		snprintf(buf, n, "?");
+	else if (s >= 3600)
+		snprintf(buf, n, "%dh%02dm", (int)(s / 3600),
+			 (int)s % 3600 / 60);
+	else if (s >= 60)
+		snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+	else
+		snprintf(buf, n, "%ds", (int)s);
+}
+
+static void progress(struct wb_pg_snapshot *sn, bool final)
+{
+	long long now = mono_ms();
+	long long every = sn->tty ? PROGRESS_TTY_MS : PROGRESS_LOG_MS;
+	if (!final && now - sn->last_progress_ms < every)
+		return;
+	sn->last_progress_ms = now;
+	if (sn->current < 0 && !final)
+		return;
+	double secs = (double)(now - sn->round_start_ms) / 1000.0;
+	double rate = secs > 0 ? (double)sn->round_rows / secs : 0;
+	char line[400];
+	if (final) {
+		snprintf(line, sizeof(line),
+			 "snapshot at %s done: %llu rows in %.1f s (%.0f "
+			 "rows/s)",
+			 sn->point_text, (unsigned long long)sn->round_rows,
+			 secs, rate);
+	} else {
+		const struct snap_table *t = &sn->t[sn->current];
+		char est[32] = "?", pct[16] = "", eta[32] = "?";
+		if (t->estimate >= 0) {
+			int64_t e =
+				t->estimate > t->rows ? t->estimate : t->rows;
+			snprintf(est, sizeof(est), "%" PRId64, e);
+			snprintf(pct, sizeof(pct), " (%d%%)",
+				 e > 0 ? (int)(t->rows * 100 / e) : 100);
+			if (rate > 0)
+				fmt_eta(eta, sizeof(eta),
+					(double)(e - t->rows) / rate);
+		}
+		snprintf(line, sizeof(line),
+			 "snapshot %s: %" PRId64
+			 "/%s rows%s, %.0f rows/s, ETA %s",
+			 t->full, t->rows, est, pct, rate, eta);
+	}
+	if (sn->tty) {
+		fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
+		sn->progress_shown = !final;
+	} else {
+		wb_info("postgres", "%s", line);
+	}
+}
+
+int wb_pg_snapshot_step(struct wb_pg_snapshot *sn, struct wb_batch *b,
+			size_t target_bytes, int timeout_ms,
+			wb_position_t *last, bool *complete, wb_error_t *err)
+{
+	long long deadline = mono_ms() + timeout_ms;
+	int rc;
+	*complete = false;
+	for (;;) {
+		/* free readers take the next table */
+		for (int i = 0; i < sn->nr; i++) {
+			struct reader *r = &sn->r[i];
+			if (r->busy)
+				continue;
+			for (int ti = 0; ti < sn->nt; ti++) {
+				struct snap_table *t = &sn->t[ti];
+				if (!t->in_round || t->assigned)
+					continue;
+				t->assigned = true;
+				if ((rc = send_chunk_query(sn, r, ti, err)))
+					return rc;
+				break;
+			}
+		}
+		for (int i = 0; i < sn->nr; i++) {
+			struct reader *r = &sn->r[i];
+			if (r->busy && r->ready == NULL &&
+			    (rc = collect(sn, r, err)))
+				return rc;
+		}
+		for (int i = 0; i < sn->nr; i++) {
+			struct reader *r = &sn->r[i];
+			if (r->ready &&
+			    (rc = emit(sn, r, b, target_bytes, last, err)))
+				return rc;
+			if (r->ready == NULL && r->busy &&
+			    (rc = collect(sn, r, err)))
+				return rc;
+		}
+		progress(sn, false);
+		bool all = true;
+		for (int ti = 0; ti < sn->nt && all; ti++)
+			all = !sn->t[ti].in_round || sn->t[ti].emitted_done;
+		if (all) {
+			*complete = true;
+			return WB_OK;
+		}
+		if (b->n > 0 || wb_batch_bytes(b) >= target_bytes)
+			return WB_OK;
+		bool ready = false;
+		for (int i = 0; i < sn->nr; i++)
+			ready |= sn->r[i].ready != NULL;
+		if (ready)
+			continue;
+
+		long long left = deadline - mono_ms();
+		if (left <= 0)
+			return WB_OK;
+		fd_set rfds;
+		FD_ZERO(&rfds);
+		int maxfd = -1;
+		for (int i = 0; i < sn->nr; i++) {
+			if (!sn->r[i].busy)
+				continue;
+			int fd = PQsocket(sn->r[i].conn);
+			FD_SET(fd, &rfds);
+			if (fd > maxfd)
+				maxfd = fd;
+		}
+		if (left > 1000)
+			left = 1000;
+		struct timeval tv = {left / 1000, (left % 1000) * 1000};
+		if (select(maxfd + 1, &rfds, NULL, NULL, &tv) < 0 &&
+		    errno != EINTR)
+			return wb_error_set(err, WB_ERR_RUNTIME, "select: %s",
+					    strerror(errno));
+	}
+}
+
+void wb_pg_snapshot_end(struct wb_pg_snapshot *sn)
+{
+	if (!sn->active)
+		return;
+	progress(sn, true);
+	close_readers(sn);
+	for (int i = 0; i < sn->nt; i++)
+		if (sn->t[i].in_round)
+			round_clear_table(&sn->t[i]);
+	sn->active = false;
+	sn->current = -1;
+	wb_info("postgres", "snapshot rows read by this process: %llu",
+		(unsigned long long)sn->rows_read);
+}
+
+void wb_pg_snapshot_durable(struct wb_pg_snapshot *sn,
+			    const wb_position_t *durable)
+{
+	pthread_mutex_lock(&sn->mu);
+	size_t k = 0;
+	while (k < sn->nmarks &&
+	       wb_position_cmp(&sn->marks[k].pos, durable) <= 0) {
+		struct mark *m = &sn->marks[k++];
+		struct snap_table *t = &sn->t[m->table];
+		if (m->gen != t->gen) {
+			free_key(m->key, m->nkey);
+			continue;
+		}
+		t->d_rows = m->rows;
+		t->d_done = m->done;
+		if (m->key) {
+			free_key(t->d_key, t->d_nkey);
+			t->d_key = m->key;
+			t->d_nkey = m->nkey;
+		} else {
+			free_key(m->key, m->nkey);
+		}
+	}
+	if (k > 0) {
+		memmove(sn->marks, sn->marks + k,
+			(sn->nmarks - k) * sizeof(*sn->marks));
+		sn->nmarks -= k;
+	}
+	pthread_mutex_unlock(&sn->mu);
+}
+
+json_t *wb_pg_snapshot_state(struct wb_pg_snapshot *sn)
+{
+	pthread_mutex_lock(&sn->mu);
+	if (sn->nt == 0) {
+		pthread_mutex_unlock(&sn->mu);
+		return NULL;
+	}
+	json_t *tables = json_object();
+	for (int i = 0; tables && i < sn->nt; i++) {
+		const struct snap_table *t = &sn->t[i];
+		json_t *key = json_null();
+		if (t->d_key && !t->d_done) {
+			key = json_array();
+			for (int k = 0; k < t->d_nkey; k++)
+				json_array_append_new(key,
+						      json_string(t->d_key[k]));
+		}
+		json_object_set_new(
+			tables, t->full,
+			json_pack("{s:b,s:I,s:I,s:o}", "done", t->d_done,
+				  "rows", (json_int_t)t->d_rows, "estimate",
+				  (json_int_t)t->estimate, "key", key));
+	}
+	json_t *out = json_pack("{s:s,s:o}", "point", sn->point_text, "tables",
+				tables);
+	pthread_mutex_unlock(&sn->mu);
+	return out;
+}

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# tools/lib/bench_snapshot.sh — `tools/bench pg --snapshot`: waybill's snapshot
+# of a 1,000,000-row table into the avro-file sink (mode initial_only, which
+# exits once every row is durable) against PostgreSQL's own fastest reader,
+# `COPY (SELECT ...) TO STDOUT (FORMAT binary)` to /dev/null, on the same
+# table in one run. Prints both timings, the throughput ratio, waybill's peak
+# RSS, and checks the row count in the output. Also times text COPY and a
+# plain text SELECT, the formats a snapshot reader could use.
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$repo"
+
+rows=1000000
+chunk=10000
+parallelism=1
+codec=zstandard
+level=
+keep=0
+usage()
+{
+	cat <<EOF
+usage: tools/bench pg --snapshot [--rows N] [--chunk N] [--parallelism N] [--codec C] [--level N] [--keep]
+  --rows N         rows in the table (default $rows)
+  --chunk N        snapshot chunk_size (default $chunk)
+  --parallelism N  snapshot parallelism (default $parallelism; one table, so 1 reader works)
+  --codec C        avro-file codec: zstandard (default), deflate, null
+  --level N        codec level (default: the sink's, 3 for zstandard)
+  --keep           keep the work directory
+Targets (issue 4): throughput ratio waybill/COPY binary >= 0.8; peak RSS <= 64 MiB.
+EOF
+}
+while [ $# -gt 0 ]; do
+	case $1 in
+	--rows) rows=${2:?}; shift 2 ;;
+	--chunk) chunk=${2:?}; shift 2 ;;
+	--parallelism) parallelism=${2:?}; shift 2 ;;
+	--codec) codec=${2:?}; shift 2 ;;
+	--level) level=${2:?}; shift 2 ;;
+	--keep) keep=1; shift ;;
+	-h|--help) usage; exit 0 ;;
+	*) echo "bench_snapshot: unknown option $1" >&2; usage >&2; exit 2 ;;
+	esac
+done
+[[ $rows =~ ^[0-9]+$ && $rows -ge 1 ]] || { echo "bench_snapshot: --rows must be a positive number" >&2; exit 2; }
+
+# shellcheck source=tools/lib/deps.sh
+source tools/lib/deps.sh
+# shellcheck source=tools/lib/pg.sh
+source tools/lib/pg.sh
+
+say() { printf '==> %s\n' "$*"; }
+now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"%.6f\", $* }"; }
+time_field() { sed -n "s/^[[:space:]]*$2: //p" "$1"; }
+
+wb_install_deps >/dev/null
+
+build=${WB_BENCH_BUILD_DIR:-build-bench}
+say "building waybill (Release) into $build/"
+mkdir -p "$build"
+if ! { cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release &&
+	cmake --build "$build" -j"$(nproc)"; } >"$build/bench-build.log" 2>&1; then
+	tail -n 40 "$build/bench-build.log" >&2
+	echo "error: build failed; full log in $build/bench-build.log" >&2
+	exit 1
+fi
+waybill=$build/waybill
+[ "${build#/}" = "$build" ] && waybill=$repo/$build/waybill
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/wb-bench-snap.XXXXXX")
+if [ $keep = 1 ]; then
+	wb_cleanup_push "echo 'kept: $work'"
+else
+	wb_cleanup_push "rm -rf '$work'"
+fi
+
+say "starting PostgreSQL 15 (fsync=off, shared_buffers=256MB)"
+wb_pg_start -c fsync=off -c shared_buffers=256MB -c max_wal_size=20GB \
+	-c checkpoint_timeout=1h -c autovacuum=off
+wb_psql postgres -c "CREATE DATABASE bench"
+say "loading $rows rows (the shape of tools/bench's item table, ~100-byte rows)"
+wb_psql bench -o /dev/null <<SQL
+CREATE TABLE item (
+	id         bigint PRIMARY KEY,
+	sku        text NOT NULL,
+	warehouse  char(4) NOT NULL,
+	qty        numeric(14,3) NOT NULL,
+	price      numeric(12,2) NOT NULL,
+	status     char(2) NOT NULL,
+	updated_at timestamptz NOT NULL,
+	note       text
+);
+INSERT INTO item SELECT g, 'SKU-' || lpad((g % 100000)::text, 6, '0'),
+	'WH' || lpad((g % 7 + 1)::text, 2, '0'), (g % 1000) * 1.125,
+	(g % 5000) / 100.0 + 0.99, 'OK',
+	timestamptz '2024-03-01 00:00:00+00' + g * interval '1 second',
+	substr(md5(g::text), 1, 30)
+	FROM generate_series(1, $rows) g;
+VACUUM ANALYZE item;
+SELECT count(*) FROM item;
+SQL
+table_mib=$(wb_psql bench -Atc "SELECT pg_table_size('item') / 1048576")
+
+cols="id, sku, warehouse, qty, price, status, updated_at, note"
+timed_psql()
+{
+	local t0 t1
+	t0=$(now)
+	wb_psql bench -At -c "$1" >/dev/null
+	t1=$(now)
+	calc "$t1 - $t0"
+}
+# Best of three: the first pass also warms the cache for everyone.
+best_of()
+{
+	local best=999999 t i
+	for i in 1 2 3; do
+		t=$(timed_psql "$1")
+		best=$(awk -v a="$t" -v b="$best" 'BEGIN { print (a < b) ? a : b }')
+	done
+	echo "$best"
+}
+say "(a) COPY (SELECT ...) TO STDOUT (FORMAT binary) > /dev/null, best of 3"
+copy_bin=$(best_of "COPY (SELECT $cols FROM item ORDER BY id) TO STDOUT (FORMAT binary)")
+say "    COPY text and SELECT text (psql -At), best of 3, for comparison"
+copy_text=$(best_of "COPY (SELECT $cols FROM item ORDER BY id) TO STDOUT")
+select_text=$(best_of "SELECT $cols FROM item ORDER BY id")
+
+say "(b) waybill snapshot (initial_only, chunk_size $chunk, parallelism $parallelism) → avro-file ($codec${level:+ level $level})"
+cat >"$work/bench.yaml" <<YAML
+name: snapbench
+checkpoint_dir: $work/checkpoints
+source:
+  type: postgres
+  dsn: "$(wb_pg_dsn bench)"
+  tables: ["public.item"]
+  snapshot: {mode: initial_only, chunk_size: $chunk, parallelism: $parallelism}
+sink:
+  type: avro-file
+  dir: $work/out
+  codec: $codec
+${level:+  codec_level: $level}
+YAML
+t0=$(now)
+wb_rc=0
+/usr/bin/time -v -o "$work/waybill.time" "$waybill" run -c "$work/bench.yaml" \
+	2>"$work/waybill.log" || wb_rc=$?
+t1=$(now)
+if [ $wb_rc -ne 0 ]; then
+	tail -n 30 "$work/waybill.log" >&2
+	echo "error: waybill exited with $wb_rc (log above)" >&2
+	exit 1
+fi
+wb_secs=$(calc "$t1 - $t0")
+wb_rss_kb=$(time_field "$work/waybill.time" "Maximum resident set size (kbytes)")
+wb_user=$(time_field "$work/waybill.time" "User time (seconds)")
+wb_sys=$(time_field "$work/waybill.time" "System time (seconds)")
+
+say "verifying the output (waybill cat)"
+mapfile -t files < <(find "$work/out" -name '*.avro' | sort)
+out_bytes=0
+for f in "${files[@]}"; do out_bytes=$((out_bytes + $(stat -c %s "$f"))); done
+got=0
+if [ ${#files[@]} -gt 0 ]; then
+	got=$("$waybill" cat "${files[@]}" | grep -c '"op": *"r"' || true)
+fi
+
+printf '\nPostgreSQL 15 snapshot of %d rows (%s MiB table), %d CPUs\n' "$rows" "$table_mib" "$(nproc)"
+printf '  COPY binary → /dev/null   %8.2f s  %10.0f rows/s\n' "$copy_bin" "$(calc "$rows / $copy_bin")"
+printf '  COPY text   → /dev/null   %8.2f s  %10.0f rows/s\n' "$copy_text" "$(calc "$rows / $copy_text")"
+printf '  SELECT text (psql -At)    %8.2f s  %10.0f rows/s\n' "$select_text" "$(calc "$rows / $select_text")"
+printf '  waybill → avro-file (%s) %8.2f s  %10.0f rows/s  (start to exit: slot, snapshot, fsync, files completed)\n' \
+	"$codec${level:+ $level}" "$wb_secs" "$(calc "$rows / $wb_secs")"
+printf '  ratio (throughput) waybill/COPY binary %.2f (target >= 0.80)\n' "$(calc "$copy_bin / $wb_secs")"
+printf '  waybill peak RSS          %8.1f MiB (target <= 64 MiB)\n' "$(calc "$wb_rss_kb / 1024")"
+printf '  waybill CPU               %8.2f s user + %.2f s sys (%.2f µs per row)\n' \
+	"$wb_user" "$wb_sys" "$(calc "($wb_user + $wb_sys) * 1000000 / $rows")"
+printf '  output                    %d bytes in %d .avro files, %d r records\n' "$out_bytes" "${#files[@]}" "$got"
+if [ "$got" -ne "$rows" ]; then
+	printf '\nFAIL: %d r records, expected %d\n' "$got" "$rows" >&2
+	exit 1
+fi
+printf '\nok: every row delivered exactly once\n'
