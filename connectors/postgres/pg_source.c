@@ -611,7 +611,7 @@ static int pg_open(struct wb_source *base, const struct wb_source_resume *resume
 					     "REPLICATION)");
 		return err->code;
 	}
-	bool exists;
+	bool exists = false;
 	if ((rc = find_slot(s, &exists, err)))
 		return rc;
 	if (!exists && (rc = create_slot(s, pending, err)))
