@@ -37,6 +37,7 @@ struct wb_encoder {
 	struct wb_buf value;
 	struct wb_buf event_id;
 	char position[256];
+	int64_t now_ms; /* processing time set by the caller; 0: read the clock */
 };
 
 /* What a table version keeps for the encoder (table->enc_cache). */
@@ -385,9 +386,13 @@ int wb_encoder_encode(struct wb_encoder *e, const struct wb_change *c,
 	wb_avro_put_long(b, c->commit_ts_us / 1000);
 	put_byte(b, c->snapshot ? 1 : 0);
 
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	wb_avro_put_long(b, (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	int64_t now_ms = e->now_ms;
+	if (now_ms == 0) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	}
+	wb_avro_put_long(b, now_ms);
 	wb_avro_put_bytes(b, id->data, id->len - 1);
 
 	/* Values the source did not send, named so that nobody mistakes the
@@ -423,4 +428,9 @@ int wb_encoder_encode(struct wb_encoder *e, const struct wb_change *c,
 	ev->event_id = (const char *)id->data;
 	ev->op = c->op;
 	return WB_OK;
+}
+
+void wb_encoder_set_now(struct wb_encoder *e, int64_t now_ms)
+{
+	e->now_ms = now_ms;
 }

@@ -26,6 +26,11 @@ void wb_encoder_free(struct wb_encoder *e); /* accepts NULL */
 int wb_encoder_encode(struct wb_encoder *e, const struct wb_change *c,
 		      struct wb_event *ev, wb_error_t *err);
 
+/* Sets the processing time (envelope ts_ms, milliseconds since the Unix
+ * epoch) used for the next events: the pipeline sets it once per batch
+ * instead of reading the clock per event. 0 = read the clock per event. */
+void wb_encoder_set_now(struct wb_encoder *e, int64_t now_ms);
+
 /* The schemas of a table version (built and cached on first use). */
 const struct wb_table_schemas *
 wb_encoder_schemas(struct wb_encoder *e, struct wb_table *t, wb_error_t *err);

@@ -175,6 +175,10 @@ static int remember_commit(struct pipeline *p, const struct wb_change *c,
 static int process_batch(struct pipeline *p, struct wb_batch *b,
 			 wb_error_t *err)
 {
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wb_encoder_set_now(p->enc,
+			   (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 	for (uint32_t i = 0; i < b->n; i++) {
 		const struct wb_change *c = &b->changes[i];
 		if (c->op == WB_OP_BEGIN)

@@ -502,8 +502,8 @@ static int avrofile_write(struct wb_sink *base, const struct wb_event *ev,
 		int full =
 			wb_ocf_offset(s->w) + (int64_t)wb_ocf_pending(s->w) >=
 			k->roll_bytes;
-		if (!same || full ||
-		    now_ms() - s->opened_ms >= k->roll_age_ms) {
+		/* age is checked in poll(): no clock read per event */
+		if (!same || full) {
 			rc = complete_file(k, s, err);
 			if (rc != WB_OK)
 				return rc;

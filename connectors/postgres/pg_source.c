@@ -1197,14 +1197,48 @@ static bool pg_finished(struct wb_source *base)
 	return atomic_load(&((struct pg_source *)base)->finished);
 }
 
+/* Writes v in upper-case hex without leading zeros; returns the length. */
+static size_t put_hex(char *p, uint32_t v)
+{
+	char tmp[8];
+	size_t n = 0;
+	do {
+		tmp[n++] = "0123456789ABCDEF"[v & 15];
+		v >>= 4;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* "0/16B3748:12" or "0/16B3748:end"; called for every event, so no printf. */
 static void pg_format_position(const wb_position_t *pos, char *buf, size_t n)
 {
-	char lsn[32];
-	wb_pg_format_lsn(pos->major, lsn, sizeof(lsn));
-	if (pos->minor == COMMIT_ORDINAL)
-		snprintf(buf, n, "%s:end", lsn);
-	else
-		snprintf(buf, n, "%s:%llu", lsn, (unsigned long long)pos->minor);
+	char tmp[48];
+	size_t len = put_hex(tmp, (uint32_t)(pos->major >> 32));
+	tmp[len++] = '/';
+	len += put_hex(tmp + len, (uint32_t)pos->major);
+	tmp[len++] = ':';
+	if (pos->minor == COMMIT_ORDINAL) {
+		memcpy(tmp + len, "end", 3);
+		len += 3;
+	} else {
+		char digits[24];
+		size_t d = 0;
+		uint64_t v = pos->minor;
+		do {
+			digits[d++] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v);
+		while (d)
+			tmp[len++] = digits[--d];
+	}
+	if (n == 0)
+		return;
+	if (len >= n)
+		len = n - 1;
+	memcpy(buf, tmp, len);
+	buf[len] = '\0';
 }
 
 static int pg_parse_position(const char *text, wb_position_t *pos)
