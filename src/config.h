@@ -22,17 +22,17 @@ enum wb_snapshot_mode {
 enum wb_decimal_handling { WB_DECIMAL_STRING, WB_DECIMAL_DOUBLE };
 
 struct wb_source_config {
-	char *type;           /* postgres | mysql | odbc */
-	char *dsn;            /* postgres: libpq connection string */
-	char **tables;        /* include globs "schema.table", NULL-terminated */
+	char *type;    /* postgres | mysql | odbc */
+	char *dsn;     /* postgres: libpq connection string */
+	char **tables; /* include globs "schema.table", NULL-terminated */
 	int ntables;
-	char **exclude;       /* exclude globs, NULL-terminated */
+	char **exclude; /* exclude globs, NULL-terminated */
 	int nexclude;
-	char *slot;           /* default waybill_<name> */
-	char *publication;    /* default waybill_<name> */
+	char *slot;	   /* default waybill_<name> */
+	char *publication; /* default waybill_<name> */
 	enum wb_snapshot_mode snapshot;
-	int snapshot_chunk_rows;   /* rows per snapshot chunk; default 10000 */
-	int snapshot_parallelism;  /* snapshot reader connections; default 1 */
+	int snapshot_chunk_rows;  /* rows per snapshot chunk; default 10000 */
+	int snapshot_parallelism; /* snapshot reader connections; default 1 */
 	enum wb_decimal_handling decimal_handling; /* unconstrained numeric */
 	int status_interval_ms; /* feedback interval; default 10000 */
 	/* Every other key under source: kept for connectors that use them
@@ -42,29 +42,31 @@ struct wb_source_config {
 };
 
 struct wb_sink_config {
-	char *type;           /* avro-file | kafka */
+	char *type; /* avro-file | kafka */
 	/* avro-file */
-	char *dir;            /* default "out" */
-	char *codec;          /* zstandard | deflate | null; default zstandard */
-	int codec_level;      /* default 3 for zstandard, 6 for deflate */
-	int64_t block_bytes;  /* uncompressed block target; default 1 MiB */
-	int64_t roll_bytes;   /* complete a file past this size; default 256 MiB */
-	int64_t roll_age_ms;  /* complete a file older than this; default 1 h */
+	char *dir;	     /* default "out" */
+	char *codec;	     /* zstandard | deflate | null; default zstandard */
+	int codec_level;     /* default 3 for zstandard, 6 for deflate */
+	int64_t block_bytes; /* uncompressed block target; default 1 MiB */
+	int64_t roll_bytes;  /* complete a file past this size; default 256 MiB
+			      */
+	int64_t roll_age_ms; /* complete a file older than this; default 1 h */
 	/* kafka and future sinks: every other key, as text */
 	struct wb_kv *extra;
 	int nextra;
 };
 
 struct wb_config {
-	char *path;           /* the file it was loaded from */
-	char *name;           /* [a-z0-9_]+ */
+	char *path;	      /* the file it was loaded from */
+	char *name;	      /* [a-z0-9_]+ */
 	char *checkpoint_dir; /* default "checkpoints"; relative to the cwd */
 	int64_t checkpoint_interval_ms; /* default 1000 */
-	int64_t queue_bytes;  /* bound of the source→sink queue; default 16 MiB */
-	char *topic_prefix;   /* default name */
-	bool emit_raw;        /* emit: [raw, mapped]; default raw only */
+	int64_t queue_bytes; /* bound of the source→sink queue; default 16 MiB
+			      */
+	char *topic_prefix;  /* default name */
+	bool emit_raw;	     /* emit: [raw, mapped]; default raw only */
 	bool emit_mapped;
-	char **mappings;      /* NULL-terminated */
+	char **mappings; /* NULL-terminated */
 	int nmappings;
 	char *metrics_listen; /* "127.0.0.1:9187" or NULL */
 	char *log_level;      /* debug | info | warn | error; default info */

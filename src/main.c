@@ -1,4 +1,5 @@
-/* main.c — the waybill command line: run, check, status, snapshot, schema, cat. */
+/* main.c — the waybill command line: run, check, status, snapshot, schema, cat
+ */
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
@@ -36,18 +37,21 @@ static const char usage[] =
 	"into Avro events (files or Kafka) with checkpointed offsets.\n"
 	"\n"
 	"commands:\n"
-	"  run -c FILE [--stop-when-idle SECONDS]  stream until SIGTERM/SIGINT\n"
+	"  run -c FILE [--stop-when-idle SECONDS]  stream until "
+	"SIGTERM/SIGINT\n"
 	"  check -c FILE      check configuration, connectivity, server\n"
 	"                     settings and privileges; print what fixes each\n"
 	"  status -c FILE     checkpoint, server position and lag, as JSON\n"
 	"  snapshot -c FILE [--tables a,b]\n"
-	"                     ask the pipeline (running, or at its next start)\n"
+	"                     ask the pipeline (running, or at its next "
+	"start)\n"
 	"                     to snapshot these tables again (default: all)\n"
 	"  schema -c FILE     print the Avro schemas of the captured tables\n"
 	"  cat FILE.avro...   print records as JSON lines\n"
 	"  --help, --version\n"
 	"\n"
-	"exit codes: 0 success, 1 runtime failure, 2 usage or configuration error\n";
+	"exit codes: 0 success, 1 runtime failure, 2 usage or configuration "
+	"error\n";
 
 static int fail(const wb_error_t *err)
 {
@@ -135,17 +139,27 @@ static struct wb_config *load_config(const char *path, wb_error_t *err)
 	return cfg;
 }
 
+/* Options and configuration every -c command starts with. Returns 0 with
+ * *cfg loaded, or the exit code (the error already printed). */
+static int command_setup(int argc, char **argv, struct cli *cli,
+			 struct wb_config **cfg, wb_error_t *err)
+{
+	int rc = parse_options(argc, argv, cli);
+	if (rc)
+		return rc;
+	wb_error_clear(err);
+	*cfg = load_config(cli->config, err);
+	return *cfg ? 0 : fail(err);
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct cli cli;
-	int rc = parse_options(argc, argv, &cli);
+	struct wb_config *cfg;
+	wb_error_t err;
+	int rc = command_setup(argc, argv, &cli, &cfg, &err);
 	if (rc)
 		return rc;
-	wb_error_t err;
-	wb_error_clear(&err);
-	struct wb_config *cfg = load_config(cli.config, &err);
-	if (cfg == NULL)
-		return fail(&err);
 
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -164,23 +178,21 @@ static int cmd_run(int argc, char **argv)
 static int cmd_check(int argc, char **argv)
 {
 	struct cli cli;
-	int rc = parse_options(argc, argv, &cli);
+	struct wb_config *cfg;
+	wb_error_t err;
+	int rc = command_setup(argc, argv, &cli, &cfg, &err);
 	if (rc)
 		return rc;
-	wb_error_t err;
-	wb_error_clear(&err);
-	struct wb_config *cfg = load_config(cli.config, &err);
-	if (cfg == NULL)
-		return fail(&err);
 	printf("ok config: %s\n", cfg->path);
 
 	int failed = 0;
 	const struct wb_source_ops *sops = wb_source_lookup(cfg->source.type);
 	const struct wb_sink_ops *kops = wb_sink_lookup(cfg->sink.type);
 	if (sops == NULL || kops == NULL) {
-		wb_error_set(&err, WB_ERR_CONFIG,
-			     "%s: source or sink type not supported by this build",
-			     cfg->path);
+		wb_error_set(
+			&err, WB_ERR_CONFIG,
+			"%s: source or sink type not supported by this build",
+			cfg->path);
 		wb_config_free(cfg);
 		return fail(&err);
 	}
@@ -200,7 +212,8 @@ static int cmd_check(int argc, char **argv)
 	}
 	sops->destroy(src);
 	struct wb_sink *sink = kops->create(cfg, &err);
-	if (sink == NULL || (kops->check && kops->check(sink, stdout, &err) != 0)) {
+	if (sink == NULL ||
+	    (kops->check && kops->check(sink, stdout, &err) != 0)) {
 		if (sink == NULL)
 			printf("FAIL sink: %s\n", err.message);
 		failed = 1;
@@ -238,24 +251,31 @@ static void add_snapshot_status(const struct wb_config *cfg, json_t *state,
 	json_object_foreach(json_object_get(snap, "tables"), name, t)
 	{
 		bool done = json_is_true(json_object_get(t, "done"));
-		json_int_t rows = json_integer_value(json_object_get(t, "rows"));
-		json_int_t est = json_integer_value(json_object_get(t, "estimate"));
-		json_t *row = json_pack("{s:b,s:I}", "done", done, "rows", rows);
+		json_int_t rows =
+			json_integer_value(json_object_get(t, "rows"));
+		json_int_t est =
+			json_integer_value(json_object_get(t, "estimate"));
+		json_t *row =
+			json_pack("{s:b,s:I}", "done", done, "rows", rows);
 		if (est >= 0)
 			json_object_set_new(row, "estimate", json_integer(est));
 		if (done)
 			json_object_set_new(row, "percent", json_real(100.0));
 		else if (est > 0)
-			json_object_set_new(row, "percent",
-					    json_real(rows >= est ? 99.9
-								  : (double)(rows * 1000 / est) / 10.0));
+			json_object_set_new(
+				row, "percent",
+				json_real(rows >= est ? 99.9
+						      : (double)(rows * 1000 /
+								 est) /
+								10.0));
 		all_done &= done;
 		json_object_set_new(tables, name, row);
 	}
 	json_t *point = json_object_get(snap, "point");
 	if (json_is_string(point))
 		json_object_set(o, "point", point);
-	json_object_set_new(o, "done", json_boolean(all_done && request == NULL));
+	json_object_set_new(o, "done",
+			    json_boolean(all_done && request == NULL));
 	json_object_set_new(o, "tables", tables);
 	if (request)
 		json_object_set_new(o, "request", json_string(request));
@@ -265,24 +285,23 @@ static void add_snapshot_status(const struct wb_config *cfg, json_t *state,
 static int cmd_status(int argc, char **argv)
 {
 	struct cli cli;
-	int rc = parse_options(argc, argv, &cli);
+	struct wb_config *cfg;
+	wb_error_t err;
+	int rc = command_setup(argc, argv, &cli, &cfg, &err);
 	if (rc)
 		return rc;
-	wb_error_t err;
-	wb_error_clear(&err);
-	struct wb_config *cfg = load_config(cli.config, &err);
-	if (cfg == NULL)
-		return fail(&err);
 	const struct wb_source_ops *sops = wb_source_lookup(cfg->source.type);
 	struct wb_checkpoint cp;
 	struct wb_source *src = NULL;
 	json_t *out = json_object();
 	if (sops == NULL) {
-		rc = wb_error_set(&err, WB_ERR_CONFIG, "%s: source.type %s not supported",
-				  cfg->path, cfg->source.type);
+		rc = wb_error_set(&err, WB_ERR_CONFIG,
+				  "%s: source.type %s not supported", cfg->path,
+				  cfg->source.type);
 		goto done;
 	}
-	rc = wb_checkpoint_load(cfg->checkpoint_dir, cfg->name, sops, &cp, &err);
+	rc = wb_checkpoint_load(cfg->checkpoint_dir, cfg->name, sops, &cp,
+				&err);
 	if (rc)
 		goto done;
 	json_object_set_new(out, "name", json_string(cfg->name));
@@ -292,7 +311,8 @@ static int cmd_status(int argc, char **argv)
 		sops->format_ack(cp.ack, ack, sizeof(ack));
 		json_object_set_new(out, "checkpoint",
 				    json_pack("{s:s,s:s,s:s}", "position", pos,
-					      sops->ack_name, ack, "time", cp.time));
+					      sops->ack_name, ack, "time",
+					      cp.time));
 	} else {
 		json_object_set_new(out, "checkpoint", json_null());
 	}
@@ -324,23 +344,21 @@ done:
 static int cmd_schema(int argc, char **argv)
 {
 	struct cli cli;
-	int rc = parse_options(argc, argv, &cli);
+	struct wb_config *cfg;
+	wb_error_t err;
+	int rc = command_setup(argc, argv, &cli, &cfg, &err);
 	if (rc)
 		return rc;
-	wb_error_t err;
-	wb_error_clear(&err);
-	struct wb_config *cfg = load_config(cli.config, &err);
-	if (cfg == NULL)
-		return fail(&err);
 	const struct wb_source_ops *sops = wb_source_lookup(cfg->source.type);
 	struct wb_source *src = sops ? sops->create(cfg, &err) : NULL;
 	struct wb_encoder *enc = NULL;
 	struct wb_table **tables = NULL;
 	if (sops == NULL || src == NULL || sops->describe == NULL) {
 		if (sops == NULL || sops->describe == NULL)
-			wb_error_set(&err, WB_ERR_CONFIG,
-				     "%s: source.type %s cannot describe its tables",
-				     cfg->path, cfg->source.type);
+			wb_error_set(
+				&err, WB_ERR_CONFIG,
+				"%s: source.type %s cannot describe its tables",
+				cfg->path, cfg->source.type);
 		rc = err.code;
 		goto done;
 	}
@@ -357,7 +375,8 @@ static int cmd_schema(int argc, char **argv)
 		goto done;
 	}
 	for (struct wb_table **t = tables; *t; t++) {
-		const struct wb_table_schemas *s = wb_encoder_schemas(enc, *t, &err);
+		const struct wb_table_schemas *s =
+			wb_encoder_schemas(enc, *t, &err);
 		if (s == NULL) {
 			rc = err.code;
 			goto done;
@@ -380,7 +399,10 @@ done:
 	return rc ? fail(&err) : 0;
 }
 
-static bool has_glob(const char *s) { return strpbrk(s, "*?[") != NULL; }
+static bool has_glob(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
 
 /* True when the configuration's tables/exclude select "schema.table". */
 static bool table_selected(const struct wb_config *cfg, const char *full)
@@ -404,15 +426,17 @@ static bool captured_now(const struct wb_config *cfg, const char *full,
 	if (*list == NULL) {
 		wb_error_t err;
 		wb_error_clear(&err);
-		const struct wb_source_ops *sops = wb_source_lookup(cfg->source.type);
-		struct wb_source *src = sops && sops->describe ? sops->create(cfg, &err)
-							       : NULL;
+		const struct wb_source_ops *sops =
+			wb_source_lookup(cfg->source.type);
+		struct wb_source *src =
+			sops && sops->describe ? sops->create(cfg, &err) : NULL;
 		if (src)
 			*list = sops->describe(src, &err);
 		if (src)
 			sops->destroy(src);
 		if (*list == NULL) {
-			fprintf(stderr, "waybill: cannot list the captured tables "
+			fprintf(stderr,
+				"waybill: cannot list the captured tables "
 				"now (%s); the request is checked when the "
 				"pipeline takes it\n",
 				err.message[0] ? err.message : "not supported");
@@ -438,14 +462,11 @@ static bool captured_now(const struct wb_config *cfg, const char *full,
 static int cmd_snapshot(int argc, char **argv)
 {
 	struct cli cli;
-	int rc = parse_options(argc, argv, &cli);
+	struct wb_config *cfg;
+	wb_error_t err;
+	int rc = command_setup(argc, argv, &cli, &cfg, &err);
 	if (rc)
 		return rc;
-	wb_error_t err;
-	wb_error_clear(&err);
-	struct wb_config *cfg = load_config(cli.config, &err);
-	if (cfg == NULL)
-		return fail(&err);
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
 	snprintf(path, sizeof(path), "%s/%s.snapshot-request",
 		 cfg->checkpoint_dir, cfg->name);
@@ -465,33 +486,36 @@ static int cmd_snapshot(int argc, char **argv)
 			tok++;
 		if (*tok == '\0')
 			continue;
-		if (!has_glob(tok) && (strchr(tok, '.') == NULL ||
-				       !table_selected(cfg, tok))) {
-			rc = wb_error_set(&err, WB_ERR_CONFIG,
-					  "--tables: %s is not a table this "
-					  "pipeline captures (%s: source.tables "
-					  "and exclude); name it schema.table",
-					  tok, cfg->path);
+		if (!has_glob(tok) &&
+		    (strchr(tok, '.') == NULL || !table_selected(cfg, tok))) {
+			rc = wb_error_set(
+				&err, WB_ERR_CONFIG,
+				"--tables: %s is not a table this "
+				"pipeline captures (%s: source.tables "
+				"and exclude); name it schema.table",
+				tok, cfg->path);
 			goto done;
 		}
 		if (!has_glob(tok) && !captured_now(cfg, tok, &captured)) {
-			rc = wb_error_set(&err, WB_ERR_CONFIG,
-					  "--tables: table %s does not exist or "
-					  "is not visible to the pipeline's user",
-					  tok);
+			rc = wb_error_set(
+				&err, WB_ERR_CONFIG,
+				"--tables: table %s does not exist or "
+				"is not visible to the pipeline's user",
+				tok);
 			goto done;
 		}
 		bool dup = false;
 		size_t i;
 		json_t *v;
-		json_array_foreach(list, i, v)
-			dup |= strcmp(json_string_value(v) ? json_string_value(v) : "",
-				      tok) == 0;
+		json_array_foreach(list, i, v) dup |=
+			strcmp(json_string_value(v) ? json_string_value(v) : "",
+			       tok) == 0;
 		if (!dup)
 			json_array_append_new(list, json_string(tok));
 	}
 	if (json_array_size(list) == 0) {
-		rc = wb_error_set(&err, WB_ERR_CONFIG, "--tables names no table");
+		rc = wb_error_set(&err, WB_ERR_CONFIG,
+				  "--tables names no table");
 		goto done;
 	}
 	/* created as the pipeline would: the directory may not exist yet */

@@ -29,7 +29,8 @@ PGconn *wb_pg_connect(const struct wb_config *cfg, const char *replication,
 {
 	char appname[80];
 	snprintf(appname, sizeof(appname), "waybill_%s", cfg->name);
-	const char *keys[5] = {"dbname", "application_name", "options", NULL, NULL};
+	const char *keys[5] = {"dbname", "application_name", "options", NULL,
+			       NULL};
 	const char *vals[5] = {cfg->source.dsn ? cfg->source.dsn : "", appname,
 			       WB_PG_SESSION_OPTIONS, NULL, NULL};
 	if (replication) {
@@ -40,9 +41,10 @@ PGconn *wb_pg_connect(const struct wb_config *cfg, const char *replication,
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
 		char line[400];
 		wb_pg_error_line(conn, line, sizeof(line));
-		wb_error_set(err, WB_ERR_CONNECT,
-			     "cannot connect to PostgreSQL (source.dsn in %s): %s",
-			     cfg->path, line);
+		wb_error_set(
+			err, WB_ERR_CONNECT,
+			"cannot connect to PostgreSQL (source.dsn in %s): %s",
+			cfg->path, line);
 		err->retriable = true;
 		PQfinish(conn);
 		return NULL;
@@ -53,8 +55,8 @@ PGconn *wb_pg_connect(const struct wb_config *cfg, const char *replication,
 PGresult *wb_pg_query(PGconn *conn, const char *sql, int nparams,
 		      const char *const *params, wb_error_t *err)
 {
-	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL,
-				     NULL, 0);
+	PGresult *res =
+		PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(res);
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
 		return res;
@@ -105,7 +107,10 @@ void wb_pg_catalog_close(struct wb_pg_catalog *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static bool has_glob(const char *s) { return strpbrk(s, "*?[") != NULL; }
+static bool has_glob(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
 
 bool wb_pg_table_selected(const struct wb_config *cfg, const char *schema,
 			  const char *table)
@@ -150,7 +155,8 @@ int wb_pg_resolve_tables(struct wb_pg_catalog *c, struct wb_pg_reltarget **out,
 	if (res == NULL)
 		return err->code;
 	int rows = PQntuples(res);
-	struct wb_pg_reltarget *t = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*t));
+	struct wb_pg_reltarget *t =
+		calloc(rows > 0 ? (size_t)rows : 1, sizeof(*t));
 	if (t == NULL) {
 		PQclear(res);
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
@@ -176,28 +182,30 @@ int wb_pg_resolve_tables(struct wb_pg_catalog *c, struct wb_pg_reltarget **out,
 		bool found = false;
 		for (int r = 0; r < rows && !found; r++) {
 			char full[512];
-			snprintf(full, sizeof(full), "%s.%s", PQgetvalue(res, r, 1),
-				 PQgetvalue(res, r, 2));
+			snprintf(full, sizeof(full), "%s.%s",
+				 PQgetvalue(res, r, 1), PQgetvalue(res, r, 2));
 			found = strcmp(full, want) == 0;
 		}
 		if (!found) {
 			PQclear(res);
 			wb_pg_reltargets_free(t, k);
-			return wb_error_set(
-				err, WB_ERR_CONFIG,
-				"%s: source.tables: table %s does not exist or is "
-				"not visible to this user; fix the name (schema.table) "
-				"or remove it",
-				cfg->path, want);
+			return wb_error_set(err, WB_ERR_CONFIG,
+					    "%s: source.tables: table %s does "
+					    "not exist or is "
+					    "not visible to this user; fix the "
+					    "name (schema.table) "
+					    "or remove it",
+					    cfg->path, want);
 		}
 	}
 	PQclear(res);
 	if (k == 0) {
 		wb_pg_reltargets_free(t, k);
-		return wb_error_set(err, WB_ERR_CONFIG,
-				    "%s: source.tables selects no table; check the "
-				    "globs (schema.table) and exclude",
-				    cfg->path);
+		return wb_error_set(
+			err, WB_ERR_CONFIG,
+			"%s: source.tables selects no table; check the "
+			"globs (schema.table) and exclude",
+			cfg->path);
 	}
 	*out = t;
 	*n = k;
@@ -213,15 +221,17 @@ static const struct wb_pg_typeinfo *typeinfo(struct wb_pg_catalog *c,
 	char oidtext[16];
 	snprintf(oidtext, sizeof(oidtext), "%u", oid);
 	const char *params[1] = {oidtext};
-	PGresult *res = wb_pg_query(c->conn,
-				    "SELECT typtype, typcategory, typelem, typbasetype "
-				    "FROM pg_type WHERE oid = $1::oid",
-				    1, params, err);
+	PGresult *res =
+		wb_pg_query(c->conn,
+			    "SELECT typtype, typcategory, typelem, typbasetype "
+			    "FROM pg_type WHERE oid = $1::oid",
+			    1, params, err);
 	if (res == NULL)
 		return NULL;
 	if (c->ntypes == c->captypes) {
 		int cap = c->captypes ? c->captypes * 2 : 16;
-		struct wb_pg_typeinfo *nt = realloc(c->types, (size_t)cap * sizeof(*nt));
+		struct wb_pg_typeinfo *nt =
+			realloc(c->types, (size_t)cap * sizeof(*nt));
 		if (nt == NULL) {
 			PQclear(res);
 			wb_error_set(err, WB_ERR_NOMEM, "out of memory");
@@ -236,8 +246,10 @@ static const struct wb_pg_typeinfo *typeinfo(struct wb_pg_catalog *c,
 	if (PQntuples(res) == 1) {
 		ti->typtype = PQgetvalue(res, 0, 0)[0];
 		ti->typcategory = PQgetvalue(res, 0, 1)[0];
-		ti->typelem = (uint32_t)strtoul(PQgetvalue(res, 0, 2), NULL, 10);
-		ti->basetype = (uint32_t)strtoul(PQgetvalue(res, 0, 3), NULL, 10);
+		ti->typelem =
+			(uint32_t)strtoul(PQgetvalue(res, 0, 2), NULL, 10);
+		ti->basetype =
+			(uint32_t)strtoul(PQgetvalue(res, 0, 3), NULL, 10);
 	}
 	PQclear(res);
 	return ti;
@@ -266,7 +278,8 @@ static int map_column(struct wb_pg_catalog *c, uint32_t oid, int32_t typmod,
 			       c->cfg->source.decimal_handling, out);
 		return WB_OK;
 	}
-	wb_pg_map_type(oid, typmod, NULL, NULL, c->cfg->source.decimal_handling, out);
+	wb_pg_map_type(oid, typmod, NULL, NULL, c->cfg->source.decimal_handling,
+		       out);
 	return WB_OK;
 }
 
@@ -279,14 +292,15 @@ struct wb_table *wb_pg_build_table(struct wb_pg_catalog *c, uint32_t oid,
 	char oidtext[16];
 	snprintf(oidtext, sizeof(oidtext), "%u", oid);
 	const char *params[1] = {oidtext};
-	PGresult *res = wb_pg_query(
-		c->conn,
-		"SELECT a.attname, a.attnotnull, "
-		"COALESCE(a.attnum = ANY(i.indkey), false) "
-		"FROM pg_attribute a LEFT JOIN pg_index i "
-		"ON i.indrelid = a.attrelid AND i.indisprimary "
-		"WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped",
-		1, params, err);
+	PGresult *res =
+		wb_pg_query(c->conn,
+			    "SELECT a.attname, a.attnotnull, "
+			    "COALESCE(a.attnum = ANY(i.indkey), false) "
+			    "FROM pg_attribute a LEFT JOIN pg_index i "
+			    "ON i.indrelid = a.attrelid AND i.indisprimary "
+			    "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND "
+			    "NOT a.attisdropped",
+			    1, params, err);
 	if (res == NULL)
 		return NULL;
 	int rows = PQntuples(res);
@@ -314,10 +328,13 @@ struct wb_table *wb_pg_build_table(struct wb_pg_catalog *c, uint32_t oid,
 		 * replica identity index; a FULL identity alone gives no key */
 		bool key = any_pk ? pk : (replident == 'i' && cols[i].key_flag);
 		struct wb_type type;
-		if (map_column(c, cols[i].type_oid, cols[i].typmod, &type, err) != 0 ||
-		    wb_table_set_column(t, i, cols[i].name, &type, !notnull, key) != 0) {
+		if (map_column(c, cols[i].type_oid, cols[i].typmod, &type,
+			       err) != 0 ||
+		    wb_table_set_column(t, i, cols[i].name, &type, !notnull,
+					key) != 0) {
 			if (err->code == 0)
-				wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+				wb_error_set(err, WB_ERR_NOMEM,
+					     "out of memory");
 			PQclear(res);
 			wb_table_unref(t);
 			return NULL;
@@ -334,19 +351,22 @@ struct wb_table *wb_pg_describe_table(struct wb_pg_catalog *c,
 	char oidtext[16];
 	snprintf(oidtext, sizeof(oidtext), "%u", target->oid);
 	const char *params[1] = {oidtext};
-	PGresult *res = wb_pg_query(
-		c->conn,
-		"SELECT a.attname, a.atttypid, a.atttypmod, "
-		"COALESCE(a.attnum = ANY(i.indkey), false) "
-		"FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid "
-		"AND i.indisreplident "
-		"WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped "
-		"ORDER BY a.attnum",
-		1, params, err);
+	PGresult *res =
+		wb_pg_query(c->conn,
+			    "SELECT a.attname, a.atttypid, a.atttypmod, "
+			    "COALESCE(a.attnum = ANY(i.indkey), false) "
+			    "FROM pg_attribute a LEFT JOIN pg_index i ON "
+			    "i.indrelid = a.attrelid "
+			    "AND i.indisreplident "
+			    "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND "
+			    "NOT a.attisdropped "
+			    "ORDER BY a.attnum",
+			    1, params, err);
 	if (res == NULL)
 		return NULL;
 	int rows = PQntuples(res);
-	struct wb_pg_coldesc *cols = calloc(rows > 0 ? (size_t)rows : 1, sizeof(*cols));
+	struct wb_pg_coldesc *cols =
+		calloc(rows > 0 ? (size_t)rows : 1, sizeof(*cols));
 	struct wb_table *t = NULL;
 	if (cols == NULL) {
 		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
@@ -354,8 +374,10 @@ struct wb_table *wb_pg_describe_table(struct wb_pg_catalog *c,
 	}
 	for (int r = 0; r < rows; r++) {
 		cols[r].name = PQgetvalue(res, r, 0);
-		cols[r].type_oid = (uint32_t)strtoul(PQgetvalue(res, r, 1), NULL, 10);
-		cols[r].typmod = (int32_t)strtol(PQgetvalue(res, r, 2), NULL, 10);
+		cols[r].type_oid =
+			(uint32_t)strtoul(PQgetvalue(res, r, 1), NULL, 10);
+		cols[r].typmod =
+			(int32_t)strtol(PQgetvalue(res, r, 2), NULL, 10);
 		cols[r].key_flag = PQgetvalue(res, r, 3)[0] == 't';
 	}
 	t = wb_pg_build_table(c, target->oid, target->schema, target->name,

@@ -1,4 +1,5 @@
-/* pg_catalog.h — what waybill asks the PostgreSQL catalog, over a normal connection. */
+/* pg_catalog.h — what waybill asks the PostgreSQL catalog, over a normal
+ * connection. */
 #ifndef WB_PG_CATALOG_H
 #define WB_PG_CATALOG_H
 

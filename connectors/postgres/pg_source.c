@@ -66,7 +66,7 @@ struct pg_source {
 	int64_t commit_ts_us;
 	uint64_t ordinal;
 
-	uint64_t received_lsn;  /* highest walEnd seen */
+	uint64_t received_lsn;	  /* highest walEnd seen */
 	uint64_t last_commit_lsn; /* commit LSN of the last COMMIT produced */
 	bool caught_up;
 	uint64_t server_end; /* server's WAL flush LSN when we last asked */
@@ -74,7 +74,7 @@ struct pg_source {
 	long long last_data_ms;
 	uint64_t sent_flush;
 
-	pthread_mutex_t mu;     /* guards the durable fields */
+	pthread_mutex_t mu; /* guards the durable fields */
 	wb_position_t durable_pos;
 	uint64_t durable_ack;
 	uint64_t idle_candidate;
@@ -84,10 +84,10 @@ struct pg_source {
 	struct wb_pg_reltarget *targets; /* captured tables */
 	int ntargets;
 	struct wb_pg_snapshot *snap;
-	PGconn *snap_conn;      /* holds the open round's exported snapshot */
-	uint64_t snap_point;    /* P of the open round */
-	bool snap_ready;        /* the stream is at P: emit the rows */
-	char *held;             /* stream message held back at P */
+	PGconn *snap_conn;   /* holds the open round's exported snapshot */
+	uint64_t snap_point; /* P of the open round */
+	bool snap_ready;     /* the stream is at P: emit the rows */
+	char *held;	     /* stream message held back at P */
 	int held_len;
 	wb_position_t last_pos; /* last position produced */
 	long long last_request_ms;
@@ -108,7 +108,8 @@ static int64_t pg_now_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - PG_EPOCH_OFFSET_US;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 -
+	       PG_EPOCH_OFFSET_US;
 }
 
 static void put_u64(uint8_t *p, uint64_t v)
@@ -124,7 +125,8 @@ static bool valid_name(const char *s)
 	if (s == NULL || *s == '\0' || strlen(s) > 63)
 		return false;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		      *s == '_'))
 			return false;
 	return true;
 }
@@ -132,15 +134,19 @@ static bool valid_name(const char *s)
 static struct wb_source *pg_create(const struct wb_config *cfg, wb_error_t *err)
 {
 	if (cfg->source.dsn == NULL) {
-		wb_error_set(err, WB_ERR_CONFIG, "%s: source.dsn is required for "
-			     "postgres", cfg->path);
+		wb_error_set(err, WB_ERR_CONFIG,
+			     "%s: source.dsn is required for "
+			     "postgres",
+			     cfg->path);
 		return NULL;
 	}
-	if (!valid_name(cfg->source.slot) || !valid_name(cfg->source.publication)) {
-		wb_error_set(err, WB_ERR_CONFIG,
-			     "%s: source.slot and source.publication must match "
-			     "[a-z0-9_]+ (at most 63 characters)",
-			     cfg->path);
+	if (!valid_name(cfg->source.slot) ||
+	    !valid_name(cfg->source.publication)) {
+		wb_error_set(
+			err, WB_ERR_CONFIG,
+			"%s: source.slot and source.publication must match "
+			"[a-z0-9_]+ (at most 63 characters)",
+			cfg->path);
 		return NULL;
 	}
 	struct pg_source *s = calloc(1, sizeof(*s));
@@ -157,7 +163,8 @@ static struct wb_source *pg_create(const struct wb_config *cfg, wb_error_t *err)
 	snprintf(s->request_path, sizeof(s->request_path),
 		 "%s/%s.snapshot-request", cfg->checkpoint_dir, cfg->name);
 	snprintf(s->taken_path, sizeof(s->taken_path),
-		 "%s/%s.snapshot-request.taken", cfg->checkpoint_dir, cfg->name);
+		 "%s/%s.snapshot-request.taken", cfg->checkpoint_dir,
+		 cfg->name);
 	s->snap = wb_pg_snapshot_new(cfg);
 	if (!s->slot || !s->publication || !s->snap) {
 		wb_pg_source_ops.destroy(&s->base);
@@ -169,19 +176,21 @@ static struct wb_source *pg_create(const struct wb_config *cfg, wb_error_t *err)
 
 static int check_wal_level(struct pg_source *s, wb_error_t *err)
 {
-	PGresult *res = wb_pg_query(s->cat.conn, "SHOW wal_level", 0, NULL, err);
+	PGresult *res =
+		wb_pg_query(s->cat.conn, "SHOW wal_level", 0, NULL, err);
 	if (res == NULL)
 		return err->code;
 	char level[32];
 	snprintf(level, sizeof(level), "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
 	if (strcmp(level, "logical") != 0)
-		return wb_error_set(err, WB_ERR_CONFIG,
-				    "server has wal_level = %s; logical decoding "
-				    "needs wal_level = logical in postgresql.conf "
-				    "(ALTER SYSTEM SET wal_level = logical) and a "
-				    "server restart",
-				    level);
+		return wb_error_set(
+			err, WB_ERR_CONFIG,
+			"server has wal_level = %s; logical decoding "
+			"needs wal_level = logical in postgresql.conf "
+			"(ALTER SYSTEM SET wal_level = logical) and a "
+			"server restart",
+			level);
 	return WB_OK;
 }
 
@@ -191,16 +200,20 @@ static int check_identity(struct pg_source *s, struct wb_pg_reltarget *t, int n,
 			  wb_error_t *err)
 {
 	for (int i = 0; i < n; i++) {
-		if (t[i].has_pk || t[i].replident == 'f' || t[i].replident == 'i')
+		if (t[i].has_pk || t[i].replident == 'f' ||
+		    t[i].replident == 'i')
 			continue;
-		char *q = PQescapeIdentifier(s->cat.conn, t[i].schema, strlen(t[i].schema));
-		char *r = PQescapeIdentifier(s->cat.conn, t[i].name, strlen(t[i].name));
-		wb_error_set(err, WB_ERR_CONFIG,
-			     "table %s.%s has no primary key and no replica "
-			     "identity, so its updates and deletes cannot be "
-			     "captured; run ALTER TABLE %s.%s REPLICA IDENTITY FULL "
-			     "or exclude it",
-			     t[i].schema, t[i].name, q ? q : "", r ? r : "");
+		char *q = PQescapeIdentifier(s->cat.conn, t[i].schema,
+					     strlen(t[i].schema));
+		char *r = PQescapeIdentifier(s->cat.conn, t[i].name,
+					     strlen(t[i].name));
+		wb_error_set(
+			err, WB_ERR_CONFIG,
+			"table %s.%s has no primary key and no replica "
+			"identity, so its updates and deletes cannot be "
+			"captured; run ALTER TABLE %s.%s REPLICA IDENTITY FULL "
+			"or exclude it",
+			t[i].schema, t[i].name, q ? q : "", r ? r : "");
 		PQfreemem(q);
 		PQfreemem(r);
 		return err->code;
@@ -219,8 +232,10 @@ static char *table_list_sql(PGconn *conn, struct wb_pg_reltarget *t, int n,
 	for (int i = 0; i < n; i++) {
 		if (skip && skip[i])
 			continue;
-		char *a = PQescapeIdentifier(conn, t[i].schema, strlen(t[i].schema));
-		char *b = PQescapeIdentifier(conn, t[i].name, strlen(t[i].name));
+		char *a = PQescapeIdentifier(conn, t[i].schema,
+					     strlen(t[i].schema));
+		char *b =
+			PQescapeIdentifier(conn, t[i].name, strlen(t[i].name));
 		if (a == NULL || b == NULL) {
 			PQfreemem(a);
 			PQfreemem(b);
@@ -240,7 +255,8 @@ static char *table_list_sql(PGconn *conn, struct wb_pg_reltarget *t, int n,
 			}
 			sql = ns;
 		}
-		len += (size_t)sprintf(sql + len, "%s%s.%s", len ? ", " : "", a, b);
+		len += (size_t)sprintf(sql + len, "%s%s.%s", len ? ", " : "", a,
+				       b);
 		PQfreemem(a);
 		PQfreemem(b);
 	}
@@ -279,8 +295,10 @@ static int ensure_publication(struct pg_source *s, struct wb_pg_reltarget *t,
 		for (int r = 0; r < PQntuples(res); r++)
 			for (int i = 0; i < n; i++)
 				if (!present[i] &&
-				    strcmp(PQgetvalue(res, r, 0), t[i].schema) == 0 &&
-				    strcmp(PQgetvalue(res, r, 1), t[i].name) == 0) {
+				    strcmp(PQgetvalue(res, r, 0),
+					   t[i].schema) == 0 &&
+				    strcmp(PQgetvalue(res, r, 1), t[i].name) ==
+					    0) {
 					present[i] = true;
 					missing--;
 				}
@@ -293,8 +311,9 @@ static int ensure_publication(struct pg_source *s, struct wb_pg_reltarget *t,
 					       strlen(s->publication));
 		char *sql = NULL;
 		if (list && pub &&
-		    asprintf(&sql, exists ? "ALTER PUBLICATION %s ADD TABLE %s"
-					  : "CREATE PUBLICATION %s FOR TABLE %s",
+		    asprintf(&sql,
+			     exists ? "ALTER PUBLICATION %s ADD TABLE %s"
+				    : "CREATE PUBLICATION %s FOR TABLE %s",
 			     pub, list) > 0) {
 			res = wb_pg_query(s->cat.conn, sql, 0, NULL, err);
 			if (res == NULL) {
@@ -325,10 +344,11 @@ static int ensure_publication(struct pg_source *s, struct wb_pg_reltarget *t,
 static int find_slot(struct pg_source *s, bool *exists, wb_error_t *err)
 {
 	const char *params[1] = {s->slot};
-	PGresult *res = wb_pg_query(s->cat.conn,
-				    "SELECT plugin, database, slot_type "
-				    "FROM pg_replication_slots WHERE slot_name = $1",
-				    1, params, err);
+	PGresult *res =
+		wb_pg_query(s->cat.conn,
+			    "SELECT plugin, database, slot_type "
+			    "FROM pg_replication_slots WHERE slot_name = $1",
+			    1, params, err);
 	if (res == NULL)
 		return err->code;
 	*exists = PQntuples(res) == 1;
@@ -337,11 +357,12 @@ static int find_slot(struct pg_source *s, bool *exists, wb_error_t *err)
 			  strcmp(PQgetvalue(res, 0, 1), PQdb(s->cat.conn)) == 0;
 		PQclear(res);
 		if (!ok)
-			return wb_error_set(err, WB_ERR_CONFIG,
-					    "replication slot %s exists but is not a "
-					    "pgoutput slot of database %s; choose "
-					    "another source.slot",
-					    s->slot, PQdb(s->cat.conn));
+			return wb_error_set(
+				err, WB_ERR_CONFIG,
+				"replication slot %s exists but is not a "
+				"pgoutput slot of database %s; choose "
+				"another source.slot",
+				s->slot, PQdb(s->cat.conn));
 		return WB_OK;
 	}
 	PQclear(res);
@@ -365,7 +386,8 @@ static PGresult *repl_command(struct pg_source *s, PGconn *conn,
 		FD_ZERO(&rfds);
 		FD_SET(fd, &rfds);
 		struct timeval tv = {1, 0};
-		if (select(fd + 1, &rfds, NULL, NULL, &tv) < 0 && errno != EINTR) {
+		if (select(fd + 1, &rfds, NULL, NULL, &tv) < 0 &&
+		    errno != EINTR) {
 			wb_error_set(err, WB_ERR_RUNTIME, "select: %s",
 				     strerror(errno));
 			return NULL;
@@ -404,10 +426,11 @@ static int begin_round(struct pg_source *s, const char *cp, const char *name,
 {
 	uint64_t point;
 	if (wb_pg_parse_lsn(cp, &point) != 0 || point == 0)
-		return wb_error_set(err, WB_ERR_RUNTIME,
-				    "CREATE_REPLICATION_SLOT returned consistent "
-				    "point \"%s\"",
-				    cp);
+		return wb_error_set(
+			err, WB_ERR_RUNTIME,
+			"CREATE_REPLICATION_SLOT returned consistent "
+			"point \"%s\"",
+			cp);
 	s->snap_point = point;
 	return wb_pg_snapshot_begin(s->snap, &s->cat, s->targets, s->ntargets,
 				    name, point, err);
@@ -431,15 +454,16 @@ static int create_slot(struct pg_source *s, bool export, wb_error_t *err)
 	}
 	PGresult *res = repl_command(s, conn, sql, false, err);
 	if (res == NULL) {
-		wb_error_prefix(err, "cannot create replication slot %s", s->slot);
+		wb_error_prefix(err, "cannot create replication slot %s",
+				s->slot);
 		return err->code;
 	}
 	wb_info("postgres", "created replication slot %s at %s", s->slot,
 		PQgetvalue(res, 0, 1));
 	int rc = WB_OK;
 	if (export) {
-		rc = begin_round(s, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
-				 err);
+		rc = begin_round(s, PQgetvalue(res, 0, 1),
+				 PQgetvalue(res, 0, 2), err);
 		s->snap_ready = true; /* nothing of the stream comes before P */
 	}
 	PQclear(res);
@@ -463,7 +487,8 @@ static int begin_temp_round(struct pg_source *s, wb_error_t *err)
 		wb_error_prefix(err, "cannot take a snapshot");
 		return err->code;
 	}
-	int rc = begin_round(s, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), err);
+	int rc = begin_round(s, PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+			     err);
 	PQclear(res);
 	s->snap_ready = false;
 	s->caught_up = false;
@@ -502,8 +527,10 @@ static int take_request(struct pg_source *s, bool *taken, wb_error_t *err)
 	json_t *old = load_request(s->taken_path);
 	if (req == NULL && old == NULL) {
 		if (access(s->request_path, F_OK) == 0) {
-			wb_warn("postgres", "%s is not a JSON list of tables; "
-				"ignored", s->request_path);
+			wb_warn("postgres",
+				"%s is not a JSON list of tables; "
+				"ignored",
+				s->request_path);
 			unlink(s->request_path);
 		}
 		return WB_OK;
@@ -521,7 +548,8 @@ static int take_request(struct pg_source *s, bool *taken, wb_error_t *err)
 			json_decref(all);
 			json_decref(req);
 			json_decref(old);
-			return wb_error_set(err, WB_ERR_IO, "cannot write %s: %s",
+			return wb_error_set(err, WB_ERR_IO,
+					    "cannot write %s: %s",
 					    s->taken_path, strerror(errno));
 		}
 		unlink(s->request_path);
@@ -536,17 +564,21 @@ static int take_request(struct pg_source *s, bool *taken, wb_error_t *err)
 		for (int k = 0; pattern && k < s->ntargets && rc == 0; k++) {
 			const struct wb_pg_reltarget *t = &s->targets[k];
 			char full[512];
-			snprintf(full, sizeof(full), "%s.%s", t->schema, t->name);
+			snprintf(full, sizeof(full), "%s.%s", t->schema,
+				 t->name);
 			if (fnmatch(pattern, full, 0) == 0) {
 				found = true;
-				rc = wb_pg_snapshot_add(s->snap, t->schema, t->name, err);
+				rc = wb_pg_snapshot_add(s->snap, t->schema,
+							t->name, err);
 			}
 		}
 		if (rc)
 			break;
 		if (!found)
-			wb_warn("postgres", "snapshot request: %s names no captured "
-				"table; skipped", pattern ? pattern : "(not a text)");
+			wb_warn("postgres",
+				"snapshot request: %s names no captured "
+				"table; skipped",
+				pattern ? pattern : "(not a text)");
 		else
 			*taken = true;
 	}
@@ -557,15 +589,16 @@ static int take_request(struct pg_source *s, bool *taken, wb_error_t *err)
 		pthread_mutex_lock(&s->mu);
 		s->taken_gen++;
 		pthread_mutex_unlock(&s->mu);
-		wb_info("postgres", "took snapshot request %s", s->request_path);
+		wb_info("postgres", "took snapshot request %s",
+			s->request_path);
 	} else {
 		unlink(s->taken_path);
 	}
 	return rc;
 }
 
-static int pg_open(struct wb_source *base, const struct wb_source_resume *resume,
-		   wb_error_t *err)
+static int pg_open(struct wb_source *base,
+		   const struct wb_source_resume *resume, wb_error_t *err)
 {
 	struct pg_source *s = (struct pg_source *)base;
 	const struct wb_config *cfg = base->cfg;
@@ -575,7 +608,8 @@ static int pg_open(struct wb_source *base, const struct wb_source_resume *resume
 		return rc;
 	if ((rc = check_wal_level(s, err)))
 		return rc;
-	if ((rc = wb_pg_resolve_tables(&s->cat, &s->targets, &s->ntargets, err)))
+	if ((rc = wb_pg_resolve_tables(&s->cat, &s->targets, &s->ntargets,
+				       err)))
 		return rc;
 	if ((rc = check_identity(s, s->targets, s->ntargets, err)))
 		return rc;
@@ -585,13 +619,15 @@ static int pg_open(struct wb_source *base, const struct wb_source_resume *resume
 	/* which tables need a snapshot */
 	enum wb_snapshot_mode mode = cfg->source.snapshot;
 	if (mode != WB_SNAPSHOT_NEVER) {
-		json_t *st = resume->have && resume->state
-				     ? json_object_get(resume->state, "snapshot")
-				     : NULL;
+		json_t *st =
+			resume->have && resume->state
+				? json_object_get(resume->state, "snapshot")
+				: NULL;
 		if (mode == WB_SNAPSHOT_ALWAYS || !resume->have) {
 			for (int i = 0; i < s->ntargets && rc == 0; i++)
-				rc = wb_pg_snapshot_add(s->snap, s->targets[i].schema,
-							s->targets[i].name, err);
+				rc = wb_pg_snapshot_add(
+					s->snap, s->targets[i].schema,
+					s->targets[i].name, err);
 		} else if (st) {
 			rc = wb_pg_snapshot_restore(s->snap, st, err);
 		}
@@ -627,8 +663,10 @@ static int pg_open(struct wb_source *base, const struct wb_source_resume *resume
 	PGresult *res = PQexec(s->repl, sql);
 	if (PQresultStatus(res) != PGRES_COPY_BOTH) {
 		char line[400];
-		wb_error_set(err, WB_ERR_RUNTIME, "cannot start replication from "
-			     "slot %s: %s", s->slot,
+		wb_error_set(err, WB_ERR_RUNTIME,
+			     "cannot start replication from "
+			     "slot %s: %s",
+			     s->slot,
 			     wb_pg_error_line(s->repl, line, sizeof(line)));
 		PQclear(res);
 		return err->code;
@@ -658,15 +696,16 @@ static int send_status(struct pg_source *s, bool reply, wb_error_t *err)
 	pthread_mutex_unlock(&s->mu);
 	uint8_t msg[34];
 	msg[0] = 'r';
-	put_u64(msg + 1, flush);  /* write: we report what is durable */
-	put_u64(msg + 9, flush);  /* flush */
-	put_u64(msg + 17, 0);     /* apply: unused */
+	put_u64(msg + 1, flush); /* write: we report what is durable */
+	put_u64(msg + 9, flush); /* flush */
+	put_u64(msg + 17, 0);	 /* apply: unused */
 	put_u64(msg + 25, (uint64_t)pg_now_us());
 	msg[33] = reply ? 1 : 0;
 	if (PQputCopyData(s->repl, (const char *)msg, sizeof(msg)) != 1 ||
 	    PQflush(s->repl) != 0) {
 		char line[400];
-		wb_error_set(err, WB_ERR_CONNECT, "PostgreSQL connection lost: %s",
+		wb_error_set(err, WB_ERR_CONNECT,
+			     "PostgreSQL connection lost: %s",
 			     wb_pg_error_line(s->repl, line, sizeof(line)));
 		err->retriable = true;
 		return err->code;
@@ -700,9 +739,11 @@ static int on_relation(struct pg_source *s, const struct wb_pg_msg *m,
 	if (r == NULL) {
 		if (s->nrels == s->caprels) {
 			int cap = s->caprels ? s->caprels * 2 : 16;
-			struct pg_rel *nr = realloc(s->rels, (size_t)cap * sizeof(*nr));
+			struct pg_rel *nr =
+				realloc(s->rels, (size_t)cap * sizeof(*nr));
 			if (nr == NULL)
-				return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+				return wb_error_set(err, WB_ERR_NOMEM,
+						    "out of memory");
 			s->rels = nr;
 			s->caprels = cap;
 		}
@@ -719,7 +760,8 @@ static int on_relation(struct pg_source *s, const struct wb_pg_msg *m,
 		return WB_OK;
 
 	int n = m->u.relation.ncols;
-	struct wb_pg_coldesc *cols = calloc(n > 0 ? (size_t)n : 1, sizeof(*cols));
+	struct wb_pg_coldesc *cols =
+		calloc(n > 0 ? (size_t)n : 1, sizeof(*cols));
 	if (cols == NULL)
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 	struct wb_pg_relcol_iter it = m->u.relation.cols;
@@ -730,14 +772,14 @@ static int on_relation(struct pg_source *s, const struct wb_pg_msg *m,
 		cols[i].typmod = rc.typmod;
 		cols[i].key_flag = rc.flags & 1;
 	}
-	r->table = wb_pg_build_table(&s->cat, r->oid, m->u.relation.nspname,
-				     m->u.relation.relname,
-				     (char)m->u.relation.replident, cols, n, err);
+	r->table = wb_pg_build_table(
+		&s->cat, r->oid, m->u.relation.nspname, m->u.relation.relname,
+		(char)m->u.relation.replident, cols, n, err);
 	free(cols);
 	if (r->table == NULL)
 		return err->code;
-	wb_debug("postgres", "relation %s.%s (%d columns)", m->u.relation.nspname,
-		 m->u.relation.relname, n);
+	wb_debug("postgres", "relation %s.%s (%d columns)",
+		 m->u.relation.nspname, m->u.relation.relname, n);
 	return WB_OK;
 }
 
@@ -746,10 +788,11 @@ static int convert_tuple(struct pg_source *s, struct wb_batch *b,
 			 char kind, struct wb_value **out, wb_error_t *err)
 {
 	if (tup->ncols != t->ncols)
-		return wb_error_set(err, WB_ERR_DECODE,
-				    "pgoutput: tuple of %s.%s has %u columns, its "
-				    "relation %d",
-				    t->schema, t->name, tup->ncols, t->ncols);
+		return wb_error_set(
+			err, WB_ERR_DECODE,
+			"pgoutput: tuple of %s.%s has %u columns, its "
+			"relation %d",
+			t->schema, t->name, tup->ncols, t->ncols);
 	struct wb_value *v = wb_batch_values(b, t->ncols);
 	if (v == NULL)
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
@@ -768,17 +811,19 @@ static int convert_tuple(struct pg_source *s, struct wb_batch *b,
 			v[i].state = WB_VAL_UNCHANGED;
 			break;
 		case 't': {
-			int rc = wb_pg_text_to_value(&t->cols[i].type,
-						     (const char *)col.data, col.len,
-						     &b->arena, &v[i], err);
+			int rc = wb_pg_text_to_value(
+				&t->cols[i].type, (const char *)col.data,
+				col.len, &b->arena, &v[i], err);
 			if (rc == WB_ERR_NOMEM)
 				return rc;
 			if (rc != WB_OK) {
 				if (!t->cols[i].nullable)
 					return rc;
 				if (!s->warned_type)
-					wb_warn("postgres", "%s.%s.%s: %s; written as "
-						"null", t->schema, t->name,
+					wb_warn("postgres",
+						"%s.%s.%s: %s; written as "
+						"null",
+						t->schema, t->name,
 						t->cols[i].name, err->message);
 				s->warned_type = true;
 				v[i].state = WB_VAL_NULL;
@@ -786,8 +831,9 @@ static int convert_tuple(struct pg_source *s, struct wb_batch *b,
 			break;
 		}
 		default:
-			return wb_error_set(err, WB_ERR_DECODE,
-					    "pgoutput: unexpected binary column");
+			return wb_error_set(
+				err, WB_ERR_DECODE,
+				"pgoutput: unexpected binary column");
 		}
 	}
 	*out = v;
@@ -816,20 +862,22 @@ static struct wb_change *add_change(struct pg_source *s, struct wb_batch *b,
 static int on_row(struct pg_source *s, struct wb_batch *b,
 		  const struct wb_pg_msg *m, wb_error_t *err)
 {
-	uint32_t oid = m->type == WB_PG_INSERT   ? m->u.insert.oid
+	uint32_t oid = m->type == WB_PG_INSERT	 ? m->u.insert.oid
 		       : m->type == WB_PG_UPDATE ? m->u.update.oid
 						 : m->u.delete_.oid;
 	struct pg_rel *r = find_rel(s, oid);
 	if (r == NULL)
-		return wb_error_set(err, WB_ERR_DECODE,
-				    "pgoutput: change for relation %u before its "
-				    "Relation message",
-				    oid);
+		return wb_error_set(
+			err, WB_ERR_DECODE,
+			"pgoutput: change for relation %u before its "
+			"Relation message",
+			oid);
 	if (!r->captured)
 		return WB_OK;
 	if (!s->in_txn)
-		return wb_error_set(err, WB_ERR_DECODE,
-				    "pgoutput: row change outside a transaction");
+		return wb_error_set(
+			err, WB_ERR_DECODE,
+			"pgoutput: row change outside a transaction");
 	struct wb_table *t = r->table;
 	struct wb_change *c = NULL;
 	int rc = WB_OK;
@@ -837,14 +885,16 @@ static int on_row(struct pg_source *s, struct wb_batch *b,
 	case WB_PG_INSERT:
 		if (!(c = add_change(s, b, WB_OP_INSERT, t, err)))
 			return err->code;
-		rc = convert_tuple(s, b, t, &m->u.insert.newtup, 'N', &c->after, err);
+		rc = convert_tuple(s, b, t, &m->u.insert.newtup, 'N', &c->after,
+				   err);
 		break;
 	case WB_PG_UPDATE:
 		if (!(c = add_change(s, b, WB_OP_UPDATE, t, err)))
 			return err->code;
 		if (m->u.update.old_kind)
 			rc = convert_tuple(s, b, t, &m->u.update.oldtup,
-					   m->u.update.old_kind, &c->before, err);
+					   m->u.update.old_kind, &c->before,
+					   err);
 		if (rc == WB_OK)
 			rc = convert_tuple(s, b, t, &m->u.update.newtup, 'N',
 					   &c->after, err);
@@ -897,10 +947,12 @@ static int on_message(struct pg_source *s, struct wb_batch *b,
 		return on_row(s, b, &m, err);
 	case WB_PG_TRUNCATE:
 		for (uint32_t i = 0; i < m.u.truncate.nrels; i++) {
-			struct pg_rel *r = find_rel(s, wb_pg_truncate_oid(&m, i));
+			struct pg_rel *r =
+				find_rel(s, wb_pg_truncate_oid(&m, i));
 			if (r == NULL || !r->captured)
 				continue;
-			if (add_change(s, b, WB_OP_TRUNCATE, r->table, err) == NULL)
+			if (add_change(s, b, WB_OP_TRUNCATE, r->table, err) ==
+			    NULL)
 				return err->code;
 		}
 		return WB_OK;
@@ -924,8 +976,8 @@ static void note_keepalive(struct pg_source *s, uint64_t wal_end)
 	s->caught_up = true;
 	/* everything produced is durable: the slot may move to the end */
 	pthread_mutex_lock(&s->mu);
-	if (s->durable_pos.major >= s->last_commit_lsn && wal_end > s->durable_ack &&
-	    wal_end > s->idle_candidate)
+	if (s->durable_pos.major >= s->last_commit_lsn &&
+	    wal_end > s->durable_ack && wal_end > s->idle_candidate)
 		s->idle_candidate = wal_end;
 	pthread_mutex_unlock(&s->mu);
 }
@@ -937,8 +989,8 @@ static int pg_keepalive(struct wb_source *base, wb_error_t *err);
 static int read_server_end(struct pg_source *s, wb_error_t *err)
 {
 	PGresult *res = wb_pg_query(s->cat.conn,
-				    "SELECT pg_current_wal_flush_lsn()::text", 0,
-				    NULL, err);
+				    "SELECT pg_current_wal_flush_lsn()::text",
+				    0, NULL, err);
 	if (res == NULL) {
 		err->retriable = true;
 		return err->code;
@@ -988,16 +1040,18 @@ static int on_copy_data(struct pg_source *s, struct wb_batch *b, char *buf,
 		s->last_data_ms = mono_ms();
 		return on_message(s, b, p + 25, (size_t)len - 25, err);
 	}
-	return wb_error_set(err, WB_ERR_DECODE,
-			    "replication protocol: unexpected message '%c' of %d "
-			    "bytes",
-			    p[0] >= 32 && p[0] < 127 ? p[0] : '?', len);
+	return wb_error_set(
+		err, WB_ERR_DECODE,
+		"replication protocol: unexpected message '%c' of %d "
+		"bytes",
+		p[0] >= 32 && p[0] < 127 ? p[0] : '?', len);
 }
 
 /* The stream is at the round's point: emit its rows. The stream waits
  * (status updates keep it alive); a snapshot of a big table takes long. */
 static int snapshot_poll(struct pg_source *s, struct wb_batch *b,
-			 size_t target_bytes, long long deadline, wb_error_t *err)
+			 size_t target_bytes, long long deadline,
+			 wb_error_t *err)
 {
 	if (mono_ms() - s->last_status_ms >= 2000) {
 		int rc = send_status(s, false, err);
@@ -1032,7 +1086,8 @@ static int pg_poll(struct wb_source *base, struct wb_batch *b,
 			       : 10000;
 	int rc;
 	if (base->cfg->source.snapshot == WB_SNAPSHOT_INITIAL_ONLY &&
-	    !wb_pg_snapshot_active(s->snap) && !wb_pg_snapshot_pending(s->snap)) {
+	    !wb_pg_snapshot_active(s->snap) &&
+	    !wb_pg_snapshot_pending(s->snap)) {
 		/* initial_only: the snapshot is emitted; nothing more comes */
 		atomic_store(&s->finished, true);
 		struct timespec ts = {0, 50 * 1000000L};
@@ -1043,7 +1098,8 @@ static int pg_poll(struct wb_source *base, struct wb_batch *b,
 		long long now = mono_ms();
 		if (wb_pg_snapshot_active(s->snap) && s->snap_ready)
 			return snapshot_poll(s, b, target_bytes, deadline, err);
-		if (!wb_pg_snapshot_active(s->snap) && now - s->last_request_ms >= 1000 &&
+		if (!wb_pg_snapshot_active(s->snap) &&
+		    now - s->last_request_ms >= 1000 &&
 		    base->cfg->source.snapshot != WB_SNAPSHOT_NEVER) {
 			bool taken = false;
 			s->last_request_ms = now;
@@ -1096,9 +1152,11 @@ static int pg_poll(struct wb_source *base, struct wb_batch *b,
 			struct timeval tv = {left / 1000, (left % 1000) * 1000};
 			if (left > 1000)
 				tv = (struct timeval){1, 0};
-			if (select(fd + 1, &rfds, NULL, NULL, &tv) < 0 && errno != EINTR)
+			if (select(fd + 1, &rfds, NULL, NULL, &tv) < 0 &&
+			    errno != EINTR)
 				return wb_error_set(err, WB_ERR_RUNTIME,
-						    "select: %s", strerror(errno));
+						    "select: %s",
+						    strerror(errno));
 			if (PQconsumeInput(s->repl) == 0)
 				goto lost;
 			continue;
@@ -1106,11 +1164,13 @@ static int pg_poll(struct wb_source *base, struct wb_batch *b,
 		if (len == -1) {
 			PGresult *res = PQgetResult(s->repl);
 			char line[400];
-			wb_error_set(err, WB_ERR_RUNTIME,
-				     "PostgreSQL ended the replication stream: %s",
-				     res && PQresultErrorMessage(res)[0]
-					     ? PQresultErrorMessage(res)
-					     : wb_pg_error_line(s->repl, line, sizeof(line)));
+			wb_error_set(
+				err, WB_ERR_RUNTIME,
+				"PostgreSQL ended the replication stream: %s",
+				res && PQresultErrorMessage(res)[0]
+					? PQresultErrorMessage(res)
+					: wb_pg_error_line(s->repl, line,
+							   sizeof(line)));
 			char *nl = strchr(err->message, '\n');
 			if (nl)
 				*nl = '\0';
@@ -1130,7 +1190,7 @@ static int pg_poll(struct wb_source *base, struct wb_batch *b,
 		if (wb_batch_bytes(b) >= target_bytes)
 			return WB_OK;
 	}
-lost: {
+lost : {
 	char line[400];
 	wb_error_set(err, WB_ERR_CONNECT, "PostgreSQL connection lost: %s",
 		     wb_pg_error_line(s->repl, line, sizeof(line)));
@@ -1147,7 +1207,8 @@ static int pg_keepalive(struct wb_source *base, wb_error_t *err)
 	return WB_OK;
 }
 
-static void pg_ack(struct wb_source *base, const wb_position_t *pos, uint64_t ack)
+static void pg_ack(struct wb_source *base, const wb_position_t *pos,
+		   uint64_t ack)
 {
 	struct pg_source *s = (struct pg_source *)base;
 	pthread_mutex_lock(&s->mu);
@@ -1156,7 +1217,8 @@ static void pg_ack(struct wb_source *base, const wb_position_t *pos, uint64_t ac
 	if (ack > s->durable_ack)
 		s->durable_ack = ack;
 	/* a checkpoint now records the taken request's tables */
-	if (s->recorded_gen == s->taken_gen && s->recorded_gen > s->removed_gen) {
+	if (s->recorded_gen == s->taken_gen &&
+	    s->recorded_gen > s->removed_gen) {
 		unlink(s->taken_path);
 		s->removed_gen = s->recorded_gen;
 	}
@@ -1275,8 +1337,8 @@ static void pg_close(struct wb_source *base)
 	if (s->repl == NULL || PQstatus(s->repl) != CONNECTION_OK)
 		return;
 	wb_error_t err;
-	if (send_status(s, false, &err) == 0 && PQputCopyEnd(s->repl, NULL) == 1 &&
-	    PQflush(s->repl) == 0) {
+	if (send_status(s, false, &err) == 0 &&
+	    PQputCopyEnd(s->repl, NULL) == 1 && PQflush(s->repl) == 0) {
 		/* let the server see the final flush before we hang up */
 		long long deadline = mono_ms() + 2000;
 		while (mono_ms() < deadline) {
@@ -1300,7 +1362,8 @@ static void pg_close(struct wb_source *base)
 	}
 	char lsn[32];
 	wb_pg_format_lsn(s->sent_flush, lsn, sizeof(lsn));
-	wb_info("postgres", "closed slot %s at confirmed flush %s", s->slot, lsn);
+	wb_info("postgres", "closed slot %s at confirmed flush %s", s->slot,
+		lsn);
 	PQfinish(s->repl);
 	s->repl = NULL;
 	end_round(s);

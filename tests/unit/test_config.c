@@ -315,9 +315,10 @@ static void test_snapshot(void)
 	expect_error("snapshot_bad_chunk.yaml",
 		     ":5: source.snapshot.chunk_size: expected 1 to 10000000, "
 		     "got 0");
-	expect_error("snapshot_bad_mode.yaml",
-		     ":5: source.snapshot.mode: expected one of initial, never, "
-		     "always, initial_only, got \"sometimes\"");
+	expect_error(
+		"snapshot_bad_mode.yaml",
+		":5: source.snapshot.mode: expected one of initial, never, "
+		"always, initial_only, got \"sometimes\"");
 }
 
 static void test_kafka_extra(void)
