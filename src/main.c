@@ -1,5 +1,4 @@
-/* main.c — the waybill command line: run, check, status, snapshot, schema, cat
- */
+/* main.c — the command line: run, check, status, snapshot, schema, cat. */
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
