@@ -1,14 +1,27 @@
-/* pg_snapshot.c — snapshot rounds: keyset chunk readers, progress, resumable
- * state.
+/* pg_snapshot.c — snapshot rounds: COPY and keyset chunk readers, progress,
+ * resumable state.
  *
  * Each reader is an ordinary connection in a REPEATABLE READ transaction
  * that imported the round's exported snapshot. A reader works through one
- * table at a time, chunk after chunk: as soon as a chunk's result is in, the
- * next chunk's query is sent (its start key is the last key of the chunk
- * just received), and the received chunk is converted and emitted by the
- * source thread meanwhile. A reader's next result is not collected before
- * its current one is emitted, so at most two chunks per reader are in
- * memory (one being emitted, one arriving).
+ * table at a time.
+ *
+ * A table read from its start (or one without a key) is streamed by one
+ * `COPY (SELECT cols FROM t ORDER BY key) TO STDOUT` (text format; no
+ * ORDER BY without a key): the fastest way out of the server, and a query
+ * without values, so nothing is pasted into SQL. The source thread takes
+ * rows with PQgetCopyData in async mode, as they arrive, from whichever
+ * reader has some, and converts each straight into the batch: libpq holds
+ * one network read, the batch one target size, nothing more. Every
+ * chunk_size rows the row's key becomes a chunk boundary (a mark), as for
+ * keyset chunks, so a crash resumes after the last durable one.
+ *
+ * A resumed table (keys after a durable key) is read by keyset chunks: the
+ * start key is a value, so it must be a bound parameter, which COPY does
+ * not take. As soon as a chunk's result is in, the next chunk's query is
+ * sent (its start key is the last key of the chunk just received), and the
+ * received chunk is converted and emitted meanwhile. A reader's next result
+ * is not collected before its current one is emitted, so at most two
+ * chunks per reader are in memory (one being emitted, one arriving).
  *
  * Durability: after the last row of a chunk is emitted, a mark (table,
  * position of that row, key, rows, done) is queued; durable() applies the
@@ -29,6 +42,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "pg_copy.h"
 #include "pg_types.h"
 
 #define PROGRESS_TTY_MS 500
@@ -48,9 +62,9 @@ struct snap_table {
 	bool in_round;
 	bool assigned;
 	bool emitted_done;
-	bool declared; /* keyless: cursor declared */
 	struct wb_table *table;
-	char *sql_first, *sql_next;
+	char *sql_copy; /* the whole table, in key order when it has a key */
+	char *sql_next; /* the keyset chunk after $1.. */
 	int nkeys;
 	int *keycols;
 	char **cur_key; /* start key of the next query (NULL: from the start) */
@@ -67,10 +81,14 @@ struct mark {
 	int64_t rows;
 };
 
+enum copy_state { COPY_NONE, COPY_STARTING, COPY_STREAMING };
+
 struct reader {
 	PGconn *conn;
 	int table; /* table of the query in flight, -1 when none */
 	bool busy;
+	enum copy_state copy;
+	int since_mark; /* COPY: rows emitted since the last chunk boundary */
 	PGresult *collecting;
 	PGresult *ready; /* a chunk being emitted */
 	int ready_table;
@@ -103,6 +121,10 @@ struct wb_pg_snapshot {
 	bool tty;
 	bool progress_shown;
 	bool warned_type;
+	int turn; /* reader served first by the next step (fairness) */
+	struct wb_arena scratch; /* COPY fields with escapes, one row */
+	struct wb_pg_copy_field *fields;
+	int capfields;
 };
 
 static long long mono_ms(void)
@@ -146,6 +168,7 @@ struct wb_pg_snapshot *wb_pg_snapshot_new(const struct wb_config *cfg)
 			    : 10000;
 	sn->tty = isatty(2);
 	sn->current = -1;
+	wb_arena_init(&sn->scratch, 4096);
 	return sn;
 }
 
@@ -153,15 +176,15 @@ static void round_clear_table(struct snap_table *t)
 {
 	wb_table_unref(t->table);
 	t->table = NULL;
-	free(t->sql_first);
+	free(t->sql_copy);
 	free(t->sql_next);
 	free(t->keycols);
-	t->sql_first = t->sql_next = NULL;
+	t->sql_copy = t->sql_next = NULL;
 	t->keycols = NULL;
 	free_key(t->cur_key, t->nkeys);
 	t->cur_key = NULL;
 	t->nkeys = 0;
-	t->in_round = t->assigned = t->declared = t->emitted_done = false;
+	t->in_round = t->assigned = t->emitted_done = false;
 }
 
 static void close_readers(struct wb_pg_snapshot *sn)
@@ -193,6 +216,8 @@ void wb_pg_snapshot_free(struct wb_pg_snapshot *sn)
 	for (size_t i = 0; i < sn->nmarks; i++)
 		free_key(sn->marks[i].key, sn->marks[i].nkey);
 	free(sn->marks);
+	free(sn->fields);
+	wb_arena_free(&sn->scratch);
 	pthread_mutex_destroy(&sn->mu);
 	free(sn);
 }
@@ -389,26 +414,21 @@ static int build_sql(struct wb_pg_snapshot *sn, PGconn *conn, int ti,
 			column_list(conn, tb, t->keycols, t->nkeys, ", ", true);
 		if (keys == NULL || params == NULL)
 			goto nomem;
-		if (asprintf(&t->sql_first,
-			     "SELECT %s FROM %s ORDER BY %s LIMIT %d", cols,
-			     tbl, keys, sn->chunk) < 0 ||
+		if (asprintf(&t->sql_copy,
+			     "COPY (SELECT %s FROM %s ORDER BY %s) TO STDOUT",
+			     cols, tbl, keys) < 0 ||
 		    asprintf(&t->sql_next,
 			     "SELECT %s FROM %s WHERE (%s) > (%s) ORDER BY %s "
 			     "LIMIT %d",
 			     cols, tbl, keys, params, keys, sn->chunk) < 0) {
-			t->sql_first = t->sql_next = NULL;
+			t->sql_copy = t->sql_next = NULL;
 			goto nomem;
 		}
 	} else {
-		/* no key to page by: one cursor over the whole table */
-		if (asprintf(
-			    &t->sql_first,
-			    "DECLARE wb_snap_%d NO SCROLL CURSOR FOR SELECT %s "
-			    "FROM %s; FETCH %d FROM wb_snap_%d",
-			    ti, cols, tbl, sn->chunk, ti) < 0 ||
-		    asprintf(&t->sql_next, "FETCH %d FROM wb_snap_%d",
-			     sn->chunk, ti) < 0) {
-			t->sql_first = t->sql_next = NULL;
+		/* no key to page by: the whole table in one COPY */
+		if (asprintf(&t->sql_copy, "COPY (SELECT %s FROM %s) TO STDOUT",
+			     cols, tbl) < 0) {
+			t->sql_copy = NULL;
 			goto nomem;
 		}
 	}
@@ -578,13 +598,12 @@ static int send_chunk_query(struct wb_pg_snapshot *sn, struct reader *r, int ti,
 {
 	struct snap_table *t = &sn->t[ti];
 	int ok;
-	if (t->nkeys == 0) {
-		ok = PQsendQuery(r->conn,
-				 t->declared ? t->sql_next : t->sql_first);
-		t->declared = true;
-	} else if (t->cur_key == NULL) {
-		ok = PQsendQueryParams(r->conn, t->sql_first, 0, NULL, NULL,
-				       NULL, NULL, 0);
+	r->copy = COPY_NONE;
+	if (t->cur_key == NULL) {
+		/* from the start (always, for a table without a key) */
+		ok = PQsendQuery(r->conn, t->sql_copy);
+		r->copy = COPY_STARTING;
+		r->since_mark = 0;
 	} else {
 		ok = PQsendQueryParams(r->conn, t->sql_next, t->nkeys, NULL,
 				       (const char *const *)t->cur_key, NULL,
@@ -629,7 +648,12 @@ static int collect(struct wb_pg_snapshot *sn, struct reader *r, wb_error_t *err)
 		if (res == NULL)
 			break;
 		ExecStatusType st = PQresultStatus(res);
-		if (st == PGRES_TUPLES_OK) {
+		if (st == PGRES_COPY_OUT && r->copy == COPY_STARTING) {
+			/* rows follow as CopyData; emit_copy() takes them */
+			PQclear(res);
+			r->copy = COPY_STREAMING;
+			return WB_OK;
+		} else if (st == PGRES_TUPLES_OK) {
 			PQclear(r->collecting);
 			r->collecting = res;
 		} else if (st == PGRES_COMMAND_OK) {
@@ -716,6 +740,32 @@ static int push_mark(struct wb_pg_snapshot *sn, int ti,
 	return WB_OK;
 }
 
+/* Converts column i's text (NULL: SQL NULL) into v. */
+static int convert_value(struct wb_pg_snapshot *sn, struct wb_batch *b,
+			 const struct snap_table *t, int i, const char *text,
+			 size_t len, struct wb_value *v, wb_error_t *err)
+{
+	const struct wb_table *tb = t->table;
+	if (text == NULL) {
+		v->state = WB_VAL_NULL;
+		return WB_OK;
+	}
+	int rc = wb_pg_text_to_value(&tb->cols[i].type, text, len, &b->arena, v,
+				     err);
+	if (rc == WB_ERR_NOMEM)
+		return rc;
+	if (rc != WB_OK) {
+		if (!tb->cols[i].nullable)
+			return rc;
+		if (!sn->warned_type)
+			wb_warn("postgres", "%s.%s: %s; written as null",
+				t->full, tb->cols[i].name, err->message);
+		sn->warned_type = true;
+		v->state = WB_VAL_NULL;
+	}
+	return WB_OK;
+}
+
 static int convert_row(struct wb_pg_snapshot *sn, struct wb_batch *b,
 		       const struct snap_table *t, const PGresult *res, int row,
 		       struct wb_value **out, wb_error_t *err)
@@ -725,26 +775,14 @@ static int convert_row(struct wb_pg_snapshot *sn, struct wb_batch *b,
 	if (v == NULL)
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 	for (int i = 0; i < tb->ncols; i++) {
-		if (PQgetisnull(res, row, i)) {
-			v[i].state = WB_VAL_NULL;
-			continue;
-		}
-		int rc = wb_pg_text_to_value(&tb->cols[i].type,
-					     PQgetvalue(res, row, i),
-					     (size_t)PQgetlength(res, row, i),
-					     &b->arena, &v[i], err);
-		if (rc == WB_ERR_NOMEM)
+		const char *text = PQgetisnull(res, row, i)
+					   ? NULL
+					   : PQgetvalue(res, row, i);
+		int rc = convert_value(sn, b, t, i, text,
+				       (size_t)PQgetlength(res, row, i), &v[i],
+				       err);
+		if (rc)
 			return rc;
-		if (rc != WB_OK) {
-			if (!tb->cols[i].nullable)
-				return rc;
-			if (!sn->warned_type)
-				wb_warn("postgres",
-					"%s.%s: %s; written as null", t->full,
-					tb->cols[i].name, err->message);
-			sn->warned_type = true;
-			v[i].state = WB_VAL_NULL;
-		}
 	}
 	*out = v;
 	return WB_OK;
@@ -757,7 +795,9 @@ static int pump(struct wb_pg_snapshot *sn, wb_error_t *err)
 {
 	for (int i = 0; i < sn->nr; i++) {
 		struct reader *r = &sn->r[i];
-		if (!r->busy)
+		/* a streaming COPY waits on TCP until emit_copy() reads it:
+		 * reading it here would only grow libpq's buffer */
+		if (!r->busy || r->copy == COPY_STREAMING)
 			continue;
 		if (PQconsumeInput(r->conn) == 0) {
 			char line[400];
@@ -828,6 +868,155 @@ static int emit(struct wb_pg_snapshot *sn, struct reader *r, struct wb_batch *b,
 	if (key == NULL && !done)
 		return WB_OK; /* keyless: only its end is worth recording */
 	return push_mark(sn, ti, last, done, key, err);
+}
+
+static char **key_of_fields(const struct snap_table *t,
+			    const struct wb_pg_copy_field *f)
+{
+	char **k = calloc((size_t)t->nkeys, sizeof(*k));
+	if (k == NULL)
+		return NULL;
+	for (int i = 0; i < t->nkeys; i++) {
+		const struct wb_pg_copy_field *kf = &f[t->keycols[i]];
+		/* a key column is NOT NULL; "" is what PQgetvalue gives */
+		if ((k[i] = strndup(kf->p ? kf->p : "", kf->len)) == NULL) {
+			free_key(k, t->nkeys);
+			return NULL;
+		}
+	}
+	return k;
+}
+
+static int copy_lost(struct reader *r, wb_error_t *err)
+{
+	char line[400];
+	wb_error_set(err, WB_ERR_CONNECT, "snapshot reader connection lost: %s",
+		     wb_pg_error_line(r->conn, line, sizeof(line)));
+	err->retriable = true;
+	return err->code;
+}
+
+/* The COPY of r's table has sent its last row: checks how it ended and
+ * records the table as done. */
+static int copy_finish(struct wb_pg_snapshot *sn, struct reader *r,
+		       const wb_position_t *last, wb_error_t *err)
+{
+	int ti = r->table;
+	struct snap_table *t = &sn->t[ti];
+	PGresult *res;
+	char line[400] = "";
+	bool failed = false;
+	while ((res = PQgetResult(r->conn)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && !failed) {
+			snprintf(line, sizeof(line), "%s",
+				 PQresultErrorMessage(res));
+			char *nl = strchr(line, '\n');
+			if (nl)
+				*nl = '\0';
+			failed = true;
+		}
+		PQclear(res);
+	}
+	if (failed)
+		return wb_error_set(err, WB_ERR_RUNTIME,
+				    "snapshot of %s: PostgreSQL: %s", t->full,
+				    line);
+	r->busy = false;
+	r->copy = COPY_NONE;
+	r->table = -1;
+	t->emitted_done = true;
+	t->pending = false;
+	wb_info("postgres", "snapshot of %s finished: %" PRId64 " rows",
+		t->full, t->rows);
+	return push_mark(sn, ti, last, true, NULL, err);
+}
+
+/* Emits the rows a streaming COPY has delivered so far, or as many as fit;
+ * returns when the batch is full or nothing more has arrived. */
+static int emit_copy(struct wb_pg_snapshot *sn, struct reader *r,
+		     struct wb_batch *b, size_t target_bytes,
+		     wb_position_t *last, wb_error_t *err)
+{
+	int ti = r->table;
+	struct snap_table *t = &sn->t[ti];
+	int ncols = t->table->ncols;
+	int rc;
+	if (ncols > sn->capfields) {
+		struct wb_pg_copy_field *f =
+			realloc(sn->fields, (size_t)ncols * sizeof(*f));
+		if (f == NULL)
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		sn->fields = f;
+		sn->capfields = ncols;
+	}
+	bool consumed = false;
+	while (wb_batch_bytes(b) < target_bytes) {
+		char *line = NULL;
+		int n = PQgetCopyData(r->conn, &line, 1);
+		if (n == 0) {
+			/* libpq's buffer is empty: read what the socket holds,
+			 * once, then let the caller wait on it */
+			if (consumed)
+				return WB_OK;
+			if (PQconsumeInput(r->conn) == 0)
+				return copy_lost(r, err);
+			consumed = true;
+			continue;
+		}
+		if (n == -1)
+			return copy_finish(sn, r, last, err);
+		if (n < 0)
+			return copy_lost(r, err);
+		consumed = false;
+		if (sn->current < 0)
+			sn->round_start_ms =
+				mono_ms(); /* rates count from the first row */
+		sn->current = ti;
+		sn->rows_read++;
+		if (sn->scratch.used > 0)
+			wb_arena_reset(&sn->scratch);
+		rc = wb_pg_copy_row((const uint8_t *)line, (size_t)n,
+				    sn->fields, ncols, &sn->scratch, err);
+		struct wb_change *c = rc ? NULL : wb_batch_add(b);
+		struct wb_value *v = NULL;
+		if (rc == WB_OK &&
+		    (c == NULL || (v = wb_batch_values(b, ncols)) == NULL))
+			rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		if (rc == WB_OK) {
+			c->op = WB_OP_READ;
+			c->snapshot = true;
+			c->table = wb_table_ref(t->table);
+			c->pos.major = sn->point - 1;
+			c->pos.minor = ++sn->n;
+			c->txid = 0;
+			c->commit_ts_us = sn->ts_us;
+			c->after = v;
+		}
+		for (int i = 0; rc == WB_OK && i < ncols; i++)
+			rc = convert_value(sn, b, t, i, sn->fields[i].p,
+					   sn->fields[i].len, &v[i], err);
+		char **key = NULL;
+		if (rc == WB_OK && t->nkeys > 0 &&
+		    ++r->since_mark == sn->chunk &&
+		    (key = key_of_fields(t, sn->fields)) == NULL)
+			rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		PQfreemem(line);
+		if (rc) {
+			if (rc == WB_ERR_DECODE || rc == WB_ERR_TYPE)
+				wb_error_prefix(err, "snapshot of %s", t->full);
+			return rc;
+		}
+		*last = c->pos;
+		t->rows++;
+		sn->round_rows++;
+		if (key != NULL) {
+			/* a chunk boundary: resumable after this row */
+			r->since_mark = 0;
+			if ((rc = push_mark(sn, ti, last, false, key, err)))
+				return rc;
+		}
+	}
+	return WB_OK;
 }
 
 static void fmt_eta(char *buf, size_t n, double s)
@@ -913,11 +1102,21 @@ int wb_pg_snapshot_step(struct wb_pg_snapshot *sn, struct wb_batch *b,
 		for (int i = 0; i < sn->nr; i++) {
 			struct reader *r = &sn->r[i];
 			if (r->busy && r->ready == NULL &&
+			    r->copy != COPY_STREAMING &&
 			    (rc = collect(sn, r, err)))
 				return rc;
 		}
-		for (int i = 0; i < sn->nr; i++) {
-			struct reader *r = &sn->r[i];
+		/* the first reader served changes from step to step, so that
+		 * a COPY that always has rows does not starve the others */
+		int first = sn->nr > 0 ? sn->turn++ % sn->nr : 0;
+		for (int k = 0; k < sn->nr; k++) {
+			struct reader *r = &sn->r[(first + k) % sn->nr];
+			if (r->busy && r->copy == COPY_STREAMING) {
+				if ((rc = emit_copy(sn, r, b, target_bytes,
+						    last, err)))
+					return rc;
+				continue;
+			}
 			if (r->ready &&
 			    (rc = emit(sn, r, b, target_bytes, last, err)))
 				return rc;
@@ -933,17 +1132,25 @@ int wb_pg_snapshot_step(struct wb_pg_snapshot *sn, struct wb_batch *b,
 			*complete = true;
 			return WB_OK;
 		}
-		if (b->n > 0 || wb_batch_bytes(b) >= target_bytes)
+		if (wb_batch_bytes(b) >= target_bytes)
 			return WB_OK;
-		bool ready = false;
-		for (int i = 0; i < sn->nr; i++)
+		bool ready = false, idle = false, waiting = false;
+		for (int i = 0; i < sn->nr; i++) {
 			ready |= sn->r[i].ready != NULL;
-		if (ready)
-			continue;
+			idle |= !sn->r[i].busy;
+		}
+		for (int ti = 0; ti < sn->nt && idle && !waiting; ti++)
+			waiting = sn->t[ti].in_round && !sn->t[ti].assigned;
+		if (ready || (idle && waiting))
+			continue; /* a chunk to emit, or a table to assign */
 
 		long long left = deadline - mono_ms();
 		if (left <= 0)
 			return WB_OK;
+		/* rows in hand: wait a little for more (full batches cost
+		 * less downstream), not for the whole poll */
+		if (b->n > 0 && left > 5)
+			left = 5;
 		fd_set rfds;
 		FD_ZERO(&rfds);
 		int maxfd = -1;
@@ -958,10 +1165,12 @@ int wb_pg_snapshot_step(struct wb_pg_snapshot *sn, struct wb_batch *b,
 		if (left > 1000)
 			left = 1000;
 		struct timeval tv = {left / 1000, (left % 1000) * 1000};
-		if (select(maxfd + 1, &rfds, NULL, NULL, &tv) < 0 &&
-		    errno != EINTR)
+		int nready = select(maxfd + 1, &rfds, NULL, NULL, &tv);
+		if (nready < 0 && errno != EINTR)
 			return wb_error_set(err, WB_ERR_RUNTIME, "select: %s",
 					    strerror(errno));
+		if (nready == 0 && b->n > 0)
+			return WB_OK;
 	}
 }
 

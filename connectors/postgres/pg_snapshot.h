@@ -1,4 +1,5 @@
-/* pg_snapshot.h — table snapshots: keyset chunk readers and resumable progress.
+/* pg_snapshot.h — table snapshots: COPY and keyset chunk readers, resumable
+ * progress.
  *
  * A snapshot round reads a set of tables under one exported snapshot taken
  * at stream point P, and emits their rows as op 'r' at positions (P - 1, n),

@@ -1,7 +1,9 @@
 # test_snapshot_shapes.py — initial snapshot of awkward tables: empty, no
-# primary key (REPLICA IDENTITY FULL, read whole through a cursor), large
-# TOASTed values, a composite key of text and timestamp paged across many
-# chunks; each table's r events are exactly its rows, then the stream follows.
+# primary key (REPLICA IDENTITY FULL, read whole by one COPY without ORDER
+# BY), large TOASTed values, a composite key of text and timestamp paged
+# across many chunks, and text/bytea/array values full of what COPY's text
+# format escapes (tabs, newlines, backslashes, \N, non-ASCII) — in the key
+# too; each table's r events are exactly its rows, then the stream follows.
 import datetime
 import os
 import sys
@@ -10,6 +12,24 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wbtest import *  # noqa: E402,F401
 
 NAME = "shp"
+
+# Values COPY must escape, and look-alikes of its escapes that must stay as
+# they are. Inserted inside $q$...$q$, so the server takes them verbatim.
+NASTY = ["tab\there", "nl\nhere", "cr\rhere", "back\\slash", "\\N", "\\", "", "é ü 日本 🚀",
+         "ctl\b\f\v\x01end", "mix\t\\\n\\t\\n", " lead/trail ", "\\x41\\101", "N", "\t\t"]
+TEXT_ROWS = 300
+
+
+def text_row(i):
+    k = f"{i:04d}{NASTY[i % len(NASTY)]}"
+    t = None if i % 13 == 0 else NASTY[(i * 7) % len(NASTY)]
+    b = bytes([0, 9, 10, 92, i % 256, 0xFF])
+    a = [NASTY[i % len(NASTY)], 'q"uo{t,e}', None]
+    return k, t, b, a
+
+
+def sql_text(v):
+    return "NULL" if v is None else f"$q${v}$q$"
 
 
 def topic(t):
@@ -30,7 +50,14 @@ def test():
         CREATE TABLE s_comp (k text, ts timestamp, v int NOT NULL, PRIMARY KEY (k, ts));
         INSERT INTO s_comp SELECT 'key ' || (i % 13) || ' é''"', timestamp '2024-02-29 23:59:59.999999' - i * interval '1 hour 1 microsecond', i
             FROM generate_series(1, 3000) i;
+        CREATE TABLE s_text (k text PRIMARY KEY, t text, b bytea NOT NULL, a text[] NOT NULL);
     """)
+    ins = []
+    for i in range(TEXT_ROWS):
+        k, t, b, a = text_row(i)
+        arr = "ARRAY[" + ", ".join(sql_text(x) for x in a) + "]::text[]"
+        ins.append(f"INSERT INTO s_text VALUES ({sql_text(k)}, {sql_text(t)}, '\\x{b.hex()}', {arr});")
+    pg.psql("\n".join(ins))
     p = Pipeline(pg, name=NAME, tables=["public.s_*"],
                  extra_source="  snapshot: {mode: initial, chunk_size: 97, parallelism: 2}\n")
     p.run_idle(2)
@@ -65,7 +92,18 @@ def test():
         return (datetime.datetime(1970, 1, 1) + datetime.timedelta(microseconds=us)).strftime("%Y-%m-%d %H:%M:%S.%f")
     gotrows = [(r["after"]["k"], fmt(r["after"]["ts"]), r["after"]["v"]) for r in cp]
     check_eq(len(gotrows), 3000, "composite key: 3000 rows")
-    check_eq(gotrows, want, "composite key: every row once, in key order (keyset across 31 chunks of 97)")
+    check_eq(gotrows, want, "composite key: every row once, in key order (one COPY, 31 chunk boundaries of 97)")
+
+    tx = got.get(topic("s_text"), [])
+    server_order = [bytes.fromhex(h).decode() for h in
+                    pg.psql("SELECT encode(convert_to(k, 'UTF8'), 'hex') FROM s_text ORDER BY k")]
+    check_eq(len(server_order), TEXT_ROWS, "escapes table: rows in the server")
+    want = {text_row(i)[0]: text_row(i) for i in range(TEXT_ROWS)}
+    check_eq([r["after"]["k"] for r in tx], server_order,
+             "escapes table: every key once, decoded, in the server's key order (3+ chunks of 97)")
+    bad = [(r["after"]["k"], (r["after"]["k"], r["after"]["t"], r["after"]["b"], r["after"]["a"]))
+           for r in tx if want.get(r["after"]["k"]) != (r["after"]["k"], r["after"]["t"], r["after"]["b"], r["after"]["a"])]
+    check_eq(bad[:3], [], "escapes table: text, bytea and array values byte-exact")
 
     allr = [r for rs in got.values() for r in rs]
     pos = sorted(position(r["source"]["position"]) for r in allr)
@@ -76,7 +114,7 @@ def test():
     st = ck["source"]["snapshot"]["tables"]
     check_eq({t: (v["done"], v["rows"]) for t, v in st.items()},
              {"public.s_comp": (True, 3000), "public.s_empty": (True, 0), "public.s_nokey": (True, 2501),
-              "public.s_toast": (True, 12)}, "checkpoint: every table done with its row count")
+              "public.s_toast": (True, 12), "public.s_text": (True, TEXT_ROWS)}, "checkpoint: every table done with its row count")
 
     # then the stream: a change after the snapshot follows its rows
     pg.psql("INSERT INTO s_empty VALUES (1, 'one'); UPDATE s_comp SET v = -1 WHERE v = 5;")

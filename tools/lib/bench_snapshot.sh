@@ -4,8 +4,11 @@
 # exits once every row is durable) against PostgreSQL's own fastest reader,
 # `COPY (SELECT ...) TO STDOUT (FORMAT binary)` to /dev/null, on the same
 # table in one run. Prints both timings, the throughput ratio, waybill's peak
-# RSS, and checks the row count in the output. Also times text COPY and a
-# plain text SELECT, the formats a snapshot reader could use.
+# RSS, and checks the row count in the output. Also times text COPY (what
+# waybill's reader uses for a table read from its start) and a plain text
+# SELECT (keyset chunks of a resumed table), and splits waybill's time into
+# start-up, the snapshot itself (first to last row emitted, from its log) and
+# the drain (queue, sink, fsync) after the last row.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -153,6 +156,14 @@ if [ $wb_rc -ne 0 ]; then
 	exit 1
 fi
 wb_secs=$(calc "$t1 - $t0")
+# phases from the log's timestamps (ms): process start = t0
+log_ms() { sed -n "s/^[0-9-]*T\([0-9:.]*\)Z.*$1.*/\1/p" "$work/waybill.log" | head -n 1 |
+	awk -F: '{ printf "%.3f", ($1 * 3600 + $2 * 60 + $3) }'; }
+t0_day=$(date -u -d "@$t0" +%H:%M:%S.%N | awk -F: '{ printf "%.3f", ($1 * 3600 + $2 * 60 + $3) }')
+snap_begin=$(log_ms "snapshot of [0-9]* table")
+snap_end=$(log_ms "snapshot at .* done")
+stopped=$(log_ms "pipeline: stopped at")
+snap_line=$(sed -n 's/.*\(snapshot at .* done: .*\)/\1/p' "$work/waybill.log" | head -n 1)
 wb_rss_kb=$(time_field "$work/waybill.time" "Maximum resident set size (kbytes)")
 wb_user=$(time_field "$work/waybill.time" "User time (seconds)")
 wb_sys=$(time_field "$work/waybill.time" "System time (seconds)")
@@ -172,6 +183,11 @@ printf '  COPY text   → /dev/null   %8.2f s  %10.0f rows/s\n' "$copy_text" "$(
 printf '  SELECT text (psql -At)    %8.2f s  %10.0f rows/s\n' "$select_text" "$(calc "$rows / $select_text")"
 printf '  waybill → avro-file (%s) %8.2f s  %10.0f rows/s  (start to exit: slot, snapshot, fsync, files completed)\n' \
 	"$codec${level:+ $level}" "$wb_secs" "$(calc "$rows / $wb_secs")"
+if [ -n "$snap_begin" ] && [ -n "$snap_end" ] && [ -n "$stopped" ]; then
+	printf '    = start-up %.2f s + snapshot %.2f s + drain %.2f s + exit (%s)\n' \
+		"$(calc "$snap_begin - $t0_day")" "$(calc "$snap_end - $snap_begin")" \
+		"$(calc "$stopped - $snap_end")" "$snap_line"
+fi
 printf '  ratio (throughput) waybill/COPY binary %.2f (target >= 0.80)\n' "$(calc "$copy_bin / $wb_secs")"
 printf '  waybill peak RSS          %8.1f MiB (target <= 64 MiB)\n' "$(calc "$wb_rss_kb / 1024")"
 printf '  waybill CPU               %8.2f s user + %.2f s sys (%.2f µs per row)\n' \
