@@ -46,7 +46,7 @@ struct wb_sink_config {
 	/* avro-file */
 	char *dir;	     /* default "out" */
 	char *codec;	     /* zstandard | deflate | null; default zstandard */
-	int codec_level;     /* default 3 for zstandard, 6 for deflate */
+	int codec_level;     /* default 1 for zstandard, 6 for deflate */
 	int64_t block_bytes; /* uncompressed block target; default 1 MiB */
 	int64_t roll_bytes;  /* complete a file past this size; default 256 MiB
 			      */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -562,6 +563,12 @@ static int cmd_cat(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	/* Batches are freed by the sink thread and allocated again by the
+	 * source thread at a steady rate: keep that memory in the process
+	 * instead of giving it back and faulting it in again (the queue's
+	 * bound still caps how much there is). */
+	mallopt(M_TRIM_THRESHOLD, 32 << 20);
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return 2;

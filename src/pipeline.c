@@ -82,6 +82,11 @@ static void pos_max(wb_position_t *a, const wb_position_t *b)
 		*a = *b;
 }
 
+static bool source_finished(struct pipeline *p)
+{
+	return p->sops->finished && p->sops->finished(p->src);
+}
+
 static void *source_thread(void *arg)
 {
 	struct pipeline *p = arg;
@@ -97,7 +102,7 @@ static void *source_thread(void *arg)
 		rc = p->sops->poll(p->src, b, BATCH_TARGET_BYTES, 100, &err);
 		if (rc != 0 || b->n == 0) {
 			wb_batch_free(b);
-			if (rc != 0)
+			if (rc != 0 || source_finished(p))
 				break;
 			continue;
 		}
@@ -112,10 +117,14 @@ static void *source_thread(void *arg)
 			wb_batch_free(b);
 			break;
 		}
+		if (source_finished(p))
+			break;
 	}
 	p->src_rc = rc;
 	p->src_err = err;
 	atomic_store(&p->src_done, 1);
+	/* wakes the sink thread at once: it drains what is queued and stops */
+	wb_queue_close(p->queue);
 	return NULL;
 }
 
@@ -407,9 +416,12 @@ int wb_pipeline_run(const struct wb_config *cfg,
 		}
 		if (p.kops->poll && (rc = p.kops->poll(p.sink, 0, err)))
 			goto out;
-		bool src_done = atomic_load(&p.src_done);
-		if (src_done && wb_queue_bytes(p.queue) == 0)
+		if (atomic_load(&p.src_done) && wb_queue_bytes(p.queue) == 0) {
+			if (p.src_rc == 0)
+				wb_info("pipeline",
+					"source finished: stopping");
 			break;
+		}
 		long long since = now_ms() - p.last_ckpt_ms;
 		if (since >= cfg->checkpoint_interval_ms ||
 		    (b == NULL && p.dirty && since >= 200)) {
@@ -417,11 +429,6 @@ int wb_pipeline_run(const struct wb_config *cfg,
 			if (rc && !err->retriable)
 				goto out;
 			rc = 0;
-		}
-		if (p.sops->finished && p.sops->finished(p.src) &&
-		    wb_queue_bytes(p.queue) == 0 && src_done == false) {
-			wb_info("pipeline", "source finished: stopping");
-			break;
 		}
 		if (idle_done(&p, opt->stop_when_idle_s)) {
 			wb_info("pipeline",

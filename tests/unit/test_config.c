@@ -184,7 +184,7 @@ static void test_defaults(void)
 	CHECK_STR(c->sink.type, "avro-file");
 	CHECK_STR(c->sink.dir, "out");
 	CHECK_STR(c->sink.codec, "zstandard");
-	CHECK_INT(c->sink.codec_level, 3);
+	CHECK_INT(c->sink.codec_level, 1);
 	CHECK_INT(c->sink.block_bytes, 1 << 20);
 	CHECK_INT(c->sink.roll_bytes, 256 << 20);
 	CHECK_INT(c->sink.roll_age_ms, 3600 * 1000);
