@@ -10,6 +10,7 @@ static const struct wb_source_ops *const sources[] = {
 
 static const struct wb_sink_ops *const sinks[] = {
 	&wb_avrofile_sink_ops,
+	&wb_kafka_sink_ops,
 };
 
 const struct wb_source_ops *wb_source_lookup(const char *type)

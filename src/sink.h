@@ -93,5 +93,6 @@ struct wb_sink_ops {
 const struct wb_sink_ops *wb_sink_lookup(const char *type);
 
 extern const struct wb_sink_ops wb_avrofile_sink_ops;
+extern const struct wb_sink_ops wb_kafka_sink_ops;
 
 #endif

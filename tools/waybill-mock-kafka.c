@@ -96,16 +96,18 @@ static int command(rd_kafka_mock_cluster_t *mc, char *line, int nbrokers)
 			reply("error no broker %s", argv[1]);
 			return 0;
 		}
-		reply_err(argv[0][0] == 'd'
-				  ? rd_kafka_mock_broker_set_down(mc, (int32_t)a)
-				  : rd_kafka_mock_broker_set_up(mc, (int32_t)a));
+		reply_err(
+			argv[0][0] == 'd'
+				? rd_kafka_mock_broker_set_down(mc, (int32_t)a)
+				: rd_kafka_mock_broker_set_up(mc, (int32_t)a));
 		return 0;
 	}
 	if (strcmp(argv[0], "errors") == 0 && (argc == 3 || argc == 4)) {
 		if (parse_int(argv[1], 0, 100, &a) ||
 		    parse_int(argv[2], -200, 200, &b) ||
 		    (argc == 4 && parse_int(argv[3], 1, 1000000, &c))) {
-			reply("error %s", "usage: errors API_KEY ERR_CODE [COUNT]");
+			reply("error %s",
+			      "usage: errors API_KEY ERR_CODE [COUNT]");
 			return 0;
 		}
 		rd_kafka_resp_err_t *errs = malloc((size_t)c * sizeof(*errs));
@@ -135,8 +137,8 @@ static int command(rd_kafka_mock_cluster_t *mc, char *line, int nbrokers)
 			reply("error %s", "usage: topic NAME PARTITIONS");
 			return 0;
 		}
-		reply_err(rd_kafka_mock_topic_create(mc, argv[1], (int)b,
-						     nbrokers < 3 ? nbrokers : 3));
+		reply_err(rd_kafka_mock_topic_create(
+			mc, argv[1], (int)b, nbrokers < 3 ? nbrokers : 3));
 		return 0;
 	}
 	reply("error unknown command %s", argv[0]);
@@ -182,13 +184,14 @@ int main(int argc, char **argv)
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	/* The handle only hosts the cluster; keep its own logging quiet. */
 	rd_kafka_conf_set(conf, "log_level", "3", NULL, 0);
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr,
-				      sizeof(errstr));
+	rd_kafka_t *rk =
+		rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (rk == NULL) {
 		fprintf(stderr, "waybill-mock-kafka: %s\n", errstr);
 		return 1;
 	}
-	rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, (int)nbrokers);
+	rd_kafka_mock_cluster_t *mc =
+		rd_kafka_mock_cluster_new(rk, (int)nbrokers);
 	if (mc == NULL) {
 		fprintf(stderr, "waybill-mock-kafka: cannot start the mock "
 				"cluster\n");
@@ -210,7 +213,8 @@ int main(int argc, char **argv)
 		FILE *f = fopen(tmp, "w");
 		if (f == NULL || fprintf(f, "%s\n", bootstraps) < 0 ||
 		    fclose(f) != 0 || rename(tmp, bootstrap_file) != 0) {
-			fprintf(stderr, "waybill-mock-kafka: cannot write %s: %s\n",
+			fprintf(stderr,
+				"waybill-mock-kafka: cannot write %s: %s\n",
 				bootstrap_file, strerror(errno));
 			rd_kafka_mock_cluster_destroy(mc);
 			rd_kafka_destroy(rk);
@@ -239,7 +243,8 @@ int main(int argc, char **argv)
 		int n = poll(&pfd, 1, 200);
 		if (n <= 0)
 			continue;
-		ssize_t r = read(STDIN_FILENO, line + len, sizeof(line) - 1 - len);
+		ssize_t r =
+			read(STDIN_FILENO, line + len, sizeof(line) - 1 - len);
 		if (r <= 0) {
 			if (r < 0 && errno == EINTR)
 				continue;

@@ -1,0 +1,1406 @@
+/* kafka_sink.c — the kafka sink: events to Kafka topics through librdkafka's
+ * idempotent producer, with exactly-once delivery across restarts by reading
+ * back the last position of each partition.
+ *
+ * Messages. Topic = the `topic` template ({prefix}, {schema}, {table}, each
+ * component with characters outside [A-Za-z0-9._-] replaced by '_'). Key =
+ * the Avro key record, value = the envelope, both framed:
+ *   registry:    0x00 | schema id (4 bytes, big-endian) | Avro binary
+ *   no registry: 0xC3 0x01 | fingerprint (8 bytes, little-endian) | Avro
+ * Headers waybill.event_id, waybill.position, waybill.table ("schema.table"),
+ * waybill.op. A delete is followed by a tombstone (same key and headers, null
+ * value) unless `tombstones: false`. Without a registry every schema is
+ * written once to <prefix>._schemas (key: 16 lowercase hex digits of the
+ * fingerprint, value: the schema JSON) and acknowledged before the first
+ * message that uses it; open() reads that topic back so a restart does not
+ * write them again.
+ *
+ * Partitions are chosen here, not by librdkafka, so that exactly-once can
+ * reason per partition: murmur2 of the framed key bytes (Java client
+ * compatible); a message without key (truncate, table without key) goes by
+ * murmur2 of its position text.
+ *
+ * Delivery. Each produced message gets a slot in a ring in write order; the
+ * delivery report marks it done and the sink reports, through
+ * base.delivered, the position of the last slot before which everything is
+ * done. A failed delivery report (librdkafka gave up, or a fatal idempotence
+ * error) is never skipped: poll/flush/write return a non-retriable error
+ * naming topic, partition and error.
+ *
+ * Exactly once. Before the first write to a topic the sink reads the last
+ * message of each of its partitions and remembers its waybill.position (and
+ * whether it was a tombstone). Replayed events at or below it are skipped;
+ * a delete whose tombstone is missing gets only its tombstone. Since the
+ * idempotent producer appends each partition's messages in order without
+ * gaps, the log of a partition is always a prefix of what was written to it,
+ * so this yields each change exactly once. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "buf.h"
+#include "log.h"
+#include "registry.h"
+#include "sink.h"
+#include "source.h"
+
+#define META_TIMEOUT_MS 30000 /* metadata, watermarks, readback */
+#define OUTAGE_MS 5000	      /* no acknowledgement for this long */
+#define QUEUE_KBYTES_DEFAULT "32768"
+#define QUEUE_MESSAGES_DEFAULT "50000"
+
+struct kpart {
+	bool have_last; /* the partition ends with a message of ours */
+	bool last_tombstone;
+	wb_position_t last; /* its waybill.position */
+};
+
+struct ktopic {
+	char *name;
+	rd_kafka_topic_t *rkt;
+	int32_t npart;
+	struct kpart *parts; /* exactly_once: state read back, else NULL */
+	/* the schemas last used on this topic, known to be published */
+	uint64_t key_fp, value_fp;
+	bool key_ok, value_ok;
+	int32_t key_id, value_id; /* registry ids of those */
+	struct ktopic *next;	  /* hash chain */
+};
+
+struct slot {
+	wb_position_t pos;
+	bool has_pos; /* delivering this slot delivers pos */
+	bool done;
+};
+
+struct kafka_sink {
+	struct wb_sink base;
+	const struct wb_source_ops *sops;
+	const char *path;
+	const char *brokers;
+	char *tmpl;   /* topic template */
+	char *prefix; /* sanitised topic prefix */
+	bool tombstones;
+	bool exactly_once;
+	struct wb_registry_config regcfg;
+	struct wb_registry *reg;
+	rd_kafka_conf_t *conf; /* validated in create, consumed by open */
+	rd_kafka_t *rk;
+	rd_kafka_t *consumer; /* readback; created on first need */
+
+	struct ktopic *buckets[256];
+	uint64_t last_table_id; /* table version of last_topic */
+	struct ktopic *last_topic;
+	struct ktopic *schemas; /* <prefix>._schemas, without a registry */
+	uint64_t *known;	/* fingerprints present in _schemas */
+	size_t nknown, capknown;
+
+	struct slot *ring;
+	size_t cap, head, len;
+	uint64_t base_seq; /* seq of ring[head] */
+	uint64_t next_seq;
+
+	bool failed;
+	wb_error_t fail_err;
+
+	bool in_outage;
+	bool progress; /* a delivery report arrived in this serve() */
+	bool quiet;    /* `waybill check`: no outage logging */
+	long long outage_start_ms;
+	long long last_progress_ms;
+	char last_error[256]; /* last error librdkafka reported */
+
+	struct wb_buf kbuf, vbuf;
+	uint64_t skipped;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool secret_key(const char *key)
+{
+	return strstr(key, "password") || strstr(key, "secret") ||
+	       strstr(key, "key");
+}
+
+/* ------------------------------------------------------------ configuration */
+
+static const char *const known_keys[] = {
+	"brokers", "topic", "topic_prefix", "tombstones", "exactly_once", NULL,
+};
+static const char *const registry_keys[] = {
+	"url",		 "username",	 "password", "ca_location",
+	"cert_location", "key_location", "timeout",  NULL,
+};
+
+static bool in_list(const char *const *list, const char *s)
+{
+	for (; *list; list++)
+		if (strcmp(*list, s) == 0)
+			return true;
+	return false;
+}
+
+static int get_bool(const struct kafka_sink *s, const char *key, bool def,
+		    bool *out, wb_error_t *err)
+{
+	const struct wb_sink_config *c = &s->base.cfg->sink;
+	const char *v = wb_config_extra(c->extra, c->nextra, key);
+	if (v == NULL) {
+		*out = def;
+		return WB_OK;
+	}
+	if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 ||
+	    strcmp(v, "on") == 0) {
+		*out = true;
+		return WB_OK;
+	}
+	if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 ||
+	    strcmp(v, "off") == 0) {
+		*out = false;
+		return WB_OK;
+	}
+	return wb_error_set(err, WB_ERR_CONFIG,
+			    "%s: sink.%s: expected true or false, got '%s'",
+			    s->path, key, v);
+}
+
+/* Replaces characters Kafka does not allow in topic names. */
+static void sanitize_into(struct wb_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		char c = *s;
+		bool ok = isalnum((unsigned char)c) || c == '.' || c == '_' ||
+			  c == '-';
+		c = ok ? c : '_';
+		wb_buf_append(b, &c, 1);
+	}
+}
+
+static int check_template(const struct kafka_sink *s, wb_error_t *err)
+{
+	for (const char *p = s->tmpl; *p; p++) {
+		if (*p == '}')
+			goto bad;
+		if (*p != '{')
+			continue;
+		const char *e = strchr(p, '}');
+		if (e == NULL)
+			goto bad;
+		size_t n = (size_t)(e - p - 1);
+		if (!((n == 6 && strncmp(p + 1, "prefix", 6) == 0) ||
+		      (n == 6 && strncmp(p + 1, "schema", 6) == 0) ||
+		      (n == 5 && strncmp(p + 1, "table", 5) == 0)))
+			goto bad;
+		p = e;
+	}
+	if (s->tmpl[0] == '\0')
+		goto bad;
+	return WB_OK;
+bad:
+	return wb_error_set(err, WB_ERR_CONFIG,
+			    "%s: sink.topic: '%s' may only use {prefix}, "
+			    "{schema} and {table} (default "
+			    "\"{prefix}.{schema}.{table}\")",
+			    s->path, s->tmpl);
+}
+
+/* Sets one librdkafka property; never echoes values of secret keys. */
+static int conf_set(const struct kafka_sink *s, rd_kafka_conf_t *conf,
+		    const char *key, const char *value, wb_error_t *err)
+{
+	char errstr[512];
+	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) ==
+	    RD_KAFKA_CONF_OK)
+		return WB_OK;
+	if (secret_key(key))
+		return wb_error_set(err, WB_ERR_CONFIG,
+				    "%s: sink.properties.%s: librdkafka "
+				    "rejects this property (value not shown)",
+				    s->path, key);
+	return wb_error_set(err, WB_ERR_CONFIG, "%s: sink.properties.%s: %s",
+			    s->path, key, errstr);
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac,
+		   const char *buf)
+{
+	(void)rk;
+	(void)level;
+	wb_debug("kafka", "librdkafka %s: %s", fac, buf);
+}
+
+static void outage_begin(struct kafka_sink *s, const char *why)
+{
+	if (s->in_outage || s->quiet)
+		return;
+	s->in_outage = true;
+	s->outage_start_ms = now_ms();
+	wb_warn("kafka",
+		"brokers %s unavailable (%s): holding %zu messages "
+		"and reading no further ahead until they return",
+		s->brokers, why, s->len);
+}
+
+static void outage_end(struct kafka_sink *s)
+{
+	if (!s->in_outage)
+		return;
+	s->in_outage = false;
+	wb_info("kafka", "brokers %s available again after %.1f s: resuming",
+		s->brokers, (double)(now_ms() - s->outage_start_ms) / 1000.0);
+}
+
+static void set_failure(struct kafka_sink *s, const char *topic,
+			int32_t partition, const char *what)
+{
+	if (s->failed)
+		return;
+	s->failed = true;
+	if (topic)
+		wb_error_set(&s->fail_err, WB_ERR_RUNTIME,
+			     "kafka: delivery to %s partition %d failed for "
+			     "good: %s",
+			     topic, (int)partition, what);
+	else
+		wb_error_set(&s->fail_err, WB_ERR_RUNTIME, "kafka: %s", what);
+	s->fail_err.retriable = false;
+}
+
+static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
+{
+	struct kafka_sink *s = opaque;
+	snprintf(s->last_error, sizeof(s->last_error), "%s", reason);
+	if (code == RD_KAFKA_RESP_ERR__FATAL) {
+		char buf[256];
+		rd_kafka_resp_err_t e =
+			rd_kafka_fatal_error(rk, buf, sizeof(buf));
+		char what[400];
+		snprintf(what, sizeof(what), "fatal producer error %s: %s",
+			 rd_kafka_err2name(e), buf);
+		set_failure(s, NULL, -1, what);
+		return;
+	}
+	if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+		outage_begin(s, "all brokers down");
+	else
+		wb_debug("kafka", "librdkafka: %s", reason);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
+			void *opaque)
+{
+	(void)rk;
+	struct kafka_sink *s = opaque;
+	uint64_t seq = (uint64_t)(uintptr_t)m->_private;
+	if (m->err) {
+		set_failure(s, rd_kafka_topic_name(m->rkt), m->partition,
+			    rd_kafka_err2str(m->err));
+		return;
+	}
+	if (seq < s->base_seq || seq - s->base_seq >= s->len)
+		return; /* cannot happen: every slot is reported once */
+	s->ring[(s->head + (seq - s->base_seq)) % s->cap].done = true;
+	s->progress = true;
+	outage_end(s);
+}
+
+/* Builds the producer configuration: our defaults, then the user's
+ * properties, then what waybill's guarantees need. */
+static rd_kafka_conf_t *build_conf(struct kafka_sink *s, bool producer,
+				   wb_error_t *err)
+{
+	const struct wb_sink_config *c = &s->base.cfg->sink;
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char client_id[256];
+	snprintf(client_id, sizeof(client_id), "waybill-%s", s->base.cfg->name);
+	bool user_kbytes = wb_config_extra(
+		c->extra, c->nextra, "properties.queue.buffering.max.kbytes");
+	bool user_msgs = wb_config_extra(
+		c->extra, c->nextra, "properties.queue.buffering.max.messages");
+	bool user_timeout = wb_config_extra(c->extra, c->nextra,
+					    "properties.message.timeout.ms") ||
+			    wb_config_extra(c->extra, c->nextra,
+					    "properties.delivery.timeout.ms");
+	if (conf_set(s, conf, "bootstrap.servers", s->brokers, err) ||
+	    conf_set(s, conf, "client.id", client_id, err))
+		goto fail;
+	/* find returning brokers within a second or two, not librdkafka's 10 s
+	 */
+	if (!wb_config_extra(c->extra, c->nextra,
+			     "properties.reconnect.backoff.max.ms") &&
+	    conf_set(s, conf, "reconnect.backoff.max.ms", "2000", err))
+		goto fail;
+	if (producer) {
+		if ((!user_kbytes &&
+		     conf_set(s, conf, "queue.buffering.max.kbytes",
+			      QUEUE_KBYTES_DEFAULT, err)) ||
+		    (!user_msgs &&
+		     conf_set(s, conf, "queue.buffering.max.messages",
+			      QUEUE_MESSAGES_DEFAULT, err)) ||
+		    /* an outage may last any time: never expire messages */
+		    (!user_timeout &&
+		     conf_set(s, conf, "message.timeout.ms", "0", err)))
+			goto fail;
+	}
+	for (int i = 0; i < c->nextra; i++) {
+		const char *k = c->extra[i].key;
+		if (strncmp(k, "properties.", 11) != 0)
+			continue;
+		k += 11;
+		if (!producer && (strcmp(k, "enable.idempotence") == 0 ||
+				  strcmp(k, "acks") == 0))
+			continue;
+		if (conf_set(s, conf, k, c->extra[i].value, err))
+			goto fail;
+	}
+	if (producer) {
+		const char *v = wb_config_extra(
+			c->extra, c->nextra, "properties.enable.idempotence");
+		if (v && strcmp(v, "true") != 0) {
+			wb_error_set(err, WB_ERR_CONFIG,
+				     "%s: sink.properties.enable.idempotence: "
+				     "waybill needs true (no duplicates or "
+				     "reordering on retries)",
+				     s->path);
+			goto fail;
+		}
+		v = wb_config_extra(c->extra, c->nextra, "properties.acks");
+		if (v && strcmp(v, "all") != 0 && strcmp(v, "-1") != 0) {
+			wb_error_set(err, WB_ERR_CONFIG,
+				     "%s: sink.properties.acks: waybill needs "
+				     "all (every in-sync replica has a "
+				     "message before it counts as delivered)",
+				     s->path);
+			goto fail;
+		}
+		if (conf_set(s, conf, "enable.idempotence", "true", err) ||
+		    conf_set(s, conf, "acks", "all", err))
+			goto fail;
+		rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+	} else {
+		if (conf_set(s, conf, "enable.partition.eof", "true", err) ||
+		    conf_set(s, conf, "enable.auto.commit", "false", err) ||
+		    conf_set(s, conf, "queued.max.messages.kbytes", "4096",
+			     err))
+			goto fail;
+	}
+	rd_kafka_conf_set_log_cb(conf, on_log);
+	rd_kafka_conf_set_error_cb(conf, on_error);
+	rd_kafka_conf_set_opaque(conf, s);
+	return conf;
+fail:
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
+static void kafka_destroy(struct wb_sink *k);
+
+static struct wb_sink *kafka_create(const struct wb_config *cfg,
+				    wb_error_t *err)
+{
+	struct kafka_sink *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	s->base.ops = &wb_kafka_sink_ops;
+	s->base.cfg = cfg;
+	s->path = cfg->path ? cfg->path : "config";
+	wb_buf_init(&s->kbuf);
+	wb_buf_init(&s->vbuf);
+	const struct wb_sink_config *c = &cfg->sink;
+
+	for (int i = 0; i < c->nextra; i++) {
+		const char *k = c->extra[i].key;
+		if (strncmp(k, "properties.", 11) == 0 && k[11] != '\0')
+			continue;
+		if (strncmp(k, "schema_registry.", 16) == 0 &&
+		    in_list(registry_keys, k + 16))
+			continue;
+		if (in_list(known_keys, k))
+			continue;
+		wb_error_set(err, WB_ERR_CONFIG,
+			     "%s: sink.%s: unknown key for sink type kafka "
+			     "(expected brokers, topic, topic_prefix, "
+			     "tombstones, exactly_once, schema_registry.{url, "
+			     "username, password, ca_location, cert_location, "
+			     "key_location, timeout} or properties.*)",
+			     s->path, k);
+		goto fail;
+	}
+	s->brokers = wb_config_extra(c->extra, c->nextra, "brokers");
+	if (s->brokers == NULL || s->brokers[0] == '\0') {
+		wb_error_set(err, WB_ERR_CONFIG,
+			     "%s: sink.brokers: missing: give the Kafka "
+			     "bootstrap servers, e.g. brokers: "
+			     "[\"kafka1:9092\"]",
+			     s->path);
+		goto fail;
+	}
+	const char *tmpl = wb_config_extra(c->extra, c->nextra, "topic");
+	s->tmpl = strdup(tmpl ? tmpl : "{prefix}.{schema}.{table}");
+	const char *prefix =
+		wb_config_extra(c->extra, c->nextra, "topic_prefix");
+	if (prefix == NULL)
+		prefix = cfg->topic_prefix ? cfg->topic_prefix : cfg->name;
+	struct wb_buf pb;
+	wb_buf_init(&pb);
+	sanitize_into(&pb, prefix ? prefix : "waybill");
+	wb_buf_append(&pb, "", 1);
+	s->prefix = pb.failed ? NULL : (char *)pb.data;
+	if (pb.failed)
+		wb_buf_free(&pb);
+	if (s->tmpl == NULL || s->prefix == NULL) {
+		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	if (check_template(s, err) ||
+	    get_bool(s, "tombstones", true, &s->tombstones, err) ||
+	    get_bool(s, "exactly_once", true, &s->exactly_once, err))
+		goto fail;
+
+	s->regcfg.url =
+		wb_config_extra(c->extra, c->nextra, "schema_registry.url");
+	s->regcfg.username = wb_config_extra(c->extra, c->nextra,
+					     "schema_registry.username");
+	s->regcfg.password = wb_config_extra(c->extra, c->nextra,
+					     "schema_registry.password");
+	s->regcfg.ca_location = wb_config_extra(c->extra, c->nextra,
+						"schema_registry.ca_location");
+	s->regcfg.cert_location = wb_config_extra(
+		c->extra, c->nextra, "schema_registry.cert_location");
+	s->regcfg.key_location = wb_config_extra(
+		c->extra, c->nextra, "schema_registry.key_location");
+	s->regcfg.timeout_ms = 10000;
+	const char *t =
+		wb_config_extra(c->extra, c->nextra, "schema_registry.timeout");
+	if (t) {
+		int64_t ms = wb_config_parse_duration_ms(t);
+		if (ms <= 0 || ms > 600000) {
+			wb_error_set(
+				err, WB_ERR_CONFIG,
+				"%s: sink.schema_registry.timeout: expected "
+				"a duration up to 10m such as 10s, got '%s'",
+				s->path, t);
+			goto fail;
+		}
+		s->regcfg.timeout_ms = (long)ms;
+	}
+	bool other_reg = s->regcfg.username || s->regcfg.password ||
+			 s->regcfg.ca_location || s->regcfg.cert_location ||
+			 s->regcfg.key_location || t;
+	if (s->regcfg.url == NULL && other_reg) {
+		wb_error_set(
+			err, WB_ERR_CONFIG,
+			"%s: sink.schema_registry.url: missing while other "
+			"schema_registry keys are set",
+			s->path);
+		goto fail;
+	}
+	if (s->regcfg.url) {
+		if (strncmp(s->regcfg.url, "http://", 7) != 0 &&
+		    strncmp(s->regcfg.url, "https://", 8) != 0) {
+			wb_error_set(err, WB_ERR_CONFIG,
+				     "%s: sink.schema_registry.url: expected "
+				     "http://... or https://... (value not "
+				     "shown: it may hold credentials)",
+				     s->path);
+			goto fail;
+		}
+		s->reg = wb_registry_new(&s->regcfg, err);
+		if (s->reg == NULL)
+			goto fail;
+	}
+	s->sops = wb_source_lookup(cfg->source.type);
+	if (s->exactly_once && (s->sops == NULL || !s->sops->parse_position)) {
+		wb_error_set(err, WB_ERR_CONFIG,
+			     "%s: sink.exactly_once: source type %s cannot "
+			     "parse positions back; set exactly_once: false",
+			     s->path, cfg->source.type);
+		goto fail;
+	}
+	s->conf = build_conf(s, true, err);
+	if (s->conf == NULL)
+		goto fail;
+	return &s->base;
+fail:
+	if (err->code == 0)
+		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	kafka_destroy(&s->base);
+	return NULL;
+}
+
+/* ------------------------------------------------------------ delivery ring */
+
+/* Appends a slot; returns its sequence number through seq. */
+static int ring_push(struct kafka_sink *s, const wb_position_t *pos,
+		     bool has_pos, bool done, uint64_t *seq, wb_error_t *err)
+{
+	if (s->len == 0)
+		s->last_progress_ms = now_ms();
+	if (s->len == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 4096;
+		struct slot *r = malloc(cap * sizeof(*r));
+		if (r == NULL)
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		for (size_t i = 0; i < s->len; i++)
+			r[i] = s->ring[(s->head + i) % s->cap];
+		free(s->ring);
+		s->ring = r;
+		s->cap = cap;
+		s->head = 0;
+	}
+	struct slot *sl = &s->ring[(s->head + s->len) % s->cap];
+	sl->pos = *pos;
+	sl->has_pos = has_pos;
+	sl->done = done;
+	*seq = s->next_seq++;
+	s->len++;
+	return WB_OK;
+}
+
+/* Drops the slot just pushed (its produce failed). */
+static void ring_pop_last(struct kafka_sink *s)
+{
+	s->len--;
+	s->next_seq--;
+}
+
+/* Reports the position up to which everything is delivered. */
+static void advance(struct kafka_sink *s)
+{
+	bool moved = false;
+	wb_position_t pos = {0, 0};
+	while (s->len > 0 && s->ring[s->head].done) {
+		if (s->ring[s->head].has_pos) {
+			pos = s->ring[s->head].pos;
+			moved = true;
+		}
+		s->head = (s->head + 1) % s->cap;
+		s->len--;
+		s->base_seq++;
+	}
+	if (moved && s->base.delivered)
+		s->base.delivered(s->base.delivered_opaque, &pos);
+}
+
+/* Serves callbacks for up to timeout_ms and reports progress. */
+static int serve(struct kafka_sink *s, int timeout_ms, wb_error_t *err)
+{
+	rd_kafka_poll(s->rk, timeout_ms);
+	if (s->progress) {
+		s->progress = false;
+		s->last_progress_ms = now_ms();
+	}
+	advance(s);
+	if (s->failed) {
+		*err = s->fail_err;
+		return err->code;
+	}
+	if (!s->in_outage && s->len > 0 &&
+	    now_ms() - s->last_progress_ms >= OUTAGE_MS)
+		outage_begin(s, "no acknowledgement for 5 s");
+	return WB_OK;
+}
+
+static bool slot_done(const struct kafka_sink *s, uint64_t seq)
+{
+	return seq < s->base_seq ||
+	       s->ring[(s->head + (seq - s->base_seq)) % s->cap].done;
+}
+
+static int stopped(struct kafka_sink *s, const char *what, wb_error_t *err)
+{
+	wb_error_set(err, WB_ERR_RUNTIME, "kafka: stop requested while %s",
+		     what);
+	err->retriable = true;
+	(void)s;
+	return WB_ERR_RUNTIME;
+}
+
+/* ------------------------------------------------------------ topics */
+
+static uint32_t hash_str(const char *str)
+{
+	uint32_t h = 2166136261u;
+	for (; *str; str++)
+		h = (h ^ (uint8_t)*str) * 16777619u;
+	return h;
+}
+
+static void topic_free(struct ktopic *t)
+{
+	if (t == NULL)
+		return;
+	if (t->rkt)
+		rd_kafka_topic_destroy(t->rkt);
+	free(t->parts);
+	free(t->name);
+	free(t);
+}
+
+static int connect_error(struct kafka_sink *s, const char *what,
+			 rd_kafka_resp_err_t e, wb_error_t *err)
+{
+	wb_error_set(err, WB_ERR_CONNECT,
+		     "kafka: %s: %s (brokers %s%s%s): check that the brokers "
+		     "are up and reachable and the TLS/SASL properties",
+		     what, rd_kafka_err2str(e), s->brokers,
+		     s->last_error[0] ? "; last error: " : "", s->last_error);
+	err->retriable = true;
+	return WB_ERR_CONNECT;
+}
+
+/* Partition count of a topic, waiting for auto-creation. */
+static int topic_metadata(struct kafka_sink *s, struct ktopic *t,
+			  wb_error_t *err)
+{
+	long long deadline = now_ms() + META_TIMEOUT_MS;
+	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+	for (;;) {
+		if (*s->base.stop)
+			return stopped(s, "reading topic metadata", err);
+		const struct rd_kafka_metadata *md = NULL;
+		long left = (long)(deadline - now_ms());
+		if (left <= 0)
+			break;
+		e = rd_kafka_metadata(s->rk, 0, t->rkt, &md,
+				      left < 5000 ? (int)left : 5000);
+		if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			if (md->topic_cnt == 1) {
+				e = md->topics[0].err;
+				t->npart = md->topics[0].partition_cnt;
+			}
+			rd_kafka_metadata_destroy(md);
+			if (e == RD_KAFKA_RESP_ERR_NO_ERROR && t->npart > 0)
+				return WB_OK;
+		}
+		rd_kafka_poll(s->rk, 200);
+	}
+	if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+		wb_error_set(err, WB_ERR_RUNTIME,
+			     "kafka: topic %s does not exist: create it, or "
+			     "enable auto.create.topics.enable on the brokers",
+			     t->name);
+		err->retriable = false;
+		return WB_ERR_RUNTIME;
+	}
+	char what[400];
+	snprintf(what, sizeof(what), "no metadata for topic %s within %d s",
+		 t->name, META_TIMEOUT_MS / 1000);
+	return connect_error(s, what, e ? e : RD_KAFKA_RESP_ERR__TIMED_OUT,
+			     err);
+}
+
+static int ensure_consumer(struct kafka_sink *s, wb_error_t *err)
+{
+	if (s->consumer)
+		return WB_OK;
+	rd_kafka_conf_t *conf = build_conf(s, false, err);
+	if (conf == NULL)
+		return err->code;
+	char errstr[512];
+	s->consumer =
+		rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (s->consumer == NULL) {
+		rd_kafka_conf_destroy(conf);
+		return wb_error_set(err, WB_ERR_CONFIG,
+				    "%s: sink.properties: %s", s->path, errstr);
+	}
+	return WB_OK;
+}
+
+/* Called for each message read back; returns an error to stop. */
+typedef int (*readback_fn)(struct kafka_sink *s, struct ktopic *t,
+			   const rd_kafka_message_t *m, wb_error_t *err);
+
+/* Reads partitions of t from `from` (per partition, as given by first()) up
+ * to their high watermark as of now; every message goes to fn. */
+static int read_topic(struct kafka_sink *s, struct ktopic *t, bool last_only,
+		      readback_fn fn, wb_error_t *err)
+{
+	int rc = ensure_consumer(s, err);
+	if (rc)
+		return rc;
+	int64_t *high = calloc((size_t)t->npart, sizeof(*high));
+	bool *started = calloc((size_t)t->npart, sizeof(*started));
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->consumer, t->name, NULL);
+	if (high == NULL || started == NULL || rkt == NULL) {
+		rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	long long deadline = now_ms() + META_TIMEOUT_MS;
+	for (int32_t p = 0; p < t->npart; p++) {
+		int64_t lo = 0, hi = 0;
+		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
+			s->rk, t->name, p, &lo, &hi, META_TIMEOUT_MS);
+		if (e) {
+			char what[400];
+			snprintf(what, sizeof(what),
+				 "cannot read the end offsets of %s "
+				 "partition %d",
+				 t->name, (int)p);
+			rc = connect_error(s, what, e, err);
+			goto out;
+		}
+		high[p] = hi;
+		if (hi <= lo)
+			continue;
+		int64_t from = last_only ? hi - 1 : lo;
+		if (rd_kafka_consume_start(rkt, p, from) != 0) {
+			rc = connect_error(s, "cannot start reading back",
+					   rd_kafka_last_error(), err);
+			goto out;
+		}
+		started[p] = true;
+	}
+	for (int32_t p = 0; p < t->npart; p++) {
+		while (started[p]) {
+			if (*s->base.stop) {
+				rc = stopped(s, "reading back topics", err);
+				goto out;
+			}
+			if (now_ms() > deadline) {
+				char what[400];
+				snprintf(what, sizeof(what),
+					 "reading back %s partition %d timed "
+					 "out",
+					 t->name, (int)p);
+				rc = connect_error(s, what,
+						   RD_KAFKA_RESP_ERR__TIMED_OUT,
+						   err);
+				goto out;
+			}
+			rd_kafka_message_t *m = rd_kafka_consume(rkt, p, 200);
+			if (m == NULL)
+				continue;
+			bool end = false;
+			if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+				end = m->offset >= high[p];
+			} else if (m->err) {
+				char what[400];
+				snprintf(what, sizeof(what),
+					 "reading back %s partition %d",
+					 t->name, (int)p);
+				rc = connect_error(s, what, m->err, err);
+				rd_kafka_message_destroy(m);
+				goto out;
+			} else {
+				rc = fn(s, t, m, err);
+				end = m->offset >= high[p] - 1;
+			}
+			rd_kafka_message_destroy(m);
+			if (rc)
+				goto out;
+			if (end) {
+				rd_kafka_consume_stop(rkt, p);
+				started[p] = false;
+			}
+		}
+	}
+out:
+	for (int32_t p = 0; started && p < t->npart; p++)
+		if (started[p])
+			rd_kafka_consume_stop(rkt, p);
+	if (rkt)
+		rd_kafka_topic_destroy(rkt);
+	free(high);
+	free(started);
+	return rc;
+}
+
+static int header_text(const rd_kafka_message_t *m, const char *name, char *buf,
+		       size_t n)
+{
+	rd_kafka_headers_t *h = NULL;
+	const void *v;
+	size_t len;
+	if (rd_kafka_message_headers(m, &h) ||
+	    rd_kafka_header_get_last(h, name, &v, &len) || len >= n)
+		return -1;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	return 0;
+}
+
+static int readback_last(struct kafka_sink *s, struct ktopic *t,
+			 const rd_kafka_message_t *m, wb_error_t *err)
+{
+	char text[128];
+	struct kpart *kp = &t->parts[m->partition];
+	if (header_text(m, "waybill.position", text, sizeof(text)) ||
+	    s->sops->parse_position(text, &kp->last)) {
+		wb_error_set(err, WB_ERR_RUNTIME,
+			     "kafka: %s partition %d ends with a message "
+			     "without a valid waybill.position header (offset "
+			     "%lld): exactly_once needs waybill to be the only "
+			     "producer of its topics; set exactly_once: false "
+			     "or use another topic",
+			     t->name, (int)m->partition, (long long)m->offset);
+		err->retriable = false;
+		return WB_ERR_RUNTIME;
+	}
+	kp->have_last = true;
+	kp->last_tombstone = m->payload == NULL;
+	return WB_OK;
+}
+
+static int known_add(struct kafka_sink *s, uint64_t fp)
+{
+	for (size_t i = 0; i < s->nknown; i++)
+		if (s->known[i] == fp)
+			return 0;
+	if (s->nknown == s->capknown) {
+		size_t cap = s->capknown ? s->capknown * 2 : 64;
+		uint64_t *k = realloc(s->known, cap * sizeof(*k));
+		if (k == NULL)
+			return -1;
+		s->known = k;
+		s->capknown = cap;
+	}
+	s->known[s->nknown++] = fp;
+	return 0;
+}
+
+static bool known_has(const struct kafka_sink *s, uint64_t fp)
+{
+	for (size_t i = 0; i < s->nknown; i++)
+		if (s->known[i] == fp)
+			return true;
+	return false;
+}
+
+static int readback_schema(struct kafka_sink *s, struct ktopic *t,
+			   const rd_kafka_message_t *m, wb_error_t *err)
+{
+	(void)t;
+	char hex[17];
+	if (m->key_len != 16 || m->payload == NULL)
+		return WB_OK; /* not ours: ignore */
+	memcpy(hex, m->key, 16);
+	hex[16] = '\0';
+	char *end;
+	uint64_t fp = strtoull(hex, &end, 16);
+	if (*end != '\0')
+		return WB_OK;
+	if (known_add(s, fp))
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	return WB_OK;
+}
+
+static struct ktopic *topic_new(struct kafka_sink *s, const char *name,
+				wb_error_t *err)
+{
+	struct ktopic *t = calloc(1, sizeof(*t));
+	if (t == NULL || (t->name = strdup(name)) == NULL) {
+		free(t);
+		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	t->rkt = rd_kafka_topic_new(s->rk, name, NULL);
+	if (t->rkt == NULL) {
+		wb_error_set(err, WB_ERR_RUNTIME, "kafka: topic %s: %s", name,
+			     rd_kafka_err2str(rd_kafka_last_error()));
+		topic_free(t);
+		return NULL;
+	}
+	if (topic_metadata(s, t, err)) {
+		topic_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* The topic of an event, created (metadata, readback) on first use. */
+static struct ktopic *topic_get(struct kafka_sink *s,
+				const struct wb_table *tbl, wb_error_t *err)
+{
+	if (s->last_topic && s->last_table_id == tbl->id)
+		return s->last_topic;
+	char name[512];
+	struct wb_buf b;
+	wb_buf_init(&b);
+	for (const char *p = s->tmpl; *p; p++) {
+		if (strncmp(p, "{prefix}", 8) == 0) {
+			wb_buf_append(&b, s->prefix, strlen(s->prefix));
+			p += 7;
+		} else if (strncmp(p, "{schema}", 8) == 0) {
+			sanitize_into(&b, tbl->schema);
+			p += 7;
+		} else if (strncmp(p, "{table}", 7) == 0) {
+			sanitize_into(&b, tbl->name);
+			p += 6;
+		} else {
+			wb_buf_append(&b, p, 1);
+		}
+	}
+	if (b.failed || b.len >= sizeof(name) || b.len > 249) {
+		wb_error_set(err, b.failed ? WB_ERR_NOMEM : WB_ERR_RUNTIME,
+			     "kafka: topic name for %s.%s is longer than "
+			     "Kafka's 249 characters",
+			     tbl->schema, tbl->name);
+		wb_buf_free(&b);
+		return NULL;
+	}
+	memcpy(name, b.data, b.len);
+	name[b.len] = '\0';
+	wb_buf_free(&b);
+
+	uint32_t h = hash_str(name) % 256;
+	for (struct ktopic *t = s->buckets[h]; t; t = t->next) {
+		if (strcmp(t->name, name) == 0) {
+			s->last_topic = t;
+			s->last_table_id = tbl->id;
+			return t;
+		}
+	}
+	struct ktopic *t = topic_new(s, name, err);
+	if (t == NULL)
+		return NULL;
+	if (s->exactly_once) {
+		t->parts = calloc((size_t)t->npart, sizeof(*t->parts));
+		if (t->parts == NULL) {
+			wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+			topic_free(t);
+			return NULL;
+		}
+		if (read_topic(s, t, true, readback_last, err)) {
+			topic_free(t);
+			return NULL;
+		}
+		char text[64];
+		for (int32_t p = 0; p < t->npart; p++) {
+			if (!t->parts[p].have_last)
+				continue;
+			s->sops->format_position(&t->parts[p].last, text,
+						 sizeof(text));
+			wb_info("kafka",
+				"%s partition %d already holds events "
+				"up to %s: replayed events at or below it are "
+				"skipped",
+				name, (int)p, text);
+		}
+	}
+	t->next = s->buckets[h];
+	s->buckets[h] = t;
+	s->last_topic = t;
+	s->last_table_id = tbl->id;
+	return t;
+}
+
+/* ------------------------------------------------------------ producing */
+
+/* Produces one message; waits (serving delivery reports) while librdkafka's
+ * queue is full. Takes ownership of hdrs. */
+static int produce(struct kafka_sink *s, struct ktopic *t, int32_t partition,
+		   const void *key, size_t klen, const void *val, size_t vlen,
+		   rd_kafka_headers_t *hdrs, const wb_position_t *pos,
+		   bool has_pos, uint64_t *seqp, wb_error_t *err)
+{
+	uint64_t seq;
+	int rc = ring_push(s, pos, has_pos, false, &seq, err);
+	if (rc) {
+		if (hdrs)
+			rd_kafka_headers_destroy(hdrs);
+		return rc;
+	}
+	for (;;) {
+		rd_kafka_resp_err_t e = rd_kafka_producev(
+			s->rk, RD_KAFKA_V_RKT(t->rkt),
+			RD_KAFKA_V_PARTITION(partition),
+			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			RD_KAFKA_V_KEY(key, klen),
+			RD_KAFKA_V_VALUE((void *)val, vlen),
+			RD_KAFKA_V_HEADERS(hdrs),
+			RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq),
+			RD_KAFKA_V_END);
+		if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+			break;
+		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+			ring_pop_last(s);
+			if (hdrs)
+				rd_kafka_headers_destroy(hdrs);
+			wb_error_set(err, WB_ERR_RUNTIME,
+				     "kafka: cannot produce to %s partition "
+				     "%d: %s",
+				     t->name, (int)partition,
+				     rd_kafka_err2str(e));
+			err->retriable = false;
+			return WB_ERR_RUNTIME;
+		}
+		/* Backpressure: the source stops reading ahead meanwhile. */
+		rc = serve(s, 100, err);
+		if (rc == WB_OK && *s->base.stop)
+			rc = stopped(s, "waiting for the brokers", err);
+		if (rc) {
+			ring_pop_last(s);
+			if (hdrs)
+				rd_kafka_headers_destroy(hdrs);
+			return rc;
+		}
+	}
+	if (seqp)
+		*seqp = seq;
+	return WB_OK;
+}
+
+static void put_frame(struct wb_buf *b, bool registry, uint64_t fp, int32_t id)
+{
+	uint8_t h[10];
+	if (registry) {
+		h[0] = 0;
+		h[1] = (uint8_t)((uint32_t)id >> 24);
+		h[2] = (uint8_t)((uint32_t)id >> 16);
+		h[3] = (uint8_t)((uint32_t)id >> 8);
+		h[4] = (uint8_t)id;
+		wb_buf_append(b, h, 5);
+		return;
+	}
+	h[0] = 0xC3;
+	h[1] = 0x01;
+	for (int i = 0; i < 8; i++)
+		h[2 + i] = (uint8_t)(fp >> (8 * i));
+	wb_buf_append(b, h, 10);
+}
+
+/* Makes sure a schema is findable (published to _schemas and acknowledged,
+ * or registered) before a message uses it; id: the registry's id. */
+static int ensure_schema(struct kafka_sink *s, struct ktopic *t,
+			 const struct wb_schema *sc, bool is_key,
+			 const wb_position_t *pos, int32_t *id, wb_error_t *err)
+{
+	bool *ok = is_key ? &t->key_ok : &t->value_ok;
+	uint64_t *fp = is_key ? &t->key_fp : &t->value_fp;
+	int32_t *tid = is_key ? &t->key_id : &t->value_id;
+	if (*ok && *fp == sc->fingerprint) {
+		*id = *tid;
+		return WB_OK;
+	}
+	if (s->reg) {
+		char subject[600];
+		snprintf(subject, sizeof(subject), "%s-%s", t->name,
+			 is_key ? "key" : "value");
+		int rc = wb_registry_register(s->reg, subject, sc->json, tid,
+					      err);
+		if (rc) {
+			if (strstr(err->message, subject) == NULL)
+				wb_error_prefix(err, "registering %s", subject);
+			return rc;
+		}
+	} else if (!known_has(s, sc->fingerprint)) {
+		char hex[17];
+		snprintf(hex, sizeof(hex), "%016" PRIx64, sc->fingerprint);
+		int32_t part = rd_kafka_msg_partitioner_murmur2_random(
+			s->schemas->rkt, hex, 16, s->schemas->npart, NULL,
+			NULL);
+		rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+		rd_kafka_header_add(h, "waybill.schema", -1, sc->full_name, -1);
+		uint64_t seq;
+		int rc = produce(s, s->schemas, part, hex, 16, sc->json,
+				 strlen(sc->json), h, pos, false, &seq, err);
+		if (rc)
+			return rc;
+		/* Consumers must find a schema before any value using it. */
+		while (!slot_done(s, seq)) {
+			rc = serve(s, 50, err);
+			if (rc == WB_OK && *s->base.stop)
+				rc = stopped(s, "publishing a schema", err);
+			if (rc)
+				return rc;
+		}
+		if (known_add(s, sc->fingerprint))
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		wb_info("kafka", "schema %s (%s) published to %s", hex,
+			sc->full_name, s->schemas->name);
+	}
+	*fp = sc->fingerprint;
+	*ok = true;
+	*id = *tid;
+	return WB_OK;
+}
+
+static rd_kafka_headers_t *make_headers(const struct wb_event *ev)
+{
+	rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+	char table[512];
+	snprintf(table, sizeof(table), "%s.%s", ev->table->schema,
+		 ev->table->name);
+	char op[2] = {(char)ev->op, '\0'};
+	rd_kafka_header_add(h, "waybill.event_id", -1, ev->event_id, -1);
+	rd_kafka_header_add(h, "waybill.position", -1, ev->position, -1);
+	rd_kafka_header_add(h, "waybill.table", -1, table, -1);
+	rd_kafka_header_add(h, "waybill.op", -1, op, 1);
+	return h;
+}
+
+static int kafka_write(struct wb_sink *k, const struct wb_event *ev,
+		       wb_error_t *err)
+{
+	struct kafka_sink *s = (struct kafka_sink *)k;
+	if (s->failed) {
+		*err = s->fail_err;
+		return err->code;
+	}
+	struct ktopic *t = topic_get(s, ev->table, err);
+	if (t == NULL)
+		return err->code;
+	bool reg = s->reg != NULL;
+	int32_t kid = 0, vid = 0;
+	int rc;
+	bool has_key = ev->key != NULL && ev->key_schema != NULL;
+	if (has_key && (rc = ensure_schema(s, t, ev->key_schema, true, &ev->pos,
+					   &kid, err)))
+		return rc;
+	if (ev->value && (rc = ensure_schema(s, t, ev->value_schema, false,
+					     &ev->pos, &vid, err)))
+		return rc;
+
+	wb_buf_reset(&s->kbuf);
+	if (has_key) {
+		put_frame(&s->kbuf, reg, ev->key_schema->fingerprint, kid);
+		wb_buf_append(&s->kbuf, ev->key, ev->key_len);
+	}
+	wb_buf_reset(&s->vbuf);
+	if (ev->value) {
+		put_frame(&s->vbuf, reg, ev->value_schema->fingerprint, vid);
+		wb_buf_append(&s->vbuf, ev->value, ev->value_len);
+	}
+	if (s->kbuf.failed || s->vbuf.failed)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+
+	int32_t part =
+		has_key ? rd_kafka_msg_partitioner_murmur2_random(
+				  t->rkt, s->kbuf.data, s->kbuf.len, t->npart,
+				  NULL, NULL)
+			: rd_kafka_msg_partitioner_murmur2_random(
+				  t->rkt, ev->position, strlen(ev->position),
+				  t->npart, NULL, NULL);
+	bool tombstone = has_key && ev->op == 'd' && s->tombstones;
+	bool send_value = true;
+	if (t->parts && t->parts[part].have_last) {
+		struct kpart *kp = &t->parts[part];
+		int c = wb_position_cmp(&ev->pos, &kp->last);
+		if (c < 0 || (c == 0 && (!tombstone || kp->last_tombstone))) {
+			uint64_t seq;
+			s->skipped++;
+			return ring_push(s, &ev->pos, true, true, &seq, err);
+		}
+		if (c == 0)
+			send_value = false; /* the tombstone is missing */
+		else
+			kp->have_last = false; /* past the replay for good */
+	}
+	if (send_value) {
+		rc = produce(s, t, part, has_key ? s->kbuf.data : NULL,
+			     s->kbuf.len, ev->value ? s->vbuf.data : NULL,
+			     s->vbuf.len, make_headers(ev), &ev->pos,
+			     !tombstone, NULL, err);
+		if (rc)
+			return rc;
+	}
+	if (tombstone) {
+		rc = produce(s, t, part, s->kbuf.data, s->kbuf.len, NULL, 0,
+			     make_headers(ev), &ev->pos, true, NULL, err);
+		if (rc)
+			return rc;
+	}
+	if ((s->next_seq & 1023) == 0)
+		return serve(s, 0, err);
+	return WB_OK;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static int kafka_open(struct wb_sink *k, json_t *state, wb_error_t *err)
+{
+	(void)state;
+	struct kafka_sink *s = (struct kafka_sink *)k;
+	char errstr[512];
+	rd_kafka_conf_t *conf = s->conf;
+	s->conf = NULL;
+	s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	if (s->rk == NULL) {
+		rd_kafka_conf_destroy(conf);
+		return wb_error_set(err, WB_ERR_CONFIG,
+				    "%s: sink.properties: %s", s->path, errstr);
+	}
+	if (s->reg)
+		return WB_OK;
+	char name[512];
+	snprintf(name, sizeof(name), "%s._schemas", s->prefix);
+	s->schemas = topic_new(s, name, err);
+	if (s->schemas == NULL)
+		return err->code;
+	int rc = read_topic(s, s->schemas, false, readback_schema, err);
+	if (rc)
+		return rc;
+	wb_info("kafka", "connected to %s; %zu schemas already in %s%s",
+		s->brokers, s->nknown, name,
+		s->exactly_once ? "; exactly_once on" : "");
+	return WB_OK;
+}
+
+static int kafka_poll(struct wb_sink *k, int timeout_ms, wb_error_t *err)
+{
+	struct kafka_sink *s = (struct kafka_sink *)k;
+	return serve(s, timeout_ms, err);
+}
+
+static int kafka_flush(struct wb_sink *k, int timeout_ms, wb_error_t *err)
+{
+	struct kafka_sink *s = (struct kafka_sink *)k;
+	long long deadline = now_ms() + timeout_ms;
+	int rc = serve(s, 0, err);
+	while (rc == WB_OK && s->len > 0) {
+		long left = (long)(deadline - now_ms());
+		if (left <= 0)
+			break;
+		rc = serve(s, left < 100 ? (int)left : 100, err);
+	}
+	if (rc)
+		return rc;
+	if (s->len > 0) {
+		wb_error_set(err, WB_ERR_RUNTIME,
+			     "kafka: %zu messages still in flight", s->len);
+		err->retriable = true;
+		return WB_ERR_RUNTIME;
+	}
+	return WB_OK;
+}
+
+static int kafka_close(struct wb_sink *k, wb_error_t *err)
+{
+	struct kafka_sink *s = (struct kafka_sink *)k;
+	if (s->skipped)
+		wb_info("kafka",
+			"%llu replayed events were already in Kafka "
+			"and skipped",
+			(unsigned long long)s->skipped);
+	return kafka_flush(k, 0, err);
+}
+
+static int kafka_check(struct wb_sink *k, FILE *out, wb_error_t *err)
+{
+	struct kafka_sink *s = (struct kafka_sink *)k;
+	int failed = 0;
+	char errstr[512];
+	s->quiet = true;
+	rd_kafka_conf_t *conf = rd_kafka_conf_dup(s->conf);
+	rd_kafka_t *rk =
+		rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	if (rk == NULL) {
+		rd_kafka_conf_destroy(conf);
+		fprintf(out, "FAIL kafka: %s: fix sink.properties\n", errstr);
+		return 1;
+	}
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
+	if (e) {
+		rd_kafka_poll(rk, 0);
+		fprintf(out,
+			"FAIL kafka: cannot reach brokers %s within 10 s: "
+			"%s%s%s: "
+			"check the addresses, that the brokers run, and the "
+			"TLS/SASL properties\n",
+			s->brokers, rd_kafka_err2str(e),
+			s->last_error[0] ? "; " : "", s->last_error);
+		failed = 1;
+	} else {
+		fprintf(out, "ok kafka: %d broker%s reachable via %s\n",
+			md->broker_cnt, md->broker_cnt == 1 ? "" : "s",
+			s->brokers);
+		char pfx[300];
+		snprintf(pfx, sizeof(pfx), "%s.", s->prefix);
+		int n = 0;
+		char list[400] = "";
+		for (int i = 0; i < md->topic_cnt; i++) {
+			const char *name = md->topics[i].topic;
+			if (strncmp(name, pfx, strlen(pfx)) != 0)
+				continue;
+			if (n++ < 5) {
+				size_t l = strlen(list);
+				snprintf(list + l, sizeof(list) - l, "%s%s",
+					 l ? ", " : "", name);
+			}
+		}
+		if (n)
+			fprintf(out,
+				"ok kafka topics: %d with prefix %s (%s%s)\n",
+				n, pfx, list, n > 5 ? ", ..." : "");
+		else
+			fprintf(out,
+				"ok kafka topics: none with prefix %s yet; "
+				"they are created on first write if the "
+				"brokers auto-create topics "
+				"(auto.create.topics.enable), otherwise create "
+				"them first\n",
+				pfx);
+		rd_kafka_metadata_destroy(md);
+	}
+	rd_kafka_destroy(rk);
+	if (s->reg && wb_registry_check(s->reg, out, err) != 0)
+		failed = 1;
+	return failed;
+}
+
+static void kafka_destroy(struct wb_sink *k)
+{
+	struct kafka_sink *s = (struct kafka_sink *)k;
+	if (s == NULL)
+		return;
+	if (s->consumer)
+		rd_kafka_destroy_flags(s->consumer,
+				       RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	for (size_t i = 0; i < 256; i++) {
+		struct ktopic *t = s->buckets[i];
+		while (t) {
+			struct ktopic *n = t->next;
+			topic_free(t);
+			t = n;
+		}
+	}
+	topic_free(s->schemas);
+	if (s->rk) {
+		/* Undelivered messages are replayed from the checkpoint. */
+		rd_kafka_purge(s->rk, RD_KAFKA_PURGE_F_QUEUE |
+					      RD_KAFKA_PURGE_F_INFLIGHT);
+		rd_kafka_poll(s->rk, 0);
+		rd_kafka_destroy(s->rk);
+	}
+	if (s->conf)
+		rd_kafka_conf_destroy(s->conf);
+	wb_registry_free(s->reg);
+	free(s->ring);
+	free(s->known);
+	free(s->tmpl);
+	free(s->prefix);
+	wb_buf_free(&s->kbuf);
+	wb_buf_free(&s->vbuf);
+	free(s);
+}
+
+const struct wb_sink_ops wb_kafka_sink_ops = {
+	.name = "kafka",
+	.create = kafka_create,
+	.open = kafka_open,
+	.write = kafka_write,
+	.poll = kafka_poll,
+	.flush = kafka_flush,
+	.state = NULL,
+	.checkpointed = NULL,
+	.close = kafka_close,
+	.check = kafka_check,
+	.destroy = kafka_destroy,
+};
