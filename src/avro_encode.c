@@ -37,7 +37,8 @@ struct wb_encoder {
 	struct wb_buf value;
 	struct wb_buf event_id;
 	char position[256];
-	int64_t now_ms; /* processing time set by the caller; 0: read the clock */
+	int64_t now_ms; /* processing time set by the caller; 0: read the clock
+			 */
 };
 
 /* What a table version keeps for the encoder (table->enc_cache). */

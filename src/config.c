@@ -1023,7 +1023,8 @@ static int check_codec_level(struct loader *ld, struct wb_sink_config *sink,
 		lo = 1;
 		hi = 22;
 		dflt = 1; /* CDC throughput first: level 3 costs ~45% more CPU
-			   * for ~3.5% smaller files (measured, docs/DESIGN.md) */
+			   * for ~3.5% smaller files (measured, docs/DESIGN.md)
+			   */
 	} else if (strcmp(sink->codec, "deflate") == 0) {
 		lo = 0;
 		hi = 9;
