@@ -406,7 +406,7 @@ int wb_pipeline_run(const struct wb_config *cfg,
 				"stopping: draining and checkpointing");
 			break;
 		}
-		struct wb_batch *b = wb_queue_pop(p.queue, 100);
+		struct wb_batch *b = wb_queue_pop(p.queue, 20);
 		if (b) {
 			rc = process_batch(&p, b, err);
 			wb_batch_free(b);
