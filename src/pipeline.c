@@ -67,6 +67,7 @@ struct pipeline {
 	bool dirty;
 	long long last_ckpt_ms;
 	uint64_t events, skipped;
+	uint64_t ckpt_events; /* events written at the last checkpoint */
 };
 
 static long long now_ms(void)
@@ -251,6 +252,7 @@ static int checkpoint(struct pipeline *p, int flush_ms, wb_error_t *err)
 		return rc;
 	p->ckpt_pos = pos;
 	p->ckpt_ack = ack;
+	p->ckpt_events = p->events;
 	p->dirty = false;
 	if (p->kops->checkpointed && (rc = p->kops->checkpointed(p->sink, err)))
 		return rc;
@@ -422,9 +424,16 @@ int wb_pipeline_run(const struct wb_config *cfg,
 					"source finished: stopping");
 			break;
 		}
+		/* A drained queue after a burst checkpoints at once, so the
+		 * end of a burst is durable without delay; a trickle at most
+		 * every 200 ms (each checkpoint fsyncs and ends an Avro
+		 * block). A new idle ack (PG: an idle slot's WAL end) too. */
 		long long since = now_ms() - p.last_ckpt_ms;
+		long long idle_gap = p.events - p.ckpt_events >= 1000 ? 0 : 200;
+		bool idle_ack = b == NULL && p.sops->idle_ack &&
+				p.sops->idle_ack(p.src) > p.ckpt_ack;
 		if (since >= cfg->checkpoint_interval_ms ||
-		    (b == NULL && p.dirty && since >= 200)) {
+		    (b == NULL && (p.dirty || idle_ack) && since >= idle_gap)) {
 			rc = checkpoint(&p, 0, err);
 			if (rc && !err->retriable)
 				goto out;

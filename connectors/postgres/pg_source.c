@@ -968,19 +968,19 @@ static void note_keepalive(struct pg_source *s, uint64_t wal_end)
 		s->received_lsn = wal_end;
 	if (s->in_txn)
 		return;
-	/* A keepalive's WAL end is how far the walsender has decoded, not
-	 * how far the server has written: a large transaction can still be
-	 * in decoding. Caught up means the walsender reached the WAL end we
-	 * read from the server before asking. */
-	if (s->server_end == 0 || wal_end < s->server_end)
-		return;
-	s->caught_up = true;
-	/* everything produced is durable: the slot may move to the end */
+	/* Everything produced is durable: the slot may move to what the
+	 * walsender has decoded (nothing up to it is left to send). */
 	pthread_mutex_lock(&s->mu);
 	if (s->durable_pos.major >= s->last_commit_lsn &&
 	    wal_end > s->durable_ack && wal_end > s->idle_candidate)
 		s->idle_candidate = wal_end;
 	pthread_mutex_unlock(&s->mu);
+	/* A keepalive's WAL end is how far the walsender has decoded, not
+	 * how far the server has written: a large transaction can still be
+	 * in decoding. Caught up means the walsender reached the WAL end we
+	 * read from the server before asking. */
+	if (s->server_end != 0 && wal_end >= s->server_end)
+		s->caught_up = true;
 }
 
 static int pg_keepalive(struct wb_source *base, wb_error_t *err);
@@ -1137,9 +1137,12 @@ static int pg_poll(struct wb_source *base, struct wb_batch *b,
 			   now - s->last_status_ms >= 1000;
 		if (ask && (rc = read_server_end(s, err)))
 			return rc;
-		if ((ack_moved && now - s->last_status_ms >= 1000) || ask ||
-		    now - s->last_status_ms >= interval) {
-			rc = send_status(s, ask, err);
+		/* A new durable ack outside a transaction also asks for a
+		 * keepalive: its WAL end lets an idle slot move on at once. */
+		bool ack_due = ack_moved && now - s->last_status_ms >= 100;
+		if (ack_due || ask || now - s->last_status_ms >= interval) {
+			rc = send_status(s, ask || (ack_due && !s->in_txn),
+					 err);
 			if (rc)
 				return rc;
 		}
