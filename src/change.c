@@ -42,6 +42,15 @@ size_t wb_batch_bytes(const struct wb_batch *b)
 	return b->arena.used + (size_t)b->cap * sizeof(struct wb_change);
 }
 
+void wb_batch_reset(struct wb_batch *b)
+{
+	for (uint32_t i = 0; i < b->n; i++)
+		wb_table_unref(b->changes[i].table);
+	b->n = 0;
+	b->next = NULL;
+	wb_arena_reset(&b->arena);
+}
+
 void wb_batch_free(struct wb_batch *b)
 {
 	if (b == NULL)

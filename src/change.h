@@ -56,6 +56,8 @@ struct wb_change *wb_batch_add(struct wb_batch *b);
 struct wb_value *wb_batch_values(struct wb_batch *b, int ncols);
 /* Bytes the batch accounts for (arena plus change slots). */
 size_t wb_batch_bytes(const struct wb_batch *b);
+/* Empties b for reuse: releases table references, keeps its memory. */
+void wb_batch_reset(struct wb_batch *b);
 /* Releases table references and memory. Accepts NULL. */
 void wb_batch_free(struct wb_batch *b);
 

@@ -24,6 +24,7 @@
 
 #define BATCH_TARGET_BYTES (256 * 1024)
 #define COMMIT_FIFO_MAX 4096
+#define POOL_MAX 8
 
 struct commit_mark {
 	wb_position_t guard;  /* delivered >= guard: the transaction is done */
@@ -47,6 +48,9 @@ struct pipeline {
 	atomic_int src_stop;
 	atomic_int src_done;
 	atomic_llong last_change_ms;
+	pthread_mutex_t pool_mu; /* guards pool: spare batches */
+	struct wb_batch *pool[POOL_MAX];
+	int npool;
 	int src_rc;
 	wb_error_t src_err;
 
@@ -83,6 +87,29 @@ static void pos_max(wb_position_t *a, const wb_position_t *b)
 		*a = *b;
 }
 
+/* Batches go back to the source thread after use, so that their memory is
+ * reused rather than freed and allocated again for every batch (which also
+ * made glibc consolidate the small blocks librdkafka frees). */
+static struct wb_batch *batch_get(struct pipeline *p)
+{
+	pthread_mutex_lock(&p->pool_mu);
+	struct wb_batch *b = p->npool > 0 ? p->pool[--p->npool] : NULL;
+	pthread_mutex_unlock(&p->pool_mu);
+	return b ? b : wb_batch_new();
+}
+
+static void batch_put(struct pipeline *p, struct wb_batch *b)
+{
+	wb_batch_reset(b);
+	pthread_mutex_lock(&p->pool_mu);
+	if (p->npool < POOL_MAX) {
+		p->pool[p->npool++] = b;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&p->pool_mu);
+	wb_batch_free(b);
+}
+
 static bool source_finished(struct pipeline *p)
 {
 	return p->sops->finished && p->sops->finished(p->src);
@@ -94,18 +121,17 @@ static void *source_thread(void *arg)
 	wb_error_t err;
 	wb_error_clear(&err);
 	int rc = 0;
+	struct wb_batch *b = NULL;
 	while (!atomic_load(&p->src_stop)) {
-		struct wb_batch *b = wb_batch_new();
-		if (b == NULL) {
+		if (b == NULL && (b = batch_get(p)) == NULL) {
 			rc = wb_error_set(&err, WB_ERR_NOMEM, "out of memory");
 			break;
 		}
 		rc = p->sops->poll(p->src, b, BATCH_TARGET_BYTES, 100, &err);
 		if (rc != 0 || b->n == 0) {
-			wb_batch_free(b);
 			if (rc != 0 || source_finished(p))
 				break;
-			continue;
+			continue; /* the empty batch is used again */
 		}
 		atomic_store(&p->last_change_ms, now_ms());
 		int pushed;
@@ -114,13 +140,13 @@ static void *source_thread(void *arg)
 			if (rc != 0 || atomic_load(&p->src_stop))
 				break;
 		}
-		if (pushed != 1) {
-			wb_batch_free(b);
+		if (pushed != 1)
 			break;
-		}
+		b = NULL; /* the queue owns it now */
 		if (source_finished(p))
 			break;
 	}
+	wb_batch_free(b);
 	p->src_rc = rc;
 	p->src_err = err;
 	atomic_store(&p->src_done, 1);
@@ -289,7 +315,7 @@ static int drain(struct pipeline *p, wb_error_t *err)
 	struct wb_batch *b;
 	while ((b = wb_queue_pop(p->queue, 0)) != NULL) {
 		int rc = process_batch(p, b, err);
-		wb_batch_free(b);
+		batch_put(p, b);
 		if (rc)
 			return rc;
 	}
@@ -372,6 +398,9 @@ static void close_all(struct pipeline *p)
 	wb_queue_free(p->queue);
 	wb_checkpoint_unlock(p->lock_fd);
 	free(p->fifo);
+	for (int i = 0; i < p->npool; i++)
+		wb_batch_free(p->pool[i]);
+	pthread_mutex_destroy(&p->pool_mu);
 }
 
 int wb_pipeline_run(const struct wb_config *cfg,
@@ -383,6 +412,7 @@ int wb_pipeline_run(const struct wb_config *cfg,
 	p.cfg = cfg;
 	p.stop = stop;
 	p.lock_fd = -1;
+	pthread_mutex_init(&p.pool_mu, NULL);
 	int rc = open_all(&p, err);
 	if (rc)
 		goto out;
@@ -411,7 +441,7 @@ int wb_pipeline_run(const struct wb_config *cfg,
 		struct wb_batch *b = wb_queue_pop(p.queue, 20);
 		if (b) {
 			rc = process_batch(&p, b, err);
-			wb_batch_free(b);
+			batch_put(&p, b);
 			if (rc)
 				goto out; /* nothing after a failed write is
 					     checkpointed */
