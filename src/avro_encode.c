@@ -14,6 +14,7 @@
  * A Row is its columns in table order, each "0" (null) or "2 value" when the
  * column is nullable, the bare value otherwise. Nothing is allocated per event
  * once the buffers have grown to the largest event seen. */
+#include "clock.h"
 #include "avro_encode.h"
 
 #include <inttypes.h>
@@ -388,11 +389,8 @@ int wb_encoder_encode(struct wb_encoder *e, const struct wb_change *c,
 	put_byte(b, c->snapshot ? 1 : 0);
 
 	int64_t now_ms = e->now_ms;
-	if (now_ms == 0) {
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-	}
+	if (now_ms == 0)
+		now_ms = wb_clock_real_ms();
 	wb_avro_put_long(b, now_ms);
 	wb_avro_put_bytes(b, id->data, id->len - 1);
 

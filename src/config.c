@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1404,4 +1405,20 @@ int64_t wb_config_parse_size(const char *s)
 		{NULL, 0},
 	};
 	return scaled(s, units);
+}
+
+bool wb_config_is_glob(const char *pattern)
+{
+	return strpbrk(pattern, "*?[") != NULL;
+}
+
+bool wb_config_table_selected(const struct wb_config *cfg, const char *full)
+{
+	bool in = false;
+	for (int i = 0; i < cfg->source.ntables && !in; i++)
+		in = fnmatch(cfg->source.tables[i], full, 0) == 0;
+	for (int i = 0; in && i < cfg->source.nexclude; i++)
+		if (fnmatch(cfg->source.exclude[i], full, 0) == 0)
+			in = false;
+	return in;
 }

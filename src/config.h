@@ -82,6 +82,11 @@ struct wb_config {
 struct wb_config *wb_config_load(const char *path, wb_error_t *err);
 void wb_config_free(struct wb_config *cfg); /* accepts NULL */
 
+/* True when pattern has glob characters (*, ?, [). */
+bool wb_config_is_glob(const char *pattern);
+/* True when "schema.table" matches source.tables and no source.exclude. */
+bool wb_config_table_selected(const struct wb_config *cfg, const char *full);
+
 /* The value of an extra key (source or sink), or NULL. */
 const char *wb_config_extra(const struct wb_kv *kv, int n, const char *key);
 

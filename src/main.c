@@ -1,6 +1,5 @@
 /* main.c — the command line: run, check, status, snapshot, schema, cat. */
 #include <errno.h>
-#include <fnmatch.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <limits.h>
@@ -399,23 +398,6 @@ done:
 	return rc ? fail(&err) : 0;
 }
 
-static bool has_glob(const char *s)
-{
-	return strpbrk(s, "*?[") != NULL;
-}
-
-/* True when the configuration's tables/exclude select "schema.table". */
-static bool table_selected(const struct wb_config *cfg, const char *full)
-{
-	bool in = false;
-	for (int i = 0; i < cfg->source.ntables && !in; i++)
-		in = fnmatch(cfg->source.tables[i], full, 0) == 0;
-	for (int i = 0; in && i < cfg->source.nexclude; i++)
-		if (fnmatch(cfg->source.exclude[i], full, 0) == 0)
-			in = false;
-	return in;
-}
-
 /* True unless the source can list its captured tables now and `full` is
  * not among them (a server that cannot be reached does not block the
  * request: the pipeline checks again when it takes it). *list caches the
@@ -486,8 +468,9 @@ static int cmd_snapshot(int argc, char **argv)
 			tok++;
 		if (*tok == '\0')
 			continue;
-		if (!has_glob(tok) &&
-		    (strchr(tok, '.') == NULL || !table_selected(cfg, tok))) {
+		if (!wb_config_is_glob(tok) &&
+		    (strchr(tok, '.') == NULL ||
+		     !wb_config_table_selected(cfg, tok))) {
 			rc = wb_error_set(
 				&err, WB_ERR_CONFIG,
 				"--tables: %s is not a table this "
@@ -496,7 +479,8 @@ static int cmd_snapshot(int argc, char **argv)
 				tok, cfg->path);
 			goto done;
 		}
-		if (!has_glob(tok) && !captured_now(cfg, tok, &captured)) {
+		if (!wb_config_is_glob(tok) &&
+		    !captured_now(cfg, tok, &captured)) {
 			rc = wb_error_set(
 				&err, WB_ERR_CONFIG,
 				"--tables: table %s does not exist or "

@@ -7,6 +7,7 @@
  *               acknowledged to the source (PG flush LSN).
  * A transaction's ack (PG: commit end LSN) becomes usable once everything
  * written before its COMMIT record is delivered. */
+#include "clock.h"
 #include "pipeline.h"
 
 #include <pthread.h>
@@ -74,13 +75,6 @@ struct pipeline {
 	uint64_t ckpt_events; /* events written at the last checkpoint */
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void pos_max(wb_position_t *a, const wb_position_t *b)
 {
 	if (wb_position_cmp(a, b) < 0)
@@ -133,7 +127,7 @@ static void *source_thread(void *arg)
 				break;
 			continue; /* the empty batch is used again */
 		}
-		atomic_store(&p->last_change_ms, now_ms());
+		atomic_store(&p->last_change_ms, wb_clock_mono_ms());
 		int pushed;
 		while ((pushed = wb_queue_push(p->queue, b, 1000)) == 0) {
 			rc = p->sops->keepalive(p->src, &err);
@@ -211,10 +205,7 @@ static int remember_commit(struct pipeline *p, const struct wb_change *c,
 static int process_batch(struct pipeline *p, struct wb_batch *b,
 			 wb_error_t *err)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	wb_encoder_set_now(p->enc,
-			   (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	wb_encoder_set_now(p->enc, wb_clock_real_ms());
 	for (uint32_t i = 0; i < b->n; i++) {
 		const struct wb_change *c = &b->changes[i];
 		if (c->op == WB_OP_BEGIN)
@@ -255,7 +246,7 @@ static int checkpoint(struct pipeline *p, int flush_ms, wb_error_t *err)
 		return rc;
 	int pending = rc;
 	wb_error_t pending_err = *err;
-	p->last_ckpt_ms = now_ms();
+	p->last_ckpt_ms = wb_clock_mono_ms();
 	wb_position_t pos = p->delivered;
 	pos_max(&pos, &p->done_pos);
 	uint64_t ack = p->done_ack;
@@ -294,7 +285,7 @@ static bool idle_done(struct pipeline *p, int idle_s)
 	if (idle_s < 0)
 		return false;
 	long long last = atomic_load(&p->last_change_ms);
-	if (now_ms() - last < (long long)idle_s * 1000)
+	if (wb_clock_mono_ms() - last < (long long)idle_s * 1000)
 		return false;
 	if (wb_queue_bytes(p->queue) != 0 || !p->sops->caught_up(p->src))
 		return false;
@@ -423,14 +414,14 @@ int wb_pipeline_run(const struct wb_config *cfg,
 		cfg->source.type, cfg->sink.type,
 		p.have_resume ? text : "from the slot's start");
 
-	atomic_store(&p.last_change_ms, now_ms());
+	atomic_store(&p.last_change_ms, wb_clock_mono_ms());
 	if (pthread_create(&p.thread, NULL, source_thread, &p) != 0) {
 		rc = wb_error_set(err, WB_ERR_RUNTIME,
 				  "cannot start source thread");
 		goto out;
 	}
 	p.thread_started = true;
-	p.last_ckpt_ms = now_ms();
+	p.last_ckpt_ms = wb_clock_mono_ms();
 
 	for (;;) {
 		if (*stop) {
@@ -458,7 +449,7 @@ int wb_pipeline_run(const struct wb_config *cfg,
 		 * end of a burst is durable without delay; a trickle at most
 		 * every 200 ms (each checkpoint fsyncs and ends an Avro
 		 * block). A new idle ack (PG: an idle slot's WAL end) too. */
-		long long since = now_ms() - p.last_ckpt_ms;
+		long long since = wb_clock_mono_ms() - p.last_ckpt_ms;
 		long long idle_gap = p.events - p.ckpt_events >= 1000 ? 0 : 200;
 		bool idle_ack = b == NULL && p.sops->idle_ack &&
 				p.sops->idle_ack(p.src) > p.ckpt_ack;

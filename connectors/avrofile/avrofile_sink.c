@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ocf.h"
 #include "sink.h"
 
@@ -81,13 +82,6 @@ struct avrofile_sink {
 	int have_pos;
 	wb_position_t last_pos;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Directory name for a topic: [A-Za-z0-9._-], never "." or "..". */
 static void sanitize(const char *topic, char *out, size_t n)
@@ -346,7 +340,7 @@ static int recover_series(struct avrofile_sink *k, struct series *s, json_t *st,
 		s->seq = open_seq;
 		s->durable = offset;
 		s->fp_known = 0;
-		s->opened_ms = now_ms();
+		s->opened_ms = wb_clock_mono_ms();
 	}
 	if (s->dir_dirty) {
 		rc = fsync_dir(s->dir, err);
@@ -435,7 +429,7 @@ static int open_file(struct avrofile_sink *k, struct series *s,
 	s->seq = seq;
 	s->fingerprint = schema->fingerprint;
 	s->fp_known = 1;
-	s->opened_ms = now_ms();
+	s->opened_ms = wb_clock_mono_ms();
 	s->durable = 0;
 	s->dirty = 1;
 	s->dir_dirty = 1;
@@ -528,7 +522,7 @@ static int avrofile_poll(struct wb_sink *base, int timeout_ms, wb_error_t *err)
 	struct avrofile_sink *k = (struct avrofile_sink *)base;
 	(void)timeout_ms;
 	/* Files of idle series roll on age here, not only on the next write. */
-	int64_t now = now_ms();
+	int64_t now = wb_clock_mono_ms();
 	for (size_t i = 0; i < k->nseries; i++) {
 		struct series *s = k->series[i];
 		if (s->w && now - s->opened_ms >= k->roll_age_ms) {

@@ -45,6 +45,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "buf.h"
 #include "log.h"
 #include "registry.h"
@@ -97,6 +98,8 @@ struct kafka_sink {
 
 	struct ktopic *buckets[256];
 	uint64_t last_table_id; /* table version of last_topic */
+	char table_hdr[512];	/* "schema.table" of table_hdr_id */
+	uint64_t table_hdr_id;
 	struct ktopic *last_topic;
 	struct ktopic *schemas; /* <prefix>._schemas, without a registry */
 	uint64_t *known;	/* fingerprints present in _schemas */
@@ -120,13 +123,6 @@ struct kafka_sink {
 	struct wb_buf kbuf, vbuf;
 	uint64_t skipped;
 };
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool secret_key(const char *key)
 {
@@ -246,7 +242,7 @@ static void outage_begin(struct kafka_sink *s, const char *why)
 	if (s->in_outage || s->quiet)
 		return;
 	s->in_outage = true;
-	s->outage_start_ms = now_ms();
+	s->outage_start_ms = wb_clock_mono_ms();
 	wb_warn("kafka",
 		"brokers %s unavailable (%s): holding %zu messages "
 		"and reading no further ahead until they return",
@@ -259,7 +255,8 @@ static void outage_end(struct kafka_sink *s)
 		return;
 	s->in_outage = false;
 	wb_info("kafka", "brokers %s available again after %.1f s: resuming",
-		s->brokers, (double)(now_ms() - s->outage_start_ms) / 1000.0);
+		s->brokers,
+		(double)(wb_clock_mono_ms() - s->outage_start_ms) / 1000.0);
 }
 
 static void set_failure(struct kafka_sink *s, const char *topic,
@@ -549,7 +546,7 @@ static int ring_push(struct kafka_sink *s, const wb_position_t *pos,
 		     bool has_pos, bool done, uint64_t *seq, wb_error_t *err)
 {
 	if (s->len == 0)
-		s->last_progress_ms = now_ms();
+		s->last_progress_ms = wb_clock_mono_ms();
 	if (s->len == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 4096;
 		struct slot *r = malloc(cap * sizeof(*r));
@@ -602,7 +599,7 @@ static int serve(struct kafka_sink *s, int timeout_ms, wb_error_t *err)
 	rd_kafka_poll(s->rk, timeout_ms);
 	if (s->progress) {
 		s->progress = false;
-		s->last_progress_ms = now_ms();
+		s->last_progress_ms = wb_clock_mono_ms();
 	}
 	advance(s);
 	if (s->failed) {
@@ -610,7 +607,7 @@ static int serve(struct kafka_sink *s, int timeout_ms, wb_error_t *err)
 		return err->code;
 	}
 	if (!s->in_outage && s->len > 0 &&
-	    now_ms() - s->last_progress_ms >= OUTAGE_MS)
+	    wb_clock_mono_ms() - s->last_progress_ms >= OUTAGE_MS)
 		outage_begin(s, "no acknowledgement for 5 s");
 	return WB_OK;
 }
@@ -667,13 +664,13 @@ static int connect_error(struct kafka_sink *s, const char *what,
 static int topic_metadata(struct kafka_sink *s, struct ktopic *t,
 			  wb_error_t *err)
 {
-	long long deadline = now_ms() + META_TIMEOUT_MS;
+	long long deadline = wb_clock_mono_ms() + META_TIMEOUT_MS;
 	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
 	for (;;) {
 		if (*s->base.stop)
 			return stopped(s, "reading topic metadata", err);
 		const struct rd_kafka_metadata *md = NULL;
-		long left = (long)(deadline - now_ms());
+		long left = (long)(deadline - wb_clock_mono_ms());
 		if (left <= 0)
 			break;
 		e = rd_kafka_metadata(s->rk, 0, t->rkt, &md,
@@ -741,7 +738,7 @@ static int read_topic(struct kafka_sink *s, struct ktopic *t, bool last_only,
 		rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	long long deadline = now_ms() + META_TIMEOUT_MS;
+	long long deadline = wb_clock_mono_ms() + META_TIMEOUT_MS;
 	for (int32_t p = 0; p < t->npart; p++) {
 		int64_t lo = 0, hi = 0;
 		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
@@ -772,7 +769,7 @@ static int read_topic(struct kafka_sink *s, struct ktopic *t, bool last_only,
 				rc = stopped(s, "reading back topics", err);
 				goto out;
 			}
-			if (now_ms() > deadline) {
+			if (wb_clock_mono_ms() > deadline) {
 				char what[400];
 				snprintf(what, sizeof(what),
 					 "reading back %s partition %d timed "
@@ -1131,12 +1128,17 @@ static int ensure_schema(struct kafka_sink *s, struct ktopic *t,
 	return WB_OK;
 }
 
-static rd_kafka_headers_t *make_headers(const struct wb_event *ev)
+static rd_kafka_headers_t *make_headers(struct kafka_sink *s,
+					const struct wb_event *ev)
 {
 	rd_kafka_headers_t *h = rd_kafka_headers_new(4);
-	char table[512];
-	snprintf(table, sizeof(table), "%s.%s", ev->table->schema,
-		 ev->table->name);
+	/* formatted once per table version, not per message */
+	if (s->table_hdr_id != ev->table->id) {
+		snprintf(s->table_hdr, sizeof(s->table_hdr), "%s.%s",
+			 ev->table->schema, ev->table->name);
+		s->table_hdr_id = ev->table->id;
+	}
+	const char *table = s->table_hdr;
 	char op[2] = {(char)ev->op, '\0'};
 	rd_kafka_header_add(h, "waybill.event_id", -1, ev->event_id, -1);
 	rd_kafka_header_add(h, "waybill.position", -1, ev->position, -1);
@@ -1205,14 +1207,14 @@ static int kafka_write(struct wb_sink *k, const struct wb_event *ev,
 	if (send_value) {
 		rc = produce(s, t, part, has_key ? s->kbuf.data : NULL,
 			     s->kbuf.len, ev->value ? s->vbuf.data : NULL,
-			     s->vbuf.len, make_headers(ev), &ev->pos,
+			     s->vbuf.len, make_headers(s, ev), &ev->pos,
 			     !tombstone, NULL, err);
 		if (rc)
 			return rc;
 	}
 	if (tombstone) {
 		rc = produce(s, t, part, s->kbuf.data, s->kbuf.len, NULL, 0,
-			     make_headers(ev), &ev->pos, true, NULL, err);
+			     make_headers(s, ev), &ev->pos, true, NULL, err);
 		if (rc)
 			return rc;
 	}
@@ -1261,10 +1263,10 @@ static int kafka_poll(struct wb_sink *k, int timeout_ms, wb_error_t *err)
 static int kafka_flush(struct wb_sink *k, int timeout_ms, wb_error_t *err)
 {
 	struct kafka_sink *s = (struct kafka_sink *)k;
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = wb_clock_mono_ms() + timeout_ms;
 	int rc = serve(s, 0, err);
 	while (rc == WB_OK && s->len > 0) {
-		long left = (long)(deadline - now_ms());
+		long left = (long)(deadline - wb_clock_mono_ms());
 		if (left <= 0)
 			break;
 		rc = serve(s, left < 100 ? (int)left : 100, err);

@@ -1,7 +1,6 @@
 /* pg_catalog.c — catalog queries: tables, keys, nullability, types. */
 #include "pg_catalog.h"
 
-#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,23 +106,12 @@ void wb_pg_catalog_close(struct wb_pg_catalog *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static bool has_glob(const char *s)
-{
-	return strpbrk(s, "*?[") != NULL;
-}
-
 bool wb_pg_table_selected(const struct wb_config *cfg, const char *schema,
 			  const char *table)
 {
 	char full[512];
 	snprintf(full, sizeof(full), "%s.%s", schema, table);
-	bool in = false;
-	for (int i = 0; i < cfg->source.ntables && !in; i++)
-		in = fnmatch(cfg->source.tables[i], full, 0) == 0;
-	for (int i = 0; in && i < cfg->source.nexclude; i++)
-		if (fnmatch(cfg->source.exclude[i], full, 0) == 0)
-			in = false;
-	return in;
+	return wb_config_table_selected(cfg, full);
 }
 
 void wb_pg_reltargets_free(struct wb_pg_reltarget *t, int n)
@@ -177,7 +165,7 @@ int wb_pg_resolve_tables(struct wb_pg_catalog *c, struct wb_pg_reltarget **out,
 	/* every plain (non-glob) include entry must name an existing table */
 	for (int i = 0; i < cfg->source.ntables; i++) {
 		const char *want = cfg->source.tables[i];
-		if (has_glob(want))
+		if (wb_config_is_glob(want))
 			continue;
 		bool found = false;
 		for (int r = 0; r < rows && !found; r++) {

@@ -29,6 +29,7 @@
  * table's durable progress, which state() reports. A table's generation
  * changes when it is re-snapshotted from scratch, so marks of an older
  * round never touch the new one. */
+#include "clock.h"
 #include "pg_snapshot.h"
 
 #include <errno.h>
@@ -126,13 +127,6 @@ struct wb_pg_snapshot {
 	struct wb_pg_copy_field *fields;
 	int capfields;
 };
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void free_key(char **key, int n)
 {
@@ -582,7 +576,7 @@ int wb_pg_snapshot_begin(struct wb_pg_snapshot *sn, struct wb_pg_catalog *cat,
 	sn->ts_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 	sn->n = 0;
 	sn->round_rows = 0;
-	sn->round_start_ms = mono_ms();
+	sn->round_start_ms = wb_clock_mono_ms();
 	sn->last_progress_ms = sn->round_start_ms;
 	sn->current = -1;
 	sn->active = true;
@@ -822,7 +816,7 @@ static int emit(struct wb_pg_snapshot *sn, struct reader *r, struct wb_batch *b,
 	int n = PQntuples(r->ready);
 	if (sn->current < 0)
 		sn->round_start_ms =
-			mono_ms(); /* rates count from the first row */
+			wb_clock_mono_ms(); /* rates count from the first row */
 	sn->current = ti;
 	while (r->ready_row < n) {
 		if (wb_batch_bytes(b) >= target_bytes)
@@ -970,7 +964,8 @@ static int emit_copy(struct wb_pg_snapshot *sn, struct reader *r,
 		consumed = false;
 		if (sn->current < 0)
 			sn->round_start_ms =
-				mono_ms(); /* rates count from the first row */
+				wb_clock_mono_ms(); /* rates count from the
+						       first row */
 		sn->current = ti;
 		sn->rows_read++;
 		if (sn->scratch.used > 0)
@@ -1034,7 +1029,7 @@ static void fmt_eta(char *buf, size_t n, double s)
 
 static void progress(struct wb_pg_snapshot *sn, bool final)
 {
-	long long now = mono_ms();
+	long long now = wb_clock_mono_ms();
 	long long every = sn->tty ? PROGRESS_TTY_MS : PROGRESS_LOG_MS;
 	if (!final && now - sn->last_progress_ms < every)
 		return;
@@ -1080,7 +1075,7 @@ int wb_pg_snapshot_step(struct wb_pg_snapshot *sn, struct wb_batch *b,
 			size_t target_bytes, int timeout_ms,
 			wb_position_t *last, bool *complete, wb_error_t *err)
 {
-	long long deadline = mono_ms() + timeout_ms;
+	long long deadline = wb_clock_mono_ms() + timeout_ms;
 	int rc;
 	*complete = false;
 	for (;;) {
@@ -1144,7 +1139,7 @@ int wb_pg_snapshot_step(struct wb_pg_snapshot *sn, struct wb_batch *b,
 		if (ready || (idle && waiting))
 			continue; /* a chunk to emit, or a table to assign */
 
-		long long left = deadline - mono_ms();
+		long long left = deadline - wb_clock_mono_ms();
 		if (left <= 0)
 			return WB_OK;
 		/* rows in hand: wait a little for more (full batches cost

@@ -32,6 +32,7 @@
 
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "log.h"
 #include "pg_catalog.h"
 #include "pg_snapshot.h"
@@ -97,13 +98,6 @@ struct pg_source {
 	char taken_path[PATH_MAX];
 	uint64_t taken_gen, recorded_gen, removed_gen; /* under mu */
 };
-
-static long long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int64_t pg_now_us(void)
 {
@@ -395,7 +389,8 @@ static PGresult *repl_command(struct pg_source *s, PGconn *conn,
 		}
 		if (PQconsumeInput(conn) == 0)
 			goto failed;
-		if (streaming && mono_ms() - s->last_status_ms >= 2000 &&
+		if (streaming &&
+		    wb_clock_mono_ms() - s->last_status_ms >= 2000 &&
 		    send_status(s, false, err) != 0)
 			return NULL;
 	}
@@ -680,9 +675,9 @@ static int pg_open(struct wb_source *base,
 	pthread_mutex_unlock(&s->mu);
 	s->sent_flush = start;
 	s->received_lsn = start;
-	s->last_status_ms = mono_ms();
-	s->last_data_ms = mono_ms();
-	s->last_request_ms = mono_ms();
+	s->last_status_ms = wb_clock_mono_ms();
+	s->last_data_ms = wb_clock_mono_ms();
+	s->last_request_ms = wb_clock_mono_ms();
 	wb_info("postgres", "streaming slot %s (publication %s) from %s",
 		s->slot, s->publication, lsn);
 	if (pending && exists && (rc = begin_temp_round(s, err)))
@@ -717,7 +712,7 @@ static int send_status(struct pg_source *s, bool reply, wb_error_t *err)
 		wb_debug("postgres", "confirmed flush %s", lsn);
 	}
 	s->sent_flush = flush;
-	s->last_status_ms = mono_ms();
+	s->last_status_ms = wb_clock_mono_ms();
 	return WB_OK;
 }
 
@@ -1054,12 +1049,12 @@ static int snapshot_poll(struct pg_source *s, struct wb_batch *b,
 			 size_t target_bytes, long long deadline,
 			 wb_error_t *err)
 {
-	if (mono_ms() - s->last_status_ms >= 2000) {
+	if (wb_clock_mono_ms() - s->last_status_ms >= 2000) {
 		int rc = send_status(s, false, err);
 		if (rc)
 			return rc;
 	}
-	long long left = deadline - mono_ms();
+	long long left = deadline - wb_clock_mono_ms();
 	bool complete = false;
 	int rc = wb_pg_snapshot_step(s->snap, b, target_bytes,
 				     left > 0 ? (int)left : 0, &s->last_pos,
@@ -1081,7 +1076,7 @@ static int pg_poll(struct wb_source *base, struct wb_batch *b,
 		   size_t target_bytes, int timeout_ms, wb_error_t *err)
 {
 	struct pg_source *s = (struct pg_source *)base;
-	long long deadline = mono_ms() + timeout_ms;
+	long long deadline = wb_clock_mono_ms() + timeout_ms;
 	int interval = base->cfg->source.status_interval_ms > 0
 			       ? base->cfg->source.status_interval_ms
 			       : 10000;
@@ -1107,7 +1102,7 @@ static int pg_poll(struct wb_source *base, struct wb_batch *b,
 		if (!housekeeping && (++spins & 63) != 0)
 			goto read;
 		housekeeping = false;
-		long long now = mono_ms();
+		long long now = wb_clock_mono_ms();
 		if (s->got_data) {
 			s->last_data_ms = now;
 			s->got_data = false;
@@ -1159,7 +1154,7 @@ static int pg_poll(struct wb_source *base, struct wb_batch *b,
 		}
 		if (len == 0) {
 			housekeeping = true;
-			long long left = deadline - mono_ms();
+			long long left = deadline - wb_clock_mono_ms();
 			if (b->n > 0 && !s->in_txn) {
 				/* hand over what we have, after a short wait
 				 * for more (at most 5 x 2 ms per batch): fuller
@@ -1229,7 +1224,7 @@ lost : {
 static int pg_keepalive(struct wb_source *base, wb_error_t *err)
 {
 	struct pg_source *s = (struct pg_source *)base;
-	if (mono_ms() - s->last_status_ms >= 1000)
+	if (wb_clock_mono_ms() - s->last_status_ms >= 1000)
 		return send_status(s, false, err);
 	return WB_OK;
 }
@@ -1367,8 +1362,8 @@ static void pg_close(struct wb_source *base)
 	if (send_status(s, false, &err) == 0 &&
 	    PQputCopyEnd(s->repl, NULL) == 1 && PQflush(s->repl) == 0) {
 		/* let the server see the final flush before we hang up */
-		long long deadline = mono_ms() + 2000;
-		while (mono_ms() < deadline) {
+		long long deadline = wb_clock_mono_ms() + 2000;
+		while (wb_clock_mono_ms() < deadline) {
 			char *buf = NULL;
 			int len = PQgetCopyData(s->repl, &buf, 1);
 			if (buf)
