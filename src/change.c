@@ -28,6 +28,31 @@ struct wb_change *wb_batch_add(struct wb_batch *b)
 	return c;
 }
 
+struct wb_table *wb_batch_hold(struct wb_batch *b, struct wb_table *t)
+{
+	/* most batches carry one table or a few: look from the newest */
+	for (uint32_t i = b->nheld; i > 0; i--)
+		if (b->held[i - 1] == t)
+			return t;
+	if (b->nheld == b->capheld) {
+		uint32_t cap = b->capheld ? b->capheld * 2 : 8;
+		struct wb_table **h = realloc(b->held, cap * sizeof(*h));
+		if (h == NULL)
+			return NULL;
+		b->held = h;
+		b->capheld = cap;
+	}
+	b->held[b->nheld++] = wb_table_ref(t);
+	return t;
+}
+
+static void release_tables(struct wb_batch *b)
+{
+	for (uint32_t i = 0; i < b->nheld; i++)
+		wb_table_unref(b->held[i]);
+	b->nheld = 0;
+}
+
 struct wb_value *wb_batch_values(struct wb_batch *b, int ncols)
 {
 	size_t n = (size_t)(ncols > 0 ? ncols : 1) * sizeof(struct wb_value);
@@ -44,8 +69,7 @@ size_t wb_batch_bytes(const struct wb_batch *b)
 
 void wb_batch_reset(struct wb_batch *b)
 {
-	for (uint32_t i = 0; i < b->n; i++)
-		wb_table_unref(b->changes[i].table);
+	release_tables(b);
 	b->n = 0;
 	b->next = NULL;
 	wb_arena_reset(&b->arena);
@@ -55,8 +79,8 @@ void wb_batch_free(struct wb_batch *b)
 {
 	if (b == NULL)
 		return;
-	for (uint32_t i = 0; i < b->n; i++)
-		wb_table_unref(b->changes[i].table);
+	release_tables(b);
+	free(b->held);
 	free(b->changes);
 	wb_arena_free(&b->arena);
 	free(b);

@@ -20,9 +20,10 @@ enum wb_op {
 	WB_OP_COMMIT = 'C', /* transaction boundary, no event; carries ack */
 };
 
-/* One change. For row ops, table holds a reference (released with the
- * batch) and before/after point to table->ncols values in the batch arena
- * (NULL when the op has no such image). */
+/* One change. For row ops, table is held by the batch (wb_batch_hold; one
+ * reference per distinct table per batch, released with the batch) and
+ * before/after point to table->ncols values in the batch arena (NULL when the
+ * op has no such image). */
 struct wb_change {
 	uint8_t op;
 	bool snapshot;
@@ -47,11 +48,20 @@ struct wb_batch {
 	uint32_t cap;
 	struct wb_change *changes;
 	struct wb_arena arena;
+	/* the distinct tables the changes point to, one reference each: a
+	 * reference per change would bounce the count's cache line between
+	 * the source and sink threads on every row */
+	struct wb_table **held;
+	uint32_t nheld;
+	uint32_t capheld;
 };
 
 struct wb_batch *wb_batch_new(void);
 /* Appends a change slot (zeroed) and returns it, or NULL when out of memory. */
 struct wb_change *wb_batch_add(struct wb_batch *b);
+/* Makes the batch hold a reference to t for its changes' lifetime (one per
+ * distinct table) and returns t; NULL when out of memory. */
+struct wb_table *wb_batch_hold(struct wb_batch *b, struct wb_table *t);
 /* Values array for ncols columns in the arena, zeroed (all NULL). */
 struct wb_value *wb_batch_values(struct wb_batch *b, int ncols);
 /* Bytes the batch accounts for (arena plus change slots). */

@@ -1021,7 +1021,7 @@ static int check_codec_level(struct loader *ld, struct wb_sink_config *sink,
 {
 	int lo = 0, hi = 0, dflt = 0;
 	if (strcmp(sink->codec, "zstandard") == 0) {
-		lo = 1;
+		lo = -7; /* zstd's fast levels (zstd --fast=N is -N) */
 		hi = 22;
 		dflt = 1; /* CDC throughput first: level 3 costs ~45% more CPU
 			   * for ~3.5% smaller files (measured, docs/DESIGN.md)
@@ -1038,10 +1038,18 @@ static int check_codec_level(struct loader *ld, struct wb_sink_config *sink,
 	if (strcmp(sink->codec, "null") == 0)
 		return fail(ld, level_node, "sink.codec_level",
 			    "the null codec takes no level");
-	if (sink->codec_level < lo || sink->codec_level > hi)
+	if (lo < 0 && sink->codec_level == 0)
+		lo = 1; /* zstd reads 0 as "its default", which is 3 */
+	if (sink->codec_level < lo || sink->codec_level > hi) {
+		if (lo < 0)
+			return fail(ld, level_node, "sink.codec_level",
+				    "expected 1 to %d, or -1 to %d (zstd's "
+				    "fast levels), for codec %s, got %d",
+				    hi, lo, sink->codec, sink->codec_level);
 		return fail(ld, level_node, "sink.codec_level",
 			    "expected %d to %d for codec %s, got %d", lo, hi,
 			    sink->codec, sink->codec_level);
+	}
 	return 0;
 }
 

@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "pg_binary.h"
 #include "pg_copy.h"
 #include "pg_types.h"
 
@@ -65,6 +66,9 @@ struct snap_table {
 	bool emitted_done;
 	struct wb_table *table;
 	char *sql_copy; /* the whole table, in key order when it has a key */
+	bool binary;	/* sql_copy is a binary COPY */
+	bool *bin;	/* binary: which columns come in binary (the rest are
+			   cast to text) */
 	char *sql_next; /* the keyset chunk after $1.. */
 	int nkeys;
 	int *keycols;
@@ -90,6 +94,8 @@ struct reader {
 	bool busy;
 	enum copy_state copy;
 	int since_mark; /* COPY: rows emitted since the last chunk boundary */
+	bool bin_first; /* binary COPY: the next message starts with the header
+			 */
 	PGresult *collecting;
 	PGresult *ready; /* a chunk being emitted */
 	int ready_table;
@@ -173,8 +179,11 @@ static void round_clear_table(struct snap_table *t)
 	free(t->sql_copy);
 	free(t->sql_next);
 	free(t->keycols);
+	free(t->bin);
 	t->sql_copy = t->sql_next = NULL;
 	t->keycols = NULL;
+	t->bin = NULL;
+	t->binary = false;
 	free_key(t->cur_key, t->nkeys);
 	t->cur_key = NULL;
 	t->nkeys = 0;
@@ -391,6 +400,84 @@ static char *column_list(PGconn *conn, const struct wb_table *tb,
 	return out;
 }
 
+/* Whether column c of t comes in binary in the table's COPY: its type has
+ * a binary reader, and a key column must also give the text of a chunk
+ * boundary's key back cheaply (integers; other key types come as text). */
+static bool binary_column(const struct snap_table *t, int c)
+{
+	const struct wb_column *col = &t->table->cols[c];
+	if (!wb_pg_binary_reads(&col->type))
+		return false;
+	if (!col->key)
+		return true;
+	/* a chunk boundary needs the key's text: integers are printed back
+	 * from their value, other key types come as text */
+	return (col->type.s.kind == WB_T_INT ||
+		col->type.s.kind == WB_T_LONG) &&
+	       col->type.s.logical == WB_L_NONE;
+}
+
+/* "tbl"."k1", "tbl"."k2" for the columns listed by idx; NULL when out of
+ * memory. */
+static char *qualified_list(PGconn *conn, const char *tbl,
+			    const struct wb_table *tb, const int *idx, int n)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	if (f == NULL)
+		return NULL;
+	bool ok = true;
+	for (int i = 0; i < n && ok; i++) {
+		const char *name = tb->cols[idx[i]].name;
+		char *q = PQescapeIdentifier(conn, name, strlen(name));
+		ok = q != NULL &&
+		     fprintf(f, "%s%s.%s", i ? ", " : "", tbl, q) > 0;
+		PQfreemem(q);
+	}
+	if (fclose(f) != 0 || !ok) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* The select list of the table's COPY: `"c"` for a column read in binary,
+ * `"c"::text` for the others, and the binary flags; NULL when out of
+ * memory. In text format every column is plain. */
+static char *copy_select_list(PGconn *conn, struct snap_table *t)
+{
+	const struct wb_table *tb = t->table;
+	t->binary = false;
+	t->bin = calloc(tb->ncols > 0 ? (size_t)tb->ncols : 1, sizeof(bool));
+	if (t->bin == NULL)
+		return NULL;
+	for (int c = 0; c < tb->ncols; c++)
+		t->binary |= t->bin[c] = binary_column(t, c);
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	if (f == NULL)
+		return NULL;
+	for (int c = 0; c < tb->ncols; c++) {
+		const char *name = tb->cols[c].name;
+		char *q = PQescapeIdentifier(conn, name, strlen(name));
+		if (q == NULL) {
+			fclose(f);
+			free(out);
+			return NULL;
+		}
+		fprintf(f, "%s%s%s", c ? ", " : "", q,
+			t->binary && !t->bin[c] ? "::text" : "");
+		PQfreemem(q);
+	}
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
 static int build_sql(struct wb_pg_snapshot *sn, PGconn *conn, int ti,
 		     wb_error_t *err)
 {
@@ -398,19 +485,26 @@ static int build_sql(struct wb_pg_snapshot *sn, PGconn *conn, int ti,
 	const struct wb_table *tb = t->table;
 	char *tbl = quoted_table(conn, t);
 	char *cols = column_list(conn, tb, NULL, tb->ncols, ", ", false);
-	char *keys = NULL, *params = NULL;
+	char *copy_cols = copy_select_list(conn, t);
+	char *keys = NULL, *params = NULL, *order = NULL;
+	/* binary: most columns in their send form, which costs the server
+	 * less to produce and us less to read than text */
+	const char *format = t->binary ? " (FORMAT binary)" : "";
 	int rc = WB_OK;
-	if (tbl == NULL || cols == NULL)
+	if (tbl == NULL || cols == NULL || copy_cols == NULL)
 		goto nomem;
 	if (t->nkeys > 0) {
 		keys = column_list(conn, tb, t->keycols, t->nkeys, ", ", false);
 		params =
 			column_list(conn, tb, t->keycols, t->nkeys, ", ", true);
-		if (keys == NULL || params == NULL)
+		/* ORDER BY the table's columns, not the text casts of the
+		 * select list that carry the same names */
+		order = qualified_list(conn, tbl, tb, t->keycols, t->nkeys);
+		if (keys == NULL || params == NULL || order == NULL)
 			goto nomem;
 		if (asprintf(&t->sql_copy,
-			     "COPY (SELECT %s FROM %s ORDER BY %s) TO STDOUT",
-			     cols, tbl, keys) < 0 ||
+			     "COPY (SELECT %s FROM %s ORDER BY %s) TO STDOUT%s",
+			     copy_cols, tbl, order, format) < 0 ||
 		    asprintf(&t->sql_next,
 			     "SELECT %s FROM %s WHERE (%s) > (%s) ORDER BY %s "
 			     "LIMIT %d",
@@ -420,8 +514,9 @@ static int build_sql(struct wb_pg_snapshot *sn, PGconn *conn, int ti,
 		}
 	} else {
 		/* no key to page by: the whole table in one COPY */
-		if (asprintf(&t->sql_copy, "COPY (SELECT %s FROM %s) TO STDOUT",
-			     cols, tbl) < 0) {
+		if (asprintf(&t->sql_copy,
+			     "COPY (SELECT %s FROM %s) TO STDOUT%s", copy_cols,
+			     tbl, format) < 0) {
 			t->sql_copy = NULL;
 			goto nomem;
 		}
@@ -432,8 +527,10 @@ nomem:
 done:
 	free(tbl);
 	free(cols);
+	free(copy_cols);
 	free(keys);
 	free(params);
+	free(order);
 	return rc;
 }
 
@@ -598,6 +695,7 @@ static int send_chunk_query(struct wb_pg_snapshot *sn, struct reader *r, int ti,
 		ok = PQsendQuery(r->conn, t->sql_copy);
 		r->copy = COPY_STARTING;
 		r->since_mark = 0;
+		r->bin_first = true;
 	} else {
 		ok = PQsendQueryParams(r->conn, t->sql_next, t->nkeys, NULL,
 				       (const char *const *)t->cur_key, NULL,
@@ -734,18 +832,22 @@ static int push_mark(struct wb_pg_snapshot *sn, int ti,
 	return WB_OK;
 }
 
-/* Converts column i's text (NULL: SQL NULL) into v. */
+/* Converts column i's text, or binary send form (NULL: SQL NULL), into v. */
 static int convert_value(struct wb_pg_snapshot *sn, struct wb_batch *b,
-			 const struct snap_table *t, int i, const char *text,
-			 size_t len, struct wb_value *v, wb_error_t *err)
+			 const struct snap_table *t, int i, bool binary,
+			 const char *text, size_t len, struct wb_value *v,
+			 wb_error_t *err)
 {
 	const struct wb_table *tb = t->table;
 	if (text == NULL) {
 		v->state = WB_VAL_NULL;
 		return WB_OK;
 	}
-	int rc = wb_pg_text_to_value(&tb->cols[i].type, text, len, &b->arena, v,
-				     err);
+	int rc = binary ? wb_pg_binary_to_value(&tb->cols[i].type,
+						(const uint8_t *)text, len,
+						&b->arena, v, err)
+			: wb_pg_text_to_value(&tb->cols[i].type, text, len,
+					      &b->arena, v, err);
 	if (rc == WB_ERR_NOMEM)
 		return rc;
 	if (rc != WB_OK) {
@@ -772,7 +874,7 @@ static int convert_row(struct wb_pg_snapshot *sn, struct wb_batch *b,
 		const char *text = PQgetisnull(res, row, i)
 					   ? NULL
 					   : PQgetvalue(res, row, i);
-		int rc = convert_value(sn, b, t, i, text,
+		int rc = convert_value(sn, b, t, i, false, text,
 				       (size_t)PQgetlength(res, row, i), &v[i],
 				       err);
 		if (rc)
@@ -827,11 +929,11 @@ static int emit(struct wb_pg_snapshot *sn, struct reader *r, struct wb_batch *b,
 				return rc;
 		}
 		struct wb_change *c = wb_batch_add(b);
-		if (c == NULL)
+		if (c == NULL || wb_batch_hold(b, t->table) == NULL)
 			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 		c->op = WB_OP_READ;
 		c->snapshot = true;
-		c->table = wb_table_ref(t->table);
+		c->table = t->table;
 		c->pos.major = sn->point - 1;
 		c->pos.minor = ++sn->n;
 		c->txid = 0;
@@ -864,16 +966,28 @@ static int emit(struct wb_pg_snapshot *sn, struct reader *r, struct wb_batch *b,
 	return push_mark(sn, ti, last, done, key, err);
 }
 
+/* The text of a COPY row's key, for the keyset query that resumes after
+ * it: a text field as it came, a binary (integer) one printed from its
+ * value. */
 static char **key_of_fields(const struct snap_table *t,
-			    const struct wb_pg_copy_field *f)
+			    const struct wb_pg_copy_field *f,
+			    const struct wb_value *v)
 {
 	char **k = calloc((size_t)t->nkeys, sizeof(*k));
 	if (k == NULL)
 		return NULL;
 	for (int i = 0; i < t->nkeys; i++) {
-		const struct wb_pg_copy_field *kf = &f[t->keycols[i]];
-		/* a key column is NOT NULL; "" is what PQgetvalue gives */
-		if ((k[i] = strndup(kf->p ? kf->p : "", kf->len)) == NULL) {
+		int c = t->keycols[i];
+		const struct wb_pg_copy_field *kf = &f[c];
+		if (t->binary && t->bin[c]) {
+			if (asprintf(&k[i], "%lld", (long long)v[c].u.i) < 0)
+				k[i] = NULL;
+		} else {
+			/* a key column is NOT NULL; "" is what PQgetvalue
+			 * gives */
+			k[i] = strndup(kf->p ? kf->p : "", kf->len);
+		}
+		if (k[i] == NULL) {
 			free_key(k, t->nkeys);
 			return NULL;
 		}
@@ -962,25 +1076,40 @@ static int emit_copy(struct wb_pg_snapshot *sn, struct reader *r,
 		if (n < 0)
 			return copy_lost(r, err);
 		consumed = false;
+		if (t->binary) {
+			enum wb_pg_bin_msg what;
+			rc = wb_pg_copy_bin_msg((const uint8_t *)line,
+						(size_t)n, r->bin_first,
+						sn->fields, ncols, &what, err);
+			r->bin_first = false;
+			if (rc == WB_OK && what != WB_PG_BIN_ROW) {
+				/* the header alone, or the trailer */
+				PQfreemem(line);
+				continue;
+			}
+		} else {
+			if (sn->scratch.used > 0)
+				wb_arena_reset(&sn->scratch);
+			rc = wb_pg_copy_row((const uint8_t *)line, (size_t)n,
+					    sn->fields, ncols, &sn->scratch,
+					    err);
+		}
 		if (sn->current < 0)
 			sn->round_start_ms =
 				wb_clock_mono_ms(); /* rates count from the
 						       first row */
 		sn->current = ti;
 		sn->rows_read++;
-		if (sn->scratch.used > 0)
-			wb_arena_reset(&sn->scratch);
-		rc = wb_pg_copy_row((const uint8_t *)line, (size_t)n,
-				    sn->fields, ncols, &sn->scratch, err);
 		struct wb_change *c = rc ? NULL : wb_batch_add(b);
 		struct wb_value *v = NULL;
 		if (rc == WB_OK &&
-		    (c == NULL || (v = wb_batch_values(b, ncols)) == NULL))
+		    (c == NULL || (v = wb_batch_values(b, ncols)) == NULL ||
+		     wb_batch_hold(b, t->table) == NULL))
 			rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 		if (rc == WB_OK) {
 			c->op = WB_OP_READ;
 			c->snapshot = true;
-			c->table = wb_table_ref(t->table);
+			c->table = t->table;
 			c->pos.major = sn->point - 1;
 			c->pos.minor = ++sn->n;
 			c->txid = 0;
@@ -988,12 +1117,13 @@ static int emit_copy(struct wb_pg_snapshot *sn, struct reader *r,
 			c->after = v;
 		}
 		for (int i = 0; rc == WB_OK && i < ncols; i++)
-			rc = convert_value(sn, b, t, i, sn->fields[i].p,
-					   sn->fields[i].len, &v[i], err);
+			rc = convert_value(sn, b, t, i, t->binary && t->bin[i],
+					   sn->fields[i].p, sn->fields[i].len,
+					   &v[i], err);
 		char **key = NULL;
 		if (rc == WB_OK && t->nkeys > 0 &&
 		    ++r->since_mark == sn->chunk &&
-		    (key = key_of_fields(t, sn->fields)) == NULL)
+		    (key = key_of_fields(t, sn->fields, v)) == NULL)
 			rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 		PQfreemem(line);
 		if (rc) {

@@ -841,12 +841,12 @@ static struct wb_change *add_change(struct pg_source *s, struct wb_batch *b,
 				    wb_error_t *err)
 {
 	struct wb_change *c = wb_batch_add(b);
-	if (c == NULL) {
+	if (c == NULL || (t && wb_batch_hold(b, t) == NULL)) {
 		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
 	c->op = op;
-	c->table = wb_table_ref(t);
+	c->table = t;
 	c->pos.major = s->final_lsn;
 	c->pos.minor = ++s->ordinal;
 	c->txid = s->xid;

@@ -290,8 +290,8 @@ static void test_value_errors(void)
 		     ":2: emit[1]: expected one of raw, mapped, got "
 		     "\"cooked\"");
 	expect_error("bad_level.yaml",
-		     ":7: sink.codec_level: expected 1 to 22 for codec "
-		     "zstandard, got 30");
+		     ":7: sink.codec_level: expected 1 to 22, or -1 to -7 "
+		     "(zstd's fast levels), for codec zstandard, got 30");
 }
 
 static void test_snapshot(void)
