@@ -2,7 +2,8 @@
  * scalar types.
  *
  * A binary COPY is an 11-byte signature "PGCOPY\n\377\r\n\0", an int32 flags
- * word (bit 16: rows carry OIDs — never asked for, so refused), an int32
+ * word (bits 16-31 critical, refused: 16 says rows carry OIDs, never asked
+ * for; bits 0-15 ignored as the format says), an int32
  * header-extension length and that many bytes; then rows, each an int16
  * field count and per field an int32 length (-1 for NULL) and the value's
  * send form; then the trailer, a field count of -1. Integers are big-endian.
@@ -25,6 +26,7 @@
 #include "pg_binary.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -66,9 +68,18 @@ int wb_pg_copy_bin_msg(const uint8_t *msg, size_t len, bool first,
 		if (len < 19 || memcmp(msg, signature, sizeof(signature)) != 0)
 			return wb_error_set(err, WB_ERR_DECODE,
 					    "binary COPY: no file header");
-		if (be32(msg + 11) & (UINT32_C(1) << 16))
-			return wb_error_set(err, WB_ERR_DECODE,
-					    "binary COPY: rows carry OIDs");
+		/* bits 16-31 are critical: 16 says rows carry OIDs (never
+		 * asked for), the others are not defined yet; 0-15 may be
+		 * ignored */
+		uint32_t flags = be32(msg + 11);
+		if (flags & UINT32_C(0xffff0000))
+			return wb_error_set(
+				err, WB_ERR_DECODE,
+				"binary COPY: %s (flags 0x%08" PRIx32 ")",
+				flags & (UINT32_C(1) << 16)
+					? "rows carry OIDs"
+					: "unknown critical flags",
+				flags);
 		uint32_t ext = be32(msg + 15);
 		if (ext > len - 19)
 			return wb_error_set(
@@ -324,6 +335,11 @@ static int numeric_to_value(const struct wb_type *t, const uint8_t *p,
 	int e = 0;
 	for (int i = 0; i < n.ndigits; i++) {
 		unsigned d = be16(n.digits + 2 * i);
+		/* decimal digits past dscale are not in the text form (it
+		 * cuts them off): leave any nonzero one to the slow path */
+		int he = 4 * (n.weight - i) + n.dscale;
+		if (he < 0 && (he <= -4 ? d != 0 : d % pow10[-he] != 0))
+			goto slow;
 		int de = 4 * (n.weight - i) + scale;
 		if (de >= 0) {
 			if (acc >= limit / 10000)
@@ -410,6 +426,8 @@ int wb_pg_binary_to_value(const struct wb_type *t, const uint8_t *p, size_t len,
 			return rc;
 		uint32_t bits = be32(p);
 		memcpy(&out->u.f, &bits, sizeof(bits));
+		if (isnan(out->u.f))
+			out->u.f = NAN; /* the text form is NaN for any NaN */
 		break;
 	}
 	case OID_FLOAT8: {
@@ -417,6 +435,8 @@ int wb_pg_binary_to_value(const struct wb_type *t, const uint8_t *p, size_t len,
 			return rc;
 		uint64_t bits = be64(p);
 		memcpy(&out->u.d, &bits, sizeof(bits));
+		if (isnan(out->u.d))
+			out->u.d = NAN; /* the text form is NaN for any NaN */
 		break;
 	}
 	case OID_DATE: {
