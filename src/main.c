@@ -550,7 +550,9 @@ int main(int argc, char **argv)
 	/* Batches are freed by the sink thread and allocated again by the
 	 * source thread at a steady rate: keep that memory in the process
 	 * instead of giving it back and faulting it in again (the queue's
-	 * bound still caps how much there is). */
+	 * bound still caps how much there is). glibc's malloc only: without
+	 * effect in the default build, which links jemalloc (it keeps freed
+	 * pages for a while by itself). */
 	mallopt(M_TRIM_THRESHOLD, 32 << 20);
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	if (argc < 2) {

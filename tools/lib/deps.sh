@@ -6,7 +6,7 @@
 WB_DEBIAN_PACKAGES=(
 	build-essential cmake pkg-config
 	libpq-dev libavro-dev libzstd-dev libyaml-dev libjansson-dev zlib1g-dev
-	librdkafka-dev libcurl4-openssl-dev
+	librdkafka-dev libcurl4-openssl-dev libjemalloc-dev
 	postgresql-15 postgresql-client-15
 	python3 python3-avro python3-zstandard python3-confluent-kafka kcat
 	time clang libclang-rt-14-dev clang-format
