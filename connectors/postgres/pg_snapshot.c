@@ -360,67 +360,13 @@ static char *quoted_table(PGconn *conn, const struct snap_table *t)
 	return out;
 }
 
-/* "a", "b", ... of the columns listed by idx (all columns when idx NULL),
- * with an optional per-item suffix; NULL when out of memory. */
+/* The columns listed by idx (all columns when idx NULL), comma-separated:
+ * each as $1, $2, ... with params, else quoted, prefixed with `qualifier.`
+ * when given, and cast `::text` where binary is given and false for that
+ * column; NULL when out of memory. */
 static char *column_list(PGconn *conn, const struct wb_table *tb,
-			 const int *idx, int n, const char *sep, bool params)
-{
-	size_t cap = 64, len = 0;
-	char *out = malloc(cap);
-	if (out == NULL)
-		return NULL;
-	out[0] = '\0';
-	for (int i = 0; i < n; i++) {
-		const char *name = tb->cols[idx ? idx[i] : i].name;
-		char *q = PQescapeIdentifier(conn, name, strlen(name));
-		char item[32] = "";
-		if (params)
-			snprintf(item, sizeof(item), "$%d", i + 1);
-		const char *piece = params ? item : q;
-		if (piece == NULL) {
-			PQfreemem(q);
-			free(out);
-			return NULL;
-		}
-		size_t need = strlen(piece) + strlen(sep) + 1;
-		if (len + need >= cap) {
-			while (len + need >= cap)
-				cap *= 2;
-			char *no = realloc(out, cap);
-			if (no == NULL) {
-				PQfreemem(q);
-				free(out);
-				return NULL;
-			}
-			out = no;
-		}
-		len += (size_t)sprintf(out + len, "%s%s", i ? sep : "", piece);
-		PQfreemem(q);
-	}
-	return out;
-}
-
-/* Whether column c of t comes in binary in the table's COPY: its type has
- * a binary reader, and a key column must also give the text of a chunk
- * boundary's key back cheaply (integers; other key types come as text). */
-static bool binary_column(const struct snap_table *t, int c)
-{
-	const struct wb_column *col = &t->table->cols[c];
-	if (!wb_pg_binary_reads(&col->type))
-		return false;
-	if (!col->key)
-		return true;
-	/* a chunk boundary needs the key's text: integers are printed back
-	 * from their value, other key types come as text */
-	return (col->type.s.kind == WB_T_INT ||
-		col->type.s.kind == WB_T_LONG) &&
-	       col->type.s.logical == WB_L_NONE;
-}
-
-/* "tbl"."k1", "tbl"."k2" for the columns listed by idx; NULL when out of
- * memory. */
-static char *qualified_list(PGconn *conn, const char *tbl,
-			    const struct wb_table *tb, const int *idx, int n)
+			 const int *idx, int n, const char *qualifier,
+			 const bool *binary, bool params)
 {
 	char *out = NULL;
 	size_t len = 0;
@@ -429,10 +375,17 @@ static char *qualified_list(PGconn *conn, const char *tbl,
 		return NULL;
 	bool ok = true;
 	for (int i = 0; i < n && ok; i++) {
-		const char *name = tb->cols[idx[i]].name;
+		int c = idx ? idx[i] : i;
+		if (params) {
+			ok = fprintf(f, "%s$%d", i ? ", " : "", i + 1) > 0;
+			continue;
+		}
+		const char *name = tb->cols[c].name;
 		char *q = PQescapeIdentifier(conn, name, strlen(name));
 		ok = q != NULL &&
-		     fprintf(f, "%s%s.%s", i ? ", " : "", tbl, q) > 0;
+		     fprintf(f, "%s%s%s%s%s", i ? ", " : "",
+			     qualifier ? qualifier : "", qualifier ? "." : "",
+			     q, binary && !binary[c] ? "::text" : "") > 0;
 		PQfreemem(q);
 	}
 	if (fclose(f) != 0 || !ok) {
@@ -442,40 +395,32 @@ static char *qualified_list(PGconn *conn, const char *tbl,
 	return out;
 }
 
-/* The select list of the table's COPY: `"c"` for a column read in binary,
- * `"c"::text` for the others, and the binary flags; NULL when out of
- * memory. In text format every column is plain. */
-static char *copy_select_list(PGconn *conn, struct snap_table *t)
+/* Whether column c of t comes in binary in the table's COPY: its type has
+ * a binary reader, and a key column must also give the text of a chunk
+ * boundary's key back cheaply (integers are printed back from their value,
+ * other key types come as text). */
+static bool binary_column(const struct snap_table *t, int c)
+{
+	const struct wb_column *col = &t->table->cols[c];
+	if (!wb_pg_binary_reads(&col->type))
+		return false;
+	return !col->key || ((col->type.s.kind == WB_T_INT ||
+			      col->type.s.kind == WB_T_LONG) &&
+			     col->type.s.logical == WB_L_NONE);
+}
+
+/* Sets t->bin (which columns the COPY reads in binary) and t->binary (any
+ * of them); false when out of memory. */
+static bool choose_binary(struct snap_table *t)
 {
 	const struct wb_table *tb = t->table;
 	t->binary = false;
 	t->bin = calloc(tb->ncols > 0 ? (size_t)tb->ncols : 1, sizeof(bool));
 	if (t->bin == NULL)
-		return NULL;
+		return false;
 	for (int c = 0; c < tb->ncols; c++)
 		t->binary |= t->bin[c] = binary_column(t, c);
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&out, &len);
-	if (f == NULL)
-		return NULL;
-	for (int c = 0; c < tb->ncols; c++) {
-		const char *name = tb->cols[c].name;
-		char *q = PQescapeIdentifier(conn, name, strlen(name));
-		if (q == NULL) {
-			fclose(f);
-			free(out);
-			return NULL;
-		}
-		fprintf(f, "%s%s%s", c ? ", " : "", q,
-			t->binary && !t->bin[c] ? "::text" : "");
-		PQfreemem(q);
-	}
-	if (fclose(f) != 0) {
-		free(out);
-		return NULL;
-	}
-	return out;
+	return true;
 }
 
 static int build_sql(struct wb_pg_snapshot *sn, PGconn *conn, int ti,
@@ -484,22 +429,28 @@ static int build_sql(struct wb_pg_snapshot *sn, PGconn *conn, int ti,
 	struct snap_table *t = &sn->t[ti];
 	const struct wb_table *tb = t->table;
 	char *tbl = quoted_table(conn, t);
-	char *cols = column_list(conn, tb, NULL, tb->ncols, ", ", false);
-	char *copy_cols = copy_select_list(conn, t);
-	char *keys = NULL, *params = NULL, *order = NULL;
+	char *cols = column_list(conn, tb, NULL, tb->ncols, NULL, NULL, false);
 	/* binary: most columns in their send form, which costs the server
-	 * less to produce and us less to read than text */
+	 * less to produce and us less to read than text; the others are cast
+	 * to text in the COPY's select list */
+	char *copy_cols =
+		choose_binary(t) ? column_list(conn, tb, NULL, tb->ncols, NULL,
+					       t->binary ? t->bin : NULL, false)
+				 : NULL;
+	char *keys = NULL, *params = NULL, *order = NULL;
 	const char *format = t->binary ? " (FORMAT binary)" : "";
 	int rc = WB_OK;
 	if (tbl == NULL || cols == NULL || copy_cols == NULL)
 		goto nomem;
 	if (t->nkeys > 0) {
-		keys = column_list(conn, tb, t->keycols, t->nkeys, ", ", false);
-		params =
-			column_list(conn, tb, t->keycols, t->nkeys, ", ", true);
+		keys = column_list(conn, tb, t->keycols, t->nkeys, NULL, NULL,
+				   false);
+		params = column_list(conn, tb, t->keycols, t->nkeys, NULL, NULL,
+				     true);
 		/* ORDER BY the table's columns, not the text casts of the
 		 * select list that carry the same names */
-		order = qualified_list(conn, tbl, tb, t->keycols, t->nkeys);
+		order = column_list(conn, tb, t->keycols, t->nkeys, tbl, NULL,
+				    false);
 		if (keys == NULL || params == NULL || order == NULL)
 			goto nomem;
 		if (asprintf(&t->sql_copy,
