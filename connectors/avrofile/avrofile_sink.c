@@ -36,6 +36,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "log.h"
 #include "ocf.h"
 #include "sink.h"
 
@@ -78,6 +80,9 @@ struct avrofile_sink {
 	struct series **series;
 	size_t nseries, capseries;
 	struct series *last;
+	struct wb_ocf_pool *pool; /* compresses and writes full blocks; made
+				     with the first file */
+	bool pool_failed;
 	int root_dirty;
 	int have_pos;
 	wb_position_t last_pos;
@@ -257,9 +262,27 @@ static void avrofile_destroy(struct wb_sink *base)
 		return;
 	for (size_t i = 0; i < k->nseries; i++)
 		series_free(k->series[i]);
+	wb_ocf_pool_free(k->pool); /* after every writer */
 	free(k->series);
 	free(k->dir);
 	free(k);
+}
+
+/* Full blocks of w go to the sink's block thread, made on first use;
+ * without one (it could not be started) w writes its blocks itself. */
+static void attach_pool(struct avrofile_sink *k, struct wb_ocf_writer *w)
+{
+	if (k->pool == NULL && !k->pool_failed) {
+		wb_error_t e;
+		wb_error_clear(&e);
+		if ((k->pool = wb_ocf_pool_new(&e)) == NULL) {
+			k->pool_failed = true;
+			wb_warn("avro-file", "%s; blocks are written in line",
+				e.message);
+		}
+	}
+	if (k->pool)
+		wb_ocf_set_pool(w, k->pool);
 }
 
 static int64_t json_int(json_t *o, const char *key)
@@ -337,6 +360,7 @@ static int recover_series(struct avrofile_sink *k, struct series *s, json_t *st,
 			rc = err ? err->code : WB_ERR_IO;
 			goto done;
 		}
+		attach_pool(k, s->w);
 		s->seq = open_seq;
 		s->durable = offset;
 		s->fp_known = 0;
@@ -425,6 +449,7 @@ static int open_file(struct avrofile_sink *k, struct series *s,
 			     k->block_bytes, err);
 	if (s->w == NULL)
 		return err ? err->code : WB_ERR_IO;
+	attach_pool(k, s->w);
 	s->next_seq = seq + 1;
 	s->seq = seq;
 	s->fingerprint = schema->fingerprint;

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -29,13 +31,36 @@ struct wb_ocf_writer {
 	int level;
 	size_t block_bytes;
 	uint8_t sync[OCF_SYNC_LEN];
-	int64_t offset;	     /* bytes in the file */
+	int64_t offset;	     /* bytes in the file, blocks in flight excluded */
 	struct wb_buf block; /* records of the pending block, uncompressed */
 	int64_t count;	     /* records in block */
 	struct wb_buf comp;  /* compressed block, reused */
 	ZSTD_CCtx *zctx;
 	z_stream zs;
 	int zs_ready;
+	/* a full block the pool's thread compresses and writes (see "Blocks
+	 * in the background" below) */
+	struct wb_ocf_pool *pool;
+	struct wb_buf flight; /* its records, uncompressed */
+	int64_t flight_count;
+	int64_t flight_at;	    /* the file offset it is written at */
+	struct wb_ocf_writer *next; /* pool queue */
+	/* under pool->mu */
+	bool in_flight;
+	int flight_rc;
+	wb_error_t flight_err;
+	int64_t flight_written;
+};
+
+/* One thread that compresses and writes full blocks of any number of
+ * writers, in the order they were handed over. */
+struct wb_ocf_pool {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t work; /* a block was handed over, or stop */
+	pthread_cond_t done; /* a block was written (or failed) */
+	struct wb_ocf_writer *head, *tail;
+	bool stop;
 };
 
 int wb_ocf_codec_parse(const char *name, enum wb_ocf_codec *out,
@@ -81,6 +106,7 @@ static struct wb_ocf_writer *writer_alloc(const char *path,
 	w->block_bytes = block_bytes ? block_bytes : (1u << 20);
 	wb_buf_init(&w->block);
 	wb_buf_init(&w->comp);
+	wb_buf_init(&w->flight);
 	w->path = strdup(path);
 	if (w->path == NULL)
 		goto nomem;
@@ -128,23 +154,32 @@ static int write_all(int fd, struct iovec *iov, int n)
 	return 0;
 }
 
-/* Appends to the file at w->offset; on failure cuts the file back so no
- * partial block stays behind. */
-static int writer_put(struct wb_ocf_writer *w, struct iovec *iov, int n,
-		      wb_error_t *err)
+/* Appends to the file at offset at (where the descriptor stands); on
+ * failure cuts the file back so no partial block stays behind. */
+static int put_at(struct wb_ocf_writer *w, int64_t at, struct iovec *iov, int n,
+		  int64_t *written, wb_error_t *err)
 {
 	size_t total = 0;
 	for (int i = 0; i < n; i++)
 		total += iov[i].iov_len;
 	if (write_all(w->fd, iov, n) != 0) {
 		int e = errno;
-		if (ftruncate(w->fd, w->offset) == 0)
-			(void)lseek(w->fd, w->offset, SEEK_SET);
+		if (ftruncate(w->fd, at) == 0)
+			(void)lseek(w->fd, at, SEEK_SET);
 		return wb_error_set(err, WB_ERR_IO, "write %s: %s", w->path,
 				    strerror(e));
 	}
-	w->offset += (int64_t)total;
+	*written = (int64_t)total;
 	return WB_OK;
+}
+
+static int writer_put(struct wb_ocf_writer *w, struct iovec *iov, int n,
+		      wb_error_t *err)
+{
+	int64_t written = 0;
+	int rc = put_at(w, w->offset, iov, n, &written, err);
+	w->offset += written;
+	return rc;
 }
 
 static void put_meta(struct wb_buf *b, const char *key, const char *val)
@@ -405,46 +440,22 @@ fail:
 	return NULL;
 }
 
-int wb_ocf_append(struct wb_ocf_writer *w, const void *rec, size_t len,
-		  wb_error_t *err)
-{
-	size_t before = w->block.len;
-	wb_buf_append(&w->block, rec, len);
-	if (w->block.failed) {
-		w->block.failed = 0;
-		return wb_error_set(err, WB_ERR_NOMEM,
-				    "%s: out of memory for the block buffer",
-				    w->path);
-	}
-	w->count++;
-	if (w->block.len < w->block_bytes)
-		return WB_OK;
-	int rc = wb_ocf_write_block(w, err);
-	if (rc != WB_OK) {
-		/* The caller sees a failure, so the record must not stay. */
-		w->block.len = before;
-		w->count--;
-	}
-	return rc;
-}
-
-/* Compresses the pending block into w->comp; returns the data to write. */
-static int compress_block(struct wb_ocf_writer *w, const uint8_t **data,
-			  size_t *len, wb_error_t *err)
+/* Compresses src into w->comp; returns the data to write. */
+static int compress_block(struct wb_ocf_writer *w, const struct wb_buf *src,
+			  const uint8_t **data, size_t *len, wb_error_t *err)
 {
 	if (w->codec == WB_OCF_NULL) {
-		*data = w->block.data;
-		*len = w->block.len;
+		*data = src->data;
+		*len = src->len;
 		return WB_OK;
 	}
 	wb_buf_reset(&w->comp);
 	if (w->codec == WB_OCF_ZSTD) {
-		size_t bound = ZSTD_compressBound(w->block.len);
+		size_t bound = ZSTD_compressBound(src->len);
 		if (wb_buf_reserve(&w->comp, bound) != 0)
 			goto nomem;
 		size_t r = ZSTD_compressCCtx(w->zctx, w->comp.data, w->comp.cap,
-					     w->block.data, w->block.len,
-					     w->level);
+					     src->data, src->len, w->level);
 		if (ZSTD_isError(r))
 			return wb_error_set(err, WB_ERR_RUNTIME, "%s: zstd: %s",
 					    w->path, ZSTD_getErrorName(r));
@@ -453,11 +464,11 @@ static int compress_block(struct wb_ocf_writer *w, const uint8_t **data,
 		if (deflateReset(&w->zs) != Z_OK)
 			return wb_error_set(err, WB_ERR_RUNTIME,
 					    "%s: deflateReset failed", w->path);
-		uLong bound = deflateBound(&w->zs, (uLong)w->block.len);
+		uLong bound = deflateBound(&w->zs, (uLong)src->len);
 		if (wb_buf_reserve(&w->comp, bound) != 0)
 			goto nomem;
-		w->zs.next_in = w->block.data;
-		w->zs.avail_in = (uInt)w->block.len;
+		w->zs.next_in = src->data;
+		w->zs.avail_in = (uInt)src->len;
 		w->zs.next_out = w->comp.data;
 		w->zs.avail_out = (uInt)w->comp.cap;
 		int r = deflate(&w->zs, Z_FINISH);
@@ -475,27 +486,212 @@ nomem:
 	return wb_error_set(err, WB_ERR_NOMEM, "%s: out of memory", w->path);
 }
 
-int wb_ocf_write_block(struct wb_ocf_writer *w, wb_error_t *err)
+/* Writes count records held in src as one block at offset at. */
+static int put_block(struct wb_ocf_writer *w, const struct wb_buf *src,
+		     int64_t count, int64_t at, int64_t *written,
+		     wb_error_t *err)
 {
-	if (w->count == 0)
-		return WB_OK;
 	const uint8_t *data = NULL;
 	size_t len = 0;
-	int rc = compress_block(w, &data, &len, err);
+	int rc = compress_block(w, src, &data, &len, err);
 	if (rc != WB_OK)
 		return rc;
 	uint8_t head[20];
 	struct wb_buf hb = {head, 0, sizeof(head), 0};
-	wb_avro_put_long(&hb, w->count);
+	wb_avro_put_long(&hb, count);
 	wb_avro_put_long(&hb, (int64_t)len);
 	struct iovec iov[3] = {
 		{head, hb.len},
 		{(void *)data, len},
 		{w->sync, OCF_SYNC_LEN},
 	};
-	rc = writer_put(w, iov, 3, err);
+	return put_at(w, at, iov, 3, written, err);
+}
+
+/* ---- blocks in the background ----------------------------------------
+ * With a pool, a full block is handed to the pool's thread, which
+ * compresses and writes it while the caller fills the next one. A writer
+ * has at most one block in flight. Whatever writes, syncs or frees the
+ * writer first collects it (waits for it to be written); the offset counts
+ * it from then on. The records of a block that failed are put back in
+ * front of the pending ones, so the caller's retry writes them again. */
+
+static void *pool_main(void *arg)
+{
+	struct wb_ocf_pool *p = arg;
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (p->head == NULL && !p->stop)
+			pthread_cond_wait(&p->work, &p->mu);
+		struct wb_ocf_writer *w = p->head;
+		if (w == NULL)
+			break; /* stopped, and nothing is left */
+		p->head = w->next;
+		if (p->head == NULL)
+			p->tail = NULL;
+		pthread_mutex_unlock(&p->mu);
+		wb_error_t err;
+		wb_error_clear(&err);
+		int64_t written = 0;
+		int rc = put_block(w, &w->flight, w->flight_count, w->flight_at,
+				   &written, &err);
+		pthread_mutex_lock(&p->mu);
+		w->flight_rc = rc;
+		w->flight_err = err;
+		w->flight_written = written;
+		w->in_flight = false;
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+struct wb_ocf_pool *wb_ocf_pool_new(wb_error_t *err)
+{
+	struct wb_ocf_pool *p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		wb_error_set(err, WB_ERR_NOMEM, "avro-file: out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	if (pthread_create(&p->thread, NULL, pool_main, p) != 0) {
+		pthread_cond_destroy(&p->done);
+		pthread_cond_destroy(&p->work);
+		pthread_mutex_destroy(&p->mu);
+		free(p);
+		wb_error_set(err, WB_ERR_RUNTIME,
+			     "avro-file: cannot start the block writer thread");
+		return NULL;
+	}
+	return p;
+}
+
+void wb_ocf_pool_free(struct wb_ocf_pool *p)
+{
+	if (p == NULL)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thread, NULL);
+	pthread_cond_destroy(&p->done);
+	pthread_cond_destroy(&p->work);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+void wb_ocf_set_pool(struct wb_ocf_writer *w, struct wb_ocf_pool *p)
+{
+	/* uncompressed blocks are written faster than handed over */
+	w->pool = w->codec == WB_OCF_NULL ? NULL : p;
+}
+
+/* Waits for the block in flight, if any, and takes its outcome. */
+static int collect(struct wb_ocf_writer *w, wb_error_t *err)
+{
+	if (w->pool == NULL)
+		return WB_OK;
+	struct wb_ocf_pool *p = w->pool;
+	pthread_mutex_lock(&p->mu);
+	while (w->in_flight)
+		pthread_cond_wait(&p->done, &p->mu);
+	int rc = w->flight_rc;
+	wb_error_t e = w->flight_err;
+	int64_t written = w->flight_written;
+	w->flight_rc = WB_OK;
+	w->flight_written = 0;
+	pthread_mutex_unlock(&p->mu);
+	if (w->flight.len == 0)
+		return WB_OK;
+	if (rc == WB_OK) {
+		w->offset += written;
+		wb_buf_reset(&w->flight);
+		w->flight_count = 0;
+		return WB_OK;
+	}
+	/* back in front of the pending records */
+	wb_buf_append(&w->flight, w->block.data, w->block.len);
+	if (w->flight.failed) {
+		w->flight.failed = 0;
+		rc = wb_error_set(&e, WB_ERR_NOMEM,
+				  "%s: out of memory for the block buffer",
+				  w->path);
+	} else {
+		struct wb_buf t = w->block;
+		w->block = w->flight;
+		w->flight = t;
+		w->count += w->flight_count;
+	}
+	wb_buf_reset(&w->flight);
+	w->flight_count = 0;
+	if (err)
+		*err = e;
+	return rc;
+}
+
+/* Hands the pending block to the pool. */
+static int hand_over(struct wb_ocf_writer *w, wb_error_t *err)
+{
+	int rc = collect(w, err);
 	if (rc != WB_OK)
 		return rc;
+	struct wb_buf t = w->flight;
+	w->flight = w->block;
+	w->block = t;
+	w->flight_count = w->count;
+	w->count = 0;
+	w->flight_at = w->offset;
+	struct wb_ocf_pool *p = w->pool;
+	pthread_mutex_lock(&p->mu);
+	w->in_flight = true;
+	w->next = NULL;
+	if (p->tail)
+		p->tail->next = w;
+	else
+		p->head = w;
+	p->tail = w;
+	pthread_cond_signal(&p->work);
+	pthread_mutex_unlock(&p->mu);
+	return WB_OK;
+}
+
+int wb_ocf_append(struct wb_ocf_writer *w, const void *rec, size_t len,
+		  wb_error_t *err)
+{
+	wb_buf_append(&w->block, rec, len);
+	if (w->block.failed) {
+		w->block.failed = 0;
+		return wb_error_set(err, WB_ERR_NOMEM,
+				    "%s: out of memory for the block buffer",
+				    w->path);
+	}
+	w->count++;
+	if (w->block.len < w->block_bytes)
+		return WB_OK;
+	int rc = w->pool ? hand_over(w, err) : wb_ocf_write_block(w, err);
+	if (rc != WB_OK) {
+		/* The caller sees a failure, so the record must not stay; it
+		 * is the last one pending (a failed block in flight went back
+		 * in front). */
+		w->block.len -= len;
+		w->count--;
+	}
+	return rc;
+}
+
+int wb_ocf_write_block(struct wb_ocf_writer *w, wb_error_t *err)
+{
+	int rc = collect(w, err);
+	if (rc != WB_OK || w->count == 0)
+		return rc;
+	int64_t written = 0;
+	rc = put_block(w, &w->block, w->count, w->offset, &written, err);
+	if (rc != WB_OK)
+		return rc;
+	w->offset += written;
 	wb_buf_reset(&w->block);
 	w->count = 0;
 	return WB_OK;
@@ -503,6 +699,9 @@ int wb_ocf_write_block(struct wb_ocf_writer *w, wb_error_t *err)
 
 int wb_ocf_sync(struct wb_ocf_writer *w, wb_error_t *err)
 {
+	int rc = collect(w, err);
+	if (rc != WB_OK)
+		return rc;
 	if (fsync(w->fd) != 0)
 		return wb_error_set(err, WB_ERR_IO, "fsync %s: %s", w->path,
 				    strerror(errno));
@@ -515,7 +714,7 @@ int64_t wb_ocf_offset(const struct wb_ocf_writer *w)
 }
 size_t wb_ocf_pending(const struct wb_ocf_writer *w)
 {
-	return w->block.len;
+	return w->block.len + w->flight.len;
 }
 const char *wb_ocf_schema(const struct wb_ocf_writer *w)
 {
@@ -543,6 +742,13 @@ void wb_ocf_free(struct wb_ocf_writer *w)
 {
 	if (w == NULL)
 		return;
+	if (w->pool) {
+		/* the pool's thread may still be writing it */
+		pthread_mutex_lock(&w->pool->mu);
+		while (w->in_flight)
+			pthread_cond_wait(&w->pool->done, &w->pool->mu);
+		pthread_mutex_unlock(&w->pool->mu);
+	}
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->zs_ready)
@@ -550,6 +756,7 @@ void wb_ocf_free(struct wb_ocf_writer *w)
 	ZSTD_freeCCtx(w->zctx);
 	wb_buf_free(&w->block);
 	wb_buf_free(&w->comp);
+	wb_buf_free(&w->flight);
 	free(w->schema_json);
 	free(w->path);
 	free(w);

@@ -22,6 +22,7 @@ enum wb_ocf_codec {
 };
 
 struct wb_ocf_writer;
+struct wb_ocf_pool;
 
 /* "null" | "deflate" | "zstandard" (also "zstd") → codec; NULL = zstandard.
  * Returns WB_OK or WB_ERR_CONFIG. */
@@ -65,6 +66,18 @@ size_t wb_ocf_pending(const struct wb_ocf_writer *w);
 /* The schema JSON in the file's header (valid while w lives). */
 const char *wb_ocf_schema(const struct wb_ocf_writer *w);
 const char *wb_ocf_path(const struct wb_ocf_writer *w);
+
+/* A thread that compresses and writes full blocks in the background, for
+ * any number of writers: while it works on one block, the caller fills the
+ * next. Free it after every writer that uses it. NULL + err on failure. */
+struct wb_ocf_pool *wb_ocf_pool_new(wb_error_t *err);
+void wb_ocf_pool_free(struct wb_ocf_pool *p);
+/* From now on, w hands each full block to p (ignored for the null codec,
+ * whose blocks need no work). The functions above keep their meaning: a
+ * write, sync, close or free first waits for w's block in flight, and the
+ * offset counts a block once it has been waited for; pending counts it
+ * until then. */
+void wb_ocf_set_pool(struct wb_ocf_writer *w, struct wb_ocf_pool *p);
 
 /* Writes the pending block, fsyncs and closes the file; frees w whatever the
  * outcome. */

@@ -1,9 +1,12 @@
-/* test_ocf.c — OCF writer: each codec and reopen-after-truncate, checked
- * with python3-avro. */
+/* test_ocf.c — OCF writer: each codec, reopen-after-truncate, and blocks
+ * written by a pool's thread (also when that write fails), checked with
+ * python3-avro. */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -215,6 +218,137 @@ static void test_reopen(const char *dir, enum wb_ocf_codec codec)
 	wb_buf_free(&rec);
 }
 
+/* Reads path with python3-avro and compares with records [0, n). */
+static void check_file(const char *dir, const char *path,
+		       enum wb_ocf_codec codec, int64_t n)
+{
+	struct wb_buf e;
+	wb_buf_init(&e);
+	char head[64];
+	snprintf(head, sizeof(head), "codec %s\n", wb_ocf_codec_name(codec));
+	wb_buf_append(&e, head, strlen(head));
+	expect(&e, 0, n);
+	wb_buf_append(&e, "", 1);
+	char *got = py_read(dir, path);
+	CHECK(got != NULL && strcmp(got, (char *)e.data) == 0);
+	if (got && strcmp(got, (char *)e.data) != 0)
+		fprintf(stderr, "%s: got:\n%.2000s\nwant:\n%.2000s\n", path,
+			got, (char *)e.data);
+	free(got);
+	wb_buf_free(&e);
+}
+
+static int64_t file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
+}
+
+/* Two writers share a pool; small blocks, so most are written by the
+ * pool's thread while the next fills. Flushes in between: afterwards the
+ * offset is the file's size and nothing is pending. */
+static void test_pool(const char *dir, enum wb_ocf_codec codec)
+{
+	wb_error_t err = {0};
+	struct wb_ocf_pool *pool = wb_ocf_pool_new(&err);
+	CHECK(pool != NULL);
+	if (pool == NULL)
+		return;
+	char path[2][512];
+	struct wb_ocf_writer *w[2];
+	for (int i = 0; i < 2; i++) {
+		snprintf(path[i], sizeof(path[i]), "%s/pool-%s-%d.avro", dir,
+			 wb_ocf_codec_name(codec), i);
+		w[i] = wb_ocf_create(path[i], schema, codec, 3, 300, &err);
+		CHECK(w[i] != NULL);
+		if (w[i] == NULL)
+			return;
+		wb_ocf_set_pool(w[i], pool);
+	}
+	struct wb_buf rec;
+	wb_buf_init(&rec);
+	const int64_t n = 3000;
+	for (int64_t id = 0; id < n; id++) {
+		encode(&rec, id);
+		for (int i = 0; i < 2; i++)
+			CHECK(wb_ocf_append(w[i], rec.data, rec.len, &err) ==
+			      WB_OK);
+		if (id % 1000 == 999) {
+			for (int i = 0; i < 2; i++) {
+				CHECK(wb_ocf_write_block(w[i], &err) == WB_OK);
+				CHECK(wb_ocf_sync(w[i], &err) == WB_OK);
+				CHECK(wb_ocf_pending(w[i]) == 0);
+				CHECK(wb_ocf_offset(w[i]) ==
+				      file_size(path[i]));
+			}
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		CHECK(wb_ocf_close(w[i], &err) == WB_OK);
+	wb_ocf_pool_free(pool);
+	wb_buf_free(&rec);
+	for (int i = 0; i < 2; i++)
+		check_file(dir, path[i], codec, n);
+}
+
+/* The pool's thread fails to write a block (the file size limit): the
+ * failure surfaces on a later call, the file is cut back, the block's
+ * records are pending again, and once the limit is lifted a flush writes
+ * every record accepted, once, in order. */
+static void test_pool_failure(const char *dir)
+{
+	wb_error_t err = {0};
+	struct wb_ocf_pool *pool = wb_ocf_pool_new(&err);
+	CHECK(pool != NULL);
+	if (pool == NULL)
+		return;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/pool-failure.avro", dir);
+	/* level 0: deflate's stored blocks, so sizes are predictable */
+	struct wb_ocf_writer *w =
+		wb_ocf_create(path, schema, WB_OCF_DEFLATE, 0, 400, &err);
+	CHECK(w != NULL);
+	if (w == NULL)
+		return;
+	wb_ocf_set_pool(w, pool);
+
+	struct sigaction ign = {0}, old;
+	ign.sa_handler = SIG_IGN;
+	sigaction(SIGXFSZ, &ign, &old);
+	struct rlimit lim, saved;
+	getrlimit(RLIMIT_FSIZE, &saved);
+	lim = saved;
+	lim.rlim_cur = (rlim_t)file_size(path) + 700; /* about one block */
+	CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+
+	struct wb_buf rec;
+	wb_buf_init(&rec);
+	int64_t accepted = 0;
+	int failed = 0;
+	for (int64_t id = 0; id < 2000 && !failed; id++) {
+		encode(&rec, id);
+		if (wb_ocf_append(w, rec.data, rec.len, &err) == WB_OK)
+			accepted++;
+		else
+			failed = 1;
+	}
+	if (!failed && wb_ocf_write_block(w, &err) != WB_OK)
+		failed = 1;
+	CHECK(failed);
+	CHECK(err.code == WB_ERR_IO && strstr(err.message, "write ") != NULL);
+	CHECK(wb_ocf_offset(w) == file_size(path)); /* cut back */
+	CHECK(wb_ocf_pending(w) > 0);
+
+	CHECK(setrlimit(RLIMIT_FSIZE, &saved) == 0);
+	sigaction(SIGXFSZ, &old, NULL);
+	CHECK(wb_ocf_write_block(w, &err) == WB_OK);
+	CHECK(wb_ocf_pending(w) == 0);
+	CHECK(wb_ocf_close(w, &err) == WB_OK);
+	wb_ocf_pool_free(pool);
+	wb_buf_free(&rec);
+	check_file(dir, path, WB_OCF_DEFLATE, accepted);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/wb_test_ocf_XXXXXX";
@@ -228,6 +362,10 @@ int main(void)
 	test_reopen(dir, WB_OCF_NULL);
 	test_reopen(dir, WB_OCF_DEFLATE);
 	test_reopen(dir, WB_OCF_ZSTD);
+	test_pool(dir, WB_OCF_DEFLATE);
+	test_pool(dir, WB_OCF_ZSTD);
+	test_pool(dir, WB_OCF_NULL); /* in line: the pool is not used */
+	test_pool_failure(dir);
 
 	enum wb_ocf_codec c;
 	wb_error_t err = {0};
