@@ -3,7 +3,9 @@
  *
  * Each reader is an ordinary connection in a REPEATABLE READ transaction
  * that imported the round's exported snapshot. A reader works through one
- * table at a time.
+ * part of a table at a time: the whole table, or, for a table split between
+ * readers (split()), one range of its integer key. Everything below that
+ * says "table" holds for each part, with its own cursor and progress.
  *
  * A table read from its start (or one without a key) is streamed by one
  * `COPY (SELECT cols FROM t ORDER BY key) TO STDOUT` (text format; no
@@ -50,34 +52,46 @@
 #define PROGRESS_TTY_MS 500
 #define PROGRESS_LOG_MS 5000
 
-struct snap_table {
-	char *schema, *name, *full;
+/* A key range of a table that one reader reads at a time: the whole table,
+ * or one of the parts of a table split between readers (see split()). */
+struct part {
+	char *lo; /* rows with a key above this integer, NULL: from the start */
+	char *hi; /* rows with a key up to this integer, NULL: to the end */
 	/* durable progress: under mu */
-	uint64_t gen;
 	bool d_done;
 	char **d_key;
 	int d_nkey;
 	int64_t d_rows;
-	int64_t estimate;
+	/* round state: source thread only */
+	bool assigned;
+	bool emitted_done;
+	char *sql_copy; /* the range from its start, in key order */
+	char *sql_next; /* the keyset chunk after $1.. (and up to hi) */
+	char **cur_key; /* start key of the next query (NULL: from lo) */
+	int64_t rows;	/* rows emitted, counting durable rows of earlier
+			   runs */
+};
+
+struct snap_table {
+	char *schema, *name, *full;
+	uint64_t gen;	    /* under mu */
+	int64_t estimate;   /* under mu */
+	struct part *parts; /* under mu (the array; see struct part) */
+	int np;
 	/* round state: source thread only */
 	bool pending;
 	bool in_round;
-	bool assigned;
-	bool emitted_done;
 	struct wb_table *table;
-	char *sql_copy; /* the whole table, in key order when it has a key */
-	bool binary;	/* sql_copy is a binary COPY */
-	bool *bin;	/* binary: which columns come in binary (the rest are
-			   cast to text) */
-	char *sql_next; /* the keyset chunk after $1.. */
+	bool binary; /* the COPY is binary */
+	bool *bin;   /* binary: which columns come in binary (the rest are
+			cast to text) */
 	int nkeys;
 	int *keycols;
-	char **cur_key; /* start key of the next query (NULL: from the start) */
-	int64_t rows; /* rows emitted, counting durable rows of earlier runs */
 };
 
 struct mark {
 	int table;
+	int part;
 	uint64_t gen;
 	wb_position_t pos;
 	bool done;
@@ -91,6 +105,7 @@ enum copy_state { COPY_NONE, COPY_STARTING, COPY_STREAMING };
 struct reader {
 	PGconn *conn;
 	int table; /* table of the query in flight, -1 when none */
+	int part;  /* and its part */
 	bool busy;
 	enum copy_state copy;
 	int since_mark; /* COPY: rows emitted since the last chunk boundary */
@@ -99,6 +114,7 @@ struct reader {
 	PGresult *collecting;
 	PGresult *ready; /* a chunk being emitted */
 	int ready_table;
+	int ready_part;
 	int ready_row;
 	bool ready_last;
 };
@@ -172,22 +188,70 @@ struct wb_pg_snapshot *wb_pg_snapshot_new(const struct wb_config *cfg)
 	return sn;
 }
 
+static void part_clear_round(struct part *pt, int nkeys)
+{
+	free(pt->sql_copy);
+	free(pt->sql_next);
+	pt->sql_copy = pt->sql_next = NULL;
+	free_key(pt->cur_key, nkeys);
+	pt->cur_key = NULL;
+	pt->assigned = pt->emitted_done = false;
+}
+
+static void parts_free(struct part *parts, int np, int nkeys)
+{
+	for (int i = 0; parts && i < np; i++) {
+		part_clear_round(&parts[i], nkeys);
+		free(parts[i].lo);
+		free(parts[i].hi);
+		free_key(parts[i].d_key, parts[i].d_nkey);
+	}
+	free(parts);
+}
+
+/* Makes t one part again, the whole table, with no progress; call with mu
+ * held (and outside a round, or before the table's round starts). false
+ * when out of memory. */
+static bool whole_table(struct snap_table *t)
+{
+	struct part *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return false;
+	parts_free(t->parts, t->np, t->nkeys);
+	t->parts = p;
+	t->np = 1;
+	return true;
+}
+
+static int64_t table_rows(const struct snap_table *t)
+{
+	int64_t n = 0;
+	for (int i = 0; i < t->np; i++)
+		n += t->parts[i].rows;
+	return n;
+}
+
+static bool table_emitted(const struct snap_table *t)
+{
+	for (int i = 0; i < t->np; i++)
+		if (!t->parts[i].emitted_done)
+			return false;
+	return true;
+}
+
 static void round_clear_table(struct snap_table *t)
 {
+	for (int i = 0; i < t->np; i++)
+		part_clear_round(&t->parts[i], t->nkeys);
 	wb_table_unref(t->table);
 	t->table = NULL;
-	free(t->sql_copy);
-	free(t->sql_next);
 	free(t->keycols);
 	free(t->bin);
-	t->sql_copy = t->sql_next = NULL;
 	t->keycols = NULL;
 	t->bin = NULL;
 	t->binary = false;
-	free_key(t->cur_key, t->nkeys);
-	t->cur_key = NULL;
 	t->nkeys = 0;
-	t->in_round = t->assigned = t->emitted_done = false;
+	t->in_round = false;
 }
 
 static void close_readers(struct wb_pg_snapshot *sn)
@@ -210,10 +274,10 @@ void wb_pg_snapshot_free(struct wb_pg_snapshot *sn)
 	for (int i = 0; i < sn->nt; i++) {
 		struct snap_table *t = &sn->t[i];
 		round_clear_table(t);
+		parts_free(t->parts, t->np, 0);
 		free(t->schema);
 		free(t->name);
 		free(t->full);
-		free_key(t->d_key, t->d_nkey);
 	}
 	free(sn->t);
 	for (size_t i = 0; i < sn->nmarks; i++)
@@ -246,10 +310,11 @@ static int table_index(struct wb_pg_snapshot *sn, const char *schema,
 	memset(t, 0, sizeof(*t));
 	t->schema = strdup(schema);
 	t->name = strdup(name);
-	if (t->schema == NULL || t->name == NULL ||
+	if (t->schema == NULL || t->name == NULL || !whole_table(t) ||
 	    asprintf(&t->full, "%s.%s", schema, name) < 0) {
 		free(t->schema);
 		free(t->name);
+		free(t->parts);
 		return -1;
 	}
 	t->estimate = -1;
@@ -264,18 +329,107 @@ int wb_pg_snapshot_add(struct wb_pg_snapshot *sn, const char *schema,
 	if (i >= 0) {
 		struct snap_table *t = &sn->t[i];
 		t->gen++;
-		t->d_done = false;
-		free_key(t->d_key, t->d_nkey);
-		t->d_key = NULL;
-		t->d_nkey = 0;
-		t->d_rows = 0;
-		t->rows = 0;
-		t->pending = true;
+		if (!whole_table(t))
+			i = -1;
+		else
+			t->pending = true;
 	}
 	pthread_mutex_unlock(&sn->mu);
 	if (i < 0)
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 	return WB_OK;
+}
+
+/* A part's durable progress from its JSON (the table's own object for a
+ * table in one part). */
+static bool restore_progress(struct part *pt, json_t *v)
+{
+	pt->d_done = json_is_true(json_object_get(v, "done"));
+	pt->d_rows = json_integer_value(json_object_get(v, "rows"));
+	pt->rows = pt->d_rows;
+	json_t *key = json_object_get(v, "key");
+	if (pt->d_done || !json_is_array(key) || json_array_size(key) == 0)
+		return true;
+	size_t nk = json_array_size(key);
+	pt->d_key = calloc(nk, sizeof(char *));
+	if (pt->d_key == NULL)
+		return false;
+	pt->d_nkey = (int)nk;
+	for (size_t k = 0; k < nk; k++) {
+		const char *s = json_string_value(json_array_get(key, k));
+		if ((pt->d_key[k] = strdup(s ? s : "")) == NULL)
+			return false;
+	}
+	return true;
+}
+
+/* Whether s is a decimal int64, as split() writes bounds. */
+static bool int_text(const char *s, long long *v)
+{
+	char *end;
+	errno = 0;
+	*v = s && *s ? strtoll(s, &end, 10) : 0;
+	return s && *s && errno == 0 && *end == '\0';
+}
+
+/* Every part but the last ends at an integer, each above the one before;
+ * the last is open. */
+static bool bounds_valid(const struct part *p, int np)
+{
+	long long prev = 0, v;
+	for (int i = 0; i < np; i++) {
+		if (i == np - 1)
+			return p[i].hi == NULL;
+		if (!int_text(p[i].hi, &v) || (i > 0 && v <= prev))
+			return false;
+		prev = v;
+	}
+	return true;
+}
+
+/* The parts of a table from its checkpoint object: "parts" when it was
+ * split, else the table's own done/rows/key. Call with mu held. */
+static bool restore_parts(struct snap_table *t, json_t *v)
+{
+	if (!whole_table(t))
+		return false;
+	json_t *parts = json_object_get(v, "parts");
+	size_t np = json_is_array(parts) ? json_array_size(parts) : 0;
+	if (np > 1) {
+		struct part *p = calloc(np, sizeof(*p));
+		if (p == NULL)
+			return false;
+		parts_free(t->parts, t->np, 0);
+		t->parts = p;
+		t->np = (int)np;
+		for (size_t i = 0; i < np; i++) {
+			json_t *pv = json_array_get(parts, i);
+			const char *hi =
+				json_string_value(json_object_get(pv, "hi"));
+			if (hi && (p[i].hi = strdup(hi)) == NULL)
+				return false;
+			if (i > 0 && p[i - 1].hi &&
+			    (p[i].lo = strdup(p[i - 1].hi)) == NULL)
+				return false;
+			if (!restore_progress(&p[i], pv))
+				return false;
+		}
+		if (!bounds_valid(p, (int)np)) {
+			wb_warn("postgres",
+				"snapshot of %s: the checkpoint's parts are "
+				"not a split of the key; the table is read "
+				"again from its start",
+				t->full);
+			if (!whole_table(t))
+				return false;
+		}
+	} else if (!restore_progress(&t->parts[0], v)) {
+		return false;
+	}
+	t->pending = false;
+	for (int i = 0; i < t->np; i++)
+		t->pending |= !t->parts[i].d_done;
+	return true;
 }
 
 int wb_pg_snapshot_restore(struct wb_pg_snapshot *sn, json_t *state,
@@ -305,25 +459,13 @@ int wb_pg_snapshot_restore(struct wb_pg_snapshot *sn, json_t *state,
 			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 		}
 		struct snap_table *t = &sn->t[i];
-		t->d_done = json_is_true(json_object_get(v, "done"));
-		t->d_rows = json_integer_value(json_object_get(v, "rows"));
 		json_t *est = json_object_get(v, "estimate");
 		t->estimate =
 			json_is_integer(est) ? json_integer_value(est) : -1;
-		json_t *key = json_object_get(v, "key");
-		if (json_is_array(key) && json_array_size(key) > 0) {
-			size_t nk = json_array_size(key);
-			t->d_key = calloc(nk, sizeof(char *));
-			t->d_nkey = t->d_key ? (int)nk : 0;
-			for (size_t k = 0; t->d_key && k < nk; k++) {
-				const char *s = json_string_value(
-					json_array_get(key, k));
-				t->d_key[k] = strdup(s ? s : "");
-			}
-		}
-		t->rows = t->d_rows;
-		t->pending = !t->d_done;
+		bool ok = restore_parts(t, v);
 		pthread_mutex_unlock(&sn->mu);
+		if (!ok)
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 	}
 	return WB_OK;
 }
@@ -423,6 +565,40 @@ static bool choose_binary(struct snap_table *t)
 	return true;
 }
 
+/* A part's bounds in SQL: " WHERE ..." on the key (empty for the whole
+ * table). The COPY takes no parameters, so its bounds come from settings
+ * that send_chunk_query() sets with bound values; the keyset query binds
+ * hi as $2 (after the start key). NULL when out of memory. */
+static char *bounds_sql(const struct part *pt, const char *key, bool copy)
+{
+	char *out = NULL;
+	int n;
+	if (copy && pt->lo && pt->hi)
+		n = asprintf(
+			&out,
+			" WHERE %s > current_setting('waybill.snapshot_lo')"
+			"::bigint AND %s <= "
+			"current_setting('waybill.snapshot_hi')::bigint",
+			key, key);
+	else if (copy && pt->lo)
+		n = asprintf(
+			&out,
+			" WHERE %s > current_setting('waybill.snapshot_lo')"
+			"::bigint",
+			key);
+	else if (copy && pt->hi)
+		n = asprintf(
+			&out,
+			" WHERE %s <= current_setting('waybill.snapshot_hi')"
+			"::bigint",
+			key);
+	else if (!copy && pt->hi)
+		n = asprintf(&out, " AND %s <= $2::bigint", key);
+	else
+		n = asprintf(&out, "%s", "");
+	return n < 0 ? NULL : out;
+}
+
 static int build_sql(struct wb_pg_snapshot *sn, PGconn *conn, int ti,
 		     wb_error_t *err)
 {
@@ -453,24 +629,43 @@ static int build_sql(struct wb_pg_snapshot *sn, PGconn *conn, int ti,
 				    false);
 		if (keys == NULL || params == NULL || order == NULL)
 			goto nomem;
-		if (asprintf(&t->sql_copy,
-			     "COPY (SELECT %s FROM %s ORDER BY %s) TO STDOUT%s",
-			     copy_cols, tbl, order, format) < 0 ||
-		    asprintf(&t->sql_next,
-			     "SELECT %s FROM %s WHERE (%s) > (%s) ORDER BY %s "
-			     "LIMIT %d",
-			     cols, tbl, keys, params, keys, sn->chunk) < 0) {
-			t->sql_copy = t->sql_next = NULL;
-			goto nomem;
+	}
+	for (int i = 0; i < t->np; i++) {
+		struct part *pt = &t->parts[i];
+		if (t->nkeys == 0) {
+			/* no key to page by: the whole table in one COPY */
+			if (asprintf(&pt->sql_copy,
+				     "COPY (SELECT %s FROM %s) TO STDOUT%s",
+				     copy_cols, tbl, format) < 0) {
+				pt->sql_copy = NULL;
+				goto nomem;
+			}
+			continue;
 		}
-	} else {
-		/* no key to page by: the whole table in one COPY */
-		if (asprintf(&t->sql_copy,
-			     "COPY (SELECT %s FROM %s) TO STDOUT%s", copy_cols,
-			     tbl, format) < 0) {
-			t->sql_copy = NULL;
+		/* a split table has one integer key column (split()) */
+		char *cb = bounds_sql(pt, order, true);
+		char *nb = bounds_sql(pt, keys, false);
+		int a = cb && nb
+				? asprintf(&pt->sql_copy,
+					   "COPY (SELECT %s FROM %s%s ORDER BY "
+					   "%s) TO STDOUT%s",
+					   copy_cols, tbl, cb, order, format)
+				: -1;
+		int b = a >= 0 ? asprintf(&pt->sql_next,
+					  "SELECT %s FROM %s WHERE (%s) > "
+					  "(%s)%s "
+					  "ORDER BY %s LIMIT %d",
+					  cols, tbl, keys, params, nb, keys,
+					  sn->chunk)
+			       : -1;
+		free(cb);
+		free(nb);
+		if (a < 0)
+			pt->sql_copy = NULL;
+		if (b < 0)
+			pt->sql_next = NULL;
+		if (a < 0 || b < 0)
 			goto nomem;
-		}
 	}
 	goto done;
 nomem:
@@ -521,6 +716,88 @@ static int reader_open(struct wb_pg_snapshot *sn, struct reader *r,
 	return WB_OK;
 }
 
+/* One key column, an integer: what split() can divide by value. */
+static bool integer_key(const struct snap_table *t)
+{
+	if (t->nkeys != 1)
+		return false;
+	const struct wb_type *ty = &t->table->cols[t->keycols[0]].type;
+	return !ty->is_array && ty->s.logical == WB_L_NONE &&
+	       (ty->s.kind == WB_T_INT || ty->s.kind == WB_T_LONG);
+}
+
+/* With more than one reader, a table read from its start whose key is one
+ * integer column, and that holds at least two chunks, is split into up to
+ * parallelism parts of equal key ranges between its smallest and largest
+ * key (a gap-free key gives equal row counts), read at once by different
+ * readers. The first part is open below and the last above, so the split
+ * covers every key whatever the snapshot holds. The parts are recorded in
+ * the checkpoint, so a resumed table keeps them. */
+static int split(struct wb_pg_snapshot *sn, PGconn *conn, struct snap_table *t,
+		 wb_error_t *err)
+{
+	int want = sn->cfg->source.snapshot_parallelism;
+	struct part *p0 = &t->parts[0];
+	if (want < 2 || t->np != 1 || p0->d_done || p0->d_nkey > 0 ||
+	    p0->d_rows > 0 || !integer_key(t) || t->estimate < 2LL * sn->chunk)
+		return WB_OK;
+	if (want > t->estimate / sn->chunk)
+		want = (int)(t->estimate / sn->chunk);
+	char *tbl = quoted_table(conn, t);
+	const char *kname = t->table->cols[t->keycols[0]].name;
+	char *k = PQescapeIdentifier(conn, kname, strlen(kname));
+	char *sql = NULL;
+	if (tbl == NULL || k == NULL ||
+	    asprintf(&sql, "SELECT min(%s)::text, max(%s)::text FROM %s", k, k,
+		     tbl) < 0)
+		sql = NULL;
+	free(tbl);
+	PQfreemem(k);
+	if (sql == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	PGresult *res = wb_pg_query(conn, sql, 0, NULL, err);
+	free(sql);
+	if (res == NULL)
+		return err->code;
+	long long lo, hi;
+	bool range = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) &&
+		     int_text(PQgetvalue(res, 0, 0), &lo) &&
+		     int_text(PQgetvalue(res, 0, 1), &hi);
+	PQclear(res);
+	uint64_t step = range && hi > lo
+				? ((uint64_t)hi - (uint64_t)lo) / (uint64_t)want
+				: 0;
+	if (step == 0)
+		return WB_OK;
+	struct part *p = calloc((size_t)want, sizeof(*p));
+	if (p == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	bool ok = true;
+	for (int i = 0; i < want - 1 && ok; i++) {
+		long long b =
+			(long long)((uint64_t)lo + step * (uint64_t)(i + 1));
+		ok = asprintf(&p[i].hi, "%lld", b) >= 0 &&
+		     (p[i + 1].lo = strdup(p[i].hi)) != NULL;
+		if (!ok)
+			p[i].hi = NULL;
+	}
+	if (!ok) {
+		parts_free(p, want, 0);
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	}
+	pthread_mutex_lock(&sn->mu);
+	parts_free(t->parts, t->np, t->nkeys);
+	t->parts = p;
+	t->np = want;
+	t->gen++;
+	pthread_mutex_unlock(&sn->mu);
+	wb_info("postgres",
+		"snapshot of %s: split into %d parts by %s (%lld to %lld) "
+		"for %d readers",
+		t->full, want, kname, lo, hi, want);
+	return WB_OK;
+}
+
 static int describe(struct wb_pg_snapshot *sn, struct wb_pg_catalog *cat,
 		    const struct wb_pg_reltarget *target, int ti,
 		    wb_error_t *err)
@@ -536,20 +813,18 @@ static int describe(struct wb_pg_snapshot *sn, struct wb_pg_catalog *cat,
 	for (int c = 0; c < t->table->ncols; c++)
 		if (t->table->cols[c].key)
 			t->keycols[t->nkeys++] = c;
-	if (t->nkeys > 0 && t->d_nkey == t->nkeys) {
-		t->cur_key = copy_key(t->d_key, t->d_nkey);
-		if (t->cur_key == NULL)
-			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-		t->rows = t->d_rows;
-	} else {
-		/* a key of another shape, or none: read from the start */
-		t->rows = 0;
-	}
-	if (t->nkeys == 0 && t->d_rows > 0)
+	if (t->np > 1 && !integer_key(t)) {
 		wb_warn("postgres",
-			"snapshot of %s: the table has no key, so "
-			"it is read again from its start",
+			"snapshot of %s: its key changed since it was split "
+			"between readers; it is read again from its start",
 			t->full);
+		pthread_mutex_lock(&sn->mu);
+		bool ok = whole_table(t);
+		t->gen++; /* marks of the old parts are void */
+		pthread_mutex_unlock(&sn->mu);
+		if (!ok)
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	}
 
 	char oidtext[16];
 	snprintf(oidtext, sizeof(oidtext), "%u", target->oid);
@@ -567,6 +842,33 @@ static int describe(struct wb_pg_snapshot *sn, struct wb_pg_catalog *cat,
 	pthread_mutex_lock(&sn->mu);
 	t->estimate = est;
 	pthread_mutex_unlock(&sn->mu);
+	int rc = split(sn, cat->conn, t, err);
+	if (rc)
+		return rc;
+	for (int i = 0; i < t->np; i++) {
+		struct part *pt = &t->parts[i];
+		if (pt->d_done) {
+			/* read in an earlier run: no reader takes it */
+			pt->assigned = pt->emitted_done = true;
+			pt->rows = pt->d_rows;
+		} else if (t->nkeys > 0 && pt->d_nkey == t->nkeys) {
+			pt->cur_key = copy_key(pt->d_key, pt->d_nkey);
+			if (pt->cur_key == NULL)
+				return wb_error_set(err, WB_ERR_NOMEM,
+						    "out of memory");
+			pt->rows = pt->d_rows;
+		} else {
+			/* a key of another shape, or none: read from the
+			 * start */
+			if (t->nkeys == 0 && pt->d_rows > 0)
+				wb_warn("postgres",
+					"snapshot of %s: the table has no "
+					"key, so it is read again from its "
+					"start",
+					t->full);
+			pt->rows = 0;
+		}
+	}
 	return build_sql(sn, cat->conn, ti, err);
 }
 
@@ -575,7 +877,7 @@ int wb_pg_snapshot_begin(struct wb_pg_snapshot *sn, struct wb_pg_catalog *cat,
 			 const char *snapshot_name, uint64_t point,
 			 wb_error_t *err)
 {
-	int rc, ntables = 0;
+	int rc, ntables = 0, nunits = 0;
 	sn->point = point;
 	char text[32];
 	wb_pg_format_lsn(point, text, sizeof(text));
@@ -598,7 +900,8 @@ int wb_pg_snapshot_begin(struct wb_pg_snapshot *sn, struct wb_pg_catalog *cat,
 				t->full);
 			t->pending = false;
 			pthread_mutex_lock(&sn->mu);
-			t->d_done = true;
+			for (int k = 0; k < t->np; k++)
+				t->parts[k].d_done = true;
 			pthread_mutex_unlock(&sn->mu);
 			continue;
 		}
@@ -606,12 +909,14 @@ int wb_pg_snapshot_begin(struct wb_pg_snapshot *sn, struct wb_pg_catalog *cat,
 			return rc;
 		t->in_round = true;
 		ntables++;
+		for (int k = 0; k < t->np; k++)
+			nunits += !t->parts[k].emitted_done;
 	}
 	int want = sn->cfg->source.snapshot_parallelism > 0
 			   ? sn->cfg->source.snapshot_parallelism
 			   : 1;
-	if (want > ntables)
-		want = ntables;
+	if (want > nunits)
+		want = nunits;
 	sn->r = calloc(want > 0 ? (size_t)want : 1, sizeof(*sn->r));
 	if (sn->r == NULL)
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
@@ -635,22 +940,48 @@ int wb_pg_snapshot_begin(struct wb_pg_snapshot *sn, struct wb_pg_catalog *cat,
 	return WB_OK;
 }
 
+/* The bounds of a part's COPY, as settings of the reader's transaction
+ * (values bound, not pasted into the COPY). */
+static int set_bounds(struct snap_table *t, struct part *pt, struct reader *r,
+		      wb_error_t *err)
+{
+	const char *params[2] = {pt->lo ? pt->lo : "", pt->hi ? pt->hi : ""};
+	PGresult *res = wb_pg_query(
+		r->conn,
+		"SELECT set_config('waybill.snapshot_lo', $1, true), "
+		"set_config('waybill.snapshot_hi', $2, true)",
+		2, params, err);
+	if (res == NULL) {
+		wb_error_prefix(err, "snapshot of %s", t->full);
+		return err->code;
+	}
+	PQclear(res);
+	return WB_OK;
+}
+
 static int send_chunk_query(struct wb_pg_snapshot *sn, struct reader *r, int ti,
-			    wb_error_t *err)
+			    int pi, wb_error_t *err)
 {
 	struct snap_table *t = &sn->t[ti];
-	int ok;
+	struct part *pt = &t->parts[pi];
+	int ok, rc;
 	r->copy = COPY_NONE;
-	if (t->cur_key == NULL) {
+	if (pt->cur_key == NULL) {
 		/* from the start (always, for a table without a key) */
-		ok = PQsendQuery(r->conn, t->sql_copy);
+		if ((pt->lo || pt->hi) && (rc = set_bounds(t, pt, r, err)))
+			return rc;
+		ok = PQsendQuery(r->conn, pt->sql_copy);
 		r->copy = COPY_STARTING;
 		r->since_mark = 0;
 		r->bin_first = true;
 	} else {
-		ok = PQsendQueryParams(r->conn, t->sql_next, t->nkeys, NULL,
-				       (const char *const *)t->cur_key, NULL,
-				       NULL, 0);
+		const char *params[2] = {pt->cur_key[0], pt->hi};
+		ok = pt->hi ? PQsendQueryParams(r->conn, pt->sql_next, 2, NULL,
+						params, NULL, NULL, 0)
+			    : PQsendQueryParams(
+				      r->conn, pt->sql_next, t->nkeys, NULL,
+				      (const char *const *)pt->cur_key, NULL,
+				      NULL, 0);
 	}
 	if (!ok) {
 		char line[400];
@@ -660,6 +991,7 @@ static int send_chunk_query(struct wb_pg_snapshot *sn, struct reader *r, int ti,
 		return err->code;
 	}
 	r->table = ti;
+	r->part = pi;
 	r->busy = true;
 	return WB_OK;
 }
@@ -716,8 +1048,9 @@ static int collect(struct wb_pg_snapshot *sn, struct reader *r, wb_error_t *err)
 	if (PQisBusy(r->conn))
 		return WB_OK;
 	/* the query is complete */
-	int ti = r->table;
+	int ti = r->table, pi = r->part;
 	struct snap_table *t = &sn->t[ti];
+	struct part *pt = &t->parts[pi];
 	PGresult *res = r->collecting;
 	r->collecting = NULL;
 	r->busy = false;
@@ -739,6 +1072,7 @@ static int collect(struct wb_pg_snapshot *sn, struct reader *r, wb_error_t *err)
 	sn->rows_read += (uint64_t)n;
 	r->ready = res;
 	r->ready_table = ti;
+	r->ready_part = pi;
 	r->ready_row = 0;
 	r->ready_last = n < sn->chunk;
 	if (!r->ready_last) {
@@ -747,10 +1081,10 @@ static int collect(struct wb_pg_snapshot *sn, struct reader *r, wb_error_t *err)
 			if (k == NULL)
 				return wb_error_set(err, WB_ERR_NOMEM,
 						    "out of memory");
-			free_key(t->cur_key, t->nkeys);
-			t->cur_key = k;
+			free_key(pt->cur_key, t->nkeys);
+			pt->cur_key = k;
 		}
-		return send_chunk_query(sn, r, ti, err);
+		return send_chunk_query(sn, r, ti, pi, err);
 	}
 	return WB_OK;
 lost:
@@ -760,7 +1094,7 @@ lost:
 	return err->code;
 }
 
-static int push_mark(struct wb_pg_snapshot *sn, int ti,
+static int push_mark(struct wb_pg_snapshot *sn, int ti, int pi,
 		     const wb_position_t *pos, bool done, char **key,
 		     wb_error_t *err)
 {
@@ -777,8 +1111,14 @@ static int push_mark(struct wb_pg_snapshot *sn, int ti,
 		sn->marks = m;
 		sn->capmarks = cap;
 	}
-	sn->marks[sn->nmarks++] = (struct mark){
-		ti, t->gen, *pos, done, key, key ? t->nkeys : 0, t->rows};
+	sn->marks[sn->nmarks++] = (struct mark){ti,
+						pi,
+						t->gen,
+						*pos,
+						done,
+						key,
+						key ? t->nkeys : 0,
+						t->parts[pi].rows};
 	pthread_mutex_unlock(&sn->mu);
 	return WB_OK;
 }
@@ -860,12 +1200,24 @@ static int pump(struct wb_pg_snapshot *sn, wb_error_t *err)
 	return WB_OK;
 }
 
+/* A part's last row is emitted; the table's, when every part's is. */
+static void part_done(struct snap_table *t, struct part *pt)
+{
+	pt->emitted_done = true;
+	if (!table_emitted(t))
+		return;
+	t->pending = false;
+	wb_info("postgres", "snapshot of %s finished: %" PRId64 " rows",
+		t->full, table_rows(t));
+}
+
 /* Emits the rest of a reader's ready chunk, or as much as fits. */
 static int emit(struct wb_pg_snapshot *sn, struct reader *r, struct wb_batch *b,
 		size_t target_bytes, wb_position_t *last, wb_error_t *err)
 {
-	int ti = r->ready_table;
+	int ti = r->ready_table, pi = r->ready_part;
 	struct snap_table *t = &sn->t[ti];
+	struct part *pt = &t->parts[pi];
 	int n = PQntuples(r->ready);
 	if (sn->current < 0)
 		sn->round_start_ms =
@@ -895,7 +1247,7 @@ static int emit(struct wb_pg_snapshot *sn, struct reader *r, struct wb_batch *b,
 			return rc;
 		*last = c->pos;
 		r->ready_row++;
-		t->rows++;
+		pt->rows++;
 		sn->round_rows++;
 	}
 	char **key = NULL;
@@ -906,15 +1258,11 @@ static int emit(struct wb_pg_snapshot *sn, struct reader *r, struct wb_batch *b,
 	PQclear(r->ready);
 	r->ready = NULL;
 	r->ready_table = -1;
-	if (done) {
-		t->emitted_done = true;
-		t->pending = false;
-		wb_info("postgres", "snapshot of %s finished: %" PRId64 " rows",
-			t->full, t->rows);
-	}
+	if (done)
+		part_done(t, pt);
 	if (key == NULL && !done)
 		return WB_OK; /* keyless: only its end is worth recording */
-	return push_mark(sn, ti, last, done, key, err);
+	return push_mark(sn, ti, pi, last, done, key, err);
 }
 
 /* The text of a COPY row's key, for the keyset query that resumes after
@@ -960,7 +1308,7 @@ static int copy_lost(struct reader *r, wb_error_t *err)
 static int copy_finish(struct wb_pg_snapshot *sn, struct reader *r,
 		       const wb_position_t *last, wb_error_t *err)
 {
-	int ti = r->table;
+	int ti = r->table, pi = r->part;
 	struct snap_table *t = &sn->t[ti];
 	PGresult *res;
 	char line[400] = "";
@@ -983,11 +1331,8 @@ static int copy_finish(struct wb_pg_snapshot *sn, struct reader *r,
 	r->busy = false;
 	r->copy = COPY_NONE;
 	r->table = -1;
-	t->emitted_done = true;
-	t->pending = false;
-	wb_info("postgres", "snapshot of %s finished: %" PRId64 " rows",
-		t->full, t->rows);
-	return push_mark(sn, ti, last, true, NULL, err);
+	part_done(t, &t->parts[pi]);
+	return push_mark(sn, ti, pi, last, true, NULL, err);
 }
 
 /* Emits the rows a streaming COPY has delivered so far, or as many as fit;
@@ -996,8 +1341,9 @@ static int emit_copy(struct wb_pg_snapshot *sn, struct reader *r,
 		     struct wb_batch *b, size_t target_bytes,
 		     wb_position_t *last, wb_error_t *err)
 {
-	int ti = r->table;
+	int ti = r->table, pi = r->part;
 	struct snap_table *t = &sn->t[ti];
+	struct part *pt = &t->parts[pi];
 	int ncols = t->table->ncols;
 	int rc;
 	if (ncols > sn->capfields) {
@@ -1083,12 +1429,12 @@ static int emit_copy(struct wb_pg_snapshot *sn, struct reader *r,
 			return rc;
 		}
 		*last = c->pos;
-		t->rows++;
+		pt->rows++;
 		sn->round_rows++;
 		if (key != NULL) {
 			/* a chunk boundary: resumable after this row */
 			r->since_mark = 0;
-			if ((rc = push_mark(sn, ti, last, false, key, err)))
+			if ((rc = push_mark(sn, ti, pi, last, false, key, err)))
 				return rc;
 		}
 	}
@@ -1128,21 +1474,21 @@ static void progress(struct wb_pg_snapshot *sn, bool final)
 			 secs, rate);
 	} else {
 		const struct snap_table *t = &sn->t[sn->current];
+		int64_t rows = table_rows(t);
 		char est[32] = "?", pct[16] = "", eta[32] = "?";
 		if (t->estimate >= 0) {
-			int64_t e =
-				t->estimate > t->rows ? t->estimate : t->rows;
+			int64_t e = t->estimate > rows ? t->estimate : rows;
 			snprintf(est, sizeof(est), "%" PRId64, e);
 			snprintf(pct, sizeof(pct), " (%d%%)",
-				 e > 0 ? (int)(t->rows * 100 / e) : 100);
+				 e > 0 ? (int)(rows * 100 / e) : 100);
 			if (rate > 0)
 				fmt_eta(eta, sizeof(eta),
-					(double)(e - t->rows) / rate);
+					(double)(e - rows) / rate);
 		}
 		snprintf(line, sizeof(line),
 			 "snapshot %s: %" PRId64
 			 "/%s rows%s, %.0f rows/s, ETA %s",
-			 t->full, t->rows, est, pct, rate, eta);
+			 t->full, rows, est, pct, rate, eta);
 	}
 	if (sn->tty) {
 		fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
@@ -1150,6 +1496,21 @@ static void progress(struct wb_pg_snapshot *sn, bool final)
 	} else {
 		wb_info("postgres", "%s", line);
 	}
+}
+
+/* The next table or part no reader has taken; false when none is left. */
+static bool next_unit(const struct wb_pg_snapshot *sn, int *ti, int *pi)
+{
+	for (int i = 0; i < sn->nt; i++) {
+		const struct snap_table *t = &sn->t[i];
+		for (int k = 0; t->in_round && k < t->np; k++)
+			if (!t->parts[k].assigned) {
+				*ti = i;
+				*pi = k;
+				return true;
+			}
+	}
+	return false;
 }
 
 int wb_pg_snapshot_step(struct wb_pg_snapshot *sn, struct wb_batch *b,
@@ -1160,19 +1521,14 @@ int wb_pg_snapshot_step(struct wb_pg_snapshot *sn, struct wb_batch *b,
 	int rc;
 	*complete = false;
 	for (;;) {
-		/* free readers take the next table */
+		/* free readers take the next table, or part of one */
 		for (int i = 0; i < sn->nr; i++) {
 			struct reader *r = &sn->r[i];
-			if (r->busy)
-				continue;
-			for (int ti = 0; ti < sn->nt; ti++) {
-				struct snap_table *t = &sn->t[ti];
-				if (!t->in_round || t->assigned)
-					continue;
-				t->assigned = true;
-				if ((rc = send_chunk_query(sn, r, ti, err)))
+			int ti, pi;
+			if (!r->busy && next_unit(sn, &ti, &pi)) {
+				sn->t[ti].parts[pi].assigned = true;
+				if ((rc = send_chunk_query(sn, r, ti, pi, err)))
 					return rc;
-				break;
 			}
 		}
 		for (int i = 0; i < sn->nr; i++) {
@@ -1203,7 +1559,7 @@ int wb_pg_snapshot_step(struct wb_pg_snapshot *sn, struct wb_batch *b,
 		progress(sn, false);
 		bool all = true;
 		for (int ti = 0; ti < sn->nt && all; ti++)
-			all = !sn->t[ti].in_round || sn->t[ti].emitted_done;
+			all = !sn->t[ti].in_round || table_emitted(&sn->t[ti]);
 		if (all) {
 			*complete = true;
 			return WB_OK;
@@ -1215,8 +1571,8 @@ int wb_pg_snapshot_step(struct wb_pg_snapshot *sn, struct wb_batch *b,
 			ready |= sn->r[i].ready != NULL;
 			idle |= !sn->r[i].busy;
 		}
-		for (int ti = 0; ti < sn->nt && idle && !waiting; ti++)
-			waiting = sn->t[ti].in_round && !sn->t[ti].assigned;
+		int wt, wp;
+		waiting = idle && next_unit(sn, &wt, &wp);
 		if (ready || (idle && waiting))
 			continue; /* a chunk to emit, or a table to assign */
 
@@ -1274,16 +1630,17 @@ void wb_pg_snapshot_durable(struct wb_pg_snapshot *sn,
 	       wb_position_cmp(&sn->marks[k].pos, durable) <= 0) {
 		struct mark *m = &sn->marks[k++];
 		struct snap_table *t = &sn->t[m->table];
-		if (m->gen != t->gen) {
+		if (m->gen != t->gen || m->part >= t->np) {
 			free_key(m->key, m->nkey);
 			continue;
 		}
-		t->d_rows = m->rows;
-		t->d_done = m->done;
+		struct part *pt = &t->parts[m->part];
+		pt->d_rows = m->rows;
+		pt->d_done = m->done;
 		if (m->key) {
-			free_key(t->d_key, t->d_nkey);
-			t->d_key = m->key;
-			t->d_nkey = m->nkey;
+			free_key(pt->d_key, pt->d_nkey);
+			pt->d_key = m->key;
+			pt->d_nkey = m->nkey;
 		} else {
 			free_key(m->key, m->nkey);
 		}
@@ -1296,6 +1653,17 @@ void wb_pg_snapshot_durable(struct wb_pg_snapshot *sn,
 	pthread_mutex_unlock(&sn->mu);
 }
 
+/* A durable key as JSON: null when none (or done). */
+static json_t *key_json(const struct part *pt)
+{
+	if (pt->d_key == NULL || pt->d_done)
+		return json_null();
+	json_t *key = json_array();
+	for (int k = 0; key && k < pt->d_nkey; k++)
+		json_array_append_new(key, json_string(pt->d_key[k]));
+	return key;
+}
+
 json_t *wb_pg_snapshot_state(struct wb_pg_snapshot *sn)
 {
 	pthread_mutex_lock(&sn->mu);
@@ -1306,18 +1674,31 @@ json_t *wb_pg_snapshot_state(struct wb_pg_snapshot *sn)
 	json_t *tables = json_object();
 	for (int i = 0; tables && i < sn->nt; i++) {
 		const struct snap_table *t = &sn->t[i];
-		json_t *key = json_null();
-		if (t->d_key && !t->d_done) {
-			key = json_array();
-			for (int k = 0; k < t->d_nkey; k++)
-				json_array_append_new(key,
-						      json_string(t->d_key[k]));
+		bool done = true;
+		int64_t rows = 0;
+		json_t *parts = t->np > 1 ? json_array() : NULL;
+		for (int k = 0; k < t->np; k++) {
+			const struct part *pt = &t->parts[k];
+			done &= pt->d_done;
+			rows += pt->d_rows;
+			if (parts)
+				json_array_append_new(
+					parts, json_pack("{s:s?,s:b,s:I,s:o}",
+							 "hi", pt->hi, "done",
+							 pt->d_done, "rows",
+							 (json_int_t)pt->d_rows,
+							 "key", key_json(pt)));
 		}
-		json_object_set_new(
-			tables, t->full,
-			json_pack("{s:b,s:I,s:I,s:o}", "done", t->d_done,
-				  "rows", (json_int_t)t->d_rows, "estimate",
-				  (json_int_t)t->estimate, "key", key));
+		json_t *o = json_pack("{s:b,s:I,s:I,s:o}", "done", done, "rows",
+				      (json_int_t)rows, "estimate",
+				      (json_int_t)t->estimate, "key",
+				      t->np == 1 ? key_json(&t->parts[0])
+						 : json_null());
+		if (o && parts)
+			json_object_set_new(o, "parts", parts);
+		else
+			json_decref(parts);
+		json_object_set_new(tables, t->full, o);
 	}
 	json_t *out = json_pack("{s:s,s:o}", "point", sn->point_text, "tables",
 				tables);

@@ -71,7 +71,9 @@ void wb_pg_snapshot_durable(struct wb_pg_snapshot *sn,
 /* The durable progress as JSON (caller owns), or NULL when no table was
  * ever snapshotted. Format:
  *   {"point": "X/Y", "tables": {"schema.table": {"done": bool,
- *    "rows": N, "estimate": N, "key": ["text", ...] | null}}} */
+ *    "rows": N, "estimate": N, "key": ["text", ...] | null,
+ *    "parts": [{"hi": "N" | null, "done": bool, "rows": N,
+ *               "key": [...] | null}, ...]  (only for a split table)}}} */
 json_t *wb_pg_snapshot_state(struct wb_pg_snapshot *sn);
 
 /* Rows read from the server by this process (all rounds). */

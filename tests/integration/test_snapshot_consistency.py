@@ -3,7 +3,8 @@
 # initial snapshot of a 50k-row table read in many small chunks. The r events
 # must be exactly the table as of one cut of the writer's log (the consistent
 # point), the streamed events exactly the rest of that log, in order, each
-# once; snapshot + stream replay to the table's final state.
+# once; snapshot + stream replay to the table's final state. Twice: with one
+# reader, and with the table split between three readers.
 import os
 import random
 import sys
@@ -74,16 +75,22 @@ class Writer(threading.Thread):
 
 
 def test():
-    log(f"seed {SEED}")
-    rng = random.Random(SEED)
+    run(1)
+    run(3)
+
+
+def run(parallelism):
+    log(f"seed {SEED}, parallelism {parallelism}")
+    rng = random.Random(SEED + parallelism)
     pg = Postgres().start()
     pg.psql(f"""
         CREATE TABLE snap_w (id int PRIMARY KEY, ver int NOT NULL, note text NOT NULL);
         ALTER TABLE snap_w REPLICA IDENTITY FULL;
         INSERT INTO snap_w SELECT i, -i, repeat('n', 150) || i FROM generate_series(1, {ROWS}) i;
+        ANALYZE snap_w;
     """)
     p = Pipeline(pg, name=NAME, tables=["public.snap_w"],
-                 extra_source="  snapshot: {mode: initial, chunk_size: 150}\n")
+                 extra_source=f"  snapshot: {{mode: initial, chunk_size: 150, parallelism: {parallelism}}}\n")
 
     def snapshot_done():
         ck = p.checkpoint()
@@ -132,7 +139,17 @@ def test():
     check_eq(len(got_snap), len(snap), "each row once in the snapshot")
     check(got_snap == state, f"snapshot = the table as of the cut ({len(state)} rows)")
     ids = [x["after"]["id"] for x in snap]
-    check(ids == sorted(ids), "snapshot rows in key order (one reader)")
+    parts = p.checkpoint()["source"]["snapshot"]["tables"]["public.snap_w"].get("parts")
+    if parallelism == 1:
+        check(parts is None, "one reader: the table is not split")
+        check(ids == sorted(ids), "snapshot rows in key order (one reader)")
+    else:
+        check(parts is not None and len(parts) == parallelism, f"split into {parallelism} parts")
+        his = [int(x["hi"]) for x in parts[:-1]] + [None]
+        part_ids = [[i for i in ids if (k == 0 or i > his[k - 1]) and (h is None or i <= h)]
+                    for k, h in enumerate(his)]
+        check(all(x == sorted(x) and x for x in part_ids), "each part's rows in key order")
+        check(ids != sorted(ids), "the parts were read at once (rows interleaved)")
 
     final = dict(got_snap)
     for op, i, v in got_stream:
