@@ -3,8 +3,10 @@
 # of a 1,000,000-row table into the avro-file sink (mode initial_only, which
 # exits once every row is durable) against PostgreSQL's own fastest reader,
 # `COPY (SELECT ...) TO STDOUT (FORMAT binary)` to /dev/null, on the same
-# table in one run. Prints both timings, the throughput ratio, waybill's peak
-# RSS, and checks the row count in the output. Also times text COPY (what
+# table in one run. waybill runs once with one reader and once with one
+# reader per CPU (the table then split into key ranges read at once; see
+# docs/DESIGN.md, "Snapshots"). Prints the timings, the throughput ratios,
+# waybill's peak RSS, and checks that every id is in the output once. Also times text COPY (what
 # waybill's reader uses for a table read from its start) and a plain text
 # SELECT (keyset chunks of a resumed table), and splits waybill's time into
 # start-up, the snapshot itself (first to last row emitted, from its log) and
@@ -16,17 +18,18 @@ cd "$repo"
 
 rows=1000000
 chunk=10000
-parallelism=1
+parallelism="1 $(nproc)"
 codec=zstandard
 level=
 keep=0
 usage()
 {
 	cat <<EOF
-usage: tools/bench pg --snapshot [--rows N] [--chunk N] [--parallelism N] [--codec C] [--level N] [--keep]
+usage: tools/bench pg --snapshot [--rows N] [--chunk N] [--parallelism "N ..."] [--codec C] [--level N] [--keep]
   --rows N         rows in the table (default $rows)
   --chunk N        snapshot chunk_size (default $chunk)
-  --parallelism N  snapshot parallelism (default $parallelism; one table, so 1 reader works)
+  --parallelism "N ..."  snapshot parallelism of each waybill run (default "$parallelism":
+                   one reader, then one per CPU, which splits the table into key ranges)
   --codec C        avro-file codec: zstandard (default), deflate, null
   --level N        codec level (default: the sink's, 3 for zstandard)
   --keep           keep the work directory
@@ -130,71 +133,99 @@ say "    COPY text and SELECT text (psql -At), best of 3, for comparison"
 copy_text=$(best_of "COPY (SELECT $cols FROM item ORDER BY id) TO STDOUT")
 select_text=$(best_of "SELECT $cols FROM item ORDER BY id")
 
-say "(b) waybill snapshot (initial_only, chunk_size $chunk, parallelism $parallelism) → avro-file ($codec${level:+ level $level})"
-cat >"$work/bench.yaml" <<YAML
+# (b) waybill, once per parallelism given (default: one reader, then one
+# reader per CPU, which splits the table into that many key ranges).
+run_waybill()
+{
+	local par=$1 dir=$work/p$1
+	mkdir -p "$dir"
+	say "(b) waybill snapshot (initial_only, chunk_size $chunk, parallelism $par) → avro-file ($codec${level:+ level $level})"
+	cat >"$dir/bench.yaml" <<YAML
 name: snapbench
-checkpoint_dir: $work/checkpoints
+checkpoint_dir: $dir/checkpoints
 source:
   type: postgres
   dsn: "$(wb_pg_dsn bench)"
   tables: ["public.item"]
-  snapshot: {mode: initial_only, chunk_size: $chunk, parallelism: $parallelism}
+  slot: waybill_snapbench_p$par
+  snapshot: {mode: initial_only, chunk_size: $chunk, parallelism: $par}
 sink:
   type: avro-file
-  dir: $work/out
+  dir: $dir/out
   codec: $codec
 ${level:+  codec_level: $level}
 YAML
-t0=$(now)
-wb_rc=0
-/usr/bin/time -v -o "$work/waybill.time" "$waybill" run -c "$work/bench.yaml" \
-	2>"$work/waybill.log" || wb_rc=$?
-t1=$(now)
-if [ $wb_rc -ne 0 ]; then
-	tail -n 30 "$work/waybill.log" >&2
-	echo "error: waybill exited with $wb_rc (log above)" >&2
-	exit 1
-fi
-wb_secs=$(calc "$t1 - $t0")
-# phases from the log's timestamps (ms): process start = t0
-log_ms() { sed -n "s/^[0-9-]*T\([0-9:.]*\)Z.*$1.*/\1/p" "$work/waybill.log" | head -n 1 |
-	awk -F: '{ printf "%.3f", ($1 * 3600 + $2 * 60 + $3) }'; }
-t0_day=$(date -u -d "@$t0" +%H:%M:%S.%N | awk -F: '{ printf "%.3f", ($1 * 3600 + $2 * 60 + $3) }')
-snap_begin=$(log_ms "snapshot of [0-9]* table")
-snap_end=$(log_ms "snapshot at .* done")
-stopped=$(log_ms "pipeline: stopped at")
-snap_line=$(sed -n 's/.*\(snapshot at .* done: .*\)/\1/p' "$work/waybill.log" | head -n 1)
-wb_rss_kb=$(time_field "$work/waybill.time" "Maximum resident set size (kbytes)")
-wb_user=$(time_field "$work/waybill.time" "User time (seconds)")
-wb_sys=$(time_field "$work/waybill.time" "System time (seconds)")
+	local t0 t1 wb_rc=0
+	t0=$(now)
+	/usr/bin/time -v -o "$dir/waybill.time" "$waybill" run -c "$dir/bench.yaml" \
+		2>"$dir/waybill.log" || wb_rc=$?
+	t1=$(now)
+	if [ $wb_rc -ne 0 ]; then
+		tail -n 30 "$dir/waybill.log" >&2
+		echo "error: waybill exited with $wb_rc (log above)" >&2
+		exit 1
+	fi
+	local wb_secs
+	wb_secs=$(calc "$t1 - $t0")
+	# phases from the log's timestamps (ms): process start = t0
+	log_ms() { sed -n "s/^[0-9-]*T\([0-9:.]*\)Z.*$1.*/\1/p" "$dir/waybill.log" | head -n 1 |
+		awk -F: '{ printf "%.3f", ($1 * 3600 + $2 * 60 + $3) }'; }
+	local t0_day snap_begin snap_end stopped snap_line split_line
+	t0_day=$(date -u -d "@$t0" +%H:%M:%S.%N | awk -F: '{ printf "%.3f", ($1 * 3600 + $2 * 60 + $3) }')
+	snap_begin=$(log_ms "snapshot of [0-9]* table")
+	snap_end=$(log_ms "snapshot at .* done")
+	stopped=$(log_ms "pipeline: stopped at")
+	snap_line=$(sed -n 's/.*\(snapshot at .* done: .*\)/\1/p' "$dir/waybill.log" | head -n 1)
+	split_line=$(sed -n 's/.*snapshot of public.item: \(split into .*\)/\1/p' "$dir/waybill.log" | head -n 1)
+	local wb_rss_kb wb_user wb_sys
+	wb_rss_kb=$(time_field "$dir/waybill.time" "Maximum resident set size (kbytes)")
+	wb_user=$(time_field "$dir/waybill.time" "User time (seconds)")
+	wb_sys=$(time_field "$dir/waybill.time" "System time (seconds)")
 
-say "verifying the output (waybill cat)"
-mapfile -t files < <(find "$work/out" -name '*.avro' | sort)
-out_bytes=0
-for f in "${files[@]}"; do out_bytes=$((out_bytes + $(stat -c %s "$f"))); done
-got=0
-if [ ${#files[@]} -gt 0 ]; then
-	got=$("$waybill" cat "${files[@]}" | grep -c '"op": *"r"' || true)
-fi
+	say "verifying the output (waybill cat): every id once"
+	local files out_bytes=0 got=0 distinct=0 f
+	mapfile -t files < <(find "$dir/out" -name '*.avro' | sort)
+	for f in "${files[@]}"; do out_bytes=$((out_bytes + $(stat -c %s "$f"))); done
+	if [ ${#files[@]} -gt 0 ]; then
+		"$waybill" cat "${files[@]}" | grep '"op": *"r"' |
+			sed -n 's/.*"after": *{"id": *\([0-9]*\).*/\1/p' >"$dir/ids"
+		got=$(wc -l <"$dir/ids")
+		distinct=$(sort -u "$dir/ids" | wc -l)
+		rm -f "$dir/ids"
+	fi
+
+	report+=$(printf '\n  waybill, parallelism %d  %8.2f s  %10.0f rows/s  (start to exit: slot, snapshot, fsync, files completed)' \
+		"$par" "$wb_secs" "$(calc "$rows / $wb_secs")")
+	[ -n "$split_line" ] && report+=$(printf '\n    table %s' "$split_line")
+	if [ -n "$snap_begin" ] && [ -n "$snap_end" ] && [ -n "$stopped" ]; then
+		report+=$(printf '\n    = start-up %.2f s + snapshot %.2f s + drain %.2f s + exit (%s)' \
+			"$(calc "$snap_begin - $t0_day")" "$(calc "$snap_end - $snap_begin")" \
+			"$(calc "$stopped - $snap_end")" "$snap_line")
+	fi
+	report+=$(printf '\n    ratio (throughput) waybill/COPY binary %.2f (target >= 0.80)' "$(calc "$copy_bin / $wb_secs")")
+	report+=$(printf '\n    peak RSS %.1f MiB (target <= 64 MiB); CPU %.2f s user + %.2f s sys (%.2f µs per row)' \
+		"$(calc "$wb_rss_kb / 1024")" "$wb_user" "$wb_sys" "$(calc "($wb_user + $wb_sys) * 1000000 / $rows")")
+	report+=$(printf '\n    output %d bytes in %d .avro files (%s), %d r records, %d distinct ids' \
+		"$out_bytes" "${#files[@]}" "$codec${level:+ $level}" "$got" "$distinct")
+	if [ "$got" -ne "$rows" ] || [ "$distinct" -ne "$rows" ]; then
+		failed+=" parallelism $par: $got r records, $distinct distinct ids, expected $rows;"
+	fi
+	rm -rf "$dir/out"
+}
+
+report=
+failed=
+for par in $parallelism; do
+	run_waybill "$par"
+done
 
 printf '\nPostgreSQL 15 snapshot of %d rows (%s MiB table), %d CPUs\n' "$rows" "$table_mib" "$(nproc)"
 printf '  COPY binary → /dev/null   %8.2f s  %10.0f rows/s\n' "$copy_bin" "$(calc "$rows / $copy_bin")"
 printf '  COPY text   → /dev/null   %8.2f s  %10.0f rows/s\n' "$copy_text" "$(calc "$rows / $copy_text")"
-printf '  SELECT text (psql -At)    %8.2f s  %10.0f rows/s\n' "$select_text" "$(calc "$rows / $select_text")"
-printf '  waybill → avro-file (%s) %8.2f s  %10.0f rows/s  (start to exit: slot, snapshot, fsync, files completed)\n' \
-	"$codec${level:+ $level}" "$wb_secs" "$(calc "$rows / $wb_secs")"
-if [ -n "$snap_begin" ] && [ -n "$snap_end" ] && [ -n "$stopped" ]; then
-	printf '    = start-up %.2f s + snapshot %.2f s + drain %.2f s + exit (%s)\n' \
-		"$(calc "$snap_begin - $t0_day")" "$(calc "$snap_end - $snap_begin")" \
-		"$(calc "$stopped - $snap_end")" "$snap_line"
-fi
-printf '  ratio (throughput) waybill/COPY binary %.2f (target >= 0.80)\n' "$(calc "$copy_bin / $wb_secs")"
-printf '  waybill peak RSS          %8.1f MiB (target <= 64 MiB)\n' "$(calc "$wb_rss_kb / 1024")"
-printf '  waybill CPU               %8.2f s user + %.2f s sys (%.2f µs per row)\n' \
-	"$wb_user" "$wb_sys" "$(calc "($wb_user + $wb_sys) * 1000000 / $rows")"
-printf '  output                    %d bytes in %d .avro files, %d r records\n' "$out_bytes" "${#files[@]}" "$got"
-if [ "$got" -ne "$rows" ]; then
-	printf '\nFAIL: %d r records, expected %d\n' "$got" "$rows" >&2
+printf '  SELECT text (psql -At)    %8.2f s  %10.0f rows/s' "$select_text" "$(calc "$rows / $select_text")"
+printf '%s\n' "$report"
+if [ -n "$failed" ]; then
+	printf '\nFAIL:%s\n' "$failed" >&2
 	exit 1
 fi
 printf '\nok: every row delivered exactly once\n'
