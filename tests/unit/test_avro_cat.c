@@ -6,16 +6,7 @@
 #include <unistd.h>
 
 #include "avro_cat.h"
-
-static int failures;
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #c);                                 \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
+#include "check.h"
 
 static const char *py_writer =
 	"import sys, datetime, decimal, avro.schema, avro.datafile, avro.io\n"

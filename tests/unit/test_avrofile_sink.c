@@ -13,16 +13,8 @@
 #include "buf.h"
 #include "config.h"
 #include "sink.h"
+#include "check.h"
 
-static int failures;
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #c);                                 \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
 #define N_EVENTS 300
 #define SWITCH 220 /* topic a's table is altered here */
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "check.h"
 
 #ifndef WB_SOURCE_DIR
 #error "WB_SOURCE_DIR must be defined (the repository root)"
@@ -11,30 +12,6 @@
 
 #define FIXTURES WB_SOURCE_DIR "/tests/fixtures/config/"
 #define SECRET "s3cr3t-Value"
-
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
-				__LINE__, #cond);                              \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
-
-#define CHECK_STR(got, want)                                                   \
-	do {                                                                   \
-		const char *g_ = (got), *w_ = (want);                          \
-		if (g_ == NULL || w_ == NULL ? g_ != w_                        \
-					     : strcmp(g_, w_) != 0) {          \
-			fprintf(stderr,                                        \
-				"%s:%d: %s: got \"%s\", want \"%s\"\n",        \
-				__FILE__, __LINE__, #got, g_ ? g_ : "(null)",  \
-				w_ ? w_ : "(null)");                           \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
 
 #define CHECK_INT(got, want)                                                   \
 	do {                                                                   \

@@ -12,16 +12,7 @@
 
 #include "buf.h"
 #include "ocf.h"
-
-static int failures;
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #c);                                 \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
+#include "check.h"
 
 static const char *schema = "{\"type\":\"record\",\"name\":\"R\",\"fields\":["
 			    "{\"name\":\"id\",\"type\":\"long\"},"

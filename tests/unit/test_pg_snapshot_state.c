@@ -10,16 +10,7 @@
 
 #include "config.h"
 #include "pg_snapshot.h"
-
-static int failures;
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #c);                                 \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
+#include "check.h"
 
 /* restore(in) then state(): the JSON text of "tables" (sorted keys). */
 static char *round_trip(const char *in)

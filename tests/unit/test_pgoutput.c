@@ -5,6 +5,7 @@
  * (lsn|xid|hex) as pg_logical_slot_peek_binary_changes returned them for the
  * statements in tests/fixtures/pgoutput/capture.sql. */
 #include "pgoutput.h"
+#include "check.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,17 +14,6 @@
 #ifndef WB_SOURCE_DIR
 #define WB_SOURCE_DIR "."
 #endif
-
-static int failures;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, \
-				__LINE__, #cond);                              \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
 
 struct capmsg {
 	uint64_t lsn; /* the row's lsn column */
