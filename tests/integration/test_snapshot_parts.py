@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wbtest import *  # noqa: E402,F401
@@ -25,8 +24,8 @@ def table_state(pg):
             (l.split("|") for l in pg.psql("SELECT id, grp, note FROM wide"))}
 
 
-def parts_of(ck):
-    t = ((ck or {}).get("source") or {}).get("snapshot", {}).get("tables", {}).get("public.wide")
+def parts_of(p):
+    t = p.snapshot_table("public.wide")
     return t, (t or {}).get("parts")
 
 
@@ -52,23 +51,15 @@ def test():
     p.write_config(p.config_text.replace("checkpoint_interval: 1s", "checkpoint_interval: 50ms"))
 
     proc = p.start()
-    deadline = time.time() + 120
-    while True:
-        if not proc.alive():
-            fail(f"waybill exited {proc.p.returncode} before the kill: {proc.stderr()[-3000:]}")
-        t, parts = parts_of(p.checkpoint())
-        if parts and not t["done"] and sum(1 for x in parts if x["key"] or x["done"]) >= 2:
-            break
-        if t and t["done"]:
-            fail("the snapshot finished before the kill: make the table bigger")
-        if time.time() > deadline:
-            fail("no progress of the parts in the checkpoint")
-        time.sleep(0.005)
+    t = p.wait_snapshot(proc, "public.wide", lambda t: t and (
+        t["done"] or sum(1 for x in t.get("parts") or [] if x["key"] or x["done"]) >= 2))
     proc.kill(signal.SIGKILL)
+    if t["done"]:
+        fail("the snapshot finished before the kill: make the table bigger")
     first_log = proc.stderr()
     check(re.search(rf"snapshot of public\.wide: split into {PARTS} parts by id \(1 to {ROWS}\)", first_log),
           "the split is logged", first_log[-2000:])
-    t, parts = parts_of(p.checkpoint())
+    t, parts = parts_of(p)
     check_eq(len(parts), PARTS, "the checkpoint records the parts")
     his = [x["hi"] for x in parts]
     check(his[-1] is None and all(h is not None for h in his[:-1]) and
@@ -132,7 +123,7 @@ def test():
             state[a["id"]] = (a["grp"], a["note"])
     want = table_state(pg)
     check(state == want, f"r + stream events replay to the final table ({len(want)} rows)")
-    t, parts = parts_of(p.checkpoint())
+    t, parts = parts_of(p)
     check(t["done"] and all(x["done"] and x["key"] is None for x in parts), "checkpoint: every part done")
     st = p.run(["status", "-c", p.config])
     check(st.rc == 0 and '"done": true' in st.stdout, "waybill status shows the snapshot done", st.stdout)

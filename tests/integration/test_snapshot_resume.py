@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wbtest import *  # noqa: E402,F401
@@ -39,19 +38,9 @@ def test():
     finished_log = None  # stderr of a run that completed the snapshot
     for attempt in range(2):
         proc = p.start()
-        deadline = time.time() + 120
-        while True:
-            if not proc.alive():
-                fail(f"waybill exited {proc.p.returncode} before the kill: {proc.stderr()[-3000:]}")
-            ck = p.checkpoint()
-            t = ((ck or {}).get("source") or {}).get("snapshot", {}).get("tables", {}).get("public.big")
-            if t and not t["done"] and t["key"] and int(t["key"][0]) > (durable_keys[-1] if durable_keys else 0) + 2000:
-                break
-            if t and t["done"]:
-                break
-            if time.time() > deadline:
-                fail("no snapshot progress in the checkpoint")
-            time.sleep(0.005)
+        after = (durable_keys[-1] if durable_keys else 0) + 2000
+        p.wait_snapshot(proc, "public.big",
+                        lambda t: t and (t["done"] or (t["key"] and int(t["key"][0]) > after)))
         proc.kill(signal.SIGKILL)
         t = p.checkpoint()["source"]["snapshot"]["tables"]["public.big"]
         if t["done"]:

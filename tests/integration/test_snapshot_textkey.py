@@ -7,7 +7,6 @@ import os
 import re
 import signal
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wbtest import *  # noqa: E402,F401
@@ -25,17 +24,7 @@ def test():
     p = Pipeline(pg, name=NAME, tables=["public.tk"], extra_source="  snapshot: {mode: initial, chunk_size: 1000}\n")
     p.write_config(p.config_text.replace("checkpoint_interval: 1s", "checkpoint_interval: 50ms"))
     proc = p.start()
-    deadline = time.time() + 120
-    while True:
-        if not proc.alive():
-            fail(f"waybill exited {proc.p.returncode} before the kill: {proc.stderr()[-3000:]}")
-        if time.time() > deadline:
-            fail("no snapshot progress in the checkpoint")
-        ck = p.checkpoint()
-        t = ((ck or {}).get("source") or {}).get("snapshot", {}).get("tables", {}).get("public.tk")
-        if t and (t["done"] or (t["key"] and t["rows"] > 5000)):
-            break
-        time.sleep(0.003)
+    p.wait_snapshot(proc, "public.tk", lambda t: t and (t["done"] or (t["key"] and t["rows"] > 5000)))
     proc.kill(signal.SIGKILL)
     t = p.checkpoint()["source"]["snapshot"]["tables"]["public.tk"]
     if t["done"]:

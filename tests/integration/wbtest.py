@@ -435,6 +435,25 @@ class Pipeline:
                                  f"WHERE slot_name = '{self.slot_name}'") == "t"
         wait_until(ready, timeout, f"slot {self.slot_name} active")
 
+    def snapshot_table(self, table):
+        """The checkpoint's snapshot progress of "schema.table", or None."""
+        ck = self.checkpoint()
+        return ((ck or {}).get("source") or {}).get("snapshot", {}).get("tables", {}).get(table)
+
+    def wait_snapshot(self, proc, table, cond, timeout=120, interval=0.003):
+        """Polls the snapshot progress of table until cond(progress) holds
+        (progress may be None); fails if waybill exits first."""
+        deadline = time.time() + timeout
+        while True:
+            if not proc.alive():
+                fail(f"waybill exited {proc.p.returncode} early: {proc.stderr()[-3000:]}")
+            t = self.snapshot_table(table)
+            if cond(t):
+                return t
+            if time.time() > deadline:
+                fail(f"no snapshot progress of {table} in the checkpoint")
+            time.sleep(interval)
+
     def wait_checkpoint_past(self, lsn_int, proc, timeout=60):
         """Waits until the checkpoint position's LSN is > lsn_int."""
         def done():
