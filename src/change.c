@@ -64,7 +64,11 @@ struct wb_value *wb_batch_values(struct wb_batch *b, int ncols)
 
 size_t wb_batch_bytes(const struct wb_batch *b)
 {
-	return b->arena.used + (size_t)b->cap * sizeof(struct wb_change);
+	/* the changes it holds, not the array's capacity: a batch reused
+	 * after holding many small changes keeps a large array, and must not
+	 * look full when it is empty (a reader filling "until full" would
+	 * then never add a row) */
+	return b->arena.used + (size_t)b->n * sizeof(struct wb_change);
 }
 
 void wb_batch_reset(struct wb_batch *b)

@@ -64,7 +64,8 @@ struct wb_change *wb_batch_add(struct wb_batch *b);
 struct wb_table *wb_batch_hold(struct wb_batch *b, struct wb_table *t);
 /* Values array for ncols columns in the arena, zeroed (all NULL). */
 struct wb_value *wb_batch_values(struct wb_batch *b, int ncols);
-/* Bytes the batch accounts for (arena plus change slots). */
+/* Bytes the batch accounts for: its arena and the changes it holds (not
+ * the capacity it keeps for reuse; an empty batch counts 0). */
 size_t wb_batch_bytes(const struct wb_batch *b);
 /* Empties b for reuse: releases table references, keeps its memory. */
 void wb_batch_reset(struct wb_batch *b);

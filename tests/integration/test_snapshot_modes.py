@@ -7,6 +7,7 @@
 #    nothing; a later `initial` run streams from the snapshot's point;
 #  - never: no r events, changes stream.
 import os
+import re
 import signal
 import sys
 import time
@@ -40,12 +41,16 @@ def test():
         CREATE TABLE mb (id int PRIMARY KEY, v text NOT NULL);
         INSERT INTO ma SELECT i, 'a' || i FROM generate_series(1, 3000) i;
         INSERT INTO mb SELECT i, 'b' || i FROM generate_series(1, 2000) i;
+        ANALYZE ma;
+        ANALYZE mb;
     """)
 
     log("initial, then a restart after completion")
     p = Pipeline(pg, name="mi", tables=["public.ma", "public.mb"],
                  extra_source="  snapshot: {mode: initial, chunk_size: 250, parallelism: 2}\n")
-    p.run_idle(1)
+    r = p.run_idle(1)
+    check(len(re.findall(r"snapshot of public\.m[ab]: split into 2 parts", r.stderr)) == 2,
+          "both tables split between the two readers", r.stderr[-2000:])
     pg.psql("UPDATE ma SET v = 'a1x' WHERE id = 1; INSERT INTO mb VALUES (5000, 'b5000');")
     p.run_idle(1)
     a, b = records(p.out, "mi.public.ma"), records(p.out, "mi.public.mb")

@@ -3,7 +3,9 @@
 # BY), large TOASTed values, a composite key of text and timestamp paged
 # across many chunks, and text/bytea/array values full of what COPY's text
 # format escapes (tabs, newlines, backslashes, \N, non-ASCII) — in the key
-# too; each table's r events are exactly its rows, then the stream follows.
+# too; a bigint key spanning the whole int64 range, split between the two
+# readers; each table's r events are exactly its rows, then the stream
+# follows.
 import datetime
 import os
 import sys
@@ -51,6 +53,10 @@ def test():
         INSERT INTO s_comp SELECT 'key ' || (i % 13) || ' é''"', timestamp '2024-02-29 23:59:59.999999' - i * interval '1 hour 1 microsecond', i
             FROM generate_series(1, 3000) i;
         CREATE TABLE s_text (k text PRIMARY KEY, t text, b bytea NOT NULL, a text[] NOT NULL);
+        CREATE TABLE s_neg (id bigint PRIMARY KEY, v int NOT NULL);
+        INSERT INTO s_neg SELECT i::bigint * 1000000007 - 500000000000, i FROM generate_series(1, 1000) i;
+        INSERT INTO s_neg VALUES (-9223372036854775808, -1), (9223372036854775807, -2), (0, -3);
+        ANALYZE s_neg;
     """)
     ins = []
     for i in range(TEXT_ROWS):
@@ -105,6 +111,18 @@ def test():
            for r in tx if want.get(r["after"]["k"]) != (r["after"]["k"], r["after"]["t"], r["after"]["b"], r["after"]["a"])]
     check_eq(bad[:3], [], "escapes table: text, bytea and array values byte-exact")
 
+    ng = got.get(topic("s_neg"), [])
+    want = {int(a): int(b) for a, b in (l.split("|") for l in pg.psql("SELECT id, v FROM s_neg"))}
+    check_eq(len(ng), len(want), "int64-range key: one event per row")
+    check_eq({r["after"]["id"]: r["after"]["v"] for r in ng}, want, "int64-range key: exactly its rows")
+    parts = p.checkpoint()["source"]["snapshot"]["tables"]["public.s_neg"].get("parts")
+    check(parts is not None and len(parts) == 2 and parts[1]["hi"] is None, "int64-range key: split into 2 parts")
+    hi = int(parts[0]["hi"])
+    lo_ids = [r["after"]["id"] for r in ng if r["after"]["id"] <= hi]
+    hi_ids = [r["after"]["id"] for r in ng if r["after"]["id"] > hi]
+    check(lo_ids == sorted(lo_ids) and hi_ids == sorted(hi_ids) and lo_ids and hi_ids,
+          f"int64-range key: each part in key order (split at {hi})")
+
     allr = [r for rs in got.values() for r in rs]
     pos = sorted(position(r["source"]["position"]) for r in allr)
     check_eq(len({pp[0] for pp in pos}), 1, "all snapshot rows share one LSN (P - 1)")
@@ -114,7 +132,8 @@ def test():
     st = ck["source"]["snapshot"]["tables"]
     check_eq({t: (v["done"], v["rows"]) for t, v in st.items()},
              {"public.s_comp": (True, 3000), "public.s_empty": (True, 0), "public.s_nokey": (True, 2501),
-              "public.s_toast": (True, 12), "public.s_text": (True, TEXT_ROWS)}, "checkpoint: every table done with its row count")
+              "public.s_toast": (True, 12), "public.s_text": (True, TEXT_ROWS),
+              "public.s_neg": (True, 1003)}, "checkpoint: every table done with its row count")
 
     # then the stream: a change after the snapshot follows its rows
     pg.psql("INSERT INTO s_empty VALUES (1, 'one'); UPDATE s_comp SET v = -1 WHERE v = 5;")

@@ -40,6 +40,17 @@ static void *producer(void *arg)
 
 int main(void)
 {
+	/* a batch emptied for reuse after many changes is empty, not full:
+	 * snapshot readers fill batches "until full" */
+	struct wb_batch *reused = wb_batch_new();
+	CHECK(reused != NULL);
+	for (int i = 0; i < 5000; i++)
+		CHECK(wb_batch_add(reused) != NULL);
+	CHECK(wb_batch_bytes(reused) >= 5000 * sizeof(struct wb_change));
+	wb_batch_reset(reused);
+	CHECK(wb_batch_bytes(reused) == 0);
+	wb_batch_free(reused);
+
 	/* the bound holds: a second batch does not fit, the push times out */
 	struct wb_batch *one = batch_of(1, 40000);
 	size_t size = wb_batch_bytes(one);
