@@ -19,6 +19,7 @@
 #include "avro_encode.h"
 #include "checkpoint.h"
 #include "log.h"
+#include "priority.h"
 #include "queue.h"
 #include "sink.h"
 #include "source.h"
@@ -404,6 +405,7 @@ int wb_pipeline_run(const struct wb_config *cfg,
 	p.stop = stop;
 	p.lock_fd = -1;
 	pthread_mutex_init(&p.pool_mu, NULL);
+	wb_priority_init(); /* before the sink starts threads (priority.h) */
 	int rc = open_all(&p, err);
 	if (rc)
 		goto out;

@@ -48,6 +48,7 @@
 #include "clock.h"
 #include "buf.h"
 #include "log.h"
+#include "priority.h"
 #include "registry.h"
 #include "sink.h"
 #include "source.h"
@@ -313,6 +314,30 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 	outage_end(s);
 }
 
+/* librdkafka's threads run below waybill's own (priority.h). */
+static rd_kafka_resp_err_t on_thread_start(rd_kafka_t *rk,
+					   rd_kafka_thread_type_t type,
+					   const char *name, void *opaque)
+{
+	(void)rk;
+	(void)type;
+	(void)name;
+	(void)opaque;
+	wb_priority_background();
+	return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
+				  void *opaque, char *errstr,
+				  size_t errstr_size)
+{
+	(void)conf;
+	(void)errstr;
+	(void)errstr_size;
+	return rd_kafka_interceptor_add_on_thread_start(
+		rk, "waybill.priority", on_thread_start, opaque);
+}
+
 /* Builds the producer configuration: our defaults, then the user's
  * properties, then what waybill's guarantees need. */
 static rd_kafka_conf_t *build_conf(struct kafka_sink *s, bool producer,
@@ -320,6 +345,8 @@ static rd_kafka_conf_t *build_conf(struct kafka_sink *s, bool producer,
 {
 	const struct wb_sink_config *c = &s->base.cfg->sink;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_conf_interceptor_add_on_new(conf, "waybill.priority", on_new,
+					     NULL);
 	char client_id[256];
 	snprintf(client_id, sizeof(client_id), "waybill-%s", s->base.cfg->name);
 	bool user_kbytes = wb_config_extra(
