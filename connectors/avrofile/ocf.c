@@ -589,15 +589,22 @@ void wb_ocf_set_pool(struct wb_ocf_writer *w, struct wb_ocf_pool *p)
 	w->pool = w->codec == WB_OCF_NULL ? NULL : p;
 }
 
+/* Waits until the pool's thread is done with w's block in flight, if any;
+ * returns with pool->mu held. */
+static void wait_flight(struct wb_ocf_writer *w)
+{
+	pthread_mutex_lock(&w->pool->mu);
+	while (w->in_flight)
+		pthread_cond_wait(&w->pool->done, &w->pool->mu);
+}
+
 /* Waits for the block in flight, if any, and takes its outcome. */
 static int collect(struct wb_ocf_writer *w, wb_error_t *err)
 {
 	if (w->pool == NULL)
 		return WB_OK;
 	struct wb_ocf_pool *p = w->pool;
-	pthread_mutex_lock(&p->mu);
-	while (w->in_flight)
-		pthread_cond_wait(&p->done, &p->mu);
+	wait_flight(w);
 	int rc = w->flight_rc;
 	wb_error_t e = w->flight_err;
 	int64_t written = w->flight_written;
@@ -743,10 +750,7 @@ void wb_ocf_free(struct wb_ocf_writer *w)
 	if (w == NULL)
 		return;
 	if (w->pool) {
-		/* the pool's thread may still be writing it */
-		pthread_mutex_lock(&w->pool->mu);
-		while (w->in_flight)
-			pthread_cond_wait(&w->pool->done, &w->pool->mu);
+		wait_flight(w); /* the pool's thread may still be writing it */
 		pthread_mutex_unlock(&w->pool->mu);
 	}
 	if (w->fd >= 0)

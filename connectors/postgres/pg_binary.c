@@ -24,6 +24,7 @@
  * text form the server would print and handed to wb_pg_text_to_value, so
  * both forms give the same value or the same error. */
 #include "pg_binary.h"
+#include "pg_bytes.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -40,22 +41,6 @@
 static const uint8_t signature[11] = {'P',  'G',  'C',	'O',  'P', 'Y',
 				      '\n', 0xff, '\r', '\n', 0};
 
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t be64(const uint8_t *p)
-{
-	return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
-
 /* ---- rows -------------------------------------------------------------- */
 
 int wb_pg_copy_bin_msg(const uint8_t *msg, size_t len, bool first,
@@ -71,7 +56,7 @@ int wb_pg_copy_bin_msg(const uint8_t *msg, size_t len, bool first,
 		/* bits 16-31 are critical: 16 says rows carry OIDs (never
 		 * asked for), the others are not defined yet; 0-15 may be
 		 * ignored */
-		uint32_t flags = be32(msg + 11);
+		uint32_t flags = wb_pg_get_u32(msg + 11);
 		if (flags & UINT32_C(0xffff0000))
 			return wb_error_set(
 				err, WB_ERR_DECODE,
@@ -80,7 +65,7 @@ int wb_pg_copy_bin_msg(const uint8_t *msg, size_t len, bool first,
 					? "rows carry OIDs"
 					: "unknown critical flags",
 				flags);
-		uint32_t ext = be32(msg + 15);
+		uint32_t ext = wb_pg_get_u32(msg + 15);
 		if (ext > len - 19)
 			return wb_error_set(
 				err, WB_ERR_DECODE,
@@ -96,7 +81,7 @@ int wb_pg_copy_bin_msg(const uint8_t *msg, size_t len, bool first,
 				    "binary COPY: message of %zu bytes has no "
 				    "field count",
 				    len - i);
-	int16_t n = (int16_t)be16(msg + i);
+	int16_t n = (int16_t)wb_pg_get_u16(msg + i);
 	i += 2;
 	if (n == -1) {
 		if (i != len)
@@ -117,7 +102,7 @@ int wb_pg_copy_bin_msg(const uint8_t *msg, size_t len, bool first,
 					    "binary COPY: field %d has no "
 					    "length",
 					    f + 1);
-		int32_t flen = (int32_t)be32(msg + i);
+		int32_t flen = (int32_t)wb_pg_get_u32(msg + i);
 		i += 4;
 		if (flen == -1) {
 			fields[f].p = NULL;
@@ -200,10 +185,10 @@ static int numeric_parse(const uint8_t *p, size_t len, struct numeric *n,
 		return wb_error_set(err, WB_ERR_TYPE,
 				    "invalid binary numeric value: %zu bytes",
 				    len);
-	n->ndigits = (int16_t)be16(p);
-	n->weight = (int16_t)be16(p + 2);
-	n->sign = be16(p + 4);
-	n->dscale = (int16_t)be16(p + 6);
+	n->ndigits = (int16_t)wb_pg_get_u16(p);
+	n->weight = (int16_t)wb_pg_get_u16(p + 2);
+	n->sign = wb_pg_get_u16(p + 4);
+	n->dscale = (int16_t)wb_pg_get_u16(p + 6);
 	n->digits = p + 8;
 	if (n->ndigits < 0 || (size_t)n->ndigits * 2 != len - 8 ||
 	    n->dscale < 0 ||
@@ -214,11 +199,11 @@ static int numeric_parse(const uint8_t *p, size_t len, struct numeric *n,
 				    "in %zu bytes, sign 0x%04x, scale %d)",
 				    n->ndigits, len, n->sign, n->dscale);
 	for (int i = 0; i < n->ndigits; i++)
-		if (be16(n->digits + 2 * i) > 9999)
+		if (wb_pg_get_u16(n->digits + 2 * i) > 9999)
 			return wb_error_set(err, WB_ERR_TYPE,
 					    "invalid binary numeric value "
 					    "(digit %u)",
-					    be16(n->digits + 2 * i));
+					    wb_pg_get_u16(n->digits + 2 * i));
 	return WB_OK;
 }
 
@@ -230,7 +215,7 @@ static int numeric_digit(const struct numeric *n, int e)
 	int i = n->weight - q;
 	if (i < 0 || i >= n->ndigits)
 		return 0;
-	return be16(n->digits + 2 * i) / pow10[e - 4 * q] % 10;
+	return wb_pg_get_u16(n->digits + 2 * i) / pow10[e - 4 * q] % 10;
 }
 
 /* The text numeric_out would print, into the arena; NULL when out of
@@ -334,7 +319,7 @@ static int numeric_to_value(const struct wb_type *t, const uint8_t *p,
 	uint64_t acc = 0;
 	int e = 0;
 	for (int i = 0; i < n.ndigits; i++) {
-		unsigned d = be16(n.digits + 2 * i);
+		unsigned d = wb_pg_get_u16(n.digits + 2 * i);
 		/* decimal digits past dscale are not in the text form (it
 		 * cuts them off): leave any nonzero one to the slow path */
 		int he = 4 * (n.weight - i) + n.dscale;
@@ -404,27 +389,27 @@ int wb_pg_binary_to_value(const struct wb_type *t, const uint8_t *p, size_t len,
 	case OID_INT2:
 		if ((rc = fixed("smallint", len, 2, err)))
 			return rc;
-		out->u.i = (int16_t)be16(p);
+		out->u.i = (int16_t)wb_pg_get_u16(p);
 		break;
 	case OID_INT4:
 		if ((rc = fixed("integer", len, 4, err)))
 			return rc;
-		out->u.i = (int32_t)be32(p);
+		out->u.i = (int32_t)wb_pg_get_u32(p);
 		break;
 	case OID_OID:
 		if ((rc = fixed("oid", len, 4, err)))
 			return rc;
-		out->u.i = be32(p);
+		out->u.i = wb_pg_get_u32(p);
 		break;
 	case OID_INT8:
 		if ((rc = fixed("bigint", len, 8, err)))
 			return rc;
-		out->u.i = (int64_t)be64(p);
+		out->u.i = (int64_t)wb_pg_get_u64(p);
 		break;
 	case OID_FLOAT4: {
 		if ((rc = fixed("real", len, 4, err)))
 			return rc;
-		uint32_t bits = be32(p);
+		uint32_t bits = wb_pg_get_u32(p);
 		memcpy(&out->u.f, &bits, sizeof(bits));
 		if (isnan(out->u.f))
 			out->u.f = NAN; /* the text form is NaN for any NaN */
@@ -433,7 +418,7 @@ int wb_pg_binary_to_value(const struct wb_type *t, const uint8_t *p, size_t len,
 	case OID_FLOAT8: {
 		if ((rc = fixed("double precision", len, 8, err)))
 			return rc;
-		uint64_t bits = be64(p);
+		uint64_t bits = wb_pg_get_u64(p);
 		memcpy(&out->u.d, &bits, sizeof(bits));
 		if (isnan(out->u.d))
 			out->u.d = NAN; /* the text form is NaN for any NaN */
@@ -442,7 +427,7 @@ int wb_pg_binary_to_value(const struct wb_type *t, const uint8_t *p, size_t len,
 	case OID_DATE: {
 		if ((rc = fixed("date", len, 4, err)))
 			return rc;
-		int32_t d = (int32_t)be32(p);
+		int32_t d = (int32_t)wb_pg_get_u32(p);
 		if (d == INT32_MIN || d == INT32_MAX) {
 			out->u.i = d; /* -infinity, infinity: as the text */
 			break;
@@ -460,7 +445,7 @@ int wb_pg_binary_to_value(const struct wb_type *t, const uint8_t *p, size_t len,
 	case OID_TIME:
 		if ((rc = fixed("time", len, 8, err)))
 			return rc;
-		v = (int64_t)be64(p);
+		v = (int64_t)wb_pg_get_u64(p);
 		if (v < 0 || v > USECS_PER_DAY)
 			return wb_error_set(err, WB_ERR_TYPE,
 					    "invalid value for time: %" PRId64
@@ -472,7 +457,7 @@ int wb_pg_binary_to_value(const struct wb_type *t, const uint8_t *p, size_t len,
 	case OID_TIMESTAMPTZ: {
 		if ((rc = fixed("timestamp", len, 8, err)))
 			return rc;
-		int64_t us = (int64_t)be64(p);
+		int64_t us = (int64_t)wb_pg_get_u64(p);
 		if (us == INT64_MIN || us == INT64_MAX) {
 			out->u.i = us; /* -infinity, infinity: as the text */
 			break;

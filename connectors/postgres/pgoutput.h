@@ -11,6 +11,8 @@
 
 #include "error.h"
 
+#include "pg_bytes.h" /* wb_pg_get_u16/u32/u64 */
+
 enum wb_pg_msg_type {
 	WB_PG_BEGIN = 'B',
 	WB_PG_COMMIT = 'C',
@@ -142,23 +144,5 @@ int wb_pg_tuple_next(struct wb_pg_tuple_iter *it, struct wb_pg_col *col);
 int wb_pg_relcol_next(struct wb_pg_relcol_iter *it, struct wb_pg_relcol *col);
 
 uint32_t wb_pg_truncate_oid(const struct wb_pg_msg *m, uint32_t i);
-
-/* Big-endian readers shared with the replication protocol code. */
-static inline uint64_t wb_pg_get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
-static inline uint32_t wb_pg_get_u32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	       ((uint32_t)p[2] << 8) | p[3];
-}
-static inline uint16_t wb_pg_get_u16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
 
 #endif

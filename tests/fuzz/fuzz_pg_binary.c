@@ -24,6 +24,7 @@
 
 #include "arena.h"
 #include "pg_binary.h"
+#include "pg_bytes.h"
 #include "pg_oids.h"
 #include "pg_types.h"
 
@@ -66,22 +67,6 @@ static const struct {
 	{OID_NUMERIC, NUMERIC(1000, 500)},
 };
 #define NTYPES (sizeof(types) / sizeof(types[0]))
-
-static uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t be64(const uint8_t *p)
-{
-	return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
 
 /* ---- messages ---------------------------------------------------------- */
 
@@ -187,13 +172,14 @@ static char *numeric_text(const uint8_t *p, size_t len, size_t *tlen)
 {
 	if (len < 8)
 		return NULL;
-	int ndigits = (int16_t)be16(p), weight = (int16_t)be16(p + 2);
-	uint16_t sign = be16(p + 4);
-	int dscale = (int16_t)be16(p + 6);
+	int ndigits = (int16_t)wb_pg_get_u16(p),
+	    weight = (int16_t)wb_pg_get_u16(p + 2);
+	uint16_t sign = wb_pg_get_u16(p + 4);
+	int dscale = (int16_t)wb_pg_get_u16(p + 6);
 	if (ndigits < 0 || (size_t)ndigits * 2 != len - 8 || dscale < 0)
 		return NULL;
 	for (int i = 0; i < ndigits; i++)
-		if (be16(p + 8 + 2 * i) > 9999)
+		if (wb_pg_get_u16(p + 8 + 2 * i) > 9999)
 			return NULL;
 	const char *special = sign == 0xC000   ? "NaN"
 			      : sign == 0xD000 ? "Infinity"
@@ -218,7 +204,8 @@ static char *numeric_text(const uint8_t *p, size_t len, size_t *tlen)
 		*cp++ = '0';
 	} else {
 		for (d = 0; d <= weight; d++) {
-			int dig = d < ndigits ? be16(p + 8 + 2 * d) : 0;
+			int dig =
+				d < ndigits ? wb_pg_get_u16(p + 8 + 2 * d) : 0;
 			bool putit = d > 0;
 			for (int div = 1000; div >= 1; div /= 10) {
 				int x = dig / div % 10;
@@ -232,8 +219,9 @@ static char *numeric_text(const uint8_t *p, size_t len, size_t *tlen)
 		*cp++ = '.';
 		char *endcp = cp + dscale;
 		for (int i = 0; i < dscale; d++, i += 4) {
-			int dig =
-				d >= 0 && d < ndigits ? be16(p + 8 + 2 * d) : 0;
+			int dig = d >= 0 && d < ndigits
+					  ? wb_pg_get_u16(p + 8 + 2 * d)
+					  : 0;
 			for (int div = 1000; div >= 1; div /= 10)
 				*cp++ = (char)('0' + dig / div % 10);
 		}
@@ -258,32 +246,34 @@ static char *text_form(const struct wb_type *t, const uint8_t *p, size_t len,
 		break;
 	case OID_INT2:
 		if (len == 2)
-			n = snprintf(buf, sizeof(buf), "%d", (int16_t)be16(p));
+			n = snprintf(buf, sizeof(buf), "%d",
+				     (int16_t)wb_pg_get_u16(p));
 		break;
 	case OID_INT4:
 		if (len == 4)
 			n = snprintf(buf, sizeof(buf), "%" PRId32,
-				     (int32_t)be32(p));
+				     (int32_t)wb_pg_get_u32(p));
 		break;
 	case OID_OID:
 		if (len == 4)
-			n = snprintf(buf, sizeof(buf), "%" PRIu32, be32(p));
+			n = snprintf(buf, sizeof(buf), "%" PRIu32,
+				     wb_pg_get_u32(p));
 		break;
 	case OID_INT8:
 		if (len == 8)
 			n = snprintf(buf, sizeof(buf), "%" PRId64,
-				     (int64_t)be64(p));
+				     (int64_t)wb_pg_get_u64(p));
 		break;
 	case OID_FLOAT4:
 	case OID_FLOAT8: {
 		double d;
 		if (t->src_type == OID_FLOAT4 && len == 4) {
-			uint32_t bits = be32(p);
+			uint32_t bits = wb_pg_get_u32(p);
 			float f;
 			memcpy(&f, &bits, 4);
 			d = f;
 		} else if (t->src_type == OID_FLOAT8 && len == 8) {
-			uint64_t bits = be64(p);
+			uint64_t bits = wb_pg_get_u64(p);
 			memcpy(&d, &bits, 8);
 		} else {
 			break;
@@ -301,7 +291,7 @@ static char *text_form(const struct wb_type *t, const uint8_t *p, size_t len,
 	case OID_DATE: {
 		if (len != 4)
 			break;
-		int32_t days = (int32_t)be32(p);
+		int32_t days = (int32_t)wb_pg_get_u32(p);
 		int64_t jd = (int64_t)days + POSTGRES_EPOCH_JDATE;
 		bool bc;
 		if (days == INT32_MAX)
@@ -317,7 +307,7 @@ static char *text_form(const struct wb_type *t, const uint8_t *p, size_t len,
 		break;
 	}
 	case OID_TIME: {
-		int64_t us = len == 8 ? (int64_t)be64(p) : -1;
+		int64_t us = len == 8 ? (int64_t)wb_pg_get_u64(p) : -1;
 		if (us >= 0 && us <= USECS_PER_DAY)
 			n = time_text(buf, sizeof(buf), us);
 		break;
@@ -326,7 +316,7 @@ static char *text_form(const struct wb_type *t, const uint8_t *p, size_t len,
 	case OID_TIMESTAMPTZ: {
 		if (len != 8)
 			break;
-		int64_t us = (int64_t)be64(p);
+		int64_t us = (int64_t)wb_pg_get_u64(p);
 		if (us == INT64_MAX) {
 			n = snprintf(buf, sizeof(buf), "infinity");
 			break;
