@@ -1,6 +1,9 @@
 /* checkpoint.c — durable checkpoint files and the pipeline lock. */
 #include "checkpoint.h"
 
+#include "crashpoint.h"
+#include "fsutil.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -61,16 +64,6 @@ int wb_checkpoint_load(const char *dir, const char *name,
 	return WB_OK;
 }
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY);
-	if (fd < 0)
-		return -1;
-	int rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 int wb_checkpoint_save(const char *dir, const char *name,
 		       const struct wb_source_ops *ops,
 		       const wb_position_t *pos, uint64_t ack, json_t *source,
@@ -116,12 +109,16 @@ int wb_checkpoint_save(const char *dir, const char *name,
 	}
 	if (write(fd, "\n", 1) != 1 || fsync(fd) != 0)
 		goto io_error;
+	wb_crashpoint("checkpoint.tmp_synced");
 	if (close(fd) != 0) {
 		fd = -1;
 		goto io_error;
 	}
 	fd = -1;
-	if (rename(tmp, path) != 0 || fsync_dir(dir) != 0)
+	if (rename(tmp, path) != 0)
+		goto io_error;
+	wb_crashpoint("checkpoint.renamed");
+	if (wb_fsync_dir(dir) != 0)
 		goto io_error;
 	goto done;
 
@@ -143,27 +140,10 @@ void wb_checkpoint_clear(struct wb_checkpoint *cp)
 	memset(cp, 0, sizeof(*cp));
 }
 
-static int mkdir_p(const char *dir)
-{
-	char buf[PATH_MAX];
-	snprintf(buf, sizeof(buf), "%s", dir);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 int wb_checkpoint_lock(const char *dir, const char *name, wb_error_t *err)
 {
 	char path[PATH_MAX];
-	if (mkdir_p(dir) != 0) {
+	if (wb_mkdir_durable(dir) != 0) {
 		wb_error_set(err, WB_ERR_IO,
 			     "cannot create checkpoint directory %s: %s; "
 			     "set checkpoint_dir to a writable directory",

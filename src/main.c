@@ -15,6 +15,7 @@
 #include "avro_encode.h"
 #include "avro_schema.h"
 #include "checkpoint.h"
+#include "crashpoint.h"
 #include "config.h"
 #include "log.h"
 #include "pipeline.h"
@@ -555,6 +556,7 @@ int main(int argc, char **argv)
 	 * pages for a while by itself). */
 	mallopt(M_TRIM_THRESHOLD, 32 << 20);
 	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+	wb_crashpoints_init();
 	if (argc < 2) {
 		fputs(usage, stderr);
 		return 2;

@@ -18,6 +18,7 @@
 
 #include "avro_encode.h"
 #include "checkpoint.h"
+#include "crashpoint.h"
 #include "log.h"
 #include "priority.h"
 #include "queue.h"
@@ -223,6 +224,7 @@ static int process_batch(struct pipeline *p, struct wb_batch *b,
 			continue;
 		}
 		struct wb_event ev;
+		wb_crashpoint("sink.write");
 		int rc = wb_encoder_encode(p->enc, c, &ev, err);
 		if (rc == WB_OK)
 			rc = p->kops->write(p->sink, &ev, err);
@@ -272,8 +274,10 @@ static int checkpoint(struct pipeline *p, int flush_ms, wb_error_t *err)
 	p->ckpt_ack = ack;
 	p->ckpt_events = p->events;
 	p->dirty = false;
+	wb_crashpoint("checkpoint.saved");
 	if (p->kops->checkpointed && (rc = p->kops->checkpointed(p->sink, err)))
 		return rc;
+	wb_crashpoint("checkpoint.sink_done");
 	p->sops->ack(p->src, &pos, ack);
 out:
 	if (pending)
