@@ -405,6 +405,7 @@ int wb_schema_finish(struct wb_schema *s, wb_error_t *err)
 	if (s->canonical == NULL)
 		return err ? err->code : WB_ERR_RUNTIME;
 	s->fingerprint = wb_avro_crc64(s->canonical, strlen(s->canonical));
+	s->identity = wb_avro_crc64(s->json, strlen(s->json));
 	return WB_OK;
 }
 

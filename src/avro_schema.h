@@ -29,7 +29,7 @@ void wb_table_schemas_free(struct wb_table_schemas *s);
 char *wb_avro_canonical_form(const char *schema_json, wb_error_t *err);
 /* CRC-64-AVRO (Rabin) fingerprint, as the specification defines it. */
 uint64_t wb_avro_crc64(const void *p, size_t n);
-/* Fills s->canonical and s->fingerprint from s->json. */
+/* Fills s->canonical, s->fingerprint and s->identity from s->json. */
 int wb_schema_finish(struct wb_schema *s, wb_error_t *err);
 void wb_schema_free(struct wb_schema *s);
 

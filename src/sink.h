@@ -18,6 +18,12 @@ struct wb_schema {
 	char *json;	      /* full schema JSON (NUL-terminated) */
 	char *canonical;      /* Parsing Canonical Form */
 	uint64_t fingerprint; /* CRC-64-AVRO of canonical */
+	/* CRC-64-AVRO of the full JSON: the schema's identity. Two schemas
+	 * with one fingerprint can differ in what a reader needs (logicalType,
+	 * precision, scale are not in the canonical form); they never share
+	 * an identity. Compare identities, not fingerprints, to decide
+	 * whether a schema changed. */
+	uint64_t identity;
 	char *full_name;      /* e.g. "wms1.public.stock_move_envelope" */
 };
 
