@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "pg_connect.h"
 #include "pg_types.h"
 #include "table.h"
 
@@ -36,16 +37,6 @@ struct wb_pg_catalog {
 	struct wb_pg_typeinfo *types; /* cache of non-builtin types */
 	int ntypes, captypes;
 };
-
-/* Session settings that make text output exact and parseable. */
-#define WB_PG_SESSION_OPTIONS                                                  \
-	"-c datestyle=ISO -c timezone=UTC -c extra_float_digits=3 "            \
-	"-c bytea_output=hex -c intervalstyle=iso_8601"
-
-/* Connects with cfg->source.dsn; replication = "database" or NULL. The
- * error names the server problem (libpq's first line), never the DSN. */
-PGconn *wb_pg_connect(const struct wb_config *cfg, const char *replication,
-		      wb_error_t *err);
 
 int wb_pg_catalog_open(struct wb_pg_catalog *c, const struct wb_config *cfg,
 		       wb_error_t *err);
