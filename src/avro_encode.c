@@ -36,6 +36,7 @@ struct wb_encoder {
 	void (*format_position)(const wb_position_t *pos, char *buf, size_t n);
 	struct wb_buf key;
 	struct wb_buf value;
+	struct wb_buf old_key, old_value; /* a key-changing update's old key */
 	struct wb_buf event_id;
 	char position[256];
 	int64_t now_ms; /* processing time set by the caller; 0: read the clock
@@ -80,6 +81,8 @@ struct wb_encoder *wb_encoder_new(const struct wb_encoder_config *cfg,
 						  : default_format_position;
 	wb_buf_init(&e->key);
 	wb_buf_init(&e->value);
+	wb_buf_init(&e->old_key);
+	wb_buf_init(&e->old_value);
 	wb_buf_init(&e->event_id);
 	return e;
 nomem:
@@ -94,6 +97,8 @@ void wb_encoder_free(struct wb_encoder *e)
 		return;
 	wb_buf_free(&e->key);
 	wb_buf_free(&e->value);
+	wb_buf_free(&e->old_key);
+	wb_buf_free(&e->old_value);
 	wb_buf_free(&e->event_id);
 	free(e->pipeline);
 	free(e->topic_prefix);
@@ -306,6 +311,65 @@ static void put_key(struct wb_buf *b, const struct wb_table *t,
 
 /* ---- events --------------------------------------------------------- */
 
+/* The envelope of a change with the given images and op into b. */
+static void put_envelope(struct wb_encoder *e, const struct enc_cache *ec,
+			 const struct wb_table *t, const struct wb_change *c,
+			 const struct wb_value *before,
+			 const struct wb_value *after, uint8_t op, size_t plen,
+			 struct wb_buf *b)
+{
+	struct wb_buf *id = &e->event_id;
+	wb_buf_reset(b);
+	b->failed = 0;
+	if (before != NULL) {
+		put_byte(b, 2);
+		put_row(b, t, before, NULL);
+	} else {
+		put_byte(b, 0);
+	}
+	if (after != NULL) {
+		put_byte(b, 2);
+		put_row(b, t, after, before);
+	} else {
+		put_byte(b, 0);
+	}
+	uint8_t opb[2] = {2, op};
+	wb_buf_append(b, opb, 2);
+
+	wb_buf_append(b, ec->source_head.data, ec->source_head.len);
+	wb_avro_put_bytes(b, e->position, plen);
+	if (c->txid != 0) {
+		put_byte(b, 2);
+		wb_avro_put_long(b, (int64_t)c->txid);
+	} else {
+		put_byte(b, 0);
+	}
+	put_byte(b, 0); /* gtid: none from these sources */
+	wb_avro_put_long(b, c->commit_ts_us / 1000);
+	put_byte(b, c->snapshot ? 1 : 0);
+
+	int64_t now_ms = e->now_ms;
+	if (now_ms == 0)
+		now_ms = wb_clock_real_ms();
+	wb_avro_put_long(b, now_ms);
+	wb_avro_put_bytes(b, id->data, id->len - 1);
+
+	/* Values the source did not send, named so that nobody mistakes the
+	 * null/zero written for them for real ones. Without an after image,
+	 * the before image is the one that tells. */
+	const struct wb_value *img = after ? after : before;
+	int64_t nunchanged = 0;
+	for (int i = 0; img && i < t->ncols; i++)
+		nunchanged += img[i].state == WB_VAL_UNCHANGED;
+	if (nunchanged > 0) {
+		wb_avro_put_long(b, nunchanged);
+		for (int i = 0; i < t->ncols; i++)
+			if (img[i].state == WB_VAL_UNCHANGED)
+				wb_avro_put_string(b, t->cols[i].name);
+	}
+	put_byte(b, 0);
+}
+
 int wb_encoder_encode(struct wb_encoder *e, const struct wb_change *c,
 		      struct wb_event *ev, wb_error_t *err)
 {
@@ -359,57 +423,25 @@ int wb_encoder_encode(struct wb_encoder *e, const struct wb_change *c,
 	}
 
 	struct wb_buf *b = &e->value;
-	wb_buf_reset(b);
-	b->failed = 0;
-	if (before != NULL) {
-		put_byte(b, 2);
-		put_row(b, t, before, NULL);
-	} else {
-		put_byte(b, 0);
-	}
-	if (after != NULL) {
-		put_byte(b, 2);
-		put_row(b, t, after, before);
-	} else {
-		put_byte(b, 0);
-	}
-	uint8_t op[2] = {2, c->op};
-	wb_buf_append(b, op, 2);
+	put_envelope(e, ec, t, c, before, after, c->op, plen, b);
 
-	wb_buf_append(b, ec->source_head.data, ec->source_head.len);
-	wb_avro_put_bytes(b, e->position, plen);
-	if (c->txid != 0) {
-		put_byte(b, 2);
-		wb_avro_put_long(b, (int64_t)c->txid);
-	} else {
-		put_byte(b, 0);
+	/* A key-changing update: the old key and a delete envelope for it,
+	 * so that a keyed sink can delete the row under its old key. */
+	struct wb_buf *ok = &e->old_key, *ov = &e->old_value;
+	wb_buf_reset(ok);
+	wb_buf_reset(ov);
+	ok->failed = ov->failed = 0;
+	int key_changed = 0;
+	if (has_key && c->op == WB_OP_UPDATE && before != NULL) {
+		put_key(ok, t, ec, before, after);
+		key_changed = ok->len != k->len ||
+			      memcmp(ok->data, k->data, k->len) != 0;
+		if (key_changed)
+			put_envelope(e, ec, t, c, before, NULL, WB_OP_DELETE,
+				     plen, ov);
 	}
-	put_byte(b, 0); /* gtid: none from these sources */
-	wb_avro_put_long(b, c->commit_ts_us / 1000);
-	put_byte(b, c->snapshot ? 1 : 0);
 
-	int64_t now_ms = e->now_ms;
-	if (now_ms == 0)
-		now_ms = wb_clock_real_ms();
-	wb_avro_put_long(b, now_ms);
-	wb_avro_put_bytes(b, id->data, id->len - 1);
-
-	/* Values the source did not send, named so that nobody mistakes the
-	 * null/zero written for them for real ones. Without an after image,
-	 * the before image is the one that tells. */
-	const struct wb_value *img = after ? after : before;
-	int64_t nunchanged = 0;
-	for (int i = 0; img && i < t->ncols; i++)
-		nunchanged += img[i].state == WB_VAL_UNCHANGED;
-	if (nunchanged > 0) {
-		wb_avro_put_long(b, nunchanged);
-		for (int i = 0; i < t->ncols; i++)
-			if (img[i].state == WB_VAL_UNCHANGED)
-				wb_avro_put_string(b, t->cols[i].name);
-	}
-	put_byte(b, 0);
-
-	if (b->failed || k->failed || id->failed)
+	if (b->failed || k->failed || id->failed || ok->failed || ov->failed)
 		return wb_error_set(err, WB_ERR_NOMEM,
 				    "encoder: out of memory");
 
@@ -422,6 +454,12 @@ int wb_encoder_encode(struct wb_encoder *e, const struct wb_change *c,
 	ev->key_len = has_key ? k->len : 0;
 	ev->value = b->data;
 	ev->value_len = b->len;
+	if (key_changed) {
+		ev->old_key = ok->data;
+		ev->old_key_len = ok->len;
+		ev->old_value = ov->data;
+		ev->old_value_len = ov->len;
+	}
 	ev->pos = c->pos;
 	ev->position = e->position;
 	ev->event_id = (const char *)id->data;

@@ -24,7 +24,7 @@ struct wb_schema {
 	 * an identity. Compare identities, not fingerprints, to decide
 	 * whether a schema changed. */
 	uint64_t identity;
-	char *full_name;      /* e.g. "wms1.public.stock_move_envelope" */
+	char *full_name; /* e.g. "wms1.public.stock_move_envelope" */
 };
 
 /* One encoded event handed to a sink. Everything is valid only for the
@@ -39,6 +39,13 @@ struct wb_event {
 	const uint8_t
 		*value; /* Avro binary of the envelope; NULL = tombstone */
 	size_t value_len;
+	/* A key-changing update also carries the key before the change and a
+	 * delete envelope (op d, before = the old image) for that old key;
+	 * both NULL otherwise. */
+	const uint8_t *old_key;
+	size_t old_key_len;
+	const uint8_t *old_value;
+	size_t old_value_len;
 	wb_position_t pos;
 	const char *position; /* text form */
 	const char *event_id;
