@@ -247,21 +247,23 @@ class Workload:
             s.run(self.step_sql())
 
     def start(self, pause=0.002):
-        """Runs steps in the background until stop()."""
+        """Runs steps in the background until stop(). An exception in the
+        thread fails the test at stop() (or verify())."""
         self.session = self.session or self.pg.session()
 
         def loop():
             while not self.stop_flag.is_set():
                 self.session.run(self.step_sql())
                 time.sleep(pause)
-        self.thread = threading.Thread(target=loop, daemon=True)
-        self.thread.start()
+        self.thread = wbtest.Thread(loop, name="workload")
 
-    def stop(self):
+    def stop(self, timeout=60):
+        """Stops the background steps; fails the test if the thread raised
+        or did not finish within timeout."""
         self.stop_flag.set()
-        if self.thread:
-            self.thread.join(timeout=60)
-        self.thread = None
+        t, self.thread = self.thread, None
+        if t:
+            t.join(timeout)
         self.stop_flag.clear()
 
 
@@ -273,6 +275,8 @@ def verify(msgs, schemas, wl, partitions, topic, exactly_once=True, tombstones=T
     Returns the number of duplicates. decode(bytes) → datum; default: Avro
     single-object encoding with the schemas of _schemas."""
     import decimal
+    if wl.thread is not None:
+        fail("verify() while the workload thread still runs: call wl.stop() first")
     decode = decode or (lambda data: decode_single_object(data, schemas))
     got = {}
     seen = {}

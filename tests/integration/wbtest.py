@@ -9,6 +9,8 @@ import json
 import math
 import os
 import queue
+import random
+import re
 import shutil
 import signal
 import socket
@@ -36,6 +38,17 @@ SOURCE_DIR = os.environ.get("WB_SOURCE_DIR") or os.path.abspath(os.path.join(os.
 
 _cleanups = []       # callables run at exit, last registered first
 _cleanup_lock = threading.Lock()
+
+# Sanitizer builds: a report must never pass for one of waybill's own exit
+# codes (1 runtime, 2 usage), so every waybill the harness starts gets a
+# distinct exit code for sanitizer reports, and its stderr is searched for
+# them (run_waybill and Proc at once; every log again in main()). tools/test
+# sets the same code for the whole ctest run.
+SANITIZER_EXIT = 86
+SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|"
+                              r"SUMMARY: \w*Sanitizer|WARNING: ThreadSanitizer")
+_waybill_logs = []   # stderr files of every waybill run, checked in main()
+_thread_errors = []  # (thread name, formatted traceback) of uncaught exceptions
 
 
 class TestFailure(Exception):
@@ -136,6 +149,129 @@ def _on_signal(signum, frame):
 atexit.register(run_cleanups)
 for _s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
     signal.signal(_s, _on_signal)
+
+
+def _sanitizer_options(value, defaults):
+    """value (an ASAN_OPTIONS-style string or None) with each default added
+    unless value sets that option itself."""
+    parts = [kv for kv in (value or "").split(":") if kv]
+    have = {kv.split("=", 1)[0] for kv in parts}
+    return ":".join(parts + [f"{k}={v}" for k, v in defaults if k not in have])
+
+
+def waybill_env(env=None):
+    """The environment for a waybill process: env (default os.environ) with
+    the sanitizers told to halt on the first report and exit SANITIZER_EXIT
+    (options the caller set win)."""
+    env = dict(os.environ if env is None else env)
+    common = [("exitcode", SANITIZER_EXIT), ("halt_on_error", 1)]
+    env["ASAN_OPTIONS"] = _sanitizer_options(env.get("ASAN_OPTIONS"), common)
+    env["UBSAN_OPTIONS"] = _sanitizer_options(env.get("UBSAN_OPTIONS"), common + [("print_stacktrace", 1)])
+    env["LSAN_OPTIONS"] = _sanitizer_options(env.get("LSAN_OPTIONS"), [("exitcode", SANITIZER_EXIT)])
+    return env
+
+
+def sanitizer_report(rc, stderr):
+    """A description of the sanitizer report in a waybill run (its exit code
+    and stderr), or None when there is none."""
+    m = SANITIZER_REPORT.search(stderr or "")
+    if m is None and rc != SANITIZER_EXIT:
+        return None
+    if m is None:
+        return f"exit code {rc} (the sanitizers' exit code)"
+    start = max(0, stderr.rfind("\n", 0, max(0, m.start() - 200)))
+    return f"exit code {rc}, report:\n{stderr[start:start + 6000]}"
+
+
+def check_sanitizer(rc, stderr, what):
+    """Fails the test if the waybill run (rc, stderr) has a sanitizer report."""
+    rep = sanitizer_report(rc, stderr)
+    if rep is not None:
+        fail(f"sanitizer report in {what}: {rep}")
+
+
+def _read_log(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def check_all_waybill_logs():
+    """Fails the test if the stderr of any waybill run of this test holds a
+    sanitizer report (including runs killed or abandoned by the test)."""
+    for path in list(_waybill_logs):
+        text = _read_log(path)
+        if SANITIZER_REPORT.search(text):
+            check_sanitizer(None, text, f"waybill run logged in {path}")
+
+
+# ---------------------------------------------------------------- threads and seeds
+
+def _excepthook(args):
+    if args.exc_type is SystemExit:
+        return
+    tb = "".join(traceback.format_exception(args.exc_type, args.exc_value, args.exc_traceback))
+    _thread_errors.append((args.thread.name if args.thread else "?", tb))
+    print(f"exception in thread {args.thread.name if args.thread else '?'}:\n{tb}", file=sys.stderr,
+          flush=True)
+
+
+threading.excepthook = _excepthook   # an uncaught exception in any thread fails the test (main())
+
+
+class Thread:
+    """A background thread whose exception fails the test: join() re-raises
+    it (as TestFailure) and fails if the thread does not finish in time."""
+
+    def __init__(self, fn, name="background", daemon=True):
+        self.fn, self.name = fn, name
+        self.error = None
+        self.t = threading.Thread(target=self._run, name=name, daemon=daemon)
+        self.t.start()
+
+    def _run(self):
+        try:
+            self.fn()
+        except BaseException as e:   # noqa: B902 — reported by join()
+            self.error = (e, traceback.format_exc())
+
+    def is_alive(self):
+        return self.t.is_alive()
+
+    def check(self):
+        """Fails the test now if the thread has raised."""
+        if self.error is not None:
+            e, tb = self.error
+            self.error = None
+            fail(f"thread {self.name} failed: {type(e).__name__}: {e}\n{tb}")
+
+    def join(self, timeout):
+        self.t.join(timeout)
+        if self.t.is_alive():
+            fail(f"thread {self.name} did not finish within {timeout}s")
+        self.check()
+
+
+_seed = None
+
+
+def seed():
+    """The seed of this test's random choices: WB_TEST_SEED if set, else
+    one from the clock; logged, and printed again if the test fails, so a
+    failure can be replayed with WB_TEST_SEED=<seed>."""
+    global _seed
+    if _seed is None:
+        env = os.environ.get("WB_TEST_SEED")
+        _seed = int(env) if env else int(time.time() * 1000) % (1 << 31)
+        log(f"random seed {_seed} (replay: WB_TEST_SEED={_seed})")
+    return _seed
+
+
+def seeded_random(salt=0):
+    """A random.Random seeded with seed() + salt."""
+    return random.Random(seed() + salt)
 
 
 def free_port():
@@ -481,31 +617,38 @@ def require_waybill():
 
 
 def run_waybill(args, timeout=60, logfile=None, env=None):
+    """Runs `waybill <args>` to completion; returns Result. Fails the test
+    on a timeout or a sanitizer report, whatever exit code was expected."""
     require_waybill()
     logfile = logfile or os.path.join(make_tmpdir(), "waybill.stderr")
+    _waybill_logs.append(logfile)
     with open(logfile, "w+") as errf:
         p = subprocess.Popen([WAYBILL] + list(args), stdout=subprocess.PIPE, stderr=errf, text=True,
-                             env=env)
+                             env=waybill_env(env))
         try:
             out, _ = p.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
             errf.seek(0)
-            fail(f"waybill {' '.join(args)} did not finish within {timeout}s; stderr:\n{errf.read()[-4000:]}")
+            err = errf.read()
+            check_sanitizer(None, err, f"waybill {' '.join(args)}")
+            fail(f"waybill {' '.join(args)} did not finish within {timeout}s; stderr:\n{err[-4000:]}")
         errf.seek(0)
         err = errf.read()
+    check_sanitizer(p.returncode, err, f"waybill {' '.join(args)}")
     return Result(p.returncode, out, err, list(args))
 
 
 class Proc:
     """A background waybill process, killed at cleanup."""
 
-    def __init__(self, argv, logfile):
+    def __init__(self, argv, logfile, env=None):
         require_waybill()
         self.logfile = logfile
+        _waybill_logs.append(logfile)
         self.errf = open(logfile, "w")
-        self.p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.errf)
+        self.p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=self.errf, env=waybill_env(env))
         add_cleanup(self.kill)
 
     @property
@@ -513,9 +656,17 @@ class Proc:
         return self.p.pid
 
     def alive(self):
-        return self.p.poll() is None
+        """True while it runs; fails the test if it ended with a sanitizer
+        report."""
+        if self.p.poll() is None:
+            return True
+        check_sanitizer(self.p.returncode, self.stderr(), f"waybill (pid {self.p.pid})")
+        return False
 
     def kill(self, sig=signal.SIGKILL):
+        """Sends sig (if still running) and waits; returns the exit code.
+        A sanitizer report fails the test (unless called at cleanup, where
+        main() checks every log instead)."""
         if self.p.poll() is None:
             self.p.send_signal(sig)
             try:
@@ -524,6 +675,7 @@ class Proc:
                 self.p.kill()
                 self.p.wait()
         self.errf.close()
+        check_sanitizer(self.p.returncode, self.stderr(), f"waybill (pid {self.p.pid})")
         return self.p.returncode
 
     def wait(self, timeout):
@@ -533,6 +685,7 @@ class Proc:
             self.kill()
             fail(f"waybill (pid {self.p.pid}) did not exit within {timeout}s; stderr:\n{self.stderr()[-4000:]}")
         self.errf.close()
+        check_sanitizer(rc, self.stderr(), f"waybill (pid {self.p.pid})")
         return rc
 
     def stderr(self):
@@ -642,17 +795,27 @@ def main(fn):
     the first mismatch, always cleans up."""
     name = os.path.basename(sys.argv[0])
     t0 = time.time()
+
+    def failed(msg):
+        if _seed is not None:
+            print(f"  (random seed {_seed}: replay with WB_TEST_SEED={_seed})", flush=True)
+        print(f"FAIL {name}: {msg}", flush=True)
+        run_cleanups()
+        sys.exit(1)
+
     try:
         fn()
+        # Before the cleanups, which remove the temp dirs holding the logs;
+        # a waybill still running is SIGKILLed by them, which reports nothing.
+        check_all_waybill_logs()
+        if _thread_errors:
+            fail(f"{len(_thread_errors)} uncaught exception(s) in background threads, the first in "
+                 f"{_thread_errors[0][0]}:\n{_thread_errors[0][1]}")
     except TestFailure as e:
-        print(f"FAIL {name}: {e}", flush=True)
-        run_cleanups()
-        sys.exit(1)
+        failed(str(e))
     except Exception:
-        print(f"FAIL {name}: unexpected exception", flush=True)
         traceback.print_exc()
-        run_cleanups()
-        sys.exit(1)
+        failed("unexpected exception")
     run_cleanups()
     print(f"PASS {name} ({time.time() - t0:.1f}s)", flush=True)
     sys.exit(0)
