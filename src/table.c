@@ -71,3 +71,19 @@ int wb_table_nkeys(const struct wb_table *t)
 		n += t->cols[i].key;
 	return n;
 }
+
+struct wb_table *wb_table_copy(const struct wb_table *t)
+{
+	struct wb_table *c = wb_table_new(t->db, t->schema, t->name, t->ncols);
+	if (c == NULL)
+		return NULL;
+	c->src_id = t->src_id;
+	for (int i = 0; i < t->ncols; i++)
+		if (wb_table_set_column(c, i, t->cols[i].name, &t->cols[i].type,
+					t->cols[i].nullable,
+					t->cols[i].key) != 0) {
+			wb_table_unref(c);
+			return NULL;
+		}
+	return c;
+}

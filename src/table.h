@@ -40,6 +40,10 @@ struct wb_table *wb_table_new(const char *db, const char *schema,
 /* Sets column i (name copied). */
 int wb_table_set_column(struct wb_table *t, int i, const char *name,
 			const struct wb_type *type, bool nullable, bool key);
+/* A new version with the same shape (new id, no encoder state, one
+ * reference), for a change of a column's properties; NULL when out of
+ * memory. */
+struct wb_table *wb_table_copy(const struct wb_table *t);
 struct wb_table *wb_table_ref(struct wb_table *t);
 /* Drops a reference; frees at zero. Accepts NULL. */
 void wb_table_unref(struct wb_table *t);

@@ -215,10 +215,49 @@ static const struct wb_pg_typeinfo *typeinfo(struct wb_pg_catalog *c,
 	return ti;
 }
 
+/* A domain's base type and its typmod (numeric(10,2) of a domain over
+ * numeric(10,2)), through domains over domains. */
+static int resolve_domain(struct wb_pg_catalog *c, uint32_t *oid,
+			  int32_t *typmod, wb_error_t *err)
+{
+	for (int depth = 0; depth < 32; depth++) {
+		if (wb_pg_type_is_builtin(*oid))
+			return WB_OK;
+		char oidtext[16];
+		snprintf(oidtext, sizeof(oidtext), "%u", *oid);
+		const char *params[1] = {oidtext};
+		PGresult *res =
+			wb_pg_query(c->conn,
+				    "SELECT typtype, typbasetype, typtypmod "
+				    "FROM pg_type WHERE oid = $1::oid",
+				    1, params, err);
+		if (res == NULL)
+			return err->code;
+		bool domain =
+			PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 'd';
+		if (domain) {
+			*oid = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL,
+						 10);
+			int32_t m = (int32_t)strtol(PQgetvalue(res, 0, 2), NULL,
+						    10);
+			if (*typmod < 0)
+				*typmod = m;
+		}
+		PQclear(res);
+		if (!domain)
+			return WB_OK;
+	}
+	return WB_OK;
+}
+
 static int map_column(struct wb_pg_catalog *c, uint32_t oid, int32_t typmod,
 		      struct wb_type *out, wb_error_t *err)
 {
 	const struct wb_pg_typeinfo *info = NULL, *elem = NULL;
+	uint32_t col_oid = oid;
+	int rc = resolve_domain(c, &oid, &typmod, err);
+	if (rc)
+		return rc;
 	if (!wb_pg_type_is_builtin(oid)) {
 		info = typeinfo(c, oid, err);
 		if (info == NULL)
@@ -236,10 +275,11 @@ static int map_column(struct wb_pg_catalog *c, uint32_t oid, int32_t typmod,
 			elem_copy = *elem;
 		wb_pg_map_type(oid, typmod, &self, elem ? &elem_copy : NULL,
 			       c->cfg->source.decimal_handling, out);
-		return WB_OK;
+	} else {
+		wb_pg_map_type(oid, typmod, NULL, NULL,
+			       c->cfg->source.decimal_handling, out);
 	}
-	wb_pg_map_type(oid, typmod, NULL, NULL, c->cfg->source.decimal_handling,
-		       out);
+	out->src_type = col_oid;
 	return WB_OK;
 }
 
@@ -264,9 +304,6 @@ struct wb_table *wb_pg_build_table(struct wb_pg_catalog *c, uint32_t oid,
 	if (res == NULL)
 		return NULL;
 	int rows = PQntuples(res);
-	bool any_pk = false;
-	for (int r = 0; r < rows; r++)
-		any_pk |= PQgetvalue(res, r, 2)[0] == 't';
 
 	struct wb_table *t = wb_table_new(PQdb(c->conn), schema, name, ncols);
 	if (t == NULL) {
@@ -284,9 +321,15 @@ struct wb_table *wb_pg_build_table(struct wb_pg_catalog *c, uint32_t oid,
 				break;
 			}
 		}
-		/* the key: the primary key where there is one; otherwise the
-		 * replica identity index; a FULL identity alone gives no key */
-		bool key = any_pk ? pk : (replident == 'i' && cols[i].key_flag);
+		/* The key is the replica identity as the Relation message
+		 * describes it, i.e. as it was when the change was written
+		 * (the primary key, or the identity index): today's catalog
+		 * may have another key, and old key images carry only the
+		 * old key's columns. A FULL identity flags every column; its
+		 * key is the primary key, if there is one. Nullability comes
+		 * from today's catalog; the source widens a column to
+		 * nullable when an older change carries a NULL in it. */
+		bool key = replident == 'f' ? pk : cols[i].key_flag;
 		struct wb_type type;
 		if (map_column(c, cols[i].type_oid, cols[i].typmod, &type,
 			       err) != 0 ||
@@ -313,11 +356,18 @@ struct wb_table *wb_pg_describe_table(struct wb_pg_catalog *c,
 	const char *params[1] = {oidtext};
 	PGresult *res =
 		wb_pg_query(c->conn,
+			    /* key_flag as a Relation message sets it: the
+			     * columns of the replica identity (the primary
+			     * key by default, every column for FULL) */
 			    "SELECT a.attname, a.atttypid, a.atttypmod, "
-			    "COALESCE(a.attnum = ANY(i.indkey), false) "
-			    "FROM pg_attribute a LEFT JOIN pg_index i ON "
-			    "i.indrelid = a.attrelid "
-			    "AND i.indisreplident "
+			    "CASE c.relreplident WHEN 'f' THEN true "
+			    "WHEN 'n' THEN false ELSE COALESCE(("
+			    "SELECT a.attnum = ANY(i.indkey) FROM pg_index i "
+			    "WHERE i.indrelid = a.attrelid AND "
+			    "CASE c.relreplident WHEN 'd' THEN i.indisprimary "
+			    "ELSE i.indisreplident END), false) END "
+			    "FROM pg_attribute a JOIN pg_class c ON "
+			    "c.oid = a.attrelid "
 			    "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND "
 			    "NOT a.attisdropped "
 			    "ORDER BY a.attnum",

@@ -20,6 +20,7 @@
  * at the first transaction committing at or after P (or a keepalive past
  * P) while the rows are emitted. */
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
 #include <pthread.h>
@@ -33,6 +34,7 @@
 #include <libpq-fe.h>
 
 #include "clock.h"
+#include "fsutil.h"
 #include "log.h"
 #include "pg_catalog.h"
 #include "pg_snapshot.h"
@@ -41,7 +43,9 @@
 #include "source.h"
 
 #define PG_EPOCH_OFFSET_US 946684800000000LL
-#define COMMIT_ORDINAL UINT32_MAX
+/* The COMMIT record's ordinal: above any change's (a snapshot round can
+ * number more than 2^32 rows). Its text form is "end". */
+#define COMMIT_ORDINAL UINT64_MAX
 
 struct pg_rel {
 	uint32_t oid;
@@ -67,9 +71,12 @@ struct pg_source {
 	int64_t commit_ts_us;
 	uint64_t ordinal;
 
-	uint64_t received_lsn;	  /* highest walEnd seen */
-	uint64_t last_commit_lsn; /* commit LSN of the last COMMIT produced */
+	uint64_t received_lsn; /* highest walEnd seen */
 	bool caught_up;
+	/* caught_up and no snapshot pending, as of the end of the last
+	 * poll: the one view of the source thread's state that other
+	 * threads read (pg_caught_up) */
+	atomic_bool caught_up_shared;
 	bool got_data; /* data arrived since pg_poll last read the clock */
 	uint64_t server_end; /* server's WAL flush LSN when we last asked */
 	long long last_status_ms;
@@ -81,6 +88,8 @@ struct pg_source {
 	uint64_t durable_ack;
 	uint64_t idle_candidate;
 	bool warned_type;
+	bool null_in_notnull; /* convert_tuple met a NULL the table's
+				 version calls impossible */
 
 	/* snapshots */
 	struct wb_pg_reltarget *targets; /* captured tables */
@@ -513,6 +522,25 @@ static json_t *load_request(const char *path)
 	return v;
 }
 
+/* Writes v to tmp, fsyncs it, renames it to path and fsyncs the
+ * directory: the request is never lost between the rename and the unlink
+ * of the request file that follows. 0 or -1 with errno. */
+static int write_durably(const json_t *v, const char *tmp, const char *path)
+{
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	if (json_dumpfd(v, fd, 0) != 0 || fsync(fd) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e ? e : EIO;
+		return -1;
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0)
+		return -1;
+	return wb_fsync_parent(path);
+}
+
 /* Takes a `waybill snapshot --tables` request: its tables are merged into
  * the .taken file (removed once a checkpoint records them) and marked for
  * a snapshot from scratch. */
@@ -539,8 +567,7 @@ static int take_request(struct pg_source *s, bool *taken, wb_error_t *err)
 	if (req) {
 		char tmp[PATH_MAX + 8];
 		snprintf(tmp, sizeof(tmp), "%s.tmp", s->taken_path);
-		if (json_dump_file(all, tmp, 0) != 0 ||
-		    rename(tmp, s->taken_path) != 0) {
+		if (write_durably(all, tmp, s->taken_path) != 0) {
 			json_decref(all);
 			json_decref(req);
 			json_decref(old);
@@ -802,6 +829,8 @@ static int convert_tuple(struct pg_source *s, struct wb_batch *b,
 			v[i].state = (kind == 'K' && !t->cols[i].key)
 					     ? WB_VAL_UNCHANGED
 					     : WB_VAL_NULL;
+			if (v[i].state == WB_VAL_NULL && !t->cols[i].nullable)
+				s->null_in_notnull = true;
 			break;
 		case 'u':
 			v[i].state = WB_VAL_UNCHANGED;
@@ -855,6 +884,41 @@ static struct wb_change *add_change(struct pg_source *s, struct wb_batch *b,
 	return c;
 }
 
+/* A change written before a column became NOT NULL carries a NULL that
+ * the table's version (built from today's catalog) calls impossible: the
+ * change, and the table from here on, get a version in which every column
+ * holding a NULL is nullable. Never a made-up value. */
+static int widen(struct pg_source *s, struct wb_batch *b, struct pg_rel *r,
+		 struct wb_change *c, wb_error_t *err)
+{
+	struct wb_table *t = wb_table_copy(r->table);
+	if (t == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < t->ncols; i++) {
+		bool null = (c->before && c->before[i].state == WB_VAL_NULL) ||
+			    (c->after && c->after[i].state == WB_VAL_NULL);
+		if (null && !t->cols[i].nullable) {
+			t->cols[i].nullable = true;
+			wb_warn("postgres",
+				"%s.%s.%s is NOT NULL but a change at %X/%X "
+				"holds a NULL (written before the constraint): "
+				"the column is nullable in the schema from "
+				"here on",
+				t->schema, t->name, t->cols[i].name,
+				(unsigned)(c->pos.major >> 32),
+				(unsigned)c->pos.major);
+		}
+	}
+	if (wb_batch_hold(b, t) == NULL) {
+		wb_table_unref(t);
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	}
+	wb_table_unref(r->table);
+	r->table = t; /* keeps the creation reference; the batch has its own */
+	c->table = t;
+	return WB_OK;
+}
+
 static int on_row(struct pg_source *s, struct wb_batch *b,
 		  const struct wb_pg_msg *m, wb_error_t *err)
 {
@@ -868,15 +932,22 @@ static int on_row(struct pg_source *s, struct wb_batch *b,
 			"pgoutput: change for relation %u before its "
 			"Relation message",
 			oid);
-	if (!r->captured)
-		return WB_OK;
 	if (!s->in_txn)
 		return wb_error_set(
 			err, WB_ERR_DECODE,
 			"pgoutput: row change outside a transaction");
+	if (!r->captured) {
+		/* it still takes its ordinal: positions must not depend on
+		 * which tables the configuration captures, or a table added
+		 * between a crash and the restart would shift the positions
+		 * of the transaction being replayed */
+		s->ordinal++;
+		return WB_OK;
+	}
 	struct wb_table *t = r->table;
 	struct wb_change *c = NULL;
 	int rc = WB_OK;
+	s->null_in_notnull = false;
 	switch (m->type) {
 	case WB_PG_INSERT:
 		if (!(c = add_change(s, b, WB_OP_INSERT, t, err)))
@@ -902,6 +973,8 @@ static int on_row(struct pg_source *s, struct wb_batch *b,
 				   m->u.delete_.old_kind, &c->before, err);
 		break;
 	}
+	if (rc == WB_OK && s->null_in_notnull)
+		rc = widen(s, b, r, c, err);
 	return rc;
 }
 
@@ -932,7 +1005,6 @@ static int on_message(struct pg_source *s, struct wb_batch *b,
 		c->ack = m.u.commit.end_lsn;
 		s->last_pos = c->pos;
 		s->in_txn = false;
-		s->last_commit_lsn = s->final_lsn;
 		return WB_OK;
 	}
 	case WB_PG_RELATION:
@@ -945,8 +1017,11 @@ static int on_message(struct pg_source *s, struct wb_batch *b,
 		for (uint32_t i = 0; i < m.u.truncate.nrels; i++) {
 			struct pg_rel *r =
 				find_rel(s, wb_pg_truncate_oid(&m, i));
-			if (r == NULL || !r->captured)
+			if (r == NULL || !r->captured) {
+				s->ordinal++; /* as on_row: positions do not
+						 depend on the capture */
 				continue;
+			}
 			if (add_change(s, b, WB_OP_TRUNCATE, r->table, err) ==
 			    NULL)
 				return err->code;
@@ -964,9 +1039,13 @@ static void note_keepalive(struct pg_source *s, uint64_t wal_end)
 	if (s->in_txn)
 		return;
 	/* Everything produced is durable: the slot may move to what the
-	 * walsender has decoded (nothing up to it is left to send). */
+	 * walsender has decoded (nothing up to it is left to send). The
+	 * positions are compared whole: a checkpoint inside the last
+	 * transaction (its COMMIT decoded, its tail still queued) has the
+	 * transaction's commit LSN but not its end, and confirming past it
+	 * would lose the tail at the next start. */
 	pthread_mutex_lock(&s->mu);
-	if (s->durable_pos.major >= s->last_commit_lsn &&
+	if (wb_position_cmp(&s->durable_pos, &s->last_pos) >= 0 &&
 	    wal_end > s->durable_ack && wal_end > s->idle_candidate)
 		s->idle_candidate = wal_end;
 	pthread_mutex_unlock(&s->mu);
@@ -1072,8 +1151,24 @@ static int snapshot_poll(struct pg_source *s, struct wb_batch *b,
 	return WB_OK;
 }
 
+static int poll_stream(struct wb_source *base, struct wb_batch *b,
+		       size_t target_bytes, int timeout_ms, wb_error_t *err);
+
 static int pg_poll(struct wb_source *base, struct wb_batch *b,
 		   size_t target_bytes, int timeout_ms, wb_error_t *err)
+{
+	struct pg_source *s = (struct pg_source *)base;
+	int rc = poll_stream(base, b, target_bytes, timeout_ms, err);
+	/* published here, on the source thread, for pg_caught_up */
+	atomic_store(
+		&s->caught_up_shared,
+		rc == 0 && s->caught_up && !wb_pg_snapshot_active(s->snap) &&
+			!wb_pg_snapshot_pending(s->snap) && s->held == NULL);
+	return rc;
+}
+
+static int poll_stream(struct wb_source *base, struct wb_batch *b,
+		       size_t target_bytes, int timeout_ms, wb_error_t *err)
 {
 	struct pg_source *s = (struct pg_source *)base;
 	long long deadline = wb_clock_mono_ms() + timeout_ms;
@@ -1259,8 +1354,7 @@ static uint64_t pg_idle_ack(struct wb_source *base)
 static bool pg_caught_up(struct wb_source *base)
 {
 	struct pg_source *s = (struct pg_source *)base;
-	return s->caught_up && !wb_pg_snapshot_active(s->snap) &&
-	       !wb_pg_snapshot_pending(s->snap) && s->held == NULL;
+	return atomic_load(&s->caught_up_shared);
 }
 
 static json_t *pg_state(struct wb_source *base, const wb_position_t *durable)
