@@ -22,15 +22,42 @@
  *    files with seq > S (seq > C when there is no open file) are deleted
  *    (written after the checkpoint, so they will be replayed); file S is
  *    truncated to O and appended to (O == 0 or S missing: no open file).
- *    Without a checkpoint (state NULL, or a series the state does not
- *    mention) every .part file is deleted, since none of it was ever
- *    acknowledged, and .avro files are left alone. New seqs continue after
- *    the highest existing one.
+ *    A series the checkpoint does not mention had nothing durable at the
+ *    checkpoint: its .part files are deleted (their events are replayed).
+ *    .avro files are never deleted.
+ *  - Without any checkpoint (state NULL: it was deleted or lost) nothing is
+ *    deleted, because the open file up to its last checkpointed offset was
+ *    acknowledged to the source (PG: the slot's confirmed flush LSN) and
+ *    exists nowhere else. Each .part file is kept: renamed to .avro when it
+ *    is whole (header and whole blocks to its end), else to
+ *    <seq>.avro.orphan, untouched, with a warning saying how to recover it.
+ *    Events after the lost checkpoint are replayed into new files, so some
+ *    may appear twice.
+ *  New seqs continue after the highest existing one.
  * Hence after kill -9 at any point, a restart that replays the events after
  * the checkpoint leaves every event in exactly one file and no torn block.
  *
- * Memory is bounded by about block_bytes (plus its compressed copy) per open
- * series; files are never held in memory. */
+ * A file completed by roll_age while its series is idle (nothing written
+ * since the checkpoint that covers its whole length) is renamed to .avro at
+ * once: that checkpoint already holds all of it, and a restart from it finds
+ * seq S as .avro and treats it as complete.
+ *
+ * Schemas. One writer schema per file: a new file starts whenever the value
+ * schema's identity (CRC-64-AVRO of its full JSON) changes, not only its
+ * fingerprint, since the canonical form drops logicalType, precision and
+ * scale. A reopened file's identity is computed from its header.
+ *
+ * Memory and descriptors are bounded whatever the number of series. A
+ * series is "awake" while its writer holds block buffers or a descriptor;
+ * awake series form an LRU list. After each checkpoint, series written to
+ * since the previous one stay awake, the others are parked (buffers freed,
+ * descriptor closed; the file stays open in the sense of the state, and
+ * the next write opens it again). During a burst, when more than
+ * MAX_AWAKE series are awake or their buffers exceed the memory budget, the
+ * least recently written are parked at once (pending records written as a
+ * block, fsynced, descriptor closed). Compression contexts are shared
+ * (ocf.h). So memory is about budget + two compression contexts, and at
+ * most MAX_AWAKE descriptors are open. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -44,12 +71,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "avro_schema.h"
 #include "clock.h"
+#include "crashpoint.h"
+#include "fsutil.h"
 #include "log.h"
 #include "ocf.h"
 #include "sink.h"
 
 #define SEQ_DIGITS 12
+/* At most this many series hold a descriptor or buffers (fds: 1,000
+ * tables must not need 1,000 descriptors). */
+#define MAX_AWAKE 256
+/* Buffers of awake series, at least; 8 blocks when block_bytes is larger. */
+#define MEM_BUDGET_MIN ((size_t)32 << 20)
 
 struct series {
 	char *name;		 /* directory name: the sanitised topic */
@@ -57,9 +92,17 @@ struct series {
 	char *dir;		 /* <dir>/<name> */
 	struct wb_ocf_writer *w; /* open file, or NULL */
 	uint64_t seq;		 /* seq of w */
-	uint64_t fingerprint;	 /* value schema of w */
-	int fp_known;		 /* 0 for a file reopened after a restart */
+	uint64_t identity;	 /* of w's schema (wb_schema.identity) */
 	int64_t opened_ms;
+	/* awake: on the sink's LRU list (see the top) */
+	bool awake;
+	struct series *lru_prev, *lru_next;
+	size_t mem;   /* wb_ocf_memory(w) as last counted */
+	bool touched; /* written since the last checkpointed() */
+	/* (seq, offset) as state() reported them, and as the last durable
+	 * checkpoint holds them */
+	uint64_t state_seq, ckpt_seq;
+	int64_t state_offset, ckpt_offset;
 	int64_t durable; /* fsynced length of w */
 	int dirty;	 /* w written since the last fsync */
 	int dir_dirty;	 /* entries created/renamed since the last fsync */
@@ -80,10 +123,13 @@ struct avrofile_sink {
 	struct series **series;
 	size_t nseries, capseries;
 	struct series *last;
+	struct series *lru_head, *lru_tail; /* most recently written first */
+	size_t nawake;
+	size_t mem; /* sum of the awake series' mem */
+	size_t mem_budget;
 	struct wb_ocf_pool *pool; /* compresses and writes full blocks; made
 				     with the first file */
 	bool pool_failed;
-	int root_dirty;
 	int have_pos;
 	wb_position_t last_pos;
 };
@@ -113,7 +159,11 @@ static void file_path(const struct series *s, uint64_t seq, int part, char *out,
 		 part ? ".part" : "");
 }
 
-/* Parses "<12 digits>.avro" or "<12 digits>.avro.part". */
+#define PART 1
+#define ORPHAN 2
+
+/* Parses "<12 digits>.avro" (*part = 0), "<12 digits>.avro.part" (PART) or
+ * "<12 digits>.avro.orphan" (ORPHAN). */
 static int parse_name(const char *name, uint64_t *seq, int *part)
 {
 	uint64_t v = 0;
@@ -126,7 +176,9 @@ static int parse_name(const char *name, uint64_t *seq, int *part)
 	if (strcmp(name + i, ".avro") == 0)
 		*part = 0;
 	else if (strcmp(name + i, ".avro.part") == 0)
-		*part = 1;
+		*part = PART;
+	else if (strcmp(name + i, ".avro.orphan") == 0)
+		*part = ORPHAN;
 	else
 		return -1;
 	*seq = v;
@@ -135,36 +187,20 @@ static int parse_name(const char *name, uint64_t *seq, int *part)
 
 static int fsync_dir(const char *path, wb_error_t *err)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return wb_error_set(err, WB_ERR_IO, "open %s: %s", path,
+	if (wb_fsync_dir(path) != 0)
+		return wb_error_set(err, WB_ERR_IO, "fsync %s: %s", path,
 				    strerror(errno));
-	int rc = WB_OK;
-	if (fsync(fd) != 0)
-		rc = wb_error_set(err, WB_ERR_IO, "fsync %s: %s", path,
-				  strerror(errno));
-	close(fd);
-	return rc;
+	return WB_OK;
 }
 
-/* mkdir -p */
+/* mkdir -p; every directory it creates is durable in its parent before
+ * anything is written in it, so a checkpoint can never cover a file whose
+ * directory a power loss could take away. */
 static int make_dirs(const char *path, wb_error_t *err)
 {
-	char tmp[PATH_MAX];
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return wb_error_set(err, WB_ERR_IO, "%s: path too long", path);
-	for (char *p = tmp + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-			return wb_error_set(err, WB_ERR_IO, "mkdir %s: %s", tmp,
-					    strerror(errno));
-		*p = c;
-		if (c == '\0')
-			break;
-	}
+	if (wb_mkdir_durable(path) != 0)
+		return wb_error_set(err, WB_ERR_IO, "mkdir %s: %s", path,
+				    strerror(errno));
 	struct stat st;
 	if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
 		return wb_error_set(err, WB_ERR_IO, "%s: not a directory",
@@ -220,6 +256,92 @@ static struct series *series_find(struct avrofile_sink *k, const char *name)
 	return NULL;
 }
 
+/* ---- awake series (see the top) ---------------------------------- */
+
+static void lru_unlink(struct avrofile_sink *k, struct series *s)
+{
+	if (!s->awake)
+		return;
+	if (s->lru_prev)
+		s->lru_prev->lru_next = s->lru_next;
+	else
+		k->lru_head = s->lru_next;
+	if (s->lru_next)
+		s->lru_next->lru_prev = s->lru_prev;
+	else
+		k->lru_tail = s->lru_prev;
+	s->lru_prev = s->lru_next = NULL;
+	s->awake = false;
+	k->nawake--;
+	k->mem -= s->mem;
+	s->mem = 0;
+}
+
+/* Puts s first on the list (it is about to be written). */
+static void lru_touch(struct avrofile_sink *k, struct series *s)
+{
+	if (k->lru_head == s)
+		return;
+	if (s->awake) {
+		size_t mem = s->mem;
+		lru_unlink(k, s);
+		s->mem = mem;
+		k->mem += mem;
+	}
+	s->lru_prev = NULL;
+	s->lru_next = k->lru_head;
+	if (k->lru_head)
+		k->lru_head->lru_prev = s;
+	else
+		k->lru_tail = s;
+	k->lru_head = s;
+	s->awake = true;
+	k->nawake++;
+}
+
+/* Counts what s's writer holds now. */
+static void count_mem(struct avrofile_sink *k, struct series *s)
+{
+	size_t m = s->w ? wb_ocf_memory(s->w) : 0;
+	k->mem = k->mem - s->mem + m;
+	s->mem = m;
+}
+
+/* Frees s's buffers and closes its descriptor; its file stays the open
+ * file of the series. Pending records are written as a block and fsynced
+ * first, so nothing is lost and the descriptor's errors are seen. */
+static int park(struct avrofile_sink *k, struct series *s, wb_error_t *err)
+{
+	if (s->w) {
+		int rc = wb_ocf_release(s->w, err);
+		if (rc == WB_OK)
+			rc = wb_ocf_close_fd(s->w, err);
+		if (rc != WB_OK) {
+			count_mem(k, s);
+			return rc;
+		}
+		wb_crashpoint("avrofile.parked");
+	}
+	lru_unlink(k, s);
+	return WB_OK;
+}
+
+/* Parks the least recently written series (never keep) until at most
+ * MAX_AWAKE are awake and their buffers fit the budget. */
+static int bound_awake(struct avrofile_sink *k, struct series *keep,
+		       wb_error_t *err)
+{
+	while (k->nawake > MAX_AWAKE || k->mem > k->mem_budget) {
+		struct series *t = k->lru_tail;
+		if (t == NULL || t == keep)
+			break;
+		int rc = park(k, t, err);
+		if (rc != WB_OK)
+			return rc;
+	}
+	return WB_OK;
+}
+
 static struct wb_sink *avrofile_create(const struct wb_config *cfg,
 				       wb_error_t *err)
 {
@@ -240,6 +362,8 @@ static struct wb_sink *avrofile_create(const struct wb_config *cfg,
 	k->roll_bytes =
 		sc->roll_bytes > 0 ? sc->roll_bytes : (int64_t)256 << 20;
 	k->roll_age_ms = sc->roll_age_ms > 0 ? sc->roll_age_ms : 3600 * 1000;
+	k->mem_budget = k->block_bytes * 8 > MEM_BUDGET_MIN ? k->block_bytes * 8
+							    : MEM_BUDGET_MIN;
 	k->dir = strdup(sc->dir && sc->dir[0] ? sc->dir : "out");
 	if (k->dir == NULL) {
 		wb_error_set(err, WB_ERR_NOMEM,
@@ -291,9 +415,50 @@ static int64_t json_int(json_t *o, const char *key)
 	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
 }
 
-/* Brings one series directory back to its checkpoint (see the top). */
+/* Without any checkpoint: keeps the .part file path (see the top). */
+static int keep_part(struct series *s, uint64_t seq, const char *path,
+		     wb_error_t *err)
+{
+	char to[PATH_MAX];
+	struct wb_ocf_extent x;
+	int rc = wb_ocf_scan(path, &x, err);
+	if (rc != WB_OK)
+		return rc;
+	int whole = x.whole > 0 && x.whole == x.size;
+	if (whole)
+		file_path(s, seq, 0, to, sizeof(to));
+	else
+		snprintf(to, sizeof(to), "%s/%0*" PRIu64 ".avro.orphan", s->dir,
+			 SEQ_DIGITS, seq);
+	if (rename(path, to) != 0)
+		return wb_error_set(err, WB_ERR_IO, "rename %s: %s", path,
+				    strerror(errno));
+	wb_crashpoint("avrofile.recover_renamed");
+	if (whole)
+		wb_warn("avro-file",
+			"no checkpoint: kept %s as %s (%" PRId64
+			" records); part of it was acknowledged to the source "
+			"and exists nowhere else, and what came after the lost "
+			"checkpoint is written again to new files, so some "
+			"records may appear twice",
+			path, to, x.records);
+	else
+		wb_warn("avro-file",
+			"no checkpoint: kept %s as %s, untouched: it is not a "
+			"whole Avro file (%" PRId64 " of %" PRId64
+			" bytes are whole blocks, %" PRId64
+			" records); part of it was acknowledged to the source "
+			"and exists nowhere else: to recover those records, "
+			"truncate a copy to %" PRId64
+			" bytes and rename it to .avro",
+			path, to, x.whole, x.size, x.records, x.whole);
+	return WB_OK;
+}
+
+/* Brings one series directory back to its checkpoint (see the top). st is
+ * the series' state; have_ckpt false when there is no checkpoint at all. */
 static int recover_series(struct avrofile_sink *k, struct series *s, json_t *st,
-			  wb_error_t *err)
+			  bool have_ckpt, wb_error_t *err)
 {
 	int rc = WB_OK;
 	char path[PATH_MAX], to[PATH_MAX];
@@ -310,8 +475,9 @@ static int recover_series(struct avrofile_sink *k, struct series *s, json_t *st,
 	}
 	/* The highest seq kept: nothing newer was acknowledged. */
 	uint64_t keep = open_seq ? open_seq : closed;
-	int open_found = 0;
+	int open_found = 0, open_avro = 0;
 	uint64_t highest = closed > open_seq ? closed : open_seq;
+	uint64_t complete = closed;
 
 	DIR *d = opendir(s->dir);
 	if (d == NULL)
@@ -324,20 +490,45 @@ static int recover_series(struct avrofile_sink *k, struct series *s, json_t *st,
 		if (parse_name(e->d_name, &seq, &part) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", s->dir, e->d_name);
-		int drop = st == NULL ? part : seq > keep;
-		if (drop) {
+		if (seq > highest)
+			highest = seq;
+		if (part == ORPHAN)
+			continue;
+		if (part == PART && !have_ckpt) {
+			rc = keep_part(s, seq, path, err);
+			if (rc != WB_OK)
+				goto done;
+			s->dir_dirty = 1;
+			continue;
+		}
+		if (part == 0) {
+			/* Complete; never deleted. One after the checkpoint
+			 * means the checkpoint is older than the files (a
+			 * restored copy): its events may be written again. */
+			if (st != NULL && seq > keep)
+				wb_warn("avro-file",
+					"%s is newer than the checkpoint; kept "
+					"(its records may appear twice)",
+					path);
+			if (seq == open_seq)
+				open_avro = 1; /* completed while idle */
+			if (seq > complete)
+				complete = seq;
+			continue;
+		}
+		if (st == NULL || seq > keep) {
+			/* written after the checkpoint: replayed */
 			if (unlink(path) != 0 && errno != ENOENT) {
 				rc = wb_error_set(err, WB_ERR_IO,
 						  "delete %s: %s", path,
 						  strerror(errno));
 				goto done;
 			}
+			wb_crashpoint("avrofile.recover_deleted");
 			s->dir_dirty = 1;
 			continue;
 		}
-		if (seq > highest)
-			highest = seq;
-		if (part && seq <= closed) {
+		if (seq <= closed) {
 			file_path(s, seq, 0, to, sizeof(to));
 			if (rename(path, to) != 0) {
 				rc = wb_error_set(err, WB_ERR_IO,
@@ -345,13 +536,22 @@ static int recover_series(struct avrofile_sink *k, struct series *s, json_t *st,
 						  strerror(errno));
 				goto done;
 			}
+			wb_crashpoint("avrofile.recover_renamed");
 			s->dir_dirty = 1;
-		} else if (part && seq == open_seq) {
+		} else if (seq == open_seq) {
 			open_found = 1;
 		}
 	}
-	s->closed_through = s->renamed_through = s->rename_upto = closed;
+	if (open_avro)
+		open_found = 0;
+	s->closed_through = s->renamed_through = s->rename_upto = complete;
 	s->next_seq = highest + 1;
+	if (s->dir_dirty) {
+		rc = fsync_dir(s->dir, err);
+		if (rc != WB_OK)
+			goto done;
+		s->dir_dirty = 0;
+	}
 	if (open_found) {
 		file_path(s, open_seq, 1, path, sizeof(path));
 		s->w = wb_ocf_reopen(path, offset, NULL, k->level,
@@ -360,15 +560,18 @@ static int recover_series(struct avrofile_sink *k, struct series *s, json_t *st,
 			rc = err ? err->code : WB_ERR_IO;
 			goto done;
 		}
+		wb_crashpoint("avrofile.recover_truncated");
 		attach_pool(k, s->w);
+		const char *schema = wb_ocf_schema(s->w);
+		s->identity = wb_avro_crc64(schema, strlen(schema));
 		s->seq = open_seq;
 		s->durable = offset;
-		s->fp_known = 0;
+		s->state_seq = s->ckpt_seq = open_seq;
+		s->state_offset = s->ckpt_offset = offset;
 		s->opened_ms = wb_clock_mono_ms();
-	}
-	if (s->dir_dirty) {
-		rc = fsync_dir(s->dir, err);
-		s->dir_dirty = 0;
+		/* parked until written: a restart with 1,000 open files
+		 * holds no buffers and no descriptors */
+		rc = wb_ocf_close_fd(s->w, err);
 	}
 done:
 	closedir(d);
@@ -402,7 +605,8 @@ static int avrofile_open(struct wb_sink *base, json_t *state, wb_error_t *err)
 			rc = WB_ERR_NOMEM;
 			break;
 		}
-		rc = recover_series(k, s, json_object_get(all, e->d_name), err);
+		rc = recover_series(k, s, json_object_get(all, e->d_name),
+				    state != NULL, err);
 		if (rc != WB_OK)
 			break;
 	}
@@ -415,16 +619,19 @@ static int avrofile_open(struct wb_sink *base, json_t *state, wb_error_t *err)
 static int complete_file(struct avrofile_sink *k, struct series *s,
 			 wb_error_t *err)
 {
-	(void)k;
 	if (s->w == NULL)
 		return WB_OK;
 	int rc = wb_ocf_write_block(s->w, err);
-	if (rc == WB_OK)
-		rc = wb_ocf_sync(s->w, err);
 	if (rc != WB_OK)
 		return rc; /* file stays open; the next flush retries */
+	wb_crashpoint("avrofile.last_block");
+	rc = wb_ocf_sync(s->w, err);
+	if (rc != WB_OK)
+		return rc;
+	wb_crashpoint("avrofile.completed");
 	wb_ocf_free(s->w);
 	s->w = NULL;
+	lru_unlink(k, s);
 	s->closed_through = s->seq;
 	s->seq = 0;
 	s->durable = 0;
@@ -438,10 +645,9 @@ static int open_file(struct avrofile_sink *k, struct series *s,
 	char path[PATH_MAX];
 	struct stat st;
 	if (stat(s->dir, &st) != 0) {
-		int rc = make_dirs(s->dir, err);
+		int rc = make_dirs(s->dir, err); /* durable in k->dir */
 		if (rc != WB_OK)
 			return rc;
-		k->root_dirty = 1;
 	}
 	uint64_t seq = s->next_seq;
 	file_path(s, seq, 1, path, sizeof(path));
@@ -452,8 +658,7 @@ static int open_file(struct avrofile_sink *k, struct series *s,
 	attach_pool(k, s->w);
 	s->next_seq = seq + 1;
 	s->seq = seq;
-	s->fingerprint = schema->fingerprint;
-	s->fp_known = 1;
+	s->identity = schema->identity;
 	s->opened_ms = wb_clock_mono_ms();
 	s->durable = 0;
 	s->dirty = 1;
@@ -508,13 +713,9 @@ static int avrofile_write(struct wb_sink *base, const struct wb_event *ev,
 	if (s == NULL)
 		return WB_ERR_NOMEM;
 	if (s->w != NULL) {
-		const struct wb_schema *vs = ev->value_schema;
-		if (!s->fp_known &&
-		    strcmp(wb_ocf_schema(s->w), vs->json) == 0) {
-			s->fingerprint = vs->fingerprint;
-			s->fp_known = 1;
-		}
-		int same = s->fp_known && s->fingerprint == vs->fingerprint;
+		/* identity, not fingerprint: numeric(10,2) and numeric(10,4)
+		 * share a fingerprint but not a file */
+		int same = s->identity == ev->value_schema->identity;
 		/* Rolling before the append, not after it: a failure then
 		 * leaves the event unwritten, so the caller's retry cannot
 		 * duplicate it. */
@@ -533,10 +734,18 @@ static int avrofile_write(struct wb_sink *base, const struct wb_event *ev,
 		if (rc != WB_OK)
 			return rc;
 	}
+	/* s first on the list, then the least recently written parked, all
+	 * before the append: a failure leaves the event unwritten. */
+	lru_touch(k, s);
+	rc = bound_awake(k, s, err);
+	if (rc != WB_OK)
+		return rc;
 	rc = wb_ocf_append(s->w, ev->value, ev->value_len, err);
+	count_mem(k, s);
 	if (rc != WB_OK)
 		return rc;
 	s->dirty = 1;
+	s->touched = true;
 	k->last_pos = ev->pos;
 	k->have_pos = 1;
 	return WB_OK;
@@ -550,8 +759,28 @@ static int avrofile_poll(struct wb_sink *base, int timeout_ms, wb_error_t *err)
 	int64_t now = wb_clock_mono_ms();
 	for (size_t i = 0; i < k->nseries; i++) {
 		struct series *s = k->series[i];
-		if (s->w && now - s->opened_ms >= k->roll_age_ms) {
-			int rc = complete_file(k, s, err);
+		if (s->w == NULL || now - s->opened_ms < k->roll_age_ms)
+			continue;
+		/* Idle since a durable checkpoint that covers the whole file:
+		 * that checkpoint holds it all, so it completes for good now
+		 * (no later checkpoint may come while the pipeline is idle). */
+		uint64_t seq = s->seq;
+		bool covered = s->ckpt_seq == seq &&
+			       wb_ocf_pending(s->w) == 0 &&
+			       wb_ocf_offset(s->w) == s->ckpt_offset;
+		int rc = complete_file(k, s, err);
+		if (rc != WB_OK)
+			return rc;
+		if (covered) {
+			char from[PATH_MAX], to[PATH_MAX];
+			file_path(s, seq, 1, from, sizeof(from));
+			file_path(s, seq, 0, to, sizeof(to));
+			if (rename(from, to) != 0)
+				return wb_error_set(err, WB_ERR_IO,
+						    "rename %s: %s", from,
+						    strerror(errno));
+			wb_crashpoint("avrofile.age_renamed");
+			rc = fsync_dir(s->dir, err);
 			if (rc != WB_OK)
 				return rc;
 		}
@@ -582,12 +811,6 @@ static int avrofile_flush(struct wb_sink *base, int timeout_ms, wb_error_t *err)
 			s->dir_dirty = 0;
 		}
 	}
-	if (k->root_dirty) {
-		rc = fsync_dir(k->dir, err);
-		if (rc != WB_OK)
-			return rc;
-		k->root_dirty = 0;
-	}
 	if (k->have_pos && k->base.delivered)
 		k->base.delivered(k->base.delivered_opaque, &k->last_pos);
 	return WB_OK;
@@ -613,6 +836,8 @@ static json_t *avrofile_state(struct wb_sink *base)
 			return NULL;
 		}
 		s->rename_upto = s->closed_through;
+		s->state_seq = seq;
+		s->state_offset = seq ? s->durable : 0;
 	}
 	return root;
 }
@@ -623,6 +848,15 @@ static int avrofile_checkpointed(struct wb_sink *base, wb_error_t *err)
 	char from[PATH_MAX], to[PATH_MAX];
 	for (size_t i = 0; i < k->nseries; i++) {
 		struct series *s = k->series[i];
+		s->ckpt_seq = s->state_seq;
+		s->ckpt_offset = s->state_offset;
+		/* idle since the previous checkpoint: its buffers go */
+		if (s->awake && !s->touched) {
+			int rc = park(k, s, err);
+			if (rc != WB_OK)
+				return rc;
+		}
+		s->touched = false;
 		if (s->renamed_through >= s->rename_upto)
 			continue;
 		for (uint64_t q = s->renamed_through + 1; q <= s->rename_upto;
@@ -630,10 +864,14 @@ static int avrofile_checkpointed(struct wb_sink *base, wb_error_t *err)
 			file_path(s, q, 1, from, sizeof(from));
 			file_path(s, q, 0, to, sizeof(to));
 			/* Seqs never written (a failed create) have no file. */
-			if (rename(from, to) != 0 && errno != ENOENT)
+			if (rename(from, to) != 0) {
+				if (errno == ENOENT)
+					continue;
 				return wb_error_set(err, WB_ERR_IO,
 						    "rename %s: %s", from,
 						    strerror(errno));
+			}
+			wb_crashpoint("avrofile.renamed");
 		}
 		int rc = fsync_dir(s->dir, err);
 		if (rc != WB_OK)

@@ -23,8 +23,21 @@
 
 static const uint8_t ocf_magic[4] = {'O', 'b', 'j', 1};
 
+/* What compressing a block needs: a codec context and the output buffer.
+ * Made on first use. A pool holds two, one for its thread and one for the
+ * writers' own thread, so that a thousand writers sharing a pool do not
+ * hold a thousand zstd contexts (about 1-2 MiB each); a writer without a
+ * pool has its own. */
+struct ocf_codec_ctx {
+	ZSTD_CCtx *zctx;
+	z_stream zs;
+	int zs_ready;
+	int zs_level;
+	struct wb_buf comp; /* compressed block, reused */
+};
+
 struct wb_ocf_writer {
-	int fd;
+	int fd; /* -1 while parked (wb_ocf_close_fd) */
 	char *path;
 	char *schema_json;
 	enum wb_ocf_codec codec;
@@ -32,12 +45,10 @@ struct wb_ocf_writer {
 	size_t block_bytes;
 	uint8_t sync[OCF_SYNC_LEN];
 	int64_t offset;	     /* bytes in the file, blocks in flight excluded */
+	bool unsynced;	     /* bytes written since the last fsync */
 	struct wb_buf block; /* records of the pending block, uncompressed */
 	int64_t count;	     /* records in block */
-	struct wb_buf comp;  /* compressed block, reused */
-	ZSTD_CCtx *zctx;
-	z_stream zs;
-	int zs_ready;
+	struct ocf_codec_ctx own; /* used when there is no pool */
 	/* a full block the pool's thread compresses and writes (see "Blocks
 	 * in the background" below) */
 	struct wb_ocf_pool *pool;
@@ -61,7 +72,47 @@ struct wb_ocf_pool {
 	pthread_cond_t done; /* a block was written (or failed) */
 	struct wb_ocf_writer *head, *tail;
 	bool stop;
+	struct ocf_codec_ctx thread_ctx; /* the pool's thread only */
+	struct ocf_codec_ctx inline_ctx; /* blocks its writers write inline */
 };
+
+static void ctx_free(struct ocf_codec_ctx *c)
+{
+	ZSTD_freeCCtx(c->zctx);
+	c->zctx = NULL;
+	if (c->zs_ready)
+		deflateEnd(&c->zs);
+	c->zs_ready = 0;
+	wb_buf_free(&c->comp);
+}
+
+/* Makes c ready for codec at level; 0 or -1 (out of memory). */
+static int ctx_prepare(struct ocf_codec_ctx *c, enum wb_ocf_codec codec,
+		       int level)
+{
+	if (codec == WB_OCF_ZSTD && c->zctx == NULL) {
+		c->zctx = ZSTD_createCCtx();
+		return c->zctx ? 0 : -1;
+	}
+	if (codec != WB_OCF_DEFLATE)
+		return 0;
+	if (level < 0 || level > 9)
+		level = Z_DEFAULT_COMPRESSION;
+	if (c->zs_ready && c->zs_level != level) {
+		deflateEnd(&c->zs);
+		c->zs_ready = 0;
+	}
+	if (!c->zs_ready) {
+		memset(&c->zs, 0, sizeof(c->zs));
+		/* windowBits -15: raw deflate, as the specification asks. */
+		if (deflateInit2(&c->zs, level, Z_DEFLATED, -15, 8,
+				 Z_DEFAULT_STRATEGY) != Z_OK)
+			return -1;
+		c->zs_ready = 1;
+		c->zs_level = level;
+	}
+	return 0;
+}
 
 int wb_ocf_codec_parse(const char *name, enum wb_ocf_codec *out,
 		       wb_error_t *err)
@@ -105,24 +156,11 @@ static struct wb_ocf_writer *writer_alloc(const char *path,
 	w->level = level;
 	w->block_bytes = block_bytes ? block_bytes : (1u << 20);
 	wb_buf_init(&w->block);
-	wb_buf_init(&w->comp);
+	wb_buf_init(&w->own.comp);
 	wb_buf_init(&w->flight);
 	w->path = strdup(path);
 	if (w->path == NULL)
 		goto nomem;
-	if (codec == WB_OCF_ZSTD) {
-		w->zctx = ZSTD_createCCtx();
-		if (w->zctx == NULL)
-			goto nomem;
-	} else if (codec == WB_OCF_DEFLATE) {
-		if (level < 0 || level > 9)
-			level = Z_DEFAULT_COMPRESSION;
-		/* windowBits -15: raw deflate, as the specification asks. */
-		if (deflateInit2(&w->zs, level, Z_DEFLATED, -15, 8,
-				 Z_DEFAULT_STRATEGY) != Z_OK)
-			goto nomem;
-		w->zs_ready = 1;
-	}
 	return w;
 nomem:
 	wb_error_set(err, WB_ERR_NOMEM, "%s: out of memory", path);
@@ -179,7 +217,28 @@ static int writer_put(struct wb_ocf_writer *w, struct iovec *iov, int n,
 	int64_t written = 0;
 	int rc = put_at(w, w->offset, iov, n, &written, err);
 	w->offset += written;
+	if (written > 0)
+		w->unsynced = true;
 	return rc;
+}
+
+/* Opens the descriptor of a parked writer again, positioned at its end. */
+static int ensure_fd(struct wb_ocf_writer *w, wb_error_t *err)
+{
+	if (w->fd >= 0)
+		return WB_OK;
+	int fd = open(w->path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return wb_error_set(err, WB_ERR_IO, "open %s: %s", w->path,
+				    strerror(errno));
+	if (lseek(fd, w->offset, SEEK_SET) != w->offset) {
+		int e = errno;
+		close(fd);
+		return wb_error_set(err, WB_ERR_IO, "seek %s: %s", w->path,
+				    strerror(e));
+	}
+	w->fd = fd;
+	return WB_OK;
 }
 
 static void put_meta(struct wb_buf *b, const char *key, const char *val)
@@ -440,60 +499,114 @@ fail:
 	return NULL;
 }
 
-/* Compresses src into w->comp; returns the data to write. */
-static int compress_block(struct wb_ocf_writer *w, const struct wb_buf *src,
-			  const uint8_t **data, size_t *len, wb_error_t *err)
+int wb_ocf_scan(const char *path, struct wb_ocf_extent *out, wb_error_t *err)
+{
+	struct ocf_header h = {0};
+	memset(out, 0, sizeof(*out));
+	int rc = WB_OK;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return wb_error_set(err, WB_ERR_IO, "open %s: %s", path,
+				    strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		rc = wb_error_set(err, WB_ERR_IO, "stat %s: %s", path,
+				  strerror(errno));
+		goto done;
+	}
+	out->size = st.st_size;
+	if (read_header(fd, path, st.st_size, &h, NULL) != WB_OK)
+		goto done; /* not even a whole header: whole stays 0 */
+	int64_t pos = (int64_t)h.len;
+	out->whole = pos;
+	while (pos < st.st_size) {
+		/* two longs (at most 10 bytes each), the data, the marker */
+		uint8_t head[20], sync[OCF_SYNC_LEN];
+		ssize_t r = pread(fd, head, sizeof(head), (off_t)pos);
+		if (r <= 0)
+			break;
+		int64_t count, size;
+		size_t a = wb_avro_get_long(head, (size_t)r, &count);
+		size_t b = a ? wb_avro_get_long(head + a, (size_t)r - a, &size)
+			     : 0;
+		if (b == 0 || count < 0 || size < 0 || size > st.st_size - pos)
+			break;
+		int64_t end = pos + (int64_t)(a + b) + size + OCF_SYNC_LEN;
+		if (end > st.st_size ||
+		    pread(fd, sync, OCF_SYNC_LEN,
+			  (off_t)(end - OCF_SYNC_LEN)) != OCF_SYNC_LEN ||
+		    memcmp(sync, h.sync, OCF_SYNC_LEN) != 0)
+			break;
+		pos = end;
+		out->whole = pos;
+		out->records += count;
+		out->blocks++;
+	}
+done:
+	free(h.schema);
+	free(h.codec);
+	close(fd);
+	return rc;
+}
+
+/* Compresses src with c; returns the data to write (in c->comp). */
+static int compress_block(struct wb_ocf_writer *w, struct ocf_codec_ctx *c,
+			  const struct wb_buf *src, const uint8_t **data,
+			  size_t *len, wb_error_t *err)
 {
 	if (w->codec == WB_OCF_NULL) {
 		*data = src->data;
 		*len = src->len;
 		return WB_OK;
 	}
-	wb_buf_reset(&w->comp);
+	if (ctx_prepare(c, w->codec, w->level) != 0)
+		goto nomem;
+	wb_buf_reset(&c->comp);
 	if (w->codec == WB_OCF_ZSTD) {
 		size_t bound = ZSTD_compressBound(src->len);
-		if (wb_buf_reserve(&w->comp, bound) != 0)
+		if (wb_buf_reserve(&c->comp, bound) != 0)
 			goto nomem;
-		size_t r = ZSTD_compressCCtx(w->zctx, w->comp.data, w->comp.cap,
+		size_t r = ZSTD_compressCCtx(c->zctx, c->comp.data, c->comp.cap,
 					     src->data, src->len, w->level);
 		if (ZSTD_isError(r))
 			return wb_error_set(err, WB_ERR_RUNTIME, "%s: zstd: %s",
 					    w->path, ZSTD_getErrorName(r));
-		w->comp.len = r;
+		c->comp.len = r;
 	} else {
-		if (deflateReset(&w->zs) != Z_OK)
+		if (deflateReset(&c->zs) != Z_OK)
 			return wb_error_set(err, WB_ERR_RUNTIME,
 					    "%s: deflateReset failed", w->path);
-		uLong bound = deflateBound(&w->zs, (uLong)src->len);
-		if (wb_buf_reserve(&w->comp, bound) != 0)
+		uLong bound = deflateBound(&c->zs, (uLong)src->len);
+		if (wb_buf_reserve(&c->comp, bound) != 0)
 			goto nomem;
-		w->zs.next_in = src->data;
-		w->zs.avail_in = (uInt)src->len;
-		w->zs.next_out = w->comp.data;
-		w->zs.avail_out = (uInt)w->comp.cap;
-		int r = deflate(&w->zs, Z_FINISH);
+		c->zs.next_in = src->data;
+		c->zs.avail_in = (uInt)src->len;
+		c->zs.next_out = c->comp.data;
+		c->zs.avail_out = (uInt)c->comp.cap;
+		int r = deflate(&c->zs, Z_FINISH);
 		if (r != Z_STREAM_END)
 			return wb_error_set(err, WB_ERR_RUNTIME,
 					    "%s: deflate failed (%d)", w->path,
 					    r);
-		w->comp.len = w->comp.cap - w->zs.avail_out;
+		c->comp.len = c->comp.cap - c->zs.avail_out;
 	}
-	*data = w->comp.data;
-	*len = w->comp.len;
+	*data = c->comp.data;
+	*len = c->comp.len;
 	return WB_OK;
 nomem:
-	w->comp.failed = 0;
+	c->comp.failed = 0;
 	return wb_error_set(err, WB_ERR_NOMEM, "%s: out of memory", w->path);
 }
 
-/* Writes count records held in src as one block at offset at. */
-static int put_block(struct wb_ocf_writer *w, const struct wb_buf *src,
-		     int64_t count, int64_t at, int64_t *written,
-		     wb_error_t *err)
+/* Writes count records held in src as one block at offset at, compressed
+ * with c. */
+static int put_block(struct wb_ocf_writer *w, struct ocf_codec_ctx *c,
+		     const struct wb_buf *src, int64_t count, int64_t at,
+		     int64_t *written, wb_error_t *err)
 {
 	const uint8_t *data = NULL;
 	size_t len = 0;
-	int rc = compress_block(w, src, &data, &len, err);
+	int rc = compress_block(w, c, src, &data, &len, err);
 	if (rc != WB_OK)
 		return rc;
 	uint8_t head[20];
@@ -533,8 +646,9 @@ static void *pool_main(void *arg)
 		wb_error_t err;
 		wb_error_clear(&err);
 		int64_t written = 0;
-		int rc = put_block(w, &w->flight, w->flight_count, w->flight_at,
-				   &written, &err);
+		int rc = put_block(w, &p->thread_ctx, &w->flight,
+				   w->flight_count, w->flight_at, &written,
+				   &err);
 		pthread_mutex_lock(&p->mu);
 		w->flight_rc = rc;
 		w->flight_err = err;
@@ -577,6 +691,8 @@ void wb_ocf_pool_free(struct wb_ocf_pool *p)
 	pthread_cond_signal(&p->work);
 	pthread_mutex_unlock(&p->mu);
 	pthread_join(p->thread, NULL);
+	ctx_free(&p->thread_ctx);
+	ctx_free(&p->inline_ctx);
 	pthread_cond_destroy(&p->done);
 	pthread_cond_destroy(&p->work);
 	pthread_mutex_destroy(&p->mu);
@@ -615,6 +731,7 @@ static int collect(struct wb_ocf_writer *w, wb_error_t *err)
 		return WB_OK;
 	if (rc == WB_OK) {
 		w->offset += written;
+		w->unsynced = true;
 		wb_buf_reset(&w->flight);
 		w->flight_count = 0;
 		return WB_OK;
@@ -643,6 +760,8 @@ static int collect(struct wb_ocf_writer *w, wb_error_t *err)
 static int hand_over(struct wb_ocf_writer *w, wb_error_t *err)
 {
 	int rc = collect(w, err);
+	if (rc == WB_OK)
+		rc = ensure_fd(w, err);
 	if (rc != WB_OK)
 		return rc;
 	struct wb_buf t = w->flight;
@@ -694,11 +813,15 @@ int wb_ocf_write_block(struct wb_ocf_writer *w, wb_error_t *err)
 	int rc = collect(w, err);
 	if (rc != WB_OK || w->count == 0)
 		return rc;
+	if ((rc = ensure_fd(w, err)) != WB_OK)
+		return rc;
 	int64_t written = 0;
-	rc = put_block(w, &w->block, w->count, w->offset, &written, err);
+	rc = put_block(w, w->pool ? &w->pool->inline_ctx : &w->own, &w->block,
+		       w->count, w->offset, &written, err);
 	if (rc != WB_OK)
 		return rc;
 	w->offset += written;
+	w->unsynced = true;
 	wb_buf_reset(&w->block);
 	w->count = 0;
 	return WB_OK;
@@ -707,12 +830,50 @@ int wb_ocf_write_block(struct wb_ocf_writer *w, wb_error_t *err)
 int wb_ocf_sync(struct wb_ocf_writer *w, wb_error_t *err)
 {
 	int rc = collect(w, err);
-	if (rc != WB_OK)
+	if (rc != WB_OK || !w->unsynced)
+		return rc;
+	if ((rc = ensure_fd(w, err)) != WB_OK)
 		return rc;
 	if (fsync(w->fd) != 0)
 		return wb_error_set(err, WB_ERR_IO, "fsync %s: %s", w->path,
 				    strerror(errno));
+	w->unsynced = false;
 	return WB_OK;
+}
+
+int wb_ocf_release(struct wb_ocf_writer *w, wb_error_t *err)
+{
+	int rc = wb_ocf_write_block(w, err);
+	if (rc != WB_OK)
+		return rc;
+	wb_buf_free(&w->block);
+	wb_buf_free(&w->flight);
+	ctx_free(&w->own);
+	return WB_OK;
+}
+
+int wb_ocf_close_fd(struct wb_ocf_writer *w, wb_error_t *err)
+{
+	int rc = wb_ocf_sync(w, err); /* also waits for the block in flight */
+	if (rc != WB_OK || w->fd < 0)
+		return rc;
+	int fd = w->fd;
+	w->fd = -1;
+	if (close(fd) != 0)
+		return wb_error_set(err, WB_ERR_IO, "close %s: %s", w->path,
+				    strerror(errno));
+	return WB_OK;
+}
+
+bool wb_ocf_has_fd(const struct wb_ocf_writer *w)
+{
+	return w->fd >= 0;
+}
+
+size_t wb_ocf_memory(const struct wb_ocf_writer *w)
+{
+	return w->block.cap + w->flight.cap + w->own.comp.cap +
+	       (w->own.zctx ? ZSTD_sizeof_CCtx(w->own.zctx) : 0);
 }
 
 int64_t wb_ocf_offset(const struct wb_ocf_writer *w)
@@ -737,7 +898,7 @@ int wb_ocf_close(struct wb_ocf_writer *w, wb_error_t *err)
 	int rc = wb_ocf_write_block(w, err);
 	if (rc == WB_OK)
 		rc = wb_ocf_sync(w, err);
-	if (close(w->fd) != 0 && rc == WB_OK)
+	if (w->fd >= 0 && close(w->fd) != 0 && rc == WB_OK)
 		rc = wb_error_set(err, WB_ERR_IO, "close %s: %s", w->path,
 				  strerror(errno));
 	w->fd = -1;
@@ -755,11 +916,8 @@ void wb_ocf_free(struct wb_ocf_writer *w)
 	}
 	if (w->fd >= 0)
 		close(w->fd);
-	if (w->zs_ready)
-		deflateEnd(&w->zs);
-	ZSTD_freeCCtx(w->zctx);
+	ctx_free(&w->own);
 	wb_buf_free(&w->block);
-	wb_buf_free(&w->comp);
 	wb_buf_free(&w->flight);
 	free(w->schema_json);
 	free(w->path);

@@ -2,6 +2,7 @@
 #ifndef WB_OCF_H
 #define WB_OCF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,6 +79,39 @@ void wb_ocf_pool_free(struct wb_ocf_pool *p);
  * offset counts a block once it has been waited for; pending counts it
  * until then. */
 void wb_ocf_set_pool(struct wb_ocf_writer *w, struct wb_ocf_pool *p);
+
+/* Memory. A writer holds its block buffers (up to about block_bytes each
+ * for the pending block and the block in flight), and without a pool its
+ * own codec context; writers sharing a pool share the pool's two contexts
+ * (one for the pool's thread, one for blocks written in line), so writers
+ * of one pool must be used from one thread at a time. */
+
+/* Writes the pending records as a block (not fsynced) and frees the block
+ * buffers and the writer's own codec context; the next append allocates
+ * them again. On failure nothing is freed. */
+int wb_ocf_release(struct wb_ocf_writer *w, wb_error_t *err);
+/* Waits for the block in flight, fsyncs what was written since the last
+ * fsync, and closes the descriptor (pending records stay pending). The
+ * next write or sync opens the file again by its path, so the file must
+ * not be renamed while the writer is parked. */
+int wb_ocf_close_fd(struct wb_ocf_writer *w, wb_error_t *err);
+bool wb_ocf_has_fd(const struct wb_ocf_writer *w);
+/* Bytes of memory w holds now (buffers and its own codec context). */
+size_t wb_ocf_memory(const struct wb_ocf_writer *w);
+
+/* What an existing file holds, without decompressing it. */
+struct wb_ocf_extent {
+	int64_t size;	 /* the file's length */
+	int64_t whole;	 /* header + whole blocks (each ending in the
+			    header's sync marker) from the start; 0 when the
+			    header itself is not whole */
+	int64_t records; /* records in those blocks */
+	int64_t blocks;
+};
+/* Scans path from its start. WB_OK with *out filled (a bad or torn tail
+ * is not an error: whole < size); an error only when the file cannot be
+ * read. */
+int wb_ocf_scan(const char *path, struct wb_ocf_extent *out, wb_error_t *err);
 
 /* Writes the pending block, fsyncs and closes the file; frees w whatever the
  * outcome. */

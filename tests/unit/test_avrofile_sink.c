@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "avro_schema.h"
 #include "buf.h"
 #include "config.h"
 #include "sink.h"
@@ -24,6 +25,7 @@ static struct wb_schema v1 = {
 		"{\"name\":\"v\",\"type\":\"string\"}]}",
 	.canonical = "",
 	.fingerprint = 0x1111,
+	.identity = 0x1111a,
 	.full_name = "Env",
 };
 static struct wb_schema v2 = {
@@ -33,6 +35,7 @@ static struct wb_schema v2 = {
 		"{\"name\":\"extra\",\"type\":\"int\"}]}",
 	.canonical = "",
 	.fingerprint = 0x2222,
+	.identity = 0x2222a,
 	.full_name = "Env",
 };
 
@@ -323,8 +326,10 @@ out:
 	free(ck1);
 }
 
-/* Without a checkpoint nothing of a .part file was acknowledged; complete
- * files stay and numbering continues after them. */
+/* Without any checkpoint the open file up to its last checkpointed offset
+ * was acknowledged: a .part file is never deleted; a whole one becomes
+ * .avro, a torn one .avro.orphan (untouched), and numbering continues after
+ * them. */
 static void test_no_checkpoint(const char *base)
 {
 	char dir[512], path[600];
@@ -356,17 +361,49 @@ static void test_no_checkpoint(const char *base)
 	CHECK(access(path, F_OK) == 0);
 	k->ops->destroy(k);
 
+	/* b's file gets a torn tail, as from a power loss mid-block */
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd),
+		 "printf '\\036\\200torn' >> "
+		 "%s/t.public.b/000000000002.avro.part",
+		 dir);
+	CHECK(system(cmd) == 0);
+
 	k = start(&cfg, NULL);
 	if (k == NULL)
 		return;
-	CHECK(access(path, F_OK) != 0); /* the .part is gone */
+	CHECK(access(path, F_OK) != 0); /* no .part left ... */
+	snprintf(path, sizeof(path), "%s/t.public.a/000000000002.avro", dir);
+	CHECK(access(path, F_OK) == 0); /* ... a's kept, whole */
+	snprintf(path, sizeof(path), "%s/t.public.b/000000000002.avro.orphan",
+		 dir);
+	CHECK(access(path, F_OK) == 0); /* ... b's kept aside, torn */
 	snprintf(path, sizeof(path), "%s/t.public.a/000000000001.avro", dir);
 	CHECK(access(path, F_OK) == 0);
 	CHECK(write_events(k, 11, 12) == WB_OK);
 	CHECK(k->ops->flush(k, 1000, &err) == WB_OK);
-	snprintf(path, sizeof(path), "%s/t.public.a/000000000002.avro.part",
+	snprintf(path, sizeof(path), "%s/t.public.a/000000000003.avro.part",
 		 dir);
 	CHECK(access(path, F_OK) == 0);
+	snprintf(path, sizeof(path), "%s/t.public.b/000000000003.avro.part",
+		 dir);
+	CHECK(access(path, F_OK) == 0);
+	/* every record of the kept files reads back (the orphan after
+	 * cutting its torn tail, as the warning says) */
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && head -c -6 t.public.b/000000000002.avro.orphan > "
+		 "b2.avro && /usr/bin/python3 -c \"import avro.datafile, "
+		 "avro.io\n"
+		 "for f in ['t.public.a/000000000002.avro', 'b2.avro']:\n"
+		 "    r = avro.datafile.DataFileReader(open(f, 'rb'), "
+		 "avro.io.DatumReader())\n"
+		 "    print(','.join(str(x['id']) for x in r))\n\"",
+		 dir);
+	char *got = run(cmd);
+	CHECK(got != NULL && strcmp(got, "11,13,14,16,19,20\n12,15,18\n") == 0);
+	if (got)
+		fprintf(stderr, "kept files hold: %s", got);
+	free(got);
 
 	/* A write error is reported with the path, not swallowed. */
 	snprintf(path, sizeof(path), "%s/t.public.c", dir);
@@ -437,6 +474,256 @@ static void test_no_checkpoint(const char *base)
 	CHECK(err.code == WB_ERR_CONFIG);
 }
 
+/* Two schemas that differ only in a decimal's scale: one fingerprint (the
+ * canonical form drops scale), two identities. */
+static struct wb_schema dec2 = {
+	.json = "{\"type\":\"record\",\"name\":\"P\",\"fields\":[{\"name\":"
+		"\"amount\",\"type\":{\"type\":\"bytes\",\"logicalType\":"
+		"\"decimal\",\"precision\":10,\"scale\":2}}]}",
+	.canonical = "",
+	.fingerprint = 0x3333,
+	.full_name = "P",
+};
+static struct wb_schema dec4 = {
+	.json = "{\"type\":\"record\",\"name\":\"P\",\"fields\":[{\"name\":"
+		"\"amount\",\"type\":{\"type\":\"bytes\",\"logicalType\":"
+		"\"decimal\",\"precision\":10,\"scale\":4}}]}",
+	.canonical = "",
+	.fingerprint = 0x3333,
+	.full_name = "P",
+};
+
+/* One decimal event: the unscaled value as one big-endian byte pair. */
+static int write_dec(struct wb_sink *k, const struct wb_schema *sc,
+		     int unscaled, uint64_t pos)
+{
+	uint8_t v[3] = {4, (uint8_t)(unscaled >> 8), (uint8_t)unscaled};
+	struct wb_event ev = {.topic = "t.public.price",
+			      .value_schema = sc,
+			      .value = v,
+			      .value_len = 3,
+			      .pos = {pos, 0}};
+	wb_error_t err = {0};
+	int rc = k->ops->write(k, &ev, &err);
+	if (rc != WB_OK)
+		fprintf(stderr, "write: %s\n", err.message);
+	return rc;
+}
+
+/* A schema change that keeps the fingerprint starts a new file, in one run
+ * and after a restart that reopened the file. */
+static void test_identity(const char *base)
+{
+	char dir[512], cmd[1500];
+	snprintf(dir, sizeof(dir), "%s/identity", base);
+	struct wb_config cfg = {0};
+	cfg.sink.dir = dir;
+	cfg.sink.codec = "zstandard";
+	wb_error_t err = {0};
+	dec2.identity = wb_avro_crc64(dec2.json, strlen(dec2.json));
+	dec4.identity = wb_avro_crc64(dec4.json, strlen(dec4.json));
+
+	struct wb_sink *k = start(&cfg, NULL);
+	if (k == NULL)
+		return;
+	CHECK(write_dec(k, &dec2, 150, 1) == WB_OK);   /* 1.50 */
+	CHECK(write_dec(k, &dec4, 15000, 2) == WB_OK); /* 1.5000 */
+	char *ck = checkpoint(k, 2);
+	CHECK(k->ops->checkpointed(k, &err) == WB_OK);
+	k->ops->destroy(k); /* crash: file 2 (scale 4) stays open */
+
+	json_t *st = load(ck);
+	k = start(&cfg, st);
+	json_decref(st);
+	free(ck);
+	if (k == NULL)
+		return;
+	CHECK(write_dec(k, &dec2, 275, 3) == WB_OK);   /* 2.75 */
+	CHECK(write_dec(k, &dec4, 12345, 4) == WB_OK); /* 1.2345 */
+	CHECK(k->ops->close(k, &err) == WB_OK);
+	json_decref(k->ops->state(k));
+	CHECK(k->ops->checkpointed(k, &err) == WB_OK);
+	k->ops->destroy(k);
+
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s/t.public.price && /usr/bin/python3 -c \"import os, "
+		 "avro.datafile, avro.io\n"
+		 "for f in sorted(os.listdir('.')):\n"
+		 "    r = avro.datafile.DataFileReader(open(f, 'rb'), "
+		 "avro.io.DatumReader())\n"
+		 "    print(f, ' '.join(str(x['amount']) for x in r))\n\"",
+		 dir);
+	char *got = run(cmd);
+	const char *want = "000000000001.avro 1.50\n"
+			   "000000000002.avro 1.5000\n"
+			   "000000000003.avro 2.75\n"
+			   "000000000004.avro 1.2345\n";
+	CHECK(got != NULL && strcmp(got, want) == 0);
+	if (got && strcmp(got, want) != 0)
+		fprintf(stderr, "files:\n%swant:\n%s", got, want);
+	free(got);
+}
+
+/* A file completed by roll_age while idle becomes .avro without another
+ * checkpoint when a durable checkpoint covers all of it; a restart from
+ * that checkpoint keeps it complete. */
+static void test_idle_age(const char *base)
+{
+	char dir[512], path[600];
+	snprintf(dir, sizeof(dir), "%s/idle", base);
+	struct wb_config cfg = {0};
+	cfg.sink.dir = dir;
+	cfg.sink.codec = "deflate";
+	cfg.sink.roll_age_ms = 50;
+	wb_error_t err = {0};
+	struct wb_sink *k = start(&cfg, NULL);
+	if (k == NULL)
+		return;
+	CHECK(write_events(k, 1, 5) == WB_OK);
+	char *ck = checkpoint(k, 5);
+	CHECK(k->ops->checkpointed(k, &err) == WB_OK);
+	usleep(80 * 1000);
+	CHECK(k->ops->poll(k, 0, &err) == WB_OK);
+	snprintf(path, sizeof(path), "%s/t.public.a/000000000001.avro", dir);
+	CHECK(access(path, F_OK) == 0); /* no checkpoint needed */
+	snprintf(path, sizeof(path), "%s/t.public.b/000000000001.avro", dir);
+	CHECK(access(path, F_OK) == 0);
+	k->ops->destroy(k); /* crash before any other checkpoint */
+
+	json_t *st = load(ck);
+	k = start(&cfg, st);
+	json_decref(st);
+	free(ck);
+	if (k == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/t.public.a/000000000001.avro", dir);
+	CHECK(access(path, F_OK) == 0);
+	CHECK(write_events(k, 6, 8) == WB_OK);
+	ck = checkpoint(k, 8);
+	st = load(ck);
+	json_t *a =
+		json_object_get(json_object_get(st, "series"), "t.public.a");
+	CHECK(json_integer_value(json_object_get(a, "seq")) == 2);
+	CHECK(json_integer_value(json_object_get(a, "closed_through")) == 1);
+	CHECK(k->ops->checkpointed(k, &err) == WB_OK);
+	k->ops->destroy(k);
+	/* and a restart from that one keeps file 1 too */
+	k = start(&cfg, st);
+	json_decref(st);
+	free(ck);
+	if (k == NULL)
+		return;
+	CHECK(access(path, F_OK) == 0);
+	CHECK(k->ops->close(k, &err) == WB_OK);
+	json_decref(k->ops->state(k));
+	CHECK(k->ops->checkpointed(k, &err) == WB_OK);
+	k->ops->destroy(k);
+	char cmd[1500];
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && /usr/bin/python3 -c \"import glob, avro.datafile, "
+		 "avro.io\n"
+		 "for t in ['a', 'b']:\n"
+		 "    ids = []\n"
+		 "    for f in sorted(glob.glob('t.public.' + t + '/*')):\n"
+		 "        r = avro.datafile.DataFileReader(open(f, 'rb'), "
+		 "avro.io.DatumReader())\n"
+		 "        ids += [x['id'] for x in r]\n"
+		 "    print(t, ids)\n\"",
+		 dir);
+	char *got = run(cmd);
+	const char *want = "a [1, 2, 4, 5, 8]\nb [3, 6]\n";
+	CHECK(got != NULL && strcmp(got, want) == 0);
+	if (got && strcmp(got, want) != 0)
+		fprintf(stderr, "idle files:\n%swant:\n%s", got, want);
+	free(got);
+}
+
+static int open_fds(void)
+{
+	char *out = run("ls /proc/$PPID/fd | wc -l");
+	int n = out ? atoi(out) : -1;
+	free(out);
+	return n;
+}
+
+/* Many series: descriptors and buffers stay bounded while they are
+ * written, and idle series give theirs back after a checkpoint. */
+static void test_many_series(const char *base)
+{
+	enum { NSERIES = 300, PER = 40 };
+	char dir[512];
+	snprintf(dir, sizeof(dir), "%s/many", base);
+	struct wb_config cfg = {0};
+	cfg.sink.dir = dir;
+	cfg.sink.codec = "zstandard";
+	wb_error_t err = {0};
+	struct wb_sink *k = start(&cfg, NULL);
+	if (k == NULL)
+		return;
+	int base_fds = open_fds();
+	struct wb_buf b;
+	wb_buf_init(&b);
+	uint64_t pos = 0;
+	int max_fds = 0;
+	for (int t = 0; t < NSERIES; t++) {
+		char topic[64];
+		snprintf(topic, sizeof(topic), "t.public.s%03d", t);
+		for (int i = 0; i < PER; i++) {
+			char v[64];
+			snprintf(v, sizeof(v),
+				 "value %d padded to make blocks fill", t);
+			wb_buf_reset(&b);
+			wb_avro_put_long(&b, i);
+			wb_avro_put_string(&b, v);
+			struct wb_event ev = {.topic = topic,
+					      .value_schema = &v1,
+					      .value = b.data,
+					      .value_len = b.len,
+					      .pos = {++pos, 0}};
+			CHECK(k->ops->write(k, &ev, &err) == WB_OK);
+		}
+		if (t % 100 == 99) {
+			int n = open_fds() - base_fds;
+			if (n > max_fds)
+				max_fds = n;
+		}
+	}
+	wb_buf_free(&b);
+	fprintf(stderr, "many series: at most %d descriptors while writing\n",
+		max_fds);
+	CHECK(max_fds > 0 && max_fds <= 256 + 2);
+	free(checkpoint(k, (int)pos));
+	CHECK(k->ops->checkpointed(k, &err) == WB_OK);
+	free(checkpoint(k, (int)pos));
+	CHECK(k->ops->checkpointed(k, &err) == WB_OK);
+	int idle = open_fds() - base_fds;
+	fprintf(stderr, "many series: %d descriptors when idle\n", idle);
+	CHECK(idle <= 2); /* the pool's thread holds none */
+	CHECK(k->ops->close(k, &err) == WB_OK);
+	json_decref(k->ops->state(k));
+	CHECK(k->ops->checkpointed(k, &err) == WB_OK);
+	k->ops->destroy(k);
+	char cmd[1500];
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && /usr/bin/python3 -c \"import glob, avro.datafile, "
+		 "avro.io\n"
+		 "bad = 0\n"
+		 "for t in range(%d):\n"
+		 "    fs = sorted(glob.glob('t.public.s%%03d/*' %% t))\n"
+		 "    ids = []\n"
+		 "    for f in fs:\n"
+		 "        r = avro.datafile.DataFileReader(open(f, 'rb'), "
+		 "avro.io.DatumReader())\n"
+		 "        ids += [x['id'] for x in r]\n"
+		 "    bad += ids != list(range(%d)) or not "
+		 "fs[0].endswith('.avro')\n"
+		 "print('bad', bad)\n\"",
+		 dir, NSERIES, PER);
+	char *got = run(cmd);
+	CHECK(got != NULL && strcmp(got, "bad 0\n") == 0);
+	free(got);
+}
+
 int main(void)
 {
 	char base[] = "/tmp/wb_test_avrofile_XXXXXX";
@@ -456,9 +743,12 @@ int main(void)
 	test_crashes(base, "deflate");
 	test_crashes(base, "null");
 	test_no_checkpoint(base);
+	test_identity(base);
+	test_idle_age(base);
+	test_many_series(base);
 	CHECK(strcmp(wb_avrofile_sink_ops.name, "avro-file") == 0);
 
-	char cmd[700];
+	char cmd[1500];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
 	if (failures == 0 && system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", base);

@@ -340,6 +340,90 @@ static void test_pool_failure(const char *dir)
 	check_file(dir, path, WB_OCF_DEFLATE, accepted);
 }
 
+/* A writer parked (buffers released, descriptor closed) between appends
+ * writes on as if it never was; two writers share one pool's contexts. */
+static void test_park(const char *dir, enum wb_ocf_codec codec)
+{
+	wb_error_t err = {0};
+	char path[2][512];
+	struct wb_ocf_pool *pool = wb_ocf_pool_new(&err);
+	CHECK(pool != NULL);
+	struct wb_ocf_writer *w[2];
+	for (int j = 0; j < 2; j++) {
+		snprintf(path[j], sizeof(path[j]), "%s/park-%s-%d.avro", dir,
+			 wb_ocf_codec_name(codec), j);
+		w[j] = wb_ocf_create(path[j], schema, codec, 3, 300, &err);
+		CHECK(w[j] != NULL);
+		if (w[j] == NULL)
+			return;
+		wb_ocf_set_pool(w[j], pool);
+	}
+	struct wb_buf rec;
+	wb_buf_init(&rec);
+	for (int64_t i = 0; i < 90; i++) {
+		for (int j = 0; j < 2; j++) {
+			encode(&rec, i);
+			CHECK(wb_ocf_append(w[j], rec.data, rec.len, &err) ==
+			      WB_OK);
+		}
+		if (i % 7 == 3) { /* with records pending */
+			CHECK(wb_ocf_release(w[0], &err) == WB_OK);
+			CHECK(wb_ocf_pending(w[0]) == 0);
+			CHECK(wb_ocf_memory(w[0]) == 0);
+			CHECK(wb_ocf_close_fd(w[0], &err) == WB_OK);
+			CHECK(!wb_ocf_has_fd(w[0]));
+		}
+		if (i % 11 == 5) { /* descriptor only: records stay */
+			CHECK(wb_ocf_close_fd(w[1], &err) == WB_OK);
+			CHECK(!wb_ocf_has_fd(w[1]));
+		}
+	}
+	CHECK(wb_ocf_write_block(w[0], &err) == WB_OK);
+	CHECK(wb_ocf_has_fd(w[0])); /* opened again to write */
+	CHECK(wb_ocf_close_fd(w[0], &err) == WB_OK);
+	/* synced and parked: syncing again needs no descriptor */
+	CHECK(wb_ocf_sync(w[0], &err) == WB_OK && !wb_ocf_has_fd(w[0]));
+	struct wb_buf e;
+	wb_buf_init(&e);
+	char head[64];
+	snprintf(head, sizeof(head), "codec %s\n", wb_ocf_codec_name(codec));
+	wb_buf_append(&e, head, strlen(head));
+	expect(&e, 0, 90);
+	wb_buf_append(&e, "", 1);
+	for (int j = 0; j < 2; j++) {
+		CHECK(wb_ocf_close(w[j], &err) == WB_OK);
+		char *got = py_read(dir, path[j]);
+		CHECK(got != NULL && strcmp(got, (char *)e.data) == 0);
+		free(got);
+	}
+	wb_ocf_pool_free(pool);
+
+	/* scan: whole to its end; a torn tail; a bad marker; no header */
+	struct wb_ocf_extent x;
+	CHECK(wb_ocf_scan(path[0], &x, &err) == WB_OK);
+	CHECK(x.whole == x.size && x.records == 90 && x.blocks > 1);
+	int64_t whole = x.whole, blocks = x.blocks;
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd), "printf '\\036\\200torn' >> %s", path[0]);
+	CHECK(system(cmd) == 0);
+	CHECK(wb_ocf_scan(path[0], &x, &err) == WB_OK);
+	CHECK(x.whole == whole && x.size == whole + 6 && x.records == 90);
+	/* the last byte of the last sync marker flipped */
+	snprintf(cmd, sizeof(cmd),
+		 "truncate -s %lld %s && printf 'x' | dd of=%s bs=1 seek=%lld "
+		 "conv=notrunc status=none",
+		 (long long)whole, path[0], path[0], (long long)whole - 1);
+	CHECK(system(cmd) == 0);
+	CHECK(wb_ocf_scan(path[0], &x, &err) == WB_OK);
+	CHECK(x.whole < whole && x.blocks == blocks - 1 && x.records < 90);
+	snprintf(cmd, sizeof(cmd), "truncate -s 10 %s", path[0]);
+	CHECK(system(cmd) == 0);
+	CHECK(wb_ocf_scan(path[0], &x, &err) == WB_OK);
+	CHECK(x.whole == 0 && x.size == 10);
+	wb_buf_free(&e);
+	wb_buf_free(&rec);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/wb_test_ocf_XXXXXX";
@@ -357,6 +441,9 @@ int main(void)
 	test_pool(dir, WB_OCF_ZSTD);
 	test_pool(dir, WB_OCF_NULL); /* in line: the pool is not used */
 	test_pool_failure(dir);
+	test_park(dir, WB_OCF_ZSTD);
+	test_park(dir, WB_OCF_DEFLATE);
+	test_park(dir, WB_OCF_NULL);
 
 	enum wb_ocf_codec c;
 	wb_error_t err = {0};
