@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "buf.h"
@@ -59,6 +60,8 @@ static const char *const source_keys[] = {
 	"snapshot",
 	"decimal_handling",
 	"status_interval",
+	"connect_timeout",
+	"on_gap",
 	NULL,
 };
 static const char *const sink_keys[] = {
@@ -75,6 +78,7 @@ static const char *const codecs[] = {"zstandard", "deflate", "null", NULL};
 static const char *const snapshot_modes[] = {"initial", "never", "always",
 					     "initial_only", NULL};
 static const char *const decimal_modes[] = {"string", "double", NULL};
+static const char *const on_gap_modes[] = {"stop", "resnapshot", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error",
 					 NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
@@ -295,6 +299,25 @@ static int get_scalar(struct loader *ld, const yaml_node_t *n, const char *key,
 	if (is_null(n))
 		return 0;
 	return expand(ld, n, key, sc);
+}
+
+/* Like get_string, but keeps the text as written: ${VAR} is checked (an
+ * unset variable fails here, naming it) but left for the consumer to
+ * expand after it has parsed the text (see wb_config_expand). */
+static int get_unexpanded(struct loader *ld, const yaml_node_t *n,
+			  const char *key, char **dst)
+{
+	struct scalar sc;
+	int rc = get_scalar(ld, n, key, &sc);
+	if (rc != 0 || sc.text == NULL)
+		return rc;
+	free(sc.text);
+	char *raw = strdup(sc.raw);
+	if (raw == NULL)
+		return nomem(ld);
+	free(*dst);
+	*dst = raw;
+	return 0;
 }
 
 /* Replaces *dst with the value when one is given. */
@@ -798,7 +821,7 @@ static int load_source(struct loader *ld, const yaml_node_t *n,
 		if (strcmp(name, "type") == 0) {
 			rc = 0;
 		} else if (strcmp(name, "dsn") == 0) {
-			rc = get_string(ld, v, key, &src->dsn);
+			rc = get_unexpanded(ld, v, key, &src->dsn);
 		} else if (strcmp(name, "tables") == 0) {
 			rc = get_list(ld, v, key, &src->tables, &src->ntables);
 		} else if (strcmp(name, "exclude") == 0) {
@@ -829,6 +852,13 @@ static int load_source(struct loader *ld, const yaml_node_t *n,
 			int64_t ms = src->status_interval_ms;
 			rc = get_duration(ld, v, key, INT_MAX, &ms);
 			src->status_interval_ms = (int)ms;
+		} else if (strcmp(name, "connect_timeout") == 0) {
+			rc = get_duration(ld, v, key, INT_MAX,
+					  &src->connect_timeout_ms);
+		} else if (strcmp(name, "on_gap") == 0) {
+			rc = get_enum(ld, v, key, on_gap_modes, &idx);
+			if (idx >= 0)
+				src->on_gap = (enum wb_on_gap)idx;
 		} else if (postgres) {
 			rc = unknown_key(ld, k, "source", src->type,
 					 source_keys);
@@ -975,6 +1005,68 @@ static char **strv_of(const char *only, int *count, bool *failed)
 	return v;
 }
 
+/* The directory holding the config file, absolute (symbolic links
+ * resolved), in a malloc'd string. */
+static char *config_dir(struct loader *ld)
+{
+	const char *slash = strrchr(ld->path, '/');
+	char *dir;
+	if (slash == NULL)
+		dir = strdup(".");
+	else if (slash == ld->path)
+		dir = strdup("/");
+	else
+		dir = strndup(ld->path, (size_t)(slash - ld->path));
+	if (dir == NULL)
+		return NULL;
+	char *abs = realpath(dir, NULL);
+	if (abs == NULL && dir[0] != '/') {
+		/* not resolvable (gone since it was read?): join with the
+		 * working directory, which is what it is relative to */
+		char *cwd = getcwd(NULL, 0);
+		size_t len = (cwd ? strlen(cwd) : 0) + strlen(dir) + 2;
+		abs = cwd ? malloc(len) : NULL;
+		if (abs)
+			snprintf(abs, len, "%s/%s", cwd, dir);
+		free(cwd);
+	} else if (abs == NULL) {
+		abs = strdup(dir);
+	}
+	free(dir);
+	return abs;
+}
+
+/* A relative path from the file means relative to the file's directory,
+ * not to wherever waybill was started: *path becomes absolute. */
+static int resolve_path(struct loader *ld, char **path)
+{
+	if (*path == NULL || (*path)[0] == '/')
+		return 0;
+	char *dir = config_dir(ld);
+	if (dir == NULL)
+		return nomem(ld);
+	const char *rel = *path;
+	while (rel[0] == '.' && rel[1] == '/')
+		rel += 2;
+	if (strcmp(rel, ".") == 0)
+		rel = "";
+	size_t len = strlen(dir) + 1 + strlen(rel) + 1;
+	char *abs = malloc(len);
+	if (abs == NULL) {
+		free(dir);
+		return nomem(ld);
+	}
+	if (rel[0] == '\0')
+		snprintf(abs, len, "%s", dir);
+	else
+		snprintf(abs, len, "%s%s%s", dir,
+			 strcmp(dir, "/") == 0 ? "" : "/", rel);
+	free(dir);
+	free(*path);
+	*path = abs;
+	return 0;
+}
+
 static int apply_defaults(struct loader *ld, struct wb_config *cfg)
 {
 	bool failed = false;
@@ -1012,7 +1104,12 @@ static int apply_defaults(struct loader *ld, struct wb_config *cfg)
 		sink->dir = dup_or_null("out", &failed);
 	if (sink->codec == NULL)
 		sink->codec = dup_or_null("zstandard", &failed);
-	return failed ? nomem(ld) : 0;
+	if (failed)
+		return nomem(ld);
+	int rc = resolve_path(ld, &cfg->checkpoint_dir);
+	if (rc == 0)
+		rc = resolve_path(ld, &sink->dir);
+	return rc;
 }
 
 /* Checks the codec level against the codec, which may come after it. */
@@ -1241,6 +1338,8 @@ struct wb_config *wb_config_load(const char *path, wb_error_t *err)
 	cfg->source.snapshot_parallelism = 1;
 	cfg->source.decimal_handling = WB_DECIMAL_STRING;
 	cfg->source.status_interval_ms = 10000;
+	cfg->source.connect_timeout_ms = 10000;
+	cfg->source.on_gap = WB_ON_GAP_STOP;
 	cfg->sink.block_bytes = 1 << 20;
 	cfg->sink.roll_bytes = 256 << 20;
 	cfg->sink.roll_age_ms = 3600 * 1000;
@@ -1334,6 +1433,16 @@ void wb_config_free(struct wb_config *cfg)
 	free(cfg->sink.codec);
 	free_kv(cfg->sink.extra, cfg->sink.nextra);
 	free(cfg);
+}
+
+char *wb_config_expand(const struct wb_config *cfg, const char *key,
+		       const char *text, wb_error_t *err)
+{
+	struct loader ld = {cfg->path, NULL, err};
+	struct scalar sc = {NULL, text, false};
+	if (expand(&ld, NULL, key, &sc) != 0)
+		return NULL;
+	return sc.text;
 }
 
 const char *wb_config_extra(const struct wb_kv *kv, int n, const char *key)

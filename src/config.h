@@ -21,9 +21,22 @@ enum wb_snapshot_mode {
 
 enum wb_decimal_handling { WB_DECIMAL_STRING, WB_DECIMAL_DOUBLE };
 
+/* What a start does when the checkpoint's position cannot be continued
+ * from (slot missing, invalidated, or confirmed past the checkpoint). */
+enum wb_on_gap {
+	WB_ON_GAP_STOP,	      /* exit 1 with the LSN range and the ways out */
+	WB_ON_GAP_RESNAPSHOT, /* snapshot the captured tables again, online */
+};
+
 struct wb_source_config {
-	char *type;    /* postgres | mysql | odbc */
-	char *dsn;     /* postgres: libpq connection string */
+	char *type; /* postgres | mysql | odbc */
+	/* postgres: libpq connection string or URI, as written in the file:
+	 * ${VAR} is NOT expanded here, so a value from the environment is
+	 * never parsed as connection-string syntax. The connector parses
+	 * the text, then expands each value (wb_config_expand). */
+	char *dsn;
+	int64_t connect_timeout_ms; /* per connection attempt; default 10 s */
+	enum wb_on_gap on_gap;	    /* default WB_ON_GAP_STOP */
 	char **tables; /* include globs "schema.table", NULL-terminated */
 	int ntables;
 	char **exclude; /* exclude globs, NULL-terminated */
@@ -44,7 +57,7 @@ struct wb_source_config {
 struct wb_sink_config {
 	char *type; /* avro-file | kafka */
 	/* avro-file */
-	char *dir;	     /* default "out" */
+	char *dir;	     /* default "<config dir>/out" */
 	char *codec;	     /* zstandard | deflate | null; default zstandard */
 	int codec_level;     /* default 1 for zstandard, 6 for deflate */
 	int64_t block_bytes; /* uncompressed block target; default 1 MiB */
@@ -57,9 +70,12 @@ struct wb_sink_config {
 };
 
 struct wb_config {
-	char *path;	      /* the file it was loaded from */
-	char *name;	      /* [a-z0-9_]+ */
-	char *checkpoint_dir; /* default "checkpoints"; relative to the cwd */
+	char *path; /* the file it was loaded from */
+	char *name; /* [a-z0-9_]+ */
+	/* checkpoint_dir and sink.dir: a relative path in the file (and the
+	 * defaults "checkpoints" and "out") is resolved against the
+	 * directory of the config file, so these are absolute after load */
+	char *checkpoint_dir;		/* default "<config dir>/checkpoints" */
 	int64_t checkpoint_interval_ms; /* default 1000 */
 	int64_t queue_bytes; /* bound of the source→sink queue; default 16 MiB
 			      */
@@ -81,6 +97,13 @@ struct wb_config {
  * error that names the variable (never its value). */
 struct wb_config *wb_config_load(const char *path, wb_error_t *err);
 void wb_config_free(struct wb_config *cfg); /* accepts NULL */
+
+/* Expands ${VAR} (and $${) in text taken from key of cfg's file, e.g. one
+ * value of the parsed source.dsn. Returns a malloc'd string, or NULL with
+ * err filled (WB_ERR_CONFIG naming the file, the key and the variable,
+ * never a value). */
+char *wb_config_expand(const struct wb_config *cfg, const char *key,
+		       const char *text, wb_error_t *err);
 
 /* True when pattern has glob characters (*, ?, [). */
 bool wb_config_is_glob(const char *pattern);

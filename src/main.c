@@ -21,13 +21,25 @@
 #include "pipeline.h"
 #include "sink.h"
 #include "source.h"
-
-static volatile sig_atomic_t stop_requested;
+#include "stop.h"
 
 static void on_signal(int sig)
 {
 	(void)sig;
-	stop_requested = 1;
+	wb_stop_requested = 1;
+}
+
+/* SIGTERM and SIGINT set the stop flag, which every wait watches
+ * (connecting included), for every command that talks to a server. */
+static void install_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 }
 
 static const char usage[] =
@@ -37,8 +49,10 @@ static const char usage[] =
 	"into Avro events (files or Kafka) with checkpointed offsets.\n"
 	"\n"
 	"commands:\n"
-	"  run -c FILE [--stop-when-idle SECONDS]  stream until "
-	"SIGTERM/SIGINT\n"
+	"  run -c FILE [--stop-when-idle SECONDS] [--resnapshot]\n"
+	"                     stream until SIGTERM/SIGINT; --resnapshot reads\n"
+	"                     the captured tables again first (online), the\n"
+	"                     way past a gap that `check` reports\n"
 	"  check -c FILE      check configuration, connectivity, server\n"
 	"                     settings and privileges; print what fixes each\n"
 	"  status -c FILE     checkpoint, server position and lag, as JSON\n"
@@ -71,6 +85,7 @@ struct cli {
 	const char *config;
 	int stop_when_idle;
 	const char *tables; /* snapshot --tables */
+	bool resnapshot;    /* run --resnapshot */
 };
 
 static int parse_options(int argc, char **argv, struct cli *cli)
@@ -79,11 +94,13 @@ static int parse_options(int argc, char **argv, struct cli *cli)
 		{"config", required_argument, NULL, 'c'},
 		{"stop-when-idle", required_argument, NULL, 'i'},
 		{"tables", required_argument, NULL, 't'},
+		{"resnapshot", no_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	cli->config = NULL;
 	cli->stop_when_idle = -1;
 	cli->tables = NULL;
+	cli->resnapshot = false;
 	optind = 1;
 	opterr = 0;
 	int ch;
@@ -98,6 +115,14 @@ static int parse_options(int argc, char **argv, struct cli *cli)
 						   "snapshot command, not %s",
 						   argv[0]);
 			cli->tables = optarg;
+			break;
+		case 'r':
+			if (strcmp(argv[0], "run") != 0)
+				return usage_error(
+					"--resnapshot belongs to the "
+					"run command, not %s",
+					argv[0]);
+			cli->resnapshot = true;
 			break;
 		case 'i': {
 			char *end;
@@ -148,6 +173,7 @@ static int command_setup(int argc, char **argv, struct cli *cli,
 	if (rc)
 		return rc;
 	wb_error_clear(err);
+	install_signals();
 	*cfg = load_config(cli->config, err);
 	return *cfg ? 0 : fail(err);
 }
@@ -161,17 +187,15 @@ static int cmd_run(int argc, char **argv)
 	if (rc)
 		return rc;
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	struct wb_run_options opt = {cli.stop_when_idle};
-	rc = wb_pipeline_run(cfg, &opt, &stop_requested, &err);
+	struct wb_run_options opt = {.stop_when_idle_s = cli.stop_when_idle,
+				     .resnapshot = cli.resnapshot};
+	rc = wb_pipeline_run(cfg, &opt, &wb_stop_requested, &err);
 	wb_config_free(cfg);
+	if (rc && wb_stop_requested && err.code == WB_ERR_CONNECT) {
+		/* stopped while connecting: nothing was read or written */
+		fprintf(stderr, "waybill: %s\n", err.message);
+		return 0;
+	}
 	return rc ? fail(&err) : 0;
 }
 

@@ -4,12 +4,16 @@
 #define WB_PIPELINE_H
 
 #include <signal.h>
+#include <stdbool.h>
 
 #include "config.h"
 #include "error.h"
 
 struct wb_run_options {
 	int stop_when_idle_s; /* < 0: run until *stop */
+	/* `run --resnapshot`: snapshot the captured tables again (online)
+	 * before streaming, as a way past a gap (see wb_on_gap) */
+	bool resnapshot;
 };
 
 /* Runs the pipeline of cfg until *stop becomes non-zero (then drains what

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "check.h"
@@ -114,6 +115,8 @@ static void test_full(void)
 	CHECK_INT(c->source.snapshot, WB_SNAPSHOT_INITIAL_ONLY);
 	CHECK_INT(c->source.decimal_handling, WB_DECIMAL_DOUBLE);
 	CHECK_INT(c->source.status_interval_ms, 120000);
+	CHECK_INT(c->source.connect_timeout_ms, 3000);
+	CHECK_INT(c->source.on_gap, WB_ON_GAP_RESNAPSHOT);
 	CHECK_INT(c->source.nextra, 0);
 
 	CHECK_STR(c->sink.type, "avro-file");
@@ -133,7 +136,8 @@ static void test_defaults(void)
 	if (c == NULL)
 		return;
 	CHECK_STR(c->name, "shop_2");
-	CHECK_STR(c->checkpoint_dir, "checkpoints");
+	/* relative defaults: next to the config file, not in the cwd */
+	CHECK_STR(c->checkpoint_dir, FIXTURES "checkpoints");
 	CHECK_INT(c->checkpoint_interval_ms, 1000);
 	CHECK_INT(c->queue_bytes, 16 << 20);
 	CHECK_STR(c->topic_prefix, "shop_2");
@@ -158,8 +162,10 @@ static void test_defaults(void)
 	CHECK_INT(c->source.snapshot_parallelism, 1);
 	CHECK_INT(c->source.decimal_handling, WB_DECIMAL_STRING);
 	CHECK_INT(c->source.status_interval_ms, 10000);
+	CHECK_INT(c->source.connect_timeout_ms, 10000);
+	CHECK_INT(c->source.on_gap, WB_ON_GAP_STOP);
 	CHECK_STR(c->sink.type, "avro-file");
-	CHECK_STR(c->sink.dir, "out");
+	CHECK_STR(c->sink.dir, FIXTURES "out");
 	CHECK_STR(c->sink.codec, "zstandard");
 	CHECK_INT(c->sink.codec_level, 1);
 	CHECK_INT(c->sink.block_bytes, 1 << 20);
@@ -175,7 +181,7 @@ static void test_null_codec(void)
 		return;
 	CHECK_STR(c->sink.codec, "null");
 	CHECK_INT(c->sink.codec_level, 0);
-	CHECK_STR(c->sink.dir, "out");
+	CHECK_STR(c->sink.dir, FIXTURES "out");
 	CHECK(c->metrics_listen == NULL);
 	wb_config_free(c);
 	expect_error("null_codec_level.yaml",
@@ -194,10 +200,29 @@ static void test_env(void)
 	if (c != NULL) {
 		CHECK_STR(c->name, "from_env");
 		CHECK_STR(c->source.slot, "waybill_from_env");
-		CHECK_STR(c->source.dsn, "host=db1 password=" SECRET);
+		/* the dsn stays as written: the connector parses it first,
+		 * then expands each value (a secret is never parsed) */
+		CHECK_STR(c->source.dsn,
+			  "host=${WB_TEST_HOST} password=${WB_TEST_SECRET}");
 		CHECK_STR(c->source.publication, "cost${x} $5 end");
 		CHECK_STR(c->source.tables[0], "erp.*");
-		CHECK_STR(c->sink.dir, "${HOME}/out");
+		CHECK_STR(c->sink.dir, FIXTURES "${HOME}/out");
+		wb_error_t err;
+		char *v = wb_config_expand(c, "source.dsn", "${WB_TEST_SECRET}",
+					   &err);
+		CHECK_STR(v, SECRET);
+		free(v);
+		v = wb_config_expand(c, "source.dsn", "a $${B} ${WB_TEST_HOST}",
+				     &err);
+		CHECK_STR(v, "a ${B} db1");
+		free(v);
+		v = wb_config_expand(c, "source.dsn", "${WB_TEST_UNSET_USER}",
+				     &err);
+		CHECK(v == NULL);
+		CHECK_INT(err.code, WB_ERR_CONFIG);
+		CHECK_STR(err.message,
+			  FIXTURES "env.yaml: source.dsn: environment variable "
+				   "\"WB_TEST_UNSET_USER\" is not set");
 		wb_config_free(c);
 	}
 	/* Names the variable and the key, and nothing that was expanded. */
@@ -211,6 +236,50 @@ static void test_env(void)
 	expect_error("env_bad_enum.yaml",
 		     ":7: sink.codec: expected one of zstandard, deflate, "
 		     "null, got (value from environment)");
+}
+
+/* checkpoint_dir and sink.dir relative to the config file's directory,
+ * also when the file itself is named relative to the cwd. */
+static void test_relative_paths(void)
+{
+	struct wb_config *c = load_ok("relative_paths.yaml");
+	if (c != NULL) {
+		CHECK_STR(c->checkpoint_dir, FIXTURES "state/ckpt");
+		CHECK_STR(c->sink.dir, FIXTURES "data/../out");
+		wb_config_free(c);
+	}
+	char cwd[4096];
+	if (getcwd(cwd, sizeof(cwd)) == NULL || chdir(FIXTURES "..") != 0) {
+		fprintf(stderr, "cannot chdir to " FIXTURES "..\n");
+		failures++;
+		return;
+	}
+	wb_error_t err;
+	c = wb_config_load("config/relative_paths.yaml", &err);
+	CHECK(c != NULL);
+	if (c != NULL) {
+		CHECK_STR(c->path, "config/relative_paths.yaml");
+		CHECK_STR(c->checkpoint_dir, FIXTURES "state/ckpt");
+		CHECK_STR(c->sink.dir, FIXTURES "data/../out");
+		wb_config_free(c);
+	}
+	if (chdir(FIXTURES) == 0) {
+		c = wb_config_load("minimal.yaml", &err);
+		CHECK(c != NULL);
+		if (c != NULL) {
+			CHECK_STR(c->checkpoint_dir, FIXTURES "checkpoints");
+			CHECK_STR(c->sink.dir, FIXTURES "out");
+			wb_config_free(c);
+		}
+	}
+	/* absolute paths are kept as they are */
+	c = load_ok("full.yaml");
+	if (c != NULL) {
+		CHECK_STR(c->checkpoint_dir, "/var/lib/waybill/ckpt");
+		CHECK_STR(c->sink.dir, "/data/out");
+		wb_config_free(c);
+	}
+	CHECK(chdir(cwd) == 0);
 }
 
 static void test_syntax_errors(void)
@@ -266,6 +335,12 @@ static void test_value_errors(void)
 	expect_error("bad_emit.yaml",
 		     ":2: emit[1]: expected one of raw, mapped, got "
 		     "\"cooked\"");
+	expect_error("bad_on_gap.yaml",
+		     ":5: source.on_gap: expected one of stop, resnapshot, "
+		     "got \"skip\"");
+	expect_error("bad_connect_timeout.yaml",
+		     ":5: source.connect_timeout: expected a duration greater "
+		     "than 0 such as 250ms, 5s, 2m or 1h, got \"0s\"");
 	expect_error("bad_level.yaml",
 		     ":7: sink.codec_level: expected 1 to 22, or -1 to -7 "
 		     "(zstd's fast levels), for codec zstandard, got 30");
@@ -397,6 +472,7 @@ int main(void)
 	test_defaults();
 	test_null_codec();
 	test_env();
+	test_relative_paths();
 	test_syntax_errors();
 	test_key_errors();
 	test_value_errors();

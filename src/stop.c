@@ -1,0 +1,4 @@
+/* stop.c — the process-wide stop request (see stop.h). */
+#include "stop.h"
+
+volatile sig_atomic_t wb_stop_requested;
