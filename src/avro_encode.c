@@ -11,9 +11,18 @@
  *   ts_ms   long                  wall clock at encoding
  *   event_id string               <pipeline>:<position>
  *   unchanged array<string>       count, names, 0 (or just 0)
+ *   unrepresentable array<string> count, names, 0 (or just 0)
+ *   unrepresentable_text map<map<string>>
+ *                                 count, ("before"|"after", count, (name,
+ *                                 text)..., 0)..., 0 (or just 0)
  * A Row is its columns in table order, each "0" (null) or "2 value" when the
- * column is nullable, the bare value otherwise. Nothing is allocated per event
- * once the buffers have grown to the largest event seen. */
+ * column's field is a union with null, the bare value otherwise. A value
+ * the Avro type cannot hold (WB_VAL_UNREPRESENTABLE) is written as null
+ * (such columns are always nullable in the row schema) and named in
+ * `unrepresentable`, its text in `unrepresentable_text`; in the key its
+ * field has a last "string" branch that holds the text. Nothing is
+ * allocated per event once the buffers have grown to the largest event
+ * seen. */
 #include "clock.h"
 #include "avro_encode.h"
 
@@ -26,6 +35,7 @@
 
 #include "avro_schema.h"
 #include "buf.h"
+#include "log.h"
 
 struct wb_encoder {
 	uint64_t id;
@@ -51,7 +61,8 @@ struct enc_cache {
 	struct wb_buf
 		source_head; /* Avro of source.connector .. source.table */
 	int nkeys;
-	int *keys; /* indexes of the key columns */
+	int *keys;	 /* indexes of the key columns */
+	uint8_t *warned; /* per column: an unrepresentable value was logged */
 };
 
 static atomic_uint_fast64_t next_encoder_id = 1;
@@ -115,6 +126,7 @@ static void enc_cache_free(void *p)
 	wb_buf_free(&ec->source_head);
 	free(ec->topic_prefix);
 	free(ec->keys);
+	free(ec->warned);
 	free(ec);
 }
 
@@ -168,7 +180,8 @@ static struct enc_cache *get_cache(struct wb_encoder *e, struct wb_table *t,
 	ec->topic_prefix = strdup(e->topic_prefix);
 	ec->keys = calloc((size_t)(t->ncols > 0 ? t->ncols : 1),
 			  sizeof(*ec->keys));
-	if (ec->topic_prefix == NULL || ec->keys == NULL)
+	ec->warned = calloc((size_t)(t->ncols > 0 ? t->ncols : 1), 1);
+	if (ec->topic_prefix == NULL || ec->keys == NULL || ec->warned == NULL)
 		goto nomem;
 	for (int i = 0; i < t->ncols; i++)
 		if (t->cols[i].key)
@@ -266,17 +279,43 @@ static void put_value(struct wb_buf *b, const struct wb_type *ty,
 	}
 }
 
-/* One field: v NULL or not PRESENT means "no value". */
+/* One row field: v NULL or not PRESENT means "no value". */
 static inline void put_field(struct wb_buf *b, const struct wb_column *col,
 			     const struct wb_value *v)
 {
+	int opt = wb_type_avro_nullable(&col->type, col->nullable);
 	if (v != NULL && v->state == WB_VAL_PRESENT) {
-		if (col->nullable)
+		if (opt)
 			put_byte(b, 2);
 		put_value(b, &col->type, v);
-	} else if (col->nullable) {
+	} else if (opt) {
 		put_byte(b, 0);
 	} else {
+		put_zero(b, &col->type);
+	}
+}
+
+/* One key field: [null,] T [, string] (see avro_schema.c). */
+static void put_key_field(struct wb_buf *b, const struct wb_column *col,
+			  const struct wb_value *v)
+{
+	int opt = col->nullable, str = col->type.may_not_fit;
+	if (v != NULL && v->state == WB_VAL_UNREPRESENTABLE && str) {
+		put_byte(b, opt ? 4 : 2); /* the last branch, zigzag */
+		wb_avro_put_bytes(b, v->u.b.p, v->u.b.n);
+		return;
+	}
+	if (v != NULL && v->state == WB_VAL_PRESENT) {
+		if (opt)
+			put_byte(b, 2);
+		else if (str)
+			put_byte(b, 0);
+		put_value(b, &col->type, v);
+	} else if (opt) {
+		put_byte(b, 0);
+	} else {
+		if (str)
+			put_byte(b, 0);
 		put_zero(b, &col->type);
 	}
 }
@@ -305,14 +344,76 @@ static void put_key(struct wb_buf *b, const struct wb_table *t,
 		if ((v == NULL || v->state == WB_VAL_UNCHANGED) &&
 		    other != NULL && other[i].state != WB_VAL_UNCHANGED)
 			v = &other[i];
-		put_field(b, &t->cols[i], v);
+		put_key_field(b, &t->cols[i], v);
 	}
+}
+
+/* Column i's value in image img, an UNCHANGED one taken from prior. */
+static inline const struct wb_value *
+resolved(const struct wb_value *img, const struct wb_value *prior, int i)
+{
+	if (img[i].state == WB_VAL_UNCHANGED && prior != NULL &&
+	    prior[i].state != WB_VAL_UNCHANGED)
+		return &prior[i];
+	return &img[i];
+}
+
+/* Logs the first unrepresentable value of each column of a table version. */
+static void warn_unrep(struct enc_cache *ec, const struct wb_table *t, int i,
+		       const struct wb_value *v)
+{
+	if (ec->warned[i])
+		return;
+	ec->warned[i] = 1;
+	int n = v->u.b.n > 60 ? 60 : (int)v->u.b.n;
+	while (n > 0 && n < (int)v->u.b.n && (v->u.b.p[n] & 0xc0) == 0x80)
+		n--; /* do not cut a UTF-8 sequence */
+	wb_warn("encoder",
+		"%s.%s.%s: value \"%.*s\"%s has no Avro form in the column's "
+		"type; written as null, named in `unrepresentable` with its "
+		"text in `unrepresentable_text` (logged once per column)",
+		t->schema, t->name, t->cols[i].name, n, (const char *)v->u.b.p,
+		n < (int)v->u.b.n ? "..." : "");
+}
+
+/* Number of unrepresentable values in image img (prior fills UNCHANGED). */
+static int64_t count_unrep(struct enc_cache *ec, const struct wb_table *t,
+			   const struct wb_value *img,
+			   const struct wb_value *prior)
+{
+	int64_t n = 0;
+	for (int i = 0; img && i < t->ncols; i++) {
+		const struct wb_value *v = resolved(img, prior, i);
+		if (v->state == WB_VAL_UNREPRESENTABLE) {
+			warn_unrep(ec, t, i, v);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* One entry of unrepresentable_text: "before"/"after" -> {column: text}. */
+static void put_unrep_texts(struct wb_buf *b, const char *image,
+			    const struct wb_table *t,
+			    const struct wb_value *img,
+			    const struct wb_value *prior, int64_t n)
+{
+	wb_avro_put_string(b, image);
+	wb_avro_put_long(b, n);
+	for (int i = 0; i < t->ncols; i++) {
+		const struct wb_value *v = resolved(img, prior, i);
+		if (v->state == WB_VAL_UNREPRESENTABLE) {
+			wb_avro_put_string(b, t->cols[i].name);
+			wb_avro_put_bytes(b, v->u.b.p, v->u.b.n);
+		}
+	}
+	put_byte(b, 0);
 }
 
 /* ---- events --------------------------------------------------------- */
 
 /* The envelope of a change with the given images and op into b. */
-static void put_envelope(struct wb_encoder *e, const struct enc_cache *ec,
+static void put_envelope(struct wb_encoder *e, struct enc_cache *ec,
 			 const struct wb_table *t, const struct wb_change *c,
 			 const struct wb_value *before,
 			 const struct wb_value *after, uint8_t op, size_t plen,
@@ -366,6 +467,31 @@ static void put_envelope(struct wb_encoder *e, const struct enc_cache *ec,
 		for (int i = 0; i < t->ncols; i++)
 			if (img[i].state == WB_VAL_UNCHANGED)
 				wb_avro_put_string(b, t->cols[i].name);
+	}
+	put_byte(b, 0);
+
+	/* Values the Avro types cannot hold, written as null: named for the
+	 * image the event is about (as `unchanged`), their text kept for
+	 * both images. The after image's UNCHANGED values are those of the
+	 * before image, as put_row writes them. */
+	int64_t nbefore = count_unrep(ec, t, before, NULL);
+	int64_t nafter = count_unrep(ec, t, after, before);
+	int64_t nmain = after ? nafter : nbefore;
+	if (nmain > 0) {
+		const struct wb_value *prior = after ? before : NULL;
+		wb_avro_put_long(b, nmain);
+		for (int i = 0; i < t->ncols; i++)
+			if (resolved(img, prior, i)->state ==
+			    WB_VAL_UNREPRESENTABLE)
+				wb_avro_put_string(b, t->cols[i].name);
+	}
+	put_byte(b, 0);
+	if (nbefore + nafter > 0) {
+		wb_avro_put_long(b, (nbefore > 0) + (nafter > 0));
+		if (nbefore > 0)
+			put_unrep_texts(b, "before", t, before, NULL, nbefore);
+		if (nafter > 0)
+			put_unrep_texts(b, "after", t, after, before, nafter);
 	}
 	put_byte(b, 0);
 }

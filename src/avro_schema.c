@@ -566,30 +566,57 @@ static json_t *nullable(json_t *t)
 	return u;
 }
 
-static json_t *column_type_json(const struct wb_column *col, wb_error_t *err)
+/* {"type":"array","items":items}; consumes items. */
+static json_t *array_of(json_t *items)
+{
+	json_t *a = items ? json_object() : NULL;
+	if (a == NULL || json_object_set_new(a, "type", json_string("array")) ||
+	    json_object_set_new(a, "items", json_incref(items))) {
+		json_decref(a);
+		a = NULL;
+	}
+	json_decref(items);
+	return a;
+}
+
+/* A column's field type. Rows: the value type, in a union with null when
+ * the column is nullable or its type may not fit (an unrepresentable value
+ * is written as null). Keys: the value type, with null when the column is
+ * nullable, and where the type may not fit a "string" branch last, which
+ * holds an unrepresentable value's text, so that two rows whose keys have
+ * no Avro form keep different keys. Arrays nest wb_type_ndims levels, the
+ * innermost items a union with null. */
+static json_t *column_type_json(const struct wb_column *col, int key,
+				wb_error_t *err)
 {
 	json_t *t = scalar_json(&col->type.s, col->name, err);
 	if (t == NULL)
 		return NULL;
 	if (col->type.is_array) {
-		json_t *items = nullable(t);
-		json_t *a = items ? json_object() : NULL;
-		if (a == NULL ||
-		    json_object_set_new(a, "type", json_string("array")) ||
-		    json_object_set_new(a, "items", json_incref(items))) {
-			json_decref(items);
-			json_decref(a);
-			wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-			return NULL;
-		}
-		json_decref(items);
-		t = a;
+		t = array_of(nullable(t));
+		for (int d = 1; t && d < wb_type_ndims(&col->type); d++)
+			t = array_of(t);
 	}
-	if (col->nullable) {
+	if (t && !key && wb_type_avro_nullable(&col->type, col->nullable))
 		t = nullable(t);
-		if (t == NULL)
-			wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	if (t && key && col->nullable)
+		t = nullable(t);
+	if (t && key && col->type.may_not_fit) {
+		if (!json_is_array(t)) {
+			json_t *u = json_array();
+			if (u == NULL || json_array_append_new(u, t) != 0) {
+				json_decref(u);
+				u = NULL;
+			}
+			t = u;
+		}
+		if (t && json_array_append_new(t, json_string("string")) != 0) {
+			json_decref(t);
+			t = NULL;
+		}
 	}
+	if (t == NULL)
+		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 	return t;
 }
 
@@ -635,6 +662,31 @@ fail:
 	return NULL;
 }
 
+/* {"type":"map","values":values}; consumes values. */
+static json_t *map_of(json_t *values)
+{
+	json_t *m = values ? json_object() : NULL;
+	if (m == NULL || json_object_set_new(m, "type", json_string("map")) ||
+	    json_object_set_new(m, "values", json_incref(values))) {
+		json_decref(m);
+		m = NULL;
+	}
+	json_decref(values);
+	return m;
+}
+
+/* Gives field f the default dflt; consumes both; NULL when either is. */
+static json_t *with_value(json_t *f, json_t *dflt)
+{
+	if (f == NULL || dflt == NULL ||
+	    json_object_set_new(f, "default", json_incref(dflt)) != 0) {
+		json_decref(f);
+		f = NULL;
+	}
+	json_decref(dflt);
+	return f;
+}
+
 /* {"type":"record","name":...,"namespace":...,["waybill.name":...,]
  * "fields":...}; consumes fields (which stays valid while the record
  * lives). */
@@ -671,10 +723,16 @@ static int add_column_fields(const struct wb_table *t, char **names,
 		const struct wb_column *col = &t->cols[i];
 		if (keys_only && !col->key)
 			continue;
-		json_t *type = column_type_json(col, err);
+		json_t *type = column_type_json(col, keys_only, err);
 		if (type == NULL)
 			return err ? err->code : WB_ERR_TYPE;
-		json_t *f = field_json(names[i], col->name, type, col->nullable,
+		/* a union whose first branch is null defaults to null */
+		int with_default =
+			json_is_array(type) &&
+			json_is_string(json_array_get(type, 0)) &&
+			strcmp(json_string_value(json_array_get(type, 0)),
+			       "null") == 0;
+		json_t *f = field_json(names[i], col->name, type, with_default,
 				       err);
 		if (f == NULL || json_array_append_new(fields, f) != 0)
 			return err ? err->code : WB_ERR_NOMEM;
@@ -846,13 +904,9 @@ int wb_table_schemas_build(const struct wb_table *t, const char *topic_prefix,
 		goto nomem;
 	json_incref(row);
 	json_t *src = source_record_json();
-	json_t *unchanged = json_object();
-	if (unchanged == NULL ||
-	    json_object_set_new(unchanged, "type", json_string("array")) ||
-	    json_object_set_new(unchanged, "items", json_string("string"))) {
-		json_decref(unchanged);
-		unchanged = NULL;
-	}
+	json_t *unchanged = array_of(json_string("string"));
+	json_t *unrep = array_of(json_string("string"));
+	json_t *unrep_text = map_of(map_of(json_string("string")));
 	json_t *efs[] = {
 		field_json("before", NULL, nullable(row), 1, NULL),
 		field_json("after", NULL, nullable(json_string(row_full)), 1,
@@ -862,6 +916,11 @@ int wb_table_schemas_build(const struct wb_table *t, const char *topic_prefix,
 		field_json("ts_ms", NULL, json_string("long"), 0, NULL),
 		field_json("event_id", NULL, json_string("string"), 0, NULL),
 		field_json("unchanged", NULL, unchanged, 0, NULL),
+		with_value(field_json("unrepresentable", NULL, unrep, 0, NULL),
+			   json_array()),
+		with_value(field_json("unrepresentable_text", NULL, unrep_text,
+				      0, NULL),
+			   json_object()),
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof(efs) / sizeof(efs[0]); i++) {

@@ -20,9 +20,11 @@
  *   0xC000 NaN, 0xD000 Infinity, 0xF000 -Infinity), int16 dscale, then
  *   ndigits base-10000 digits, the first worth 10000^weight.
  * Anything the fast paths do not settle (a decimal of more than 18 digits,
- * a special numeric, a value the text form would reject) is turned into the
- * text form the server would print and handed to wb_pg_text_to_value, so
- * both forms give the same value or the same error. */
+ * a special numeric, an infinite date or timestamp, a timestamp past a long
+ * of microseconds since 1970, a value the text form would reject) is turned
+ * into the text form the server would print and handed to
+ * wb_pg_text_to_value, so both forms give the same value, the same
+ * unrepresentable text, or the same error. */
 #include "pg_binary.h"
 #include "pg_bytes.h"
 
@@ -37,6 +39,7 @@
 #define PG_EPOCH_DAYS 10957 /* 2000-01-01 - 1970-01-01 */
 #define PG_EPOCH_US (INT64_C(10957) * 86400000000)
 #define USECS_PER_DAY INT64_C(86400000000)
+#define PG_END_TIMESTAMP INT64_C(9223371331200000000) /* 294277-01-01 */
 
 static const uint8_t signature[11] = {'P',  'G',  'C',	'O',  'P', 'Y',
 				      '\n', 0xff, '\r', '\n', 0};
@@ -364,6 +367,45 @@ slow:;
 	return via_text(t, text, tlen, a, out, err);
 }
 
+/* The text timestamp_out / timestamptz_out print (DateStyle ISO, TimeZone
+ * UTC) for us microseconds after 2000-01-01, a value after 1 AD:
+ * "YYYY-MM-DD HH:MM:SS[.ffffff]" (fraction without trailing zeros), with
+ * "+00" for timestamptz. out holds 48 bytes. Returns the length. */
+static size_t timestamp_text(int64_t us, bool tz, char *out)
+{
+	int64_t days = us / USECS_PER_DAY, tod = us % USECS_PER_DAY;
+	if (tod < 0) {
+		tod += USECS_PER_DAY;
+		days--;
+	}
+	/* H. Hinnant's civil_from_days, days since 1970-01-01 */
+	int64_t z = days + PG_EPOCH_DAYS + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	int64_t d = doy - (153 * mp + 2) / 5 + 1;
+	int64_t m = mp < 10 ? mp + 3 : mp - 9;
+	int64_t y = yoe + era * 400 + (m <= 2);
+	int64_t sec = tod / 1000000, frac = tod % 1000000;
+	int n = snprintf(out, 48,
+			 "%04" PRId64 "-%02" PRId64 "-%02" PRId64 " %02" PRId64
+			 ":%02" PRId64 ":%02" PRId64,
+			 y, m, d, sec / 3600, sec / 60 % 60, sec % 60);
+	if (frac != 0) {
+		n += snprintf(out + n, 48 - (size_t)n, ".%06" PRId64, frac);
+		while (out[n - 1] == '0')
+			n--;
+	}
+	if (tz) {
+		memcpy(out + n, "+00", 3);
+		n += 3;
+	}
+	out[n] = '\0';
+	return (size_t)n;
+}
+
 static int fixed(const char *type, size_t len, size_t want, wb_error_t *err)
 {
 	return len == want ? WB_OK : wrong_length(err, type, len, want);
@@ -428,12 +470,11 @@ int wb_pg_binary_to_value(const struct wb_type *t, const uint8_t *p, size_t len,
 		if ((rc = fixed("date", len, 4, err)))
 			return rc;
 		int32_t d = (int32_t)wb_pg_get_u32(p);
-		if (d == INT32_MIN || d == INT32_MAX) {
-			out->u.i = d; /* -infinity, infinity: as the text */
-			break;
-		}
+		if (d == INT32_MIN || d == INT32_MAX) /* as the text */
+			return via_text(t, d > 0 ? "infinity" : "-infinity",
+					d > 0 ? 8 : 9, a, out, err);
 		v = (int64_t)d + PG_EPOCH_DAYS;
-		if (v <= INT32_MIN || v >= INT32_MAX)
+		if (v < INT32_MIN || v > INT32_MAX) /* past the server's */
 			return wb_error_set(err, WB_ERR_TYPE,
 					    "invalid value for date: %" PRId32
 					    " days after 2000-01-01 (out of "
@@ -458,19 +499,27 @@ int wb_pg_binary_to_value(const struct wb_type *t, const uint8_t *p, size_t len,
 		if ((rc = fixed("timestamp", len, 8, err)))
 			return rc;
 		int64_t us = (int64_t)wb_pg_get_u64(p);
-		if (us == INT64_MIN || us == INT64_MAX) {
-			out->u.i = us; /* -infinity, infinity: as the text */
+		if (us == INT64_MIN || us == INT64_MAX) /* as the text */
+			return via_text(t, us > 0 ? "infinity" : "-infinity",
+					us > 0 ? 8 : 9, a, out, err);
+		if (!__builtin_add_overflow(us, PG_EPOCH_US, &v)) {
+			out->u.i = v;
 			break;
 		}
-		if (__builtin_add_overflow(us, PG_EPOCH_US, &v) ||
-		    v == INT64_MAX || v == INT64_MIN)
-			return wb_error_set(err, WB_ERR_TYPE,
-					    "invalid value for timestamp: "
-					    "%" PRId64 " microseconds after "
-					    "2000-01-01 (out of range)",
-					    us);
-		out->u.i = v;
-		break;
+		/* Past a long of microseconds since 1970 but within the
+		 * server's range (up to 294276 AD): the text form, which
+		 * wb_pg_text_to_value keeps as unrepresentable. */
+		if (us < PG_END_TIMESTAMP) {
+			char text[48];
+			size_t tlen = timestamp_text(
+				us, t->src_type == OID_TIMESTAMPTZ, text);
+			return via_text(t, text, tlen, a, out, err);
+		}
+		return wb_error_set(err, WB_ERR_TYPE,
+				    "invalid value for timestamp: "
+				    "%" PRId64 " microseconds after "
+				    "2000-01-01 (out of range)",
+				    us);
 	}
 	case OID_UUID: {
 		if ((rc = fixed("uuid", len, 16, err)))

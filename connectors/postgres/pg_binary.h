@@ -41,10 +41,11 @@ bool wb_pg_binary_reads(const struct wb_type *t);
 
 /* Converts the binary send form of a value of type t (one that
  * wb_pg_binary_reads) into out, with exactly the result the text form
- * would give through wb_pg_text_to_value (NaN and infinities, range and
- * precision errors included). Bytes go into arena a. Returns WB_OK,
- * WB_ERR_TYPE (a value of the wrong length or out of range) or
- * WB_ERR_NOMEM. */
+ * would give through wb_pg_text_to_value: the same value, or for NaN,
+ * infinities and timestamps past the Avro range the same
+ * WB_VAL_UNREPRESENTABLE state with the text the server would print. Bytes go
+ * into arena a. Returns WB_OK, WB_ERR_TYPE (a value of the wrong length or out
+ * of range) or WB_ERR_NOMEM. */
 int wb_pg_binary_to_value(const struct wb_type *t, const uint8_t *p, size_t len,
 			  struct wb_arena *a, struct wb_value *out,
 			  wb_error_t *err);

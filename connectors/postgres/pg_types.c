@@ -12,7 +12,11 @@
  *   numeric      -123.4500 | NaN | Infinity | -Infinity
  *   arrays       [0:1]={{"a,b",NULL},{"c\"d",x}}
  * Decimal values become the unscaled integer as big-endian two's complement
- * (Avro "decimal"); arrays become their complete Avro binary encoding. */
+ * (Avro "decimal"); arrays become their complete Avro binary encoding,
+ * nested arrays for several dimensions. Values with no Avro form (NaN and
+ * infinities, timestamps past a long of microseconds, arrays of other
+ * dimensions or with bounds) are kept as their text, marked
+ * WB_VAL_UNREPRESENTABLE. */
 #include "pg_types.h"
 #include "pg_oids.h"
 
@@ -39,10 +43,13 @@ static const struct {
 	{3807, OID_JSONB},
 };
 
-/* Values that are not a number of microseconds: PostgreSQL's infinities. */
-#define WB_DATE_INFINITY INT32_MAX
-#define WB_TS_INFINITY INT64_MAX
 #define USECS_PER_DAY INT64_C(86400000000)
+
+/* Internal result of a conversion: the text is a value the server can hold
+ * but the Avro type cannot (NaN in a decimal, an infinite or out-of-range
+ * timestamp, an array of other dimensions). Never returned to callers:
+ * wb_pg_text_to_value turns it into WB_VAL_UNREPRESENTABLE. */
+#define UNREP (-1000)
 
 /* Builds the scalar type of a builtin; returns 0 when oid is not one. */
 static int map_builtin_scalar(uint32_t oid, int32_t typmod,
@@ -171,6 +178,16 @@ static void map_scalar(uint32_t oid, int32_t typmod,
 	s->kind = WB_T_STRING;
 }
 
+/* Types with values that have no Avro form: NaN and infinities of a
+ * constrained numeric, infinite dates and timestamps, timestamps past the
+ * range of a long of microseconds since 1970. */
+static int scalar_may_not_fit(const struct wb_scalar_type *s)
+{
+	return s->logical == WB_L_DECIMAL || s->logical == WB_L_DATE ||
+	       s->logical == WB_L_TIMESTAMP_MICROS ||
+	       s->logical == WB_L_LOCAL_TIMESTAMP_MICROS;
+}
+
 void wb_pg_map_type(uint32_t oid, int32_t typmod,
 		    const struct wb_pg_typeinfo *info,
 		    const struct wb_pg_typeinfo *elem_info,
@@ -193,10 +210,22 @@ void wb_pg_map_type(uint32_t oid, int32_t typmod,
 		/* An array column's typmod is its element's (numeric(10,2)[]).
 		 */
 		out->is_array = 1;
+		out->ndims = 1;
 		map_scalar(elem, typmod, elem_info, decimals, &out->s);
+		/* any array: another number of dimensions, bounds */
+		out->may_not_fit = 1;
 		return;
 	}
 	map_scalar(base, typmod, NULL, decimals, &out->s);
+	out->may_not_fit = scalar_may_not_fit(&out->s);
+}
+
+void wb_pg_type_set_dims(struct wb_type *t, int attndims)
+{
+	if (t->is_array)
+		t->ndims = (uint8_t)(attndims > 1 && attndims <= WB_PG_MAX_DIMS
+					     ? attndims
+					     : 1);
 }
 
 /* ---- error messages ---------------------------------------------------- */
@@ -546,11 +575,9 @@ static int to_decimal(const struct wb_scalar_type *s, int is_array,
 		      const char *p, size_t n, struct wb_arena *a,
 		      struct wb_value *out, wb_error_t *err)
 {
+	/* NaN and infinities have no Avro decimal form */
 	if (eq(p, n, "NaN") || eq(p, n, "Infinity") || eq(p, n, "-Infinity"))
-		return bad_value(err, s, is_array, p, n,
-				 "NaN and infinities have no Avro decimal "
-				 "form; store them in an unconstrained "
-				 "numeric column, which maps to string");
+		return UNREP;
 	size_t i = 0;
 	int neg = 0;
 	if (i < n && (p[i] == '-' || p[i] == '+'))
@@ -569,9 +596,8 @@ static int to_decimal(const struct wb_scalar_type *s, int is_array,
 		return bad_value(err, s, is_array, p, n, NULL);
 	size_t nfrac = frac_end - frac_start;
 	size_t scale = s->scale > 0 ? (size_t)s->scale : 0;
-	if (nfrac > scale)
-		return bad_value(err, s, is_array, p, n,
-				 "more fractional digits than the scale");
+	if (nfrac > scale) /* a value the typmod would not let in */
+		return UNREP;
 	size_t pad = scale - nfrac;
 
 	/* The unscaled value's digits: integer part without leading zeros,
@@ -595,8 +621,7 @@ static int to_decimal(const struct wb_scalar_type *s, int is_array,
 	}
 	ndig += pad;
 	if (s->precision > 0 && ndig > (size_t)s->precision)
-		return bad_value(err, s, is_array, p, n,
-				 "more digits than the precision");
+		return UNREP;
 
 	uint8_t magbuf[16];
 	uint8_t *mag = magbuf;
@@ -837,14 +862,8 @@ static int check_ymd(int64_t *y, int m, int d, int bc)
 static int to_date(const struct wb_scalar_type *s, int is_array, const char *p,
 		   size_t n, struct wb_value *out, wb_error_t *err)
 {
-	if (eq(p, n, "infinity")) {
-		out->u.i = INT32_MAX;
-		return 0;
-	}
-	if (eq(p, n, "-infinity")) {
-		out->u.i = INT32_MIN;
-		return 0;
-	}
+	if (eq(p, n, "infinity") || eq(p, n, "-infinity"))
+		return UNREP;
 	size_t i = 0;
 	int64_t y;
 	int m, d;
@@ -854,8 +873,8 @@ static int to_date(const struct wb_scalar_type *s, int is_array, const char *p,
 	if (i != n || check_ymd(&y, m, d, bc))
 		return bad_value(err, s, is_array, p, n, NULL);
 	int64_t days = days_from_civil(y, m, d);
-	if (days <= INT32_MIN || days >= INT32_MAX)
-		return bad_value(err, s, is_array, p, n, "out of range");
+	if (days < INT32_MIN || days > INT32_MAX)
+		return UNREP;
 	out->u.i = days;
 	return 0;
 }
@@ -875,14 +894,8 @@ static int to_timestamp(const struct wb_scalar_type *s, int is_array,
 			const char *p, size_t n, struct wb_value *out,
 			wb_error_t *err)
 {
-	if (eq(p, n, "infinity")) {
-		out->u.i = INT64_MAX;
-		return 0;
-	}
-	if (eq(p, n, "-infinity")) {
-		out->u.i = INT64_MIN;
-		return 0;
-	}
+	if (eq(p, n, "infinity") || eq(p, n, "-infinity"))
+		return UNREP;
 	size_t i = 0;
 	int64_t y, us;
 	int m, d;
@@ -918,14 +931,12 @@ static int to_timestamp(const struct wb_scalar_type *s, int is_array,
 	int bc = parse_era(p, n, &i);
 	if (i != n || check_ymd(&y, m, d, bc))
 		return bad_value(err, s, is_array, p, n, NULL);
-	int64_t v;
-	if (__builtin_mul_overflow(days_from_civil(y, m, d), USECS_PER_DAY,
-				   &v) ||
-	    __builtin_add_overflow(v, us, &v) ||
-	    __builtin_sub_overflow(v, off, &v) || v == INT64_MAX ||
-	    v == INT64_MIN)
-		return bad_value(err, s, is_array, p, n, "out of range");
-	out->u.i = v;
+	/* in 128 bits: the local time may pass the range the UTC one is in */
+	__int128 w =
+		(__int128)days_from_civil(y, m, d) * USECS_PER_DAY + us - off;
+	if (w < INT64_MIN || w > INT64_MAX)
+		return UNREP; /* past a long of microseconds since 1970 */
+	out->u.i = (int64_t)w;
 	return 0;
 }
 
@@ -1009,6 +1020,10 @@ struct array_ctx {
 	char *scratch;	       /* one dequoted element, reused */
 	struct wb_value *vals; /* elements, in order */
 	size_t nvals, cap;
+	size_t *counts; /* items of each {...}, in the order they open */
+	size_t nlists, caplists;
+	int leaf_depth; /* nesting of the elements; 0 before the first */
+	int unrep;	/* an element has no Avro form */
 	wb_error_t *err;
 };
 
@@ -1032,8 +1047,12 @@ static int array_syntax(struct array_ctx *c, const char *why)
 
 /* One element: "quoted with \" escapes", or unquoted up to , or } where
  * NULL (any case, no escapes) is the null value. */
-static int array_elem(struct array_ctx *c)
+static int array_elem(struct array_ctx *c, int depth)
 {
+	if (c->leaf_depth == 0)
+		c->leaf_depth = depth;
+	else if (c->leaf_depth != depth)
+		return array_syntax(c, "elements at different depths");
 	const char *text;
 	size_t len = 0;
 	int is_null = 0;
@@ -1086,6 +1105,14 @@ static int array_elem(struct array_ctx *c)
 	memset(v, 0, sizeof(*v));
 	if (!is_null) {
 		int rc = to_scalar(c->s, 1, text, len, c->a, v, c->err);
+		if (rc == UNREP) {
+			/* the whole array becomes unrepresentable; the rest
+			 * is still read for its syntax */
+			c->unrep = 1;
+			memset(v, 0, sizeof(*v));
+			c->nvals++;
+			return 0;
+		}
 		if (rc) {
 			wb_error_prefix(c->err, "array element %zu",
 					c->nvals + 1);
@@ -1102,20 +1129,27 @@ static int array_list(struct array_ctx *c, int depth)
 {
 	if (depth > WB_PG_MAX_ARRAY_DEPTH)
 		return array_syntax(c, "too many dimensions");
+	if (c->nlists >= c->caplists)
+		return array_syntax(c, "too many {");
+	size_t me = c->nlists++;
+	c->counts[me] = 0;
 	c->i++;
 	skip_space(c);
 	if (c->i < c->n && c->p[c->i] == '}') {
 		c->i++;
-		return 0;
+		/* the server prints an empty array as {} and never has
+		 * empty sub-arrays */
+		return depth == 1 ? 0 : array_syntax(c, "empty sub-array");
 	}
 	for (;;) {
 		skip_space(c);
 		if (c->i >= c->n)
 			return array_syntax(c, "unexpected end");
 		int rc = c->p[c->i] == '{' ? array_list(c, depth + 1)
-					   : array_elem(c);
+					   : array_elem(c, depth);
 		if (rc)
 			return rc;
+		c->counts[me]++;
 		skip_space(c);
 		if (c->i >= c->n)
 			return array_syntax(c, "unexpected end");
@@ -1206,10 +1240,49 @@ static uint8_t *put_item(uint8_t *p, const struct wb_scalar_type *s,
 	}
 }
 
+/* Cursors of the encoding walk over the parsed lists and elements. */
+struct array_walk {
+	const struct array_ctx *c;
+	size_t list, val;
+};
+
+/* The Avro encoding of the list that opens next, at depth (1 = the
+ * outermost): its items (inner lists below leaf_depth, else elements) in
+ * one block, then the 0 that ends an array. With w NULL only counts the
+ * bytes. Every list is followed by exactly its items, as parsed. */
+static size_t walk_list(struct array_walk *k, int depth, uint8_t **w)
+{
+	const struct array_ctx *c = k->c;
+	size_t count = c->counts[k->list++], size = 1;
+	if (count > 0) {
+		size += varint_size((int64_t)count);
+		if (w)
+			*w = put_varint(*w, (int64_t)count);
+	}
+	for (size_t j = 0; j < count; j++) {
+		if (depth < c->leaf_depth) {
+			size += walk_list(k, depth + 1, w);
+		} else {
+			const struct wb_value *v = &c->vals[k->val++];
+			size += item_size(c->s, v);
+			if (w)
+				*w = put_item(*w, c->s, v);
+		}
+	}
+	if (w)
+		*(*w)++ = 0; /* end of blocks */
+	return size;
+}
+
+/* An array's text into nested Avro arrays of wb_type_ndims(t) levels. A
+ * value of another number of dimensions, with bounds other than 1
+ * (the "[0:1]=" decoration), or with an element that has no Avro form is
+ * UNREP: flattening it, or dropping its bounds, would change it. */
 static int to_array(const struct wb_type *t, const char *p, size_t n,
 		    struct wb_arena *a, struct wb_value *out, wb_error_t *err)
 {
 	struct array_ctx c = {.s = &t->s, .p = p, .n = n, .a = a, .err = err};
+	int bounds = 0;
 	/* Optional dimension decoration "[1:2][0:1]=" (non-default bounds). */
 	if (n > 0 && p[0] == '[') {
 		while (c.i < n && p[c.i] != '=') {
@@ -1222,17 +1295,22 @@ static int to_array(const struct wb_type *t, const char *p, size_t n,
 		if (c.i == n)
 			return array_syntax(&c, "bad dimensions");
 		c.i++;
+		bounds = 1;
 	}
 	skip_space(&c);
 	if (c.i >= n || p[c.i] != '{')
 		return array_syntax(&c, "expected {");
-	/* Every element but the last is followed by a comma. */
+	/* Every element but the last of a list is followed by a comma. */
 	c.cap = 1;
-	for (size_t k = c.i; k < n; k++)
+	c.caplists = 0;
+	for (size_t k = c.i; k < n; k++) {
 		c.cap += p[k] == ',';
+		c.caplists += p[k] == '{';
+	}
 	c.vals = wb_arena_alloc(a, c.cap * sizeof(*c.vals));
+	c.counts = wb_arena_alloc(a, c.caplists * sizeof(*c.counts));
 	c.scratch = wb_arena_alloc(a, n + 1);
-	if (c.vals == NULL || c.scratch == NULL)
+	if (c.vals == NULL || c.counts == NULL || c.scratch == NULL)
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 	int rc = array_list(&c, 1);
 	if (rc)
@@ -1240,25 +1318,22 @@ static int to_array(const struct wb_type *t, const char *p, size_t n,
 	skip_space(&c);
 	if (c.i != n)
 		return array_syntax(&c, "text after the closing }");
+	if (bounds || c.unrep ||
+	    (c.leaf_depth != 0 && c.leaf_depth != wb_type_ndims(t)))
+		return UNREP;
+	if (c.leaf_depth == 0)
+		c.leaf_depth = 1; /* {}: an empty outermost array */
 
-	size_t total = 1;
-	if (c.nvals > 0) {
-		total += varint_size((int64_t)c.nvals);
-		for (size_t k = 0; k < c.nvals; k++)
-			total += item_size(&t->s, &c.vals[k]);
-	}
+	struct array_walk k = {.c = &c};
+	size_t total = walk_list(&k, 1, NULL);
 	if (total > UINT32_MAX)
 		return array_syntax(&c, "too long");
 	uint8_t *d = wb_arena_alloc(a, total);
 	if (d == NULL)
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 	uint8_t *w = d;
-	if (c.nvals > 0) {
-		w = put_varint(w, (int64_t)c.nvals);
-		for (size_t k = 0; k < c.nvals; k++)
-			w = put_item(w, &t->s, &c.vals[k]);
-	}
-	*w++ = 0; /* end of blocks */
+	k = (struct array_walk){.c = &c};
+	walk_list(&k, 1, &w);
 	out->u.b.p = d;
 	out->u.b.n = (uint32_t)(w - d);
 	return 0;
@@ -1273,10 +1348,15 @@ int wb_pg_text_to_value(const struct wb_type *t, const char *text, size_t len,
 		text = "";
 	int rc = t->is_array ? to_array(t, text, len, a, out, err)
 			     : to_scalar(&t->s, 0, text, len, a, out, err);
-	if (rc != 0) {
+	if (rc == UNREP) {
 		memset(out, 0, sizeof(*out));
-		return rc;
+		rc = to_string(text, len, a, out, err);
+		if (rc == 0)
+			out->state = WB_VAL_UNREPRESENTABLE;
+	} else if (rc == 0) {
+		out->state = WB_VAL_PRESENT;
 	}
-	out->state = WB_VAL_PRESENT;
-	return 0;
+	if (rc != 0)
+		memset(out, 0, sizeof(*out));
+	return rc;
 }

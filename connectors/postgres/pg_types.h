@@ -35,11 +35,24 @@ struct wb_pg_typeinfo {
  * 1022 float8[], 1231 numeric[], 1182 date[], 1183 time[], 1115
  * timestamp[], 1185 timestamptz[], 2951 uuid[], 199 json[], 3807 jsonb[]).
  * Enums → string. Anything else → string (the server's text form). Never
- * fails. */
+ * fails. Sets may_not_fit for the types with values that have no Avro form
+ * (see wb_pg_text_to_value): constrained numerics, date, timestamp,
+ * timestamptz, and every array. */
 void wb_pg_map_type(uint32_t oid, int32_t typmod,
 		    const struct wb_pg_typeinfo *info,
 		    const struct wb_pg_typeinfo *elem_info,
 		    enum wb_decimal_handling decimals, struct wb_type *out);
+
+/* The server's limit on array dimensions (MAXDIM). */
+#define WB_PG_MAX_DIMS 6
+
+/* Sets the dimensions of an array type to the column's declared ones
+ * (pg_attribute.attndims: 2 for int[][]); the schema nests that many Avro
+ * arrays. 0 or 1 (and out-of-range values) mean one dimension. The server
+ * does not enforce the declaration, so a value with another number of
+ * dimensions is written as unrepresentable, never reshaped. No effect on a
+ * scalar type. wb_pg_map_type sets one dimension. */
+void wb_pg_type_set_dims(struct wb_type *t, int attndims);
 
 /* True when oid is one of the builtins above (no catalog lookup needed). */
 int wb_pg_type_is_builtin(uint32_t oid);
@@ -47,8 +60,18 @@ int wb_pg_type_is_builtin(uint32_t oid);
 /* Converts the text output form of a value (as pgoutput sends it, with the
  * session settings DateStyle=ISO, TimeZone=UTC, extra_float_digits=3,
  * bytea_output=hex, IntervalStyle=iso_8601) to a value of type t. Bytes go
- * into arena a. Returns WB_OK or WB_ERR_TYPE with a message naming the type
- * and (truncated) text. */
+ * into arena a. Returns WB_OK with out->state PRESENT, or with
+ * out->state UNREPRESENTABLE and out->u.b the text (made valid UTF-8) when
+ * the value is real but the Avro type cannot hold it:
+ *   - NaN, Infinity, -Infinity in a decimal, and a value with more digits
+ *     than its precision or scale;
+ *   - infinity and -infinity in a date, timestamp or timestamptz, a
+ *     timestamp past the range of a long of microseconds since 1970
+ *     (after 294247-01-10 04:00:54.775807 UTC), a date past an int of days;
+ *   - an array of another number of dimensions than wb_type_ndims(t), with
+ *     lower bounds other than 1, or with such an element.
+ * Returns WB_ERR_TYPE with a message naming the type and (truncated) text
+ * for a text that is not a value of the type, WB_ERR_NOMEM. */
 int wb_pg_text_to_value(const struct wb_type *t, const char *text, size_t len,
 			struct wb_arena *a, struct wb_value *out,
 			wb_error_t *err);

@@ -10,10 +10,10 @@
  *   else: a value of types[(mode & 0x7f) % NTYPES] for wb_pg_binary_to_value.
  *     It may only return WB_OK, WB_ERR_TYPE or WB_ERR_NOMEM; on WB_OK the
  *     value is PRESENT, its bytes are read (hashed) and a decimal is
- *     minimal two's complement. Where the value is one the server could
- *     print, the text it would print (DateStyle ISO, TimeZone UTC) goes
- *     through wb_pg_text_to_value too, and both must agree: same code, same
- *     value. */
+ *     minimal two's complement, or it is UNREPRESENTABLE with its text. Where
+ * the value is one the server could print, the text it would print (DateStyle
+ * ISO, TimeZone UTC) goes through wb_pg_text_to_value too, and both must agree:
+ * same code, same value. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
@@ -402,6 +402,9 @@ static bool value_eq(const struct wb_type *t, const struct wb_value *a,
 {
 	if (a->state != b->state)
 		return false;
+	if (a->state == WB_VAL_UNREPRESENTABLE)
+		return a->u.b.n == b->u.b.n &&
+		       memcmp(a->u.b.p, b->u.b.p, a->u.b.n) == 0;
 	switch (t->s.kind) {
 	case WB_T_FLOAT:
 		return memcmp(&a->u.f, &b->u.f, sizeof(float)) == 0;
@@ -437,7 +440,14 @@ static void value(const uint8_t *data, size_t size, unsigned which)
 		abort();
 	if (rc != WB_OK && err.message[0] == '\0')
 		abort();
-	if (rc == WB_OK) {
+	if (rc == WB_OK && v.state == WB_VAL_UNREPRESENTABLE) {
+		if (v.u.b.n == 0 || v.u.b.p == NULL)
+			abort(); /* the server's text is never empty */
+		uint32_t h = 0;
+		for (uint32_t k = 0; k < v.u.b.n; k++)
+			h = h * 31 + v.u.b.p[k];
+		sink += h;
+	} else if (rc == WB_OK) {
 		if (v.state != WB_VAL_PRESENT)
 			abort();
 		if (t.s.kind == WB_T_STRING || t.s.kind == WB_T_BYTES) {

@@ -96,6 +96,31 @@ static void check_err(int line, uint32_t oid, int32_t typmod, const char *text,
 #define CHECK_ERR(oid, typmod, text, part)                                     \
 	check_err(__LINE__, oid, typmod, text, part)
 
+/* The conversion succeeds with the value unrepresentable, its text kept
+ * (dims: the array dimensions of the column, 0 for wb_pg_map_type's). */
+static void check_unrep(int line, uint32_t oid, int32_t typmod, int dims,
+			const char *text)
+{
+	struct wb_type t = type_of(oid, typmod);
+	if (dims)
+		wb_pg_type_set_dims(&t, dims);
+	struct wb_value v;
+	wb_error_t err;
+	wb_error_clear(&err);
+	size_t n = strlen(text);
+	int rc = wb_pg_text_to_value(&t, text, n, &arena, &v, &err);
+	if (rc != 0 || v.state != WB_VAL_UNREPRESENTABLE || v.u.b.n != n ||
+	    memcmp(v.u.b.p, text, n) != 0 || !t.may_not_fit) {
+		fprintf(stderr,
+			"line %d: %s (oid %u): want unrepresentable, got rc "
+			"%d state %d %s\n",
+			line, text, oid, rc, v.state, rc ? err.message : "");
+		failures++;
+	}
+}
+#define CHECK_UNREP(oid, typmod, text)                                         \
+	check_unrep(__LINE__, oid, typmod, 0, text)
+
 #define NUMERIC(p, s) ((int32_t)((((p) << 16) | ((s)&0x7ff)) + 4))
 
 static void test_mapping(void)
@@ -424,13 +449,14 @@ static void test_decimals(void)
 		0xec, 0x55, 0x0a, 0xfb, 0x1b, 0x43, 0xe1, 0x9d, 0xe8, 0xc0,
 		0x78, 0x5b, 0xc8, 0x73, 0xc8, 0x4b, 0x63, 0x73, 0x30, 0x0e,
 		0x69, 0x31, 0xc0, 0xf5, 0x2e);
-	CHECK_ERR(
-		1700, NUMERIC(7, 2), "NaN",
-		"invalid value for decimal(7,2): \"NaN\" (NaN and infinities");
-	CHECK_ERR(1700, NUMERIC(7, 2), "Infinity", "no Avro decimal form");
-	CHECK_ERR(1700, NUMERIC(7, 2), "-Infinity", "no Avro decimal form");
-	CHECK_ERR(1700, NUMERIC(7, 2), "1.234", "more fractional digits");
-	CHECK_ERR(1700, NUMERIC(7, 2), "123456.00", "precision");
+	/* real values with no Avro decimal form: kept as their text */
+	CHECK_UNREP(1700, NUMERIC(7, 2), "NaN");
+	CHECK_UNREP(1700, NUMERIC(8, 2), "Infinity");
+	CHECK_UNREP(1700, NUMERIC(7, 2), "-Infinity");
+	CHECK_UNREP(1700, NUMERIC(7, 2), "1.234");
+	CHECK_UNREP(1700, NUMERIC(7, 2), "123456.00");
+	CHECK_ERR(1700, NUMERIC(7, 2), "nan", NULL);
+	CHECK_ERR(1700, NUMERIC(7, 2), "inf", NULL);
 	CHECK_ERR(1700, NUMERIC(7, 2), "1e5", NULL);
 	CHECK_ERR(1700, NUMERIC(7, 2), "", NULL);
 	CHECK_ERR(1700, NUMERIC(7, 2), ".", NULL);
@@ -450,8 +476,11 @@ static void test_times(void)
 	CHECK_I(1082, -1, "0001-12-31 BC", -719163);
 	CHECK_I(1082, -1, "0001-02-29 BC", -719469); /* 1 BC is a leap year */
 	CHECK_I(1082, -1, "0044-03-15 BC", -735160);
-	CHECK_I(1082, -1, "infinity", INT32_MAX);
-	CHECK_I(1082, -1, "-infinity", INT32_MIN);
+	CHECK_I(1082, -1, "5874897-12-31", 2145042905); /* the server's last */
+	CHECK_I(1082, -1, "4714-11-24 BC", -2440588);	/* and first */
+	CHECK_UNREP(1082, -1, "infinity");
+	CHECK_UNREP(1082, -1, "-infinity");
+	CHECK_ERR(1082, -1, "Infinity", NULL);
 	CHECK_ERR(1082, -1, "2023-02-29",
 		  "invalid value for date: \"2023-02-29\"");
 	CHECK_ERR(1082, -1, "2024-13-01",
@@ -485,8 +514,14 @@ static void test_times(void)
 	CHECK_I(1114, -1, "0001-01-01 00:00:00", INT64_C(-62135596800000000));
 	CHECK_I(1114, -1, "0044-03-15 12:00:00.5 BC",
 		INT64_C(-63517780799500000));
-	CHECK_I(1114, -1, "infinity", INT64_MAX);
-	CHECK_I(1114, -1, "-infinity", INT64_MIN);
+	CHECK_UNREP(1114, -1, "infinity");
+	CHECK_UNREP(1114, -1, "-infinity");
+	/* the last microsecond a long holds, and the next one */
+	CHECK_I(1114, -1, "294247-01-10 04:00:54.775807", INT64_MAX);
+	CHECK_UNREP(1114, -1, "294247-01-10 04:00:54.775808");
+	CHECK_UNREP(1114, -1, "294276-12-31 23:59:59.999999");
+	CHECK_I(1114, -1, "4714-11-24 00:00:00 BC",
+		INT64_C(-210866803200000000));
 	CHECK_ERR(1114, -1, "2024-02-29 13:45:07+00", "unexpected time zone");
 	CHECK_ERR(1114, -1, "2024-02-29T13:45:07",
 		  "invalid value for timestamp:");
@@ -505,9 +540,69 @@ static void test_times(void)
 	CHECK_I(1184, -1, "1969-12-31 23:59:59.5+00", -500000);
 	CHECK_I(1184, -1, "0044-03-15 12:00:00.5+00 BC",
 		INT64_C(-63517780799500000));
-	CHECK_I(1184, -1, "-infinity", INT64_MIN);
+	CHECK_UNREP(1184, -1, "-infinity");
+	CHECK_UNREP(1184, -1, "infinity");
+	CHECK_I(1184, -1, "294247-01-10 04:00:54.775807+00", INT64_MAX);
+	CHECK_UNREP(1184, -1, "294247-01-10 04:00:54.775808+00");
+	CHECK_UNREP(1184, -1, "294276-12-31 23:59:59.999999+00");
+	/* east of Greenwich: within the range once the offset is applied */
+	CHECK_I(1184, -1, "294247-01-10 05:00:54.775807+01", INT64_MAX);
 	CHECK_ERR(1184, -1, "2024-02-29 13:45:07+0", "timestamptz");
 	CHECK_ERR(1184, -1, "2024-02-29 13:45:07+05:60", NULL);
+}
+
+/* Converts text for an array type of dims dimensions; checks bytes. */
+static void check_dims(int line, uint32_t oid, int32_t typmod, int dims,
+		       const char *text, const uint8_t *want, size_t n)
+{
+	struct wb_type t = type_of(oid, typmod);
+	wb_pg_type_set_dims(&t, dims);
+	struct wb_value v;
+	wb_error_t err;
+	wb_error_clear(&err);
+	int rc = wb_pg_text_to_value(&t, text, strlen(text), &arena, &v, &err);
+	if (rc != 0 || v.state != WB_VAL_PRESENT || v.u.b.n != n ||
+	    memcmp(v.u.b.p, want, n) != 0 || wb_type_ndims(&t) != dims) {
+		fprintf(stderr, "line %d: %s (%d dims): rc %d state %d %s got",
+			line, text, dims, rc, v.state, rc ? err.message : "");
+		for (uint32_t i = 0; rc == 0 && i < v.u.b.n; i++)
+			fprintf(stderr, " %02x", v.u.b.p[i]);
+		fprintf(stderr, "\n");
+		failures++;
+	}
+}
+#define CHECK_DIMS(oid, typmod, dims, text, ...)                               \
+	do {                                                                   \
+		static const uint8_t want_[] = {__VA_ARGS__};                  \
+		check_dims(__LINE__, oid, typmod, dims, text, want_,           \
+			   sizeof(want_));                                     \
+	} while (0)
+
+/* Several dimensions: nested Avro arrays, bytes from python3-avro's
+ * DatumWriter on {"type":"array","items":{"type":"array","items":
+ * ["null","int"]}} (and a third level). */
+static void test_nested_arrays(void)
+{
+	/* [[1,2],[3,None]] */
+	CHECK_DIMS(1007, -1, 2, "{{1,2},{3,NULL}}", 0x04, 0x04, 0x02, 0x02,
+		   0x02, 0x04, 0x00, 0x04, 0x02, 0x06, 0x00, 0x00, 0x00);
+	/* [] */
+	CHECK_DIMS(1007, -1, 2, "{}", 0x00);
+	/* [[[1],[2]]] */
+	CHECK_DIMS(1007, -1, 3, "{{{1},{2}}}", 0x02, 0x04, 0x02, 0x02, 0x02,
+		   0x00, 0x02, 0x02, 0x04, 0x00, 0x00, 0x00);
+	/* [["a}b", None]] */
+	CHECK_DIMS(1009, -1, 2, "{{\"a}b\",NULL}}", 0x02, 0x04, 0x02, 0x06,
+		   0x61, 0x7d, 0x62, 0x00, 0x00, 0x00);
+	/* a 2-D column given 1-D or 3-D values, or bounds */
+	check_unrep(__LINE__, 1007, -1, 2, "{1,2}");
+	check_unrep(__LINE__, 1007, -1, 2, "{{{1}}}");
+	check_unrep(__LINE__, 1007, -1, 2, "[0:0][1:1]={{1}}");
+	/* out-of-range declarations mean one dimension */
+	check_unrep(__LINE__, 1007, -1, 7, "{{1}}");
+	struct wb_type t = type_of(23, -1);
+	wb_pg_type_set_dims(&t, 2);
+	CHECK(wb_type_ndims(&t) == 0 && !t.may_not_fit);
 }
 
 static void test_arrays(void)
@@ -515,12 +610,13 @@ static void test_arrays(void)
 	CHECK_B(1007, -1, "{1,2,NULL}", 0x06, 0x02, 0x02, 0x02, 0x04, 0x00,
 		0x00);
 	CHECK_B(1007, -1, "{}", 0x00);
-	CHECK_B(1007, -1, "{{1,2},{3,4}}", 0x08, 0x02, 0x02, 0x02, 0x04, 0x02,
-		0x06, 0x02, 0x08, 0x00);
-	CHECK_B(1007, -1, "[0:2]={1,2,3}", 0x06, 0x02, 0x02, 0x02, 0x04, 0x02,
-		0x06, 0x00);
-	CHECK_B(1007, -1, "[1:2][-1:0]={{1,2},{3,4}}", 0x08, 0x02, 0x02, 0x02,
-		0x04, 0x02, 0x06, 0x02, 0x08, 0x00);
+	/* a 1-D column never flattens another shape, nor drops bounds */
+	CHECK_UNREP(1007, -1, "{{1,2},{3,4}}");
+	CHECK_UNREP(1007, -1, "[0:2]={1,2,3}");
+	CHECK_UNREP(1007, -1, "[1:2][-1:0]={{1,2},{3,4}}");
+	CHECK_UNREP(1231, NUMERIC(5, 2), "{1.00,NaN}");
+	CHECK_UNREP(1115, -1, "{\"2024-01-01 00:00:00\",infinity}");
+	CHECK_UNREP(1182, -1, "{-infinity}");
 	CHECK_B(1009, -1,
 		"{\"a,b\",\"c\\\"d\",NULL,\"NULL\",\"\",\" x \","
 		"\"back\\\\slash\",\"{}\"}",
@@ -549,7 +645,11 @@ static void test_arrays(void)
 	CHECK_ERR(1007, -1, "{1}x", "after the closing");
 	CHECK_ERR(1007, -1, "[0:2]{1}", "bad dimensions");
 	CHECK_ERR(1009, -1, "{\"abc}", "unterminated quote");
-	CHECK_ERR(1231, NUMERIC(5, 2), "{NaN}", "no Avro decimal form");
+	CHECK_ERR(1231, NUMERIC(5, 2), "{NaN,x}", "array element 2");
+	CHECK_ERR(1007, -1, "{{1},2}", "different depths");
+	CHECK_ERR(1007, -1, "{1,{2}}", "different depths");
+	CHECK_ERR(1007, -1, "{{1},{}}", "empty sub-array");
+	test_nested_arrays();
 }
 
 static void test_messages(void)
