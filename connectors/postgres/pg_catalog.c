@@ -295,7 +295,8 @@ struct wb_table *wb_pg_build_table(struct wb_pg_catalog *c, uint32_t oid,
 	PGresult *res =
 		wb_pg_query(c->conn,
 			    "SELECT a.attname, a.attnotnull, "
-			    "COALESCE(a.attnum = ANY(i.indkey), false) "
+			    "COALESCE(a.attnum = ANY(i.indkey), false), "
+			    "a.attndims "
 			    "FROM pg_attribute a LEFT JOIN pg_index i "
 			    "ON i.indrelid = a.attrelid AND i.indisprimary "
 			    "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND "
@@ -314,10 +315,12 @@ struct wb_table *wb_pg_build_table(struct wb_pg_catalog *c, uint32_t oid,
 	t->src_id = oid;
 	for (int i = 0; i < ncols; i++) {
 		bool notnull = false, pk = false;
+		int ndims = 0; /* declared array dimensions (int[][]: 2) */
 		for (int r = 0; r < rows; r++) {
 			if (strcmp(PQgetvalue(res, r, 0), cols[i].name) == 0) {
 				notnull = PQgetvalue(res, r, 1)[0] == 't';
 				pk = PQgetvalue(res, r, 2)[0] == 't';
+				ndims = atoi(PQgetvalue(res, r, 3));
 				break;
 			}
 		}
@@ -331,10 +334,12 @@ struct wb_table *wb_pg_build_table(struct wb_pg_catalog *c, uint32_t oid,
 		 * nullable when an older change carries a NULL in it. */
 		bool key = replident == 'f' ? pk : cols[i].key_flag;
 		struct wb_type type;
-		if (map_column(c, cols[i].type_oid, cols[i].typmod, &type,
-			       err) != 0 ||
-		    wb_table_set_column(t, i, cols[i].name, &type, !notnull,
-					key) != 0) {
+		int rc = map_column(c, cols[i].type_oid, cols[i].typmod, &type,
+				    err);
+		if (rc == 0)
+			wb_pg_type_set_dims(&type, ndims);
+		if (rc != 0 || wb_table_set_column(t, i, cols[i].name, &type,
+						   !notnull, key) != 0) {
 			if (err->code == 0)
 				wb_error_set(err, WB_ERR_NOMEM,
 					     "out of memory");
