@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include "avro_cat.h"
+#include "avro_encode.h"
+#include "buf.h"
 #include "check.h"
 
 static const char *py_writer =
@@ -218,6 +220,108 @@ static void test_codec(const char *dir, const char *codec)
 	free(file);
 }
 
+/* Envelopes as waybill writes them, with values that have no Avro form:
+ * the unrepresentable list and texts, nested arrays, a timestamp at the
+ * end of a long. */
+static void test_envelope(void)
+{
+	wb_error_t err = {0};
+	struct wb_encoder_config cfg = {.pipeline = "p",
+					.connector = "postgres"};
+	struct wb_encoder *e = wb_encoder_new(&cfg, &err);
+	struct wb_table *t = wb_table_new("db", "public", "m", 3);
+	CHECK(e != NULL && t != NULL);
+	if (e == NULL || t == NULL)
+		return;
+	wb_encoder_set_now(e, 1700000000000);
+	struct wb_type tk = {
+		.s = {.kind = WB_T_LONG, .logical = WB_L_TIMESTAMP_MICROS},
+		.may_not_fit = 1};
+	struct wb_type tn = {.s = {.kind = WB_T_BYTES,
+				   .logical = WB_L_DECIMAL,
+				   .precision = 8,
+				   .scale = 2},
+			     .may_not_fit = 1};
+	struct wb_type ta = {.s = {.kind = WB_T_INT},
+			     .is_array = 1,
+			     .ndims = 2,
+			     .may_not_fit = 1};
+	wb_table_set_column(t, 0, "k", &tk, false, true);
+	wb_table_set_column(t, 1, "n", &tn, false, false);
+	wb_table_set_column(t, 2, "a", &ta, true, false);
+	static const uint8_t nested[] = {0x04, 0x04, 0x02, 0x02, 0x02,
+					 0x04, 0x00, 0x04, 0x02, 0x06,
+					 0x00, 0x00, 0x00};
+	struct wb_value row[3] = {
+		{.state = WB_VAL_UNREPRESENTABLE,
+		 .u.b = {(const uint8_t *)"infinity", 8}},
+		{.state = WB_VAL_UNREPRESENTABLE,
+		 .u.b = {(const uint8_t *)"NaN", 3}},
+		{.state = WB_VAL_PRESENT, .u.b = {nested, sizeof(nested)}},
+	};
+	struct wb_change c = {
+		.op = WB_OP_INSERT, .table = t, .pos = {1, 1}, .after = row};
+	struct wb_event ev;
+	struct wb_buf f;
+	wb_buf_init(&f);
+	static const uint8_t sync[16] = "0123456789abcdef";
+	CHECK(wb_encoder_encode(e, &c, &ev, &err) == WB_OK);
+	wb_buf_append(&f, "Obj\x01", 4);
+	wb_avro_put_long(&f, 1);
+	wb_avro_put_string(&f, "avro.schema");
+	wb_avro_put_string(&f, ev.value_schema->json);
+	wb_avro_put_long(&f, 0);
+	wb_buf_append(&f, sync, 16);
+	struct wb_buf blk;
+	wb_buf_init(&blk);
+	wb_buf_append(&blk, ev.value, ev.value_len);
+	row[0] = (struct wb_value){.state = WB_VAL_PRESENT, .u.i = INT64_MAX};
+	row[1] = (struct wb_value){.state = WB_VAL_PRESENT,
+				   .u.b = {(const uint8_t *)"\x96", 1}};
+	row[2] = (struct wb_value){.state = WB_VAL_UNREPRESENTABLE,
+				   .u.b = {(const uint8_t *)"[0:1]={1,2}", 11}};
+	c.pos.minor = 2;
+	CHECK(wb_encoder_encode(e, &c, &ev, &err) == WB_OK);
+	wb_buf_append(&blk, ev.value, ev.value_len);
+	wb_avro_put_long(&f, 2);
+	wb_avro_put_long(&f, (int64_t)blk.len);
+	wb_buf_append(&f, blk.data, blk.len);
+	wb_buf_append(&f, sync, 16);
+	CHECK(!f.failed && !blk.failed);
+
+	char *text = NULL;
+	CHECK(run_cat(NULL, f.data, f.len, &text, &err) == WB_OK);
+	const char *src =
+		"\"source\":{\"connector\":\"postgres\",\"name\":\"p\","
+		"\"db\":\"db\",\"schema\":\"public\",\"table\":\"m\","
+		"\"position\":\"1:%d\",\"txid\":null,\"gtid\":null,"
+		"\"ts_ms\":0,\"snapshot\":false},\"ts_ms\":1700000000000,"
+		"\"event_id\":\"p:1:%d\",";
+	char s1[512], s2[512], want[2048];
+	snprintf(s1, sizeof(s1), src, 1, 1);
+	snprintf(s2, sizeof(s2), src, 2, 2);
+	snprintf(
+		want, sizeof(want),
+		"{\"before\":null,\"after\":{\"k\":null,\"n\":null,"
+		"\"a\":[[1,2],[3,null]]},\"op\":\"c\",%s\"unchanged\":[],"
+		"\"unrepresentable\":[\"k\",\"n\"],\"unrepresentable_text\":"
+		"{\"after\":{\"k\":\"infinity\",\"n\":\"NaN\"}}}\n"
+		"{\"before\":null,\"after\":{\"k\":"
+		"\"+294247-01-10T04:00:54.775807Z\",\"n\":\"-1.06\",\"a\":null},"
+		"\"op\":\"c\",%s\"unchanged\":[],\"unrepresentable\":[\"a\"],"
+		"\"unrepresentable_text\":{\"after\":{\"a\":\"[0:1]={1,2}\"}}}"
+		"\n",
+		s1, s2);
+	CHECK(text && strcmp(text, want) == 0);
+	if (text && strcmp(text, want) != 0)
+		fprintf(stderr, "got:\n%s\nwant:\n%s\n", text, want);
+	free(text);
+	wb_buf_free(&f);
+	wb_buf_free(&blk);
+	wb_table_unref(t);
+	wb_encoder_free(e);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/wb_test_avro_cat_XXXXXX";
@@ -242,6 +346,7 @@ int main(void)
 	test_codec(dir, "null");
 	test_codec(dir, "deflate");
 	test_codec(dir, "zstandard");
+	test_envelope();
 
 	wb_error_t err = {0};
 	char *text = NULL;
