@@ -1,0 +1,139 @@
+# test_pg_connect_timeout.py — a server that accepts TCP and never answers
+# (a Python listener on 127.0.0.1): `run`, `check` and `status` give up
+# after source.connect_timeout with one line naming the config file and the
+# key, and the documented exit code; the default is 10 s; and SIGTERM or
+# SIGINT while connecting ends each of them at once (well before the
+# timeout), `run` cleanly (exit 0, nothing written).
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from wbtest import *  # noqa: E402,F401
+
+
+class SilentServer:
+    """Accepts connections and never sends a byte."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.accepted = 0
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+        add_cleanup(self.close)
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+            self.accepted += 1
+
+    def close(self):
+        self.closed = True
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+def pipeline(server, timeout):
+    extra = f"  connect_timeout: {timeout}\n" if timeout else ""
+    return Pipeline(None, name="hang", tables=["public.t"],
+                    dsn=f"host=127.0.0.1 port={server.port} dbname=db user=u password=${{WB_TEST_HANG_PW}}",
+                    extra_source=extra)
+
+
+def one_line(r, what):
+    lines = r.stderr_lines()
+    if len(lines) != 1:
+        fail(f"{what}: expected one line on stderr\n{r}")
+    return lines[0]
+
+
+def gives_up(p, server, want):
+    """run, check and status give up with the timeout's message."""
+    before = server.accepted
+    r = p.run(["run", "-c", p.config, "--stop-when-idle", "1"], timeout=60, tag="run")
+    check_eq(r.rc, 1, "run: exit code")
+    line = one_line(r, "run")
+    check(want in line and p.config in line and "source.connect_timeout" in line,
+          f"run: one line: {line}")
+    check(server.accepted > before, "run: the listener accepted its connection")
+    check_eq(all_files(p.out), [], "run: nothing written")
+    check(not os.path.exists(p.checkpoint_path), "run: no checkpoint")
+
+    r = p.run(["check", "-c", p.config], timeout=60, tag="check")
+    check_eq(r.rc, 1, "check: exit code")
+    fails = [l for l in r.stdout.split("\n") if l.startswith("FAIL")]
+    check(len(fails) == 1 and fails[0].startswith("FAIL connect: ") and want in fails[0],
+          f"check: one FAIL line: {fails}")
+    check(r.stdout.rstrip().endswith("problems found"), "check: ends with 'problems found'")
+
+    r = p.run(["status", "-c", p.config], timeout=60, tag="status")
+    check_eq(r.rc, 1, "status: exit code")
+    line = one_line(r, "status")
+    check(want in line and "source.connect_timeout" in line, f"status: one line: {line}")
+    check_eq(r.stdout, "", "status: nothing on stdout")
+
+
+def stopped(p, args, sig, want_rc):
+    """Starts waybill args, sends sig after 1 s (while it connects), and
+    expects it to end within 5 s (its connect timeout is 30 s)."""
+    logf = os.path.join(p.base, f"{args[0]}-{sig}.stderr")
+    with open(logf, "w") as errf:
+        proc = subprocess.Popen([WAYBILL] + args, stdout=subprocess.PIPE, stderr=errf, text=True)
+        add_cleanup(lambda: proc.poll() is None and proc.kill())
+        time.sleep(1)
+        check(proc.poll() is None, f"{args[0]}: still connecting after 1 s")
+        proc.send_signal(sig)
+        try:
+            out, _ = proc.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            fail(f"{args[0]}: did not end within 5 s of {signal.Signals(sig).name} while connecting")
+    with open(logf) as f:
+        err = f.read()
+    check_eq(proc.returncode, want_rc, f"{args[0]}: exit code after {signal.Signals(sig).name}")
+    check("stopped while connecting" in err + out, f"{args[0]}: says it stopped while connecting",
+          err + out)
+    return err
+
+
+def test():
+    os.environ["WB_TEST_HANG_PW"] = "not used"
+    server = SilentServer()
+
+    log("connect_timeout: 2s")
+    p = pipeline(server, "2s")
+    gives_up(p, server, "no answer from 127.0.0.1 port %d within 2 s" % server.port)
+
+    log("the default connect timeout is 10 s")
+    d = pipeline(server, None)
+    r = d.run(["status", "-c", d.config], timeout=60, tag="status")
+    check_eq(r.rc, 1, "status with the default timeout: exit code")
+    check("within 10 s (source.connect_timeout)" in one_line(r, "status"), "status: gave up after 10 s",
+          r.stderr)
+
+    log("SIGTERM / SIGINT while connecting (connect_timeout: 30s)")
+    slow = pipeline(server, "30s")
+    err = stopped(slow, ["run", "-c", slow.config], signal.SIGTERM, 0)
+    check_eq(len([l for l in err.split("\n") if l.strip()]), 1, "run: one line on stderr")
+    check_eq(all_files(slow.out), [], "run: nothing written")
+    check(not os.path.exists(slow.checkpoint_path), "run: no checkpoint")
+    stopped(slow, ["run", "-c", slow.config], signal.SIGINT, 0)
+    stopped(slow, ["check", "-c", slow.config], signal.SIGTERM, 1)
+    stopped(slow, ["status", "-c", slow.config], signal.SIGTERM, 1)
+    stopped(slow, ["status", "-c", slow.config], signal.SIGINT, 1)
+
+
+main(test)
