@@ -1,12 +1,14 @@
 # test_cli.py — the command line: --help, --version, unknown commands,
 # `waybill cat` (JSON lines in the documented formats, checked against
-# python3-avro's reading of the same file), `status` and `schema`.
+# python3-avro's reading of the same file), `status` and `schema`; relative paths in the config resolve against its
+# directory, whatever the working directory.
 import base64
 import datetime
 import json
 import math
 import os
 import struct
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -237,6 +239,52 @@ def test():
         return False
     check(any(found(d) for d in docs), "the printed schemas include the file's envelope or row schema")
     check("time" in st["checkpoint"], "status checkpoint.time present (cli.md)", str(st["checkpoint"]))
+
+    log("relative checkpoint_dir and sink dir resolve against the config file's directory")
+    check_relative_paths(pg)
+
+    log("--resnapshot belongs to run")
+    r = run_waybill(["check", "-c", p.config, "--resnapshot"])
+    check_eq(r.rc, 2, "check --resnapshot exits 2")
+    check("--resnapshot belongs to the run command" in r.stderr, "says --resnapshot belongs to run", repr(r))
+
+
+def check_relative_paths(pg):
+    """A config with relative paths, started from two other working
+    directories (the config named relative to each): the checkpoint and the
+    output land next to the config file, and the second start resumes from
+    the first one's checkpoint (no second snapshot)."""
+    pg.psql("CREATE TABLE rel_t (id int PRIMARY KEY, v text); INSERT INTO rel_t VALUES (1, 'a'), (2, 'b');")
+    base = make_tmpdir("wbtest-rel-")
+    conf = os.path.join(base, "conf")
+    cwd1 = os.path.join(base, "elsewhere")
+    cwd2 = os.path.join(base, "elsewhere", "deeper")
+    os.makedirs(cwd2)
+    os.mkdir(conf)
+    with open(os.path.join(conf, "rel.yaml"), "w") as f:
+        f.write(f"name: clrel\ncheckpoint_dir: state\nsource:\n  type: postgres\n"
+                f"  dsn: {json.dumps(pg.dsn())}\n  tables: [public.rel_t]\n"
+                f"sink:\n  type: avro-file\n  dir: ./data\n")
+
+    def run_from(cwd, args):
+        r = subprocess.run([WAYBILL] + args, cwd=cwd, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            fail(f"waybill {' '.join(args)} from {cwd}: exit {r.returncode}\n{r.stderr[-3000:]}")
+        return r
+
+    run_from(cwd1, ["run", "-c", "../conf/rel.yaml", "--stop-when-idle", "1"])
+    check(os.path.isfile(os.path.join(conf, "state", "clrel.json")), "checkpoint in <config dir>/state")
+    check_eq([r["after"]["id"] for r in records(os.path.join(conf, "data"), "clrel.public.rel_t")], [1, 2],
+             "snapshot in <config dir>/data")
+    check_eq(all_files(cwd1), [], "nothing in the working directory")
+    pg.psql("INSERT INTO rel_t VALUES (3, 'c')")
+    run_from(cwd2, ["run", "-c", "../../conf/rel.yaml", "--stop-when-idle", "1"])
+    recs = records(os.path.join(conf, "data"), "clrel.public.rel_t")
+    check_eq([(r["op"], r["after"]["id"]) for r in recs], [("r", 1), ("r", 2), ("c", 3)],
+             "second start from another directory resumed: no second snapshot")
+    check_eq(all_files(cwd1), [], "nothing in either working directory")
+    st = json.loads(run_from(cwd2, ["status", "-c", os.path.join(conf, "rel.yaml")]).stdout)
+    check(st["checkpoint"] is not None, "status from another directory finds the checkpoint")
 
 
 main(test)
