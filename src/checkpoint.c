@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -19,6 +20,128 @@ static void path_of(char *buf, size_t n, const char *dir, const char *name,
 		    const char *suffix)
 {
 	snprintf(buf, n, "%s/%s%s", dir, name, suffix);
+}
+
+/* True when text is what format() prints for the value it parsed to (hex
+ * digits compared without case): a position that does not read back as
+ * written ("-1", "+5", " 0/1", an ordinal past 2^64) would resume from
+ * somewhere else than the file says. */
+static bool reads_back(const char *text, const char *formatted)
+{
+	return strcasecmp(text, formatted) == 0;
+}
+
+int wb_checkpoint_parse(const char *text, size_t len,
+			const struct wb_source_ops *ops,
+			struct wb_checkpoint *cp, wb_error_t *err)
+{
+	json_error_t jerr;
+	char buf[64];
+	int rc = WB_OK;
+
+	memset(cp, 0, sizeof(*cp));
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL)
+		return wb_error_set(err, WB_ERR_RUNTIME,
+				    "is corrupt (line %d: %s)", jerr.line,
+				    jerr.text);
+	if (!json_is_object(root)) {
+		rc = wb_error_set(err, WB_ERR_RUNTIME,
+				  "is corrupt (not a JSON object)");
+		goto done;
+	}
+	json_t *version = json_object_get(root, "version");
+	if (!json_is_integer(version) || json_integer_value(version) != 1) {
+		rc = wb_error_set(err, WB_ERR_RUNTIME,
+				  "has no \"version\": 1 (written by another "
+				  "version of waybill?)");
+		goto done;
+	}
+	const char *pos = json_string_value(json_object_get(root, "position"));
+	const char *ack =
+		json_string_value(json_object_get(root, ops->ack_name));
+	if (pos == NULL || ack == NULL || ops->parse_position(pos, &cp->pos) ||
+	    ops->parse_ack(ack, &cp->ack)) {
+		rc = wb_error_set(err, WB_ERR_RUNTIME,
+				  "has no valid position/%s", ops->ack_name);
+		goto done;
+	}
+	ops->format_position(&cp->pos, buf, sizeof(buf));
+	if (!reads_back(pos, buf)) {
+		rc = wb_error_set(err, WB_ERR_RUNTIME,
+				  "has no valid position (\"%.64s\" reads as "
+				  "%s)",
+				  pos, buf);
+		goto done;
+	}
+	ops->format_ack(cp->ack, buf, sizeof(buf));
+	if (!reads_back(ack, buf)) {
+		rc = wb_error_set(err, WB_ERR_RUNTIME,
+				  "has no valid %s (\"%.64s\" reads as %s)",
+				  ops->ack_name, ack, buf);
+		goto done;
+	}
+	json_t *when = json_object_get(root, "time");
+	json_t *sink = json_object_get(root, "sink");
+	json_t *source = json_object_get(root, "source");
+	if ((when && !json_is_string(when)) ||
+	    (sink && !json_is_null(sink) && !json_is_object(sink)) ||
+	    (source && !json_is_null(source) && !json_is_object(source))) {
+		rc = wb_error_set(err, WB_ERR_RUNTIME,
+				  "is corrupt (\"time\" is not a string, or "
+				  "\"source\" or \"sink\" not an object)");
+		goto done;
+	}
+	snprintf(cp->time, sizeof(cp->time), "%s",
+		 when ? json_string_value(when) : "");
+	cp->sink = json_is_object(sink) ? json_incref(sink) : NULL;
+	cp->source = json_is_object(source) ? json_incref(source) : NULL;
+	cp->have = true;
+done:
+	if (rc != WB_OK)
+		memset(cp, 0, sizeof(*cp));
+	json_decref(root);
+	return rc;
+}
+
+/* Reads the whole file at path into *text (malloc'd, *len bytes). */
+static int read_file(const char *path, char **text, size_t *len)
+{
+	*text = NULL;
+	*len = 0;
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return -1;
+	size_t cap = 0;
+	int rc = 0;
+	for (;;) {
+		if (*len == cap) {
+			size_t ncap = cap ? cap * 2 : 8192;
+			char *p = realloc(*text, ncap);
+			if (p == NULL) {
+				errno = ENOMEM;
+				rc = -1;
+				break;
+			}
+			*text = p;
+			cap = ncap;
+		}
+		size_t n = fread(*text + *len, 1, cap - *len, f);
+		*len += n;
+		if (n == 0) {
+			if (ferror(f)) {
+				errno = EIO;
+				rc = -1;
+			}
+			break;
+		}
+	}
+	fclose(f);
+	if (rc != 0) {
+		free(*text);
+		*text = NULL;
+	}
+	return rc;
 }
 
 int wb_checkpoint_load(const char *dir, const char *name,
@@ -34,33 +157,19 @@ int wb_checkpoint_load(const char *dir, const char *name,
 		return wb_error_set(err, WB_ERR_IO, "checkpoint %s: %s", path,
 				    strerror(errno));
 	}
-	json_error_t jerr;
-	json_t *root = json_load_file(path, 0, &jerr);
-	if (root == NULL)
-		return wb_error_set(err, WB_ERR_RUNTIME,
-				    "checkpoint %s is corrupt (line %d: %s); "
-				    "restore it or remove it to start over",
-				    path, jerr.line, jerr.text);
-	const char *pos = json_string_value(json_object_get(root, "position"));
-	const char *ack =
-		json_string_value(json_object_get(root, ops->ack_name));
-	if (pos == NULL || ack == NULL || ops->parse_position(pos, &cp->pos) ||
-	    ops->parse_ack(ack, &cp->ack)) {
-		json_decref(root);
-		return wb_error_set(err, WB_ERR_RUNTIME,
-				    "checkpoint %s has no valid position/ack; "
-				    "restore it or remove it to start over",
-				    path);
-	}
-	const char *when = json_string_value(json_object_get(root, "time"));
-	snprintf(cp->time, sizeof(cp->time), "%s", when ? when : "");
-	json_t *sink = json_object_get(root, "sink");
-	cp->sink = sink && !json_is_null(sink) ? json_incref(sink) : NULL;
-	json_t *source = json_object_get(root, "source");
-	cp->source =
-		source && !json_is_null(source) ? json_incref(source) : NULL;
-	cp->have = true;
-	json_decref(root);
+	char *text;
+	size_t len;
+	if (read_file(path, &text, &len) != 0)
+		return wb_error_set(err, WB_ERR_IO, "checkpoint %s: %s", path,
+				    strerror(errno));
+	wb_error_t perr = {0};
+	int rc = wb_checkpoint_parse(text, len, ops, cp, &perr);
+	free(text);
+	if (rc != WB_OK)
+		return wb_error_set(err, rc,
+				    "checkpoint %s %s; restore it or remove it "
+				    "to start over",
+				    path, perr.message);
 	return WB_OK;
 }
 

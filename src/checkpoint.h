@@ -9,6 +9,7 @@
 #define WB_CHECKPOINT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -25,6 +26,18 @@ struct wb_checkpoint {
 	json_t *source; /* owned; NULL when absent */
 	char time[32];	/* when it was written, ISO-8601 UTC */
 };
+
+/* Parses the text of a checkpoint file (len bytes, need not be
+ * NUL-terminated) with the source's ops. Pure: no I/O, every field checked,
+ * so it can be fuzzed. The file is corrupt (WB_ERR_RUNTIME, err says why,
+ * *cp left empty) unless it is a JSON object with "version": 1, a position
+ * and an ack (ops->ack_name) that parse and read back exactly as written
+ * (hex digits in either case), an optional "time" string, and "source" and
+ * "sink" each absent, null or an object. On success cp->have is true and
+ * cp owns the state objects (wb_checkpoint_clear frees them). */
+int wb_checkpoint_parse(const char *text, size_t len,
+			const struct wb_source_ops *ops,
+			struct wb_checkpoint *cp, wb_error_t *err);
 
 /* Loads the checkpoint of `name` from dir. A missing file is not an error
  * (cp->have = false). A corrupt file is WB_ERR_RUNTIME naming the file. */

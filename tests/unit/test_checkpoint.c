@@ -18,8 +18,95 @@
 		}                                                              \
 	} while (0)
 
+/* wb_checkpoint_parse on text: 0 and the checkpoint, or the error with a
+ * message containing `why` and nothing left in cp. */
+static void parse_fails(const char *text, const char *why)
+{
+	struct wb_checkpoint cp;
+	wb_error_t err = {0};
+	int rc = wb_checkpoint_parse(text, strlen(text), &wb_pg_source_ops, &cp,
+				     &err);
+	if (rc == 0 || strstr(err.message, why) == NULL)
+		fprintf(stderr, "text: %s\nrc %d, message: %s\n", text, rc,
+			err.message);
+	CHECK(rc == WB_ERR_RUNTIME);
+	CHECK(strstr(err.message, why) != NULL);
+	CHECK(!cp.have && cp.sink == NULL && cp.source == NULL);
+}
+
+static void test_parse(void)
+{
+	const struct wb_source_ops *ops = &wb_pg_source_ops;
+	struct wb_checkpoint cp;
+	wb_error_t err = {0};
+
+	/* not NUL-terminated: only len bytes are read */
+	const char ok[] = "{\"version\": 1, \"position\": \"0/16b3748:3\", "
+			  "\"flush_lsn\": \"A/FF\", \"sink\": {\"x\": 1}, "
+			  "\"source\": null}garbage";
+	CHECK(wb_checkpoint_parse(ok, sizeof(ok) - 1 - strlen("garbage"), ops,
+				  &cp, &err) == 0);
+	CHECK(cp.have && cp.pos.major == 0x16B3748 && cp.pos.minor == 3);
+	CHECK(cp.ack == 0xA000000FFULL);
+	CHECK(cp.source == NULL && json_is_object(cp.sink));
+	CHECK(cp.time[0] == '\0');
+	wb_checkpoint_clear(&cp);
+
+	const char *head = "{\"version\": 1, \"flush_lsn\": \"0/10\", ";
+	char text[512];
+	/* positions that parse to something else than they say */
+	const char *bad_pos[] = {"0/10:-1",  "0/10:+3",
+				 " 0/10:3",  "0/10: 3",
+				 "0/10:03",  "0/10:18446744073709551616",
+				 "0x0/10:3", "-1/10:3",
+				 "00/10:3",  "0/10:3 "};
+	for (size_t i = 0; i < sizeof(bad_pos) / sizeof(bad_pos[0]); i++) {
+		snprintf(text, sizeof(text), "%s\"position\": \"%s\"}", head,
+			 bad_pos[i]);
+		parse_fails(text, "no valid position");
+	}
+	parse_fails("{\"version\": 1, \"position\": \"0/10:1\", "
+		    "\"flush_lsn\": \"-0/10\"}",
+		    "no valid flush_lsn");
+	parse_fails("{\"version\": 1, \"position\": \"0/10:1\", "
+		    "\"flush_lsn\": \"+0/10\"}",
+		    "no valid flush_lsn");
+	parse_fails("{\"version\": 1, \"position\": \"0/10:1\"}",
+		    "no valid position/flush_lsn");
+	/* a version this waybill does not know, or none */
+	parse_fails("{\"version\": 2, \"position\": \"0/10:1\", "
+		    "\"flush_lsn\": \"0/10\"}",
+		    "\"version\": 1");
+	parse_fails("{\"position\": \"0/10:1\", \"flush_lsn\": \"0/10\"}",
+		    "\"version\": 1");
+	/* shapes */
+	parse_fails("[1]", "not a JSON object");
+	parse_fails("", "corrupt");
+	parse_fails("{\"version\": 1, \"position\": \"0/10:1\", "
+		    "\"position\": \"0/20:1\", \"flush_lsn\": \"0/10\"}",
+		    "corrupt");
+	parse_fails("{\"version\": 1, \"position\": \"0/10:1\", "
+		    "\"flush_lsn\": \"0/10\", \"sink\": [1]}",
+		    "corrupt");
+	parse_fails("{\"version\": 1, \"position\": \"0/10:1\", "
+		    "\"flush_lsn\": \"0/10\", \"source\": \"x\"}",
+		    "corrupt");
+	parse_fails("{\"version\": 1, \"position\": \"0/10:1\", "
+		    "\"flush_lsn\": \"0/10\", \"time\": 5}",
+		    "corrupt");
+	/* the commit marker */
+	snprintf(text, sizeof(text), "%s\"position\": \"0/10:end\"}", head);
+	CHECK(wb_checkpoint_parse(text, strlen(text), ops, &cp, &err) == 0);
+	char back[64];
+	ops->format_position(&cp.pos, back, sizeof(back));
+	CHECK(strcmp(back, "0/10:end") == 0);
+	wb_checkpoint_clear(&cp);
+}
+
 int main(void)
 {
+	test_parse();
+
 	char dir[] = "/tmp/wb-ckpt-XXXXXX";
 	CHECK(mkdtemp(dir) != NULL);
 	char sub[256];
