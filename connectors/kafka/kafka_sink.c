@@ -47,6 +47,8 @@
 
 #include "clock.h"
 #include "buf.h"
+#include "crashpoint.h"
+#include "kafka_record.h"
 #include "log.h"
 #include "priority.h"
 #include "registry.h"
@@ -60,8 +62,7 @@
 
 struct kpart {
 	bool have_last; /* the partition ends with a message of ours */
-	bool last_tombstone;
-	wb_position_t last; /* its waybill.position */
+	struct wb_kafka_last last; /* its waybill.position and step */
 };
 
 struct ktopic {
@@ -69,8 +70,9 @@ struct ktopic {
 	rd_kafka_topic_t *rkt;
 	int32_t npart;
 	struct kpart *parts; /* exactly_once: state read back, else NULL */
-	/* the schemas last used on this topic, known to be published */
-	uint64_t key_fp, value_fp;
+	/* identities of the schemas last used on this topic, known to be
+	 * published (or registered) */
+	uint64_t key_ident, value_ident;
 	bool key_ok, value_ok;
 	int32_t key_id, value_id; /* registry ids of those */
 	struct ktopic *next;	  /* hash chain */
@@ -103,7 +105,7 @@ struct kafka_sink {
 	uint64_t table_hdr_id;
 	struct ktopic *last_topic;
 	struct ktopic *schemas; /* <prefix>._schemas, without a registry */
-	uint64_t *known;	/* fingerprints present in _schemas */
+	uint64_t *known;	/* schema identities present in _schemas */
 	size_t nknown, capknown;
 
 	struct slot *ring;
@@ -121,8 +123,18 @@ struct kafka_sink {
 	long long last_progress_ms;
 	char last_error[256]; /* last error librdkafka reported */
 
-	struct wb_buf kbuf, vbuf;
+	struct wb_buf kbuf, vbuf;   /* framed key and value */
+	struct wb_buf okbuf, ovbuf; /* a key change: framed old key, value */
 	uint64_t skipped;
+
+	/* {"topic": partitions} of every topic written by this pipeline, as
+	 * restored from the checkpoint and updated on first use */
+	json_t *npart_state;
+	/* the position up to which everything written was delivered: at the
+	 * last checkpoint (restored), then as reported (never above the
+	 * checkpoint's position, which covers what is delivered) */
+	wb_position_t delivered;
+	bool have_delivered;
 };
 
 static bool secret_key(const char *key)
@@ -444,6 +456,8 @@ static struct wb_sink *kafka_create(const struct wb_config *cfg,
 	s->path = cfg->path ? cfg->path : "config";
 	wb_buf_init(&s->kbuf);
 	wb_buf_init(&s->vbuf);
+	wb_buf_init(&s->okbuf);
+	wb_buf_init(&s->ovbuf);
 	const struct wb_sink_config *c = &cfg->sink;
 
 	for (int i = 0; i < c->nextra; i++) {
@@ -615,6 +629,10 @@ static void advance(struct kafka_sink *s)
 		s->head = (s->head + 1) % s->cap;
 		s->len--;
 		s->base_seq++;
+	}
+	if (moved) {
+		s->delivered = pos;
+		s->have_delivered = true;
 	}
 	if (moved && s->base.delivered)
 		s->base.delivered(s->base.delivered_opaque, &pos);
@@ -845,39 +863,42 @@ out:
 	return rc;
 }
 
-static int header_text(const rd_kafka_message_t *m, const char *name, char *buf,
-		       size_t n)
+/* The raw bytes of a message's last header called name, or NULL. */
+static const void *header_raw(const rd_kafka_message_t *m, const char *name,
+			      size_t *len)
 {
 	rd_kafka_headers_t *h = NULL;
-	const void *v;
-	size_t len;
+	const void *v = NULL;
+	*len = 0;
 	if (rd_kafka_message_headers(m, &h) ||
-	    rd_kafka_header_get_last(h, name, &v, &len) || len >= n)
-		return -1;
-	memcpy(buf, v, len);
-	buf[len] = '\0';
-	return 0;
+	    rd_kafka_header_get_last(h, name, &v, len))
+		return NULL;
+	return v;
 }
 
 static int readback_last(struct kafka_sink *s, struct ktopic *t,
 			 const rd_kafka_message_t *m, wb_error_t *err)
 {
-	char text[128];
 	struct kpart *kp = &t->parts[m->partition];
-	if (header_text(m, "waybill.position", text, sizeof(text)) ||
-	    s->sops->parse_position(text, &kp->last)) {
+	size_t plen, olen;
+	const void *pos = header_raw(m, "waybill.position", &plen);
+	const void *op = header_raw(m, "waybill.op", &olen);
+	wb_error_t why;
+	wb_error_clear(&why);
+	if (wb_kafka_last_decode(pos, plen, op, olen, m->payload == NULL,
+				 s->sops->parse_position, &kp->last, &why)) {
 		wb_error_set(err, WB_ERR_RUNTIME,
 			     "kafka: %s partition %d ends with a message "
 			     "without a valid waybill.position header (offset "
-			     "%lld): exactly_once needs waybill to be the only "
-			     "producer of its topics; set exactly_once: false "
-			     "or use another topic",
-			     t->name, (int)m->partition, (long long)m->offset);
+			     "%lld: %s): exactly_once needs waybill to be the "
+			     "only producer of its topics; set exactly_once: "
+			     "false or use another topic",
+			     t->name, (int)m->partition, (long long)m->offset,
+			     why.message);
 		err->retriable = false;
 		return WB_ERR_RUNTIME;
 	}
 	kp->have_last = true;
-	kp->last_tombstone = m->payload == NULL;
 	return WB_OK;
 }
 
@@ -924,6 +945,75 @@ static int readback_schema(struct kafka_sink *s, struct ktopic *t,
 	return WB_OK;
 }
 
+/* Refuses a topic whose partition count differs from the one in the
+ * checkpoint while one of its partitions holds a message written after the
+ * position delivered at that checkpoint: that message's change is replayed,
+ * and the read-back finds what a partition holds only if each replayed
+ * change goes to the partition it went to the first time, which another
+ * count does not give (loss or duplicates). Without such a message nothing
+ * is replayed into the topic and the new count is taken. Needs t->parts
+ * (exactly_once); without exactly_once a count change only warns. */
+static int check_npart(struct kafka_sink *s, const struct ktopic *t,
+		       wb_error_t *err)
+{
+	json_t *v = json_object_get(s->npart_state, t->name);
+	if (!json_is_integer(v) || json_integer_value(v) == t->npart)
+		return WB_OK;
+	long long was = json_integer_value(v);
+	if (!s->exactly_once) {
+		wb_warn("kafka",
+			"topic %s had %lld partitions at the last checkpoint "
+			"and has %d now: replayed events may go to other "
+			"partitions than the first time (exactly_once is off: "
+			"they are written again)",
+			t->name, was, (int)t->npart);
+		return WB_OK;
+	}
+	for (int32_t p = 0; p < t->npart; p++) {
+		const struct kpart *kp = &t->parts[p];
+		if (!kp->have_last ||
+		    (s->have_delivered &&
+		     wb_position_cmp(&kp->last.pos, &s->delivered) <= 0))
+			continue;
+		char text[64];
+		s->sops->format_position(&kp->last.pos, text, sizeof(text));
+		wb_error_set(
+			err, WB_ERR_RUNTIME,
+			"kafka: topic %s had %lld partitions at the last "
+			"checkpoint and has %d now, and partition %d holds "
+			"events up to %s written after that checkpoint: "
+			"replayed into other partitions, exactly-once "
+			"could not find them; give %s %lld partitions "
+			"again, or run once with sink.exactly_once: false "
+			"(the replayed events may then appear twice)",
+			t->name, was, (int)t->npart, (int)p, text, t->name,
+			was);
+		err->retriable = false;
+		return WB_ERR_RUNTIME;
+	}
+	wb_info("kafka",
+		"topic %s had %lld partitions at the last checkpoint and has "
+		"%d "
+		"now; nothing written after that checkpoint is in it: going on "
+		"with %d",
+		t->name, was, (int)t->npart, (int)t->npart);
+	return WB_OK;
+}
+
+/* Records a topic's partition count for the checkpoint. */
+static int note_npart(struct kafka_sink *s, const char *topic, int32_t npart,
+		      wb_error_t *err)
+{
+	if (s->npart_state == NULL && (s->npart_state = json_object()) == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	json_t *v = json_object_get(s->npart_state, topic);
+	if (json_is_integer(v) && json_integer_value(v) == npart)
+		return WB_OK;
+	if (json_object_set_new(s->npart_state, topic, json_integer(npart)))
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	return WB_OK;
+}
+
 static struct ktopic *topic_new(struct kafka_sink *s, const char *name,
 				wb_error_t *err)
 {
@@ -946,6 +1036,9 @@ static struct ktopic *topic_new(struct kafka_sink *s, const char *name,
 	}
 	return t;
 }
+
+static struct ktopic *topic_open(struct kafka_sink *s, const char *name,
+				 wb_error_t *err);
 
 /* The topic of an event, created (metadata, readback) on first use. */
 static struct ktopic *topic_get(struct kafka_sink *s,
@@ -982,14 +1075,23 @@ static struct ktopic *topic_get(struct kafka_sink *s,
 	name[b.len] = '\0';
 	wb_buf_free(&b);
 
+	struct ktopic *t = topic_open(s, name, err);
+	if (t == NULL)
+		return NULL;
+	s->last_topic = t;
+	s->last_table_id = tbl->id;
+	return t;
+}
+
+/* A data topic by name, created (metadata, read-back, partition count
+ * check) on first use. */
+static struct ktopic *topic_open(struct kafka_sink *s, const char *name,
+				 wb_error_t *err)
+{
 	uint32_t h = hash_str(name) % 256;
-	for (struct ktopic *t = s->buckets[h]; t; t = t->next) {
-		if (strcmp(t->name, name) == 0) {
-			s->last_topic = t;
-			s->last_table_id = tbl->id;
+	for (struct ktopic *t = s->buckets[h]; t; t = t->next)
+		if (strcmp(t->name, name) == 0)
 			return t;
-		}
-	}
 	struct ktopic *t = topic_new(s, name, err);
 	if (t == NULL)
 		return NULL;
@@ -1008,7 +1110,7 @@ static struct ktopic *topic_get(struct kafka_sink *s,
 		for (int32_t p = 0; p < t->npart; p++) {
 			if (!t->parts[p].have_last)
 				continue;
-			s->sops->format_position(&t->parts[p].last, text,
+			s->sops->format_position(&t->parts[p].last.pos, text,
 						 sizeof(text));
 			wb_info("kafka",
 				"%s partition %d already holds events "
@@ -1017,10 +1119,12 @@ static struct ktopic *topic_get(struct kafka_sink *s,
 				name, (int)p, text);
 		}
 	}
+	if (check_npart(s, t, err) || note_npart(s, t->name, t->npart, err)) {
+		topic_free(t);
+		return NULL;
+	}
 	t->next = s->buckets[h];
 	s->buckets[h] = t;
-	s->last_topic = t;
-	s->last_table_id = tbl->id;
 	return t;
 }
 
@@ -1100,19 +1204,23 @@ static void put_frame(struct wb_buf *b, bool registry, uint64_t fp, int32_t id)
 }
 
 /* Makes sure a schema is findable (published to _schemas and acknowledged,
- * or registered) before a message uses it; id: the registry's id. */
+ * or registered) before a message uses it; id: the registry's id. A schema
+ * is told apart from the last one of the topic by its identity (the full
+ * JSON), not its fingerprint: the canonical form drops logicalType,
+ * precision and scale, which a reader needs. */
 static int ensure_schema(struct kafka_sink *s, struct ktopic *t,
 			 const struct wb_schema *sc, bool is_key,
 			 const wb_position_t *pos, int32_t *id, wb_error_t *err)
 {
 	bool *ok = is_key ? &t->key_ok : &t->value_ok;
-	uint64_t *fp = is_key ? &t->key_fp : &t->value_fp;
+	uint64_t *ident = is_key ? &t->key_ident : &t->value_ident;
 	int32_t *tid = is_key ? &t->key_id : &t->value_id;
-	if (*ok && *fp == sc->fingerprint) {
+	if (*ok && *ident == sc->identity) {
 		*id = *tid;
 		return WB_OK;
 	}
 	if (s->reg) {
+		/* the registry's cache is keyed by the full schema text */
 		char subject[600];
 		snprintf(subject, sizeof(subject), "%s-%s", t->name,
 			 is_key ? "key" : "value");
@@ -1123,14 +1231,14 @@ static int ensure_schema(struct kafka_sink *s, struct ktopic *t,
 				wb_error_prefix(err, "registering %s", subject);
 			return rc;
 		}
-	} else if (!known_has(s, sc->fingerprint)) {
-		char hex[17];
-		snprintf(hex, sizeof(hex), "%016" PRIx64, sc->fingerprint);
-		int32_t part = rd_kafka_msg_partitioner_murmur2_random(
-			s->schemas->rkt, hex, 16, s->schemas->npart, NULL,
-			NULL);
-		rd_kafka_headers_t *h = rd_kafka_headers_new(1);
+	} else if (!known_has(s, sc->identity)) {
+		char hex[17], fphex[17];
+		snprintf(hex, sizeof(hex), "%016" PRIx64, sc->identity);
+		snprintf(fphex, sizeof(fphex), "%016" PRIx64, sc->fingerprint);
+		int32_t part = wb_kafka_partition(hex, 16, s->schemas->npart);
+		rd_kafka_headers_t *h = rd_kafka_headers_new(2);
 		rd_kafka_header_add(h, "waybill.schema", -1, sc->full_name, -1);
+		rd_kafka_header_add(h, "waybill.fingerprint", -1, fphex, 16);
 		uint64_t seq;
 		int rc = produce(s, s->schemas, part, hex, 16, sc->json,
 				 strlen(sc->json), h, pos, false, &seq, err);
@@ -1144,21 +1252,28 @@ static int ensure_schema(struct kafka_sink *s, struct ktopic *t,
 			if (rc)
 				return rc;
 		}
-		if (known_add(s, sc->fingerprint))
+		if (known_add(s, sc->identity))
 			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-		wb_info("kafka", "schema %s (%s) published to %s", hex,
-			sc->full_name, s->schemas->name);
+		wb_info("kafka",
+			"schema %s (%s, fingerprint %s) published to %s", hex,
+			sc->full_name, fphex, s->schemas->name);
 	}
-	*fp = sc->fingerprint;
+	*ident = sc->identity;
 	*ok = true;
 	*id = *tid;
 	return WB_OK;
 }
 
+/* The headers of one message: key_sc / val_sc the schemas of its key and
+ * value (NULL when it has none), named by identity so that a consumer finds
+ * the exact writer schema in _schemas (the framing's fingerprint may be
+ * shared by schemas that differ in logical types). */
 static rd_kafka_headers_t *make_headers(struct kafka_sink *s,
-					const struct wb_event *ev)
+					const struct wb_event *ev, char op,
+					const struct wb_schema *key_sc,
+					const struct wb_schema *val_sc)
 {
-	rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+	rd_kafka_headers_t *h = rd_kafka_headers_new(6);
 	/* formatted once per table version, not per message */
 	if (s->table_hdr_id != ev->table->id) {
 		snprintf(s->table_hdr, sizeof(s->table_hdr), "%s.%s",
@@ -1166,12 +1281,41 @@ static rd_kafka_headers_t *make_headers(struct kafka_sink *s,
 		s->table_hdr_id = ev->table->id;
 	}
 	const char *table = s->table_hdr;
-	char op[2] = {(char)ev->op, '\0'};
+	char opc[2] = {op, '\0'};
+	char hex[17];
 	rd_kafka_header_add(h, "waybill.event_id", -1, ev->event_id, -1);
 	rd_kafka_header_add(h, "waybill.position", -1, ev->position, -1);
 	rd_kafka_header_add(h, "waybill.table", -1, table, -1);
-	rd_kafka_header_add(h, "waybill.op", -1, op, 1);
+	rd_kafka_header_add(h, "waybill.op", -1, opc, 1);
+	if (val_sc) {
+		snprintf(hex, sizeof(hex), "%016" PRIx64, val_sc->identity);
+		rd_kafka_header_add(h, "waybill.schema_id", -1, hex, 16);
+	}
+	if (key_sc) {
+		snprintf(hex, sizeof(hex), "%016" PRIx64, key_sc->identity);
+		rd_kafka_header_add(h, "waybill.key_schema_id", -1, hex, 16);
+	}
 	return h;
+}
+
+/* One message of a change (see enum wb_kafka_step). */
+struct kmsg {
+	const struct wb_buf *key; /* framed key, NULL: none */
+	const struct wb_buf *val; /* framed value, NULL: tombstone */
+	const uint8_t *part_key;  /* what the partition is computed from */
+	size_t part_key_len;
+	enum wb_kafka_step step;
+	char op;
+	int32_t part;
+	bool send;
+};
+
+static void frame(struct wb_buf *b, bool reg, const struct wb_schema *sc,
+		  int32_t id, const uint8_t *data, size_t len)
+{
+	wb_buf_reset(b);
+	put_frame(b, reg, sc->fingerprint, id);
+	wb_buf_append(b, data, len);
 }
 
 static int kafka_write(struct wb_sink *k, const struct wb_event *ev,
@@ -1189,6 +1333,7 @@ static int kafka_write(struct wb_sink *k, const struct wb_event *ev,
 	int32_t kid = 0, vid = 0;
 	int rc;
 	bool has_key = ev->key != NULL && ev->key_schema != NULL;
+	bool key_change = has_key && ev->old_key != NULL && ev->old_value;
 	if (has_key && (rc = ensure_schema(s, t, ev->key_schema, true, &ev->pos,
 					   &kid, err)))
 		return rc;
@@ -1196,52 +1341,101 @@ static int kafka_write(struct wb_sink *k, const struct wb_event *ev,
 					     &ev->pos, &vid, err)))
 		return rc;
 
-	wb_buf_reset(&s->kbuf);
-	if (has_key) {
-		put_frame(&s->kbuf, reg, ev->key_schema->fingerprint, kid);
-		wb_buf_append(&s->kbuf, ev->key, ev->key_len);
+	if (has_key)
+		frame(&s->kbuf, reg, ev->key_schema, kid, ev->key, ev->key_len);
+	if (ev->value)
+		frame(&s->vbuf, reg, ev->value_schema, vid, ev->value,
+		      ev->value_len);
+	if (key_change) {
+		frame(&s->okbuf, reg, ev->key_schema, kid, ev->old_key,
+		      ev->old_key_len);
+		frame(&s->ovbuf, reg, ev->value_schema, vid, ev->old_value,
+		      ev->old_value_len);
 	}
-	wb_buf_reset(&s->vbuf);
-	if (ev->value) {
-		put_frame(&s->vbuf, reg, ev->value_schema->fingerprint, vid);
-		wb_buf_append(&s->vbuf, ev->value, ev->value_len);
-	}
-	if (s->kbuf.failed || s->vbuf.failed)
+	if (s->kbuf.failed || s->vbuf.failed || s->okbuf.failed ||
+	    s->ovbuf.failed)
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 
-	int32_t part =
-		has_key ? rd_kafka_msg_partitioner_murmur2_random(
-				  t->rkt, s->kbuf.data, s->kbuf.len, t->npart,
-				  NULL, NULL)
-			: rd_kafka_msg_partitioner_murmur2_random(
-				  t->rkt, ev->position, strlen(ev->position),
-				  t->npart, NULL, NULL);
-	bool tombstone = has_key && ev->op == 'd' && s->tombstones;
-	bool send_value = true;
-	if (t->parts && t->parts[part].have_last) {
-		struct kpart *kp = &t->parts[part];
-		int c = wb_position_cmp(&ev->pos, &kp->last);
-		if (c < 0 || (c == 0 && (!tombstone || kp->last_tombstone))) {
-			uint64_t seq;
-			s->skipped++;
-			return ring_push(s, &ev->pos, true, true, &seq, err);
-		}
-		if (c == 0)
-			send_value = false; /* the tombstone is missing */
+	/* The messages of this change, all at its position: a key-changing
+	 * update deletes the row under its old key (delete, tombstone) and
+	 * then writes it under the new one; a delete is followed by its
+	 * tombstone. */
+	struct kmsg m[3];
+	int n = 0;
+	const struct wb_buf *key = has_key ? &s->kbuf : NULL;
+	const struct wb_buf *val = ev->value ? &s->vbuf : NULL;
+	const uint8_t *pk = has_key ? ev->key : (const uint8_t *)ev->position;
+	size_t pklen = has_key ? ev->key_len : strlen(ev->position);
+	if (key_change) {
+		m[n++] = (struct kmsg){&s->okbuf,
+				       &s->ovbuf,
+				       ev->old_key,
+				       ev->old_key_len,
+				       WB_KSTEP_DELETE,
+				       'd',
+				       0,
+				       true};
+		if (s->tombstones)
+			m[n++] = (struct kmsg){&s->okbuf,
+					       NULL,
+					       ev->old_key,
+					       ev->old_key_len,
+					       WB_KSTEP_TOMBSTONE,
+					       'd',
+					       0,
+					       true};
+		m[n++] = (struct kmsg){
+			key,	      val, pk,	pklen, WB_KSTEP_VALUE,
+			(char)ev->op, 0,   true};
+	} else if (ev->op == 'd') {
+		m[n++] = (struct kmsg){key, val, pk,  pklen, WB_KSTEP_DELETE,
+				       'd', 0,	 true};
+		if (has_key && s->tombstones)
+			m[n++] = (struct kmsg){
+				key, NULL, pk,	pklen, WB_KSTEP_TOMBSTONE,
+				'd', 0,	   true};
+	} else {
+		m[n++] = (struct kmsg){
+			key,	      val, pk,	pklen, WB_KSTEP_VALUE,
+			(char)ev->op, 0,   true};
+	}
+
+	/* Exactly once: what a partition already holds is not sent again. */
+	int last_sent = -1;
+	for (int i = 0; i < n; i++) {
+		m[i].part = wb_kafka_partition(m[i].part_key, m[i].part_key_len,
+					       t->npart);
+		struct kpart *kp = t->parts ? &t->parts[m[i].part] : NULL;
+		if (kp && kp->have_last &&
+		    wb_kafka_already_written(&kp->last, &ev->pos, m[i].step))
+			m[i].send = false;
 		else
+			last_sent = i;
+	}
+	for (int i = 0; i < n && t->parts; i++) {
+		struct kpart *kp = &t->parts[m[i].part];
+		if (kp->have_last &&
+		    wb_position_cmp(&ev->pos, &kp->last.pos) > 0)
 			kp->have_last = false; /* past the replay for good */
 	}
-	if (send_value) {
-		rc = produce(s, t, part, has_key ? s->kbuf.data : NULL,
-			     s->kbuf.len, ev->value ? s->vbuf.data : NULL,
-			     s->vbuf.len, make_headers(s, ev), &ev->pos,
-			     !tombstone, NULL, err);
-		if (rc)
-			return rc;
+	if (last_sent < 0) {
+		uint64_t seq;
+		s->skipped++;
+		return ring_push(s, &ev->pos, true, true, &seq, err);
 	}
-	if (tombstone) {
-		rc = produce(s, t, part, s->kbuf.data, s->kbuf.len, NULL, 0,
-			     make_headers(s, ev), &ev->pos, true, NULL, err);
+	for (int i = 0; i <= last_sent; i++) {
+		if (!m[i].send)
+			continue;
+		wb_crashpoint("kafka.produce");
+		const struct wb_schema *ksc = m[i].key ? ev->key_schema : NULL;
+		const struct wb_schema *vsc =
+			m[i].val ? ev->value_schema : NULL;
+		rc = produce(s, t, m[i].part, m[i].key ? m[i].key->data : NULL,
+			     m[i].key ? m[i].key->len : 0,
+			     m[i].val ? m[i].val->data : NULL,
+			     m[i].val ? m[i].val->len : 0,
+			     make_headers(s, ev, m[i].op, ksc, vsc), &ev->pos,
+			     i == last_sent, NULL, err);
 		if (rc)
 			return rc;
 	}
@@ -1252,9 +1446,222 @@ static int kafka_write(struct wb_sink *k, const struct wb_event *ev,
 
 /* ------------------------------------------------------------ lifecycle */
 
+/* Restores the partition counts and the delivered position of the
+ * checkpoint, and opens (read-back, check_npart) every topic whose count
+ * changed, so that a refusal comes before anything is produced. */
+static int restore_npart(struct kafka_sink *s, json_t *state, wb_error_t *err)
+{
+	json_t *parts = json_object_get(state, "partitions");
+	const char *d = json_string_value(json_object_get(state, "delivered"));
+	if (d && s->sops && s->sops->parse_position &&
+	    s->sops->parse_position(d, &s->delivered) == 0)
+		s->have_delivered = true;
+	if (json_is_object(parts)) {
+		s->npart_state = json_deep_copy(parts);
+		if (s->npart_state == NULL)
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	}
+	if (json_object_size(s->npart_state) == 0)
+		return WB_OK;
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t e =
+		rd_kafka_metadata(s->rk, 1, NULL, &md, META_TIMEOUT_MS);
+	if (e)
+		return connect_error(s, "cannot read the topics' metadata", e,
+				     err);
+	int rc = WB_OK;
+	for (int i = 0; i < md->topic_cnt && rc == WB_OK; i++) {
+		const struct rd_kafka_metadata_topic *mt = &md->topics[i];
+		json_t *v = json_object_get(s->npart_state, mt->topic);
+		if (mt->err || !json_is_integer(v) ||
+		    json_integer_value(v) == mt->partition_cnt)
+			continue;
+		if (topic_open(s, mt->topic, err) == NULL)
+			rc = err->code;
+	}
+	rd_kafka_metadata_destroy(md);
+	return rc;
+}
+
+/* Policies of <prefix>._schemas (no registry): it must keep every schema
+ * for as long as a message may use it, so it is created with
+ * cleanup.policy=compact; an existing one with another policy is refused.
+ * Brokers that answer neither CreateTopics nor DescribeConfigs (librdkafka's
+ * mock cluster) only get a warning: the topic is then auto-created. */
+static int admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type,
+		      rd_kafka_event_t **out)
+{
+	long long deadline = wb_clock_mono_ms() + META_TIMEOUT_MS;
+	while (wb_clock_mono_ms() < deadline) {
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 200);
+		if (ev == NULL)
+			continue;
+		if (rd_kafka_event_type(ev) == type) {
+			*out = ev;
+			return 0;
+		}
+		rd_kafka_event_destroy(ev);
+	}
+	return -1;
+}
+
+/* 0 with the topic created; RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS; or
+ * another error with why filled. */
+static rd_kafka_resp_err_t
+create_compacted(struct kafka_sink *s, const char *name, char *why, size_t n)
+{
+	char errstr[256];
+	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+	rd_kafka_queue_t *q = rd_kafka_queue_new(s->rk);
+	rd_kafka_NewTopic_t *nt =
+		rd_kafka_NewTopic_new(name, 1, -1, errstr, sizeof(errstr));
+	rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(
+		s->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	rd_kafka_event_t *ev = NULL;
+	snprintf(why, n, "no answer within %d s", META_TIMEOUT_MS / 1000);
+	if (q == NULL || nt == NULL || o == NULL ||
+	    rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact")) {
+		snprintf(why, n, "%s", nt ? "out of memory" : errstr);
+		e = RD_KAFKA_RESP_ERR__FAIL;
+		goto out;
+	}
+	rd_kafka_AdminOptions_set_request_timeout(o, 10000, NULL, 0);
+	rd_kafka_CreateTopics(s->rk, &nt, 1, o, q);
+	if (admin_wait(q, RD_KAFKA_EVENT_CREATETOPICS_RESULT, &ev))
+		goto out;
+	e = rd_kafka_event_error(ev);
+	if (e) {
+		snprintf(why, n, "%s", rd_kafka_event_error_string(ev));
+		goto out;
+	}
+	size_t cnt = 0;
+	const rd_kafka_topic_result_t **res =
+		rd_kafka_CreateTopics_result_topics(
+			rd_kafka_event_CreateTopics_result(ev), &cnt);
+	e = cnt == 1 ? rd_kafka_topic_result_error(res[0])
+		     : RD_KAFKA_RESP_ERR__FAIL;
+	if (e)
+		snprintf(why, n, "%s",
+			 cnt == 1 && rd_kafka_topic_result_error_string(res[0])
+				 ? rd_kafka_topic_result_error_string(res[0])
+				 : rd_kafka_err2str(e));
+out:
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	if (o)
+		rd_kafka_AdminOptions_destroy(o);
+	if (nt)
+		rd_kafka_NewTopic_destroy(nt);
+	if (q)
+		rd_kafka_queue_destroy(q);
+	return e;
+}
+
+/* The topic's cleanup.policy into policy; an error with why filled. */
+static rd_kafka_resp_err_t describe_policy(struct kafka_sink *s,
+					   const char *name, char *policy,
+					   size_t pn, char *why, size_t n)
+{
+	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+	rd_kafka_queue_t *q = rd_kafka_queue_new(s->rk);
+	rd_kafka_ConfigResource_t *cr =
+		rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
+	rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(
+		s->rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+	rd_kafka_event_t *ev = NULL;
+	snprintf(why, n, "no answer within %d s", META_TIMEOUT_MS / 1000);
+	policy[0] = '\0';
+	if (q == NULL || cr == NULL || o == NULL) {
+		snprintf(why, n, "out of memory");
+		e = RD_KAFKA_RESP_ERR__FAIL;
+		goto out;
+	}
+	rd_kafka_AdminOptions_set_request_timeout(o, 10000, NULL, 0);
+	rd_kafka_DescribeConfigs(s->rk, &cr, 1, o, q);
+	if (admin_wait(q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, &ev))
+		goto out;
+	e = rd_kafka_event_error(ev);
+	if (e) {
+		snprintf(why, n, "%s", rd_kafka_event_error_string(ev));
+		goto out;
+	}
+	size_t cnt = 0;
+	const rd_kafka_ConfigResource_t **res =
+		rd_kafka_DescribeConfigs_result_resources(
+			rd_kafka_event_DescribeConfigs_result(ev), &cnt);
+	e = cnt == 1 ? rd_kafka_ConfigResource_error(res[0])
+		     : RD_KAFKA_RESP_ERR__FAIL;
+	if (e) {
+		snprintf(why, n, "%s", rd_kafka_err2str(e));
+		goto out;
+	}
+	size_t nc = 0;
+	const rd_kafka_ConfigEntry_t **ents =
+		rd_kafka_ConfigResource_configs(res[0], &nc);
+	for (size_t i = 0; i < nc; i++) {
+		const char *v = rd_kafka_ConfigEntry_value(ents[i]);
+		if (strcmp(rd_kafka_ConfigEntry_name(ents[i]),
+			   "cleanup.policy") == 0)
+			snprintf(policy, pn, "%s", v ? v : "");
+	}
+	if (policy[0] == '\0') {
+		snprintf(why, n, "no cleanup.policy in the answer");
+		e = RD_KAFKA_RESP_ERR__FAIL;
+	}
+out:
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	if (o)
+		rd_kafka_AdminOptions_destroy(o);
+	if (cr)
+		rd_kafka_ConfigResource_destroy(cr);
+	if (q)
+		rd_kafka_queue_destroy(q);
+	return e;
+}
+
+static int ensure_schemas_topic(struct kafka_sink *s, const char *name,
+				wb_error_t *err)
+{
+	char why[300], policy[64];
+	rd_kafka_resp_err_t e = create_compacted(s, name, why, sizeof(why));
+	if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		wb_info("kafka", "created %s with cleanup.policy=compact",
+			name);
+		return WB_OK;
+	}
+	if (e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+		wb_warn("kafka",
+			"cannot create %s with cleanup.policy=compact (%s): "
+			"it is auto-created with the brokers' default policy; "
+			"make sure it is compact, or schemas expire with "
+			"retention.ms",
+			name, why);
+		return WB_OK;
+	}
+	e = describe_policy(s, name, policy, sizeof(policy), why, sizeof(why));
+	if (e) {
+		wb_warn("kafka",
+			"cannot read the cleanup.policy of %s (%s): make sure "
+			"it is compact, or schemas expire with retention.ms",
+			name, why);
+		return WB_OK;
+	}
+	if (wb_kafka_policy_compact_only(policy))
+		return WB_OK;
+	wb_error_set(err, WB_ERR_CONFIG,
+		     "kafka: %s has cleanup.policy=%s: schemas in use would "
+		     "expire with retention.ms and consumers could no longer "
+		     "decode; make it compact (kafka-configs.sh --alter "
+		     "--entity-type topics --entity-name %s --add-config "
+		     "cleanup.policy=compact) or use a schema registry",
+		     name, policy, name);
+	err->retriable = false;
+	return WB_ERR_CONFIG;
+}
+
 static int kafka_open(struct wb_sink *k, json_t *state, wb_error_t *err)
 {
-	(void)state;
 	struct kafka_sink *s = (struct kafka_sink *)k;
 	char errstr[512];
 	rd_kafka_conf_t *conf = s->conf;
@@ -1265,20 +1672,48 @@ static int kafka_open(struct wb_sink *k, json_t *state, wb_error_t *err)
 		return wb_error_set(err, WB_ERR_CONFIG,
 				    "%s: sink.properties: %s", s->path, errstr);
 	}
+	int rc = restore_npart(s, state, err);
+	if (rc)
+		return rc;
 	if (s->reg)
 		return WB_OK;
 	char name[512];
 	snprintf(name, sizeof(name), "%s._schemas", s->prefix);
+	rc = ensure_schemas_topic(s, name, err);
+	if (rc)
+		return rc;
 	s->schemas = topic_new(s, name, err);
 	if (s->schemas == NULL)
 		return err->code;
-	int rc = read_topic(s, s->schemas, false, readback_schema, err);
+	rc = read_topic(s, s->schemas, false, readback_schema, err);
 	if (rc)
 		return rc;
 	wb_info("kafka", "connected to %s; %zu schemas already in %s%s",
 		s->brokers, s->nknown, name,
 		s->exactly_once ? "; exactly_once on" : "");
 	return WB_OK;
+}
+
+/* {"partitions": {"topic": n, ...}, "delivered": "position"}. */
+static json_t *kafka_state(struct wb_sink *k)
+{
+	struct kafka_sink *s = (struct kafka_sink *)k;
+	json_t *parts =
+		s->npart_state ? json_deep_copy(s->npart_state) : json_object();
+	if (parts == NULL)
+		return NULL;
+	json_t *st = json_object();
+	char text[128];
+	bool with_pos = s->have_delivered && s->sops != NULL;
+	if (with_pos)
+		s->sops->format_position(&s->delivered, text, sizeof(text));
+	if (st == NULL || json_object_set_new(st, "partitions", parts) ||
+	    (with_pos &&
+	     json_object_set_new(st, "delivered", json_string(text)))) {
+		json_decref(st);
+		return NULL;
+	}
+	return st;
 }
 
 static int kafka_poll(struct wb_sink *k, int timeout_ms, wb_error_t *err)
@@ -1417,6 +1852,9 @@ static void kafka_destroy(struct wb_sink *k)
 	free(s->prefix);
 	wb_buf_free(&s->kbuf);
 	wb_buf_free(&s->vbuf);
+	wb_buf_free(&s->okbuf);
+	wb_buf_free(&s->ovbuf);
+	json_decref(s->npart_state);
 	free(s);
 }
 
@@ -1427,7 +1865,7 @@ const struct wb_sink_ops wb_kafka_sink_ops = {
 	.write = kafka_write,
 	.poll = kafka_poll,
 	.flush = kafka_flush,
-	.state = NULL,
+	.state = kafka_state,
 	.checkpointed = NULL,
 	.close = kafka_close,
 	.check = kafka_check,

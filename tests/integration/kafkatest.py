@@ -127,24 +127,53 @@ def consume(bootstrap, topics=None, prefix=None, timeout=60):
         c.close()
 
 
+class Schemas(dict):
+    """<prefix>._schemas read back: {fingerprint: schema} (the last schema
+    published with that fingerprint), and by_id {identity: schema}, the
+    exact schema a message names in its waybill.schema_id or
+    waybill.key_schema_id header (schemas that differ only in logicalType,
+    precision or scale share a fingerprint, never an identity)."""
+
+    def __init__(self):
+        super().__init__()
+        self.by_id = {}
+
+
 def load_schemas(bootstrap, prefix):
-    """{fingerprint: parsed schema} from <prefix>._schemas."""
-    out = {}
+    """Schemas of <prefix>._schemas: key = 16 hex digits of the identity,
+    header waybill.fingerprint = 16 hex digits of the fingerprint."""
+    out = Schemas()
     for m in consume(bootstrap, topics=[f"{prefix}._schemas"]):
-        fp = int(m.key.decode(), 16)
-        out[fp] = avro.schema.parse(m.value.decode())
+        ident = int(m.key.decode(), 16)
+        sc = avro.schema.parse(m.value.decode())
+        out.by_id[ident] = sc
+        out[int(m.headers.get("waybill.fingerprint", m.key.decode()), 16)] = sc
     return out
 
 
-def decode_single_object(data, schemas):
-    """Avro single-object encoding → datum, with the writer schema found by
-    fingerprint in schemas."""
+def decode_single_object(data, schemas, schema_id=None):
+    """Avro single-object encoding → datum. The writer schema is the one of
+    identity schema_id (hex text of a waybill.schema_id header) when given,
+    else the one found by the framing's fingerprint."""
     if data[:2] != b"\xc3\x01" or len(data) < 10:
         fail(f"not Avro single-object encoding: {data[:12]!r}")
     fp = struct.unpack("<Q", data[2:10])[0]
-    if fp not in schemas:
-        fail(f"fingerprint {fp:016x} not found in _schemas ({len(schemas)} schemas)")
-    return avro.io.DatumReader(schemas[fp]).read(avro.io.BinaryDecoder(io.BytesIO(data[10:])))
+    if schema_id is not None:
+        ident = int(schema_id, 16)
+        if ident not in schemas.by_id:
+            fail(f"schema {schema_id} not found in _schemas ({len(schemas.by_id)} schemas)")
+        sc = schemas.by_id[ident]
+    else:
+        if fp not in schemas:
+            fail(f"fingerprint {fp:016x} not found in _schemas ({len(schemas)} schemas)")
+        sc = schemas[fp]
+    return avro.io.DatumReader(sc).read(avro.io.BinaryDecoder(io.BytesIO(data[10:])))
+
+
+def unframed(data):
+    """The Avro binary of a framed key or value, without its framing (10
+    bytes of single-object encoding, 5 of Confluent's)."""
+    return data[10:] if data[:2] == b"\xc3\x01" else data[5:]
 
 
 def decode_confluent(data, schemas_by_id):
@@ -277,6 +306,7 @@ def verify(msgs, schemas, wl, partitions, topic, exactly_once=True, tombstones=T
     import decimal
     if wl.thread is not None:
         fail("verify() while the workload thread still runs: call wl.stop() first")
+    decode_arg = decode
     decode = decode or (lambda data: decode_single_object(data, schemas))
     got = {}
     seen = {}
@@ -289,7 +319,8 @@ def verify(msgs, schemas, wl, partitions, topic, exactly_once=True, tombstones=T
                 fail(f"message without header {h}: {m}")
         if m.headers["waybill.table"] != f"public.{table}":
             fail(f"waybill.table header {m.headers['waybill.table']!r}")
-        key = decode(m.key)
+        key = decode(m.key) if decode_arg else decode_single_object(
+            m.key, schemas, m.headers.get("waybill.key_schema_id"))
         kid = key["id"]
         eid = m.headers["waybill.event_id"]
         tomb = m.value is None
@@ -311,7 +342,8 @@ def verify(msgs, schemas, wl, partitions, topic, exactly_once=True, tombstones=T
                 fail(f"tombstone although tombstones: false: {m}")
             got.setdefault(kid, []).append(("tomb", None))
             continue
-        v = decode(m.value)
+        v = decode(m.value) if decode_arg else decode_single_object(
+            m.value, schemas, m.headers.get("waybill.schema_id"))
         if v["event_id"] != eid or v["source"]["position"] != m.headers["waybill.position"] \
                 or v["op"] != m.headers["waybill.op"]:
             fail(f"headers do not match the envelope: {m.headers} vs {v['event_id']} {v['source']['position']}")
@@ -320,10 +352,10 @@ def verify(msgs, schemas, wl, partitions, topic, exactly_once=True, tombstones=T
             after = dict(after)
             after["qty"] = str(after["qty"]) if isinstance(after["qty"], decimal.Decimal) else after["qty"]
         got.setdefault(kid, []).append((v["op"], after))
-    # partition = murmur2 of the framed key, like the Java client's
+    # partition = murmur2 of the key's Avro binary without the framing
     for m in msgs:
         if m.key is not None and m.topic == topic:
-            exp = java_partition(m.key, partitions[m.topic])
+            exp = java_partition(unframed(m.key), partitions[m.topic])
             if m.partition != exp:
                 fail(f"key {m.key!r} in partition {m.partition}, murmur2 says {exp} of {partitions[m.topic]}")
     expected = {}
@@ -382,7 +414,7 @@ def _explain_missing(msgs, topic, schemas, kid, wl):
         var += bytes([b | (0x80 if z else 0)])
         if not z:
             break
-    part = java_partition(sample.key[:10] + var, max(m.partition for m in mine) + 1)
+    part = java_partition(var, max(m.partition for m in mine) + 1)
     offs = sorted(m.offset for m in mine if m.partition == part)
     gaps = [(a, b) for a, b in zip(offs, offs[1:]) if b != a + 1]
     log(f"  key {kid} belongs in partition {part}: {len(offs)} messages read, offsets "
