@@ -5,7 +5,6 @@
 # event_id and bytes). Also: a second waybill with the same name refuses to
 # start while the first runs, and nothing is interleaved.
 import os
-import random
 import signal
 import sys
 import time
@@ -23,7 +22,7 @@ def wait_inactive(pg, p):
 
 
 def test():
-    rnd = random.Random(int(os.environ.get("WB_SEED", time.time())))
+    rnd = seeded_random()
     pg = Postgres().start()
     pg.psql(kt.ITEMS_DDL)
     k = kt.MockKafka()

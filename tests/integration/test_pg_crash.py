@@ -4,7 +4,6 @@
 # slot's confirmed_flush_lsn never passed the checkpoint's flush_lsn.
 import collections
 import os
-import random
 import signal
 import sys
 import threading
@@ -16,7 +15,6 @@ from wbtest import *  # noqa: E402,F401
 NAME = "cr"
 TOPIC = f"{NAME}.public.crash_item"
 NTX = int(os.environ.get("WB_CRASH_TX", "3000"))
-SEED = int(os.environ.get("WB_CRASH_SEED", str(int(time.time()))))
 
 
 class Live:
@@ -158,8 +156,8 @@ def replay(events):
 
 
 def test():
-    log(f"seed {SEED}, {NTX} transactions")
-    rng = random.Random(SEED)
+    log(f"{NTX} transactions")
+    rng = seeded_random()
     pg = Postgres().start()
     pg.psql("CREATE TABLE crash_item (id bigint PRIMARY KEY, grp int NOT NULL, val int NOT NULL, note text);")
     # Small blocks and files so that kills also land around block writes

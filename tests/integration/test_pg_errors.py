@@ -104,7 +104,7 @@ def test():
     expect_error("unknown table public.no_such_table", pg, p, {2}, contains=["no_such_table"], state_of=good)
 
     p = Pipeline(replica, name="e2", tables=["public.good"])
-    expect_error("server with wal_level=replica", replica, p, {1, 2}, contains=["wal_level"])
+    expect_error("server with wal_level=replica", replica, p, {2}, contains=["wal_level"])
 
     p = Pipeline(scram, name="e3", tables=["public.good"], dsn=scram.dsn(tcp=True, password="Wr0ngPassw0rd"))
     expect_error("wrong password", scram, p, {1}, not_contains=["Wr0ngPassw0rd"])
@@ -117,7 +117,7 @@ def test():
     with open(blocker, "w") as f:
         f.write("a regular file where a directory should be\n")
     p = Pipeline(pg, name="e1", base=base, tables=["public.good"], checkpoint_dir=os.path.join(blocker, "ckpt"))
-    expect_error("checkpoint dir under a regular file", pg, p, {1, 2}, contains=[blocker], state_of=good)
+    expect_error("checkpoint dir under a regular file", pg, p, {1}, contains=[blocker], state_of=good)
 
     log("waybill check on the wal_level=replica server")
     p = Pipeline(replica, name="c1", tables=["public.good"])

@@ -6,7 +6,6 @@
 # once; snapshot + stream replay to the table's final state. Twice: with one
 # reader, and with the table split between three readers.
 import os
-import random
 import sys
 import threading
 import time
@@ -17,7 +16,6 @@ from wbtest import *  # noqa: E402,F401
 NAME = "sc"
 TOPIC = f"{NAME}.public.snap_w"
 ROWS = 50000
-SEED = int(os.environ.get("WB_SNAP_SEED", str(int(time.time()))))
 
 
 class Writer(threading.Thread):
@@ -80,8 +78,8 @@ def test():
 
 
 def run(parallelism):
-    log(f"seed {SEED}, parallelism {parallelism}")
-    rng = random.Random(SEED + parallelism)
+    log(f"parallelism {parallelism}")
+    rng = seeded_random(parallelism)
     pg = Postgres().start()
     pg.psql(f"""
         CREATE TABLE snap_w (id int PRIMARY KEY, ver int NOT NULL, note text NOT NULL);
