@@ -341,7 +341,8 @@ static int cmd_status(int argc, char **argv)
 		json_object_set_new(out, "checkpoint", json_null());
 	}
 	add_snapshot_status(cfg, cp.source, out);
-	struct wb_source_resume resume = {cp.have, cp.pos, cp.ack, NULL};
+	struct wb_source_resume resume = {
+		.have = cp.have, .pos = cp.pos, .ack = cp.ack};
 	wb_checkpoint_clear(&cp);
 	src = sops->create(cfg, &err);
 	if (src == NULL) {
@@ -357,11 +358,22 @@ static int cmd_status(int argc, char **argv)
 	if (text)
 		printf("%s\n", text);
 	free(text);
+	/* A source that sees the pipeline unable to continue (PG: the slot
+	 * missing or invalidated while a checkpoint exists) says so in
+	 * "problem": the status is printed all the same, and exits 1. */
+	const char *problem = json_string_value(json_object_get(s, "problem"));
+	if (problem) {
+		fflush(stdout);
+		fprintf(stderr, "waybill: %s\n", problem);
+		rc = -1;
+	}
 done:
 	if (sops && src)
 		sops->destroy(src);
 	json_decref(out);
 	wb_config_free(cfg);
+	if (rc == -1)
+		return 1;
 	return rc ? fail(&err) : 0;
 }
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "avro_encode.h"
 #include "checkpoint.h"
@@ -37,6 +38,7 @@ struct commit_mark {
 
 struct pipeline {
 	const struct wb_config *cfg;
+	const struct wb_run_options *opt;
 	volatile sig_atomic_t *stop;
 	const struct wb_source_ops *sops;
 	const struct wb_sink_ops *kops;
@@ -111,6 +113,61 @@ static bool source_finished(struct pipeline *p)
 	return p->sops->finished && p->sops->finished(p->src);
 }
 
+/* Sleeps ms in short steps; false when the source is asked to stop. */
+static bool nap(struct pipeline *p, long long ms)
+{
+	long long until = wb_clock_mono_ms() + ms;
+	while (!atomic_load(&p->src_stop)) {
+		long long left = until - wb_clock_mono_ms();
+		if (left <= 0)
+			return true;
+		struct timespec ts = {0, (left > 100 ? 100 : left) * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/* The source lost its connection (err, retriable): reconnects with capped
+ * exponential backoff and jitter (0.5 s doubling to 30 s, each wait drawn
+ * between half and all of it), logging the outage once when it starts and
+ * once when it ends. Returns 0 once reconnected, or the error that cannot
+ * heal (or the last one, when asked to stop). */
+static int reconnect(struct pipeline *p, wb_error_t *err)
+{
+	long long t0 = wb_clock_mono_ms(), backoff = 500;
+	unsigned seed = (unsigned)t0 ^ (unsigned)getpid();
+	wb_warn("pipeline", "source connection lost (%s); reconnecting",
+		err->message);
+	for (int attempt = 1;; attempt++) {
+		long long wait =
+			backoff / 2 + rand_r(&seed) % (backoff / 2 + 1);
+		if (!nap(p, wait))
+			return err->code;
+		wb_error_t e;
+		wb_error_clear(&e);
+		if (p->sops->reconnect(p->src, &e) == 0) {
+			wb_info("pipeline",
+				"source connection back after %.1f s (%d "
+				"attempts)",
+				(wb_clock_mono_ms() - t0) / 1000.0, attempt);
+			wb_error_clear(err);
+			return 0;
+		}
+		*err = e;
+		if (!e.retriable) {
+			wb_err("pipeline",
+			       "source connection lost for good after %.1f s: "
+			       "%s",
+			       (wb_clock_mono_ms() - t0) / 1000.0, e.message);
+			return e.code;
+		}
+		wb_debug("pipeline", "reconnect attempt %d failed: %s", attempt,
+			 e.message);
+		if (backoff < 30000)
+			backoff = backoff * 2 > 30000 ? 30000 : backoff * 2;
+	}
+}
+
 static void *source_thread(void *arg)
 {
 	struct pipeline *p = arg;
@@ -124,6 +181,10 @@ static void *source_thread(void *arg)
 			break;
 		}
 		rc = p->sops->poll(p->src, b, BATCH_TARGET_BYTES, 100, &err);
+		if (rc != 0 && err.retriable && p->sops->reconnect &&
+		    !atomic_load(&p->src_stop) &&
+		    (rc = reconnect(p, &err)) == 0)
+			continue; /* b keeps what it holds */
 		if (rc != 0 || b->n == 0) {
 			if (rc != 0 || source_finished(p))
 				break;
@@ -133,6 +194,9 @@ static void *source_thread(void *arg)
 		int pushed;
 		while ((pushed = wb_queue_push(p->queue, b, 1000)) == 0) {
 			rc = p->sops->keepalive(p->src, &err);
+			if (rc != 0 && err.retriable && p->sops->reconnect &&
+			    !atomic_load(&p->src_stop))
+				rc = reconnect(p, &err);
 			if (rc != 0 || atomic_load(&p->src_stop))
 				break;
 		}
@@ -362,7 +426,8 @@ static int open_all(struct pipeline *p, wb_error_t *err)
 	p->sink->delivered_opaque = p;
 	p->sink->stop = p->stop;
 
-	struct wb_source_resume resume = {cp.have, cp.pos, cp.ack, cp.source};
+	struct wb_source_resume resume = {cp.have, cp.pos, cp.ack, cp.source,
+					  p->opt->resnapshot};
 	rc = p->sops->open(p->src, &resume, err);
 	if (rc == 0)
 		rc = p->kops->open(p->sink, cp.sink, err);
@@ -406,6 +471,7 @@ int wb_pipeline_run(const struct wb_config *cfg,
 	struct pipeline p;
 	memset(&p, 0, sizeof(p));
 	p.cfg = cfg;
+	p.opt = opt;
 	p.stop = stop;
 	p.lock_fd = -1;
 	pthread_mutex_init(&p.pool_mu, NULL);

@@ -28,6 +28,9 @@ struct wb_source_resume {
 	wb_position_t pos; /* last durable event position */
 	uint64_t ack;	   /* last acknowledged value (PG: flush LSN) */
 	json_t *state;	   /* what state() returned then; NULL if none */
+	/* `run --resnapshot`: read every captured table again before
+	 * streaming on (also the way past a gap) */
+	bool resnapshot;
 };
 
 struct wb_source_ops {
@@ -54,6 +57,12 @@ struct wb_source_ops {
 	 * source thread talks to the server; it sends this on its next turn. */
 	void (*ack)(struct wb_source *s, const wb_position_t *pos,
 		    uint64_t ack);
+	/* Optional. Source thread, after poll() or keepalive() failed with a
+	 * retriable error: connects again and continues from the durable
+	 * position, never past a gap, producing nothing twice. 0 on success;
+	 * an error with retriable set is worth another try later, one without
+	 * stops the pipeline (gap, authentication, privilege). */
+	int (*reconnect)(struct wb_source *s, wb_error_t *err);
 	/* True when the source has read everything the server had at its last
 	 * report (used by --stop-when-idle). */
 	bool (*caught_up)(struct wb_source *s);

@@ -88,6 +88,12 @@ struct pg_source {
 	uint64_t durable_ack;
 	uint64_t idle_candidate;
 	bool warned_type;
+	/* after a reconnect the server sends again what it sent before:
+	 * changes at or below this were produced already */
+	wb_position_t replay_upto;
+	bool created_slot;    /* this process created the slot */
+	atomic_bool acked;    /* a checkpoint was acknowledged */
+	uint64_t slot_point;  /* consistent point of a slot we created */
 	bool null_in_notnull; /* convert_tuple met a NULL the table's
 				 version calls impossible */
 
@@ -225,6 +231,46 @@ static int check_identity(struct pg_source *s, struct wb_pg_reltarget *t, int n,
 	return WB_OK;
 }
 
+/* Every captured table must be readable before a slot is created: a
+ * snapshot that fails on one table half-way through a first run would
+ * leave a slot behind. */
+static int check_select(struct pg_source *s, wb_error_t *err)
+{
+	for (int i = 0; i < s->ntargets; i++) {
+		char oid[16];
+		snprintf(oid, sizeof(oid), "%u", s->targets[i].oid);
+		const char *params[1] = {oid};
+		PGresult *res = wb_pg_query(
+			s->cat.conn,
+			"SELECT has_table_privilege($1::oid, 'SELECT')", 1,
+			params, err);
+		if (res == NULL)
+			return err->code;
+		bool ok = PQgetvalue(res, 0, 0)[0] == 't';
+		PQclear(res);
+		if (ok)
+			continue;
+		char *q = PQescapeIdentifier(s->cat.conn, s->targets[i].schema,
+					     strlen(s->targets[i].schema));
+		char *r = PQescapeIdentifier(s->cat.conn, s->targets[i].name,
+					     strlen(s->targets[i].name));
+		char *u = PQescapeIdentifier(s->cat.conn, PQuser(s->cat.conn),
+					     strlen(PQuser(s->cat.conn)));
+		wb_error_set(err, WB_ERR_CONFIG,
+			     "user %s may not read captured table %s.%s; run "
+			     "GRANT SELECT ON %s.%s TO %s (as the table's "
+			     "owner) or exclude the table",
+			     PQuser(s->cat.conn), s->targets[i].schema,
+			     s->targets[i].name, q ? q : "", r ? r : "",
+			     u ? u : "");
+		PQfreemem(q);
+		PQfreemem(r);
+		PQfreemem(u);
+		return err->code;
+	}
+	return WB_OK;
+}
+
 static char *table_list_sql(PGconn *conn, struct wb_pg_reltarget *t, int n,
 			    const bool *skip)
 {
@@ -344,32 +390,125 @@ static int ensure_publication(struct pg_source *s, struct wb_pg_reltarget *t,
 	return rc;
 }
 
-/* *exists: the slot is there (and is ours to use). */
-static int find_slot(struct pg_source *s, bool *exists, wb_error_t *err)
+/* What the server says of our slot. */
+struct slot_info {
+	bool exists;
+	bool lost;	    /* wal_status = 'lost': invalidated */
+	uint64_t confirmed; /* confirmed_flush_lsn, 0 if none */
+	uint64_t now;	    /* the server's current WAL position */
+};
+
+/* Reads the slot's state; a slot of another plugin or database is a
+ * configuration error. */
+static int read_slot(struct pg_source *s, struct slot_info *si, wb_error_t *err)
 {
 	const char *params[1] = {s->slot};
-	PGresult *res =
-		wb_pg_query(s->cat.conn,
-			    "SELECT plugin, database, slot_type "
-			    "FROM pg_replication_slots WHERE slot_name = $1",
-			    1, params, err);
+	memset(si, 0, sizeof(*si));
+	PGresult *res = wb_pg_query(
+		s->cat.conn,
+		"SELECT s.plugin, s.database, "
+		"COALESCE(s.wal_status, '') = 'lost', "
+		"COALESCE(s.confirmed_flush_lsn::text, ''), "
+		"pg_current_wal_lsn()::text "
+		"FROM (SELECT 1) one LEFT JOIN pg_replication_slots s "
+		"ON s.slot_name = $1",
+		1, params, err);
 	if (res == NULL)
 		return err->code;
-	*exists = PQntuples(res) == 1;
-	if (*exists) {
+	si->exists = !PQgetisnull(res, 0, 0);
+	wb_pg_parse_lsn(PQgetvalue(res, 0, 4), &si->now);
+	if (si->exists) {
 		bool ok = strcmp(PQgetvalue(res, 0, 0), "pgoutput") == 0 &&
 			  strcmp(PQgetvalue(res, 0, 1), PQdb(s->cat.conn)) == 0;
-		PQclear(res);
-		if (!ok)
+		si->lost = PQgetvalue(res, 0, 2)[0] == 't';
+		if (PQgetvalue(res, 0, 3)[0])
+			wb_pg_parse_lsn(PQgetvalue(res, 0, 3), &si->confirmed);
+		if (!ok) {
+			PQclear(res);
 			return wb_error_set(
 				err, WB_ERR_CONFIG,
 				"replication slot %s exists but is not a "
 				"pgoutput slot of database %s; choose "
 				"another source.slot",
 				s->slot, PQdb(s->cat.conn));
-		return WB_OK;
+		}
 	}
 	PQclear(res);
+	return WB_OK;
+}
+
+/* Describes why the stream cannot continue from the checkpoint into err
+ * (not retriable), or returns WB_OK when it can. */
+static int find_gap(struct pg_source *s, const struct wb_source_resume *resume,
+		    const struct slot_info *si, wb_error_t *err)
+{
+	const struct wb_config *cfg = s->base.cfg;
+	char ack[32], now[32], conf[32];
+	wb_pg_format_lsn(resume->ack, ack, sizeof(ack));
+	wb_pg_format_lsn(si->now, now, sizeof(now));
+	wb_pg_format_lsn(si->confirmed, conf, sizeof(conf));
+	const char *ways =
+		"ways out: run once with `waybill run --resnapshot` (or set "
+		"source.on_gap: resnapshot) to read the captured tables again "
+		"and stream on from there, or restore the slot and the "
+		"checkpoint from the same backup";
+	if (!resume->have) {
+		if (!si->exists || cfg->source.snapshot == WB_SNAPSHOT_ALWAYS)
+			return WB_OK;
+		return wb_error_set(
+			err, WB_ERR_RUNTIME,
+			"gap: replication slot %s exists (confirmed up to %s) "
+			"but there is no checkpoint %s/%s.json: what was "
+			"delivered before %s is unknown; %s, or drop the slot "
+			"to start afresh (SELECT "
+			"pg_drop_replication_slot('%s'))",
+			s->slot, conf, cfg->checkpoint_dir, cfg->name, conf,
+			ways, s->slot);
+	}
+	if (!si->exists)
+		return wb_error_set(
+			err, WB_ERR_RUNTIME,
+			"gap: replication slot %s is gone (dropped?) but the "
+			"checkpoint has delivered only up to %s: the changes "
+			"committed from %s to %s (now) cannot be read any "
+			"more; "
+			"%s",
+			s->slot, ack, ack, now, ways);
+	if (si->lost)
+		return wb_error_set(
+			err, WB_ERR_RUNTIME,
+			"gap: replication slot %s was invalidated by the "
+			"server (wal_status lost: max_slot_wal_keep_size let "
+			"it remove WAL the slot still needed): the changes "
+			"committed from %s to %s (now) cannot be read any "
+			"more; "
+			"%s (--resnapshot drops the dead slot and makes a new "
+			"one)",
+			s->slot, ack, now, ways);
+	if (si->confirmed > resume->ack)
+		return wb_error_set(
+			err, WB_ERR_RUNTIME,
+			"gap: replication slot %s is confirmed up to %s, past "
+			"the checkpoint's %s (another client used the slot, or "
+			"pg_replication_slot_advance moved it): the changes "
+			"committed between %s and %s are lost to waybill; %s",
+			s->slot, conf, ack, ack, conf, ways);
+	return WB_OK;
+}
+
+static int drop_slot(struct pg_source *s, wb_error_t *err)
+{
+	const char *params[1] = {s->slot};
+	PGresult *res =
+		wb_pg_query(s->cat.conn, "SELECT pg_drop_replication_slot($1)",
+			    1, params, err);
+	if (res == NULL) {
+		wb_error_prefix(err, "cannot drop replication slot %s",
+				s->slot);
+		return err->code;
+	}
+	PQclear(res);
+	wb_info("postgres", "dropped replication slot %s", s->slot);
 	return WB_OK;
 }
 
@@ -465,6 +604,7 @@ static int create_slot(struct pg_source *s, bool export, wb_error_t *err)
 	}
 	wb_info("postgres", "created replication slot %s at %s", s->slot,
 		PQgetvalue(res, 0, 1));
+	wb_pg_parse_lsn(PQgetvalue(res, 0, 1), &s->slot_point);
 	int rc = WB_OK;
 	if (export) {
 		rc = begin_round(s, PQgetvalue(res, 0, 1),
@@ -620,6 +760,43 @@ static int take_request(struct pg_source *s, bool *taken, wb_error_t *err)
 	return rc;
 }
 
+/* START_REPLICATION from `start` on the replication connection. */
+static int start_stream(struct pg_source *s, uint64_t start, wb_error_t *err)
+{
+	char lsn[32], sql[256];
+	wb_pg_format_lsn(start, lsn, sizeof(lsn));
+	snprintf(sql, sizeof(sql),
+		 "START_REPLICATION SLOT \"%s\" LOGICAL %s "
+		 "(proto_version '1', publication_names '\"%s\"')",
+		 s->slot, lsn, s->publication);
+	PGresult *res = PQexec(s->repl, sql);
+	if (PQresultStatus(res) != PGRES_COPY_BOTH) {
+		char line[400];
+		const char *detail =
+			res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL)
+			    : NULL;
+		wb_error_set(err, WB_ERR_RUNTIME,
+			     "cannot start replication from "
+			     "slot %s: %s%s%s",
+			     s->slot,
+			     wb_pg_error_line(s->repl, line, sizeof(line)),
+			     detail ? " " : "", detail ? detail : "");
+		/* a dead connection may heal; a refusal does not */
+		err->retriable = PQstatus(s->repl) != CONNECTION_OK;
+		PQclear(res);
+		return err->code;
+	}
+	PQclear(res);
+	s->sent_flush = start;
+	if (start > s->received_lsn)
+		s->received_lsn = start;
+	s->last_status_ms = wb_clock_mono_ms();
+	s->last_data_ms = wb_clock_mono_ms();
+	wb_info("postgres", "streaming slot %s (publication %s) from %s",
+		s->slot, s->publication, lsn);
+	return WB_OK;
+}
+
 static int pg_open(struct wb_source *base,
 		   const struct wb_source_resume *resume, wb_error_t *err)
 {
@@ -636,17 +813,43 @@ static int pg_open(struct wb_source *base,
 		return rc;
 	if ((rc = check_identity(s, s->targets, s->ntargets, err)))
 		return rc;
+	if ((rc = check_select(s, err)))
+		return rc;
 	if ((rc = ensure_publication(s, s->targets, s->ntargets, err)))
 		return rc;
 
+	/* Can the stream continue from the checkpoint? Never past a gap:
+	 * stop, or (asked to) read the tables again. */
+	struct slot_info si;
+	if ((rc = read_slot(s, &si, err)))
+		return rc;
+	bool resnapshot = resume->resnapshot;
+	if (find_gap(s, resume, &si, err) != WB_OK) {
+		if (!resume->resnapshot &&
+		    cfg->source.on_gap != WB_ON_GAP_RESNAPSHOT)
+			return err->code;
+		wb_warn("postgres", "%s", err->message);
+		wb_warn("postgres",
+			"reading every captured table again (%s), then "
+			"streaming on",
+			resume->resnapshot ? "--resnapshot"
+					   : "source.on_gap: resnapshot");
+		wb_error_clear(err);
+		resnapshot = true;
+		if (si.exists && si.lost && (rc = drop_slot(s, err)))
+			return rc;
+		if (si.lost)
+			si.exists = false;
+	}
+
 	/* which tables need a snapshot */
 	enum wb_snapshot_mode mode = cfg->source.snapshot;
-	if (mode != WB_SNAPSHOT_NEVER) {
+	if (mode != WB_SNAPSHOT_NEVER || resnapshot) {
 		json_t *st =
 			resume->have && resume->state
 				? json_object_get(resume->state, "snapshot")
 				: NULL;
-		if (mode == WB_SNAPSHOT_ALWAYS || !resume->have) {
+		if (resnapshot || mode == WB_SNAPSHOT_ALWAYS || !resume->have) {
 			for (int i = 0; i < s->ntargets && rc == 0; i++)
 				rc = wb_pg_snapshot_add(
 					s->snap, s->targets[i].schema,
@@ -670,44 +873,23 @@ static int pg_open(struct wb_source *base,
 					     "REPLICATION)");
 		return err->code;
 	}
-	bool exists = false;
-	if ((rc = find_slot(s, &exists, err)))
-		return rc;
-	if (!exists && (rc = create_slot(s, pending, err)))
-		return rc;
-
 	uint64_t start = resume->have ? resume->ack : 0;
-	char lsn[32], sql[256];
-	wb_pg_format_lsn(start, lsn, sizeof(lsn));
-	snprintf(sql, sizeof(sql),
-		 "START_REPLICATION SLOT \"%s\" LOGICAL %s "
-		 "(proto_version '1', publication_names '\"%s\"')",
-		 s->slot, lsn, s->publication);
-	PGresult *res = PQexec(s->repl, sql);
-	if (PQresultStatus(res) != PGRES_COPY_BOTH) {
-		char line[400];
-		wb_error_set(err, WB_ERR_RUNTIME,
-			     "cannot start replication from "
-			     "slot %s: %s",
-			     s->slot,
-			     wb_pg_error_line(s->repl, line, sizeof(line)));
-		PQclear(res);
-		return err->code;
+	if (!si.exists) {
+		if ((rc = create_slot(s, pending, err)))
+			return rc;
+		s->created_slot = true;
+		/* the stream of a new slot starts at its consistent point */
+		start = s->slot_point;
 	}
-	PQclear(res);
+	if ((rc = start_stream(s, start, err)))
+		return rc;
 	pthread_mutex_lock(&s->mu);
-	s->durable_ack = start;
+	s->durable_ack = resume->have ? resume->ack : 0;
 	if (resume->have)
 		s->durable_pos = resume->pos;
 	pthread_mutex_unlock(&s->mu);
-	s->sent_flush = start;
-	s->received_lsn = start;
-	s->last_status_ms = wb_clock_mono_ms();
-	s->last_data_ms = wb_clock_mono_ms();
 	s->last_request_ms = wb_clock_mono_ms();
-	wb_info("postgres", "streaming slot %s (publication %s) from %s",
-		s->slot, s->publication, lsn);
-	if (pending && exists && (rc = begin_temp_round(s, err)))
+	if (pending && si.exists && (rc = begin_temp_round(s, err)))
 		return rc;
 	return WB_OK;
 }
@@ -1154,11 +1336,33 @@ static int snapshot_poll(struct pg_source *s, struct wb_batch *b,
 static int poll_stream(struct wb_source *base, struct wb_batch *b,
 		       size_t target_bytes, int timeout_ms, wb_error_t *err);
 
+/* Removes from b, after its first n0 changes, what the stream sends again
+ * after a reconnect (positions at or below replay_upto). Their values stay
+ * in the arena until the batch is reset. */
+static void drop_replayed(struct pg_source *s, struct wb_batch *b, uint32_t n0)
+{
+	uint32_t out = n0;
+	for (uint32_t i = n0; i < b->n; i++) {
+		if (wb_position_cmp(&b->changes[i].pos, &s->replay_upto) <= 0)
+			continue;
+		if (out != i)
+			b->changes[out] = b->changes[i];
+		out++;
+	}
+	/* positions grow: once one change is past, the replay is over */
+	if (out > n0)
+		memset(&s->replay_upto, 0, sizeof(s->replay_upto));
+	b->n = out;
+}
+
 static int pg_poll(struct wb_source *base, struct wb_batch *b,
 		   size_t target_bytes, int timeout_ms, wb_error_t *err)
 {
 	struct pg_source *s = (struct pg_source *)base;
+	uint32_t n0 = b->n;
 	int rc = poll_stream(base, b, target_bytes, timeout_ms, err);
+	if (!wb_position_is_zero(&s->replay_upto))
+		drop_replayed(s, b, n0);
 	/* published here, on the source thread, for pg_caught_up */
 	atomic_store(
 		&s->caught_up_shared,
@@ -1316,6 +1520,85 @@ lost : {
 }
 }
 
+/* Errors of a connection attempt that waiting does not heal. */
+static bool connect_error_heals(const char *msg)
+{
+	static const char *const fatal[] = {
+		"password authentication failed",
+		"no pg_hba.conf entry",
+		"does not exist",
+		"permission denied",
+		"must be superuser or replication role",
+		"must have replication",
+		"no password supplied",
+	};
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		if (strstr(msg, fatal[i]))
+			return false;
+	return true;
+}
+
+/* After a lost connection: connects again, checks that the slot still
+ * holds everything after the durable position (never past a gap), and
+ * streams again from the durable ack; what the server resends up to the
+ * last change produced is dropped (drop_replayed). A snapshot round in
+ * progress cannot continue on new connections: that stops the pipeline,
+ * and the restart resumes the snapshot from its last durable chunk. */
+static int pg_reconnect(struct wb_source *base, wb_error_t *err)
+{
+	struct pg_source *s = (struct pg_source *)base;
+	const struct wb_config *cfg = base->cfg;
+	if (wb_pg_snapshot_active(s->snap))
+		return wb_error_set(err, WB_ERR_RUNTIME,
+				    "PostgreSQL connection lost during a "
+				    "snapshot; restart waybill: it resumes the "
+				    "snapshot after its last durable chunk");
+	PQfinish(s->repl);
+	s->repl = NULL;
+	if (s->held) {
+		PQfreemem(s->held);
+		s->held = NULL;
+	}
+	wb_pg_catalog_close(&s->cat);
+	int rc = wb_pg_catalog_open(&s->cat, cfg, err);
+	if (rc == WB_OK) {
+		struct slot_info si;
+		pthread_mutex_lock(&s->mu);
+		struct wb_source_resume r = {.have = true,
+					     .pos = s->durable_pos,
+					     .ack = s->durable_ack};
+		pthread_mutex_unlock(&s->mu);
+		rc = read_slot(s, &si, err);
+		if (rc == WB_OK && find_gap(s, &r, &si, err) != WB_OK)
+			return err->code; /* not retriable */
+		if (rc == WB_OK) {
+			s->repl = wb_pg_connect(cfg, "database", err);
+			rc = s->repl ? start_stream(s, r.ack, err) : err->code;
+		}
+	}
+	if (rc) {
+		if (err->code == WB_ERR_CONNECT)
+			err->retriable = connect_error_heals(err->message);
+		else if (s->cat.conn == NULL ||
+			 PQstatus(s->cat.conn) != CONNECTION_OK ||
+			 (s->repl && PQstatus(s->repl) != CONNECTION_OK))
+			err->retriable = true;
+		return rc;
+	}
+	/* a new walsender session: relations come again, transactions from
+	 * the start */
+	for (int i = 0; i < s->nrels; i++)
+		wb_table_unref(s->rels[i].table);
+	s->nrels = 0;
+	s->last_rel = -1;
+	s->in_txn = false;
+	s->caught_up = false;
+	s->server_end = 0;
+	if (wb_position_cmp(&s->last_pos, &s->replay_upto) > 0)
+		s->replay_upto = s->last_pos;
+	return WB_OK;
+}
+
 static int pg_keepalive(struct wb_source *base, wb_error_t *err)
 {
 	struct pg_source *s = (struct pg_source *)base;
@@ -1328,6 +1611,7 @@ static void pg_ack(struct wb_source *base, const wb_position_t *pos,
 		   uint64_t ack)
 {
 	struct pg_source *s = (struct pg_source *)base;
+	atomic_store(&s->acked, true);
 	pthread_mutex_lock(&s->mu);
 	if (wb_position_cmp(&s->durable_pos, pos) < 0)
 		s->durable_pos = *pos;
@@ -1447,11 +1731,35 @@ static int pg_parse_ack(const char *text, uint64_t *ack)
 	return wb_pg_parse_lsn(text, ack);
 }
 
+/* A slot this process created and no checkpoint ever used only pins WAL:
+ * a first run that fails drops it (the next start creates it again). */
+static void drop_unused_slot(struct pg_source *s)
+{
+	if (!s->created_slot || atomic_load(&s->acked) || s->cat.conn == NULL ||
+	    PQstatus(s->cat.conn) != CONNECTION_OK)
+		return;
+	PQfinish(s->repl); /* releases the slot */
+	s->repl = NULL;
+	end_round(s);
+	wb_error_t err;
+	wb_error_clear(&err);
+	for (int i = 0; i < 50; i++) {
+		if (drop_slot(s, &err) == WB_OK)
+			return;
+		/* the walsender may take a moment to release it */
+		struct timespec ts = {0, 100 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	wb_warn("postgres", "%s; drop it by hand", err.message);
+}
+
 static void pg_close(struct wb_source *base)
 {
 	struct pg_source *s = (struct pg_source *)base;
-	if (s->repl == NULL || PQstatus(s->repl) != CONNECTION_OK)
+	if (s->repl == NULL || PQstatus(s->repl) != CONNECTION_OK) {
+		drop_unused_slot(s);
 		return;
+	}
 	wb_error_t err;
 	if (send_status(s, false, &err) == 0 &&
 	    PQputCopyEnd(s->repl, NULL) == 1 && PQflush(s->repl) == 0) {
@@ -1480,6 +1788,7 @@ static void pg_close(struct wb_source *base)
 	wb_pg_format_lsn(s->sent_flush, lsn, sizeof(lsn));
 	wb_info("postgres", "closed slot %s at confirmed flush %s", s->slot,
 		lsn);
+	drop_unused_slot(s);
 	PQfinish(s->repl);
 	s->repl = NULL;
 	end_round(s);
@@ -1546,6 +1855,7 @@ const struct wb_source_ops wb_pg_source_ops = {
 	.open = pg_open,
 	.poll = pg_poll,
 	.keepalive = pg_keepalive,
+	.reconnect = pg_reconnect,
 	.ack = pg_ack,
 	.caught_up = pg_caught_up,
 	.idle_ack = pg_idle_ack,
