@@ -240,13 +240,21 @@ static char *numeric_text(const struct numeric *n, struct wb_arena *a,
 	size_t o = 0;
 	if (n->sign == 0x4000)
 		out[o++] = '-';
-	bool started = false;
-	for (int e = top; e >= 0; e--) {
-		int d = numeric_digit(n, e);
-		if (d == 0 && !started && e > 0)
-			continue;
-		started = true;
-		out[o++] = (char)('0' + d);
+	/* as get_str_from_var: each base-10000 digit of the integer part,
+	 * the first without its leading zeros (a non-canonical leading zero
+	 * digit prints as "0"), or "0" when there is no integer part */
+	if (n->weight < 0)
+		out[o++] = '0';
+	for (int g = 0; g <= n->weight; g++) {
+		unsigned dig =
+			g < n->ndigits ? wb_pg_get_u16(n->digits + 2 * g) : 0;
+		bool putit = g > 0;
+		for (unsigned div = 1000; div >= 1; div /= 10) {
+			unsigned x = dig / div % 10;
+			putit |= x > 0 || div == 1;
+			if (putit)
+				out[o++] = (char)('0' + x);
+		}
 	}
 	if (n->dscale > 0) {
 		out[o++] = '.';
