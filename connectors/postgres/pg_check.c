@@ -1,11 +1,136 @@
 /* pg_check.c — `waybill check` and `waybill status` for the PostgreSQL source.
- */
+ *
+ * Besides server settings and privileges, both compare the checkpoint with
+ * the slot: a slot that is missing, invalidated (wal_status 'lost') or
+ * confirmed past the checkpoint's flush_lsn means changes the pipeline
+ * never wrote are gone from the slot; that is a failure, reported with the
+ * LSN range at risk and the ways out. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "checkpoint.h"
 #include "pg_catalog.h"
 #include "source.h"
+
+/* The slot as pg_replication_slots shows it, and the server's position. */
+struct slot_view {
+	bool exists;
+	bool lost;	     /* wal_status = 'lost' */
+	char wal_status[16]; /* "" when unknown (before PostgreSQL 13) */
+	bool has_confirmed;  /* confirmed_flush_lsn is not null */
+	uint64_t confirmed;  /* confirmed_flush_lsn */
+	uint64_t current;    /* the server's WAL position now */
+	char current_text[32];
+};
+
+static int read_slot(PGconn *conn, const char *slot, struct slot_view *v,
+		     wb_error_t *err)
+{
+	memset(v, 0, sizeof(*v));
+	PGresult *res = wb_pg_query(
+		conn,
+		"SELECT CASE WHEN pg_is_in_recovery() THEN "
+		"pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text, "
+		"s.slot_name IS NOT NULL, s.confirmed_flush_lsn::text, "
+		"CASE WHEN current_setting('server_version_num')::int >= "
+		"130000 "
+		"THEN (to_jsonb(s) ->> 'wal_status') END "
+		"FROM (SELECT 1) one LEFT JOIN pg_replication_slots s "
+		"ON s.slot_name = $1",
+		1, (const char *[]){slot}, err);
+	if (res == NULL)
+		return err->code;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return wb_error_set(err, WB_ERR_RUNTIME,
+				    "unexpected catalog answer");
+	}
+	snprintf(v->current_text, sizeof(v->current_text), "%s",
+		 PQgetvalue(res, 0, 0));
+	wb_pg_parse_lsn(v->current_text, &v->current);
+	v->exists = PQgetvalue(res, 0, 1)[0] == 't';
+	if (!PQgetisnull(res, 0, 2)) {
+		v->has_confirmed = wb_pg_parse_lsn(PQgetvalue(res, 0, 2),
+						   &v->confirmed) == 0;
+	}
+	if (!PQgetisnull(res, 0, 3))
+		snprintf(v->wal_status, sizeof(v->wal_status), "%s",
+			 PQgetvalue(res, 0, 3));
+	v->lost = strcmp(v->wal_status, "lost") == 0;
+	PQclear(res);
+	return WB_OK;
+}
+
+/* The ways past a gap, for the end of a one-line message. */
+static void ways_out(const struct wb_config *cfg, char *buf, size_t n)
+{
+	snprintf(buf, n,
+		 "set `on_gap: resnapshot` under source in %s, or run once "
+		 "`waybill run -c %s --resnapshot` (either reads the captured "
+		 "tables again, online, and streams from there)",
+		 cfg->path, cfg->path);
+}
+
+/* Whether the slot can continue the checkpoint. Returns a short state
+ * ("ok", "missing", "lost", "ahead", "no_checkpoint") and, unless ok,
+ * fills problem with one line: what happened, the LSN range at risk and
+ * the ways out. */
+static const char *slot_problem(const struct wb_config *cfg, bool have,
+				uint64_t ack, const struct slot_view *v,
+				char *problem, size_t n)
+{
+	char from[32], to[32], conf[32], ways[512];
+	wb_pg_format_lsn(ack, from, sizeof(from));
+	wb_pg_format_lsn(v->current, to, sizeof(to));
+	wb_pg_format_lsn(v->confirmed, conf, sizeof(conf));
+	ways_out(cfg, ways, sizeof(ways));
+	problem[0] = '\0';
+	if (!have) {
+		if (!v->exists || cfg->source.snapshot == WB_SNAPSHOT_ALWAYS)
+			return "ok";
+		snprintf(problem, n,
+			 "slot %s exists but there is no checkpoint "
+			 "(%s/%s.json): what the output already holds is "
+			 "unknown, so a start would skip or repeat changes; "
+			 "ways out: restore the checkpoint file, drop the slot "
+			 "(SELECT pg_drop_replication_slot('%s');) to start "
+			 "afresh, %s",
+			 cfg->source.slot, cfg->checkpoint_dir, cfg->name,
+			 cfg->source.slot, ways);
+		return "no_checkpoint";
+	}
+	if (!v->exists) {
+		snprintf(problem, n,
+			 "slot %s is missing but the checkpoint is at "
+			 "flush_lsn %s: the changes committed from %s to %s "
+			 "(the server's position now) are held by no slot and "
+			 "would be skipped; ways out: %s",
+			 cfg->source.slot, from, from, to, ways);
+		return "missing";
+	}
+	if (v->lost) {
+		snprintf(problem, n,
+			 "slot %s was invalidated (wal_status lost: the server "
+			 "removed WAL the slot still needed, see "
+			 "max_slot_wal_keep_size): the changes committed from "
+			 "%s (the checkpoint's flush_lsn) to %s can no longer "
+			 "be read; ways out: %s",
+			 cfg->source.slot, from, to, ways);
+		return "lost";
+	}
+	if (ack != 0 && v->has_confirmed && v->confirmed > ack) {
+		snprintf(problem, n,
+			 "slot %s has confirmed_flush_lsn %s, past the "
+			 "checkpoint's flush_lsn %s: the changes committed "
+			 "from %s to %s were consumed by something else (or "
+			 "the slot was dropped and created again) and never "
+			 "written by this pipeline; ways out: %s",
+			 cfg->source.slot, conf, from, from, conf, ways);
+		return "ahead";
+	}
+	return "ok";
+}
 
 static PGresult *one_row(PGconn *conn, const char *sql, int n,
 			 const char *const *params, wb_error_t *err)
@@ -17,6 +142,203 @@ static PGresult *one_row(PGconn *conn, const char *sql, int n,
 		return NULL;
 	}
 	return res;
+}
+
+/* "a"."b", "c"."d" for the tables of t that need[i] (all when need is
+ * NULL); malloc'd, NULL when out of memory. */
+static char *table_list(PGconn *conn, const struct wb_pg_reltarget *t, int n,
+			const bool *need)
+{
+	char *list = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&list, &len);
+	if (m == NULL)
+		return NULL;
+	int k = 0;
+	for (int i = 0; i < n; i++) {
+		if (need && !need[i])
+			continue;
+		char *q = PQescapeIdentifier(conn, t[i].schema,
+					     strlen(t[i].schema));
+		char *r =
+			PQescapeIdentifier(conn, t[i].name, strlen(t[i].name));
+		fprintf(m, "%s%s.%s", k++ ? ", " : "", q ? q : "?",
+			r ? r : "?");
+		PQfreemem(q);
+		PQfreemem(r);
+	}
+	if (fclose(m) != 0) {
+		free(list);
+		return NULL;
+	}
+	return list;
+}
+
+/* The publication holds every captured table, or waybill may create or
+ * extend it (which needs ownership of the publication and of the tables);
+ * otherwise FAIL with the exact statement for the owner to run. */
+static int check_publication(PGconn *conn, const struct wb_config *cfg,
+			     const struct wb_pg_reltarget *t, int n,
+			     bool pub_exists, bool can_create, FILE *out)
+{
+	const char *pub = cfg->source.publication;
+	char *qpub = PQescapeIdentifier(conn, pub, strlen(pub));
+	bool *missing = calloc((size_t)n + 1, sizeof(*missing));
+	bool *owned = calloc((size_t)n + 1, sizeof(*owned));
+	char *list = NULL;
+	int failed = 0, nmissing = 0;
+	bool own_all = true, own_pub = false, all_tables = false;
+	wb_error_t e;
+	if (qpub == NULL || missing == NULL || owned == NULL) {
+		fprintf(out, "FAIL publication: out of memory\n");
+		failed = 1;
+		goto done;
+	}
+	/* what the publication covers, table by table, and what we own */
+	PGresult *res = wb_pg_query(
+		conn,
+		"SELECT coalesce((SELECT puballtables FROM pg_publication "
+		"WHERE pubname = $1), false), "
+		"coalesce((SELECT pg_has_role(pubowner, 'USAGE') FROM "
+		"pg_publication WHERE pubname = $1), false)",
+		1, (const char *[]){pub}, &e);
+	if (res == NULL) {
+		fprintf(out, "FAIL publication: %s\n", e.message);
+		failed = 1;
+		goto done;
+	}
+	all_tables = PQgetvalue(res, 0, 0)[0] == 't';
+	own_pub = PQgetvalue(res, 0, 1)[0] == 't';
+	PQclear(res);
+	bool in_schema = PQserverVersion(conn) >= 150000;
+	for (int i = 0; i < n; i++) {
+		char oid[16];
+		snprintf(oid, sizeof(oid), "%u", t[i].oid);
+		res = wb_pg_query(
+			conn,
+			in_schema
+				? "SELECT pg_has_role(c.relowner, 'USAGE'), "
+				  "EXISTS (SELECT 1 FROM pg_publication_rel r "
+				  "JOIN pg_publication p ON p.oid = r.prpubid "
+				  "WHERE p.pubname = $2 AND r.prrelid = c.oid) "
+				  "OR EXISTS (SELECT 1 FROM "
+				  "pg_publication_namespace s JOIN "
+				  "pg_publication p ON p.oid = s.pnpubid WHERE "
+				  "p.pubname = $2 AND s.pnnspid = "
+				  "c.relnamespace) "
+				  "FROM pg_class c WHERE c.oid = $1::oid"
+				: "SELECT pg_has_role(c.relowner, 'USAGE'), "
+				  "EXISTS (SELECT 1 FROM pg_publication_rel r "
+				  "JOIN pg_publication p ON p.oid = r.prpubid "
+				  "WHERE p.pubname = $2 AND r.prrelid = c.oid) "
+				  "FROM pg_class c WHERE c.oid = $1::oid",
+			2, (const char *[]){oid, pub}, &e);
+		if (res == NULL || PQntuples(res) != 1) {
+			fprintf(out, "FAIL publication: %s\n",
+				res ? "unexpected catalog answer" : e.message);
+			PQclear(res);
+			failed = 1;
+			goto done;
+		}
+		owned[i] = PQgetvalue(res, 0, 0)[0] == 't';
+		missing[i] = !all_tables && PQgetvalue(res, 0, 1)[0] != 't';
+		PQclear(res);
+		own_all &= owned[i];
+		nmissing += missing[i];
+	}
+	if (!pub_exists) {
+		list = table_list(conn, t, n, NULL);
+		if (can_create && own_all) {
+			fprintf(out,
+				"ok publication: %s will be created for the "
+				"%d captured table%s\n",
+				pub, n, n == 1 ? "" : "s");
+		} else {
+			fprintf(out,
+				"FAIL publication: %s does not exist and %s "
+				"may not create it (%s); as the tables' owner "
+				"run CREATE PUBLICATION %s FOR TABLE %s;\n",
+				pub, PQuser(conn),
+				can_create ? "it must own every captured table"
+					   : "no CREATE privilege on the "
+					     "database",
+				qpub, list ? list : "...");
+			failed = 1;
+		}
+	} else if (nmissing == 0) {
+		fprintf(out, "ok publication: %s holds every captured table\n",
+			pub);
+	} else {
+		list = table_list(conn, t, n, missing);
+		bool own_missing = true;
+		for (int i = 0; i < n; i++)
+			own_missing &= !missing[i] || owned[i];
+		if (own_pub && own_missing) {
+			fprintf(out,
+				"ok publication: %s lacks %s; waybill adds "
+				"%s when it starts\n",
+				pub, list ? list : "...",
+				nmissing == 1 ? "it" : "them");
+		} else {
+			fprintf(out,
+				"FAIL publication: %s lacks %s and %s may not "
+				"add %s (that needs ownership of the "
+				"publication and of the table); as the "
+				"owner run ALTER PUBLICATION %s ADD TABLE "
+				"%s;\n",
+				pub, list ? list : "...", PQuser(conn),
+				nmissing == 1 ? "it" : "them", qpub,
+				list ? list : "...");
+			failed = 1;
+		}
+	}
+done:
+	free(list);
+	free(missing);
+	free(owned);
+	PQfreemem(qpub);
+	return failed;
+}
+
+/* The slot against the checkpoint (see slot_problem). */
+static int check_slot(PGconn *conn, struct wb_source *base, FILE *out)
+{
+	const struct wb_config *cfg = base->cfg;
+	struct wb_checkpoint cp;
+	struct slot_view v;
+	wb_error_t e;
+	if (wb_checkpoint_load(cfg->checkpoint_dir, cfg->name, base->ops, &cp,
+			       &e) != 0) {
+		fprintf(out, "FAIL slot: %s\n", e.message);
+		return 1;
+	}
+	bool have = cp.have;
+	uint64_t ack = cp.ack;
+	wb_checkpoint_clear(&cp);
+	if (read_slot(conn, cfg->source.slot, &v, &e) != 0) {
+		fprintf(out, "FAIL slot: %s\n", e.message);
+		return 1;
+	}
+	char problem[1400];
+	const char *state =
+		slot_problem(cfg, have, ack, &v, problem, sizeof(problem));
+	if (strcmp(state, "ok") != 0) {
+		fprintf(out, "FAIL slot: %s\n", problem);
+		return 1;
+	}
+	if (!v.exists)
+		fprintf(out, "ok slot: %s will be created\n", cfg->source.slot);
+	else if (strcmp(v.wal_status, "unreserved") == 0)
+		fprintf(out,
+			"ok slot: %s exists (wal_status unreserved: it holds "
+			"more WAL than max_slot_wal_keep_size allows and is "
+			"invalidated at the next checkpoint unless waybill "
+			"catches up)\n",
+			cfg->source.slot);
+	else
+		fprintf(out, "ok slot: %s exists%s\n", cfg->source.slot,
+			have ? " and continues the checkpoint" : "");
+	return 0;
 }
 
 int wb_pg_check(struct wb_source *base, FILE *out, wb_error_t *err)
@@ -153,35 +475,11 @@ int wb_pg_check(struct wb_source *base, FILE *out, wb_error_t *err)
 			PQfreemem(r);
 		}
 	}
-	if (pub_exists) {
-		fprintf(out, "ok publication: %s exists\n",
-			cfg->source.publication);
-	} else if (can_create) {
-		fprintf(out,
-			"ok publication: %s will be created (needs ownership "
-			"of the tables)\n",
-			cfg->source.publication);
-	} else {
-		char *list = NULL;
-		size_t len = 0;
-		FILE *m = open_memstream(&list, &len);
-		for (int i = 0; m && i < n; i++)
-			fprintf(m, "%s%s.%s", i ? ", " : "", t[i].schema,
-				t[i].name);
-		if (m)
-			fclose(m);
-		fprintf(out,
-			"FAIL publication: %s does not exist and %s may not "
-			"create it; as the tables' owner run CREATE "
-			"PUBLICATION %s "
-			"FOR TABLE %s;\n",
-			cfg->source.publication, PQuser(conn),
-			cfg->source.publication, list ? list : "...");
-		free(list);
+	if (check_publication(conn, cfg, t, n, pub_exists, can_create, out) !=
+	    0)
 		failed = 1;
-	}
-	fprintf(out, "ok slot: %s %s\n", cfg->source.slot,
-		slot_exists ? "exists" : "will be created");
+	if (check_slot(conn, base, out) != 0)
+		failed = 1;
 	wb_pg_reltargets_free(t, n);
 	PQfreemem(user);
 	wb_pg_catalog_close(&cat);
@@ -232,7 +530,24 @@ int wb_pg_status(struct wb_source *base, const struct wb_source_resume *resume,
 			slot, "active",
 			json_boolean(PQgetvalue(res, 0, 3)[0] == 't'));
 	}
+	struct slot_view v;
+	if (read_slot(cat.conn, cfg->source.slot, &v, err) != 0) {
+		json_decref(slot);
+		PQclear(res);
+		wb_pg_catalog_close(&cat);
+		return err->code;
+	}
+	if (v.wal_status[0])
+		json_object_set_new(slot, "wal_status",
+				    json_string(v.wal_status));
+	char problem[1400];
+	const char *state = slot_problem(cfg, resume->have, resume->ack, &v,
+					 problem, sizeof(problem));
+	json_object_set_new(slot, "state", json_string(state));
 	json_object_set_new(obj, "slot", slot);
+	/* the core prints the status, then this on stderr, and exits 1 */
+	if (problem[0])
+		json_object_set_new(obj, "problem", json_string(problem));
 	uint64_t base_lsn = resume->have ? resume->ack : confirmed;
 	json_object_set_new(
 		obj, "lag_bytes",
