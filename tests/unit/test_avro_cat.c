@@ -300,18 +300,18 @@ static void test_envelope(void)
 	char s1[512], s2[512], want[2048];
 	snprintf(s1, sizeof(s1), src, 1, 1);
 	snprintf(s2, sizeof(s2), src, 2, 2);
-	snprintf(
-		want, sizeof(want),
-		"{\"before\":null,\"after\":{\"k\":null,\"n\":null,"
-		"\"a\":[[1,2],[3,null]]},\"op\":\"c\",%s\"unchanged\":[],"
-		"\"unrepresentable\":[\"k\",\"n\"],\"unrepresentable_text\":"
-		"{\"after\":{\"k\":\"infinity\",\"n\":\"NaN\"}}}\n"
-		"{\"before\":null,\"after\":{\"k\":"
-		"\"+294247-01-10T04:00:54.775807Z\",\"n\":\"-1.06\",\"a\":null},"
-		"\"op\":\"c\",%s\"unchanged\":[],\"unrepresentable\":[\"a\"],"
-		"\"unrepresentable_text\":{\"after\":{\"a\":\"[0:1]={1,2}\"}}}"
-		"\n",
-		s1, s2);
+	snprintf(want, sizeof(want),
+		 "{\"before\":null,\"after\":{\"k\":null,\"n\":null,"
+		 "\"a\":[[1,2],[3,null]]},\"op\":\"c\",%s\"unchanged\":[],"
+		 "\"unrepresentable\":[\"k\",\"n\"],\"unrepresentable_text\":"
+		 "{\"after\":{\"k\":\"infinity\",\"n\":\"NaN\"}}}\n"
+		 "{\"before\":null,\"after\":{\"k\":"
+		 "\"+294247-01-10T04:00:54.775807Z\",\"n\":\"-1.06\",\"a\":"
+		 "null},"
+		 "\"op\":\"c\",%s\"unchanged\":[],\"unrepresentable\":[\"a\"],"
+		 "\"unrepresentable_text\":{\"after\":{\"a\":\"[0:1]={1,2}\"}}}"
+		 "\n",
+		 s1, s2);
 	CHECK(text && strcmp(text, want) == 0);
 	if (text && strcmp(text, want) != 0)
 		fprintf(stderr, "got:\n%s\nwant:\n%s\n", text, want);
