@@ -105,7 +105,7 @@ int wb_pg_resolve_tables(struct wb_pg_catalog *c, struct wb_pg_reltarget **out,
 		c->conn,
 		"SELECT c.oid, n.nspname, c.relname, c.relreplident, "
 		"EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid "
-		"AND i.indisprimary) "
+		"AND i.indisprimary), c.relkind = 'p' "
 		"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
 		"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
 		"AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
@@ -132,6 +132,7 @@ int wb_pg_resolve_tables(struct wb_pg_catalog *c, struct wb_pg_reltarget **out,
 		t[k].name = strdup(name);
 		t[k].replident = PQgetvalue(res, r, 3)[0];
 		t[k].has_pk = PQgetvalue(res, r, 4)[0] == 't';
+		t[k].partitioned = PQgetvalue(res, r, 5)[0] == 't';
 		k++;
 	}
 	/* every plain (non-glob) include entry must name an existing table */

@@ -28,7 +28,8 @@ struct wb_pg_reltarget {
 	char *schema;
 	char *name;
 	bool has_pk;
-	char replident; /* 'd', 'n', 'f', 'i' */
+	bool partitioned; /* a partitioned table: captured as its root */
+	char replident;	  /* 'd', 'n', 'f', 'i' */
 };
 
 struct wb_pg_catalog {

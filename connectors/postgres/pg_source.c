@@ -313,80 +313,113 @@ static char *table_list_sql(PGconn *conn, struct wb_pg_reltarget *t, int n,
 	return sql;
 }
 
+/* Runs sql (a publication statement) as the configured user; a refusal
+ * names the statement for the tables' owner to run. */
+static int publication_sql(struct pg_source *s, const char *sql,
+			   const char *what, wb_error_t *err)
+{
+	PGresult *res = wb_pg_query(s->cat.conn, sql, 0, NULL, err);
+	if (res == NULL) {
+		wb_error_prefix(err,
+				"cannot %s publication %s (run \"%s\" as the "
+				"tables' owner)",
+				what, s->publication, sql);
+		return err->code;
+	}
+	PQclear(res);
+	wb_info("postgres", "%s publication %s", what, s->publication);
+	return WB_OK;
+}
+
+/* The publication streams every captured table; partitioned tables as
+ * their root (publish_via_partition_root), so a partitioned table is one
+ * series whatever partition a row lives in. `skip`, when not NULL, marks
+ * tables to leave out. */
 static int ensure_publication(struct pg_source *s, struct wb_pg_reltarget *t,
 			      int n, wb_error_t *err)
 {
 	const char *params[1] = {s->publication};
 	PGresult *res = wb_pg_query(s->cat.conn,
-				    "SELECT puballtables FROM pg_publication "
-				    "WHERE pubname = $1",
+				    "SELECT puballtables, pubviaroot FROM "
+				    "pg_publication WHERE pubname = $1",
 				    1, params, err);
 	if (res == NULL)
 		return err->code;
 	bool exists = PQntuples(res) == 1;
 	bool all = exists && PQgetvalue(res, 0, 0)[0] == 't';
+	bool viaroot = exists && PQgetvalue(res, 0, 1)[0] == 't';
 	PQclear(res);
-	if (all)
-		return WB_OK;
-
-	bool *present = calloc((size_t)n, sizeof(bool));
-	if (present == NULL)
+	bool any_partitioned = false;
+	for (int i = 0; i < n; i++)
+		any_partitioned |= t[i].partitioned;
+	char *pub = PQescapeIdentifier(s->cat.conn, s->publication,
+				       strlen(s->publication));
+	if (pub == NULL)
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	int rc = WB_OK;
+	if (exists && !viaroot && any_partitioned) {
+		char sql[256];
+		snprintf(sql, sizeof(sql),
+			 "ALTER PUBLICATION %s SET "
+			 "(publish_via_partition_root = true)",
+			 pub);
+		rc = publication_sql(s, sql,
+				     "set publish_via_partition_root "
+				     "on",
+				     err);
+	}
+	if (rc || all) {
+		PQfreemem(pub);
+		return rc;
+	}
+
+	bool *present = calloc((size_t)n + 1, sizeof(bool));
+	if (present == NULL) {
+		PQfreemem(pub);
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	}
 	int missing = n;
 	if (exists) {
 		res = wb_pg_query(s->cat.conn,
-				  "SELECT schemaname, tablename FROM "
-				  "pg_publication_tables WHERE pubname = $1",
+				  "SELECT c.oid FROM pg_publication_rel pr "
+				  "JOIN pg_publication p ON p.oid = pr.prpubid "
+				  "JOIN pg_class c ON c.oid = pr.prrelid "
+				  "WHERE p.pubname = $1",
 				  1, params, err);
 		if (res == NULL) {
 			free(present);
+			PQfreemem(pub);
 			return err->code;
 		}
-		for (int r = 0; r < PQntuples(res); r++)
+		for (int r = 0; r < PQntuples(res); r++) {
+			uint32_t oid = (uint32_t)strtoul(PQgetvalue(res, r, 0),
+							 NULL, 10);
 			for (int i = 0; i < n; i++)
-				if (!present[i] &&
-				    strcmp(PQgetvalue(res, r, 0),
-					   t[i].schema) == 0 &&
-				    strcmp(PQgetvalue(res, r, 1), t[i].name) ==
-					    0) {
+				if (!present[i] && t[i].oid == oid) {
 					present[i] = true;
 					missing--;
 				}
+		}
 		PQclear(res);
 	}
-	int rc = WB_OK;
 	if (missing > 0) {
 		char *list = table_list_sql(s->cat.conn, t, n, present);
-		char *pub = PQescapeIdentifier(s->cat.conn, s->publication,
-					       strlen(s->publication));
 		char *sql = NULL;
-		if (list && pub &&
+		if (list &&
 		    asprintf(&sql,
 			     exists ? "ALTER PUBLICATION %s ADD TABLE %s"
-				    : "CREATE PUBLICATION %s FOR TABLE %s",
-			     pub, list) > 0) {
-			res = wb_pg_query(s->cat.conn, sql, 0, NULL, err);
-			if (res == NULL) {
-				wb_error_prefix(err,
-						"cannot %s publication %s (run "
-						"\"%s\" as the tables' owner)",
-						exists ? "extend" : "create",
-						s->publication, sql);
-				rc = err->code;
-			} else {
-				wb_info("postgres", "%s publication %s",
-					exists ? "extended" : "created",
-					s->publication);
-			}
-			PQclear(res);
-		} else {
+				    : "CREATE PUBLICATION %s FOR TABLE %s WITH "
+				      "(publish_via_partition_root = true)",
+			     pub, list) > 0)
+			rc = publication_sql(s, sql,
+					     exists ? "extend" : "create", err);
+		else
 			rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-		}
 		free(sql);
 		free(list);
-		PQfreemem(pub);
 	}
 	free(present);
+	PQfreemem(pub);
 	return rc;
 }
 
@@ -485,7 +518,12 @@ static int find_gap(struct pg_source *s, const struct wb_source_resume *resume,
 			"%s (--resnapshot drops the dead slot and makes a new "
 			"one)",
 			s->slot, ack, now, ways);
-	if (si->confirmed > resume->ack)
+	/* A checkpoint holding only snapshot rows at (P - 1, n) may have no
+	 * ack (written before acks were recorded for them): P is its ack. */
+	uint64_t have_ack = resume->ack;
+	if (have_ack == 0 && resume->pos.major != 0)
+		have_ack = resume->pos.major + 1;
+	if (si->confirmed > have_ack)
 		return wb_error_set(
 			err, WB_ERR_RUNTIME,
 			"gap: replication slot %s is confirmed up to %s, past "
@@ -878,8 +916,14 @@ static int pg_open(struct wb_source *base,
 		if ((rc = create_slot(s, pending, err)))
 			return rc;
 		s->created_slot = true;
-		/* the stream of a new slot starts at its consistent point */
+		/* the stream of a new slot starts at its consistent point,
+		 * and nothing before it is ours to deliver: the first
+		 * checkpoint records it as the ack even when it holds only
+		 * snapshot rows (which carry no ack) */
 		start = s->slot_point;
+		pthread_mutex_lock(&s->mu);
+		s->idle_candidate = s->slot_point;
+		pthread_mutex_unlock(&s->mu);
 	}
 	if ((rc = start_stream(s, start, err)))
 		return rc;
