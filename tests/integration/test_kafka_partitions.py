@@ -1,0 +1,147 @@
+# test_kafka_partitions.py — the partition of a message depends on the key
+# values alone (murmur2 of the key's Avro binary without the schema framing)
+# and the partition count of each topic is kept in the checkpoint.
+#
+# 1. A topic's partition count changes between a crash and the restart while
+#    its partitions hold events written after the checkpoint: the restart
+#    refuses (exit 1, one line naming the topic, both counts and the way
+#    out) and produces nothing. The mock cannot add partitions to a topic,
+#    so the test does what `kafka-topics --alter --partitions 8` does: a new
+#    cluster whose topic has 8 partitions, holding every message of the old
+#    one in the partition it was in. The way out (one run with exactly_once:
+#    false) then works and the checkpoint records the new count.
+# 2. A key-schema change (id int -> bigint: a new key schema, fingerprint
+#    and identity, the same key bytes) in the middle of kill -9 rounds: every
+#    change exactly once, every key in one partition, the one murmur2 of its
+#    values gives.
+import os
+import random
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from wbtest import *  # noqa: E402,F401
+import kafkatest as kt  # noqa: E402
+import wbtest  # noqa: E402
+from wbtest import WAYBILL  # noqa: E402
+
+from confluent_kafka import Producer  # noqa: E402
+
+TOPIC = "pa.public.items"
+
+
+def copy_messages(msgs, bootstrap):
+    """Produces msgs into the cluster at bootstrap, each into the partition
+    number it had, in offset order per partition."""
+    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "log_level": 3})
+    for m in sorted(msgs, key=lambda m: (m.topic, m.partition, m.offset)):
+        p.produce(m.topic, value=m.value, key=m.key, partition=m.partition,
+                  headers=[(k, v.encode() if v is not None else None) for k, v in m.headers.items()])
+        p.poll(0)
+    left = p.flush(30)
+    check_eq(left, 0, "every copied message delivered")
+
+
+def count_change(pg):
+    a = kt.MockKafka(args=["--topic", TOPIC, "--partitions", "4"])
+    p = kt.kafka_pipeline(pg, a, name="pa")
+    p.run_idle(1)
+    wl = kt.Workload(pg)
+    wl.run(100)
+    p.run_idle(2)
+    ck = p.checkpoint()
+    check_eq(ck["sink"]["partitions"].get(TOPIC), 4, "the checkpoint keeps the partition count")
+    delivered = position(ck["sink"]["delivered"], allow_end=True)
+
+    wl.run(300)
+    env = dict(os.environ, WB_CRASH_AT="kafka.produce:200", WB_DELAY="kafka.produce:2000")
+    proc = wbtest.Proc([WAYBILL, "run", "-c", p.config], p._logfile("crash"), env=env)
+    rc = proc.wait(120)
+    check_eq(rc, -signal.SIGKILL, "waybill killed at its 200th produce")
+
+    old = [m for m in kt.consume(a.bootstrap, prefix="pa.")]
+    after = [m for m in old if m.topic == TOPIC and
+             position(m.headers["waybill.position"]) > delivered]
+    check(len(after) > 0, "the partitions hold events written after the checkpoint",
+          f"{len(after)} of {len(old)} messages")
+    a.stop()
+
+    b = kt.MockKafka(args=["--topic", TOPIC, "--partitions", "8"])
+    copy_messages(old, b.bootstrap)
+    before = len(kt.consume(b.bootstrap, prefix="pa."))
+    p.write_config(p.config_text.replace(a.bootstrap, b.bootstrap))
+    r = p.run(["run", "-c", p.config, "--stop-when-idle", "2"], timeout=120)
+    want = (f"kafka: topic {TOPIC} had 4 partitions at the last checkpoint and has 8 now, "
+            f"and partition ")
+    lines = [l for l in r.stderr_lines() if want in l]
+    check(r.rc == 1 and len(lines) == 1, "restart with another partition count refused, exit 1",
+          repr(r))
+    for part in ("give pa.public.items 4 partitions again", "sink.exactly_once: false"):
+        check(part in lines[0], f"the message says the way out: {part!r}", lines[0])
+    check_eq(len(kt.consume(b.bootstrap, prefix="pa.")), before, "nothing produced by the refused run")
+    check_eq(p.checkpoint()["sink"]["partitions"].get(TOPIC), 4, "checkpoint unchanged")
+
+    # the way out: one run at least once, then the new count is the checkpoint's
+    p.write_config(p.config_text + "  exactly_once: false\n")
+    p.run_idle(2)
+    check_eq(p.checkpoint()["sink"]["partitions"].get(TOPIC), 8, "the checkpoint has the new count")
+    p.write_config(p.config_text.replace("  exactly_once: false\n", ""))
+    wl.run(10)
+    r = p.run_idle(2)
+    check("had 4 partitions" not in r.stderr, "exactly once again afterwards", r.stderr[-2000:])
+    msgs = [m for m in kt.consume(b.bootstrap, topics=[TOPIC])]
+    ids = set()
+    for m in msgs:
+        if m.value is not None:
+            ids.add(m.headers["waybill.event_id"])
+    expected = sum(1 for evs in wl.expected.values() for e in evs if e[0] != "tomb")
+    check_eq(len(ids), expected, "every change of the workload is in the topic (at least once)")
+
+
+def key_schema_change(pg):
+    rnd = random.Random(int(os.environ.get("WB_SEED", time.time())))
+    pg.psql("DROP TABLE items; " + kt.ITEMS_DDL)
+    k = kt.MockKafka()
+    p = kt.kafka_pipeline(pg, k, name="pk")
+    p.run_idle(1)
+    wl = kt.Workload(pg)
+    wl.start(pause=0.001)
+    for i in range(4):
+        proc = p.start()
+        p.wait_slot_active(proc)
+        if i == 1:
+            time.sleep(rnd.uniform(0.2, 1.0))
+            pg.psql("ALTER TABLE items ALTER id TYPE bigint;")
+            log("  ALTER TABLE items ALTER id TYPE bigint")
+        time.sleep(rnd.uniform(0.3, 1.5))
+        if not proc.alive():
+            fail(f"waybill exited early: {proc.stderr()[-3000:]}")
+        proc.kill(signal.SIGKILL)
+        wait_until(lambda: pg.value(f"SELECT active FROM pg_replication_slots WHERE slot_name = "
+                                    f"'{p.slot_name}'") == "f", 30, "slot released")
+        log(f"round {i + 1}: killed ({wl.n} workload steps so far)")
+    wl.stop()
+    p.run_idle(2, timeout=180)
+    msgs = kt.data_messages(k.bootstrap, "pk")
+    schemas = kt.load_schemas(k.bootstrap, "pk")
+    key_ids = {m.headers.get("waybill.key_schema_id") for m in msgs}
+    check_eq(len(key_ids), 2, "two key schemas (int, then bigint)")
+    parts = kt.partition_counts(k.bootstrap)
+    kt.verify(msgs, schemas, wl, parts, "pk.public.items", exactly_once=True)
+    where = {}
+    for m in msgs:
+        kid = kt.decode_single_object(m.key, schemas, m.headers["waybill.key_schema_id"])["id"]
+        where.setdefault(kid, set()).add(m.partition)
+    split = {kk: v for kk, v in where.items() if len(v) > 1}
+    check_eq(split, {}, "every key in one partition across the key-schema change")
+
+
+def test():
+    pg = Postgres().start()
+    pg.psql(kt.ITEMS_DDL)
+    count_change(pg)
+    key_schema_change(pg)
+
+
+main(test)
