@@ -95,8 +95,23 @@ void wb_pg_reltargets_free(struct wb_pg_reltarget *t, int n)
 	free(t);
 }
 
+static int resolve(struct wb_pg_catalog *c, struct wb_pg_reltarget **out,
+		   int *n, bool strict, wb_error_t *err);
+
 int wb_pg_resolve_tables(struct wb_pg_catalog *c, struct wb_pg_reltarget **out,
 			 int *n, wb_error_t *err)
+{
+	return resolve(c, out, n, true, err);
+}
+
+int wb_pg_list_tables(struct wb_pg_catalog *c, struct wb_pg_reltarget **out,
+		      int *n, wb_error_t *err)
+{
+	return resolve(c, out, n, false, err);
+}
+
+static int resolve(struct wb_pg_catalog *c, struct wb_pg_reltarget **out,
+		   int *n, bool strict, wb_error_t *err)
 {
 	const struct wb_config *cfg = c->cfg;
 	*out = NULL;
@@ -136,7 +151,7 @@ int wb_pg_resolve_tables(struct wb_pg_catalog *c, struct wb_pg_reltarget **out,
 		k++;
 	}
 	/* every plain (non-glob) include entry must name an existing table */
-	for (int i = 0; i < cfg->source.ntables; i++) {
+	for (int i = 0; strict && i < cfg->source.ntables; i++) {
 		const char *want = cfg->source.tables[i];
 		if (wb_config_is_glob(want))
 			continue;
@@ -160,7 +175,7 @@ int wb_pg_resolve_tables(struct wb_pg_catalog *c, struct wb_pg_reltarget **out,
 		}
 	}
 	PQclear(res);
-	if (k == 0) {
+	if (k == 0 && strict) {
 		wb_pg_reltargets_free(t, k);
 		return wb_error_set(
 			err, WB_ERR_CONFIG,

@@ -52,6 +52,11 @@ bool wb_pg_table_selected(const struct wb_config *cfg, const char *schema,
  * WB_ERR_CONFIG. Caller frees with wb_pg_reltargets_free. */
 int wb_pg_resolve_tables(struct wb_pg_catalog *c, struct wb_pg_reltarget **out,
 			 int *n, wb_error_t *err);
+/* The tables the configuration selects now, without the checks above (no
+ * error when a named table is gone or nothing is selected): for finding
+ * tables that appear and disappear while running. */
+int wb_pg_list_tables(struct wb_pg_catalog *c, struct wb_pg_reltarget **out,
+		      int *n, wb_error_t *err);
 void wb_pg_reltargets_free(struct wb_pg_reltarget *t, int n);
 
 /* Builds a table version for relation oid from column descriptions. Looks

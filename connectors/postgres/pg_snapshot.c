@@ -978,3 +978,9 @@ void wb_pg_snapshot_end(struct wb_pg_snapshot *sn)
 	wb_info("postgres", "snapshot rows read by this process: %llu",
 		(unsigned long long)sn->rows_read);
 }
+
+wb_position_t wb_pg_snapshot_next_position(struct wb_pg_snapshot *sn)
+{
+	wb_position_t p = {sn->point - 1, ++sn->n};
+	return p;
+}

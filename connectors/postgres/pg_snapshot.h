@@ -61,6 +61,11 @@ int wb_pg_snapshot_step(struct wb_pg_snapshot *sn, struct wb_batch *b,
 			size_t target_bytes, int timeout_ms,
 			wb_position_t *last, bool *complete, wb_error_t *err);
 
+/* The next position of the open round, (P - 1, n + 1), for an event the
+ * source emits at the round's point before its rows (a truncate that ends
+ * the series of a table that is gone). */
+wb_position_t wb_pg_snapshot_next_position(struct wb_pg_snapshot *sn);
+
 /* Closes the round's reader connections; logs the summary. */
 void wb_pg_snapshot_end(struct wb_pg_snapshot *sn);
 

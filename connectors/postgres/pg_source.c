@@ -43,6 +43,8 @@
 #include "source.h"
 
 #define PG_EPOCH_OFFSET_US 946684800000000LL
+/* how often the catalog is asked for tables that appeared or went away */
+#define DISCOVER_MS 5000
 /* The COMMIT record's ordinal: above any change's (a snapshot round can
  * number more than 2^32 rows). Its text form is "end". */
 #define COMMIT_ORDINAL UINT64_MAX
@@ -100,6 +102,21 @@ struct pg_source {
 	/* snapshots */
 	struct wb_pg_reltarget *targets; /* captured tables */
 	int ntargets;
+
+	/* Tables appearing and disappearing. known: OID text -> "schema.
+	 * table" of every captured table, kept in the checkpoint's source
+	 * state; a table that is gone stays there until the truncate that
+	 * ends its series is durable (under mu). */
+	json_t *known;
+	struct gone_table {
+		uint32_t oid;
+		struct wb_table *table; /* its last shape, or no columns */
+		bool emitted;
+		wb_position_t at; /* the truncate's position, once emitted */
+	} * gone;
+	int ngone;
+	json_t *refused; /* OID text -> true: warned, not capturable */
+	long long last_discover_ms;
 	struct wb_pg_snapshot *snap;
 	PGconn *snap_conn;   /* holds the open round's exported snapshot */
 	uint64_t snap_point; /* P of the open round */
@@ -234,11 +251,12 @@ static int check_identity(struct pg_source *s, struct wb_pg_reltarget *t, int n,
 /* Every captured table must be readable before a slot is created: a
  * snapshot that fails on one table half-way through a first run would
  * leave a slot behind. */
-static int check_select(struct pg_source *s, wb_error_t *err)
+static int check_select(struct pg_source *s, const struct wb_pg_reltarget *t,
+			int n, wb_error_t *err)
 {
-	for (int i = 0; i < s->ntargets; i++) {
+	for (int i = 0; i < n; i++) {
 		char oid[16];
-		snprintf(oid, sizeof(oid), "%u", s->targets[i].oid);
+		snprintf(oid, sizeof(oid), "%u", t[i].oid);
 		const char *params[1] = {oid};
 		PGresult *res = wb_pg_query(
 			s->cat.conn,
@@ -250,19 +268,18 @@ static int check_select(struct pg_source *s, wb_error_t *err)
 		PQclear(res);
 		if (ok)
 			continue;
-		char *q = PQescapeIdentifier(s->cat.conn, s->targets[i].schema,
-					     strlen(s->targets[i].schema));
-		char *r = PQescapeIdentifier(s->cat.conn, s->targets[i].name,
-					     strlen(s->targets[i].name));
+		char *q = PQescapeIdentifier(s->cat.conn, t[i].schema,
+					     strlen(t[i].schema));
+		char *r = PQescapeIdentifier(s->cat.conn, t[i].name,
+					     strlen(t[i].name));
 		char *u = PQescapeIdentifier(s->cat.conn, PQuser(s->cat.conn),
 					     strlen(PQuser(s->cat.conn)));
 		wb_error_set(err, WB_ERR_CONFIG,
 			     "user %s may not read captured table %s.%s; run "
 			     "GRANT SELECT ON %s.%s TO %s (as the table's "
 			     "owner) or exclude the table",
-			     PQuser(s->cat.conn), s->targets[i].schema,
-			     s->targets[i].name, q ? q : "", r ? r : "",
-			     u ? u : "");
+			     PQuser(s->cat.conn), t[i].schema, t[i].name,
+			     q ? q : "", r ? r : "", u ? u : "");
 		PQfreemem(q);
 		PQfreemem(r);
 		PQfreemem(u);
@@ -333,10 +350,11 @@ static int publication_sql(struct pg_source *s, const char *sql,
 
 /* The publication streams every captured table; partitioned tables as
  * their root (publish_via_partition_root), so a partitioned table is one
- * series whatever partition a row lives in. `skip`, when not NULL, marks
- * tables to leave out. */
+ * series whatever partition a row lives in. With `refused` (n flags), a
+ * publication that exists but may not be extended is no error: the tables
+ * it lacks are flagged there, each with a warning. */
 static int ensure_publication(struct pg_source *s, struct wb_pg_reltarget *t,
-			      int n, wb_error_t *err)
+			      int n, bool *refused, wb_error_t *err)
 {
 	const char *params[1] = {s->publication};
 	PGresult *res = wb_pg_query(s->cat.conn,
@@ -417,6 +435,27 @@ static int ensure_publication(struct pg_source *s, struct wb_pg_reltarget *t,
 			rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 		free(sql);
 		free(list);
+	}
+	if (rc && exists && refused && err->code != WB_ERR_NOMEM) {
+		/* The publication exists but we may not add to it: the
+		 * tables it has are streamed; each one it lacks is left out
+		 * with one warning that names the statement for the owner. */
+		for (int i = 0; i < n; i++) {
+			if (present[i])
+				continue;
+			char *one = table_list_sql(s->cat.conn, t + i, 1, NULL);
+			wb_warn("postgres",
+				"table %s.%s is not captured: publication %s "
+				"lacks it and this user may not add it; run "
+				"\"ALTER PUBLICATION %s ADD TABLE %s\" as the "
+				"table's owner (%s)",
+				t[i].schema, t[i].name, s->publication, pub,
+				one ? one : "", err->message);
+			free(one);
+			refused[i] = true;
+		}
+		wb_error_clear(err);
+		rc = WB_OK;
 	}
 	free(present);
 	PQfreemem(pub);
@@ -798,6 +837,246 @@ static int take_request(struct pg_source *s, bool *taken, wb_error_t *err)
 	return rc;
 }
 
+static int target_index(const struct wb_pg_reltarget *t, int n, uint32_t oid)
+{
+	for (int i = 0; i < n; i++)
+		if (t[i].oid == oid)
+			return i;
+	return -1;
+}
+
+static void oid_text(uint32_t oid, char *buf, size_t n)
+{
+	snprintf(buf, n, "%u", oid);
+}
+
+/* Queues the truncate that ends the series of a table that is gone; it is
+ * emitted at the next round's point. name: "schema.table". */
+static int gone_add(struct pg_source *s, uint32_t oid, const char *name,
+		    wb_error_t *err)
+{
+	struct wb_table *t = NULL;
+	for (int i = 0; i < s->nrels && t == NULL; i++)
+		if (s->rels[i].oid == oid && s->rels[i].table)
+			t = wb_table_ref(s->rels[i].table);
+	if (t == NULL) {
+		/* its shape is unknown: the truncate has a row of no columns */
+		char schema[256];
+		const char *dot = strchr(name, '.');
+		size_t len = dot ? (size_t)(dot - name) : 0;
+		if (len >= sizeof(schema))
+			len = sizeof(schema) - 1;
+		memcpy(schema, name, len);
+		schema[len] = '\0';
+		t = wb_table_new(PQdb(s->cat.conn), schema,
+				 dot ? dot + 1 : name, 0);
+		if (t)
+			t->src_id = oid;
+	}
+	if (t == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	pthread_mutex_lock(&s->mu); /* pg_state reads the array */
+	struct gone_table *g =
+		realloc(s->gone, (size_t)(s->ngone + 1) * sizeof(*g));
+	if (g)
+		s->gone = g;
+	if (g)
+		s->gone[s->ngone++] =
+			(struct gone_table){oid, t, false, {0, 0}};
+	pthread_mutex_unlock(&s->mu);
+	if (g == NULL) {
+		wb_table_unref(t);
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	}
+	wb_info("postgres",
+		"table %s (oid %u) is gone: its series ends with a truncate",
+		name, oid);
+	return WB_OK;
+}
+
+/* Frees the entries whose truncate is durable (pg_state took them off
+ * the known list). Source thread. */
+static void gone_sweep(struct pg_source *s)
+{
+	pthread_mutex_lock(&s->mu);
+	for (int i = 0; i < s->ngone;) {
+		char key[16];
+		oid_text(s->gone[i].oid, key, sizeof(key));
+		if (!s->gone[i].emitted || json_object_get(s->known, key)) {
+			i++;
+			continue;
+		}
+		wb_table_unref(s->gone[i].table);
+		s->gone[i] = s->gone[--s->ngone];
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+static bool gone_pending(const struct pg_source *s)
+{
+	for (int i = 0; i < s->ngone; i++)
+		if (!s->gone[i].emitted)
+			return true;
+	return false;
+}
+
+/* At start: compares the captured tables with those the checkpoint knew.
+ * A table that is new since (created, or now matching the globs) is
+ * snapshotted; one that is gone (dropped, or re-created with a new OID)
+ * gets its truncate. Without a list in the checkpoint (a first run, or an
+ * older checkpoint), every captured table counts as known. */
+static int known_init(struct pg_source *s, const struct wb_source_resume *r,
+		      bool snapshot_new, wb_error_t *err)
+{
+	json_t *prev = r->have && r->state ? json_object_get(r->state, "tables")
+					   : NULL;
+	if (!json_is_object(prev))
+		prev = NULL;
+	s->known = json_object();
+	s->refused = json_object();
+	if (s->known == NULL || s->refused == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	char key[16], full[512];
+	for (int i = 0; i < s->ntargets; i++) {
+		oid_text(s->targets[i].oid, key, sizeof(key));
+		snprintf(full, sizeof(full), "%s.%s", s->targets[i].schema,
+			 s->targets[i].name);
+		json_object_set_new(s->known, key, json_string(full));
+		if (prev && json_object_get(prev, key) == NULL) {
+			wb_info("postgres",
+				"table %s is new since the checkpoint%s", full,
+				snapshot_new ? ": taking its snapshot" : "");
+			int rc = snapshot_new ? wb_pg_snapshot_add(
+							s->snap,
+							s->targets[i].schema,
+							s->targets[i].name, err)
+					      : WB_OK;
+			if (rc)
+				return rc;
+		}
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach(prev, k, v)
+	{
+		uint32_t oid = (uint32_t)strtoul(k, NULL, 10);
+		if (target_index(s->targets, s->ntargets, oid) >= 0 ||
+		    !json_is_string(v))
+			continue;
+		json_object_set(s->known, k, v);
+		int rc = gone_add(s, oid, json_string_value(v), err);
+		if (rc)
+			return rc;
+	}
+	return WB_OK;
+}
+
+/* A table found while running: captured from now on, if it can be. */
+static int adopt_table(struct pg_source *s, const struct wb_pg_reltarget *t,
+		       wb_error_t *err)
+{
+	char key[16], full[512];
+	oid_text(t->oid, key, sizeof(key));
+	snprintf(full, sizeof(full), "%s.%s", t->schema, t->name);
+	if (json_object_get(s->refused, key))
+		return WB_OK;
+	struct wb_pg_reltarget one = *t;
+	bool refused = false;
+	int rc = check_identity(s, &one, 1, err);
+	if (rc == WB_OK)
+		rc = check_select(s, &one, 1, err);
+	if (rc == WB_OK)
+		rc = ensure_publication(s, &one, 1, &refused, err);
+	if (rc == WB_ERR_NOMEM)
+		return rc;
+	if (rc || refused) {
+		if (rc)
+			wb_warn("postgres", "new table %s is not captured: %s",
+				full, err->message);
+		wb_error_clear(err);
+		json_object_set_new(s->refused, key, json_true());
+		return WB_OK;
+	}
+	struct wb_pg_reltarget *nt =
+		realloc(s->targets, (size_t)(s->ntargets + 1) * sizeof(*nt));
+	if (nt == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	s->targets = nt;
+	nt[s->ntargets] = *t;
+	nt[s->ntargets].schema = strdup(t->schema);
+	nt[s->ntargets].name = strdup(t->name);
+	if (!nt[s->ntargets].schema || !nt[s->ntargets].name) {
+		free(nt[s->ntargets].schema);
+		free(nt[s->ntargets].name);
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	}
+	s->ntargets++;
+	pthread_mutex_lock(&s->mu);
+	json_object_set_new(s->known, key, json_string(full));
+	pthread_mutex_unlock(&s->mu);
+	bool snap = s->base.cfg->source.snapshot != WB_SNAPSHOT_NEVER;
+	wb_info("postgres", "new table %s: captured from now on%s", full,
+		snap ? ", after a snapshot of what it holds" : "");
+	return snap ? wb_pg_snapshot_add(s->snap, t->schema, t->name, err)
+		    : WB_OK;
+}
+
+/* Looks for tables that appeared (matching the globs) or disappeared
+ * since the last look. Source thread, outside a transaction and a round. */
+static int discover(struct pg_source *s, wb_error_t *err)
+{
+	struct wb_pg_reltarget *now = NULL;
+	int n = 0;
+	gone_sweep(s);
+	int rc = wb_pg_list_tables(&s->cat, &now, &n, err);
+	if (rc) {
+		err->retriable = true;
+		return rc;
+	}
+	for (int i = 0; i < n && rc == 0; i++)
+		if (target_index(s->targets, s->ntargets, now[i].oid) < 0)
+			rc = adopt_table(s, &now[i], err);
+	for (int i = 0; i < s->ntargets && rc == 0;) {
+		if (target_index(now, n, s->targets[i].oid) >= 0) {
+			i++;
+			continue;
+		}
+		char full[512];
+		snprintf(full, sizeof(full), "%s.%s", s->targets[i].schema,
+			 s->targets[i].name);
+		rc = gone_add(s, s->targets[i].oid, full, err);
+		free(s->targets[i].schema);
+		free(s->targets[i].name);
+		s->targets[i] = s->targets[--s->ntargets];
+	}
+	wb_pg_reltargets_free(now, n);
+	return rc;
+}
+
+/* At a round's point, before its rows: the truncates of tables gone. */
+static int emit_truncates(struct pg_source *s, struct wb_batch *b,
+			  wb_error_t *err)
+{
+	for (int i = 0; i < s->ngone; i++) {
+		struct gone_table *g = &s->gone[i];
+		if (g->emitted)
+			continue;
+		struct wb_change *c = wb_batch_add(b);
+		if (c == NULL || wb_batch_hold(b, g->table) == NULL)
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		c->op = WB_OP_TRUNCATE;
+		c->table = g->table;
+		c->pos = wb_pg_snapshot_next_position(s->snap);
+		c->commit_ts_us = wb_clock_real_ms() * 1000;
+		s->last_pos = c->pos;
+		pthread_mutex_lock(&s->mu);
+		g->emitted = true;
+		g->at = c->pos;
+		pthread_mutex_unlock(&s->mu);
+	}
+	return WB_OK;
+}
+
 /* START_REPLICATION from `start` on the replication connection. */
 static int start_stream(struct pg_source *s, uint64_t start, wb_error_t *err)
 {
@@ -851,9 +1130,20 @@ static int pg_open(struct wb_source *base,
 		return rc;
 	if ((rc = check_identity(s, s->targets, s->ntargets, err)))
 		return rc;
-	if ((rc = check_select(s, err)))
+	if ((rc = check_select(s, s->targets, s->ntargets, err)))
 		return rc;
-	if ((rc = ensure_publication(s, s->targets, s->ntargets, err)))
+	bool *refused = calloc((size_t)s->ntargets + 1, sizeof(bool));
+	if (refused == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	rc = ensure_publication(s, s->targets, s->ntargets, refused, err);
+	for (int i = s->ntargets - 1; rc == 0 && i >= 0; i--)
+		if (refused[i]) {
+			free(s->targets[i].schema);
+			free(s->targets[i].name);
+			s->targets[i] = s->targets[--s->ntargets];
+		}
+	free(refused);
+	if (rc)
 		return rc;
 
 	/* Can the stream continue from the checkpoint? Never past a gap:
@@ -901,7 +1191,9 @@ static int pg_open(struct wb_source *base,
 		if (rc)
 			return rc;
 	}
-	bool pending = wb_pg_snapshot_pending(s->snap);
+	if ((rc = known_init(s, resume, mode != WB_SNAPSHOT_NEVER, err)))
+		return rc;
+	bool pending = wb_pg_snapshot_pending(s->snap) || gone_pending(s);
 
 	s->repl = wb_pg_connect(cfg, "database", err);
 	if (s->repl == NULL) {
@@ -1359,6 +1651,11 @@ static int snapshot_poll(struct pg_source *s, struct wb_batch *b,
 		if (rc)
 			return rc;
 	}
+	if (gone_pending(s)) {
+		int rc = emit_truncates(s, b, err);
+		if (rc)
+			return rc;
+	}
 	long long left = deadline - wb_clock_mono_ms();
 	bool complete = false;
 	int rc = wb_pg_snapshot_step(s->snap, b, target_bytes,
@@ -1460,7 +1757,13 @@ static int poll_stream(struct wb_source *base, struct wb_batch *b,
 				return rc;
 		}
 		if (!wb_pg_snapshot_active(s->snap) && !s->in_txn &&
-		    wb_pg_snapshot_pending(s->snap) &&
+		    now - s->last_discover_ms >= DISCOVER_MS) {
+			s->last_discover_ms = now;
+			if ((rc = discover(s, err)))
+				return rc;
+		}
+		if (!wb_pg_snapshot_active(s->snap) && !s->in_txn &&
+		    (wb_pg_snapshot_pending(s->snap) || gone_pending(s)) &&
 		    (rc = begin_temp_round(s, err)))
 			return rc;
 
@@ -1693,9 +1996,27 @@ static json_t *pg_state(struct wb_source *base, const wb_position_t *durable)
 	s->recorded_gen = s->taken_gen;
 	pthread_mutex_unlock(&s->mu);
 	json_t *snap = wb_pg_snapshot_state(s->snap);
-	if (snap == NULL)
+	pthread_mutex_lock(&s->mu);
+	/* a gone table leaves the list once its truncate is durable (the
+	 * source thread frees the entry later: gone_sweep) */
+	for (int i = 0; i < s->ngone; i++) {
+		struct gone_table *g = &s->gone[i];
+		if (!g->emitted || wb_position_cmp(&g->at, durable) > 0)
+			continue;
+		char key[16];
+		oid_text(g->oid, key, sizeof(key));
+		json_object_del(s->known, key);
+	}
+	json_t *known = s->known ? json_deep_copy(s->known) : NULL;
+	pthread_mutex_unlock(&s->mu);
+	json_t *out = json_object();
+	if (out == NULL)
 		return NULL;
-	return json_pack("{s:o}", "snapshot", snap);
+	if (snap)
+		json_object_set_new(out, "snapshot", snap);
+	if (known)
+		json_object_set_new(out, "tables", known);
+	return out;
 }
 
 static bool pg_finished(struct wb_source *base)
@@ -1847,6 +2168,11 @@ static void pg_destroy(struct wb_source *base)
 	PQfinish(s->snap_conn);
 	wb_pg_snapshot_free(s->snap);
 	wb_pg_reltargets_free(s->targets, s->ntargets);
+	for (int i = 0; i < s->ngone; i++)
+		wb_table_unref(s->gone[i].table);
+	free(s->gone);
+	json_decref(s->known);
+	json_decref(s->refused);
 	if (s->held)
 		PQfreemem(s->held);
 	wb_pg_catalog_close(&s->cat);
