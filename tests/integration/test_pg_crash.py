@@ -202,6 +202,7 @@ def test():
     p.run_idle(3, timeout=240)
     sampler.stop.set()
     sampler.join(timeout=30)
+    check(not sampler.is_alive(), "sampler finished")
     if sampler.error:
         fail(f"sampler failed: {sampler.error}")
     if sampler.violation:
