@@ -16,6 +16,7 @@
 /* The slot as pg_replication_slots shows it, and the server's position. */
 struct slot_view {
 	bool exists;
+	bool active;	     /* a walsender (a running pipeline) holds it */
 	bool lost;	     /* wal_status = 'lost' */
 	char wal_status[16]; /* "" when unknown (before PostgreSQL 13) */
 	bool has_confirmed;  /* confirmed_flush_lsn is not null */
@@ -35,7 +36,8 @@ static int read_slot(PGconn *conn, const char *slot, struct slot_view *v,
 		"s.slot_name IS NOT NULL, s.confirmed_flush_lsn::text, "
 		"CASE WHEN current_setting('server_version_num')::int >= "
 		"130000 "
-		"THEN (to_jsonb(s) ->> 'wal_status') END "
+		"THEN (to_jsonb(s) ->> 'wal_status') END, "
+		"coalesce(s.active, false) "
 		"FROM (SELECT 1) one LEFT JOIN pg_replication_slots s "
 		"ON s.slot_name = $1",
 		1, (const char *[]){slot}, err);
@@ -58,6 +60,7 @@ static int read_slot(PGconn *conn, const char *slot, struct slot_view *v,
 		snprintf(v->wal_status, sizeof(v->wal_status), "%s",
 			 PQgetvalue(res, 0, 3));
 	v->lost = strcmp(v->wal_status, "lost") == 0;
+	v->active = PQgetvalue(res, 0, 4)[0] == 't';
 	PQclear(res);
 	return WB_OK;
 }
@@ -87,7 +90,10 @@ static const char *slot_problem(const struct wb_config *cfg, bool have,
 	ways_out(cfg, ways, sizeof(ways));
 	problem[0] = '\0';
 	if (!have) {
-		if (!v->exists || cfg->source.snapshot == WB_SNAPSHOT_ALWAYS)
+		/* active: a pipeline is running and has not written its
+		 * first checkpoint yet */
+		if (!v->exists || v->active ||
+		    cfg->source.snapshot == WB_SNAPSHOT_ALWAYS)
 			return "ok";
 		snprintf(problem, n,
 			 "slot %s exists but there is no checkpoint "
@@ -300,22 +306,38 @@ done:
 	return failed;
 }
 
+/* Whether a checkpoint exists, and its ack (flush_lsn). */
+static int load_ack(struct wb_source *base, bool *have, uint64_t *ack,
+		    wb_error_t *err)
+{
+	const struct wb_config *cfg = base->cfg;
+	struct wb_checkpoint cp;
+	int rc = wb_checkpoint_load(cfg->checkpoint_dir, cfg->name, base->ops,
+				    &cp, err);
+	if (rc != 0)
+		return rc;
+	*have = cp.have;
+	*ack = cp.ack;
+	wb_checkpoint_clear(&cp);
+	return WB_OK;
+}
+
 /* The slot against the checkpoint (see slot_problem). */
 static int check_slot(PGconn *conn, struct wb_source *base, FILE *out)
 {
 	const struct wb_config *cfg = base->cfg;
-	struct wb_checkpoint cp;
 	struct slot_view v;
+	bool have = false;
+	uint64_t ack = 0;
 	wb_error_t e;
-	if (wb_checkpoint_load(cfg->checkpoint_dir, cfg->name, base->ops, &cp,
-			       &e) != 0) {
+	/* the slot first: a running pipeline confirms only what its
+	 * checkpoint already holds, so a checkpoint read after the slot is at
+	 * or past the slot's confirmed_flush_lsn */
+	if (read_slot(conn, cfg->source.slot, &v, &e) != 0) {
 		fprintf(out, "FAIL slot: %s\n", e.message);
 		return 1;
 	}
-	bool have = cp.have;
-	uint64_t ack = cp.ack;
-	wb_checkpoint_clear(&cp);
-	if (read_slot(conn, cfg->source.slot, &v, &e) != 0) {
+	if (load_ack(base, &have, &ack, &e) != 0) {
 		fprintf(out, "FAIL slot: %s\n", e.message);
 		return 1;
 	}
@@ -540,9 +562,17 @@ int wb_pg_status(struct wb_source *base, const struct wb_source_resume *resume,
 	if (v.wal_status[0])
 		json_object_set_new(slot, "wal_status",
 				    json_string(v.wal_status));
+	/* the checkpoint again, read after the slot (see check_slot) */
+	bool have = resume->have;
+	uint64_t ack = resume->ack;
+	wb_error_t e;
+	if (load_ack(base, &have, &ack, &e) != 0) {
+		have = resume->have;
+		ack = resume->ack;
+	}
 	char problem[1400];
-	const char *state = slot_problem(cfg, resume->have, resume->ack, &v,
-					 problem, sizeof(problem));
+	const char *state =
+		slot_problem(cfg, have, ack, &v, problem, sizeof(problem));
 	json_object_set_new(slot, "state", json_string(state));
 	json_object_set_new(obj, "slot", slot);
 	/* the core prints the status, then this on stderr, and exits 1 */

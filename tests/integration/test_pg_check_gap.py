@@ -8,6 +8,7 @@
 # JSON with the slot's state, the problem on stderr, exit 1.
 import json
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -130,6 +131,23 @@ def test():
     st = status(p, 1, "lost")
     check_eq(st["source"]["slot"]["wal_status"], "lost", "status: slot.wal_status")
     pg.psql("ALTER SYSTEM RESET max_slot_wal_keep_size; SELECT pg_reload_conf();")
+
+    log("a running pipeline is no gap: before its first checkpoint, and while it confirms changes")
+    pg.psql(f"SELECT pg_drop_replication_slot('{SLOT}')")
+    os.unlink(p.checkpoint_path)
+    os.environ["WB_DELAY"] = "checkpoint.tmp_synced:3000000"   # the first checkpoint comes late
+    proc = p.start()
+    del os.environ["WB_DELAY"]
+    p.wait_slot_active(proc)
+    if p.checkpoint() is None:
+        st = status(p, 0, "ok")
+        check_eq(st["checkpoint"], None, "status: no checkpoint yet, slot active: not a problem")
+    s = pg.session()
+    for i in range(15):
+        s.run(f"INSERT INTO gap_t VALUES ({100000 + i}, 'load')")
+        status(p, 0, "ok")
+    proc.p.send_signal(signal.SIGTERM)
+    check_eq(proc.wait(60), 0, "the pipeline stops cleanly")
 
     log("the ways out are valid configuration and options")
     p.write_config(p.config_text.replace("  tables:", "  on_gap: resnapshot\n  tables:"))
