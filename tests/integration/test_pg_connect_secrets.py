@@ -50,7 +50,8 @@ def test():
 
     os.environ["WB_TEST_PG_PW"] = PASSWORD
     dsn = f"host=127.0.0.1 port={pg.port} dbname=postgres user={ROLE} password=${{WB_TEST_PG_PW}}"
-    p = Pipeline(pg, name=NAME, tables=["public.sec_t"], dsn=dsn)
+    # debug logging: no log line at any level shows the secret
+    p = Pipeline(pg, name=NAME, tables=["public.sec_t"], dsn=dsn, extra_top="log_level: debug\n")
 
     log("check with the password from ${VAR}")
     r = p.run(["check", "-c", p.config])
@@ -76,10 +77,10 @@ def test():
     outputs_clean("status", r)
 
     log("the same password in a URI (user info from ${VAR})")
-    uri = Pipeline(pg, name=NAME, tables=["public.sec_t"],
+    uri = Pipeline(pg, name=NAME, tables=["public.sec_t"], checkpoint_dir=p.ckpt_dir, out=p.out,
                    dsn=f"postgresql://{ROLE}:${{WB_TEST_PG_PW}}@127.0.0.1:{pg.port}/postgres")
     r = uri.run(["check", "-c", uri.config])
-    if r.rc != 0 or "as wb_secret" not in r.stdout:
+    if r.rc != 0 or "as wb_secret" not in r.stdout or "all checks passed" not in r.stdout:
         fail(f"waybill check with a URI dsn\n{r}")
     check(True, "check connects with the URI form")
     outputs_clean("check (URI)", r)
@@ -87,9 +88,10 @@ def test():
     log("a whole connection string in one variable")
     os.environ["WB_TEST_PG_DSN"] = (f"host=127.0.0.1 port={pg.port} dbname=postgres user={ROLE} "
                                     "password='" + PASSWORD.replace("\\", "\\\\").replace("'", "\\'") + "'")
-    whole = Pipeline(pg, name=NAME, tables=["public.sec_t"], dsn="${WB_TEST_PG_DSN}")
+    whole = Pipeline(pg, name=NAME, tables=["public.sec_t"], checkpoint_dir=p.ckpt_dir, out=p.out,
+                     dsn="${WB_TEST_PG_DSN}")
     r = whole.run(["check", "-c", whole.config])
-    if r.rc != 0 or "as wb_secret" not in r.stdout:
+    if r.rc != 0 or "as wb_secret" not in r.stdout or "all checks passed" not in r.stdout:
         fail(f"waybill check with dsn: ${{WB_TEST_PG_DSN}}\n{r}")
     check(True, "check connects with a whole DSN from one variable")
     outputs_clean("check (whole DSN)", r)
