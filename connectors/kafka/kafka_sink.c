@@ -1624,6 +1624,18 @@ static int ensure_schemas_topic(struct kafka_sink *s, const char *name,
 				wb_error_t *err)
 {
 	char why[300], policy[64];
+	/* the admin requests go to the controller; a cluster that names none
+	 * (librdkafka's mock) would only let them time out */
+	if (rd_kafka_controllerid(s->rk, 10000) < 0) {
+		wb_warn("kafka",
+			"the brokers name no controller: cannot create %s with "
+			"cleanup.policy=compact nor check its policy; it is "
+			"auto-created with the brokers' default policy: make "
+			"sure it is compact, or schemas expire with "
+			"retention.ms",
+			name);
+		return WB_OK;
+	}
 	rd_kafka_resp_err_t e = create_compacted(s, name, why, sizeof(why));
 	if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		wb_info("kafka", "created %s with cleanup.policy=compact",

@@ -312,23 +312,58 @@ cleanup:
 	return r;
 }
 
-/* The registry's reason, made one line of at most WB_REGISTRY_REASON_MAX
- * bytes: the "message" of a JSON error body, else the body's first line. */
-static void answer_reason(const struct wb_registry *r, char *out, size_t cap)
+/* The length of the valid UTF-8 sequence at p (at most len bytes), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t len)
+{
+	unsigned char c = p[0];
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xbf; /* range of the second byte */
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0; /* no overlong forms */
+	else if (c == 0xed)
+		hi = 0x9f; /* no surrogates */
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f; /* nothing past U+10FFFF */
+	if (len < n || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t k = 2; k < n; k++)
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+void wb_registry_reason(const void *body, size_t body_len, char *out,
+			size_t cap)
 {
 	const char *src = NULL;
 	size_t len = 0;
 	json_t *doc = NULL;
-	if (r->answer.len > 0) {
-		doc = json_loadb((const char *)r->answer.data, r->answer.len, 0,
-				 NULL);
+	if (cap < 16) {
+		if (cap > 0)
+			out[0] = '\0';
+		return;
+	}
+	if (body_len > 0) {
+		doc = json_loadb(body, body_len, 0, NULL);
 		json_t *m = json_object_get(doc, "message");
 		if (json_is_string(m)) {
 			src = json_string_value(m);
 			len = json_string_length(m);
 		} else {
-			src = (const char *)r->answer.data;
-			len = r->answer.len;
+			src = body;
+			len = body_len;
 		}
 	}
 	size_t limit = cap - 4 < WB_REGISTRY_REASON_MAX
@@ -336,7 +371,7 @@ static void answer_reason(const struct wb_registry *r, char *out, size_t cap)
 			       : WB_REGISTRY_REASON_MAX;
 	size_t o = 0;
 	bool cut = false;
-	for (size_t i = 0; i < len; i++) {
+	for (size_t i = 0; i < len;) {
 		unsigned char ch = (unsigned char)src[i];
 		if (ch == '\n' || ch == '\r' || ch == '\0') {
 			for (size_t j = i; j < len && !cut; j++)
@@ -344,23 +379,20 @@ static void answer_reason(const struct wb_registry *r, char *out, size_t cap)
 				      src[j] != ' ' && src[j] != '\t';
 			break;
 		}
-		if (o == limit) {
+		/* whole UTF-8 sequences or nothing; a byte of none is '?' */
+		size_t n = utf8_seq((const unsigned char *)src + i, len - i);
+		if (o + (n ? n : 1) > limit) {
 			cut = true;
 			break;
 		}
-		out[o++] = (ch < 0x20 || ch == 0x7f) ? ' ' : (char)ch;
-	}
-	/* never end inside a UTF-8 sequence */
-	if (cut && o > 0 && ((unsigned char)out[o - 1] & 0x80)) {
-		size_t k = o;
-		while (k > 0 && ((unsigned char)out[k - 1] & 0xc0) == 0x80)
-			k--;
-		if (k > 0) {
-			unsigned char lead = (unsigned char)out[k - 1];
-			size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
-			if (o - (k - 1) < need)
-				o = k - 1;
-		}
+		if (n == 0)
+			out[o++] = '?';
+		else if (n == 1)
+			out[o++] = (ch < 0x20 || ch == 0x7f) ? ' ' : (char)ch;
+		else
+			memcpy(out + o, src + i, n);
+		o += n > 1 ? n : 0;
+		i += n ? n : 1;
 	}
 	while (o > 0 && out[o - 1] == ' ')
 		o--;
@@ -372,6 +404,38 @@ static void answer_reason(const struct wb_registry *r, char *out, size_t cap)
 	if (o == 0)
 		snprintf(out, cap, "(no message)");
 	json_decref(doc);
+}
+
+/* The registry's reason for the last answer (wb_registry_reason). */
+static void answer_reason(const struct wb_registry *r, char *out, size_t cap)
+{
+	wb_registry_reason(r->answer.data, r->answer.len, out, cap);
+}
+
+int wb_registry_parse_id(const void *body, size_t len, int32_t *id)
+{
+	json_t *ans = json_loadb(body, len, 0, NULL);
+	json_t *jid = json_object_get(ans, "id");
+	int rc = -1;
+	if (json_is_integer(jid) && json_integer_value(jid) >= 0 &&
+	    json_integer_value(jid) <= INT32_MAX) {
+		*id = (int32_t)json_integer_value(jid);
+		rc = 0;
+	}
+	json_decref(ans);
+	return rc;
+}
+
+int wb_registry_parse_subjects(const void *body, size_t len, size_t *n)
+{
+	json_t *ans = json_loadb(body, len, 0, NULL);
+	int rc = -1;
+	if (json_is_array(ans)) {
+		*n = json_array_size(ans);
+		rc = 0;
+	}
+	json_decref(ans);
+	return rc;
 }
 
 /* One request: GET when body is NULL, else POST body. 0 with *status set, or
@@ -576,7 +640,7 @@ int wb_registry_register(struct wb_registry *r, const char *subject,
 {
 	int rc = WB_OK;
 	char *escaped = NULL, *path = NULL, *body = NULL;
-	json_t *req = NULL, *ans = NULL;
+	json_t *req = NULL;
 
 	if (subject == NULL || subject[0] == '\0' || schema_json == NULL)
 		return wb_error_set(err, WB_ERR_RUNTIME,
@@ -618,10 +682,8 @@ int wb_registry_register(struct wb_registry *r, const char *subject,
 		rc = http_error(r, status, subject, err);
 		goto cleanup;
 	}
-	ans = json_loadb((const char *)r->answer.data, r->answer.len, 0, NULL);
-	json_t *jid = json_object_get(ans, "id");
-	if (!json_is_integer(jid) || json_integer_value(jid) < 0 ||
-	    json_integer_value(jid) > INT32_MAX) {
+	int32_t got;
+	if (wb_registry_parse_id(r->answer.data, r->answer.len, &got) != 0) {
 		char reason[WB_REGISTRY_REASON_MAX + 8];
 		answer_reason(r, reason, sizeof(reason));
 		rc = wb_error_set(err, WB_ERR_DECODE,
@@ -630,13 +692,12 @@ int wb_registry_register(struct wb_registry *r, const char *subject,
 				  r->url, status, subject, reason);
 		goto cleanup;
 	}
-	*id = (int32_t)json_integer_value(jid);
+	*id = got;
 	cache_add(r, h, subject, schema_json, *id);
 cleanup:
 	if (rc != WB_OK)
 		mask_password(r, err);
 	pthread_mutex_unlock(&r->lock);
-	json_decref(ans);
 	free(path);
 	curl_free(escaped);
 	free(body);
@@ -648,7 +709,6 @@ int wb_registry_check(struct wb_registry *r, FILE *out, wb_error_t *err)
 {
 	int rc;
 	long status = 0;
-	json_t *ans = NULL;
 	wb_error_t e;
 
 	wb_error_clear(&e);
@@ -656,10 +716,10 @@ int wb_registry_check(struct wb_registry *r, FILE *out, wb_error_t *err)
 	rc = perform(r, "/subjects", NULL, &status, &e);
 	if (rc == WB_OK && (status < 200 || status > 299))
 		rc = http_error(r, status, NULL, &e);
+	size_t nsubjects = 0;
 	if (rc == WB_OK) {
-		ans = json_loadb((const char *)r->answer.data, r->answer.len, 0,
-				 NULL);
-		if (!json_is_array(ans))
+		if (wb_registry_parse_subjects(r->answer.data, r->answer.len,
+					       &nsubjects) != 0)
 			rc = wb_error_set(&e, WB_ERR_DECODE,
 					  "schema registry %s: GET /subjects "
 					  "did not answer a JSON array; is "
@@ -668,7 +728,7 @@ int wb_registry_check(struct wb_registry *r, FILE *out, wb_error_t *err)
 	}
 	if (rc == WB_OK) {
 		fprintf(out, "ok schema registry: %s answers (%zu subjects)\n",
-			r->url, json_array_size(ans));
+			r->url, nsubjects);
 	} else {
 		mask_password(r, &e);
 		fprintf(out, "FAIL schema registry: %s\n", e.message);
@@ -676,7 +736,6 @@ int wb_registry_check(struct wb_registry *r, FILE *out, wb_error_t *err)
 			*err = e;
 	}
 	pthread_mutex_unlock(&r->lock);
-	json_decref(ans);
 	return rc;
 }
 

@@ -2,6 +2,7 @@
 #ifndef WB_REGISTRY_H
 #define WB_REGISTRY_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -46,5 +47,23 @@ int wb_registry_register(struct wb_registry *r, const char *subject,
 int wb_registry_check(struct wb_registry *r, FILE *out, wb_error_t *err);
 
 void wb_registry_free(struct wb_registry *r);
+
+/* Pure parsers of the registry's answers (no I/O; any bytes accepted). */
+
+/* The id of a POST /subjects/{s}/versions answer ({"id": N}, 0 <= N <=
+ * INT32_MAX): 0 with *id set, or -1. */
+int wb_registry_parse_id(const void *body, size_t len, int32_t *id);
+
+/* The number of subjects of a GET /subjects answer (a JSON array): 0 with
+ * *n set, or -1. */
+int wb_registry_parse_subjects(const void *body, size_t len, size_t *n);
+
+/* The registry's reason for a failure, made one printable line in out (at
+ * most min(cap - 4, 200) bytes and "..." when cut, never inside a UTF-8
+ * sequence; a byte of no valid UTF-8 sequence becomes "?"; "(no message)"
+ * when empty): the "message" of a JSON error
+ * body, else the body's first line. out is always NUL-terminated (cap >= 16
+ * for any text). */
+void wb_registry_reason(const void *body, size_t len, char *out, size_t cap);
 
 #endif

@@ -715,6 +715,45 @@ static void test_tls(void)
 	server_stop(&s);
 }
 
+/* The pure parsers of the registry's answers. */
+static void test_parsers(void)
+{
+	int32_t id = -7;
+	CHECK(wb_registry_parse_id("{\"id\": 42}", 10, &id) == 0 && id == 42);
+	id = -7;
+	CHECK(wb_registry_parse_id("{\"id\": 2147483648}", 18, &id) == -1);
+	CHECK(wb_registry_parse_id("{\"id\": -1}", 10, &id) == -1);
+	CHECK(wb_registry_parse_id("{\"id\": \"7\"}", 11, &id) == -1);
+	CHECK(wb_registry_parse_id("{\"id\": 4", 8, &id) == -1);
+	CHECK(wb_registry_parse_id("", 0, &id) == -1 && id == -7);
+	/* only len bytes count */
+	CHECK(wb_registry_parse_id("{\"id\": 5}xyz", 9, &id) == 0 && id == 5);
+	size_t n = 9;
+	CHECK(wb_registry_parse_subjects("[\"a\",\"b\"]", 9, &n) == 0 &&
+	      n == 2);
+	CHECK(wb_registry_parse_subjects("{}", 2, &n) == -1);
+
+	char out[64];
+	const char *e = "{\"error_code\": 409, \"message\": \"incompatible\"}";
+	wb_registry_reason(e, strlen(e), out, sizeof(out));
+	CHECK_STR(out, "incompatible");
+	wb_registry_reason("<html>\r\n<b>502</b>", 18, out, sizeof(out));
+	CHECK_STR(out, "<html>...");
+	wb_registry_reason("", 0, out, sizeof(out));
+	CHECK_STR(out, "(no message)");
+	/* bytes of no valid UTF-8 sequence (here a lone 0xff, a truncated
+	 * 3-byte sequence, a surrogate) become '?' */
+	wb_registry_reason("a\xff b\xe2\x98 \xed\xa0\x80", 10, out,
+			   sizeof(out));
+	CHECK_STR(out, "a? b?? ???");
+	/* cut to cap - 4 bytes and "...", never inside a UTF-8 sequence */
+	char small[16];
+	const char *u =
+		"a\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9";
+	wb_registry_reason(u, strlen(u), small, sizeof(small));
+	CHECK_STR(small, "a\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9...");
+}
+
 int main(void)
 {
 	if (mkdtemp(tmpdir) == NULL) {
@@ -726,6 +765,7 @@ int main(void)
 	setenv("NO_PROXY", "*", 1);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	test_config();
+	test_parsers();
 	test_plain();
 	test_auth();
 	test_unreachable();
