@@ -25,14 +25,17 @@
  *    A series the checkpoint does not mention had nothing durable at the
  *    checkpoint: its .part files are deleted (their events are replayed).
  *    .avro files are never deleted.
- *  - Without any checkpoint (state NULL: it was deleted or lost) nothing is
- *    deleted, because the open file up to its last checkpointed offset was
- *    acknowledged to the source (PG: the slot's confirmed flush LSN) and
- *    exists nowhere else. Each .part file is kept: renamed to .avro when it
- *    is whole (header and whole blocks to its end), else to
- *    <seq>.avro.orphan, untouched, with a warning saying how to recover it.
- *    Events after the lost checkpoint are replayed into new files, so some
- *    may appear twice.
+ *  - Without any checkpoint (state NULL: it was deleted or lost), in a
+ *    series directory holding MARKER (a checkpoint once covered one of its
+ *    files) nothing is deleted, because the open file up to its last
+ *    checkpointed offset was acknowledged to the source (PG: the slot's
+ *    confirmed flush LSN) and exists nowhere else. Each .part file is kept:
+ *    renamed to .avro when it is whole (header and whole blocks to its
+ *    end), else to <seq>.avro.orphan, untouched, with a warning saying how
+ *    to recover it. Events after the lost checkpoint are replayed into new
+ *    files, so some may appear twice. Without MARKER no checkpoint ever
+ *    covered the series (a crash before the first one): its .part files
+ *    were never acknowledged and are deleted, as after a checkpoint.
  *  New seqs continue after the highest existing one.
  * Hence after kill -9 at any point, a restart that replays the events after
  * the checkpoint leaves every event in exactly one file and no torn block.
@@ -99,6 +102,7 @@ struct series {
 	struct series *lru_prev, *lru_next;
 	size_t mem;   /* wb_ocf_memory(w) as last counted */
 	bool touched; /* written since the last checkpointed() */
+	bool marked;  /* MARKER exists in dir (durably) */
 	/* (seq, offset) as state() reported them, and as the last durable
 	 * checkpoint holds them */
 	uint64_t state_seq, ckpt_seq;
@@ -161,6 +165,11 @@ static void file_path(const struct series *s, uint64_t seq, int part, char *out,
 
 #define PART 1
 #define ORPHAN 2
+/* Made (durably) in a series directory once a durable checkpoint covers
+ * one of its files, before that checkpoint is acknowledged to the source:
+ * without a checkpoint, its presence says some .part content may have been
+ * acknowledged (keep it), its absence that none was (delete it, replay). */
+#define MARKER ".checkpointed"
 
 /* Parses "<12 digits>.avro" (*part = 0), "<12 digits>.avro.part" (PART) or
  * "<12 digits>.avro.orphan" (ORPHAN). */
@@ -478,6 +487,9 @@ static int recover_series(struct avrofile_sink *k, struct series *s, json_t *st,
 	int open_found = 0, open_avro = 0;
 	uint64_t highest = closed > open_seq ? closed : open_seq;
 	uint64_t complete = closed;
+	char marker[PATH_MAX];
+	snprintf(marker, sizeof(marker), "%s/" MARKER, s->dir);
+	s->marked = access(marker, F_OK) == 0;
 
 	DIR *d = opendir(s->dir);
 	if (d == NULL)
@@ -490,11 +502,13 @@ static int recover_series(struct avrofile_sink *k, struct series *s, json_t *st,
 		if (parse_name(e->d_name, &seq, &part) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", s->dir, e->d_name);
-		if (seq > highest)
-			highest = seq;
+		bool drop = part == PART &&
+			    (st == NULL ? have_ckpt || !s->marked : seq > keep);
+		if (!drop && seq > highest)
+			highest = seq; /* kept: new seqs come after it */
 		if (part == ORPHAN)
 			continue;
-		if (part == PART && !have_ckpt) {
+		if (part == PART && !have_ckpt && s->marked) {
 			rc = keep_part(s, seq, path, err);
 			if (rc != WB_OK)
 				goto done;
@@ -516,7 +530,7 @@ static int recover_series(struct avrofile_sink *k, struct series *s, json_t *st,
 				complete = seq;
 			continue;
 		}
-		if (st == NULL || seq > keep) {
+		if (drop) {
 			/* written after the checkpoint: replayed */
 			if (unlink(path) != 0 && errno != ENOENT) {
 				rc = wb_error_set(err, WB_ERR_IO,
@@ -842,6 +856,22 @@ static json_t *avrofile_state(struct wb_sink *base)
 	return root;
 }
 
+/* Makes MARKER in s's directory, durably. */
+static int mark(struct series *s, wb_error_t *err)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/" MARKER, s->dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return wb_error_set(err, WB_ERR_IO, "create %s: %s", path,
+				    strerror(errno));
+	close(fd);
+	int rc = fsync_dir(s->dir, err);
+	if (rc == WB_OK)
+		s->marked = true;
+	return rc;
+}
+
 static int avrofile_checkpointed(struct wb_sink *base, wb_error_t *err)
 {
 	struct avrofile_sink *k = (struct avrofile_sink *)base;
@@ -850,6 +880,11 @@ static int avrofile_checkpointed(struct wb_sink *base, wb_error_t *err)
 		struct series *s = k->series[i];
 		s->ckpt_seq = s->state_seq;
 		s->ckpt_offset = s->state_offset;
+		if (!s->marked && (s->ckpt_seq != 0 || s->rename_upto != 0)) {
+			int rc = mark(s, err);
+			if (rc != WB_OK)
+				return rc;
+		}
 		/* idle since the previous checkpoint: its buffers go */
 		if (s->awake && !s->touched) {
 			int rc = park(k, s, err);
