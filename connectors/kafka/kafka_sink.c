@@ -1620,19 +1620,34 @@ out:
 	return e;
 }
 
+/* Whether the cluster's controller is one of the brokers in its metadata. */
+static bool controller_known(struct kafka_sink *s)
+{
+	int32_t id = rd_kafka_controllerid(s->rk, 10000);
+	const struct rd_kafka_metadata *md = NULL;
+	bool found = false;
+	if (id < 0 || rd_kafka_metadata(s->rk, 0, NULL, &md, 10000))
+		return false;
+	for (int i = 0; i < md->broker_cnt; i++)
+		found = found || md->brokers[i].id == id;
+	rd_kafka_metadata_destroy(md);
+	return found;
+}
+
 static int ensure_schemas_topic(struct kafka_sink *s, const char *name,
 				wb_error_t *err)
 {
 	char why[300], policy[64];
-	/* the admin requests go to the controller; a cluster that names none
-	 * (librdkafka's mock) would only let them time out */
-	if (rd_kafka_controllerid(s->rk, 10000) < 0) {
+	/* the admin requests go to the controller; a cluster whose controller
+	 * is none of its brokers (librdkafka's mock names broker 0, which does
+	 * not exist) would only let them time out */
+	if (!controller_known(s)) {
 		wb_warn("kafka",
-			"the brokers name no controller: cannot create %s with "
-			"cleanup.policy=compact nor check its policy; it is "
-			"auto-created with the brokers' default policy: make "
-			"sure it is compact, or schemas expire with "
-			"retention.ms",
+			"cannot create %s with cleanup.policy=compact or check "
+			"its policy: the brokers name no controller among them "
+			"(librdkafka's mock cluster); it is auto-created with "
+			"the brokers' default policy: make sure it is compact, "
+			"or schemas expire with retention.ms",
 			name);
 		return WB_OK;
 	}
