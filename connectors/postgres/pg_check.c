@@ -68,11 +68,19 @@ static int read_slot(PGconn *conn, const char *slot, struct slot_view *v,
 /* The ways past a gap, for the end of a one-line message. */
 static void ways_out(const struct wb_config *cfg, char *buf, size_t n)
 {
-	snprintf(buf, n,
-		 "set `on_gap: resnapshot` under source in %s, or run once "
-		 "`waybill run -c %s --resnapshot` (either reads the captured "
-		 "tables again, online, and streams from there)",
-		 cfg->path, cfg->path);
+	if (cfg->source.on_gap == WB_ON_GAP_RESNAPSHOT)
+		snprintf(buf, n,
+			 "`on_gap: resnapshot` is set in %s: the next run "
+			 "reads the captured tables again (online) and streams "
+			 "from there",
+			 cfg->path);
+	else
+		snprintf(buf, n,
+			 "set `on_gap: resnapshot` under source in %s, or run "
+			 "once `waybill run -c %s --resnapshot` (either reads "
+			 "the captured tables again, online, and streams from "
+			 "there)",
+			 cfg->path, cfg->path);
 }
 
 /* Whether the slot can continue the checkpoint. Returns a short state

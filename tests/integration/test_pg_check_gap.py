@@ -149,10 +149,13 @@ def test():
     proc.p.send_signal(signal.SIGTERM)
     check_eq(proc.wait(60), 0, "the pipeline stops cleanly")
 
-    log("the ways out are valid configuration and options")
+    log("with on_gap: resnapshot set")
+    pg.psql(f"SELECT pg_drop_replication_slot('{SLOT}')")
     p.write_config(p.config_text.replace("  tables:", "  on_gap: resnapshot\n  tables:"))
-    r = p.run(["check", "-c", p.config])
-    check("ok config" in r.stdout, "on_gap: resnapshot is accepted", r.stdout)
+    line = slot_fail_line(p.run(["check", "-c", p.config]))
+    check(line.endswith(f"would be skipped; ways out: `on_gap: resnapshot` is set in {p.config}: the next run "
+                        "reads the captured tables again (online) and streams from there"),
+          f"with on_gap: resnapshot, check says what the next run does: {line}")
 
 
 main(test)
