@@ -17,6 +17,7 @@
 struct slot_view {
 	bool exists;
 	bool active;	     /* a walsender (a running pipeline) holds it */
+	bool foreign;	     /* not a pgoutput slot of the connected database */
 	bool lost;	     /* wal_status = 'lost' */
 	char wal_status[16]; /* "" when unknown (before PostgreSQL 13) */
 	bool has_confirmed;  /* confirmed_flush_lsn is not null */
@@ -37,7 +38,9 @@ static int read_slot(PGconn *conn, const char *slot, struct slot_view *v,
 		"CASE WHEN current_setting('server_version_num')::int >= "
 		"130000 "
 		"THEN (to_jsonb(s) ->> 'wal_status') END, "
-		"coalesce(s.active, false) "
+		"coalesce(s.active, false), "
+		"s.plugin IS DISTINCT FROM 'pgoutput' OR "
+		"s.database IS DISTINCT FROM current_database() "
 		"FROM (SELECT 1) one LEFT JOIN pg_replication_slots s "
 		"ON s.slot_name = $1",
 		1, (const char *[]){slot}, err);
@@ -61,6 +64,7 @@ static int read_slot(PGconn *conn, const char *slot, struct slot_view *v,
 			 PQgetvalue(res, 0, 3));
 	v->lost = strcmp(v->wal_status, "lost") == 0;
 	v->active = PQgetvalue(res, 0, 4)[0] == 't';
+	v->foreign = v->exists && PQgetvalue(res, 0, 5)[0] == 't';
 	PQclear(res);
 	return WB_OK;
 }
@@ -133,7 +137,7 @@ static const char *slot_problem(const struct wb_config *cfg, bool have,
 			 cfg->source.slot, from, to, ways);
 		return "lost";
 	}
-	if (ack != 0 && v->has_confirmed && v->confirmed > ack) {
+	if (v->has_confirmed && v->confirmed > ack) {
 		snprintf(problem, n,
 			 "slot %s has confirmed_flush_lsn %s, past the "
 			 "checkpoint's flush_lsn %s: the changes committed "
@@ -314,7 +318,9 @@ done:
 	return failed;
 }
 
-/* Whether a checkpoint exists, and its ack (flush_lsn). */
+/* Whether a checkpoint exists, and the LSN up to which it holds every
+ * change: its ack (flush_lsn), or, for a checkpoint holding only snapshot
+ * rows at (P - 1, n) and no ack, P (as the source decides at start). */
 static int load_ack(struct wb_source *base, bool *have, uint64_t *ack,
 		    wb_error_t *err)
 {
@@ -326,6 +332,8 @@ static int load_ack(struct wb_source *base, bool *have, uint64_t *ack,
 		return rc;
 	*have = cp.have;
 	*ack = cp.ack;
+	if (cp.have && cp.ack == 0 && cp.pos.major != 0)
+		*ack = cp.pos.major + 1;
 	wb_checkpoint_clear(&cp);
 	return WB_OK;
 }
@@ -347,6 +355,13 @@ static int check_slot(PGconn *conn, struct wb_source *base, FILE *out)
 	}
 	if (load_ack(base, &have, &ack, &e) != 0) {
 		fprintf(out, "FAIL slot: %s\n", e.message);
+		return 1;
+	}
+	if (v.foreign) {
+		fprintf(out,
+			"FAIL slot: %s exists but is not a pgoutput slot of "
+			"database %s; choose another source.slot\n",
+			cfg->source.slot, PQdb(conn));
 		return 1;
 	}
 	char problem[1400];

@@ -157,5 +157,12 @@ def test():
                         "reads the captured tables again (online) and streams from there"),
           f"with on_gap: resnapshot, check says what the next run does: {line}")
 
+    log("a slot of that name that is not waybill's")
+    pg.psql("SELECT pg_create_logical_replication_slot('wb_foreign', 'test_decoding')")
+    other = Pipeline(pg, name="gapx", tables=["public.gap_t"], extra_source="  slot: wb_foreign\n")
+    line = slot_fail_line(other.run(["check", "-c", other.config]))
+    check_eq(line, "FAIL slot: wb_foreign exists but is not a pgoutput slot of database postgres; "
+                   "choose another source.slot", "check names the foreign slot")
+
 
 main(test)
