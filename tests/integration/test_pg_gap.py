@@ -204,12 +204,72 @@ def reconnects(pg):
     check_exact(pg, p, "rc", "rc.public.rc")
 
 
+def no_slot_left_behind(pg):
+    """A first run that cannot read a table stops before it creates a slot."""
+    pg.psql("""
+        CREATE TABLE nsa (id int PRIMARY KEY, v text);
+        CREATE TABLE nsb (id int PRIMARY KEY, v text);
+        CREATE ROLE nsuser LOGIN REPLICATION;
+        GRANT SELECT ON nsa TO nsuser;
+        CREATE PUBLICATION waybill_ns FOR TABLE nsa, nsb;
+    """)
+    p = Pipeline(pg, name="ns", tables=["public.ns*"], dsn=pg.dsn().replace("user=postgres", "user=nsuser"))
+    r = p.run_idle(idle=1, expect_rc=2)
+    check('GRANT SELECT ON "public"."nsb" TO "nsuser"' in r.stderr, "the error names the GRANT that fixes it",
+          r.stderr[-500:])
+    check(pg.slot(p.slot_name) is None, "no slot was left behind")
+    check(not os.path.exists(p.checkpoint_path), "no checkpoint was written")
+
+
+def promoted_standby(pg):
+    """Failover: PostgreSQL 15 keeps logical slots on the primary only, so a
+    promoted standby has no slot; waybill stops with the gap instead of
+    streaming from a new slot, and --resnapshot rebuilds from the new
+    primary."""
+    pg.psql("CREATE TABLE fo (id int PRIMARY KEY, v text);"
+            "INSERT INTO fo SELECT g, 'a' || g FROM generate_series(1, 20) g;")
+    p = Pipeline(pg, name="fo", tables=["public.fo"])
+    p.run_idle(idle=1)
+    sb = Postgres(settings=dict(pg.settings))
+    sb.port = free_port()
+    r = pg._as_pg([f"{PG_BIN}/pg_basebackup", "-h", pg.sock, "-p", str(pg.port), "-U", "postgres",
+                   "-D", sb.data, "-R", "-X", "stream", "--no-sync"], timeout=120)
+    if r.returncode != 0:
+        fail(f"pg_basebackup failed: {r.stderr}")
+    opts = (f"-c wal_level=logical -c max_wal_senders=10 -c max_replication_slots=10 "
+            f"-c listen_addresses=127.0.0.1 -c fsync=off -c unix_socket_directories={sb.sock} "
+            f"-c hot_standby=on -p {sb.port}")
+    add_cleanup(sb.stop)
+    r = sb._as_pg([f"{PG_BIN}/pg_ctl", "-D", sb.data, "-l", os.path.join(sb.dir, "server.log"),
+                   "-o", opts, "-w", "-t", "60", "start"], timeout=90)
+    if r.returncode != 0:
+        fail(f"standby did not start: {r.stdout}{r.stderr}")
+    sb.started = True
+    pg.psql("INSERT INTO fo VALUES (21, 'before failover');")
+    wait_until(lambda: sb.value("SELECT count(*) FROM fo") == "21", 30, "the standby replays the insert")
+    log("promoting the standby; the old primary goes away")
+    pg.stop()
+    r = sb._as_pg([f"{PG_BIN}/pg_ctl", "-D", sb.data, "-w", "-t", "60", "promote"], timeout=90)
+    if r.returncode != 0:
+        fail(f"promote failed: {r.stdout}{r.stderr}")
+    sb.psql("INSERT INTO fo VALUES (22, 'after failover');")
+    p.write_config(p.config_text.replace(f"host={pg.sock} port={pg.port}", f"host={sb.sock} port={sb.port}"))
+    r = p.run_idle(idle=1, expect_rc=1)
+    check("gap: replication slot waybill_fo is gone" in r.stderr,
+          "on the promoted standby the slot is missing: a gap, not a silent new slot", r.stderr[-600:])
+    r = p.run(["run", "-c", p.config, "--stop-when-idle", "1", "--resnapshot"], timeout=120, tag="run")
+    check_eq(r.rc, 0, "run --resnapshot against the new primary")
+    check_exact(sb, p, "fo", "fo.public.fo")
+
+
 def test():
     pg = Postgres(settings={"max_slot_wal_keep_size": "1MB", "wal_keep_size": "0"}).start()
     slot_dropped(pg)
     slot_invalidated(pg)
     checkpoint_lost(pg)
+    no_slot_left_behind(pg)
     reconnects(pg)
+    promoted_standby(pg)   # last: it stops pg
 
 
 main(test)
