@@ -8,32 +8,43 @@
  *   registry:    0x00 | schema id (4 bytes, big-endian) | Avro binary
  *   no registry: 0xC3 0x01 | fingerprint (8 bytes, little-endian) | Avro
  * Headers waybill.event_id, waybill.position, waybill.table ("schema.table"),
- * waybill.op. A delete is followed by a tombstone (same key and headers, null
- * value) unless `tombstones: false`. Without a registry every schema is
- * written once to <prefix>._schemas (key: 16 lowercase hex digits of the
- * fingerprint, value: the schema JSON) and acknowledged before the first
- * message that uses it; open() reads that topic back so a restart does not
- * write them again.
+ * waybill.op, and waybill.schema_id / waybill.key_schema_id: 16 hex digits
+ * of the identity (CRC-64-AVRO of the full JSON) of the value's / key's
+ * schema, which tell apart schemas that share a fingerprint (the canonical
+ * form drops logicalType, precision, scale). A delete is followed by a
+ * tombstone (same key and headers, null value) unless `tombstones: false`;
+ * an update that changes the key is sent as delete + tombstone under the
+ * old key, then the update under the new one. Without a registry every
+ * schema is written to <prefix>._schemas (key: 16 lowercase hex digits of
+ * the identity, value: the schema JSON, header waybill.fingerprint) and
+ * acknowledged before the first message that uses it; open() creates that
+ * topic compacted (or checks its policy) and reads it back so a restart
+ * does not write them again.
  *
  * Partitions are chosen here, not by librdkafka, so that exactly-once can
- * reason per partition: murmur2 of the framed key bytes (Java client
- * compatible); a message without key (truncate, table without key) goes by
- * murmur2 of its position text.
+ * reason per partition: murmur2 of the key's Avro binary without framing
+ * (Java client compatible, kafka_record.h), so that only the key values
+ * decide; a message without key (truncate, table without key) goes by
+ * murmur2 of its position text. Each topic's partition count is kept in
+ * the checkpoint (state()); a count that changed while replayed events
+ * are still in the topic is refused (check_npart).
  *
  * Delivery. Each produced message gets a slot in a ring in write order; the
  * delivery report marks it done and the sink reports, through
  * base.delivered, the position of the last slot before which everything is
- * done. A failed delivery report (librdkafka gave up, or a fatal idempotence
- * error) is never skipped: poll/flush/write return a non-retriable error
- * naming topic, partition and error.
+ * done; only the last message of a change carries its position. A failed
+ * delivery report (librdkafka gave up, or a fatal idempotence error) is
+ * never skipped: poll/flush/write return a non-retriable error naming
+ * topic, partition and error.
  *
  * Exactly once. Before the first write to a topic the sink reads the last
- * message of each of its partitions and remembers its waybill.position (and
- * whether it was a tombstone). Replayed events at or below it are skipped;
- * a delete whose tombstone is missing gets only its tombstone. Since the
- * idempotent producer appends each partition's messages in order without
- * gaps, the log of a partition is always a prefix of what was written to it,
- * so this yields each change exactly once. */
+ * message of each of its partitions and remembers its waybill.position and
+ * step (delete value, tombstone, other value: the messages of one change
+ * reach one partition in that order). A replayed message at a lower
+ * position, or at the same position with a step not after the last one,
+ * is skipped. Since the idempotent producer appends each partition's
+ * messages in order without gaps, the log of a partition is always a prefix
+ * of what was written to it, so this yields each message exactly once. */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -48,6 +59,7 @@
 #include "clock.h"
 #include "buf.h"
 #include "crashpoint.h"
+#include "kafka_admin.h"
 #include "kafka_record.h"
 #include "log.h"
 #include "priority.h"
@@ -1483,210 +1495,6 @@ static int restore_npart(struct kafka_sink *s, json_t *state, wb_error_t *err)
 	return rc;
 }
 
-/* Policies of <prefix>._schemas (no registry): it must keep every schema
- * for as long as a message may use it, so it is created with
- * cleanup.policy=compact; an existing one with another policy is refused.
- * Brokers that answer neither CreateTopics nor DescribeConfigs (librdkafka's
- * mock cluster) only get a warning: the topic is then auto-created. */
-static int admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t type,
-		      rd_kafka_event_t **out)
-{
-	long long deadline = wb_clock_mono_ms() + META_TIMEOUT_MS;
-	while (wb_clock_mono_ms() < deadline) {
-		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 200);
-		if (ev == NULL)
-			continue;
-		if (rd_kafka_event_type(ev) == type) {
-			*out = ev;
-			return 0;
-		}
-		rd_kafka_event_destroy(ev);
-	}
-	return -1;
-}
-
-/* 0 with the topic created; RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS; or
- * another error with why filled. */
-static rd_kafka_resp_err_t
-create_compacted(struct kafka_sink *s, const char *name, char *why, size_t n)
-{
-	char errstr[256];
-	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
-	rd_kafka_queue_t *q = rd_kafka_queue_new(s->rk);
-	rd_kafka_NewTopic_t *nt =
-		rd_kafka_NewTopic_new(name, 1, -1, errstr, sizeof(errstr));
-	rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(
-		s->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-	rd_kafka_event_t *ev = NULL;
-	snprintf(why, n, "no answer within %d s", META_TIMEOUT_MS / 1000);
-	if (q == NULL || nt == NULL || o == NULL ||
-	    rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact")) {
-		snprintf(why, n, "%s", nt ? "out of memory" : errstr);
-		e = RD_KAFKA_RESP_ERR__FAIL;
-		goto out;
-	}
-	rd_kafka_AdminOptions_set_request_timeout(o, 10000, NULL, 0);
-	rd_kafka_CreateTopics(s->rk, &nt, 1, o, q);
-	if (admin_wait(q, RD_KAFKA_EVENT_CREATETOPICS_RESULT, &ev))
-		goto out;
-	e = rd_kafka_event_error(ev);
-	if (e) {
-		snprintf(why, n, "%s", rd_kafka_event_error_string(ev));
-		goto out;
-	}
-	size_t cnt = 0;
-	const rd_kafka_topic_result_t **res =
-		rd_kafka_CreateTopics_result_topics(
-			rd_kafka_event_CreateTopics_result(ev), &cnt);
-	e = cnt == 1 ? rd_kafka_topic_result_error(res[0])
-		     : RD_KAFKA_RESP_ERR__FAIL;
-	if (e)
-		snprintf(why, n, "%s",
-			 cnt == 1 && rd_kafka_topic_result_error_string(res[0])
-				 ? rd_kafka_topic_result_error_string(res[0])
-				 : rd_kafka_err2str(e));
-out:
-	if (ev)
-		rd_kafka_event_destroy(ev);
-	if (o)
-		rd_kafka_AdminOptions_destroy(o);
-	if (nt)
-		rd_kafka_NewTopic_destroy(nt);
-	if (q)
-		rd_kafka_queue_destroy(q);
-	return e;
-}
-
-/* The topic's cleanup.policy into policy; an error with why filled. */
-static rd_kafka_resp_err_t describe_policy(struct kafka_sink *s,
-					   const char *name, char *policy,
-					   size_t pn, char *why, size_t n)
-{
-	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
-	rd_kafka_queue_t *q = rd_kafka_queue_new(s->rk);
-	rd_kafka_ConfigResource_t *cr =
-		rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, name);
-	rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(
-		s->rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
-	rd_kafka_event_t *ev = NULL;
-	snprintf(why, n, "no answer within %d s", META_TIMEOUT_MS / 1000);
-	policy[0] = '\0';
-	if (q == NULL || cr == NULL || o == NULL) {
-		snprintf(why, n, "out of memory");
-		e = RD_KAFKA_RESP_ERR__FAIL;
-		goto out;
-	}
-	rd_kafka_AdminOptions_set_request_timeout(o, 10000, NULL, 0);
-	rd_kafka_DescribeConfigs(s->rk, &cr, 1, o, q);
-	if (admin_wait(q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, &ev))
-		goto out;
-	e = rd_kafka_event_error(ev);
-	if (e) {
-		snprintf(why, n, "%s", rd_kafka_event_error_string(ev));
-		goto out;
-	}
-	size_t cnt = 0;
-	const rd_kafka_ConfigResource_t **res =
-		rd_kafka_DescribeConfigs_result_resources(
-			rd_kafka_event_DescribeConfigs_result(ev), &cnt);
-	e = cnt == 1 ? rd_kafka_ConfigResource_error(res[0])
-		     : RD_KAFKA_RESP_ERR__FAIL;
-	if (e) {
-		snprintf(why, n, "%s", rd_kafka_err2str(e));
-		goto out;
-	}
-	size_t nc = 0;
-	const rd_kafka_ConfigEntry_t **ents =
-		rd_kafka_ConfigResource_configs(res[0], &nc);
-	for (size_t i = 0; i < nc; i++) {
-		const char *v = rd_kafka_ConfigEntry_value(ents[i]);
-		if (strcmp(rd_kafka_ConfigEntry_name(ents[i]),
-			   "cleanup.policy") == 0)
-			snprintf(policy, pn, "%s", v ? v : "");
-	}
-	if (policy[0] == '\0') {
-		snprintf(why, n, "no cleanup.policy in the answer");
-		e = RD_KAFKA_RESP_ERR__FAIL;
-	}
-out:
-	if (ev)
-		rd_kafka_event_destroy(ev);
-	if (o)
-		rd_kafka_AdminOptions_destroy(o);
-	if (cr)
-		rd_kafka_ConfigResource_destroy(cr);
-	if (q)
-		rd_kafka_queue_destroy(q);
-	return e;
-}
-
-/* Whether the cluster's controller is one of the brokers in its metadata. */
-static bool controller_known(struct kafka_sink *s)
-{
-	int32_t id = rd_kafka_controllerid(s->rk, 10000);
-	const struct rd_kafka_metadata *md = NULL;
-	bool found = false;
-	if (id < 0 || rd_kafka_metadata(s->rk, 0, NULL, &md, 10000))
-		return false;
-	for (int i = 0; i < md->broker_cnt; i++)
-		found = found || md->brokers[i].id == id;
-	rd_kafka_metadata_destroy(md);
-	return found;
-}
-
-static int ensure_schemas_topic(struct kafka_sink *s, const char *name,
-				wb_error_t *err)
-{
-	char why[300], policy[64];
-	/* the admin requests go to the controller; a cluster whose controller
-	 * is none of its brokers (librdkafka's mock names broker 0, which does
-	 * not exist) would only let them time out */
-	if (!controller_known(s)) {
-		wb_warn("kafka",
-			"cannot create %s with cleanup.policy=compact or check "
-			"its policy: the brokers name no controller among them "
-			"(librdkafka's mock cluster); it is auto-created with "
-			"the brokers' default policy: make sure it is compact, "
-			"or schemas expire with retention.ms",
-			name);
-		return WB_OK;
-	}
-	rd_kafka_resp_err_t e = create_compacted(s, name, why, sizeof(why));
-	if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-		wb_info("kafka", "created %s with cleanup.policy=compact",
-			name);
-		return WB_OK;
-	}
-	if (e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-		wb_warn("kafka",
-			"cannot create %s with cleanup.policy=compact (%s): "
-			"it is auto-created with the brokers' default policy; "
-			"make sure it is compact, or schemas expire with "
-			"retention.ms",
-			name, why);
-		return WB_OK;
-	}
-	e = describe_policy(s, name, policy, sizeof(policy), why, sizeof(why));
-	if (e) {
-		wb_warn("kafka",
-			"cannot read the cleanup.policy of %s (%s): make sure "
-			"it is compact, or schemas expire with retention.ms",
-			name, why);
-		return WB_OK;
-	}
-	if (wb_kafka_policy_compact_only(policy))
-		return WB_OK;
-	wb_error_set(err, WB_ERR_CONFIG,
-		     "kafka: %s has cleanup.policy=%s: schemas in use would "
-		     "expire with retention.ms and consumers could no longer "
-		     "decode; make it compact (kafka-configs.sh --alter "
-		     "--entity-type topics --entity-name %s --add-config "
-		     "cleanup.policy=compact) or use a schema registry",
-		     name, policy, name);
-	err->retriable = false;
-	return WB_ERR_CONFIG;
-}
-
 static int kafka_open(struct wb_sink *k, json_t *state, wb_error_t *err)
 {
 	struct kafka_sink *s = (struct kafka_sink *)k;
@@ -1706,7 +1514,7 @@ static int kafka_open(struct wb_sink *k, json_t *state, wb_error_t *err)
 		return WB_OK;
 	char name[512];
 	snprintf(name, sizeof(name), "%s._schemas", s->prefix);
-	rc = ensure_schemas_topic(s, name, err);
+	rc = wb_kafka_schemas_topic_ensure(s->rk, name, err);
 	if (rc)
 		return rc;
 	s->schemas = topic_new(s, name, err);
