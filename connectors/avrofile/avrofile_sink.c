@@ -126,6 +126,10 @@ struct avrofile_sink {
 	int64_t roll_age_ms;
 	struct series **series;
 	size_t nseries, capseries;
+	/* series by name: open addressing, capacity a power of two at least
+	 * twice nseries (a topic switch must not cost a scan of 1,000) */
+	struct series **index;
+	size_t capindex;
 	struct series *last;
 	struct series *lru_head, *lru_tail; /* most recently written first */
 	size_t nawake;
@@ -228,6 +232,39 @@ static void series_free(struct series *s)
 	free(s);
 }
 
+static size_t name_hash(const char *name)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return (size_t)h;
+}
+
+static void index_put(struct avrofile_sink *k, struct series *s)
+{
+	size_t m = k->capindex - 1, i = name_hash(s->name) & m;
+	while (k->index[i] != NULL)
+		i = (i + 1) & m;
+	k->index[i] = s;
+}
+
+/* Room for one more series in the index; 0 or -1 (out of memory). */
+static int index_reserve(struct avrofile_sink *k)
+{
+	if ((k->nseries + 1) * 2 <= k->capindex)
+		return 0;
+	size_t cap = k->capindex ? k->capindex * 2 : 16;
+	struct series **v = calloc(cap, sizeof(*v));
+	if (v == NULL)
+		return -1;
+	free(k->index);
+	k->index = v;
+	k->capindex = cap;
+	for (size_t i = 0; i < k->nseries; i++)
+		index_put(k, k->series[i]);
+	return 0;
+}
+
 static struct series *series_add(struct avrofile_sink *k, const char *name,
 				 wb_error_t *err)
 {
@@ -241,6 +278,8 @@ static struct series *series_add(struct avrofile_sink *k, const char *name,
 		goto nomem;
 	snprintf(s->dir, n, "%s/%s", k->dir, name);
 	s->next_seq = 1;
+	if (index_reserve(k) != 0)
+		goto nomem;
 	if (k->nseries == k->capseries) {
 		size_t cap = k->capseries ? k->capseries * 2 : 8;
 		struct series **v = realloc(k->series, cap * sizeof(*v));
@@ -250,6 +289,7 @@ static struct series *series_add(struct avrofile_sink *k, const char *name,
 		k->capseries = cap;
 	}
 	k->series[k->nseries++] = s;
+	index_put(k, s);
 	return s;
 nomem:
 	series_free(s);
@@ -259,9 +299,12 @@ nomem:
 
 static struct series *series_find(struct avrofile_sink *k, const char *name)
 {
-	for (size_t i = 0; i < k->nseries; i++)
-		if (strcmp(k->series[i]->name, name) == 0)
-			return k->series[i];
+	if (k->capindex == 0)
+		return NULL;
+	size_t m = k->capindex - 1, i = name_hash(name) & m;
+	for (; k->index[i] != NULL; i = (i + 1) & m)
+		if (strcmp(k->index[i]->name, name) == 0)
+			return k->index[i];
 	return NULL;
 }
 
@@ -396,6 +439,7 @@ static void avrofile_destroy(struct wb_sink *base)
 	for (size_t i = 0; i < k->nseries; i++)
 		series_free(k->series[i]);
 	wb_ocf_pool_free(k->pool); /* after every writer */
+	free(k->index);
 	free(k->series);
 	free(k->dir);
 	free(k);
