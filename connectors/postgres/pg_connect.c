@@ -10,8 +10,10 @@
  *
  * The connection is made asynchronously (PQconnectStartParams and
  * PQconnectPoll in a poll() loop) under source.connect_timeout, and stops
- * at once when a stop is requested (wb_stop_requested). Name resolution
- * (getaddrinfo) still blocks inside libpq.
+ * at once when a stop is requested (wb_stop_requested). A dsn naming
+ * several hosts gets one attempt per host, each with the whole timeout (a
+ * host that never answers does not keep waybill from the next one). Name
+ * resolution (getaddrinfo) still blocks inside libpq.
  *
  * No message made here contains the DSN or any value parsed from it other
  * than the host and port libpq is talking to. */
@@ -238,42 +240,30 @@ static void format_ms(long long ms, char *buf, size_t n)
 		snprintf(buf, n, "%lld ms", ms);
 }
 
-PGconn *wb_pg_connect(const struct wb_config *cfg, const char *replication,
-		      wb_error_t *err)
+/* One connection attempt under its own deadline. Returns the connection,
+ * or NULL with *why (one line) and *retry filled, or with *stopped set. */
+static PGconn *attempt(const char *const *keys, const char *const *vals,
+		       long long timeout, char *why, size_t n, bool *retry,
+		       bool *stopped)
 {
-	struct params p;
-	if (build_params(cfg, replication, &p, err) != WB_OK)
-		return NULL;
-	long long timeout = cfg->source.connect_timeout_ms > 0
-				    ? cfg->source.connect_timeout_ms
-				    : 10000;
 	long long deadline = wb_clock_mono_ms() + timeout;
-	PGconn *conn = PQconnectStartParams((const char *const *)p.keys,
-					    (const char *const *)p.vals, 0);
-	params_free(&p);
+	PGconn *conn = PQconnectStartParams(keys, vals, 0);
 	if (conn == NULL) {
-		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		snprintf(why, n, "out of memory");
+		*retry = false;
 		return NULL;
 	}
 	PostgresPollingStatusType st = PQstatus(conn) == CONNECTION_BAD
 					       ? PGRES_POLLING_FAILED
 					       : PGRES_POLLING_WRITING;
-	char line[400];
 	while (st != PGRES_POLLING_OK) {
 		if (st == PGRES_POLLING_FAILED) {
-			wb_pg_error_line(conn, line, sizeof(line));
-			wb_error_set(err, WB_ERR_CONNECT,
-				     "cannot connect to PostgreSQL (source.dsn "
-				     "in %s): %s",
-				     cfg->path, line);
-			err->retriable = retriable(PQerrorMessage(conn));
+			wb_pg_error_line(conn, why, n);
+			*retry = retriable(PQerrorMessage(conn));
 			goto fail;
 		}
 		if (wb_stop_requested) {
-			wb_error_set(err, WB_ERR_CONNECT,
-				     "stopped while connecting to PostgreSQL "
-				     "(source.dsn in %s)",
-				     cfg->path);
+			*stopped = true;
 			goto fail;
 		}
 		long long left = deadline - wb_clock_mono_ms();
@@ -282,15 +272,13 @@ PGconn *wb_pg_connect(const struct wb_config *cfg, const char *replication,
 			format_ms(timeout, t, sizeof(t));
 			const char *host = PQhost(conn);
 			const char *port = PQport(conn);
-			wb_error_set(err, WB_ERR_CONNECT,
-				     "cannot connect to PostgreSQL (source.dsn "
-				     "in %s): no answer from %s%s%s within %s "
-				     "(source.connect_timeout)",
-				     cfg->path,
-				     host && *host ? host : "the server",
-				     port && *port ? " port " : "",
-				     port && *port ? port : "", t);
-			err->retriable = true;
+			snprintf(why, n,
+				 "no answer from %s%s%s within %s "
+				 "(source.connect_timeout)",
+				 host && *host ? host : "the server",
+				 port && *port ? " port " : "",
+				 port && *port ? port : "", t);
+			*retry = true;
 			goto fail;
 		}
 		struct pollfd pfd = {
@@ -302,11 +290,8 @@ PGconn *wb_pg_connect(const struct wb_config *cfg, const char *replication,
 							: WB_PG_CONNECT_TICK_MS;
 		int r = pfd.fd >= 0 ? poll(&pfd, 1, wait) : 1;
 		if (r < 0 && errno != EINTR) {
-			wb_error_set(err, WB_ERR_CONNECT,
-				     "cannot connect to PostgreSQL (source.dsn "
-				     "in %s): poll: %s",
-				     cfg->path, strerror(errno));
-			err->retriable = true;
+			snprintf(why, n, "poll: %s", strerror(errno));
+			*retry = true;
 			goto fail;
 		}
 		if (r > 0)
@@ -316,4 +301,117 @@ PGconn *wb_pg_connect(const struct wb_config *cfg, const char *replication,
 fail:
 	PQfinish(conn);
 	return NULL;
+}
+
+/* The items of a comma-separated list (libpq's host, hostaddr and port
+ * lists) in one malloc'd block: *items points into it. Returns the
+ * count, 0 for NULL, -1 when out of memory. */
+static int split(const char *list, char ***items)
+{
+	*items = NULL;
+	if (list == NULL)
+		return 0;
+	int n = 1;
+	for (const char *c = list; *c; c++)
+		n += *c == ',';
+	size_t len = strlen(list) + 1;
+	char **v = malloc((size_t)n * sizeof(*v) + len);
+	if (v == NULL)
+		return -1;
+	char *text = (char *)(v + n);
+	memcpy(text, list, len);
+	int i = 0;
+	for (char *tok = text;; tok++) {
+		v[i++] = tok;
+		tok = strchr(tok, ',');
+		if (tok == NULL)
+			break;
+		*tok = '\0';
+	}
+	*items = v;
+	return n;
+}
+
+static int find_key(const struct params *p, const char *key)
+{
+	for (int i = 0; i < p->n; i++)
+		if (strcmp(p->keys[i], key) == 0)
+			return i;
+	return -1;
+}
+
+PGconn *wb_pg_connect(const struct wb_config *cfg, const char *replication,
+		      wb_error_t *err)
+{
+	struct params p;
+	if (build_params(cfg, replication, &p, err) != WB_OK)
+		return NULL;
+	long long timeout = cfg->source.connect_timeout_ms > 0
+				    ? cfg->source.connect_timeout_ms
+				    : 10000;
+	/* Several hosts (host=a,b): one attempt each, each with the whole
+	 * timeout, as libpq's blocking connect does; the first that takes us
+	 * wins (target_session_attrs applies to each). Lists libpq would
+	 * reject as mismatched go to libpq whole. */
+	int ih = find_key(&p, "host"), ia = find_key(&p, "hostaddr");
+	int ip = find_key(&p, "port");
+	char **hosts, **addrs, **ports;
+	int nh = split(ih >= 0 ? p.vals[ih] : NULL, &hosts);
+	int na = split(ia >= 0 ? p.vals[ia] : NULL, &addrs);
+	int np = split(ip >= 0 ? p.vals[ip] : NULL, &ports);
+	int n = nh > na ? nh : na;
+	bool each = nh >= 0 && na >= 0 && np >= 0 && n > 1 &&
+		    (nh == 0 || nh == n) && (na == 0 || na == n) &&
+		    (np <= 1 || np == n);
+	const char **vals = calloc((size_t)p.n + 1, sizeof(*vals));
+	PGconn *conn = NULL;
+	char all[sizeof(err->message)] = "";
+	size_t used = 0;
+	bool retry = false, stopped = false;
+	if (vals == NULL) {
+		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	for (int i = 0; i < (each ? n : 1) && conn == NULL && !stopped; i++) {
+		for (int k = 0; k < p.n; k++)
+			vals[k] = p.vals[k];
+		if (each && nh)
+			vals[ih] = hosts[i];
+		if (each && na)
+			vals[ia] = addrs[i];
+		if (each && np > 1)
+			vals[ip] = ports[i];
+		char why[400] = "";
+		bool r = false;
+		conn = attempt((const char *const *)p.keys, vals, timeout, why,
+			       sizeof(why), &r, &stopped);
+		if (conn == NULL && !stopped) {
+			retry |= r;
+			int w = snprintf(all + used, sizeof(all) - used, "%s%s",
+					 used ? "; " : "", why);
+			if (w > 0)
+				used += (size_t)w < sizeof(all) - used
+						? (size_t)w
+						: sizeof(all) - used - 1;
+		}
+	}
+	if (stopped) {
+		wb_error_set(err, WB_ERR_CONNECT,
+			     "stopped while connecting to PostgreSQL "
+			     "(source.dsn in %s)",
+			     cfg->path);
+	} else if (conn == NULL) {
+		wb_error_set(err, WB_ERR_CONNECT,
+			     "cannot connect to PostgreSQL (source.dsn in %s): "
+			     "%s",
+			     cfg->path, all);
+		err->retriable = retry;
+	}
+done:
+	free(vals);
+	free(hosts);
+	free(addrs);
+	free(ports);
+	params_free(&p);
+	return conn;
 }

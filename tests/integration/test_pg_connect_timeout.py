@@ -3,7 +3,8 @@
 # after source.connect_timeout with one line naming the config file and the
 # key, and the documented exit code; the default is 10 s; and SIGTERM or
 # SIGINT while connecting ends each of them at once (well before the
-# timeout), `run` cleanly (exit 0, nothing written).
+# timeout), `run` cleanly (exit 0, nothing written). With several hosts in
+# the dsn, a silent first host does not keep waybill from the second.
 import os
 import signal
 import socket
@@ -123,6 +124,28 @@ def test():
     check_eq(r.rc, 1, "status with the default timeout: exit code")
     check("within 10 s (source.connect_timeout)" in one_line(r, "status"), "status: gave up after 10 s",
           r.stderr)
+
+    log("several hosts: one that never answers does not keep waybill from the next")
+    pg = Postgres().start()
+    pg.psql("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1), (2);")
+    two = Pipeline(pg, name="two", tables=["public.t"], extra_source="  connect_timeout: 2s\n",
+                   dsn=f"host=127.0.0.1,127.0.0.1 port={server.port},{pg.port} dbname=postgres user=postgres")
+    r = two.run(["check", "-c", two.config], timeout=60)
+    if r.rc != 0 or "all checks passed" not in r.stdout:
+        fail(f"check with a silent first host: expected all checks passed\n{r}")
+    check(True, "check connects through the second host")
+    two.run_idle(1, timeout=60)
+    check_eq([x["after"]["id"] for x in records(two.out, "two.public.t")], [1, 2],
+             "run connects through the second host (snapshot read back)")
+    both = pipeline(server, "1s")
+    both.write_config(both.config_text.replace(f"port={server.port}",
+                                               f"port={server.port},{server.port}").replace(
+        "host=127.0.0.1", "host=127.0.0.1,localhost"))
+    r = both.run(["status", "-c", both.config], timeout=60)
+    check_eq(r.rc, 1, "status with two silent hosts: exit code")
+    check(f"no answer from 127.0.0.1 port {server.port} within 1 s (source.connect_timeout); "
+          f"no answer from localhost port {server.port} within 1 s (source.connect_timeout)"
+          in one_line(r, "status"), "status names both hosts", r.stderr)
 
     log("SIGTERM / SIGINT while connecting (connect_timeout: 30s)")
     slow = pipeline(server, "30s")
