@@ -56,11 +56,12 @@
  * since the previous one stay awake, the others are parked (buffers freed,
  * descriptor closed; the file stays open in the sense of the state, and
  * the next write opens it again). During a burst, when more than
- * MAX_AWAKE series are awake or their buffers exceed the memory budget, the
+ * max_awake series are awake or their buffers exceed the memory budget, the
  * least recently written are parked at once (pending records written as a
  * block, fsynced, descriptor closed). Compression contexts are shared
  * (ocf.h). So memory is about budget + two compression contexts, and at
- * most MAX_AWAKE descriptors are open. */
+ * most max_awake descriptors are open (256, or a quarter of RLIMIT_NOFILE
+ * when that is lower). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -70,6 +71,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,7 +86,8 @@
 
 #define SEQ_DIGITS 12
 /* At most this many series hold a descriptor or buffers (fds: 1,000
- * tables must not need 1,000 descriptors). */
+ * tables must not need 1,000 descriptors); fewer when RLIMIT_NOFILE is
+ * low: a quarter of it, at least 8. */
 #define MAX_AWAKE 256
 /* Buffers of awake series, at least; 8 blocks when block_bytes is larger. */
 #define MEM_BUDGET_MIN ((size_t)32 << 20)
@@ -135,6 +138,7 @@ struct avrofile_sink {
 	size_t nawake;
 	size_t mem; /* sum of the awake series' mem */
 	size_t mem_budget;
+	size_t max_awake;
 	struct wb_ocf_pool *pool; /* compresses and writes full blocks; made
 				     with the first file */
 	bool pool_failed;
@@ -379,11 +383,11 @@ static int park(struct avrofile_sink *k, struct series *s, wb_error_t *err)
 }
 
 /* Parks the least recently written series (never keep) until at most
- * MAX_AWAKE are awake and their buffers fit the budget. */
+ * max_awake are awake and their buffers fit the budget. */
 static int bound_awake(struct avrofile_sink *k, struct series *keep,
 		       wb_error_t *err)
 {
-	while (k->nawake > MAX_AWAKE || k->mem > k->mem_budget) {
+	while (k->nawake > k->max_awake || k->mem > k->mem_budget) {
 		struct series *t = k->lru_tail;
 		if (t == NULL || t == keep)
 			break;
@@ -414,6 +418,12 @@ static struct wb_sink *avrofile_create(const struct wb_config *cfg,
 	k->roll_bytes =
 		sc->roll_bytes > 0 ? sc->roll_bytes : (int64_t)256 << 20;
 	k->roll_age_ms = sc->roll_age_ms > 0 ? sc->roll_age_ms : 3600 * 1000;
+	k->max_awake = MAX_AWAKE;
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur / 4 < MAX_AWAKE)
+		k->max_awake =
+			rl.rlim_cur / 4 > 8 ? (size_t)rl.rlim_cur / 4 : 8;
 	k->mem_budget = k->block_bytes * 8 > MEM_BUDGET_MIN ? k->block_bytes * 8
 							    : MEM_BUDGET_MIN;
 	k->dir = strdup(sc->dir && sc->dir[0] ? sc->dir : "out");
