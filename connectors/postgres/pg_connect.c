@@ -352,7 +352,7 @@ PGconn *wb_pg_connect(const struct wb_config *cfg, const char *replication,
 	/* Several hosts (host=a,b): one attempt each, each with the whole
 	 * timeout, as libpq's blocking connect does; the first that takes us
 	 * wins (target_session_attrs applies to each). Lists libpq would
-	 * reject as mismatched go to libpq whole. */
+	 * reject as mismatched, and prefer-standby, go to libpq whole. */
 	int ih = find_key(&p, "host"), ia = find_key(&p, "hostaddr");
 	int ip = find_key(&p, "port");
 	char **hosts, **addrs, **ports;
@@ -360,7 +360,10 @@ PGconn *wb_pg_connect(const struct wb_config *cfg, const char *replication,
 	int na = split(ia >= 0 ? p.vals[ia] : NULL, &addrs);
 	int np = split(ip >= 0 ? p.vals[ip] : NULL, &ports);
 	int n = nh > na ? nh : na;
-	bool each = nh >= 0 && na >= 0 && np >= 0 && n > 1 &&
+	/* prefer-standby needs libpq's two passes over all the hosts */
+	int it = find_key(&p, "target_session_attrs");
+	bool whole = it >= 0 && strcmp(p.vals[it], "prefer-standby") == 0;
+	bool each = !whole && nh >= 0 && na >= 0 && np >= 0 && n > 1 &&
 		    (nh == 0 || nh == n) && (na == 0 || na == n) &&
 		    (np <= 1 || np == n);
 	const char **vals = calloc((size_t)p.n + 1, sizeof(*vals));
