@@ -206,6 +206,7 @@ static int check_publication(PGconn *conn, const struct wb_config *cfg,
 	char *list = NULL;
 	int failed = 0, nmissing = 0;
 	bool own_all = true, own_pub = false, all_tables = false;
+	bool via_root = false, any_partitioned = false;
 	wb_error_t e;
 	if (qpub == NULL || missing == NULL || owned == NULL) {
 		fprintf(out, "FAIL publication: out of memory\n");
@@ -218,7 +219,9 @@ static int check_publication(PGconn *conn, const struct wb_config *cfg,
 		"SELECT coalesce((SELECT puballtables FROM pg_publication "
 		"WHERE pubname = $1), false), "
 		"coalesce((SELECT pg_has_role(pubowner, 'USAGE') FROM "
-		"pg_publication WHERE pubname = $1), false)",
+		"pg_publication WHERE pubname = $1), false), "
+		"coalesce((SELECT pubviaroot FROM pg_publication "
+		"WHERE pubname = $1), false)",
 		1, (const char *[]){pub}, &e);
 	if (res == NULL) {
 		fprintf(out, "FAIL publication: %s\n", e.message);
@@ -227,7 +230,10 @@ static int check_publication(PGconn *conn, const struct wb_config *cfg,
 	}
 	all_tables = PQgetvalue(res, 0, 0)[0] == 't';
 	own_pub = PQgetvalue(res, 0, 1)[0] == 't';
+	via_root = PQgetvalue(res, 0, 2)[0] == 't';
 	PQclear(res);
+	for (int i = 0; i < n; i++)
+		any_partitioned |= t[i].partitioned;
 	bool in_schema = PQserverVersion(conn) >= 150000;
 	for (int i = 0; i < n; i++) {
 		char oid[16];
@@ -275,7 +281,8 @@ static int check_publication(PGconn *conn, const struct wb_config *cfg,
 			fprintf(out,
 				"FAIL publication: %s does not exist and %s "
 				"may not create it (%s); as the tables' owner "
-				"run CREATE PUBLICATION %s FOR TABLE %s;\n",
+				"run CREATE PUBLICATION %s FOR TABLE %s WITH "
+				"(publish_via_partition_root = true);\n",
 				pub, PQuser(conn),
 				can_create ? "it must own every captured table"
 					   : "no CREATE privilege on the "
@@ -309,6 +316,22 @@ static int check_publication(PGconn *conn, const struct wb_config *cfg,
 				list ? list : "...");
 			failed = 1;
 		}
+	}
+	/* partitioned tables are captured as their root (one series) */
+	if (pub_exists && any_partitioned && !via_root && !own_pub) {
+		fprintf(out,
+			"FAIL publication: %s publishes partitioned tables "
+			"through their partitions (publish_via_partition_root "
+			"is off) and %s may not change it; as the owner run "
+			"ALTER PUBLICATION %s SET (publish_via_partition_root "
+			"= true);\n",
+			pub, PQuser(conn), qpub);
+		failed = 1;
+	} else if (pub_exists && any_partitioned && !via_root) {
+		fprintf(out,
+			"ok publication: waybill sets "
+			"publish_via_partition_root on %s when it starts\n",
+			pub);
 	}
 done:
 	free(list);

@@ -3,7 +3,8 @@
 # lacks a captured table, FAILs with the exact statement for the owner to
 # run; running that statement as the owner makes `check` pass. A role that
 # owns the tables and the publication is told waybill creates or extends
-# it.
+# it. A publication of a partitioned table without publish_via_partition_root
+# FAILs the same way.
 import os
 import sys
 
@@ -44,7 +45,8 @@ def test():
     line = publication_line(p.run(["check", "-c", p.config]), True)
     want = ("FAIL publication: waybill_pc does not exist and wb_reader may not create it (no CREATE privilege "
             "on the database); as the tables' owner run "
-            "CREATE PUBLICATION \"waybill_pc\" FOR TABLE \"public\".\"Pub B\", \"public\".\"pub_a\";")
+            "CREATE PUBLICATION \"waybill_pc\" FOR TABLE \"public\".\"Pub B\", \"public\".\"pub_a\" "
+            "WITH (publish_via_partition_root = true);")
     check_eq(line, want, "check names the statement")
 
     log("with CREATE on the database but not owning the tables")
@@ -86,9 +88,28 @@ def test():
     line = publication_line(own.run(["check", "-c", own.config]), False)
     check_eq(line, "ok publication: waybill_po will be created for the 2 captured tables", "says it creates it")
 
+    log("a partitioned table in a publication without publish_via_partition_root")
+    pg.psql("CREATE TABLE pt (id int, k int, PRIMARY KEY (id, k)) PARTITION BY LIST (k);"
+            "CREATE TABLE pt_1 PARTITION OF pt FOR VALUES IN (1);"
+            "CREATE TABLE pt_2 PARTITION OF pt FOR VALUES IN (2);"
+            f"GRANT SELECT ON pt TO {ROLE};"
+            "CREATE PUBLICATION waybill_pp FOR TABLE pt;")
+    part = Pipeline(pg, name="pp", tables=["public.pt"], dsn=dsn)
+    r = part.run(["check", "-c", part.config])
+    lines = [l for l in r.stdout.split("\n") if l.startswith(("ok publication:", "FAIL publication:"))]
+    check_eq(lines, ["ok publication: waybill_pp holds every captured table",
+                     "FAIL publication: waybill_pp publishes partitioned tables through their partitions "
+                     "(publish_via_partition_root is off) and wb_reader may not change it; as the owner run "
+                     "ALTER PUBLICATION \"waybill_pp\" SET (publish_via_partition_root = true);"],
+             "check names the statement")
+    check_eq(r.rc, 1, "check exit code")
+    pg.psql(statement(lines[1]))
+    r = part.run(["check", "-c", part.config])
+    check(r.rc == 0 and "all checks passed" in r.stdout, "after the statement check passes", str(r))
+
     log("a publication FOR ALL TABLES covers every table")
     pg.psql("CREATE PUBLICATION waybill_pa FOR ALL TABLES")
-    alltab = Pipeline(pg, name="pa", tables=["public.*"], dsn=dsn)
+    alltab = Pipeline(pg, name="pa", tables=["public.pub_*"], dsn=dsn)
     line = publication_line(alltab.run(["check", "-c", alltab.config]), False)
     check_eq(line, "ok publication: waybill_pa holds every captured table", "FOR ALL TABLES is enough")
 
