@@ -14,11 +14,17 @@
 #    and identity, the same key bytes) in the middle of kill -9 rounds: every
 #    change exactly once, every key in one partition, the one murmur2 of its
 #    values gives.
+# 3. A crash, then a restart against another schema registry (the same
+#    schemas get other ids, so the framed key bytes differ): the replay
+#    lands in the partitions of the first time, exactly once.
+import json
 import os
 import random
 import signal
+import subprocess
 import sys
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wbtest import *  # noqa: E402,F401
@@ -26,9 +32,11 @@ import kafkatest as kt  # noqa: E402
 import wbtest  # noqa: E402
 from wbtest import WAYBILL  # noqa: E402
 
+import avro.schema  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
 
 TOPIC = "pa.public.items"
+FAKE_REGISTRY = os.path.join(SOURCE_DIR, "tests", "fixtures", "registry", "fake_registry.py")
 
 
 def copy_messages(msgs, bootstrap):
@@ -55,10 +63,10 @@ def count_change(pg):
     delivered = position(ck["sink"]["delivered"], allow_end=True)
 
     wl.run(300)
-    env = dict(os.environ, WB_CRASH_AT="kafka.produce:200", WB_DELAY="kafka.produce:2000")
+    env = dict(os.environ, WB_CRASH_AT="sink.write:200", WB_DELAY="sink.write:2000")
     proc = wbtest.Proc([WAYBILL, "run", "-c", p.config], p._logfile("crash"), env=env)
     rc = proc.wait(120)
-    check_eq(rc, -signal.SIGKILL, "waybill killed at its 200th produce")
+    check_eq(rc, -signal.SIGKILL, "waybill killed before its 200th event")
 
     old = [m for m in kt.consume(a.bootstrap, prefix="pa.")]
     after = [m for m in old if m.topic == TOPIC and
@@ -137,11 +145,79 @@ def key_schema_change(pg):
     check_eq(split, {}, "every key in one partition across the key-schema change")
 
 
+def start_registry(dummies=0):
+    """The fake registry; dummies schemas registered first, so that the
+    real ones get ids after them."""
+    d = make_tmpdir("wbtest-reg-")
+    port_file = os.path.join(d, "port")
+    p = subprocess.Popen(["/usr/bin/python3", FAKE_REGISTRY, "--port-file", port_file],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop():
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    add_cleanup(stop)
+    wait_until(lambda: os.path.exists(port_file) or p.poll() is not None, 30, "fake registry port")
+    check(p.poll() is None, "fake registry runs")
+    with open(port_file) as f:
+        url = f"http://127.0.0.1:{int(f.read().strip())}"
+    for i in range(dummies):
+        body = json.dumps({"schema": json.dumps({"type": "record", "name": f"d{i}", "fields": []})})
+        req = urllib.request.Request(f"{url}/subjects/dummy/versions", data=body.encode(),
+                                     headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(req, timeout=10).read()
+    return url
+
+
+def fetch(url, sid):
+    with urllib.request.urlopen(f"{url}/schemas/ids/{sid}", timeout=10) as r:
+        return avro.schema.parse(json.loads(r.read())["schema"])
+
+
+def registry_change(pg):
+    pg.psql("DROP TABLE items; " + kt.ITEMS_DDL)
+    k = kt.MockKafka()
+    ra = start_registry()
+    p = kt.kafka_pipeline(pg, k, name="pr", extra_sink=f"  schema_registry:\n    url: {ra}\n")
+    p.run_idle(1)
+    wl = kt.Workload(pg)
+    wl.run(100)
+    p.run_idle(2)
+    wl.run(300)
+    env = dict(os.environ, WB_CRASH_AT="sink.write:200", WB_DELAY="sink.write:2000")
+    proc = wbtest.Proc([WAYBILL, "run", "-c", p.config], p._logfile("crash"), env=env)
+    check_eq(proc.wait(120), -signal.SIGKILL, "waybill killed before its 200th event")
+    rb = start_registry(dummies=10)
+    p.write_config(p.config_text.replace(ra, rb))
+    r = p.run_idle(2)
+    check("replayed events were already in Kafka and skipped" in r.stderr,
+          "the restart replayed events that were in Kafka, and skipped them", r.stderr[-3000:])
+    cache = {}
+
+    def decode(data):
+        sid = int.from_bytes(data[1:5], "big")
+        if sid not in cache:
+            cache[sid] = fetch(ra if sid <= 10 else rb, sid)
+        return kt.decode_confluent(data, cache)
+
+    msgs = kt.data_messages(k.bootstrap, "pr")
+    kt.verify(msgs, {}, wl, kt.partition_counts(k.bootstrap), "pr.public.items",
+              exactly_once=True, decode=decode)
+    check(any(s <= 10 for s in cache) and any(s > 10 for s in cache),
+          "messages framed with the ids of both registries", str(sorted(cache)))
+
+
 def test():
     pg = Postgres().start()
     pg.psql(kt.ITEMS_DDL)
     count_change(pg)
     key_schema_change(pg)
+    registry_change(pg)
 
 
 main(test)
