@@ -82,6 +82,53 @@ def big_transaction(pg):
     check_eq(sorted(ids), list(range(0, n + 1)), "ids 0..n")
 
 
+def big_transaction_kafka(pg):
+    """The same through the Kafka sink (exactly_once): after kill -9 inside
+    the transaction and a restart, a consumer sees every row once."""
+    import kafkatest
+    kafka = kafkatest.MockKafka()
+    pg.psql("CREATE TABLE bigk (id int PRIMARY KEY, v text NOT NULL);")
+    p = kafkatest.kafka_pipeline(pg, kafka, name="bk", tables=["public.bigk"])
+    p.run_idle(idle=1)
+    n = 20000
+    before = lsn(pg.value("SELECT pg_current_wal_insert_lsn()"))
+    pg.psql(f"INSERT INTO bigk SELECT g, 'row ' || g FROM generate_series(1, {n}) g;")
+    after = lsn(pg.value("SELECT pg_current_wal_insert_lsn()"))
+    proc = start_with_env(p, {"WB_DELAY": "sink.write:300"})
+
+    def in_big():
+        if not proc.alive():
+            fail(f"waybill exited ({proc.p.returncode}) early: {proc.stderr()[-3000:]}")
+        ck = p.checkpoint()
+        if ck is None or ck["position"].endswith(":end"):
+            return False
+        l, k = position(ck["position"])
+        return before < l <= after and k >= 2000
+    wait_until(in_big, 120, "a checkpoint inside the big transaction", interval=0.02)
+    time.sleep(2.5)
+    ck = p.checkpoint()
+    l, k = position(ck["position"], allow_end=True)
+    if not (before < l <= after and k < n):
+        fail(f"could not stop inside the transaction (checkpoint {ck})")
+    check(lsn(ck["flush_lsn"]) < l, "Kafka: the checkpoint's flush_lsn stays below the transaction",
+          f"flush_lsn {ck['flush_lsn']} position {ck['position']}")
+    proc.kill(signal.SIGKILL)
+    log("restart without delay")
+    p.run_idle(idle=1)
+    msgs = [m for m in kafkatest.data_messages(kafka.bootstrap, "bk") if m.value is not None]
+    schemas = kafkatest.load_schemas(kafka.bootstrap, "bk")
+    ids = collections.Counter()
+    wrong = []
+    for m in msgs:
+        e = kafkatest.decode_single_object(m.value, schemas, m.headers.get("waybill.schema_id"))
+        ids[e["after"]["id"]] += 1
+        if e["after"]["v"] != f"row {e['after']['id']}":
+            wrong.append(e["after"])
+    check_eq(wrong[:5], [], "Kafka: values exact")
+    check_eq(sorted(ids), list(range(1, n + 1)), "Kafka: every row of the transaction")
+    check_eq(max(ids.values()), 1, "Kafka: no row twice")
+
+
 def ordinals_independent_of_capture(pg):
     pg.psql("""
         CREATE TABLE oa (id int PRIMARY KEY, v int);
@@ -174,6 +221,7 @@ def old_changes_keep_their_shape(pg):
 def test():
     pg = Postgres().start()
     big_transaction(pg)
+    big_transaction_kafka(pg)
     ordinals_independent_of_capture(pg)
     old_changes_keep_their_shape(pg)
 
