@@ -382,9 +382,22 @@ static int ensure_publication(struct pg_source *s, struct wb_pg_reltarget *t,
 			 "(publish_via_partition_root = true)",
 			 pub);
 		rc = publication_sql(s, sql,
-				     "set publish_via_partition_root "
-				     "on",
-				     err);
+				     "set publish_via_partition_root on", err);
+		if (rc && refused && err->code != WB_ERR_NOMEM) {
+			/* streamed as their partitions, they would not be
+			 * one series each: left out, the others go on */
+			for (int i = 0; i < n; i++)
+				if (t[i].partitioned) {
+					wb_warn("postgres",
+						"partitioned table %s.%s is "
+						"not captured: %s",
+						t[i].schema, t[i].name,
+						err->message);
+					refused[i] = true;
+				}
+			wb_error_clear(err);
+			rc = WB_OK;
+		}
 	}
 	if (rc || all) {
 		PQfreemem(pub);
@@ -398,12 +411,19 @@ static int ensure_publication(struct pg_source *s, struct wb_pg_reltarget *t,
 	}
 	int missing = n;
 	if (exists) {
-		res = wb_pg_query(s->cat.conn,
-				  "SELECT c.oid FROM pg_publication_rel pr "
-				  "JOIN pg_publication p ON p.oid = pr.prpubid "
-				  "JOIN pg_class c ON c.oid = pr.prrelid "
-				  "WHERE p.pubname = $1",
-				  1, params, err);
+		/* listed tables, and tables of listed schemas (FOR TABLES IN
+		 * SCHEMA) */
+		res = wb_pg_query(
+			s->cat.conn,
+			"SELECT pr.prrelid FROM pg_publication_rel pr "
+			"JOIN pg_publication p ON p.oid = pr.prpubid "
+			"WHERE p.pubname = $1 UNION "
+			"SELECT c.oid FROM pg_publication_tables pt "
+			"JOIN pg_namespace n ON n.nspname = "
+			"pt.schemaname JOIN pg_class c ON "
+			"c.relnamespace = n.oid AND c.relname = "
+			"pt.tablename WHERE pt.pubname = $1",
+			1, params, err);
 		if (res == NULL) {
 			free(present);
 			PQfreemem(pub);
