@@ -8,7 +8,8 @@
 # Exactly once holds with the extra messages: kill -9 at a crash point in
 # the middle of the three messages of a key change (kafka.produce, before a
 # message is handed to librdkafka), restart, and every message is in Kafka
-# once.
+# once. With REPLICA IDENTITY FULL (the whole old row on every update) only
+# an update whose key bytes change is split.
 import os
 import signal
 import sys
@@ -50,7 +51,8 @@ def table(pg):
 
 def test():
     pg = Postgres().start()
-    pg.psql("CREATE TABLE acct (id int PRIMARY KEY, v text);")
+    pg.psql("CREATE TABLE acct (id int PRIMARY KEY, v text);"
+            "CREATE TABLE fullrow (id int PRIMARY KEY, v text); ALTER TABLE fullrow REPLICA IDENTITY FULL;")
     k = kt.MockKafka()
     p = kt.kafka_pipeline(pg, k, name="kk")
     p.run_idle(1)
@@ -62,6 +64,10 @@ def test():
     pg.psql("DELETE FROM acct WHERE id = 21;")
     pg.psql("BEGIN; UPDATE acct SET id = -22 WHERE id = 22; UPDATE acct SET id = 22 WHERE id = 23;"
             " UPDATE acct SET id = 23 WHERE id = -22; COMMIT;")       # swap 22 and 23
+    # REPLICA IDENTITY FULL: the old image is the whole row; an update that
+    # keeps the key is one message
+    pg.psql("INSERT INTO fullrow VALUES (1, 'a'), (2, 'b'); UPDATE fullrow SET v = 'c' WHERE id = 2;"
+            "UPDATE fullrow SET id = 3 WHERE id = 1;")
     # 40 inserts (40 messages), 10 key changes (30), then the crash point
     # lands in the middle of the key change of 101 -> 1 (messages 71-73)
     env = dict(os.environ, WB_CRASH_AT="kafka.produce:72", WB_DELAY="kafka.produce:20000")
@@ -103,6 +109,25 @@ def test():
 
     view = compacted(msgs, schemas)
     check_eq(view, table(pg), "compacted view of the topic = the table (no ghost key)")
+
+    full = kt.consume(k.bootstrap, topics=["kk.public.fullrow"])
+    got = []
+    for m in sorted(full, key=lambda m: position(m.headers["waybill.position"])):
+        kid = kt.decode_single_object(m.key, schemas, m.headers["waybill.key_schema_id"])["id"]
+        if m.value is None:
+            got.append(("tomb", kid))
+            continue
+        v = kt.decode_single_object(m.value, schemas, m.headers["waybill.schema_id"])
+        got.append((v["op"], kid, v["before"] and dict(v["before"]), v["after"] and dict(v["after"])))
+    # the three messages of the key change share a position: order them by step
+    step = {"d": 0, "tomb": 1}
+    got[-3:] = sorted(got[-3:], key=lambda g: step.get(g[0], 2))
+    check_eq(got, [("c", 1, None, {"id": 1, "v": "a"}), ("c", 2, None, {"id": 2, "v": "b"}),
+                   ("u", 2, {"id": 2, "v": "b"}, {"id": 2, "v": "c"}),
+                   ("d", 1, {"id": 1, "v": "a"}, None), ("tomb", 1),
+                   ("u", 3, {"id": 1, "v": "a"}, {"id": 3, "v": "a"})],
+             "REPLICA IDENTITY FULL: one message for an update that keeps the key; the key change's "
+             "delete carries the whole old row")
 
 
 main(test)
