@@ -76,7 +76,8 @@ def test():
     proc = subprocess.Popen([STRACE, "-f", "-y", "-qq", "-o", trace, "-e",
                              "trace=mkdir,mkdirat,open,openat,rename,renameat,renameat2,unlink,unlinkat,fsync,fdatasync",
                              WAYBILL, "run", "-c", p.config, "--stop-when-idle", "2"],
-                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(base, "run.stderr"), "w"))
+                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(base, "run.stderr"), "w"),
+                            env=waybill_env(ptrace=True))
     add_cleanup(lambda: proc.poll() is None and proc.kill())
 
     def more():
@@ -90,6 +91,8 @@ def test():
     except subprocess.TimeoutExpired:
         proc.kill()
         fail("waybill under strace did not stop")
+    with open(os.path.join(base, "run.stderr"), errors="replace") as f:
+        check_sanitizer(rc, f.read(), "waybill under strace")
     check_eq(rc, 0, "waybill exits 0")
     ids = [r["after"]["id"] for r in records(out, "dd.public.a")]
     check_eq(sorted(ids), list(range(1, 401)), "a's 400 rows in the files")

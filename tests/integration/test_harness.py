@@ -86,6 +86,9 @@ def test():
     check(lsan == "exitcode=86", "LSAN_OPTIONS", lsan)
     r = with_waybill(path, lambda: wbtest.run_waybill(["x"], env=dict(os.environ, ASAN_OPTIONS="exitcode=7")))
     check(r.stdout.startswith("exitcode=7:halt_on_error=1|"), "an exitcode the caller set is kept", r.stdout)
+    env = wbtest.waybill_env({"ASAN_OPTIONS": "detect_leaks=1:strict_string_checks=1"}, ptrace=True)
+    check(env["ASAN_OPTIONS"] == "strict_string_checks=1:detect_leaks=0:exitcode=86:halt_on_error=1",
+          "under strace (ptrace=True) leak detection is off, the rest kept", env["ASAN_OPTIONS"])
 
     log("Proc: a report fails wait(), alive() and kill()")
     path = stub(d, "bg", f"""\

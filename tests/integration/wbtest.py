@@ -159,12 +159,18 @@ def _sanitizer_options(value, defaults):
     return ":".join(parts + [f"{k}={v}" for k, v in defaults if k not in have])
 
 
-def waybill_env(env=None):
+def waybill_env(env=None, ptrace=False):
     """The environment for a waybill process: env (default os.environ) with
     the sanitizers told to halt on the first report and exit SANITIZER_EXIT
-    (options the caller set win)."""
+    (options the caller set win). ptrace: waybill runs under strace or gdb,
+    where LeakSanitizer cannot work (it stops with a fatal error), so leak
+    detection is off for that run; the other checks stay."""
     env = dict(os.environ if env is None else env)
     common = [("exitcode", SANITIZER_EXIT), ("halt_on_error", 1)]
+    if ptrace:
+        kept = [kv for kv in (env.get("ASAN_OPTIONS") or "").split(":")
+                if kv and not kv.startswith("detect_leaks=")]
+        env["ASAN_OPTIONS"] = ":".join(kept + ["detect_leaks=0"])
     env["ASAN_OPTIONS"] = _sanitizer_options(env.get("ASAN_OPTIONS"), common)
     env["UBSAN_OPTIONS"] = _sanitizer_options(env.get("UBSAN_OPTIONS"), common + [("print_stacktrace", 1)])
     env["LSAN_OPTIONS"] = _sanitizer_options(env.get("LSAN_OPTIONS"), [("exitcode", SANITIZER_EXIT)])
