@@ -90,6 +90,13 @@ def test():
     check(env["ASAN_OPTIONS"] == "strict_string_checks=1:detect_leaks=0:exitcode=86:halt_on_error=1",
           "under strace (ptrace=True) leak detection is off, the rest kept", env["ASAN_OPTIONS"])
 
+    log("sanitized(): tells an ASan build of waybill from a plain one")
+    for body, want in (("# __asan_init\nexit 0\n", True), ("exit 0\n", False)):
+        path = stub(d, f"san{int(want)}", body)
+        wbtest._sanitized = None
+        check(with_waybill(path, wbtest.sanitized) is want, f"sanitized() is {want}")
+    wbtest._sanitized = None
+
     log("Proc: a report fails wait(), alive() and kill()")
     path = stub(d, "bg", f"""\
         printf '%s' '{ASAN}' >&2

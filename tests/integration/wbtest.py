@@ -177,6 +177,21 @@ def waybill_env(env=None, ptrace=False):
     return env
 
 
+_sanitized = None
+
+
+def sanitized():
+    """True when the waybill binary is built with AddressSanitizer
+    (WB_SANITIZE): its memory figures (RSS) then include ASan's quarantine,
+    redzones and shadow memory and say nothing about waybill's own."""
+    global _sanitized
+    if _sanitized is None:
+        require_waybill()
+        with open(WAYBILL, "rb") as f:
+            _sanitized = b"__asan_init" in f.read()
+    return _sanitized
+
+
 def sanitizer_report(rc, stderr):
     """A description of the sanitizer report in a waybill run (its exit code
     and stderr), or None when there is none."""
