@@ -126,6 +126,17 @@ def test():
     rc, out = run_child(code, {"WAYBILL": slow})
     check(rc == 1 and "FAIL" in out and "sanitizer report" in out, "a report in an ignored run fails the test",
           out[-1000:])
+    code = textwrap.dedent(f"""\
+        import os, wbtest
+        def t():
+            d = wbtest.make_tmpdir()
+            with open(os.path.join(d, "mine.stderr"), "w") as f:
+                f.write({LSAN!r})
+        wbtest.main(t)
+        """)
+    rc, out = run_child(code)
+    check(rc == 1 and "sanitizer report" in out and "mine.stderr" in out,
+          "a report in a *.stderr file of a run the test started itself fails the test", out[-1000:])
 
     log("threads: an exception or a hang fails the test")
     t = wbtest.Thread(lambda: 1 / 0, name="boom")
@@ -191,6 +202,7 @@ def test():
     # The reports above were made on purpose: they must not fail this test
     # at its end (main() checks every waybill log it knows).
     wbtest._waybill_logs.clear()
+    wbtest._tmpdirs.clear()
 
 
 wbtest.main(test)

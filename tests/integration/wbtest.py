@@ -48,6 +48,7 @@ SANITIZER_EXIT = 86
 SANITIZER_REPORT = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|"
                               r"SUMMARY: \w*Sanitizer|WARNING: ThreadSanitizer")
 _waybill_logs = []   # stderr files of every waybill run, checked in main()
+_tmpdirs = []        # make_tmpdir()'s: their *.stderr files are checked too
 _thread_errors = []  # (thread name, formatted traceback) of uncaught exceptions
 
 
@@ -221,8 +222,14 @@ def _read_log(path):
 
 def check_all_waybill_logs():
     """Fails the test if the stderr of any waybill run of this test holds a
-    sanitizer report (including runs killed or abandoned by the test)."""
-    for path in list(_waybill_logs):
+    sanitizer report (including runs killed or abandoned by the test): the
+    logs of run_waybill and Proc, and every *.stderr file in the test's
+    temp dirs (tests that start waybill themselves log there)."""
+    paths = list(_waybill_logs)
+    for d in list(_tmpdirs):
+        for root, _, files in os.walk(d):
+            paths += [os.path.join(root, f) for f in files if f.endswith(".stderr")]
+    for path in sorted(set(paths)):
         text = _read_log(path)
         if SANITIZER_REPORT.search(text):
             check_sanitizer(None, text, f"waybill run logged in {path}")
@@ -306,6 +313,7 @@ def free_port():
 def make_tmpdir(prefix="wbtest-"):
     d = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
     os.chmod(d, 0o755)
+    _tmpdirs.append(d)
     if not os.environ.get("WB_KEEP"):   # WB_KEEP=1 keeps temp dirs for diagnosis
         add_cleanup(lambda: shutil.rmtree(d, ignore_errors=True))
     return d
