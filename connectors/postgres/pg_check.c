@@ -11,144 +11,8 @@
 
 #include "checkpoint.h"
 #include "pg_catalog.h"
+#include "pg_slot.h"
 #include "source.h"
-
-/* The slot as pg_replication_slots shows it, and the server's position. */
-struct slot_view {
-	bool exists;
-	bool active;	     /* a walsender (a running pipeline) holds it */
-	bool foreign;	     /* not a pgoutput slot of the connected database */
-	bool lost;	     /* wal_status = 'lost' */
-	char wal_status[16]; /* "" when unknown (before PostgreSQL 13) */
-	bool has_confirmed;  /* confirmed_flush_lsn is not null */
-	uint64_t confirmed;  /* confirmed_flush_lsn */
-	uint64_t current;    /* the server's WAL position now */
-	char current_text[32];
-};
-
-static int read_slot(PGconn *conn, const char *slot, struct slot_view *v,
-		     wb_error_t *err)
-{
-	memset(v, 0, sizeof(*v));
-	PGresult *res = wb_pg_query(
-		conn,
-		"SELECT CASE WHEN pg_is_in_recovery() THEN "
-		"pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text, "
-		"s.slot_name IS NOT NULL, s.confirmed_flush_lsn::text, "
-		"CASE WHEN current_setting('server_version_num')::int >= "
-		"130000 "
-		"THEN (to_jsonb(s) ->> 'wal_status') END, "
-		"coalesce(s.active, false), "
-		"s.plugin IS DISTINCT FROM 'pgoutput' OR "
-		"s.database IS DISTINCT FROM current_database() "
-		"FROM (SELECT 1) one LEFT JOIN pg_replication_slots s "
-		"ON s.slot_name = $1",
-		1, (const char *[]){slot}, err);
-	if (res == NULL)
-		return err->code;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return wb_error_set(err, WB_ERR_RUNTIME,
-				    "unexpected catalog answer");
-	}
-	snprintf(v->current_text, sizeof(v->current_text), "%s",
-		 PQgetvalue(res, 0, 0));
-	wb_pg_parse_lsn(v->current_text, &v->current);
-	v->exists = PQgetvalue(res, 0, 1)[0] == 't';
-	if (!PQgetisnull(res, 0, 2)) {
-		v->has_confirmed = wb_pg_parse_lsn(PQgetvalue(res, 0, 2),
-						   &v->confirmed) == 0;
-	}
-	if (!PQgetisnull(res, 0, 3))
-		snprintf(v->wal_status, sizeof(v->wal_status), "%s",
-			 PQgetvalue(res, 0, 3));
-	v->lost = strcmp(v->wal_status, "lost") == 0;
-	v->active = PQgetvalue(res, 0, 4)[0] == 't';
-	v->foreign = v->exists && PQgetvalue(res, 0, 5)[0] == 't';
-	PQclear(res);
-	return WB_OK;
-}
-
-/* The ways past a gap, for the end of a one-line message. */
-static void ways_out(const struct wb_config *cfg, char *buf, size_t n)
-{
-	if (cfg->source.on_gap == WB_ON_GAP_RESNAPSHOT)
-		snprintf(buf, n,
-			 "`on_gap: resnapshot` is set in %s: the next run "
-			 "reads the captured tables again (online) and streams "
-			 "from there",
-			 cfg->path);
-	else
-		snprintf(buf, n,
-			 "set `on_gap: resnapshot` under source in %s, or run "
-			 "once `waybill run -c %s --resnapshot` (either reads "
-			 "the captured tables again, online, and streams from "
-			 "there)",
-			 cfg->path, cfg->path);
-}
-
-/* Whether the slot can continue the checkpoint. Returns a short state
- * ("ok", "missing", "lost", "ahead", "no_checkpoint") and, unless ok,
- * fills problem with one line: what happened, the LSN range at risk and
- * the ways out. */
-static const char *slot_problem(const struct wb_config *cfg, bool have,
-				uint64_t ack, const struct slot_view *v,
-				char *problem, size_t n)
-{
-	char from[32], to[32], conf[32], ways[512];
-	wb_pg_format_lsn(ack, from, sizeof(from));
-	wb_pg_format_lsn(v->current, to, sizeof(to));
-	wb_pg_format_lsn(v->confirmed, conf, sizeof(conf));
-	ways_out(cfg, ways, sizeof(ways));
-	problem[0] = '\0';
-	if (!have) {
-		/* active: a pipeline is running and has not written its
-		 * first checkpoint yet */
-		if (!v->exists || v->active ||
-		    cfg->source.snapshot == WB_SNAPSHOT_ALWAYS)
-			return "ok";
-		snprintf(problem, n,
-			 "slot %s exists but there is no checkpoint "
-			 "(%s/%s.json): what the output already holds is "
-			 "unknown, so a start would skip or repeat changes; "
-			 "ways out: restore the checkpoint file, drop the slot "
-			 "(SELECT pg_drop_replication_slot('%s');) to start "
-			 "afresh, %s",
-			 cfg->source.slot, cfg->checkpoint_dir, cfg->name,
-			 cfg->source.slot, ways);
-		return "no_checkpoint";
-	}
-	if (!v->exists) {
-		snprintf(problem, n,
-			 "slot %s is missing but the checkpoint is at "
-			 "flush_lsn %s: the changes committed from %s to %s "
-			 "(the server's position now) are held by no slot and "
-			 "would be skipped; ways out: %s",
-			 cfg->source.slot, from, from, to, ways);
-		return "missing";
-	}
-	if (v->lost) {
-		snprintf(problem, n,
-			 "slot %s was invalidated (wal_status lost: the server "
-			 "removed WAL the slot still needed, see "
-			 "max_slot_wal_keep_size): the changes committed from "
-			 "%s (the checkpoint's flush_lsn) to %s can no longer "
-			 "be read; ways out: %s",
-			 cfg->source.slot, from, to, ways);
-		return "lost";
-	}
-	if (v->has_confirmed && v->confirmed > ack) {
-		snprintf(problem, n,
-			 "slot %s has confirmed_flush_lsn %s, past the "
-			 "checkpoint's flush_lsn %s: the changes committed "
-			 "from %s to %s were consumed by something else (or "
-			 "the slot was dropped and created again) and never "
-			 "written by this pipeline; ways out: %s",
-			 cfg->source.slot, conf, from, from, conf, ways);
-		return "ahead";
-	}
-	return "ok";
-}
 
 static PGresult *one_row(PGconn *conn, const char *sql, int n,
 			 const char *const *params, wb_error_t *err)
@@ -354,9 +218,7 @@ static int load_ack(struct wb_source *base, bool *have, uint64_t *ack,
 	if (rc != 0)
 		return rc;
 	*have = cp.have;
-	*ack = cp.ack;
-	if (cp.have && cp.ack == 0 && cp.pos.major != 0)
-		*ack = cp.pos.major + 1;
+	*ack = wb_pg_slot_checkpoint_ack(cp.have, cp.ack, &cp.pos);
 	wb_checkpoint_clear(&cp);
 	return WB_OK;
 }
@@ -365,14 +227,14 @@ static int load_ack(struct wb_source *base, bool *have, uint64_t *ack,
 static int check_slot(PGconn *conn, struct wb_source *base, FILE *out)
 {
 	const struct wb_config *cfg = base->cfg;
-	struct slot_view v;
+	struct wb_pg_slot v;
 	bool have = false;
 	uint64_t ack = 0;
 	wb_error_t e;
 	/* the slot first: a running pipeline confirms only what its
 	 * checkpoint already holds, so a checkpoint read after the slot is at
 	 * or past the slot's confirmed_flush_lsn */
-	if (read_slot(conn, cfg->source.slot, &v, &e) != 0) {
+	if (wb_pg_slot_read(conn, cfg->source.slot, &v, &e) != 0) {
 		fprintf(out, "FAIL slot: %s\n", e.message);
 		return 1;
 	}
@@ -388,8 +250,8 @@ static int check_slot(PGconn *conn, struct wb_source *base, FILE *out)
 		return 1;
 	}
 	char problem[1400];
-	const char *state =
-		slot_problem(cfg, have, ack, &v, problem, sizeof(problem));
+	const char *state = wb_pg_slot_problem(cfg, have, ack, &v, problem,
+					       sizeof(problem));
 	if (strcmp(state, "ok") != 0) {
 		fprintf(out, "FAIL slot: %s\n", problem);
 		return 1;
@@ -598,8 +460,8 @@ int wb_pg_status(struct wb_source *base, const struct wb_source_resume *resume,
 			slot, "active",
 			json_boolean(PQgetvalue(res, 0, 3)[0] == 't'));
 	}
-	struct slot_view v;
-	if (read_slot(cat.conn, cfg->source.slot, &v, err) != 0) {
+	struct wb_pg_slot v;
+	if (wb_pg_slot_read(cat.conn, cfg->source.slot, &v, err) != 0) {
 		json_decref(slot);
 		PQclear(res);
 		wb_pg_catalog_close(&cat);
@@ -617,8 +479,8 @@ int wb_pg_status(struct wb_source *base, const struct wb_source_resume *resume,
 		ack = resume->ack;
 	}
 	char problem[1400];
-	const char *state =
-		slot_problem(cfg, have, ack, &v, problem, sizeof(problem));
+	const char *state = wb_pg_slot_problem(cfg, have, ack, &v, problem,
+					       sizeof(problem));
 	json_object_set_new(slot, "state", json_string(state));
 	json_object_set_new(obj, "slot", slot);
 	/* the core prints the status, then this on stderr, and exits 1 */

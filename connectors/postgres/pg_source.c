@@ -39,6 +39,7 @@
 #include "pg_catalog.h"
 #include "pg_snapshot.h"
 #include "pg_types.h"
+#include "pg_source_int.h"
 #include "pgoutput.h"
 #include "source.h"
 
@@ -48,88 +49,6 @@
 /* The COMMIT record's ordinal: above any change's (a snapshot round can
  * number more than 2^32 rows). Its text form is "end". */
 #define COMMIT_ORDINAL UINT64_MAX
-
-struct pg_rel {
-	uint32_t oid;
-	bool captured;
-	struct wb_table *table;
-};
-
-struct pg_source {
-	struct wb_source base;
-	struct wb_pg_catalog cat;
-	PGconn *repl;
-	char *slot;
-	char *publication;
-
-	struct pg_rel *rels;
-	int nrels, caprels;
-	int last_rel;
-
-	/* current transaction */
-	bool in_txn;
-	uint64_t final_lsn;
-	uint32_t xid;
-	int64_t commit_ts_us;
-	uint64_t ordinal;
-
-	uint64_t received_lsn; /* highest walEnd seen */
-	bool caught_up;
-	/* caught_up and no snapshot pending, as of the end of the last
-	 * poll: the one view of the source thread's state that other
-	 * threads read (pg_caught_up) */
-	atomic_bool caught_up_shared;
-	bool got_data; /* data arrived since pg_poll last read the clock */
-	uint64_t server_end; /* server's WAL flush LSN when we last asked */
-	long long last_status_ms;
-	long long last_data_ms;
-	uint64_t sent_flush;
-
-	pthread_mutex_t mu; /* guards the durable fields */
-	wb_position_t durable_pos;
-	uint64_t durable_ack;
-	uint64_t idle_candidate;
-	bool warned_type;
-	/* after a reconnect the server sends again what it sent before:
-	 * changes at or below this were produced already */
-	wb_position_t replay_upto;
-	bool created_slot;    /* this process created the slot */
-	atomic_bool acked;    /* a checkpoint was acknowledged */
-	uint64_t slot_point;  /* consistent point of a slot we created */
-	bool null_in_notnull; /* convert_tuple met a NULL the table's
-				 version calls impossible */
-
-	/* snapshots */
-	struct wb_pg_reltarget *targets; /* captured tables */
-	int ntargets;
-
-	/* Tables appearing and disappearing. known: OID text -> "schema.
-	 * table" of every captured table, kept in the checkpoint's source
-	 * state; a table that is gone stays there until the truncate that
-	 * ends its series is durable (under mu). */
-	json_t *known;
-	struct gone_table {
-		uint32_t oid;
-		struct wb_table *table; /* its last shape, or no columns */
-		bool emitted;
-		wb_position_t at; /* the truncate's position, once emitted */
-	} * gone;
-	int ngone;
-	json_t *refused; /* OID text -> true: warned, not capturable */
-	long long last_discover_ms;
-	struct wb_pg_snapshot *snap;
-	PGconn *snap_conn;   /* holds the open round's exported snapshot */
-	uint64_t snap_point; /* P of the open round */
-	bool snap_ready;     /* the stream is at P: emit the rows */
-	char *held;	     /* stream message held back at P */
-	int held_len;
-	wb_position_t last_pos; /* last position produced */
-	long long last_request_ms;
-	atomic_bool finished;
-	char request_path[PATH_MAX];
-	char taken_path[PATH_MAX];
-	uint64_t taken_gen, recorded_gen, removed_gen; /* under mu */
-};
 
 static int64_t pg_now_us(void)
 {
@@ -218,394 +137,6 @@ static int check_wal_level(struct pg_source *s, wb_error_t *err)
 			"(ALTER SYSTEM SET wal_level = logical) and a "
 			"server restart",
 			level);
-	return WB_OK;
-}
-
-/* Refuses tables whose UPDATE/DELETE would fail once published: no primary
- * key and no replica identity. */
-static int check_identity(struct pg_source *s, struct wb_pg_reltarget *t, int n,
-			  wb_error_t *err)
-{
-	for (int i = 0; i < n; i++) {
-		if (t[i].has_pk || t[i].replident == 'f' ||
-		    t[i].replident == 'i')
-			continue;
-		char *q = PQescapeIdentifier(s->cat.conn, t[i].schema,
-					     strlen(t[i].schema));
-		char *r = PQescapeIdentifier(s->cat.conn, t[i].name,
-					     strlen(t[i].name));
-		wb_error_set(
-			err, WB_ERR_CONFIG,
-			"table %s.%s has no primary key and no replica "
-			"identity, so its updates and deletes cannot be "
-			"captured; run ALTER TABLE %s.%s REPLICA IDENTITY FULL "
-			"or exclude it",
-			t[i].schema, t[i].name, q ? q : "", r ? r : "");
-		PQfreemem(q);
-		PQfreemem(r);
-		return err->code;
-	}
-	return WB_OK;
-}
-
-/* Every captured table must be readable before a slot is created: a
- * snapshot that fails on one table half-way through a first run would
- * leave a slot behind. */
-static int check_select(struct pg_source *s, const struct wb_pg_reltarget *t,
-			int n, wb_error_t *err)
-{
-	for (int i = 0; i < n; i++) {
-		char oid[16];
-		snprintf(oid, sizeof(oid), "%u", t[i].oid);
-		const char *params[1] = {oid};
-		PGresult *res = wb_pg_query(
-			s->cat.conn,
-			"SELECT has_table_privilege($1::oid, 'SELECT')", 1,
-			params, err);
-		if (res == NULL)
-			return err->code;
-		bool ok = PQgetvalue(res, 0, 0)[0] == 't';
-		PQclear(res);
-		if (ok)
-			continue;
-		char *q = PQescapeIdentifier(s->cat.conn, t[i].schema,
-					     strlen(t[i].schema));
-		char *r = PQescapeIdentifier(s->cat.conn, t[i].name,
-					     strlen(t[i].name));
-		char *u = PQescapeIdentifier(s->cat.conn, PQuser(s->cat.conn),
-					     strlen(PQuser(s->cat.conn)));
-		wb_error_set(err, WB_ERR_CONFIG,
-			     "user %s may not read captured table %s.%s; run "
-			     "GRANT SELECT ON %s.%s TO %s (as the table's "
-			     "owner) or exclude the table",
-			     PQuser(s->cat.conn), t[i].schema, t[i].name,
-			     q ? q : "", r ? r : "", u ? u : "");
-		PQfreemem(q);
-		PQfreemem(r);
-		PQfreemem(u);
-		return err->code;
-	}
-	return WB_OK;
-}
-
-static char *table_list_sql(PGconn *conn, struct wb_pg_reltarget *t, int n,
-			    const bool *skip)
-{
-	size_t cap = 64, len = 0;
-	char *sql = malloc(cap);
-	if (sql == NULL)
-		return NULL;
-	sql[0] = '\0';
-	for (int i = 0; i < n; i++) {
-		if (skip && skip[i])
-			continue;
-		char *a = PQescapeIdentifier(conn, t[i].schema,
-					     strlen(t[i].schema));
-		char *b =
-			PQescapeIdentifier(conn, t[i].name, strlen(t[i].name));
-		if (a == NULL || b == NULL) {
-			PQfreemem(a);
-			PQfreemem(b);
-			free(sql);
-			return NULL;
-		}
-		size_t need = strlen(a) + strlen(b) + 4;
-		if (len + need + 1 > cap) {
-			while (len + need + 1 > cap)
-				cap *= 2;
-			char *ns = realloc(sql, cap);
-			if (ns == NULL) {
-				PQfreemem(a);
-				PQfreemem(b);
-				free(sql);
-				return NULL;
-			}
-			sql = ns;
-		}
-		len += (size_t)sprintf(sql + len, "%s%s.%s", len ? ", " : "", a,
-				       b);
-		PQfreemem(a);
-		PQfreemem(b);
-	}
-	return sql;
-}
-
-/* Runs sql (a publication statement) as the configured user; a refusal
- * names the statement for the tables' owner to run. */
-static int publication_sql(struct pg_source *s, const char *sql,
-			   const char *what, wb_error_t *err)
-{
-	PGresult *res = wb_pg_query(s->cat.conn, sql, 0, NULL, err);
-	if (res == NULL) {
-		wb_error_prefix(err,
-				"cannot %s publication %s (run \"%s\" as the "
-				"tables' owner)",
-				what, s->publication, sql);
-		return err->code;
-	}
-	PQclear(res);
-	wb_info("postgres", "%s publication %s", what, s->publication);
-	return WB_OK;
-}
-
-/* The publication streams every captured table; partitioned tables as
- * their root (publish_via_partition_root), so a partitioned table is one
- * series whatever partition a row lives in. With `refused` (n flags), a
- * publication that exists but may not be extended is no error: the tables
- * it lacks are flagged there, each with a warning. */
-static int ensure_publication(struct pg_source *s, struct wb_pg_reltarget *t,
-			      int n, bool *refused, wb_error_t *err)
-{
-	const char *params[1] = {s->publication};
-	PGresult *res = wb_pg_query(s->cat.conn,
-				    "SELECT puballtables, pubviaroot FROM "
-				    "pg_publication WHERE pubname = $1",
-				    1, params, err);
-	if (res == NULL)
-		return err->code;
-	bool exists = PQntuples(res) == 1;
-	bool all = exists && PQgetvalue(res, 0, 0)[0] == 't';
-	bool viaroot = exists && PQgetvalue(res, 0, 1)[0] == 't';
-	PQclear(res);
-	bool any_partitioned = false;
-	for (int i = 0; i < n; i++)
-		any_partitioned |= t[i].partitioned;
-	char *pub = PQescapeIdentifier(s->cat.conn, s->publication,
-				       strlen(s->publication));
-	if (pub == NULL)
-		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-	int rc = WB_OK;
-	if (exists && !viaroot && any_partitioned) {
-		char sql[256];
-		snprintf(sql, sizeof(sql),
-			 "ALTER PUBLICATION %s SET "
-			 "(publish_via_partition_root = true)",
-			 pub);
-		rc = publication_sql(s, sql,
-				     "set publish_via_partition_root on", err);
-		if (rc && refused && err->code != WB_ERR_NOMEM) {
-			/* streamed as their partitions, they would not be
-			 * one series each: left out, the others go on */
-			for (int i = 0; i < n; i++)
-				if (t[i].partitioned) {
-					wb_warn("postgres",
-						"partitioned table %s.%s is "
-						"not captured: %s",
-						t[i].schema, t[i].name,
-						err->message);
-					refused[i] = true;
-				}
-			wb_error_clear(err);
-			rc = WB_OK;
-		}
-	}
-	if (rc || all) {
-		PQfreemem(pub);
-		return rc;
-	}
-
-	bool *present = calloc((size_t)n + 1, sizeof(bool));
-	if (present == NULL) {
-		PQfreemem(pub);
-		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-	}
-	int missing = n;
-	if (exists) {
-		/* listed tables, and tables of listed schemas (FOR TABLES IN
-		 * SCHEMA) */
-		res = wb_pg_query(
-			s->cat.conn,
-			"SELECT pr.prrelid FROM pg_publication_rel pr "
-			"JOIN pg_publication p ON p.oid = pr.prpubid "
-			"WHERE p.pubname = $1 UNION "
-			"SELECT c.oid FROM pg_publication_tables pt "
-			"JOIN pg_namespace n ON n.nspname = "
-			"pt.schemaname JOIN pg_class c ON "
-			"c.relnamespace = n.oid AND c.relname = "
-			"pt.tablename WHERE pt.pubname = $1",
-			1, params, err);
-		if (res == NULL) {
-			free(present);
-			PQfreemem(pub);
-			return err->code;
-		}
-		for (int r = 0; r < PQntuples(res); r++) {
-			uint32_t oid = (uint32_t)strtoul(PQgetvalue(res, r, 0),
-							 NULL, 10);
-			for (int i = 0; i < n; i++)
-				if (!present[i] && t[i].oid == oid) {
-					present[i] = true;
-					missing--;
-				}
-		}
-		PQclear(res);
-	}
-	if (missing > 0) {
-		char *list = table_list_sql(s->cat.conn, t, n, present);
-		char *sql = NULL;
-		if (list &&
-		    asprintf(&sql,
-			     exists ? "ALTER PUBLICATION %s ADD TABLE %s"
-				    : "CREATE PUBLICATION %s FOR TABLE %s WITH "
-				      "(publish_via_partition_root = true)",
-			     pub, list) > 0)
-			rc = publication_sql(s, sql,
-					     exists ? "extend" : "create", err);
-		else
-			rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-		free(sql);
-		free(list);
-	}
-	if (rc && exists && refused && err->code != WB_ERR_NOMEM) {
-		/* The publication exists but we may not add to it: the
-		 * tables it has are streamed; each one it lacks is left out
-		 * with one warning that names the statement for the owner. */
-		for (int i = 0; i < n; i++) {
-			if (present[i])
-				continue;
-			char *one = table_list_sql(s->cat.conn, t + i, 1, NULL);
-			wb_warn("postgres",
-				"table %s.%s is not captured: publication %s "
-				"lacks it and this user may not add it; run "
-				"\"ALTER PUBLICATION %s ADD TABLE %s\" as the "
-				"table's owner (%s)",
-				t[i].schema, t[i].name, s->publication, pub,
-				one ? one : "", err->message);
-			free(one);
-			refused[i] = true;
-		}
-		wb_error_clear(err);
-		rc = WB_OK;
-	}
-	free(present);
-	PQfreemem(pub);
-	return rc;
-}
-
-/* What the server says of our slot. */
-struct slot_info {
-	bool exists;
-	bool lost;	    /* wal_status = 'lost': invalidated */
-	uint64_t confirmed; /* confirmed_flush_lsn, 0 if none */
-	uint64_t now;	    /* the server's current WAL position */
-};
-
-/* Reads the slot's state; a slot of another plugin or database is a
- * configuration error. */
-static int read_slot(struct pg_source *s, struct slot_info *si, wb_error_t *err)
-{
-	const char *params[1] = {s->slot};
-	memset(si, 0, sizeof(*si));
-	PGresult *res = wb_pg_query(
-		s->cat.conn,
-		"SELECT s.plugin, s.database, "
-		"COALESCE(s.wal_status, '') = 'lost', "
-		"COALESCE(s.confirmed_flush_lsn::text, ''), "
-		"pg_current_wal_lsn()::text "
-		"FROM (SELECT 1) one LEFT JOIN pg_replication_slots s "
-		"ON s.slot_name = $1",
-		1, params, err);
-	if (res == NULL)
-		return err->code;
-	si->exists = !PQgetisnull(res, 0, 0);
-	wb_pg_parse_lsn(PQgetvalue(res, 0, 4), &si->now);
-	if (si->exists) {
-		bool ok = strcmp(PQgetvalue(res, 0, 0), "pgoutput") == 0 &&
-			  strcmp(PQgetvalue(res, 0, 1), PQdb(s->cat.conn)) == 0;
-		si->lost = PQgetvalue(res, 0, 2)[0] == 't';
-		if (PQgetvalue(res, 0, 3)[0])
-			wb_pg_parse_lsn(PQgetvalue(res, 0, 3), &si->confirmed);
-		if (!ok) {
-			PQclear(res);
-			return wb_error_set(
-				err, WB_ERR_CONFIG,
-				"replication slot %s exists but is not a "
-				"pgoutput slot of database %s; choose "
-				"another source.slot",
-				s->slot, PQdb(s->cat.conn));
-		}
-	}
-	PQclear(res);
-	return WB_OK;
-}
-
-/* Describes why the stream cannot continue from the checkpoint into err
- * (not retriable), or returns WB_OK when it can. */
-static int find_gap(struct pg_source *s, const struct wb_source_resume *resume,
-		    const struct slot_info *si, wb_error_t *err)
-{
-	const struct wb_config *cfg = s->base.cfg;
-	char ack[32], now[32], conf[32];
-	wb_pg_format_lsn(resume->ack, ack, sizeof(ack));
-	wb_pg_format_lsn(si->now, now, sizeof(now));
-	wb_pg_format_lsn(si->confirmed, conf, sizeof(conf));
-	const char *ways =
-		"ways out: run once with `waybill run --resnapshot` (or set "
-		"source.on_gap: resnapshot) to read the captured tables again "
-		"and stream on from there, or restore the slot and the "
-		"checkpoint from the same backup";
-	if (!resume->have) {
-		if (!si->exists || cfg->source.snapshot == WB_SNAPSHOT_ALWAYS)
-			return WB_OK;
-		return wb_error_set(
-			err, WB_ERR_RUNTIME,
-			"gap: replication slot %s exists (confirmed up to %s) "
-			"but there is no checkpoint %s/%s.json: what was "
-			"delivered before %s is unknown; %s, or drop the slot "
-			"to start afresh (SELECT "
-			"pg_drop_replication_slot('%s'))",
-			s->slot, conf, cfg->checkpoint_dir, cfg->name, conf,
-			ways, s->slot);
-	}
-	if (!si->exists)
-		return wb_error_set(
-			err, WB_ERR_RUNTIME,
-			"gap: replication slot %s is gone (dropped?) but the "
-			"checkpoint has delivered only up to %s: the changes "
-			"committed from %s to %s (now) cannot be read any "
-			"more; "
-			"%s",
-			s->slot, ack, ack, now, ways);
-	if (si->lost)
-		return wb_error_set(
-			err, WB_ERR_RUNTIME,
-			"gap: replication slot %s was invalidated by the "
-			"server (wal_status lost: max_slot_wal_keep_size let "
-			"it remove WAL the slot still needed): the changes "
-			"committed from %s to %s (now) cannot be read any "
-			"more; "
-			"%s (--resnapshot drops the dead slot and makes a new "
-			"one)",
-			s->slot, ack, now, ways);
-	/* A checkpoint holding only snapshot rows at (P - 1, n) may have no
-	 * ack (written before acks were recorded for them): P is its ack. */
-	uint64_t have_ack = resume->ack;
-	if (have_ack == 0 && resume->pos.major != 0)
-		have_ack = resume->pos.major + 1;
-	if (si->confirmed > have_ack)
-		return wb_error_set(
-			err, WB_ERR_RUNTIME,
-			"gap: replication slot %s is confirmed up to %s, past "
-			"the checkpoint's %s (another client used the slot, or "
-			"pg_replication_slot_advance moved it): the changes "
-			"committed between %s and %s are lost to waybill; %s",
-			s->slot, conf, ack, ack, conf, ways);
-	return WB_OK;
-}
-
-static int drop_slot(struct pg_source *s, wb_error_t *err)
-{
-	const char *params[1] = {s->slot};
-	PGresult *res =
-		wb_pg_query(s->cat.conn, "SELECT pg_drop_replication_slot($1)",
-			    1, params, err);
-	if (res == NULL) {
-		wb_error_prefix(err, "cannot drop replication slot %s",
-				s->slot);
-		return err->code;
-	}
-	PQclear(res);
-	wb_info("postgres", "dropped replication slot %s", s->slot);
 	return WB_OK;
 }
 
@@ -857,246 +388,6 @@ static int take_request(struct pg_source *s, bool *taken, wb_error_t *err)
 	return rc;
 }
 
-static int target_index(const struct wb_pg_reltarget *t, int n, uint32_t oid)
-{
-	for (int i = 0; i < n; i++)
-		if (t[i].oid == oid)
-			return i;
-	return -1;
-}
-
-static void oid_text(uint32_t oid, char *buf, size_t n)
-{
-	snprintf(buf, n, "%u", oid);
-}
-
-/* Queues the truncate that ends the series of a table that is gone; it is
- * emitted at the next round's point. name: "schema.table". */
-static int gone_add(struct pg_source *s, uint32_t oid, const char *name,
-		    wb_error_t *err)
-{
-	struct wb_table *t = NULL;
-	for (int i = 0; i < s->nrels && t == NULL; i++)
-		if (s->rels[i].oid == oid && s->rels[i].table)
-			t = wb_table_ref(s->rels[i].table);
-	if (t == NULL) {
-		/* its shape is unknown: the truncate has a row of no columns */
-		char schema[256];
-		const char *dot = strchr(name, '.');
-		size_t len = dot ? (size_t)(dot - name) : 0;
-		if (len >= sizeof(schema))
-			len = sizeof(schema) - 1;
-		memcpy(schema, name, len);
-		schema[len] = '\0';
-		t = wb_table_new(PQdb(s->cat.conn), schema,
-				 dot ? dot + 1 : name, 0);
-		if (t)
-			t->src_id = oid;
-	}
-	if (t == NULL)
-		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-	pthread_mutex_lock(&s->mu); /* pg_state reads the array */
-	struct gone_table *g =
-		realloc(s->gone, (size_t)(s->ngone + 1) * sizeof(*g));
-	if (g)
-		s->gone = g;
-	if (g)
-		s->gone[s->ngone++] =
-			(struct gone_table){oid, t, false, {0, 0}};
-	pthread_mutex_unlock(&s->mu);
-	if (g == NULL) {
-		wb_table_unref(t);
-		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-	}
-	wb_info("postgres",
-		"table %s (oid %u) is gone: its series ends with a truncate",
-		name, oid);
-	return WB_OK;
-}
-
-/* Frees the entries whose truncate is durable (pg_state took them off
- * the known list). Source thread. */
-static void gone_sweep(struct pg_source *s)
-{
-	pthread_mutex_lock(&s->mu);
-	for (int i = 0; i < s->ngone;) {
-		char key[16];
-		oid_text(s->gone[i].oid, key, sizeof(key));
-		if (!s->gone[i].emitted || json_object_get(s->known, key)) {
-			i++;
-			continue;
-		}
-		wb_table_unref(s->gone[i].table);
-		s->gone[i] = s->gone[--s->ngone];
-	}
-	pthread_mutex_unlock(&s->mu);
-}
-
-static bool gone_pending(const struct pg_source *s)
-{
-	for (int i = 0; i < s->ngone; i++)
-		if (!s->gone[i].emitted)
-			return true;
-	return false;
-}
-
-/* At start: compares the captured tables with those the checkpoint knew.
- * A table that is new since (created, or now matching the globs) is
- * snapshotted; one that is gone (dropped, or re-created with a new OID)
- * gets its truncate. Without a list in the checkpoint (a first run, or an
- * older checkpoint), every captured table counts as known. */
-static int known_init(struct pg_source *s, const struct wb_source_resume *r,
-		      bool snapshot_new, wb_error_t *err)
-{
-	json_t *prev = r->have && r->state ? json_object_get(r->state, "tables")
-					   : NULL;
-	if (!json_is_object(prev))
-		prev = NULL;
-	s->known = json_object();
-	s->refused = json_object();
-	if (s->known == NULL || s->refused == NULL)
-		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-	char key[16], full[512];
-	for (int i = 0; i < s->ntargets; i++) {
-		oid_text(s->targets[i].oid, key, sizeof(key));
-		snprintf(full, sizeof(full), "%s.%s", s->targets[i].schema,
-			 s->targets[i].name);
-		json_object_set_new(s->known, key, json_string(full));
-		if (prev && json_object_get(prev, key) == NULL) {
-			wb_info("postgres",
-				"table %s is new since the checkpoint%s", full,
-				snapshot_new ? ": taking its snapshot" : "");
-			int rc = snapshot_new ? wb_pg_snapshot_add(
-							s->snap,
-							s->targets[i].schema,
-							s->targets[i].name, err)
-					      : WB_OK;
-			if (rc)
-				return rc;
-		}
-	}
-	const char *k;
-	json_t *v;
-	json_object_foreach(prev, k, v)
-	{
-		uint32_t oid = (uint32_t)strtoul(k, NULL, 10);
-		if (target_index(s->targets, s->ntargets, oid) >= 0 ||
-		    !json_is_string(v))
-			continue;
-		json_object_set(s->known, k, v);
-		int rc = gone_add(s, oid, json_string_value(v), err);
-		if (rc)
-			return rc;
-	}
-	return WB_OK;
-}
-
-/* A table found while running: captured from now on, if it can be. */
-static int adopt_table(struct pg_source *s, const struct wb_pg_reltarget *t,
-		       wb_error_t *err)
-{
-	char key[16], full[512];
-	oid_text(t->oid, key, sizeof(key));
-	snprintf(full, sizeof(full), "%s.%s", t->schema, t->name);
-	if (json_object_get(s->refused, key))
-		return WB_OK;
-	struct wb_pg_reltarget one = *t;
-	bool refused = false;
-	int rc = check_identity(s, &one, 1, err);
-	if (rc == WB_OK)
-		rc = check_select(s, &one, 1, err);
-	if (rc == WB_OK)
-		rc = ensure_publication(s, &one, 1, &refused, err);
-	if (rc == WB_ERR_NOMEM)
-		return rc;
-	if (rc || refused) {
-		if (rc)
-			wb_warn("postgres", "new table %s is not captured: %s",
-				full, err->message);
-		wb_error_clear(err);
-		json_object_set_new(s->refused, key, json_true());
-		return WB_OK;
-	}
-	struct wb_pg_reltarget *nt =
-		realloc(s->targets, (size_t)(s->ntargets + 1) * sizeof(*nt));
-	if (nt == NULL)
-		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-	s->targets = nt;
-	nt[s->ntargets] = *t;
-	nt[s->ntargets].schema = strdup(t->schema);
-	nt[s->ntargets].name = strdup(t->name);
-	if (!nt[s->ntargets].schema || !nt[s->ntargets].name) {
-		free(nt[s->ntargets].schema);
-		free(nt[s->ntargets].name);
-		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-	}
-	s->ntargets++;
-	pthread_mutex_lock(&s->mu);
-	json_object_set_new(s->known, key, json_string(full));
-	pthread_mutex_unlock(&s->mu);
-	bool snap = s->base.cfg->source.snapshot != WB_SNAPSHOT_NEVER;
-	wb_info("postgres", "new table %s: captured from now on%s", full,
-		snap ? ", after a snapshot of what it holds" : "");
-	return snap ? wb_pg_snapshot_add(s->snap, t->schema, t->name, err)
-		    : WB_OK;
-}
-
-/* Looks for tables that appeared (matching the globs) or disappeared
- * since the last look. Source thread, outside a transaction and a round. */
-static int discover(struct pg_source *s, wb_error_t *err)
-{
-	struct wb_pg_reltarget *now = NULL;
-	int n = 0;
-	gone_sweep(s);
-	int rc = wb_pg_list_tables(&s->cat, &now, &n, err);
-	if (rc) {
-		err->retriable = true;
-		return rc;
-	}
-	for (int i = 0; i < n && rc == 0; i++)
-		if (target_index(s->targets, s->ntargets, now[i].oid) < 0)
-			rc = adopt_table(s, &now[i], err);
-	for (int i = 0; i < s->ntargets && rc == 0;) {
-		if (target_index(now, n, s->targets[i].oid) >= 0) {
-			i++;
-			continue;
-		}
-		char full[512];
-		snprintf(full, sizeof(full), "%s.%s", s->targets[i].schema,
-			 s->targets[i].name);
-		rc = gone_add(s, s->targets[i].oid, full, err);
-		free(s->targets[i].schema);
-		free(s->targets[i].name);
-		s->targets[i] = s->targets[--s->ntargets];
-	}
-	wb_pg_reltargets_free(now, n);
-	return rc;
-}
-
-/* At a round's point, before its rows: the truncates of tables gone. */
-static int emit_truncates(struct pg_source *s, struct wb_batch *b,
-			  wb_error_t *err)
-{
-	for (int i = 0; i < s->ngone; i++) {
-		struct gone_table *g = &s->gone[i];
-		if (g->emitted)
-			continue;
-		struct wb_change *c = wb_batch_add(b);
-		if (c == NULL || wb_batch_hold(b, g->table) == NULL)
-			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-		c->op = WB_OP_TRUNCATE;
-		c->table = g->table;
-		c->pos = wb_pg_snapshot_next_position(s->snap);
-		c->commit_ts_us = wb_clock_real_ms() * 1000;
-		s->last_pos = c->pos;
-		pthread_mutex_lock(&s->mu);
-		g->emitted = true;
-		g->at = c->pos;
-		pthread_mutex_unlock(&s->mu);
-	}
-	return WB_OK;
-}
-
 /* START_REPLICATION from `start` on the replication connection. */
 static int start_stream(struct pg_source *s, uint64_t start, wb_error_t *err)
 {
@@ -1148,14 +439,15 @@ static int pg_open(struct wb_source *base,
 	if ((rc = wb_pg_resolve_tables(&s->cat, &s->targets, &s->ntargets,
 				       err)))
 		return rc;
-	if ((rc = check_identity(s, s->targets, s->ntargets, err)))
+	if ((rc = wb_pgsrc_check_identity(s, s->targets, s->ntargets, err)))
 		return rc;
-	if ((rc = check_select(s, s->targets, s->ntargets, err)))
+	if ((rc = wb_pgsrc_check_select(s, s->targets, s->ntargets, err)))
 		return rc;
 	bool *refused = calloc((size_t)s->ntargets + 1, sizeof(bool));
 	if (refused == NULL)
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-	rc = ensure_publication(s, s->targets, s->ntargets, refused, err);
+	rc = wb_pgsrc_ensure_publication(s, s->targets, s->ntargets, refused,
+					 err);
 	for (int i = s->ntargets - 1; rc == 0 && i >= 0; i--)
 		if (refused[i]) {
 			free(s->targets[i].schema);
@@ -1168,13 +460,14 @@ static int pg_open(struct wb_source *base,
 
 	/* Can the stream continue from the checkpoint? Never past a gap:
 	 * stop, or (asked to) read the tables again. */
-	struct slot_info si;
-	if ((rc = read_slot(s, &si, err)))
+	struct wb_pg_slot si;
+	if ((rc = wb_pg_slot_read(s->cat.conn, s->slot, &si, err)))
 		return rc;
 	bool resnapshot = resume->resnapshot;
-	if (find_gap(s, resume, &si, err) != WB_OK) {
-		if (!resume->resnapshot &&
-		    cfg->source.on_gap != WB_ON_GAP_RESNAPSHOT)
+	if (wb_pgsrc_find_gap(s, resume, &si, err) != WB_OK) {
+		if (err->code == WB_ERR_CONFIG ||
+		    (!resume->resnapshot &&
+		     cfg->source.on_gap != WB_ON_GAP_RESNAPSHOT))
 			return err->code;
 		wb_warn("postgres", "%s", err->message);
 		wb_warn("postgres",
@@ -1184,7 +477,7 @@ static int pg_open(struct wb_source *base,
 					   : "source.on_gap: resnapshot");
 		wb_error_clear(err);
 		resnapshot = true;
-		if (si.exists && si.lost && (rc = drop_slot(s, err)))
+		if (si.exists && si.lost && (rc = wb_pgsrc_drop_slot(s, err)))
 			return rc;
 		if (si.lost)
 			si.exists = false;
@@ -1211,9 +504,11 @@ static int pg_open(struct wb_source *base,
 		if (rc)
 			return rc;
 	}
-	if ((rc = known_init(s, resume, mode != WB_SNAPSHOT_NEVER, err)))
+	if ((rc = wb_pgsrc_known_init(s, resume, mode != WB_SNAPSHOT_NEVER,
+				      err)))
 		return rc;
-	bool pending = wb_pg_snapshot_pending(s->snap) || gone_pending(s);
+	bool pending =
+		wb_pg_snapshot_pending(s->snap) || wb_pgsrc_gone_pending(s);
 
 	s->repl = wb_pg_connect(cfg, "database", err);
 	if (s->repl == NULL) {
@@ -1239,6 +534,7 @@ static int pg_open(struct wb_source *base,
 	}
 	if ((rc = start_stream(s, start, err)))
 		return rc;
+	s->open_ack = start > si.confirmed ? start : si.confirmed;
 	pthread_mutex_lock(&s->mu);
 	s->durable_ack = resume->have ? resume->ack : 0;
 	if (resume->have)
@@ -1671,8 +967,8 @@ static int snapshot_poll(struct pg_source *s, struct wb_batch *b,
 		if (rc)
 			return rc;
 	}
-	if (gone_pending(s)) {
-		int rc = emit_truncates(s, b, err);
+	if (wb_pgsrc_gone_pending(s)) {
+		int rc = wb_pgsrc_emit_truncates(s, b, err);
 		if (rc)
 			return rc;
 	}
@@ -1779,11 +1075,12 @@ static int poll_stream(struct wb_source *base, struct wb_batch *b,
 		if (!wb_pg_snapshot_active(s->snap) && !s->in_txn &&
 		    now - s->last_discover_ms >= DISCOVER_MS) {
 			s->last_discover_ms = now;
-			if ((rc = discover(s, err)))
+			if ((rc = wb_pgsrc_discover(s, err)))
 				return rc;
 		}
 		if (!wb_pg_snapshot_active(s->snap) && !s->in_txn &&
-		    (wb_pg_snapshot_pending(s->snap) || gone_pending(s)) &&
+		    (wb_pg_snapshot_pending(s->snap) ||
+		     wb_pgsrc_gone_pending(s)) &&
 		    (rc = begin_temp_round(s, err)))
 			return rc;
 
@@ -1887,24 +1184,6 @@ lost : {
 }
 }
 
-/* Errors of a connection attempt that waiting does not heal. */
-static bool connect_error_heals(const char *msg)
-{
-	static const char *const fatal[] = {
-		"password authentication failed",
-		"no pg_hba.conf entry",
-		"does not exist",
-		"permission denied",
-		"must be superuser or replication role",
-		"must have replication",
-		"no password supplied",
-	};
-	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
-		if (strstr(msg, fatal[i]))
-			return false;
-	return true;
-}
-
 /* After a lost connection: connects again, checks that the slot still
  * holds everything after the durable position (never past a gap), and
  * streams again from the durable ack; what the server resends up to the
@@ -1929,14 +1208,18 @@ static int pg_reconnect(struct wb_source *base, wb_error_t *err)
 	wb_pg_catalog_close(&s->cat);
 	int rc = wb_pg_catalog_open(&s->cat, cfg, err);
 	if (rc == WB_OK) {
-		struct slot_info si;
+		struct wb_pg_slot si;
 		pthread_mutex_lock(&s->mu);
+		/* before the first checkpoint the slot stands where this
+		 * process started it */
 		struct wb_source_resume r = {.have = true,
 					     .pos = s->durable_pos,
-					     .ack = s->durable_ack};
+					     .ack = s->durable_ack > s->open_ack
+							    ? s->durable_ack
+							    : s->open_ack};
 		pthread_mutex_unlock(&s->mu);
-		rc = read_slot(s, &si, err);
-		if (rc == WB_OK && find_gap(s, &r, &si, err) != WB_OK)
+		rc = wb_pg_slot_read(s->cat.conn, s->slot, &si, err);
+		if (rc == WB_OK && wb_pgsrc_find_gap(s, &r, &si, err) != WB_OK)
 			return err->code; /* not retriable */
 		if (rc == WB_OK) {
 			s->repl = wb_pg_connect(cfg, "database", err);
@@ -1944,11 +1227,12 @@ static int pg_reconnect(struct wb_source *base, wb_error_t *err)
 		}
 	}
 	if (rc) {
-		if (err->code == WB_ERR_CONNECT)
-			err->retriable = connect_error_heals(err->message);
-		else if (s->cat.conn == NULL ||
-			 PQstatus(s->cat.conn) != CONNECTION_OK ||
-			 (s->repl && PQstatus(s->repl) != CONNECTION_OK))
+		/* wb_pg_connect says whether a refused connection may heal;
+		 * anything else failing on a dead connection may */
+		if (err->code != WB_ERR_CONNECT &&
+		    (s->cat.conn == NULL ||
+		     PQstatus(s->cat.conn) != CONNECTION_OK ||
+		     (s->repl && PQstatus(s->repl) != CONNECTION_OK)))
 			err->retriable = true;
 		return rc;
 	}
@@ -2016,19 +1300,7 @@ static json_t *pg_state(struct wb_source *base, const wb_position_t *durable)
 	s->recorded_gen = s->taken_gen;
 	pthread_mutex_unlock(&s->mu);
 	json_t *snap = wb_pg_snapshot_state(s->snap);
-	pthread_mutex_lock(&s->mu);
-	/* a gone table leaves the list once its truncate is durable (the
-	 * source thread frees the entry later: gone_sweep) */
-	for (int i = 0; i < s->ngone; i++) {
-		struct gone_table *g = &s->gone[i];
-		if (!g->emitted || wb_position_cmp(&g->at, durable) > 0)
-			continue;
-		char key[16];
-		oid_text(g->oid, key, sizeof(key));
-		json_object_del(s->known, key);
-	}
-	json_t *known = s->known ? json_deep_copy(s->known) : NULL;
-	pthread_mutex_unlock(&s->mu);
+	json_t *known = wb_pgsrc_known_state(s, durable);
 	json_t *out = json_object();
 	if (out == NULL)
 		return NULL;
@@ -2129,7 +1401,7 @@ static void drop_unused_slot(struct pg_source *s)
 	wb_error_t err;
 	wb_error_clear(&err);
 	for (int i = 0; i < 50; i++) {
-		if (drop_slot(s, &err) == WB_OK)
+		if (wb_pgsrc_drop_slot(s, &err) == WB_OK)
 			return;
 		/* the walsender may take a moment to release it */
 		struct timespec ts = {0, 100 * 1000000L};
