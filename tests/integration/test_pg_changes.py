@@ -82,7 +82,15 @@ def check_events(pg, p, exp, t_start_ms, what):
             # The server sent only the key of the old row (default replica identity).
             if rec["before"] is None or rec["before"].get("id") != before["id"]:
                 fail(f"{w}: before should carry the old key {before}, got {rec['before']}")
-            log(f"  info: {w}: key-only before image = {rec['before']}, unchanged = {rec['unchanged']}")
+            others = sorted(c for c in rec["before"] if c != "id")
+            if any(rec["before"][c] is not None for c in others):
+                fail(f"{w}: the columns the server did not send must be null, got {rec['before']}")
+            # unchanged names the columns of the image the event is about:
+            # the before image of a delete, the (complete) after image of
+            # an update, whose key-only before is documented as such
+            want = others if op == "d" else []
+            if sorted(rec["unchanged"]) != want:
+                fail(f"{w}: unchanged must be {want}, got {list(rec['unchanged'])}")
         elif not same(rec["before"], before):
             fail(f"{w}: before expected {before}, got {rec['before']}")
         if not same(rec["after"], after):
