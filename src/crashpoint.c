@@ -58,8 +58,7 @@ void wb_crashpoints_init(void)
 void wb_crashpoint_hit(const char *point)
 {
 	for (int i = 0; i < ndelays; i++)
-		if (strcmp(delays[i].point, point) == 0 &&
-		    delays[i].usec > 0) {
+		if (strcmp(delays[i].point, point) == 0 && delays[i].usec > 0) {
 			struct timespec ts = {delays[i].usec / 1000000,
 					      (delays[i].usec % 1000000) *
 						      1000};
