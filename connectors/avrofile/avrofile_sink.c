@@ -528,6 +528,23 @@ static int recover_series(struct avrofile_sink *k, struct series *s, json_t *st,
 	uint64_t open_seq = 0, closed = 0;
 	int64_t offset = 0;
 	if (st != NULL) {
+		/* a damaged entry must not be read as "nothing kept": that
+		 * would delete acknowledged records */
+		static const char *const keys[] = {"seq", "offset",
+						   "closed_through"};
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			json_t *v = json_is_object(st)
+					    ? json_object_get(st, keys[i])
+					    : NULL;
+			if (!json_is_integer(v) || json_integer_value(v) < 0)
+				return wb_error_set(
+					err, WB_ERR_RUNTIME,
+					"the checkpoint's avro-file state of "
+					"series %s is damaged (%s is not a "
+					"count); restore the checkpoint from a "
+					"backup taken with the output",
+					s->name, keys[i]);
+		}
 		int64_t v = json_int(st, "seq");
 		open_seq = v > 0 ? (uint64_t)v : 0;
 		offset = json_int(st, "offset");

@@ -793,6 +793,50 @@ static void test_many_series(const char *base)
 	free(got);
 }
 
+/* A damaged series entry in the checkpoint (a count missing or of another
+ * type) stops open() and deletes nothing: read as 0 it would have meant
+ * "nothing kept" and removed acknowledged records. */
+static void test_damaged_state(const char *base)
+{
+	char dir[512], path[600];
+	snprintf(dir, sizeof(dir), "%s/damaged", base);
+	struct wb_config cfg = {0};
+	cfg.sink.dir = dir;
+	cfg.sink.codec = "null";
+	wb_error_t err = {0};
+	struct wb_sink *k = start(&cfg, NULL);
+	if (k == NULL)
+		return;
+	CHECK(write_events(k, 1, 10) == WB_OK);
+	char *text = checkpoint(k, 10);
+	k->ops->destroy(k);
+	snprintf(path, sizeof(path), "%s/t.public.a/000000000001.avro.part",
+		 dir);
+	CHECK(access(path, F_OK) == 0);
+	static const char *const damage[] = {"offset", "seq", "closed_through"};
+	for (size_t i = 0; i < sizeof(damage) / sizeof(damage[0]); i++) {
+		json_t *st = load(text);
+		json_t *series = json_object_get(st, "series");
+		json_t *a = json_object_get(series, "t.public.a");
+		CHECK(a != NULL);
+		json_object_set_new(a, damage[i], json_string("12"));
+		k = wb_avrofile_sink_ops.create(&cfg, &err);
+		CHECK(k != NULL);
+		if (k == NULL) {
+			json_decref(st);
+			break;
+		}
+		k->delivered = on_delivered;
+		int rc = k->ops->open(k, st, &err);
+		CHECK(rc == WB_ERR_RUNTIME);
+		CHECK(strstr(err.message, damage[i]) != NULL);
+		k->ops->destroy(k);
+		json_decref(st);
+		CHECK(access(path, F_OK) == 0);
+	}
+	free(text);
+}
+
 int main(void)
 {
 	char base[] = "/tmp/wb_test_avrofile_XXXXXX";
@@ -815,6 +859,7 @@ int main(void)
 	test_identity(base);
 	test_idle_age(base);
 	test_many_series(base);
+	test_damaged_state(base);
 	CHECK(strcmp(wb_avrofile_sink_ops.name, "avro-file") == 0);
 
 	char cmd[1500];
