@@ -558,6 +558,7 @@ int wb_encoder_encode(struct wb_encoder *e, const struct wb_change *c,
 	wb_buf_reset(ov);
 	ok->failed = ov->failed = 0;
 	int key_changed = 0;
+	const struct wb_schema *old_key_schema = NULL;
 	if (has_key && c->op == WB_OP_UPDATE && before != NULL) {
 		put_key(ok, t, ec, before, after);
 		key_changed = ok->len != k->len ||
@@ -565,6 +566,26 @@ int wb_encoder_encode(struct wb_encoder *e, const struct wb_change *c,
 		if (key_changed)
 			put_envelope(e, ec, t, c, before, NULL, WB_OP_DELETE,
 				     plen, ov);
+	} else if (has_key && c->old_table && c->old_image) {
+		/* the table's key changed: the row's key in the previous
+		 * version, with that version's key schema, and a delete
+		 * envelope of the row */
+		struct enc_cache *oc = get_cache(e, c->old_table, err);
+		if (oc == NULL)
+			return err ? err->code : WB_ERR_RUNTIME;
+		if (oc->nkeys > 0) {
+			put_key(ok, c->old_table, oc, c->old_image, NULL);
+			key_changed =
+				oc->s.key.identity != ec->s.key.identity ||
+				ok->len != k->len ||
+				memcmp(ok->data, k->data, k->len) != 0;
+		}
+		if (key_changed) {
+			put_envelope(e, ec, t, c, after ? after : before, NULL,
+				     WB_OP_DELETE, plen, ov);
+			if (oc->s.key.identity != ec->s.key.identity)
+				old_key_schema = &oc->s.key;
+		}
 	}
 
 	if (b->failed || k->failed || id->failed || ok->failed || ov->failed)
@@ -585,6 +606,7 @@ int wb_encoder_encode(struct wb_encoder *e, const struct wb_change *c,
 		ev->old_key_len = ok->len;
 		ev->old_value = ov->data;
 		ev->old_value_len = ov->len;
+		ev->old_key_schema = old_key_schema;
 	}
 	ev->pos = c->pos;
 	ev->position = e->position;

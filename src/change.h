@@ -37,6 +37,12 @@ struct wb_change {
 	uint64_t ack;
 	struct wb_value *before;
 	struct wb_value *after;
+	/* A row re-read after its table's key changed (ALTER TABLE ... ADD
+	 * PRIMARY KEY): the previous version (held by the batch) and the row
+	 * in that version's columns, so that a keyed sink deletes the row
+	 * under the key it had. NULL otherwise. */
+	struct wb_table *old_table;
+	struct wb_value *old_image;
 };
 
 /* A batch of changes in source order, with the arena that holds their

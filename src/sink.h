@@ -44,6 +44,9 @@ struct wb_event {
 	 * both NULL otherwise. */
 	const uint8_t *old_key;
 	size_t old_key_len;
+	/* the schema of old_key when it differs from key_schema (the table's
+	 * key changed), else NULL */
+	const struct wb_schema *old_key_schema;
 	const uint8_t *old_value;
 	size_t old_value_len;
 	wb_position_t pos;

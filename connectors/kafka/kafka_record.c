@@ -48,17 +48,17 @@ int32_t wb_kafka_partition(const void *bytes, size_t len, int32_t npart)
 }
 
 enum wb_kafka_step wb_kafka_step_of(const char *op, size_t op_len,
-				    bool tombstone)
+				    bool tombstone, bool old_key)
 {
 	if (tombstone)
-		return WB_KSTEP_TOMBSTONE;
+		return old_key ? WB_KSTEP_OLD_TOMBSTONE : WB_KSTEP_TOMBSTONE;
 	if (op != NULL && op_len == 1 && op[0] == 'd')
-		return WB_KSTEP_DELETE;
+		return old_key ? WB_KSTEP_OLD_DELETE : WB_KSTEP_DELETE;
 	return WB_KSTEP_VALUE;
 }
 
 int wb_kafka_last_decode(const void *pos, size_t pos_len, const void *op,
-			 size_t op_len, bool tombstone,
+			 size_t op_len, bool tombstone, bool old_key,
 			 int (*parse)(const char *text, wb_position_t *pos),
 			 struct wb_kafka_last *out, wb_error_t *err)
 {
@@ -81,7 +81,7 @@ int wb_kafka_last_decode(const void *pos, size_t pos_len, const void *op,
 			err, WB_ERR_DECODE,
 			"waybill.position header is not a position");
 	out->pos = p;
-	out->step = wb_kafka_step_of(op, op_len, tombstone);
+	out->step = wb_kafka_step_of(op, op_len, tombstone, old_key);
 	return WB_OK;
 }
 

@@ -25,16 +25,20 @@ int32_t wb_kafka_partition(const void *bytes, size_t len, int32_t npart);
  * change's position. Within one position, the messages sent to one
  * partition are written in increasing step order. */
 enum wb_kafka_step {
-	WB_KSTEP_DELETE = 0,	/* op d with a value (a delete, or the old key
-				   of a key-changing update) */
-	WB_KSTEP_TOMBSTONE = 1, /* null value after a delete */
-	WB_KSTEP_VALUE = 2,	/* any other value (c, u, r, t) */
+	/* under the row's previous key (header waybill.key: old): a key-
+	 * changing update, or a table whose key changed */
+	WB_KSTEP_OLD_DELETE = 0,    /* op d with a value */
+	WB_KSTEP_OLD_TOMBSTONE = 1, /* null value */
+	/* under the row's key */
+	WB_KSTEP_DELETE = 2,	/* op d with a value */
+	WB_KSTEP_TOMBSTONE = 3, /* null value after a delete */
+	WB_KSTEP_VALUE = 4,	/* any other value (c, u, r, t) */
 };
 
-/* The step of a message from its waybill.op header (NULL when absent) and
- * whether its value is null. */
+/* The step of a message from its waybill.op header (NULL when absent),
+ * whether its value is null, and whether it carries waybill.key: old. */
 enum wb_kafka_step wb_kafka_step_of(const char *op, size_t op_len,
-				    bool tombstone);
+				    bool tombstone, bool old_key);
 
 /* What the read-back keeps of the last message of a partition. */
 struct wb_kafka_last {
@@ -44,12 +48,13 @@ struct wb_kafka_last {
 
 /* Decodes the read-back of one message: pos/pos_len the raw bytes of its
  * waybill.position header (not NUL-terminated; NULL when absent), op/op_len
- * its waybill.op header, tombstone whether its value is null. parse is the
+ * its waybill.op header, tombstone whether its value is null, old_key
+ * whether it carries the header waybill.key: old. parse is the
  * source's position parser (0 on success). Returns WB_OK, or WB_ERR_DECODE
  * (message filled) when the header is absent, too long, holds a NUL, or
  * does not parse. No I/O. */
 int wb_kafka_last_decode(const void *pos, size_t pos_len, const void *op,
-			 size_t op_len, bool tombstone,
+			 size_t op_len, bool tombstone, bool old_key,
 			 int (*parse)(const char *text, wb_position_t *pos),
 			 struct wb_kafka_last *out, wb_error_t *err);
 

@@ -895,10 +895,14 @@ static int readback_last(struct kafka_sink *s, struct ktopic *t,
 	size_t plen, olen;
 	const void *pos = header_raw(m, "waybill.position", &plen);
 	const void *op = header_raw(m, "waybill.op", &olen);
+	size_t klen;
+	const void *which = header_raw(m, "waybill.key", &klen);
+	bool old_key = which && klen == 3 && memcmp(which, "old", 3) == 0;
 	wb_error_t why;
 	wb_error_clear(&why);
 	if (wb_kafka_last_decode(pos, plen, op, olen, m->payload == NULL,
-				 s->sops->parse_position, &kp->last, &why)) {
+				 old_key, s->sops->parse_position, &kp->last,
+				 &why)) {
 		wb_error_set(err, WB_ERR_RUNTIME,
 			     "kafka: %s partition %d ends with a message "
 			     "without a valid waybill.position header (offset "
@@ -1283,9 +1287,10 @@ static int ensure_schema(struct kafka_sink *s, struct ktopic *t,
 static rd_kafka_headers_t *make_headers(struct kafka_sink *s,
 					const struct wb_event *ev, char op,
 					const struct wb_schema *key_sc,
-					const struct wb_schema *val_sc)
+					const struct wb_schema *val_sc,
+					bool old_key)
 {
-	rd_kafka_headers_t *h = rd_kafka_headers_new(6);
+	rd_kafka_headers_t *h = rd_kafka_headers_new(7);
 	/* formatted once per table version, not per message */
 	if (s->table_hdr_id != ev->table->id) {
 		snprintf(s->table_hdr, sizeof(s->table_hdr), "%s.%s",
@@ -1307,6 +1312,8 @@ static rd_kafka_headers_t *make_headers(struct kafka_sink *s,
 		snprintf(hex, sizeof(hex), "%016" PRIx64, key_sc->identity);
 		rd_kafka_header_add(h, "waybill.key_schema_id", -1, hex, 16);
 	}
+	if (old_key)
+		rd_kafka_header_add(h, "waybill.key", -1, "old", 3);
 	return h;
 }
 
@@ -1358,9 +1365,14 @@ static int kafka_write(struct wb_sink *k, const struct wb_event *ev,
 	if (ev->value)
 		frame(&s->vbuf, reg, ev->value_schema, vid, ev->value,
 		      ev->value_len);
+	const struct wb_schema *oks =
+		ev->old_key_schema ? ev->old_key_schema : ev->key_schema;
+	int32_t okid = kid;
+	if (key_change && ev->old_key_schema &&
+	    (rc = ensure_schema(s, t, oks, true, &ev->pos, &okid, err)))
+		return rc;
 	if (key_change) {
-		frame(&s->okbuf, reg, ev->key_schema, kid, ev->old_key,
-		      ev->old_key_len);
+		frame(&s->okbuf, reg, oks, okid, ev->old_key, ev->old_key_len);
 		frame(&s->ovbuf, reg, ev->value_schema, vid, ev->old_value,
 		      ev->old_value_len);
 	}
@@ -1372,7 +1384,7 @@ static int kafka_write(struct wb_sink *k, const struct wb_event *ev,
 	 * update deletes the row under its old key (delete, tombstone) and
 	 * then writes it under the new one; a delete is followed by its
 	 * tombstone. */
-	struct kmsg m[3];
+	struct kmsg m[4];
 	int n = 0;
 	const struct wb_buf *key = has_key ? &s->kbuf : NULL;
 	const struct wb_buf *val = ev->value ? &s->vbuf : NULL;
@@ -1383,7 +1395,7 @@ static int kafka_write(struct wb_sink *k, const struct wb_event *ev,
 				       &s->ovbuf,
 				       ev->old_key,
 				       ev->old_key_len,
-				       WB_KSTEP_DELETE,
+				       WB_KSTEP_OLD_DELETE,
 				       'd',
 				       0,
 				       true};
@@ -1392,14 +1404,12 @@ static int kafka_write(struct wb_sink *k, const struct wb_event *ev,
 					       NULL,
 					       ev->old_key,
 					       ev->old_key_len,
-					       WB_KSTEP_TOMBSTONE,
+					       WB_KSTEP_OLD_TOMBSTONE,
 					       'd',
 					       0,
 					       true};
-		m[n++] = (struct kmsg){
-			key,	      val, pk,	pklen, WB_KSTEP_VALUE,
-			(char)ev->op, 0,   true};
-	} else if (ev->op == 'd') {
+	}
+	if (ev->op == 'd') {
 		m[n++] = (struct kmsg){key, val, pk,  pklen, WB_KSTEP_DELETE,
 				       'd', 0,	 true};
 		if (has_key && s->tombstones)
@@ -1439,15 +1449,18 @@ static int kafka_write(struct wb_sink *k, const struct wb_event *ev,
 		if (!m[i].send)
 			continue;
 		wb_crashpoint("kafka.produce");
-		const struct wb_schema *ksc = m[i].key ? ev->key_schema : NULL;
+		const struct wb_schema *ksc = m[i].key == &s->okbuf ? oks
+					      : m[i].key ? ev->key_schema
+							 : NULL;
 		const struct wb_schema *vsc =
 			m[i].val ? ev->value_schema : NULL;
 		rc = produce(s, t, m[i].part, m[i].key ? m[i].key->data : NULL,
 			     m[i].key ? m[i].key->len : 0,
 			     m[i].val ? m[i].val->data : NULL,
 			     m[i].val ? m[i].val->len : 0,
-			     make_headers(s, ev, m[i].op, ksc, vsc), &ev->pos,
-			     i == last_sent, NULL, err);
+			     make_headers(s, ev, m[i].op, ksc, vsc,
+					  m[i].key == &s->okbuf),
+			     &ev->pos, i == last_sent, NULL, err);
 		if (rc)
 			return rc;
 	}

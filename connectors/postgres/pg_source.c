@@ -204,6 +204,7 @@ static int begin_round(struct pg_source *s, const char *cp, const char *name,
 			"point \"%s\"",
 			cp);
 	s->snap_point = point;
+	wb_pgsrc_rekey_round(s, true);
 	return wb_pg_snapshot_begin(s->snap, &s->cat, s->targets, s->ntargets,
 				    name, point, err);
 }
@@ -270,6 +271,7 @@ static int begin_temp_round(struct pg_source *s, wb_error_t *err)
 
 static void end_round(struct pg_source *s)
 {
+	wb_pgsrc_rekey_round(s, false);
 	wb_pg_snapshot_end(s->snap);
 	/* the exported snapshot (and a temporary slot) go with it */
 	PQfinish(s->snap_conn);
@@ -609,12 +611,14 @@ static int on_relation(struct pg_source *s, const struct wb_pg_msg *m,
 		r->oid = m->u.relation.oid;
 		s->last_rel = -1;
 	}
-	wb_table_unref(r->table);
+	struct wb_table *old = r->table; /* compared below, then dropped */
 	r->table = NULL;
 	r->captured = wb_pg_table_selected(s->base.cfg, m->u.relation.nspname,
 					   m->u.relation.relname);
-	if (!r->captured)
+	if (!r->captured) {
+		wb_table_unref(old);
 		return WB_OK;
+	}
 
 	int n = m->u.relation.ncols;
 	struct wb_pg_coldesc *cols =
@@ -633,8 +637,11 @@ static int on_relation(struct pg_source *s, const struct wb_pg_msg *m,
 		&s->cat, r->oid, m->u.relation.nspname, m->u.relation.relname,
 		(char)m->u.relation.replident, cols, n, err);
 	free(cols);
-	if (r->table == NULL)
-		return err->code;
+	int ret = r->table ? wb_pgsrc_rekey_note(s, old, r->table, err)
+			   : err->code;
+	wb_table_unref(old);
+	if (ret)
+		return ret;
 	wb_debug("postgres", "relation %s.%s (%d columns)",
 		 m->u.relation.nspname, m->u.relation.relname, n);
 	return WB_OK;
@@ -809,6 +816,8 @@ static int on_row(struct pg_source *s, struct wb_batch *b,
 	}
 	if (rc == WB_OK && s->null_in_notnull)
 		rc = widen(s, b, r, c, err);
+	if (rc == WB_OK && s->nrekeys > 0)
+		rc = wb_pgsrc_rekey_change(s, b, c, err);
 	return rc;
 }
 
@@ -974,9 +983,12 @@ static int snapshot_poll(struct pg_source *s, struct wb_batch *b,
 	}
 	long long left = deadline - wb_clock_mono_ms();
 	bool complete = false;
+	uint32_t n0 = b->n;
 	int rc = wb_pg_snapshot_step(s->snap, b, target_bytes,
 				     left > 0 ? (int)left : 0, &s->last_pos,
 				     &complete, err);
+	if (rc == WB_OK && s->nrekeys > 0)
+		rc = wb_pgsrc_rekey_rows(s, b, n0, err);
 	if (rc)
 		return rc;
 	if (complete) {
@@ -1460,6 +1472,7 @@ static void pg_destroy(struct wb_source *base)
 	PQfinish(s->snap_conn);
 	wb_pg_snapshot_free(s->snap);
 	wb_pg_reltargets_free(s->targets, s->ntargets);
+	wb_pgsrc_rekey_free(s);
 	for (int i = 0; i < s->ngone; i++)
 		wb_table_unref(s->gone[i].table);
 	free(s->gone);

@@ -90,6 +90,16 @@ struct pg_source {
 	} * gone;
 	int ngone;
 	json_t *refused; /* OID text -> true: warned, not capturable */
+
+	/* Tables whose key changed (pg_rekey.c): their rows are read again,
+	 * each with its previous key, so that a keyed sink deletes the rows
+	 * under the keys they had. Source thread only. */
+	struct wb_pgsrc_rekey {
+		char *full;	      /* "schema.table" */
+		struct wb_table *old; /* the version before the change */
+		bool in_round;	      /* the open round reads it */
+	} * rekeys;
+	int nrekeys;
 	long long last_discover_ms;
 	struct wb_pg_snapshot *snap;
 	PGconn *snap_conn;   /* holds the open round's exported snapshot */
@@ -118,6 +128,25 @@ int wb_pgsrc_find_gap(struct pg_source *s,
 		      const struct wb_source_resume *resume,
 		      const struct wb_pg_slot *si, wb_error_t *err);
 int wb_pgsrc_drop_slot(struct pg_source *s, wb_error_t *err);
+
+/* pg_rekey.c */
+/* A Relation message replaced `old` by `now` (both captured versions of one
+ * table): when the key columns differ, the table is read again (a snapshot
+ * round) and its rows carry their old keys. Takes no reference it does not
+ * keep. */
+int wb_pgsrc_rekey_note(struct pg_source *s, struct wb_table *old,
+			struct wb_table *now, wb_error_t *err);
+/* A round begins / ends: which re-keyed tables it covers. */
+void wb_pgsrc_rekey_round(struct pg_source *s, bool begin);
+/* Gives the snapshot rows b->changes[n0..] of re-keyed tables their old
+ * key (old_table, old_image). */
+int wb_pgsrc_rekey_rows(struct pg_source *s, struct wb_batch *b, uint32_t n0,
+			wb_error_t *err);
+/* A streamed update or delete of a re-keyed table, before its rows are
+ * read again: the change carries the row's old key too. */
+int wb_pgsrc_rekey_change(struct pg_source *s, struct wb_batch *b,
+			  struct wb_change *c, wb_error_t *err);
+void wb_pgsrc_rekey_free(struct pg_source *s);
 
 /* pg_tables.c */
 int wb_pgsrc_known_init(struct pg_source *s, const struct wb_source_resume *r,

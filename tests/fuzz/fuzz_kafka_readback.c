@@ -48,17 +48,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct wb_kafka_last last;
 	wb_error_t err;
-	int rc = wb_kafka_last_decode(no_pos ? NULL : pos, plen,
-				      no_op ? NULL : op, olen, tombstone,
-				      ops->parse_position, &last, &err);
+	bool old_key = (data[0] & 8) != 0;
+	int rc = wb_kafka_last_decode(
+		no_pos ? NULL : pos, plen, no_op ? NULL : op, olen, tombstone,
+		old_key, ops->parse_position, &last, &err);
 	if (rc == WB_OK) {
 		if (no_pos || plen == 0)
 			abort();
+		bool del = !no_op && olen == 1 && op[0] == 'd';
 		enum wb_kafka_step want =
-			tombstone ? WB_KSTEP_TOMBSTONE
-			: (!no_op && olen == 1 && op[0] == 'd')
-				? WB_KSTEP_DELETE
-				: WB_KSTEP_VALUE;
+			tombstone ? (old_key ? WB_KSTEP_OLD_TOMBSTONE
+					     : WB_KSTEP_TOMBSTONE)
+			: del	  ? (old_key ? WB_KSTEP_OLD_DELETE
+					     : WB_KSTEP_DELETE)
+				  : WB_KSTEP_VALUE;
 		if (last.step != want)
 			abort();
 		char text[128];

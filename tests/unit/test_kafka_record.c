@@ -65,36 +65,36 @@ static void test_decode(void)
 {
 	struct wb_kafka_last last;
 	wb_error_t err;
-	CHECK(wb_kafka_last_decode("5:3", 3, "d", 1, false, parse_pos, &last,
-				   &err) == WB_OK);
+	CHECK(wb_kafka_last_decode("5:3", 3, "d", 1, false, false, parse_pos,
+				   &last, &err) == WB_OK);
 	CHECK(last.pos.major == 5 && last.pos.minor == 3 &&
 	      last.step == WB_KSTEP_DELETE);
-	CHECK(wb_kafka_last_decode("5:3", 3, "d", 1, true, parse_pos, &last,
-				   &err) == WB_OK);
+	CHECK(wb_kafka_last_decode("5:3", 3, "d", 1, true, false, parse_pos,
+				   &last, &err) == WB_OK);
 	CHECK(last.step == WB_KSTEP_TOMBSTONE);
-	CHECK(wb_kafka_last_decode("5:3", 3, "u", 1, false, parse_pos, &last,
-				   &err) == WB_OK);
+	CHECK(wb_kafka_last_decode("5:3", 3, "u", 1, false, false, parse_pos,
+				   &last, &err) == WB_OK);
 	CHECK(last.step == WB_KSTEP_VALUE);
-	CHECK(wb_kafka_last_decode("5:3", 3, NULL, 0, false, parse_pos, &last,
-				   &err) == WB_OK);
+	CHECK(wb_kafka_last_decode("5:3", 3, NULL, 0, false, false, parse_pos,
+				   &last, &err) == WB_OK);
 	CHECK(last.step == WB_KSTEP_VALUE);
 	/* not NUL-terminated: only len bytes count */
-	CHECK(wb_kafka_last_decode("5:39", 3, "c", 1, false, parse_pos, &last,
-				   &err) == WB_OK);
+	CHECK(wb_kafka_last_decode("5:39", 3, "c", 1, false, false, parse_pos,
+				   &last, &err) == WB_OK);
 	CHECK(last.pos.minor == 3);
-	CHECK(wb_kafka_last_decode(NULL, 0, "c", 1, false, parse_pos, &last,
-				   &err) == WB_ERR_DECODE);
+	CHECK(wb_kafka_last_decode(NULL, 0, "c", 1, false, false, parse_pos,
+				   &last, &err) == WB_ERR_DECODE);
 	CHECK(strstr(err.message, "no waybill.position") != NULL);
-	CHECK(wb_kafka_last_decode("", 0, "c", 1, false, parse_pos, &last,
-				   &err) == WB_ERR_DECODE);
-	CHECK(wb_kafka_last_decode("5\0:3", 4, "c", 1, false, parse_pos, &last,
-				   &err) == WB_ERR_DECODE);
-	CHECK(wb_kafka_last_decode("x:3", 3, "c", 1, false, parse_pos, &last,
-				   &err) == WB_ERR_DECODE);
+	CHECK(wb_kafka_last_decode("", 0, "c", 1, false, false, parse_pos,
+				   &last, &err) == WB_ERR_DECODE);
+	CHECK(wb_kafka_last_decode("5\0:3", 4, "c", 1, false, false, parse_pos,
+				   &last, &err) == WB_ERR_DECODE);
+	CHECK(wb_kafka_last_decode("x:3", 3, "c", 1, false, false, parse_pos,
+				   &last, &err) == WB_ERR_DECODE);
 	char big[200];
 	memset(big, '1', sizeof(big));
-	CHECK(wb_kafka_last_decode(big, sizeof(big), "c", 1, false, parse_pos,
-				   &last, &err) == WB_ERR_DECODE);
+	CHECK(wb_kafka_last_decode(big, sizeof(big), "c", 1, false, false,
+				   parse_pos, &last, &err) == WB_ERR_DECODE);
 }
 
 static void test_already_written(void)
@@ -119,10 +119,20 @@ static void test_already_written(void)
 	wb_position_t major = {6, 0};
 	CHECK(!wb_kafka_already_written(&last, &major, WB_KSTEP_DELETE));
 
-	CHECK(wb_kafka_step_of("d", 1, false) == WB_KSTEP_DELETE);
-	CHECK(wb_kafka_step_of("d", 1, true) == WB_KSTEP_TOMBSTONE);
-	CHECK(wb_kafka_step_of("dd", 2, false) == WB_KSTEP_VALUE);
-	CHECK(wb_kafka_step_of("r", 1, false) == WB_KSTEP_VALUE);
+	CHECK(wb_kafka_step_of("d", 1, false, false) == WB_KSTEP_DELETE);
+	CHECK(wb_kafka_step_of("d", 1, true, false) == WB_KSTEP_TOMBSTONE);
+	CHECK(wb_kafka_step_of("dd", 2, false, false) == WB_KSTEP_VALUE);
+	CHECK(wb_kafka_step_of("r", 1, false, false) == WB_KSTEP_VALUE);
+	/* under the previous key: before everything under the key */
+	CHECK(wb_kafka_step_of("d", 1, false, true) == WB_KSTEP_OLD_DELETE);
+	CHECK(wb_kafka_step_of("d", 1, true, true) == WB_KSTEP_OLD_TOMBSTONE);
+	CHECK(wb_kafka_step_of("u", 1, false, true) == WB_KSTEP_VALUE);
+	struct wb_kafka_last old_tomb = {{5, 3}, WB_KSTEP_OLD_TOMBSTONE};
+	wb_position_t five3 = {5, 3};
+	CHECK(wb_kafka_already_written(&old_tomb, &five3, WB_KSTEP_OLD_DELETE));
+	CHECK(!wb_kafka_already_written(&old_tomb, &five3, WB_KSTEP_DELETE));
+	CHECK(!wb_kafka_already_written(&old_tomb, &five3, WB_KSTEP_TOMBSTONE));
+	CHECK(!wb_kafka_already_written(&old_tomb, &five3, WB_KSTEP_VALUE));
 }
 
 static void test_policy(void)
