@@ -9,7 +9,7 @@ WB_DEBIAN_PACKAGES=(
 	librdkafka-dev libcurl4-openssl-dev libjemalloc-dev
 	postgresql-15 postgresql-client-15
 	python3 python3-avro python3-zstandard python3-confluent-kafka kcat
-	time clang libclang-rt-14-dev clang-format
+	time strace clang libclang-rt-14-dev clang-format
 )
 
 # wb_install_deps [extra packages...]: apt-get installs whatever of
