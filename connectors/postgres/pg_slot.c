@@ -88,9 +88,13 @@ const char *wb_pg_slot_problem(const struct wb_config *cfg, bool have,
 	problem[0] = '\0';
 	if (!have) {
 		/* active: a pipeline is running and has not written its
-		 * first checkpoint yet */
+		 * first checkpoint yet; always: the tables are read again
+		 * anyway; never: the slot was made for this pipeline to
+		 * stream from where it stands (nothing before it is read,
+		 * nothing after it skipped) */
 		if (!v->exists || v->active ||
-		    cfg->source.snapshot == WB_SNAPSHOT_ALWAYS)
+		    cfg->source.snapshot == WB_SNAPSHOT_ALWAYS ||
+		    cfg->source.snapshot == WB_SNAPSHOT_NEVER)
 			return "ok";
 		snprintf(problem, n,
 			 "slot %s exists but there is no checkpoint "

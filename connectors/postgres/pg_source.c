@@ -521,6 +521,14 @@ static int pg_open(struct wb_source *base,
 		return err->code;
 	}
 	uint64_t start = resume->have ? resume->ack : 0;
+	if (!resume->have && si.exists && !resnapshot) {
+		char conf[32];
+		wb_pg_format_lsn(si.confirmed, conf, sizeof(conf));
+		wb_warn("postgres",
+			"no checkpoint: streaming from slot %s where it stands "
+			"(%s); changes confirmed before it are not read",
+			s->slot, conf);
+	}
 	if (!si.exists) {
 		if ((rc = create_slot(s, pending, err)))
 			return rc;

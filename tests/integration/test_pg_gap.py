@@ -114,6 +114,15 @@ def checkpoint_lost(pg):
     check("there is no checkpoint" in r.stderr and "pg_drop_replication_slot" in r.stderr,
           "run stops: slot without checkpoint, with the ways out", r.stderr[-800:])
     check_eq(all_files(p.out), before, "nothing was written or deleted")
+    # snapshot: never is how a pipeline attaches to a slot made for it: it
+    # streams from where the slot stands, with a warning
+    pg.psql("INSERT INTO cl VALUES (2, 'b');")
+    p.write_config(p.config_text.replace("  tables:", "  snapshot: never\n  tables:"))
+    r = p.run_idle(idle=1)
+    check("no checkpoint: streaming from slot waybill_cl where it stands" in r.stderr,
+          "with snapshot: never the start streams from the slot, with a warning", r.stderr[-600:])
+    check_eq([x["after"]["id"] for x in records(p.out, "cl.public.cl") if x["op"] == "c"], [2],
+             "the change after the slot's position is streamed")
 
 
 class Workload:
