@@ -34,36 +34,40 @@ def start_with_env(p, env_extra):
                 os.environ[k] = v
 
 
-def big_transaction(pg):
-    pg.psql("CREATE TABLE big (id int PRIMARY KEY, v text NOT NULL);")
-    p = Pipeline(pg, name="bt", tables=["public.big"], extra_top="queue_bytes: 64MiB\n")
-    p.run_idle(idle=1)
-    pg.psql("INSERT INTO big VALUES (0, 'before');")
-    n = 30000
+def kill_inside(pg, p, table, n, delay_us):
+    """Writes an n-row transaction into table, streams it through a sink
+    slowed by delay_us per event, and kills waybill (SIGKILL) while its
+    checkpoint is inside the transaction, well after the transaction's
+    COMMIT was decoded. Checks that neither the checkpoint's flush_lsn nor
+    the slot was confirmed past the transaction."""
     before = lsn(pg.value("SELECT pg_current_wal_insert_lsn()"))
-    pg.psql(f"INSERT INTO big SELECT g, 'row ' || g FROM generate_series(1, {n}) g;")
+    pg.psql(f"INSERT INTO {table} SELECT g, 'row ' || g FROM generate_series(1, {n}) g;")
     after = lsn(pg.value("SELECT pg_current_wal_insert_lsn()"))
+    log(f"streaming the {n}-row transaction through a slowed sink ({delay_us} us per event)")
+    proc = start_with_env(p, {"WB_DELAY": f"sink.write:{delay_us}"})
 
-    log(f"streaming the {n}-row transaction through a slowed sink (200 us per event)")
-    proc = start_with_env(p, {"WB_DELAY": "sink.write:200"})
     # the transaction's commit LSN lies between before and after; the
     # checkpoint's position names it
-    def in_big():
-        if not proc.alive():
-            fail(f"waybill exited ({proc.p.returncode}) early: {proc.stderr()[-3000:]}")
+    def inside(min_ordinal):
         ck = p.checkpoint()
         if ck is None or ck["position"].endswith(":end"):
-            return False
+            return None
         l, k = position(ck["position"])
-        return before < l <= after and k >= 2000
-    wait_until(in_big, 120, "a checkpoint inside the big transaction", interval=0.02)
+        return ck if before < l <= after and min_ordinal <= k < n else None
+
+    def started():
+        if not proc.alive():
+            fail(f"waybill exited ({proc.p.returncode}) early: {proc.stderr()[-3000:]}")
+        return inside(2000) is not None
+    wait_until(started, 120, "a checkpoint inside the big transaction", interval=0.02)
     # the whole transaction is decoded long before the sink is through it:
     # give the source time for keepalives (it asks after 1 s without data)
     time.sleep(2.5)
-    ck = p.checkpoint()
-    l, k = position(ck["position"], allow_end=True)
-    if not (before < l <= after and k < n):
-        fail(f"could not stop inside the transaction (checkpoint {ck}); the sink was not slow enough")
+    ck = inside(0)
+    if ck is None:
+        fail(f"could not stop inside the transaction (checkpoint {p.checkpoint()}); "
+             "the sink was not slow enough")
+    l, _ = position(ck["position"])
     log(f"checkpoint inside the transaction: position {ck['position']}, flush_lsn {ck['flush_lsn']}")
     check(lsn(ck["flush_lsn"]) < l,
           "the checkpoint's flush_lsn stays below the partly delivered transaction",
@@ -72,6 +76,15 @@ def big_transaction(pg):
     slot = pg.slot(p.slot_name)
     check(lsn(slot[0]) < l, "the slot's confirmed_flush_lsn stays below the partly delivered transaction",
           f"confirmed {slot[0]}, transaction at {ck['position']}")
+
+
+def big_transaction(pg):
+    pg.psql("CREATE TABLE big (id int PRIMARY KEY, v text NOT NULL);")
+    p = Pipeline(pg, name="bt", tables=["public.big"], extra_top="queue_bytes: 64MiB\n")
+    p.run_idle(idle=1)
+    pg.psql("INSERT INTO big VALUES (0, 'before');")
+    n = 30000
+    kill_inside(pg, p, "big", n, 200)
 
     log("restart without delay")
     p.run_idle(idle=1)
@@ -91,28 +104,7 @@ def big_transaction_kafka(pg):
     p = kafkatest.kafka_pipeline(pg, kafka, name="bk", tables=["public.bigk"])
     p.run_idle(idle=1)
     n = 20000
-    before = lsn(pg.value("SELECT pg_current_wal_insert_lsn()"))
-    pg.psql(f"INSERT INTO bigk SELECT g, 'row ' || g FROM generate_series(1, {n}) g;")
-    after = lsn(pg.value("SELECT pg_current_wal_insert_lsn()"))
-    proc = start_with_env(p, {"WB_DELAY": "sink.write:300"})
-
-    def in_big():
-        if not proc.alive():
-            fail(f"waybill exited ({proc.p.returncode}) early: {proc.stderr()[-3000:]}")
-        ck = p.checkpoint()
-        if ck is None or ck["position"].endswith(":end"):
-            return False
-        l, k = position(ck["position"])
-        return before < l <= after and k >= 2000
-    wait_until(in_big, 120, "a checkpoint inside the big transaction", interval=0.02)
-    time.sleep(2.5)
-    ck = p.checkpoint()
-    l, k = position(ck["position"], allow_end=True)
-    if not (before < l <= after and k < n):
-        fail(f"could not stop inside the transaction (checkpoint {ck})")
-    check(lsn(ck["flush_lsn"]) < l, "Kafka: the checkpoint's flush_lsn stays below the transaction",
-          f"flush_lsn {ck['flush_lsn']} position {ck['position']}")
-    proc.kill(signal.SIGKILL)
+    kill_inside(pg, p, "bigk", n, 300)
     log("restart without delay")
     p.run_idle(idle=1)
     msgs = [m for m in kafkatest.data_messages(kafka.bootstrap, "bk") if m.value is not None]
