@@ -10,6 +10,7 @@ WB_DEBIAN_PACKAGES=(
 	postgresql-15 postgresql-client-15
 	python3 python3-avro python3-zstandard python3-confluent-kafka kcat
 	time strace clang libclang-rt-14-dev clang-format
+	openjdk-17-jre-headless maven
 )
 
 # wb_install_deps [extra packages...]: apt-get installs whatever of
