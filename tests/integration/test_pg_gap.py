@@ -21,22 +21,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wbtest import *  # noqa: E402,F401
 
 
-
-def replay(recs):
-    """Applies events in order: the table state they describe."""
-    state = {}
-    for r in recs:
-        if r["op"] in ("r", "c", "u"):
-            if r["before"] is not None and r["before"]["id"] != r["after"]["id"]:
-                state.pop(r["before"]["id"], None)
-            state[r["after"]["id"]] = r["after"]
-        elif r["op"] == "d":
-            state.pop(r["before"]["id"], None)
-        elif r["op"] == "t":
-            state.clear()
-    return state
-
-
 def table_state(pg, table):
     rows = pg.psql(f"SELECT id, v FROM {table} ORDER BY id")
     return {int(i): {"id": int(i), "v": v} for i, v in (r.split("|") for r in rows)}

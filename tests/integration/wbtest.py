@@ -808,6 +808,23 @@ def records(out, topic=None):
     return [r for f in data.get(topic, []) for r in f.records]
 
 
+def replay(recs, key=lambda row: row["id"]):
+    """Applies change events in order, as a consumer would: {key: row} of
+    the table they describe (r/c/u set the after image, and an update that
+    changes the key drops the old one; d drops; t empties)."""
+    state = {}
+    for r in recs:
+        if r["op"] in ("r", "c", "u"):
+            if r["before"] is not None:
+                state.pop(key(r["before"]), None)
+            state[key(r["after"])] = r["after"]
+        elif r["op"] == "d":
+            state.pop(key(r["before"]), None)
+        elif r["op"] == "t":
+            state.clear()
+    return state
+
+
 def part_files(out):
     return sorted(glob.glob(os.path.join(out, "**", "*.part"), recursive=True))
 
