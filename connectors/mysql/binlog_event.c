@@ -391,34 +391,10 @@ int wb_my_xid_parse(const struct wb_my_format *fmt,
 	return wb_my_rd_uint(&r, 8, "xid", xid);
 }
 
-/* MySQL's variable-length unsigned integer (mysql::serialization). */
-static int rd_varlen(struct wb_my_rd *r, const char *field, uint64_t *v)
-{
-	uint8_t first;
-	if (wb_my_rd_need(r, 1, field))
-		return WB_ERR_DECODE;
-	first = r->p[0];
-	if (first == 0xff) {
-		if (wb_my_rd_need(r, 9, field))
-			return WB_ERR_DECODE;
-		*v = wb_my_le(r->p + 1, 8);
-		r->p += 9;
-		return 0;
-	}
-	size_t nbytes = 1;
-	while (first & (1u << (nbytes - 1)))
-		nbytes++;
-	if (wb_my_rd_need(r, nbytes, field))
-		return WB_ERR_DECODE;
-	*v = wb_my_le(r->p, nbytes) >> nbytes;
-	r->p += nbytes;
-	return 0;
-}
-
 static int rd_varlen_signed(struct wb_my_rd *r, const char *field, int64_t *v)
 {
 	uint64_t u;
-	if (rd_varlen(r, field, &u))
+	if (wb_my_rd_varlen(r, field, &u))
 		return WB_ERR_DECODE;
 	if (u & 1)
 		*v = -(int64_t)(u >> 1) - 1;
@@ -439,8 +415,8 @@ static int gtid_tagged(struct wb_my_rd *r, struct wb_my_gtid *out)
 				    "binlog GTID_TAGGED: serialization version "
 				    "%u (only 2 is known)",
 				    version);
-	if (rd_varlen(r, "payload size", &size) ||
-	    rd_varlen(r, "last field id", &last_non_ignorable))
+	if (wb_my_rd_varlen(r, "payload size", &size) ||
+	    wb_my_rd_varlen(r, "last field id", &last_non_ignorable))
 		return WB_ERR_DECODE;
 	size_t used = (size_t)(r->p - start);
 	if (size < used || size - used > wb_my_rd_left(r))
@@ -452,16 +428,16 @@ static int gtid_tagged(struct wb_my_rd *r, struct wb_my_gtid *out)
 	while (f.p < f.end) {
 		uint64_t id, u;
 		int64_t s;
-		if (rd_varlen(&f, "field id", &id))
+		if (wb_my_rd_varlen(&f, "field id", &id))
 			return WB_ERR_DECODE;
 		switch (id) {
 		case 0: /* gtid flags */
-			if (rd_varlen(&f, "flags", &u))
+			if (wb_my_rd_varlen(&f, "flags", &u))
 				return WB_ERR_DECODE;
 			break;
 		case 1: /* sid: 16 varlen bytes */
 			for (int i = 0; i < 16; i++) {
-				if (rd_varlen(&f, "sid", &u))
+				if (wb_my_rd_varlen(&f, "sid", &u))
 					return WB_ERR_DECODE;
 				if (u > 255)
 					return wb_my_rd_fail(
@@ -479,7 +455,7 @@ static int gtid_tagged(struct wb_my_rd *r, struct wb_my_gtid *out)
 			have_gno = true;
 			break;
 		case 3: { /* tag: length, bytes */
-			if (rd_varlen(&f, "tag length", &u))
+			if (wb_my_rd_varlen(&f, "tag length", &u))
 				return WB_ERR_DECODE;
 			if (u >= sizeof(out->tag))
 				return wb_my_rd_fail(&f, "tag", "too long");
@@ -498,12 +474,12 @@ static int gtid_tagged(struct wb_my_rd *r, struct wb_my_gtid *out)
 				return WB_ERR_DECODE;
 			break;
 		case 6:
-			if (rd_varlen(&f, "immediate commit time", &u))
+			if (wb_my_rd_varlen(&f, "immediate commit time", &u))
 				return WB_ERR_DECODE;
 			out->immediate_commit_us = (int64_t)u;
 			break;
 		case 7:
-			if (rd_varlen(&f, "original commit time", &u))
+			if (wb_my_rd_varlen(&f, "original commit time", &u))
 				return WB_ERR_DECODE;
 			out->original_commit_us = (int64_t)u;
 			have_orig = true;
@@ -512,7 +488,7 @@ static int gtid_tagged(struct wb_my_rd *r, struct wb_my_gtid *out)
 		case 9:
 		case 10:
 		case 11: /* length, server versions, commit ticket */
-			if (rd_varlen(&f, "field", &u))
+			if (wb_my_rd_varlen(&f, "field", &u))
 				return WB_ERR_DECODE;
 			break;
 		default:

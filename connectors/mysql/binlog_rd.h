@@ -129,4 +129,32 @@ static inline int wb_my_rd_lenstr(struct wb_my_rd *r, const char *field,
 	return 0;
 }
 
+/* MySQL's variable-length unsigned integer (mysql::serialization, as in
+ * GTID_TAGGED and tagged PREVIOUS_GTIDS): the count of trailing one bits
+ * of the first byte is the count of bytes that follow; the value is the
+ * little-endian whole shifted right by the byte count; 0xff: 8 bytes
+ * follow, the value itself. */
+static inline int wb_my_rd_varlen(struct wb_my_rd *r, const char *field,
+				  uint64_t *v)
+{
+	size_t nbytes = 1;
+	*v = 0;
+	if (wb_my_rd_need(r, 1, field))
+		return WB_ERR_DECODE;
+	if (r->p[0] == 0xff) {
+		if (wb_my_rd_need(r, 9, field))
+			return WB_ERR_DECODE;
+		*v = wb_my_le(r->p + 1, 8);
+		r->p += 9;
+		return 0;
+	}
+	while (r->p[0] & (1u << (nbytes - 1)))
+		nbytes++;
+	if (wb_my_rd_need(r, nbytes, field))
+		return WB_ERR_DECODE;
+	*v = wb_my_le(r->p, nbytes) >> nbytes;
+	r->p += nbytes;
+	return 0;
+}
+
 #endif

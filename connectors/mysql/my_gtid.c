@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binlog_rd.h"
+
 /* snprintf-style output: writes what fits, counts everything. */
 struct out {
 	char *buf;
@@ -541,4 +543,74 @@ size_t wb_my_gtid_set_format(const struct wb_my_gtid_set *s, char *buf,
 		}
 	}
 	return o.len;
+}
+
+int wb_my_previous_gtids_parse(const struct wb_my_format *fmt,
+			       const struct wb_my_event *ev,
+			       struct wb_my_gtid_set *out, wb_error_t *err)
+{
+	struct wb_my_rd r;
+	uint64_t hdr, nsids, niv, first = 0, end = 0, tlen;
+	const uint8_t *uuid, *t;
+	(void)fmt;
+	set_clear(out);
+	if (ev->type != WB_MY_EV_PREVIOUS_GTIDS)
+		return wb_error_set(err, WB_ERR_DECODE,
+				    "binlog PREVIOUS_GTIDS expected, got event "
+				    "type %u",
+				    ev->type);
+	wb_my_rd_init(&r, ev->body, ev->body_len, "PREVIOUS_GTIDS", err);
+	if (wb_my_rd_uint(&r, 8, "header", &hdr))
+		return WB_ERR_DECODE;
+	bool tagged = (hdr >> 56) != 0;
+	nsids = tagged ? (hdr >> 8) & ((1ull << 48) - 1)
+		       : hdr & ((1ull << 56) - 1);
+	if (tagged && ((hdr >> 56) != 1 || (hdr & 0xff) != 1))
+		return wb_my_rd_fail(&r, "header", "has an unknown format");
+	if (nsids > wb_my_rd_left(&r) / 24)
+		return wb_my_rd_fail(&r, "uuid count", "out of range");
+	for (uint64_t i = 0; i < nsids; i++) {
+		char tag[33] = "";
+		if (wb_my_rd_bytes(&r, 16, "uuid", &uuid))
+			goto bad;
+		if (tagged) {
+			if (wb_my_rd_varlen(&r, "tag length", &tlen))
+				goto bad;
+			if (tlen > 32 ||
+			    wb_my_rd_bytes(&r, (size_t)tlen, "tag", &t) ||
+			    !norm_tag((const char *)t, (size_t)tlen, tag)) {
+				wb_my_rd_fail(&r, "tag", "is not a GTID tag");
+				goto bad;
+			}
+		}
+		if (wb_my_rd_uint(&r, 8, "interval count", &niv))
+			goto bad;
+		if (niv > wb_my_rd_left(&r) / 16) {
+			wb_my_rd_fail(&r, "interval count", "out of range");
+			goto bad;
+		}
+		for (uint64_t j = 0; j < niv; j++) {
+			wb_my_rd_uint(&r, 8, "interval", &first);
+			wb_my_rd_uint(&r, 8, "interval", &end);
+			if (first < 1 || end <= first ||
+			    end - 1 > WB_MY_GNO_MAX) {
+				wb_my_rd_fail(&r, "interval", "out of range");
+				goto bad;
+			}
+			int rc = add_interval(out, uuid, tag, first, end - 1,
+					      err);
+			if (rc != 0) {
+				set_clear(out);
+				return rc;
+			}
+		}
+	}
+	if (wb_my_rd_left(&r) != 0) {
+		wb_my_rd_fail(&r, "body", "has trailing bytes");
+		goto bad;
+	}
+	return 0;
+bad:
+	set_clear(out);
+	return WB_ERR_DECODE;
 }

@@ -115,6 +115,15 @@ bool wb_my_gtid_set_contains(const struct wb_my_gtid_set *s,
 			     const uint8_t uuid[16], const char *tag,
 			     uint64_t gno);
 
+/* MySQL's PREVIOUS_GTIDS (35): the GTIDs of the files before this one,
+ * into *out (replaced). Body: a u64 header, then per uuid: uuid[16], in
+ * the tagged format (header's low and high byte 1, count in bits 8..55)
+ * a tag (varlen length, bytes), the interval count u64, intervals (first
+ * u64, end u64 exclusive). WB_ERR_DECODE, WB_ERR_NOMEM. */
+int wb_my_previous_gtids_parse(const struct wb_my_format *fmt,
+			       const struct wb_my_event *ev,
+			       struct wb_my_gtid_set *out, wb_error_t *err);
+
 /* True when every GTID of a is in b. */
 bool wb_my_gtid_set_is_subset(const struct wb_my_gtid_set *a,
 			      const struct wb_my_gtid_set *b);
