@@ -228,6 +228,10 @@ static int column_meta(struct wb_my_rd *m, struct wb_my_tmcol *c)
 		} else {
 			c->length = b1;
 		}
+		if (c->wire_type != WB_MY_T_STRING && b0 != c->wire_type)
+			return wb_my_rd_fail(m, "string metadata",
+					     "has a real type other than the "
+					     "column's");
 		if (b0 == WB_MY_T_ENUM || b0 == WB_MY_T_SET)
 			c->type = b0;
 		else if (b0 == WB_MY_T_STRING)
