@@ -144,8 +144,8 @@ static void test_set_parse_format(void)
 		"3e11fa47-71ca-11e1-9e33-c80aa9429562:a:b:1",	 /* two tags */
 		"3e11fa47-71ca-11e1-9e33-c80aa9429562:1:9tag:1", /* digit */
 		/* 33 characters */
-		"3e11fa47-71ca-11e1-9e33-c80aa9429562:"
-		"abcdefghijklmnopqrstuvwxyz0123456:1",
+		("3e11fa47-71ca-11e1-9e33-c80aa9429562:"
+		 "abcdefghijklmnopqrstuvwxyz0123456:1"),
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		int rc = wb_my_gtid_set_parse(&s, bad[i], &err);
