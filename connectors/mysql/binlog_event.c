@@ -781,6 +781,11 @@ struct wb_my_payload_reader *wb_my_payload_reader_new(void)
 	return r;
 }
 
+size_t wb_my_payload_reader_capacity(const struct wb_my_payload_reader *r)
+{
+	return r->cap;
+}
+
 void wb_my_payload_reader_free(struct wb_my_payload_reader *r)
 {
 	if (r == NULL)

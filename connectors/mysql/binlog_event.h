@@ -231,5 +231,9 @@ int wb_my_payload_reader_start(struct wb_my_payload_reader *r,
 int wb_my_payload_reader_next(struct wb_my_payload_reader *r,
 			      const uint8_t **ev, size_t *evlen,
 			      wb_error_t *err);
+/* Bytes the reader's buffer holds now: at least the largest inner event
+ * read so far, at most twice that or 4 KiB (for memory accounting and
+ * tests). */
+size_t wb_my_payload_reader_capacity(const struct wb_my_payload_reader *r);
 
 #endif

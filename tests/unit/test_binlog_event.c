@@ -1123,6 +1123,51 @@ static void test_payload_built(void)
 	CHECK(payload_events(&pl, types, lens, 8, NULL, &xid, &q) == 3);
 	CHECK(lens[0] == 27 && lens[1] == 30000 && lens[2] == 27 && xid == 2);
 
+	/* 300 inner events of 1000 bytes: the reader holds one at a time,
+	 * never the 300000-byte transaction */
+	{
+		static uint8_t many[300 * 1000], zm[300 * 1000],
+			bm[300 * 1000 + 64], em[300 * 1000 + 128];
+		static uint8_t pad[1000 - 19];
+		size_t mlen = 0;
+		for (int i = 0; i < 300; i++) {
+			memset(pad, 'a' + i % 26, sizeof(pad));
+			mlen += mkev(many + mlen, WB_MY_EV_ROWS_QUERY, 1, 0,
+				     pad, sizeof(pad), false);
+		}
+		size_t zmlen = ZSTD_compress(zm, sizeof(zm), many, mlen, 3);
+		CHECK(!ZSTD_isError(zmlen));
+		/* the uncompressed size needs the 3-byte packed form */
+		size_t k = 0;
+		const uint8_t head[] = {2, 1, 0, 3, 4, 0xfd};
+		memcpy(bm, head, sizeof(head));
+		k = sizeof(head);
+		bm[k++] = (uint8_t)mlen;
+		bm[k++] = (uint8_t)(mlen >> 8);
+		bm[k++] = (uint8_t)(mlen >> 16);
+		bm[k++] = 0;
+		memcpy(bm + k, zm, zmlen);
+		n = mkev(em, WB_MY_EV_TRANSACTION_PAYLOAD, 1, 0, bm, k + zmlen,
+			 false);
+		CHECK(wb_my_event_parse(&fmt, em, n, &ev, &err) == 0);
+		CHECK(wb_my_payload_parse(&fmt, &ev, &pl, &err) == 0);
+		CHECK(pl.uncompressed_size == 300000);
+		struct wb_my_payload_reader *r = wb_my_payload_reader_new();
+		const uint8_t *p;
+		size_t len;
+		int count = 0, rc;
+		CHECK(wb_my_payload_reader_start(r, &pl, &err) == 0);
+		while ((rc = wb_my_payload_reader_next(r, &p, &len, &err)) ==
+		       1) {
+			CHECK(len == 1000 && p[19] == 'a' + count % 26 &&
+			      p[999] == 'a' + count % 26);
+			count++;
+		}
+		CHECK(rc == 0 && count == 300);
+		CHECK(wb_my_payload_reader_capacity(r) == 4096);
+		wb_my_payload_reader_free(r);
+	}
+
 	/* failures: each needs the reader to say -1 with a message */
 	struct {
 		uint8_t comp;
