@@ -20,7 +20,8 @@
  * show neither point nor exponent, opaque DECIMAL as its number, opaque
  * DATE/TIME/DATETIME/TIMESTAMP as quoted text with 6 fractional digits,
  * opaque VAR_STRING as a string, other opaque values as
- * "base64:type<n>:<base64 with a newline every 76 characters>". */
+ * "base64:type<n>:<base64>" (with an escaped newline, \n, after every 76
+ * characters, as MySQL's base64_encode puts one there). */
 #include "my_json.h"
 
 #include <inttypes.h>
@@ -239,7 +240,7 @@ static void put_base64(struct out *o, const uint8_t *s, size_t n)
 	size_t col = 0;
 	for (size_t i = 0; i < n; i += 3) {
 		if (col == 76) {
-			putc_(o, '\n');
+			put(o, "\\n", 2); /* a newline, escaped */
 			col = 0;
 		}
 		uint32_t v = (uint32_t)s[i] << 16;
