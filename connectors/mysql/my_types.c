@@ -1226,6 +1226,10 @@ static int decode_value(const struct wb_my_tmcol *c, const struct wb_type *t,
 						 err);
 			if (rc)
 				return rc;
+			/* strings in the document are the server's utf8mb4;
+			 * a damaged one still leaves valid UTF-8 */
+			if (wb_utf8_first_invalid(text, tlen) != tlen)
+				return wb_utf8_value(text, tlen, a, out, err);
 			out->u.b.p = text;
 			out->u.b.n = (uint32_t)tlen;
 			return 0;
