@@ -25,6 +25,7 @@
 
 #include "my_json.h"
 #include "my_types.h"
+#include "valconv.h"
 
 static int bad(wb_error_t *err, const char *what)
 {
@@ -74,12 +75,16 @@ static int inflate_rows(const uint8_t *p, size_t n, struct wb_buf *scratch,
 	uint32_t ulen = 0;
 	for (unsigned k = 0; k < lenlen; k++)
 		ulen = ulen << 8 | p[1 + k];
+	/* deflate shrinks by at most 1032:1; events stay under 1 GiB */
+	size_t zlen = n - 1 - lenlen;
+	if (ulen > (UINT32_C(1) << 30) || ulen / 1032 > zlen)
+		return bad(err, "uncompressed length impossible");
 	wb_buf_reset(scratch);
 	if (wb_buf_reserve(scratch, (size_t)ulen + 1) != 0)
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 	uLongf got = ulen;
-	if (uncompress(scratch->data, &got, p + 1 + lenlen,
-		       (uLong)(n - 1 - lenlen)) != Z_OK ||
+	if (uncompress(scratch->data, &got, p + 1 + lenlen, (uLong)zlen) !=
+		    Z_OK ||
 	    got != ulen)
 		return bad(err, "compressed rows do not inflate to their "
 				"length");
@@ -226,6 +231,8 @@ static int apply_partial(const struct wb_my_tmcol *c, const uint8_t *p,
 	if (rc)
 		return rc;
 	out->state = WB_VAL_PRESENT;
+	if (wb_utf8_first_invalid(text, tlen) != tlen)
+		return wb_utf8_value(text, tlen, a, out, err);
 	out->u.b.p = text;
 	out->u.b.n = (uint32_t)tlen;
 	return 0;
@@ -265,6 +272,8 @@ int wb_my_row_image(const struct wb_my_rows *r, const struct wb_my_tablemap *tm,
 	size_t npresent = 0;
 	for (uint32_t k = 0; k < r->ncols; k++)
 		npresent += bit(present, k);
+	if (npresent == 0)
+		return bad(err, "image without columns");
 	size_t nb = (npresent + 7) / 8;
 	if (n - i < nb)
 		return bad(err, "null bitmap cut short");

@@ -1065,13 +1065,19 @@ static int decode_value(const struct wb_my_tmcol *c, const struct wb_type *t,
 				   err);
 	}
 	case WB_MY_T_TIME2: {
-		int fsp = c->fsp > 6 ? 6 : c->fsp;
+		int fsp = c->fsp;
+		if (fsp > 6)
+			return bad_value(c, "more than 6 fractional digits",
+					 err);
 		NEED(3 + (size_t)frac_bytes(fsp));
 		out->u.i = time2_micros(p, fsp);
 		return 0;
 	}
 	case WB_MY_T_DATETIME2: {
-		int fsp = c->fsp > 6 ? 6 : c->fsp;
+		int fsp = c->fsp;
+		if (fsp > 6)
+			return bad_value(c, "more than 6 fractional digits",
+					 err);
 		NEED(5 + (size_t)frac_bytes(fsp));
 		int64_t intpart = (int64_t)be(p, 5) - INT64_C(0x8000000000);
 		int64_t us = 0;
@@ -1088,7 +1094,10 @@ static int decode_value(const struct wb_my_tmcol *c, const struct wb_type *t,
 				   fsp, a, out, err);
 	}
 	case WB_MY_T_TIMESTAMP2: {
-		int fsp = c->fsp > 6 ? 6 : c->fsp;
+		int fsp = c->fsp;
+		if (fsp > 6)
+			return bad_value(c, "more than 6 fractional digits",
+					 err);
 		NEED(4 + (size_t)frac_bytes(fsp));
 		int64_t sec = (int64_t)be(p, 4), us = 0;
 		if (fsp > 0)
@@ -1103,7 +1112,10 @@ static int decode_value(const struct wb_my_tmcol *c, const struct wb_type *t,
 		return 0;
 	}
 	case WB_MY_T_TIME: {
-		int fsp = c->fsp > 6 ? 6 : c->fsp;
+		int fsp = c->fsp;
+		if (fsp > 6)
+			return bad_value(c, "more than 6 fractional digits",
+					 err);
 		if (fsp == 0) {
 			NEED(3);
 			uint32_t v = (uint32_t)le(p, 3);
@@ -1127,7 +1139,10 @@ static int decode_value(const struct wb_my_tmcol *c, const struct wb_type *t,
 		return 0;
 	}
 	case WB_MY_T_DATETIME: {
-		int fsp = c->fsp > 6 ? 6 : c->fsp;
+		int fsp = c->fsp;
+		if (fsp > 6)
+			return bad_value(c, "more than 6 fractional digits",
+					 err);
 		int64_t y, mo, d, hh, mi, ss, us = 0;
 		if (fsp == 0) {
 			NEED(8);
@@ -1167,7 +1182,10 @@ static int decode_value(const struct wb_my_tmcol *c, const struct wb_type *t,
 				   (int)ss, us, fsp, a, out, err);
 	}
 	case WB_MY_T_TIMESTAMP: {
-		int fsp = c->fsp > 6 ? 6 : c->fsp;
+		int fsp = c->fsp;
+		if (fsp > 6)
+			return bad_value(c, "more than 6 fractional digits",
+					 err);
 		int64_t sec, us = 0;
 		if (fsp == 0) {
 			NEED(4);
@@ -1226,6 +1244,10 @@ static int decode_value(const struct wb_my_tmcol *c, const struct wb_type *t,
 						 err);
 			if (rc)
 				return rc;
+			/* strings in the document are the server's utf8mb4;
+			 * a damaged one still leaves valid UTF-8 */
+			if (wb_utf8_first_invalid(text, tlen) != tlen)
+				return wb_utf8_value(text, tlen, a, out, err);
 			out->u.b.p = text;
 			out->u.b.n = (uint32_t)tlen;
 			return 0;
