@@ -30,7 +30,7 @@
 /* after mysql.h, which it needs: the read-ahead cache of a connection */
 #include <ma_pvio.h>
 
-#define PACKET_ERROR ((unsigned long)~0UL)
+#define PACKET_ERROR ((unsigned long)(unsigned int)-1) /* packet_error */
 
 static void put_u16(uint8_t *p, uint16_t v)
 {
