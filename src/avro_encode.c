@@ -445,7 +445,12 @@ static void put_envelope(struct wb_encoder *e, struct enc_cache *ec,
 	} else {
 		put_byte(b, 0);
 	}
-	put_byte(b, 0); /* gtid: none from these sources */
+	if (c->gtid != NULL) {
+		put_byte(b, 2);
+		wb_avro_put_string(b, c->gtid);
+	} else {
+		put_byte(b, 0);
+	}
 	wb_avro_put_long(b, c->commit_ts_us / 1000);
 	put_byte(b, c->snapshot ? 1 : 0);
 

@@ -30,6 +30,9 @@ struct wb_change {
 	struct wb_table *table;
 	wb_position_t pos;
 	uint64_t txid;
+	/* the transaction's GTID as text (MySQL/MariaDB), NUL-terminated in
+	 * the batch arena; NULL when the source has none */
+	const char *gtid;
 	int64_t commit_ts_us; /* commit time, microseconds since the Unix epoch
 			       */
 	/* COMMIT only: the value the source may acknowledge to its server once

@@ -84,6 +84,8 @@ struct my_source {
 	uint64_t ordinal;
 	int64_t commit_ts_us;
 	char txn_gtid[96];
+	const char *gtid_copy; /* txn_gtid in gtid_batch's arena */
+	const struct wb_batch *gtid_batch;
 	bool txn_emitted; /* BEGIN change emitted */
 	struct my_tentry *tables;
 	int ntables, captables;

@@ -261,6 +261,15 @@ static struct wb_change *add_change(struct my_source *s, struct wb_batch *b,
 	ch->pos.major = s->txn_major;
 	ch->pos.minor = minor;
 	ch->commit_ts_us = s->commit_ts_us;
+	if (s->txn_gtid[0]) {
+		/* one copy per transaction and batch: a batch's first change
+		 * comes after its reset */
+		if (s->gtid_batch != b || b->n == 1 || s->gtid_copy == NULL)
+			s->gtid_copy = wb_arena_dup(&b->arena, s->txn_gtid,
+						    strlen(s->txn_gtid));
+		s->gtid_batch = b;
+		ch->gtid = s->gtid_copy;
+	}
 	s->last_pos = ch->pos;
 	return ch;
 }
@@ -291,6 +300,7 @@ static void txn_start(struct my_source *s, const struct wb_my_event *ev,
 	s->txn_major = wb_my_major(s->epoch, s->file_seq, start);
 	s->commit_ts_us = (int64_t)ev->timestamp * 1000000;
 	s->txn_gtid[0] = '\0';
+	s->gtid_copy = NULL;
 }
 
 static int pending_push(struct my_source *s, uint64_t major, const char *gtid)

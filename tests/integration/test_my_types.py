@@ -173,6 +173,9 @@ def test():
     src = upd["source"]
     check(src["position"].startswith("000001:"), "position text", src["position"])
     check_eq(src["snapshot"], False, "snapshot flag")
+    gtid = db.value("SELECT @@gtid_binlog_pos")
+    check_eq(recs[-1]["source"]["gtid"], gtid, "the last transaction's GTID")
+    check(src["gtid"].startswith("0-1-"), "GTID in the source record", src["gtid"])
     # the same changes again from the start give the same event ids
     ids = [r["event_id"] for r in recs]
     check_eq(len(set(ids)), len(ids), "distinct event ids")
