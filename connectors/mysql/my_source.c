@@ -69,15 +69,6 @@ static struct wb_source *my_create(const struct wb_config *cfg, wb_error_t *err)
 			return NULL;
 		}
 	}
-	if (cfg->source.snapshot != WB_SNAPSHOT_NEVER) {
-		wb_error_set(err, WB_ERR_CONFIG,
-			     "%s: source.snapshot: the mysql source cannot "
-			     "snapshot tables yet; set snapshot: never (it "
-			     "then captures the changes made after its "
-			     "first start)",
-			     cfg->path);
-		return NULL;
-	}
 	struct my_source *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
@@ -89,6 +80,12 @@ static struct wb_source *my_create(const struct wb_config *cfg, wb_error_t *err)
 	s->heartbeat_ms = (int)hb_ms;
 	pthread_mutex_init(&s->mu, NULL);
 	wb_buf_init(&s->scratch);
+	s->snap = wb_snapshot_new("mysql", cfg->source.snapshot_chunk_rows, 1);
+	if (s->snap == NULL) {
+		wb_my_source_ops.destroy(&s->base);
+		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
 	return &s->base;
 }
 
@@ -209,6 +206,8 @@ static int open_dump(struct my_source *s, wb_error_t *err)
 	return s->dump ? WB_OK : err->code;
 }
 
+static int my_parse_position(const char *text, wb_position_t *pos);
+
 static const char *state_str(json_t *st, const char *key)
 {
 	json_t *v = st ? json_object_get(st, key) : NULL;
@@ -221,10 +220,6 @@ static int my_open(struct wb_source *base,
 	struct my_source *s = (struct my_source *)base;
 	const struct wb_config *cfg = base->cfg;
 	int rc;
-	if (resume->resnapshot)
-		return wb_error_set(err, WB_ERR_CONFIG,
-				    "--resnapshot: the mysql source cannot "
-				    "snapshot tables yet");
 	s->meta = wb_my_connect(cfg, 60, err);
 	if (s->meta == NULL)
 		return err->code;
@@ -234,6 +229,40 @@ static int my_open(struct wb_source *base,
 	uint32_t off = 4;
 	char *gtid = NULL;
 	const char *start_gtid = NULL;
+	enum wb_snapshot_mode mode = cfg->source.snapshot;
+	json_t *snapst = resume->have && resume->state
+				 ? json_object_get(resume->state, "snapshot")
+				 : NULL;
+	if (snapst && !resume->resnapshot && mode != WB_SNAPSHOT_ALWAYS &&
+	    (rc = wb_snapshot_restore(s->snap, snapst, err)))
+		return rc;
+	if ((resume->resnapshot || mode == WB_SNAPSHOT_ALWAYS ||
+	     (!resume->have && mode != WB_SNAPSHOT_NEVER)) &&
+	    (rc = wb_mysrc_snapshot_add_all(s, err)))
+		return rc;
+	if ((!resume->have || resume->resnapshot ||
+	     mode == WB_SNAPSHOT_ALWAYS) &&
+	    wb_snapshot_pending(s->snap)) {
+		/* every captured table is read again: the stream starts at
+		 * the round's point (past a gap, too) */
+		s->epoch = 0;
+		if (resume->have && resume->state) {
+			json_t *ep = json_object_get(resume->state, "epoch");
+			json_t *sid =
+				json_object_get(resume->state, "server_id");
+			s->epoch = json_is_integer(ep)
+					   ? (unsigned)json_integer_value(ep)
+					   : 0;
+			/* positions on another server come after */
+			if (!json_is_integer(sid) ||
+			    (uint32_t)json_integer_value(sid) != s->server_id)
+				s->epoch++;
+			pthread_mutex_lock(&s->mu);
+			s->durable_pos = resume->pos;
+			pthread_mutex_unlock(&s->mu);
+		}
+		return WB_OK;
+	}
 	if (!resume->have) {
 		if ((rc = server_end(s, file, sizeof(file), &off, &gtid, err)))
 			return rc;
@@ -278,9 +307,18 @@ static int my_open(struct wb_source *base,
 			snprintf(file, sizeof(file), "%s", sf);
 			off = (uint32_t)json_integer_value(so);
 		} else if (same) {
+			uint64_t m = resume->pos.major;
+			json_t *pt = snapst ? json_object_get(snapst, "point")
+					    : NULL;
+			wb_position_t p;
+			if (json_is_string(pt) &&
+			    my_parse_position(json_string_value(pt), &p) == 0 &&
+			    m + 1 == p.major)
+				m = p.major; /* a snapshot row: the stream
+						starts at its point */
 			snprintf(file, sizeof(file), "%s.%06u", base_name,
-				 wb_my_major_seq(resume->pos.major));
-			off = wb_my_major_off(resume->pos.major);
+				 wb_my_major_seq(m));
+			off = wb_my_major_off(m);
 			s->replay_upto = resume->pos;
 		} else {
 			if (!s->gtid_mode || g == NULL) {
@@ -346,9 +384,64 @@ static int my_poll(struct wb_source *base, struct wb_batch *b,
 		   size_t target_bytes, int timeout_ms, wb_error_t *err)
 {
 	struct my_source *s = (struct my_source *)base;
-	int rc = wb_mysrc_poll(s, b, target_bytes, timeout_ms, err);
+	int rc = WB_OK;
+	if (!s->snap_round && !s->in_txn && wb_snapshot_pending(s->snap)) {
+		if ((rc = wb_mysrc_snapshot_begin(s, err)))
+			goto done;
+		if (!s->stream_open) {
+			/* the first start: the stream begins at the point */
+			char file[300];
+			snprintf(file, sizeof(file), "%s", s->point_file);
+			pthread_mutex_lock(&s->mu);
+			snprintf(s->start_file, sizeof(s->start_file), "%s",
+				 file);
+			s->start_off = s->point_off;
+			const char *dot = strrchr(file, '.');
+			free(s->state_file_base);
+			s->state_file_base =
+				strndup(file, dot ? (size_t)(dot - file)
+						  : strlen(file));
+			s->state_server_id = s->server_id;
+			snprintf(s->state_server_uuid,
+				 sizeof(s->state_server_uuid), "%s",
+				 s->server_uuid);
+			free(s->durable_gtid);
+			s->durable_gtid = s->point_gtid;
+			s->point_gtid = NULL;
+			pthread_mutex_unlock(&s->mu);
+			if ((rc = open_dump(s, err)) ||
+			    (rc = wb_mysrc_start_dump(s, file, s->point_off,
+						      NULL, err)))
+				goto done;
+		}
+	}
+	if (s->snap_round && s->snap_ready)
+		rc = wb_mysrc_snapshot_step(s, b, target_bytes, err);
+	else
+		rc = wb_mysrc_poll(s, b, target_bytes, timeout_ms, err);
+	if (rc && s->gap_hit &&
+	    base->cfg->source.on_gap == WB_ON_GAP_RESNAPSHOT &&
+	    !s->snap_round && !s->in_txn) {
+		/* on_gap: resnapshot: every captured table is read again at
+		 * a new point, where the stream then starts */
+		wb_warn("mysql",
+			"%s; on_gap: resnapshot: reading every "
+			"captured table again",
+			err->message);
+		s->gap_hit = false;
+		wb_error_clear(err);
+		mysql_close(s->dump);
+		s->dump = NULL;
+		s->stream_open = false;
+		rc = wb_mysrc_snapshot_add_all(s, err);
+	}
+done:
+	if (rc == 0 && base->cfg->source.snapshot == WB_SNAPSHOT_INITIAL_ONLY &&
+	    !s->snap_round && !wb_snapshot_pending(s->snap))
+		atomic_store(&s->snap_finished, true);
 	atomic_store(&s->caught_up_shared,
-		     rc == 0 && s->caught_up && !s->in_txn);
+		     rc == 0 && s->caught_up && !s->in_txn && !s->snap_round &&
+			     !wb_snapshot_pending(s->snap));
 	return rc;
 }
 
@@ -366,6 +459,7 @@ static int my_reconnect(struct wb_source *base, wb_error_t *err)
 	struct my_source *s = (struct my_source *)base;
 	mysql_close(s->dump);
 	s->dump = NULL;
+	s->held_len = 0; /* the server sends it again */
 	mysql_close(s->meta);
 	s->meta = wb_my_connect(base->cfg, 60, err);
 	if (s->meta == NULL)
@@ -442,6 +536,8 @@ static bool my_caught_up(struct wb_source *base)
 static json_t *my_state(struct wb_source *base, const wb_position_t *durable)
 {
 	struct my_source *s = (struct my_source *)base;
+	wb_snapshot_durable(s->snap, durable);
+	json_t *snap = wb_snapshot_state(s->snap);
 	pthread_mutex_lock(&s->mu);
 	s->durable_txn_gtid[0] = '\0';
 	const char *done[64];
@@ -493,6 +589,8 @@ static json_t *my_state(struct wb_source *base, const wb_position_t *durable)
 			json_object_set_new(o, "server_uuid",
 					    json_string(s->state_server_uuid));
 		json_object_set_new(o, "epoch", json_integer(s->state_epoch));
+		if (snap)
+			json_object_set_new(o, "snapshot", snap);
 		if (durable->major == 0 && s->start_file[0]) {
 			json_object_set_new(o, "start_file",
 					    json_string(s->start_file));
@@ -559,8 +657,8 @@ done:
 
 static bool my_finished(struct wb_source *base)
 {
-	(void)base;
-	return false;
+	struct my_source *s = (struct my_source *)base;
+	return atomic_load(&s->snap_finished);
 }
 
 /* Text: "[e<epoch>/]<file seq>:<offset>:<ordinal>", the ordinal being
@@ -658,6 +756,7 @@ static void my_destroy(struct wb_source *base)
 	free(s->tables);
 	wb_buf_free(&s->scratch);
 	wb_my_payload_reader_free(s->payload);
+	wb_mysrc_snapshot_free(s);
 	free(s->pend);
 	free(s->durable_gtid);
 	free(s->state_file_base);

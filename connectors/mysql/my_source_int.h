@@ -18,7 +18,10 @@
 #include "binlog_tablemap.h"
 #include "buf.h"
 #include "change.h"
+#include "snapshot.h"
 #include "source.h"
+
+extern const struct wb_source_ops wb_my_source_ops;
 
 #define MY_COMMIT_ORDINAL UINT64_MAX
 
@@ -52,6 +55,12 @@ struct my_tentry {
 				   with (one reference) */
 	struct wb_type *types;	/* captured: tm->ncols types */
 	uint64_t used;		/* for eviction */
+};
+
+/* What a snapshot round knows of a table besides its shape. */
+struct my_snap_table {
+	struct wb_my_tablemap *tm; /* columns, as information_schema says */
+	struct wb_type *types;
 };
 
 /* A transaction emitted and not yet known durable: its GTID, applied to
@@ -103,6 +112,7 @@ struct my_source {
 	uint64_t replay_ordinal;
 	uint64_t replay_major; /* its major on this server, once seen */
 	bool stream_open;
+	bool gap_hit; /* the server no longer has the stream's position */
 
 	/* durable state (any thread, under mu) */
 	pthread_mutex_t mu;
@@ -120,8 +130,45 @@ struct my_source {
 	unsigned state_epoch;
 	uint32_t state_server_id;
 	char state_server_uuid[64];
-	bool finished;
+	atomic_bool snap_finished; /* initial_only: the snapshot is out */
+
+	/* snapshots (my_snapshot.c), source thread except snap */
+	struct wb_snapshot *snap;
+	struct my_snap_table *snapt; /* by the snapshot's table index */
+	int nsnapt;
+	MYSQL *reader;
+	bool snap_round; /* a round is open */
+	bool snap_ready; /* the stream reached its point: rows may go */
+	uint64_t point;	 /* the round's consistent point P */
+	char point_file[300];
+	uint32_t point_off;
+	char *point_gtid; /* the GTID state at P (NULL without GTIDs) */
+	int cur_ti, cur_pi;
+	int64_t chunk_rows;
+	MYSQL_STMT *stmt;
+	MYSQL_BIND *res_bind;
+	unsigned long *res_len;
+	my_bool *res_null;
+	char *res_buf;
+	char **last_key;
+	int last_nkey;
+	/* the first event at or after P, held while the round's rows go */
+	uint8_t *held;
+	size_t held_len, held_cap;
 };
+
+/* my_snapshot.c */
+/* Adds every table the configuration captures to the snapshot. */
+int wb_mysrc_snapshot_add_all(struct my_source *s, wb_error_t *err);
+/* Opens a round: reader, consistent point P (s->point, point_file,
+ * point_off), the pending tables described. */
+int wb_mysrc_snapshot_begin(struct my_source *s, wb_error_t *err);
+/* Emits the round's rows into b (the stream has reached P); ends the
+ * round once every table is read. */
+int wb_mysrc_snapshot_step(struct my_source *s, struct wb_batch *b,
+			   size_t target_bytes, wb_error_t *err);
+void wb_mysrc_snapshot_end(struct my_source *s);
+void wb_mysrc_snapshot_free(struct my_source *s);
 
 /* my_stream.c */
 /* Starts the dump after pos (its transaction's first event, by
@@ -145,9 +192,13 @@ struct my_tentry *wb_mysrc_table_map(struct my_source *s,
 				     wb_error_t *err);
 struct my_tentry *wb_mysrc_table_find(struct my_source *s, uint64_t id);
 void wb_mysrc_tables_clear(struct my_source *s);
-/* The shape of db.table from information_schema (for `waybill schema`
- * and snapshots); NULL with err. */
-struct wb_table *wb_mysrc_describe_table(struct my_source *s, const char *db,
-					 const char *name, wb_error_t *err);
+/* db.table as information_schema describes it (snapshots, `waybill
+ * schema`): its columns as a table map would carry them, its shape and
+ * the columns' types. Caller frees all three. NULL with err. */
+struct wb_my_tablemap *wb_mysrc_describe(struct my_source *s, const char *db,
+					 const char *name,
+					 struct wb_table **table,
+					 struct wb_type **types,
+					 wb_error_t *err);
 
 #endif

@@ -648,6 +648,68 @@ static void drop_replayed(struct my_source *s, struct wb_batch *b, uint32_t n0)
 	b->n = out;
 }
 
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+/* While a snapshot round waits for the stream to reach its point P:
+ * whether event ev[0..n) is where the stream holds (a transaction's first
+ * event at or after P), or tells that the stream is past P (a heartbeat
+ * at or after P: everything before was sent). */
+static bool at_point(struct my_source *s, const uint8_t *ev, size_t n)
+{
+	if (n < WB_MY_HEADER_LEN || s->in_txn)
+		return false;
+	uint8_t type = ev[4];
+	if (type == WB_MY_EV_HEARTBEAT || type == WB_MY_EV_HEARTBEAT_V2) {
+		struct wb_my_event e;
+		struct wb_my_heartbeat hb;
+		wb_error_t ignored;
+		if (wb_my_event_parse(&s->fmt, ev, n, &e, &ignored) ||
+		    wb_my_heartbeat_parse(&s->fmt, &e, &hb, &ignored))
+			return false;
+		const char *dot = memrchr(hb.name, '.', hb.name_len);
+		uint32_t seq = s->file_seq;
+		if (dot) {
+			char digits[16];
+			size_t dl = hb.name_len - (size_t)(dot + 1 - hb.name);
+			if (dl < sizeof(digits)) {
+				memcpy(digits, dot + 1, dl);
+				digits[dl] = '\0';
+				seq = (uint32_t)strtoul(digits, NULL, 10);
+			}
+		}
+		return wb_my_major(s->epoch, seq, (uint32_t)hb.pos) >= s->point;
+	}
+	bool starts = type == WB_MY_EV_MARIA_GTID || type == WB_MY_EV_GTID ||
+		      type == WB_MY_EV_ANONYMOUS_GTID ||
+		      type == WB_MY_EV_GTID_TAGGED || type == WB_MY_EV_QUERY ||
+		      type == WB_MY_EV_TABLE_MAP;
+	if (!starts)
+		return false;
+	uint32_t len = get_u32(ev + 9), end = get_u32(ev + 13);
+	if (end < len)
+		return false;
+	return wb_my_major(s->epoch, s->file_seq, end - len) >= s->point;
+}
+
+static int hold(struct my_source *s, const uint8_t *p, size_t n,
+		wb_error_t *err)
+{
+	if (n > s->held_cap) {
+		uint8_t *h = realloc(s->held, n);
+		if (h == NULL)
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		s->held = h;
+		s->held_cap = n;
+	}
+	memcpy(s->held, p, n);
+	s->held_len = n;
+	return WB_OK;
+}
+
 int wb_mysrc_poll(struct my_source *s, struct wb_batch *b, size_t target_bytes,
 		  int timeout_ms, wb_error_t *err)
 {
@@ -656,7 +718,17 @@ int wb_mysrc_poll(struct my_source *s, struct wb_batch *b, size_t target_bytes,
 	uint32_t n0 = b->n;
 	int rc = WB_OK;
 	MYSQL *c = s->dump;
+	if (s->held_len > 0 && !s->snap_round) {
+		/* the event held at a snapshot point, now the rows are out */
+		size_t n = s->held_len;
+		s->held_len = 0;
+		rc = on_event(s, b, s->held, n, false, 0, err);
+		if (rc)
+			return rc;
+	}
 	for (;;) {
+		if (s->snap_round && s->snap_ready)
+			break; /* the round's rows go first */
 		if (!data_buffered(c)) {
 			long long left = deadline - wb_clock_mono_ms();
 			if (b->n > n0 && !s->in_txn) {
@@ -680,6 +752,7 @@ int wb_mysrc_poll(struct my_source *s, struct wb_batch *b, size_t target_bytes,
 		if (len == PACKET_ERROR || len == 0) {
 			unsigned int e = mysql_errno(c);
 			if (e == ER_MASTER_FATAL_ERROR_READING_BINLOG) {
+				s->gap_hit = true;
 				rc = wb_error_set(
 					err, WB_ERR_RUNTIME,
 					"the server cannot continue the binlog "
@@ -687,8 +760,8 @@ int wb_mysrc_poll(struct my_source *s, struct wb_batch *b, size_t target_bytes,
 					"changes after the last checkpoint "
 					"are gone from the server (binlog "
 					"purged?): run once with `waybill run "
-					"--resnapshot` (or snapshot: always) "
-					"to read the tables again",
+					"--resnapshot` (or source.on_gap: "
+					"resnapshot) to read the tables again",
 					mysql_error(c));
 				err->retriable = false;
 			} else {
@@ -710,6 +783,7 @@ int wb_mysrc_poll(struct my_source *s, struct wb_batch *b, size_t target_bytes,
 			const char *m =
 				(const char *)p + (len > skip ? skip : 0);
 			if (code == 1236) {
+				s->gap_hit = true;
 				rc = wb_error_set(
 					err, WB_ERR_RUNTIME,
 					"the server cannot continue the binlog "
@@ -719,7 +793,8 @@ int wb_mysrc_poll(struct my_source *s, struct wb_batch *b, size_t target_bytes,
 					"purged?): "
 					"waybill stops rather than skip them; "
 					"read the tables again with `waybill "
-					"run --resnapshot`",
+					"run --resnapshot` (or source.on_gap: "
+					"resnapshot)",
 					mlen, m);
 				err->retriable = false;
 			} else {
@@ -742,6 +817,15 @@ int wb_mysrc_poll(struct my_source *s, struct wb_batch *b, size_t target_bytes,
 					  "binlog stream: unexpected packet "
 					  "0x%02x",
 					  p[0]);
+			break;
+		}
+		if (s->snap_round && !s->snap_ready &&
+		    at_point(s, p + 1, len - 1)) {
+			s->snap_ready = true;
+			if (p[5] == WB_MY_EV_HEARTBEAT ||
+			    p[5] == WB_MY_EV_HEARTBEAT_V2)
+				break;
+			rc = hold(s, p + 1, len - 1, err);
 			break;
 		}
 		s->caught_up = false;

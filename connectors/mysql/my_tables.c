@@ -27,8 +27,11 @@ struct is_col {
 	char *column_type; /* "int(10) unsigned", "enum('a','b')" */
 	bool nullable;
 	bool key;
-	int collation; /* -1 none */
-	int fsp;       /* DATETIME_PRECISION, -1 none */
+	int collation;	     /* -1 none */
+	int fsp;	     /* DATETIME_PRECISION, -1 none */
+	long long precision; /* NUMERIC_PRECISION, -1 none */
+	long long scale;     /* NUMERIC_SCALE, -1 none */
+	long long octets;    /* CHARACTER_OCTET_LENGTH, -1 none */
 };
 
 struct is_table {
@@ -51,7 +54,7 @@ static int is_row(void *ctx, char **v, unsigned long *lens, int n)
 {
 	struct is_table *t = ctx;
 	(void)lens;
-	if (n < 7)
+	if (n < 10)
 		return WB_ERR_RUNTIME;
 	if (t->n == t->cap) {
 		int cap = t->cap ? t->cap * 2 : 16;
@@ -78,6 +81,9 @@ static int is_row(void *ctx, char **v, unsigned long *lens, int n)
 	c->key = v[4] && strcmp(v[4], "PRI") == 0;
 	c->collation = v[5] ? atoi(v[5]) : -1;
 	c->fsp = v[6] ? atoi(v[6]) : -1;
+	c->precision = v[7] ? atoll(v[7]) : -1;
+	c->scale = v[8] ? atoll(v[8]) : -1;
+	c->octets = v[9] ? atoll(v[9]) : -1;
 	t->n++;
 	return 0;
 }
@@ -87,7 +93,9 @@ static int is_read(struct my_source *s, const char *db, const char *name,
 {
 	static const char sql[] =
 		"SELECT c.COLUMN_NAME, c.DATA_TYPE, c.COLUMN_TYPE, "
-		"c.IS_NULLABLE, c.COLUMN_KEY, co.ID, c.DATETIME_PRECISION "
+		"c.IS_NULLABLE, c.COLUMN_KEY, co.ID, c.DATETIME_PRECISION, "
+		"c.NUMERIC_PRECISION, c.NUMERIC_SCALE, "
+		"c.CHARACTER_OCTET_LENGTH "
 		"FROM information_schema.COLUMNS c "
 		"LEFT JOIN information_schema.COLLATIONS co "
 		"ON co.COLLATION_NAME = c.COLLATION_NAME "
@@ -479,12 +487,141 @@ fail:
 	return NULL;
 }
 
-struct wb_table *wb_mysrc_describe_table(struct my_source *s, const char *db,
-					 const char *name, wb_error_t *err)
+/* The binlog type a declared type is written as, with its metadata, for
+ * a table described from information_schema alone (snapshots). */
+static int synth_column(const struct is_col *ic, struct wb_my_tmcol *c)
 {
-	(void)s;
-	(void)db;
-	(void)name;
-	wb_error_set(err, WB_ERR_RUNTIME, "not available");
+	const char *d = ic->data_type;
+	memset(c, 0, sizeof(*c));
+	c->is_unsigned = strstr(ic->column_type, "unsigned") != NULL;
+	c->charset = ic->collation >= 0 ? ic->collation : 63;
+	c->nullable = ic->nullable;
+	c->key = ic->key;
+	c->visible = -1;
+	c->fsp = ic->fsp > 0 ? (uint8_t)ic->fsp : 0;
+	uint8_t t;
+	if (strcmp(d, "tinyint") == 0)
+		t = WB_MY_T_TINY;
+	else if (strcmp(d, "smallint") == 0)
+		t = WB_MY_T_SHORT;
+	else if (strcmp(d, "mediumint") == 0)
+		t = WB_MY_T_INT24;
+	else if (strcmp(d, "int") == 0 || strcmp(d, "integer") == 0)
+		t = WB_MY_T_LONG;
+	else if (strcmp(d, "bigint") == 0)
+		t = WB_MY_T_LONGLONG;
+	else if (strcmp(d, "float") == 0) {
+		t = WB_MY_T_FLOAT;
+		c->pack_len = 4;
+	} else if (strcmp(d, "double") == 0 || strcmp(d, "real") == 0) {
+		t = WB_MY_T_DOUBLE;
+		c->pack_len = 8;
+	} else if (strcmp(d, "decimal") == 0 || strcmp(d, "numeric") == 0) {
+		t = WB_MY_T_NEWDECIMAL;
+		c->precision =
+			(uint8_t)(ic->precision > 0 ? ic->precision : 10);
+		c->scale = (uint8_t)(ic->scale > 0 ? ic->scale : 0);
+	} else if (strcmp(d, "bit") == 0) {
+		t = WB_MY_T_BIT;
+		c->bits = (uint16_t)(ic->precision > 0 ? ic->precision : 1);
+	} else if (strcmp(d, "year") == 0)
+		t = WB_MY_T_YEAR;
+	else if (strcmp(d, "date") == 0)
+		t = WB_MY_T_DATE;
+	else if (strcmp(d, "time") == 0)
+		t = WB_MY_T_TIME2;
+	else if (strcmp(d, "datetime") == 0)
+		t = WB_MY_T_DATETIME2;
+	else if (strcmp(d, "timestamp") == 0)
+		t = WB_MY_T_TIMESTAMP2;
+	else if (strcmp(d, "char") == 0 || strcmp(d, "binary") == 0 ||
+		 strcmp(d, "uuid") == 0 || strcmp(d, "inet6") == 0 ||
+		 strcmp(d, "inet4") == 0) {
+		t = WB_MY_T_STRING;
+		c->length = (uint16_t)(ic->octets > 0 ? ic->octets : 0);
+	} else if (strcmp(d, "varchar") == 0 || strcmp(d, "varbinary") == 0) {
+		t = WB_MY_T_VARCHAR;
+		c->length = (uint16_t)(ic->octets > 0 ? ic->octets : 0);
+	} else if (strcmp(d, "enum") == 0) {
+		t = WB_MY_T_ENUM;
+		if (parse_values(ic->column_type, &c->enum_values, &c->nenum))
+			return -1;
+	} else if (strcmp(d, "set") == 0) {
+		t = WB_MY_T_SET;
+		if (parse_values(ic->column_type, &c->set_values, &c->nset))
+			return -1;
+	} else if (strcmp(d, "json") == 0) {
+		t = WB_MY_T_JSON;
+		c->pack_len = 4;
+	} else if (strstr(d, "blob") || strstr(d, "text")) {
+		t = WB_MY_T_BLOB;
+		c->pack_len = strncmp(d, "tiny", 4) == 0     ? 1
+			      : strncmp(d, "medium", 6) == 0 ? 3
+			      : strncmp(d, "long", 4) == 0   ? 4
+							     : 2;
+	} else if (strcmp(d, "geometry") == 0 || strcmp(d, "point") == 0 ||
+		   strstr(d, "linestring") || strstr(d, "polygon") ||
+		   strcmp(d, "multipoint") == 0 ||
+		   strcmp(d, "geometrycollection") == 0 ||
+		   strcmp(d, "geomcollection") == 0) {
+		t = WB_MY_T_GEOMETRY;
+		c->pack_len = 4;
+	} else {
+		t = WB_MY_T_BLOB; /* unknown: the server's text */
+		c->pack_len = 4;
+		c->charset = 45;
+	}
+	c->type = t;
+	c->wire_type =
+		t == WB_MY_T_ENUM || t == WB_MY_T_SET ? WB_MY_T_STRING : t;
+	if ((c->name = strdup(ic->name)) == NULL)
+		return -1;
+	if ((strcmp(d, "uuid") == 0 || strcmp(d, "inet6") == 0 ||
+	     strcmp(d, "inet4") == 0 || strcmp(d, "json") == 0) &&
+	    (c->declared = dup_lower(d)) == NULL)
+		return -1;
+	return 0;
+}
+
+struct wb_my_tablemap *wb_mysrc_describe(struct my_source *s, const char *db,
+					 const char *name,
+					 struct wb_table **table,
+					 struct wb_type **types,
+					 wb_error_t *err)
+{
+	struct is_table it;
+	struct wb_my_tablemap *tm = NULL;
+	*table = NULL;
+	*types = NULL;
+	if (is_read(s, db, name, &it, err))
+		return NULL;
+	if (it.n == 0) {
+		wb_error_set(err, WB_ERR_RUNTIME,
+			     "table %s.%s: not found in information_schema "
+			     "(dropped, or no SELECT privilege on it)",
+			     db, name);
+		goto done;
+	}
+	tm = calloc(1, sizeof(*tm));
+	if (tm == NULL ||
+	    (tm->cols = calloc((size_t)it.n, sizeof(*tm->cols))) == NULL ||
+	    (tm->db = strdup(db)) == NULL || (tm->table = strdup(name)) == NULL)
+		goto nomem;
+	tm->ncols = (uint32_t)it.n;
+	for (int i = 0; i < it.n; i++)
+		if (synth_column(&it.cols[i], &tm->cols[i]))
+			goto nomem;
+	tm->has_names = tm->has_key = tm->has_signedness = true;
+	tm->has_charsets = tm->has_enum_set = true;
+	*table = build_table(tm, types);
+	if (*table == NULL)
+		goto nomem;
+done:
+	is_free(&it);
+	return tm;
+nomem:
+	is_free(&it);
+	wb_my_tablemap_free(tm);
+	wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 	return NULL;
 }

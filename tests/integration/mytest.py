@@ -28,12 +28,14 @@ class MariaDB:
         self.dir = make_tmpdir(f"wbtest-{name}-")
         self.data = os.path.join(self.dir, "data")
         self.sock = os.path.join(self.dir, "mysqld.sock")
+        self.tmp = os.path.join(self.dir, "tmp")
         self.port = None
         self.proc = None
 
     def _opts(self):
         opts = {
             "datadir": self.data,
+            "tmpdir": self.tmp,
             "socket": self.sock,
             "port": str(self.port),
             "bind-address": "127.0.0.1",
@@ -71,7 +73,11 @@ class MariaDB:
     def start(self, port=None):
         t0 = time.time()
         if not os.path.isdir(self.data):
+            os.makedirs(self.tmp, exist_ok=True)
+            # a tmpdir of its own: parallel installs in /tmp collide on
+            # their temporary tables' names
             r = subprocess.run([INSTALL_DB, "--no-defaults", f"--datadir={self.data}", "--user=root",
+                                f"--tmpdir={self.tmp}",
                                 "--auth-root-authentication-method=normal", "--skip-test-db"],
                                capture_output=True, text=True, timeout=180)
             if r.returncode != 0:

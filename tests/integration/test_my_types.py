@@ -181,4 +181,5 @@ def test():
     check_eq(len(set(ids)), len(ids), "distinct event ids")
 
 
-main(test)
+if __name__ == "__main__":
+    main(test)
