@@ -13,6 +13,7 @@
  * parameters), so a restart resumes after the last durable chunk. One
  * reader: MySQL's consistent snapshots cannot be shared between
  * connections. */
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,21 +51,32 @@ static struct my_snap_table *tinfo(struct my_source *s, int ti)
 	return &s->snapt[ti];
 }
 
+struct list_ctx {
+	struct my_source *s;
+	const char *glob; /* NULL: every captured table */
+	int added;
+};
+
 static int list_row(void *ctx, char **v, unsigned long *lens, int n)
 {
-	struct my_source *s = ctx;
+	struct list_ctx *l = ctx;
 	(void)lens;
 	if (n < 2 || !v[0] || !v[1])
 		return 0;
 	char full[520];
 	snprintf(full, sizeof(full), "%s.%s", v[0], v[1]);
-	if (!wb_config_table_selected(s->base.cfg, full))
+	if (!wb_config_table_selected(l->s->base.cfg, full) ||
+	    (l->glob && fnmatch(l->glob, full, 0) != 0))
 		return 0;
 	wb_error_t e;
-	return wb_snapshot_add(s->snap, full, &e) ? WB_ERR_NOMEM : 0;
+	if (wb_snapshot_add(l->s->snap, full, &e))
+		return WB_ERR_NOMEM;
+	l->added++;
+	return 0;
 }
 
-int wb_mysrc_snapshot_add_all(struct my_source *s, wb_error_t *err)
+static int add_tables(struct my_source *s, const char *glob, int *added,
+		      wb_error_t *err)
 {
 	static const char sql[] =
 		"SELECT TABLE_SCHEMA, TABLE_NAME FROM "
@@ -72,10 +84,25 @@ int wb_mysrc_snapshot_add_all(struct my_source *s, wb_error_t *err)
 		"WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN "
 		"('mysql', 'information_schema', 'performance_schema', 'sys') "
 		"ORDER BY TABLE_SCHEMA, TABLE_NAME";
-	int rc = wb_my_select(s->meta, sql, NULL, 0, list_row, s, err);
+	struct list_ctx l = {s, glob, 0};
+	int rc = wb_my_select(s->meta, sql, NULL, 0, list_row, &l, err);
 	if (rc == WB_ERR_NOMEM)
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	*added = l.added;
 	return rc;
+}
+
+int wb_mysrc_snapshot_add_matching(void *src, const char *glob, wb_error_t *err)
+{
+	int added = 0;
+	int rc = add_tables(src, glob, &added, err);
+	return rc ? -rc : added;
+}
+
+int wb_mysrc_snapshot_add_all(struct my_source *s, wb_error_t *err)
+{
+	int added;
+	return add_tables(s, NULL, &added, err);
 }
 
 static int first_text(void *ctx, char **v, unsigned long *lens, int n)

@@ -80,6 +80,7 @@ static struct wb_source *my_create(const struct wb_config *cfg, wb_error_t *err)
 	s->heartbeat_ms = (int)hb_ms;
 	pthread_mutex_init(&s->mu, NULL);
 	wb_buf_init(&s->scratch);
+	wb_snapshot_request_init(&s->req, cfg, "mysql");
 	s->snap = wb_snapshot_new("mysql", cfg->source.snapshot_chunk_rows, 1);
 	if (s->snap == NULL) {
 		wb_my_source_ops.destroy(&s->base);
@@ -385,6 +386,12 @@ static int my_poll(struct wb_source *base, struct wb_batch *b,
 {
 	struct my_source *s = (struct my_source *)base;
 	int rc = WB_OK;
+	bool taken;
+	if (!s->snap_round && !s->in_txn && s->stream_open &&
+	    (rc = wb_snapshot_request_poll(&s->req, wb_clock_mono_ms(),
+					   wb_mysrc_snapshot_add_matching, s,
+					   &taken, err)))
+		goto done;
 	if (!s->snap_round && !s->in_txn && wb_snapshot_pending(s->snap)) {
 		if ((rc = wb_mysrc_snapshot_begin(s, err)))
 			goto done;
@@ -526,6 +533,7 @@ static void my_ack(struct wb_source *base, const wb_position_t *pos,
 	if (wb_position_cmp(&s->durable_pos, pos) < 0)
 		s->durable_pos = *pos;
 	pthread_mutex_unlock(&s->mu);
+	wb_snapshot_request_acked(&s->req);
 }
 
 static bool my_caught_up(struct wb_source *base)
@@ -537,6 +545,7 @@ static json_t *my_state(struct wb_source *base, const wb_position_t *durable)
 {
 	struct my_source *s = (struct my_source *)base;
 	wb_snapshot_durable(s->snap, durable);
+	wb_snapshot_request_recorded(&s->req);
 	json_t *snap = wb_snapshot_state(s->snap);
 	pthread_mutex_lock(&s->mu);
 	s->durable_txn_gtid[0] = '\0';
@@ -760,8 +769,86 @@ static void my_destroy(struct wb_source *base)
 	free(s->pend);
 	free(s->durable_gtid);
 	free(s->state_file_base);
+	wb_snapshot_request_destroy(&s->req);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
+}
+
+struct describe_ctx {
+	struct my_source *s;
+	struct wb_table **out;
+	size_t n, cap;
+	wb_error_t *err;
+};
+
+static int describe_row(void *ctx, char **v, unsigned long *lens, int n)
+{
+	struct describe_ctx *d = ctx;
+	(void)lens;
+	if (n < 2 || !v[0] || !v[1])
+		return 0;
+	char full[520];
+	snprintf(full, sizeof(full), "%s.%s", v[0], v[1]);
+	if (!wb_config_table_selected(d->s->base.cfg, full))
+		return 0;
+	if (d->n + 2 > d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 16;
+		struct wb_table **o = realloc(d->out, cap * sizeof(*o));
+		if (o == NULL)
+			return wb_error_set(d->err, WB_ERR_NOMEM,
+					    "out of memory");
+		d->out = o;
+		d->cap = cap;
+	}
+	/* described after the listing: one statement at a time */
+	struct wb_table *t = wb_table_new(v[0], v[0], v[1], 0);
+	if (t == NULL)
+		return wb_error_set(d->err, WB_ERR_NOMEM, "out of memory");
+	d->out[d->n++] = t;
+	d->out[d->n] = NULL;
+	return 0;
+}
+
+/* `waybill schema`: the captured tables as information_schema describes
+ * them, typed as the binlog's would be. */
+static struct wb_table **my_describe(struct wb_source *base, wb_error_t *err)
+{
+	struct my_source *s = (struct my_source *)base;
+	static const char sql[] =
+		"SELECT TABLE_SCHEMA, TABLE_NAME FROM "
+		"information_schema.TABLES "
+		"WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN "
+		"('mysql', 'information_schema', 'performance_schema', 'sys') "
+		"ORDER BY TABLE_SCHEMA, TABLE_NAME";
+	if (s->meta == NULL &&
+	    (s->meta = wb_my_connect(base->cfg, 60, err)) == NULL)
+		return NULL;
+	struct describe_ctx d = {s, NULL, 0, 0, err};
+	int rc = wb_my_select(s->meta, sql, NULL, 0, describe_row, &d, err);
+	if (rc == 0 && d.out == NULL &&
+	    (d.out = calloc(1, sizeof(*d.out))) == NULL)
+		rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; rc == 0 && i < d.n; i++) {
+		struct wb_table *stub = d.out[i], *t = NULL;
+		struct wb_type *types = NULL;
+		struct wb_my_tablemap *tm = wb_mysrc_describe(
+			s, stub->db, stub->name, &t, &types, err);
+		wb_my_tablemap_free(tm);
+		free(types);
+		if (tm == NULL)
+			rc = err->code;
+		else {
+			wb_table_unref(stub);
+			d.out[i] = t;
+		}
+	}
+	if (rc) {
+		for (size_t i = 0; i < d.n; i++)
+			wb_table_unref(d.out[i]);
+		free(d.out);
+		return NULL;
+	}
+	return d.out;
 }
 
 int wb_my_check(struct wb_source *base, FILE *out, wb_error_t *err);
@@ -788,4 +875,5 @@ const struct wb_source_ops wb_my_source_ops = {
 	.destroy = my_destroy,
 	.state = my_state,
 	.finished = my_finished,
+	.describe = my_describe,
 };

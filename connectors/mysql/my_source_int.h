@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "change.h"
 #include "snapshot.h"
+#include "snapshot_request.h"
 #include "source.h"
 
 extern const struct wb_source_ops wb_my_source_ops;
@@ -104,6 +105,7 @@ struct my_source {
 	bool caught_up;
 	atomic_bool caught_up_shared;
 	long long last_data_ms;
+	long long last_packet_ms;  /* monotonic: the last packet received */
 	wb_position_t last_pos;	   /* last change produced */
 	wb_position_t replay_upto; /* drop what is at or below (reconnect) */
 	/* after a move to another server: drop the first ordinals of the
@@ -132,6 +134,7 @@ struct my_source {
 	char state_server_uuid[64];
 	atomic_bool snap_finished; /* initial_only: the snapshot is out */
 
+	struct wb_snapshot_request req; /* `waybill snapshot` requests */
 	/* snapshots (my_snapshot.c), source thread except snap */
 	struct wb_snapshot *snap;
 	struct my_snap_table *snapt; /* by the snapshot's table index */
@@ -160,6 +163,10 @@ struct my_source {
 /* my_snapshot.c */
 /* Adds every table the configuration captures to the snapshot. */
 int wb_mysrc_snapshot_add_all(struct my_source *s, wb_error_t *err);
+/* Adds the captured tables whose "db.table" matches the glob; returns
+ * how many, or a negative error code. */
+int wb_mysrc_snapshot_add_matching(void *src, const char *glob,
+				   wb_error_t *err);
 /* Opens a round: reader, consistent point P (s->point, point_file,
  * point_off), the pending tables described. */
 int wb_mysrc_snapshot_begin(struct my_source *s, wb_error_t *err);

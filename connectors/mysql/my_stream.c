@@ -218,6 +218,7 @@ int wb_mysrc_start_dump(struct my_source *s, const char *file, uint32_t off,
 		return wb_my_error(c, "binlog dump", err);
 	wb_my_format_default(&s->fmt, s->checksum);
 	s->stream_open = true;
+	s->last_packet_ms = wb_clock_mono_ms();
 	s->in_txn = false;
 	s->txn_emitted = false;
 	s->caught_up = false;
@@ -745,8 +746,31 @@ int wb_mysrc_poll(struct my_source *s, struct wb_batch *b, size_t target_bytes,
 						  "poll: %s", strerror(errno));
 				break;
 			}
-			if (r == 0)
+			if (r == 0) {
+				/* heartbeats come every heartbeat_ms on an
+				 * idle stream: silence for three of them is
+				 * a dead connection (a cut network sends no
+				 * reset) */
+				long long quiet =
+					wb_clock_mono_ms() - s->last_packet_ms;
+				long long limit = 3LL * s->heartbeat_ms;
+				if (limit < 3000)
+					limit = 3000;
+				if (quiet > limit) {
+					rc = wb_error_set(
+						err, WB_ERR_CONNECT,
+						"binlog stream: nothing from "
+						"the "
+						"server for %lld ms (heartbeat "
+						"every %d ms): the connection "
+						"is "
+						"presumed dead",
+						quiet, s->heartbeat_ms);
+					err->retriable = true;
+					break;
+				}
 				continue;
+			}
 		}
 		unsigned long len = mysql_net_read_packet(c);
 		if (len == PACKET_ERROR || len == 0) {
@@ -771,6 +795,7 @@ int wb_mysrc_poll(struct my_source *s, struct wb_batch *b, size_t target_bytes,
 			}
 			break;
 		}
+		s->last_packet_ms = wb_clock_mono_ms();
 		const uint8_t *p = c->net.read_pos;
 		if (p[0] == 0xff) {
 			/* an error packet: code u16, '#' and SQLSTATE, text */
