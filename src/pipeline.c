@@ -484,7 +484,7 @@ int wb_pipeline_run(const struct wb_config *cfg,
 	p.sops->format_position(&p.resume, text, sizeof(text));
 	wb_info("pipeline", "%s: %s → %s, resuming %s", cfg->name,
 		cfg->source.type, cfg->sink.type,
-		p.have_resume ? text : "from the slot's start");
+		p.have_resume ? text : "without a checkpoint (first start)");
 
 	atomic_store(&p.last_change_ms, wb_clock_mono_ms());
 	if (pthread_create(&p.thread, NULL, source_thread, &p) != 0) {

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "checkpoint.h"
 #include "my_connect.h"
 #include "my_source_int.h"
 
@@ -75,6 +77,85 @@ static bool has_priv(const char *grants, const char *priv)
 		line = nl ? nl + 1 : NULL;
 	}
 	return false;
+}
+
+/* The binlog file sequence number a checkpoint resumes in: its
+ * position's, or before any change its start point's. */
+static uint32_t resume_seq(const wb_position_t *pos, json_t *state)
+{
+	uint32_t seq = wb_my_major_seq(pos->major);
+	if (pos->major == 0 && state) {
+		json_t *sf = json_object_get(state, "start_file");
+		const char *dot = json_is_string(sf)
+					  ? strrchr(json_string_value(sf), '.')
+					  : NULL;
+		if (dot)
+			seq = (uint32_t)strtoul(dot + 1, NULL, 10);
+	}
+	return seq;
+}
+
+/* The checkpoint's binlog file against the server's: purged (the changes
+ * after the checkpoint are lost to waybill) or the oldest one left (the
+ * next purge takes it). */
+static int check_retention(MYSQL *c, struct wb_source *base, FILE *out)
+{
+	const struct wb_config *cfg = base->cfg;
+	struct wb_checkpoint cp;
+	wb_error_t e;
+	if (wb_checkpoint_load(cfg->checkpoint_dir, cfg->name, base->ops, &cp,
+			       &e) != 0) {
+		fprintf(out, "FAIL checkpoint: %s\n", e.message);
+		return 1;
+	}
+	if (!cp.have) {
+		wb_checkpoint_clear(&cp);
+		fprintf(out, "ok binlog retention: no checkpoint yet\n");
+		return 0;
+	}
+	uint32_t seq = resume_seq(&cp.pos, cp.source);
+	wb_checkpoint_clear(&cp);
+	MYSQL_RES *r = wb_my_query(c, "SHOW BINARY LOGS", &e);
+	if (r == NULL) {
+		fprintf(out, "FAIL binlog retention: %s\n", e.message);
+		return 1;
+	}
+	MYSQL_ROW row;
+	uint32_t oldest = UINT32_MAX;
+	bool found = false;
+	while ((row = mysql_fetch_row(r))) {
+		const char *dot = row[0] ? strrchr(row[0], '.') : NULL;
+		if (dot == NULL)
+			continue;
+		uint32_t fs = (uint32_t)strtoul(dot + 1, NULL, 10);
+		if (fs < oldest)
+			oldest = fs;
+		found |= fs == seq;
+	}
+	mysql_free_result(r);
+	if (!found) {
+		fprintf(out,
+			"FAIL binlog retention: the checkpoint's binlog file "
+			"(sequence %06u) is no longer on the server: the "
+			"changes after it are lost to waybill; run once with "
+			"`waybill run --resnapshot` (or source.on_gap: "
+			"resnapshot)\n",
+			seq);
+		return 1;
+	}
+	if (seq == oldest)
+		fprintf(out,
+			"ok binlog retention: the checkpoint's file (%06u) "
+			"is the oldest the server keeps: keep waybill "
+			"running, or raise binlog_expire_logs_seconds, or "
+			"the next purge opens a gap\n",
+			seq);
+	else
+		fprintf(out,
+			"ok binlog retention: the checkpoint's file (%06u) "
+			"is on the server\n",
+			seq);
+	return 0;
 }
 
 int wb_my_check(struct wb_source *base, FILE *out, wb_error_t *err)
@@ -194,6 +275,8 @@ int wb_my_check(struct wb_source *base, FILE *out, wb_error_t *err)
 			"replica\n",
 			s->replica_id);
 	}
+	if (check_retention(c, base, out))
+		failed = 1;
 	mysql_close(c);
 	return failed;
 }
@@ -224,8 +307,21 @@ int wb_my_status(struct wb_source *base, const struct wb_source_resume *resume,
 	if (resume->have && file[0]) {
 		/* lag in bytes: the rest of the checkpoint's file and every
 		 * file after it, from SHOW BINARY LOGS */
-		uint32_t seq = wb_my_major_seq(resume->pos.major);
-		uint64_t off = wb_my_major_off(resume->pos.major);
+		uint32_t seq = resume_seq(&resume->pos, resume->state);
+		uint64_t off = resume->pos.major
+				       ? wb_my_major_off(resume->pos.major)
+				       : 0;
+		/* past a whole transaction: from where it ends */
+		json_t *end = resume->state
+				      ? json_object_get(resume->state, "end")
+				      : NULL;
+		if (resume->pos.minor == MY_COMMIT_ORDINAL &&
+		    json_is_integer(end) &&
+		    (uint64_t)json_integer_value(end) > resume->pos.major) {
+			uint64_t e = (uint64_t)json_integer_value(end);
+			seq = wb_my_major_seq(e);
+			off = wb_my_major_off(e);
+		}
 		uint64_t lag = 0;
 		bool found = false;
 		r = wb_my_query(c, "SHOW BINARY LOGS", err);
@@ -249,6 +345,22 @@ int wb_my_status(struct wb_source *base, const struct wb_source_resume *resume,
 		}
 		json_object_set_new(obj, "lag_bytes",
 				    json_integer((json_int_t)lag));
+		/* seconds: since the commit of the last durable transaction,
+		 * while the server has more */
+		json_t *ct = resume->state ? json_object_get(resume->state,
+							     "commit_time_ms")
+					   : NULL;
+		double secs = 0;
+		if (lag > 0 && json_is_integer(ct)) {
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME, &now);
+			double now_ms = (double)now.tv_sec * 1e3 +
+					(double)now.tv_nsec / 1e6;
+			secs = (now_ms - (double)json_integer_value(ct)) / 1e3;
+			if (secs < 0)
+				secs = 0;
+		}
+		json_object_set_new(obj, "lag_seconds", json_real(secs));
 		if (!found)
 			json_object_set_new(
 				obj, "problem",

@@ -564,6 +564,9 @@ static json_t *my_state(struct wb_source *base, const wb_position_t *durable)
 			break;
 		}
 		done[ndone++] = p->gtid;
+		s->durable_commit_us = p->commit_us;
+		if (p->end)
+			s->durable_end = p->end;
 		s->pend_head = (s->pend_head + 1) % s->cappend;
 		s->npend--;
 		if (ndone == 64 || s->npend == 0 ||
@@ -609,6 +612,14 @@ static json_t *my_state(struct wb_source *base, const wb_position_t *durable)
 		if (s->durable_gtid)
 			json_object_set_new(o, "gtid",
 					    json_string(s->durable_gtid));
+		if (s->durable_end)
+			json_object_set_new(
+				o, "end",
+				json_integer((json_int_t)s->durable_end));
+		if (s->durable_commit_us)
+			json_object_set_new(
+				o, "commit_time_ms",
+				json_integer(s->durable_commit_us / 1000));
 		if (s->durable_txn_gtid[0])
 			json_object_set_new(o, "txn_gtid",
 					    json_string(s->durable_txn_gtid));

@@ -68,6 +68,8 @@ struct my_snap_table {
  * the durable GTID state once the checkpoint passes its commit. */
 struct my_pending {
 	uint64_t major;
+	uint64_t end; /* major form of the offset after its last event */
+	int64_t commit_us;
 	char gtid[96];
 };
 
@@ -91,6 +93,7 @@ struct my_source {
 	bool in_txn; /* between a transaction's first event and its end */
 	bool explicit_begin; /* its BEGIN was seen */
 	uint64_t txn_major;
+	uint32_t event_end; /* log_pos of the last event read */
 	uint64_t ordinal;
 	int64_t commit_ts_us;
 	char txn_gtid[96];
@@ -120,6 +123,8 @@ struct my_source {
 	pthread_mutex_t mu;
 	wb_position_t durable_pos;
 	char *durable_gtid; /* GTID state after the last durable commit */
+	int64_t durable_commit_us; /* commit time of the last durable one */
+	uint64_t durable_end;	   /* where the last durable one ends (major) */
 	char durable_txn_gtid[96]; /* GTID of a transaction the durable
 				      position is inside of, "" if none */
 	struct my_pending *pend;

@@ -323,6 +323,8 @@ static int pending_push(struct my_source *s, uint64_t major, const char *gtid)
 	}
 	struct my_pending *e = &s->pend[(s->pend_head + s->npend) % s->cappend];
 	e->major = major;
+	e->end = 0;
+	e->commit_us = s->commit_ts_us;
 	snprintf(e->gtid, sizeof(e->gtid), "%s", gtid);
 	s->npend++;
 	pthread_mutex_unlock(&s->mu);
@@ -336,6 +338,15 @@ static int txn_commit(struct my_source *s, struct wb_batch *b, wb_error_t *err)
 	int rc = emit_begin(s, b, err);
 	if (rc)
 		return rc;
+	pthread_mutex_lock(&s->mu);
+	if (s->npend > 0) {
+		struct my_pending *last =
+			&s->pend[(s->pend_head + s->npend - 1) % s->cappend];
+		if (last->major == s->txn_major)
+			last->end = wb_my_major(s->epoch, s->file_seq,
+						s->event_end);
+	}
+	pthread_mutex_unlock(&s->mu);
 	struct wb_change *ch =
 		add_change(s, b, WB_OP_COMMIT, MY_COMMIT_ORDINAL);
 	if (ch == NULL)
@@ -548,6 +559,8 @@ static int on_event(struct my_source *s, struct wb_batch *b, const uint8_t *p,
 	if ((rc = wb_my_event_parse(fmt, p, n, &ev, err)))
 		return rc;
 	uint32_t start = inner ? outer_start : event_start(&ev);
+	if (!inner)
+		s->event_end = ev.log_pos;
 	switch (ev.type) {
 	case WB_MY_EV_ROTATE:
 		return on_rotate(s, &ev, err);

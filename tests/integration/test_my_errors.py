@@ -3,6 +3,7 @@
 # (run stops with the way out, never skips), a wrong password (never
 # printed), a key the mysql source does not know; `check` on a server in
 # order, and on a user without the replication grants.
+import json
 import os
 import sys
 
@@ -48,6 +49,13 @@ def test():
     p.run_idle(1)
     db.sql("INSERT INTO app.t VALUES (1, 1);", db="app")
     p.run_idle(1)
+    r = p.run(["status", "-c", p.config])
+    check_eq(r.rc, 0, f"status: {r.stderr}")
+    st = json.loads(r.stdout)
+    src = st.get("source", st)
+    text = json.dumps(st)
+    check('"server_position": "mysql-bin.000001:' in text, "status shows the server's position", text)
+    check('"lag_seconds": 0' in text, "no lag while caught up", text)
     db.sql("INSERT INTO app.t VALUES (2, 2); FLUSH BINARY LOGS; INSERT INTO app.t VALUES (3, 3);", db="app")
     # waybill has not seen rows 2 and 3; the file holding row 2 goes
     def purged():
@@ -64,6 +72,9 @@ def test():
     check_eq([x["after"]["id"] for x in recs], [1], "nothing after the gap was written")
     r = p.run(["status", "-c", p.config])
     check("purged" in r.stdout + r.stderr, "status reports the purged position", r.stdout + r.stderr)
+    r = p.run(["check", "-c", p.config])
+    check_eq(r.rc, 1, "check fails on a purged position")
+    check("FAIL binlog retention" in r.stdout, "check names the purged file", r.stdout)
 
     # binlog_format=STATEMENT: check and run say what to change
     db.sql("SET GLOBAL binlog_format = 'STATEMENT';")
