@@ -28,6 +28,7 @@
 #include <zstd.h>
 
 #include "buf.h"
+#include "valconv.h"
 
 #define MAX_DEPTH 128	       /* schema nesting and value nesting */
 #define MAX_BLOCK (256u << 20) /* decompressed block size */
@@ -596,85 +597,28 @@ static void put_base64(struct wb_buf *o, const uint8_t *p, size_t n)
 	o->len = (size_t)(w - (char *)o->data);
 }
 
-/* Big-endian two's complement unscaled value → "-12.50". */
+/* Big-endian two's complement unscaled value → "-12.50" (quoted). */
 static int put_decimal(struct wb_buf *o, const uint8_t *p, size_t n, int scale)
 {
-	uint8_t mag[MAX_DECIMAL_BYTES];
-	char digits[MAX_PRECISION + MAX_DECIMAL_BYTES * 3 + 2];
 	if (n > MAX_DECIMAL_BYTES)
 		return -1;
-	memcpy(mag, p, n);
-	int neg = n > 0 && (p[0] & 0x80);
-	if (neg) {
-		unsigned carry = 1;
-		for (size_t i = n; i-- > 0;) {
-			unsigned v = (uint8_t)~mag[i] + carry;
-			mag[i] = (uint8_t)v;
-			carry = v >> 8;
-		}
-	}
-	size_t nd = 0, start = 0;
-	while (start < n && mag[start] == 0)
-		start++;
-	while (start < n) {
-		uint64_t rem = 0;
-		for (size_t i = start; i < n; i++) {
-			uint64_t cur = rem * 256 + mag[i];
-			mag[i] = (uint8_t)(cur / 1000000000u);
-			rem = cur % 1000000000u;
-		}
-		while (start < n && mag[start] == 0)
-			start++;
-		for (int k = 0; k < 9; k++) {
-			digits[nd++] = (char)('0' + rem % 10);
-			rem /= 10;
-			if (start == n && rem == 0)
-				break;
-		}
-	}
-	while (nd < (size_t)scale + 1)
-		digits[nd++] = '0';
-	if (wb_buf_reserve(o, nd + 4) != 0)
-		return 0;
-	char *w = (char *)o->data + o->len;
-	*w++ = '"';
-	if (neg)
-		*w++ = '-';
-	for (size_t i = nd; i-- > 0;) {
-		*w++ = digits[i];
-		if (i == (size_t)scale && scale > 0)
-			*w++ = '.';
-	}
-	*w++ = '"';
-	o->len = (size_t)(w - (char *)o->data);
+	wb_buf_append(o, "\"", 1);
+	wb_decimal_to_text(p, n, scale, o);
+	wb_buf_append(o, "\"", 1);
 	return 0;
-}
-
-/* Days since 1970-01-01 → civil date (proleptic Gregorian). */
-static void civil(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	unsigned doe = (unsigned)(z - era * 146097);
-	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	unsigned mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
 static void put_date(struct wb_buf *o, int64_t days)
 {
 	int64_t y;
-	unsigned m, d;
-	civil(days, &y, &m, &d);
+	int m, d;
+	wb_civil_from_days(days, &y, &m, &d);
 	if (y >= 0 && y <= 9999)
-		put_fmt(o, "%04" PRId64 "-%02u-%02u", y, m, d);
+		put_fmt(o, "%04" PRId64 "-%02d-%02d", y, m, d);
 	else if (y < 0)
-		put_fmt(o, "-%04" PRId64 "-%02u-%02u", -y, m, d);
+		put_fmt(o, "-%04" PRId64 "-%02d-%02d", -y, m, d);
 	else
-		put_fmt(o, "+%" PRId64 "-%02u-%02u", y, m, d);
+		put_fmt(o, "+%" PRId64 "-%02d-%02d", y, m, d);
 }
 
 static int64_t floor_div(int64_t a, int64_t b)

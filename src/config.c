@@ -50,6 +50,18 @@ static const char *const top_keys[] = {
 	"log_format",  "source",	 "sink",
 	NULL,
 };
+/* The keys of a mysql source besides the common ones (tables, exclude,
+ * snapshot, connect_timeout, on_gap, status_interval). */
+static const char *const mysql_keys[] = {
+	"type",	    "tables",	 "exclude",  "snapshot", "connect_timeout",
+	"on_gap",   "host",	 "port",     "socket",	 "user",
+	"password", "server_id", "ssl_mode", "ssl_ca",	 "ssl_cert",
+	"ssl_key",  "heartbeat", NULL,
+};
+static const char *const mysql_extra_keys[] = {
+	"host",	    "port",   "socket",	  "user",    "password",  "server_id",
+	"ssl_mode", "ssl_ca", "ssl_cert", "ssl_key", "heartbeat", NULL,
+};
 static const char *const source_keys[] = {
 	"type",
 	"dsn",
@@ -518,6 +530,14 @@ static size_t edit_distance(const char *a, const char *b)
 	return row[lb];
 }
 
+static bool in_list(const char *name, const char *const *list)
+{
+	for (int i = 0; list[i] != NULL; i++)
+		if (strcmp(name, list[i]) == 0)
+			return true;
+	return false;
+}
+
 static int unknown_key(struct loader *ld, const yaml_node_t *k,
 		       const char *parent, const char *type,
 		       const char *const *known)
@@ -809,6 +829,7 @@ static int load_source(struct loader *ld, const yaml_node_t *n,
 	if (rc != 0)
 		return rc;
 	bool postgres = strcmp(src->type, "postgres") == 0;
+	bool mysql = strcmp(src->type, "mysql") == 0;
 	struct kv_list extra = {NULL, 0, 0};
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 	     p < n->data.mapping.pairs.top && rc == 0; p++) {
@@ -820,6 +841,11 @@ static int load_source(struct loader *ld, const yaml_node_t *n,
 		int idx = -1;
 		if (strcmp(name, "type") == 0) {
 			rc = 0;
+		} else if (mysql && !in_list(name, mysql_keys)) {
+			rc = unknown_key(ld, k, "source", src->type,
+					 mysql_keys);
+		} else if (mysql && in_list(name, mysql_extra_keys)) {
+			rc = add_extra(ld, &extra, name, v, key, 0);
 		} else if (strcmp(name, "dsn") == 0) {
 			rc = get_unexpanded(ld, v, key, &src->dsn);
 		} else if (strcmp(name, "tables") == 0) {

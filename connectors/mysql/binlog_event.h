@@ -86,8 +86,14 @@ void wb_my_format_default(struct wb_my_format *f, bool checksum);
 
 /* Decodes a whole FORMAT_DESCRIPTION event (header included, checksum
  * included when it has one: the event itself says so in its
- * checksum-algorithm byte, for servers that know checksums). Verifies its
- * CRC32 when present. WB_ERR_DECODE on anything malformed. */
+ * checksum-algorithm byte, for servers that know checksums: MySQL >=
+ * 5.6.1, MariaDB >= 5.3, told apart by "MariaDB" in the version). Verifies
+ * its CRC32 when the algorithm is CRC32, computed as the server does with
+ * the in-use flag (flags bit 0) clear. The result's checksum says whether
+ * the events after it carry one. Only binlog version 4 with a 19-byte
+ * header is accepted. WB_ERR_DECODE on anything malformed. A reader of a
+ * stream passes every FORMAT_DESCRIPTION here first and uses its result
+ * for the events after it. */
 int wb_my_format_parse(const uint8_t *p, size_t n, struct wb_my_format *out,
 		       wb_error_t *err);
 
@@ -104,8 +110,9 @@ struct wb_my_event {
 };
 
 /* Splits the event in p[0..n) (n must equal its length field) and, when
- * fmt->checksum, verifies the CRC32. WB_ERR_DECODE naming the event type
- * and what is wrong (e.g. "checksum mismatch") on failure. */
+ * fmt->checksum, verifies the CRC32 (a FORMAT_DESCRIPTION's with the
+ * in-use flag clear). WB_ERR_DECODE naming the event type and what is
+ * wrong (e.g. "checksum mismatch") on failure. */
 int wb_my_event_parse(const struct wb_my_format *fmt, const uint8_t *p,
 		      size_t n, struct wb_my_event *ev, wb_error_t *err);
 
@@ -159,7 +166,8 @@ struct wb_my_gtid {
 	uint64_t gno;	 /* MySQL: transaction number */
 	char tag[33];	 /* MySQL 8.3+ GTID_TAGGED: tag, "" if none */
 	/* MySQL 8.0.1+: commit times on the immediate and the original
-	 * server, microseconds since the epoch; 0 when absent */
+	 * server, microseconds since the epoch; 0 when absent; the original
+	 * equals the immediate one when the event says they are the same */
 	int64_t immediate_commit_us;
 	int64_t original_commit_us;
 };
@@ -168,8 +176,9 @@ int wb_my_gtid_parse(const struct wb_my_format *fmt,
 		     wb_error_t *err);
 
 /* Text form: MariaDB "domain-server-seq", MySQL "uuid:gno" (lower-case
- * hex, 8-4-4-4-12) or "uuid:tag:gno". Returns the length written (always
- * NUL-terminated; n >= 80 is enough). */
+ * hex, 8-4-4-4-12) or "uuid:tag:gno", an ANONYMOUS_GTID "ANONYMOUS".
+ * Returns the length written (always NUL-terminated, cut to n - 1; n >= 80
+ * is enough). */
 size_t wb_my_gtid_format(const struct wb_my_gtid *g, char *buf, size_t n);
 
 /* MariaDB GTID_LIST (163): the GTID state at the start of a file.
@@ -206,19 +215,25 @@ int wb_my_payload_parse(const struct wb_my_format *fmt,
 			wb_error_t *err);
 
 /* Streams the inner events of a payload one at a time, holding at most the
- * largest inner event (never the whole uncompressed transaction). */
+ * largest inner event (never the whole uncompressed transaction). An inner
+ * event's length is checked against what is left of the announced
+ * uncompressed size, and the total against it at the end. */
 struct wb_my_payload_reader;
 struct wb_my_payload_reader *wb_my_payload_reader_new(void);
 void wb_my_payload_reader_free(struct wb_my_payload_reader *r); /* NULL ok */
 /* Starts on pl (whose bytes must stay valid until the last next()). */
 int wb_my_payload_reader_start(struct wb_my_payload_reader *r,
 			       const struct wb_my_payload *pl, wb_error_t *err);
-/* The next inner event: *ev and *evlen point into the reader's buffer,
- * valid until the next call. Returns 1 with an event, 0 at the end (the
- * uncompressed size matched), -1 with err filled (WB_ERR_DECODE,
- * WB_ERR_NOMEM). */
+/* The next inner event: *ev and *evlen point into the reader's buffer
+ * (compression none: into pl's bytes), valid until the next call. Returns 1
+ * with an event, 0 at the end (the uncompressed size matched), -1 with err
+ * filled (WB_ERR_DECODE, WB_ERR_NOMEM). */
 int wb_my_payload_reader_next(struct wb_my_payload_reader *r,
 			      const uint8_t **ev, size_t *evlen,
 			      wb_error_t *err);
+/* Bytes the reader's buffer holds now: at least the largest inner event
+ * read so far, at most twice that or 4 KiB (for memory accounting and
+ * tests). */
+size_t wb_my_payload_reader_capacity(const struct wb_my_payload_reader *r);
 
 #endif

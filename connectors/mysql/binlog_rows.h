@@ -35,7 +35,8 @@ struct wb_my_rows {
 };
 
 /* Splits a row event. For MariaDB's compressed events the images are
- * decompressed into scratch (reset first; its bytes then back data).
+ * decompressed into scratch (reset first; its bytes then back data; the
+ * bitmaps, which are not compressed, stay in the event).
  * WB_ERR_DECODE naming what is malformed. */
 int wb_my_rows_parse(const struct wb_my_format *fmt,
 		     const struct wb_my_event *ev, struct wb_buf *scratch,

@@ -70,7 +70,16 @@ enum wb_my_type {
 };
 
 /* One column of a table map. The source may fill the fields marked
- * "or the source" from information_schema when the event lacks them. */
+ * "or the source" from information_schema when the event lacks them; the
+ * strings and arrays it puts there must be malloc'd (each value of
+ * enum_values/set_values too): wb_my_tablemap_free frees them.
+ *
+ * Which columns the optional metadata's per-kind lists cover follows the
+ * servers: SIGNEDNESS the numeric ones (TINY, SHORT, INT24, LONG,
+ * LONGLONG, YEAR, FLOAT, DOUBLE, DECIMAL, NEWDECIMAL); the charset fields
+ * the character ones (CHAR/BINARY, VARCHAR/VARBINARY, the BLOB/TEXT types;
+ * MySQL also VECTOR, MariaDB also GEOMETRY), binary strings included with
+ * collation 63; ENUM and SET get theirs from the ENUM_AND_SET fields. */
 struct wb_my_tmcol {
 	uint8_t type;	   /* resolved: ENUM/SET for a STRING of that real
 			      type, else the event's type */
@@ -127,9 +136,12 @@ struct wb_my_tablemap {
 };
 
 /* Decodes a TABLE_MAP event's body (ev from wb_my_event_parse). *out is
- * malloc'd and owned by the caller (wb_my_tablemap_free). WB_ERR_DECODE
- * naming what is malformed; WB_ERR_NOMEM. Unknown optional metadata types
- * are skipped by their length. */
+ * malloc'd and owned by the caller (wb_my_tablemap_free); NULL on failure.
+ * WB_ERR_DECODE naming what is malformed (a list that does not match its
+ * columns, a field given twice, column metadata left over); WB_ERR_NOMEM.
+ * Unknown optional metadata types are skipped by their length.
+ * has_enum_set is true only when every ENUM and SET column got its
+ * values. */
 int wb_my_tablemap_parse(const struct wb_my_format *fmt,
 			 const struct wb_my_event *ev,
 			 struct wb_my_tablemap **out, wb_error_t *err);

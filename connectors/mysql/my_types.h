@@ -52,4 +52,12 @@ int wb_my_text_to_value(const struct wb_my_tmcol *c, const struct wb_type *t,
 			const char *text, size_t len, struct wb_arena *a,
 			struct wb_value *out, wb_error_t *err);
 
+/* MySQL's binary DECIMAL(precision, scale) (also inside binary JSON):
+ * its size in bytes (0 for an impossible precision/scale), and its text as
+ * the server prints it ("-12.50", "0.05"; out holds 70 bytes). -1 when p
+ * is shorter than the size or a digit group is out of range. */
+size_t wb_my_decimal_bin_size(int precision, int scale);
+int wb_my_decimal_text(const uint8_t *p, size_t n, int precision, int scale,
+		       char *out, size_t *len);
+
 #endif

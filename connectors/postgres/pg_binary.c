@@ -35,6 +35,7 @@
 
 #include "pg_oids.h"
 #include "pg_types.h"
+#include "valconv.h"
 
 #define PG_EPOCH_DAYS 10957 /* 2000-01-01 - 1970-01-01 */
 #define PG_EPOCH_US (INT64_C(10957) * 86400000000)
@@ -265,22 +266,11 @@ static char *numeric_text(const struct numeric *n, struct wb_arena *a,
 	return out;
 }
 
-/* Big-endian two's complement of v in the fewest bytes. */
 static int put_unscaled(int64_t v, struct wb_arena *a, struct wb_value *out,
 			wb_error_t *err)
 {
-	uint8_t tmp[8];
-	for (int i = 0; i < 8; i++)
-		tmp[i] = (uint8_t)((uint64_t)v >> (56 - 8 * i));
-	int start = 0;
-	while (start < 7 && ((tmp[start] == 0 && !(tmp[start + 1] & 0x80)) ||
-			     (tmp[start] == 0xff && (tmp[start + 1] & 0x80))))
-		start++;
-	uint8_t *d = wb_arena_dup(a, tmp + start, (size_t)(8 - start));
-	if (d == NULL)
+	if (wb_decimal_from_i64(v, a, out) != 0)
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-	out->u.b.p = d;
-	out->u.b.n = (uint32_t)(8 - start);
 	return WB_OK;
 }
 
@@ -386,20 +376,13 @@ static size_t timestamp_text(int64_t us, bool tz, char *out)
 		tod += USECS_PER_DAY;
 		days--;
 	}
-	/* H. Hinnant's civil_from_days, days since 1970-01-01 */
-	int64_t z = days + PG_EPOCH_DAYS + 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	int64_t d = doy - (153 * mp + 2) / 5 + 1;
-	int64_t m = mp < 10 ? mp + 3 : mp - 9;
-	int64_t y = yoe + era * 400 + (m <= 2);
+	int64_t y;
+	int m, d;
+	wb_civil_from_days(days + PG_EPOCH_DAYS, &y, &m, &d);
 	int64_t sec = tod / 1000000, frac = tod % 1000000;
 	int n = snprintf(out, 48,
-			 "%04" PRId64 "-%02" PRId64 "-%02" PRId64 " %02" PRId64
-			 ":%02" PRId64 ":%02" PRId64,
+			 "%04" PRId64 "-%02d-%02d %02" PRId64 ":%02" PRId64
+			 ":%02" PRId64,
 			 y, m, d, sec / 3600, sec / 60 % 60, sec % 60);
 	if (frac != 0) {
 		n += snprintf(out + n, 48 - (size_t)n, ".%06" PRId64, frac);

@@ -1,11 +1,14 @@
-/* pg_snapshot.c — snapshot rounds: COPY and keyset chunk readers, progress,
- * resumable state.
+/* pg_snapshot.c — PostgreSQL snapshot rounds: COPY and keyset chunk
+ * readers under an exported snapshot. Tables, parts, row positions, marks
+ * and durable progress are the tracker's (src/snapshot.h); this file reads
+ * the rows.
  *
  * Each reader is an ordinary connection in a REPEATABLE READ transaction
  * that imported the round's exported snapshot. A reader works through one
  * part of a table at a time: the whole table, or, for a table split between
- * readers (wb_pgsnap_split()), one range of its integer key. Everything below
- * that says "table" holds for each part, with its own cursor and progress.
+ * readers (wb_snapshot_split()), one range of its integer key. Everything
+ * below that says "table" holds for each part, with its own cursor and
+ * progress.
  *
  * A table read from its start (or one without a key) is streamed by one
  * `COPY (SELECT cols FROM t ORDER BY key) TO STDOUT` (binary where the
@@ -26,33 +29,23 @@
  * is not collected before its current one is emitted, so at most two
  * chunks per reader are in memory (one being emitted, one arriving).
  *
- * Durability: after the last row of a chunk is emitted, a mark (table,
- * position of that row, key, rows, done) is queued; durable() applies the
- * marks at or below the durable position, in emission order, to the
- * table's durable progress (pg_snapshot_state.c), which state() reports.
- * A table's generation
- * changes when it is re-snapshotted from scratch, so marks of an older
- * round never touch the new one. */
-#include "clock.h"
+ * Durability: after the last row of a chunk is emitted, the chunk's end
+ * (its last key, done) goes to wb_snapshot_chunk_end(), which queues the
+ * mark that durable() applies (src/snapshot_round.c). */
 #include "pg_snapshot_int.h"
 
 #include <errno.h>
-#include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/select.h>
-#include <time.h>
-#include <unistd.h>
+
+#include "clock.h"
 
 #include "log.h"
 #include "pg_binary.h"
 #include "pg_copy.h"
 #include "pg_types.h"
-
-#define PROGRESS_TTY_MS 500
-#define PROGRESS_LOG_MS 5000
 
 struct wb_pg_snapshot *wb_pg_snapshot_new(const struct wb_config *cfg)
 {
@@ -60,29 +53,15 @@ struct wb_pg_snapshot *wb_pg_snapshot_new(const struct wb_config *cfg)
 	if (sn == NULL)
 		return NULL;
 	sn->cfg = cfg;
-	pthread_mutex_init(&sn->mu, NULL);
-	sn->chunk = cfg->source.snapshot_chunk_rows > 0
-			    ? cfg->source.snapshot_chunk_rows
-			    : 10000;
-	sn->tty = isatty(2);
-	sn->current = -1;
+	sn->s = wb_snapshot_new("postgres", cfg->source.snapshot_chunk_rows,
+				cfg->source.snapshot_parallelism);
+	if (sn->s == NULL) {
+		free(sn);
+		return NULL;
+	}
+	sn->chunk = wb_snapshot_chunk_rows(sn->s);
 	wb_arena_init(&sn->scratch, 4096);
 	return sn;
-}
-
-static void round_clear_table(struct snap_table *t)
-{
-	for (int i = 0; i < t->np; i++)
-		wb_pgsnap_part_clear_round(&t->parts[i], t->nkeys);
-	wb_table_unref(t->table);
-	t->table = NULL;
-	free(t->keycols);
-	free(t->bin);
-	t->keycols = NULL;
-	t->bin = NULL;
-	t->binary = false;
-	t->nkeys = 0;
-	t->in_round = false;
 }
 
 static void close_readers(struct wb_pg_snapshot *sn)
@@ -97,45 +76,73 @@ static void close_readers(struct wb_pg_snapshot *sn)
 	sn->nr = 0;
 }
 
+static void free_cols(struct wb_pg_snapshot *sn)
+{
+	for (int i = 0; i < sn->ncols; i++)
+		free(sn->cols[i].bin);
+	free(sn->cols);
+	sn->cols = NULL;
+	sn->ncols = 0;
+}
+
 void wb_pg_snapshot_free(struct wb_pg_snapshot *sn)
 {
 	if (sn == NULL)
 		return;
 	close_readers(sn);
-	for (int i = 0; i < sn->nt; i++) {
-		struct snap_table *t = &sn->t[i];
-		round_clear_table(t);
-		wb_pgsnap_parts_free(t->parts, t->np, 0);
-		free(t->schema);
-		free(t->name);
-		free(t->full);
-	}
-	free(sn->t);
-	for (size_t i = 0; i < sn->nmarks; i++)
-		free_key(sn->marks[i].key, sn->marks[i].nkey);
-	free(sn->marks);
+	free_cols(sn);
+	wb_snapshot_free(sn->s);
 	free(sn->fields);
 	wb_arena_free(&sn->scratch);
-	pthread_mutex_destroy(&sn->mu);
 	free(sn);
+}
+
+int wb_pg_snapshot_restore(struct wb_pg_snapshot *sn, json_t *state,
+			   wb_error_t *err)
+{
+	return wb_snapshot_restore(sn->s, state, err);
+}
+
+int wb_pg_snapshot_add(struct wb_pg_snapshot *sn, const char *schema,
+		       const char *name, wb_error_t *err)
+{
+	char *full = NULL;
+	if (asprintf(&full, "%s.%s", schema, name) < 0)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	int rc = wb_snapshot_add(sn->s, full, err);
+	free(full);
+	return rc;
 }
 
 bool wb_pg_snapshot_pending(struct wb_pg_snapshot *sn)
 {
-	for (int i = 0; i < sn->nt; i++)
-		if (sn->t[i].pending)
-			return true;
-	return false;
+	return wb_snapshot_pending(sn->s);
 }
 
 bool wb_pg_snapshot_active(struct wb_pg_snapshot *sn)
 {
-	return sn->active;
+	return wb_snapshot_active(sn->s);
+}
+
+void wb_pg_snapshot_durable(struct wb_pg_snapshot *sn,
+			    const wb_position_t *durable)
+{
+	wb_snapshot_durable(sn->s, durable);
+}
+
+json_t *wb_pg_snapshot_state(struct wb_pg_snapshot *sn)
+{
+	return wb_snapshot_state(sn->s);
 }
 
 uint64_t wb_pg_snapshot_rows_read(struct wb_pg_snapshot *sn)
 {
-	return sn->rows_read;
+	return wb_snapshot_rows_read(sn->s);
+}
+
+wb_position_t wb_pg_snapshot_next_position(struct wb_pg_snapshot *sn)
+{
+	return wb_snapshot_next_position(sn->s);
 }
 
 /* ---------------------------------------------------------------- round */
@@ -174,34 +181,15 @@ static int reader_open(struct wb_pg_snapshot *sn, struct reader *r,
 	return WB_OK;
 }
 
+/* Opens table ti of the round: its description and row estimate, its
+ * split between readers, its parts' resume points and queries. */
 static int describe(struct wb_pg_snapshot *sn, struct wb_pg_catalog *cat,
 		    const struct wb_pg_reltarget *target, int ti,
 		    wb_error_t *err)
 {
-	struct snap_table *t = &sn->t[ti];
-	t->table = wb_pg_describe_table(cat, target, err);
-	if (t->table == NULL)
+	struct wb_table *table = wb_pg_describe_table(cat, target, err);
+	if (table == NULL)
 		return err->code;
-	int nk = wb_table_nkeys(t->table);
-	t->keycols = calloc(nk > 0 ? (size_t)nk : 1, sizeof(int));
-	if (t->keycols == NULL)
-		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-	for (int c = 0; c < t->table->ncols; c++)
-		if (t->table->cols[c].key)
-			t->keycols[t->nkeys++] = c;
-	if (t->np > 1 && !wb_pgsnap_integer_key(t)) {
-		wb_warn("postgres",
-			"snapshot of %s: its key changed since it was split "
-			"between readers; it is read again from its start",
-			t->full);
-		pthread_mutex_lock(&sn->mu);
-		bool ok = wb_pgsnap_whole_table(t);
-		t->gen++; /* marks of the old parts are void */
-		pthread_mutex_unlock(&sn->mu);
-		if (!ok)
-			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-	}
-
 	char oidtext[16];
 	snprintf(oidtext, sizeof(oidtext), "%u", target->oid);
 	const char *params[1] = {oidtext};
@@ -209,43 +197,47 @@ static int describe(struct wb_pg_snapshot *sn, struct wb_pg_catalog *cat,
 				    "SELECT reltuples::bigint FROM pg_class "
 				    "WHERE oid = $1::oid",
 				    1, params, err);
-	if (res == NULL)
+	if (res == NULL) {
+		wb_table_unref(table);
 		return err->code;
+	}
 	int64_t est = PQntuples(res) == 1
 			      ? strtoll(PQgetvalue(res, 0, 0), NULL, 10)
 			      : -1;
 	PQclear(res);
-	pthread_mutex_lock(&sn->mu);
-	t->estimate = est;
-	pthread_mutex_unlock(&sn->mu);
-	int rc = wb_pgsnap_split(sn, cat->conn, t, err);
+	int rc = wb_snapshot_table_open(sn->s, ti, table, est, err);
 	if (rc)
 		return rc;
-	for (int i = 0; i < t->np; i++) {
-		struct part *pt = &t->parts[i];
-		if (pt->d_done) {
-			/* read in an earlier run: no reader takes it */
-			pt->assigned = pt->emitted_done = true;
-			pt->rows = pt->d_rows;
-		} else if (t->nkeys > 0 && pt->d_nkey == t->nkeys) {
-			pt->cur_key = copy_key(pt->d_key, pt->d_nkey);
-			if (pt->cur_key == NULL)
-				return wb_error_set(err, WB_ERR_NOMEM,
-						    "out of memory");
-			pt->rows = pt->d_rows;
-		} else {
-			/* a key of another shape, or none: read from the
-			 * start */
-			if (t->nkeys == 0 && pt->d_rows > 0)
-				wb_warn("postgres",
-					"snapshot of %s: the table has no "
-					"key, so it is read again from its "
-					"start",
-					t->full);
-			pt->rows = 0;
-		}
+	int parts = wb_snapshot_split_wanted(sn->s, ti);
+	if (parts > 0) {
+		bool range;
+		long long lo, hi;
+		if ((rc = wb_pgsnap_key_range(sn, cat->conn, ti, &range, &lo,
+					      &hi, err)))
+			return rc;
+		if (range &&
+		    (rc = wb_snapshot_split(sn->s, ti, lo, hi, parts, err)))
+			return rc;
 	}
+	if ((rc = wb_snapshot_table_ready(sn->s, ti, err)))
+		return rc;
 	return wb_pgsnap_build_sql(sn, cat->conn, ti, err);
+}
+
+/* The target that captures table t, NULL when none does. */
+static const struct wb_pg_reltarget *
+find_target(const struct wb_snapshot_table *t,
+	    const struct wb_pg_reltarget *targets, int ntargets)
+{
+	size_t len = strlen(t->full);
+	for (int k = 0; k < ntargets; k++) {
+		size_t ls = strlen(targets[k].schema);
+		if (ls < len && strncmp(t->full, targets[k].schema, ls) == 0 &&
+		    t->full[ls] == '.' &&
+		    strcmp(t->full + ls + 1, targets[k].name) == 0)
+			return &targets[k];
+	}
+	return NULL;
 }
 
 int wb_pg_snapshot_begin(struct wb_pg_snapshot *sn, struct wb_pg_catalog *cat,
@@ -253,46 +245,31 @@ int wb_pg_snapshot_begin(struct wb_pg_snapshot *sn, struct wb_pg_catalog *cat,
 			 const char *snapshot_name, uint64_t point,
 			 wb_error_t *err)
 {
-	int rc, ntables = 0, nunits = 0;
-	sn->point = point;
+	int rc, ntables = 0;
 	char text[32];
 	wb_pg_format_lsn(point, text, sizeof(text));
-	pthread_mutex_lock(&sn->mu);
-	snprintf(sn->point_text, sizeof(sn->point_text), "%s", text);
-	pthread_mutex_unlock(&sn->mu);
-	for (int i = 0; i < sn->nt; i++) {
-		struct snap_table *t = &sn->t[i];
+	wb_snapshot_round_open(sn->s, point, text);
+	int nt = wb_snapshot_ntables(sn->s);
+	free_cols(sn);
+	sn->cols = calloc(nt > 0 ? (size_t)nt : 1, sizeof(*sn->cols));
+	if (sn->cols == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	sn->ncols = nt;
+	for (int i = 0; i < nt; i++) {
+		const struct wb_snapshot_table *t = wb_snapshot_table(sn->s, i);
 		if (!t->pending)
 			continue;
-		const struct wb_pg_reltarget *target = NULL;
-		for (int k = 0; k < ntargets && !target; k++)
-			if (strcmp(targets[k].schema, t->schema) == 0 &&
-			    strcmp(targets[k].name, t->name) == 0)
-				target = &targets[k];
+		const struct wb_pg_reltarget *target =
+			find_target(t, targets, ntargets);
 		if (target == NULL) {
-			wb_warn("postgres",
-				"snapshot: %s is no longer captured; "
-				"skipped",
-				t->full);
-			t->pending = false;
-			pthread_mutex_lock(&sn->mu);
-			for (int k = 0; k < t->np; k++)
-				t->parts[k].d_done = true;
-			pthread_mutex_unlock(&sn->mu);
+			wb_snapshot_table_skip(sn->s, i);
 			continue;
 		}
 		if ((rc = describe(sn, cat, target, i, err)))
 			return rc;
-		t->in_round = true;
 		ntables++;
-		for (int k = 0; k < t->np; k++)
-			nunits += !t->parts[k].emitted_done;
 	}
-	int want = sn->cfg->source.snapshot_parallelism > 0
-			   ? sn->cfg->source.snapshot_parallelism
-			   : 1;
-	if (want > nunits)
-		want = nunits;
+	int want = wb_snapshot_round_readers(sn->s);
 	sn->r = calloc(want > 0 ? (size_t)want : 1, sizeof(*sn->r));
 	if (sn->r == NULL)
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
@@ -300,15 +277,7 @@ int wb_pg_snapshot_begin(struct wb_pg_snapshot *sn, struct wb_pg_catalog *cat,
 	for (int i = 0; i < want; i++)
 		if ((rc = reader_open(sn, &sn->r[i], snapshot_name, err)))
 			return rc;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	sn->ts_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-	sn->n = 0;
-	sn->round_rows = 0;
-	sn->round_start_ms = wb_clock_mono_ms();
-	sn->last_progress_ms = sn->round_start_ms;
-	sn->current = -1;
-	sn->active = true;
+	wb_snapshot_round_start(sn->s);
 	wb_info("postgres",
 		"snapshot of %d table(s) at %s (snapshot %s, %d "
 		"reader(s), chunks of %d rows)",
@@ -319,8 +288,8 @@ int wb_pg_snapshot_begin(struct wb_pg_snapshot *sn, struct wb_pg_catalog *cat,
 static int send_chunk_query(struct wb_pg_snapshot *sn, struct reader *r, int ti,
 			    int pi, wb_error_t *err)
 {
-	struct snap_table *t = &sn->t[ti];
-	struct part *pt = &t->parts[pi];
+	const struct wb_snapshot_table *t = wb_snapshot_table(sn->s, ti);
+	const struct wb_snapshot_part *pt = &t->parts[pi];
 	int ok, rc;
 	r->copy = COPY_NONE;
 	if (pt->cur_key == NULL) {
@@ -328,7 +297,7 @@ static int send_chunk_query(struct wb_pg_snapshot *sn, struct reader *r, int ti,
 		if ((pt->lo || pt->hi) &&
 		    (rc = wb_pgsnap_set_bounds(t, pt, r, err)))
 			return rc;
-		ok = PQsendQuery(r->conn, pt->sql_copy);
+		ok = PQsendQuery(r->conn, pt->sql_start);
 		r->copy = COPY_STARTING;
 		r->since_mark = 0;
 		r->bin_first = true;
@@ -354,7 +323,7 @@ static int send_chunk_query(struct wb_pg_snapshot *sn, struct reader *r, int ti,
 	return WB_OK;
 }
 
-static char **key_of_row(const struct snap_table *t, const PGresult *res,
+static char **key_of_row(const struct wb_snapshot_table *t, const PGresult *res,
 			 int row)
 {
 	char **k = calloc((size_t)t->nkeys, sizeof(*k));
@@ -363,7 +332,7 @@ static char **key_of_row(const struct snap_table *t, const PGresult *res,
 	for (int i = 0; i < t->nkeys; i++)
 		if ((k[i] = strdup(PQgetvalue(res, row, t->keycols[i]))) ==
 		    NULL) {
-			free_key(k, t->nkeys);
+			wb_snapshot_key_free(k, t->nkeys);
 			return NULL;
 		}
 	return k;
@@ -398,17 +367,17 @@ static int collect(struct wb_pg_snapshot *sn, struct reader *r, wb_error_t *err)
 			if (nl)
 				*nl = '\0';
 			PQclear(res);
-			return wb_error_set(err, WB_ERR_RUNTIME,
-					    "snapshot of %s: PostgreSQL: %s",
-					    sn->t[r->table].full, line);
+			return wb_error_set(
+				err, WB_ERR_RUNTIME,
+				"snapshot of %s: PostgreSQL: %s",
+				wb_snapshot_table(sn->s, r->table)->full, line);
 		}
 	}
 	if (PQisBusy(r->conn))
 		return WB_OK;
 	/* the query is complete */
 	int ti = r->table, pi = r->part;
-	struct snap_table *t = &sn->t[ti];
-	struct part *pt = &t->parts[pi];
+	const struct wb_snapshot_table *t = wb_snapshot_table(sn->s, ti);
 	PGresult *res = r->collecting;
 	r->collecting = NULL;
 	r->busy = false;
@@ -427,7 +396,7 @@ static int collect(struct wb_pg_snapshot *sn, struct reader *r, wb_error_t *err)
 				    t->full, PQnfields(res), t->table->ncols);
 	}
 	int n = PQntuples(res);
-	sn->rows_read += (uint64_t)n;
+	wb_snapshot_count_read(sn->s, (uint64_t)n);
 	r->ready = res;
 	r->ready_table = ti;
 	r->ready_part = pi;
@@ -439,8 +408,7 @@ static int collect(struct wb_pg_snapshot *sn, struct reader *r, wb_error_t *err)
 			if (k == NULL)
 				return wb_error_set(err, WB_ERR_NOMEM,
 						    "out of memory");
-			free_key(pt->cur_key, t->nkeys);
-			pt->cur_key = k;
+			wb_snapshot_part_resume_after(sn->s, ti, pi, k);
 		}
 		return send_chunk_query(sn, r, ti, pi, err);
 	}
@@ -452,38 +420,9 @@ lost:
 	return err->code;
 }
 
-static int push_mark(struct wb_pg_snapshot *sn, int ti, int pi,
-		     const wb_position_t *pos, bool done, char **key,
-		     wb_error_t *err)
-{
-	struct snap_table *t = &sn->t[ti];
-	pthread_mutex_lock(&sn->mu);
-	if (sn->nmarks == sn->capmarks) {
-		size_t cap = sn->capmarks ? sn->capmarks * 2 : 64;
-		struct mark *m = realloc(sn->marks, cap * sizeof(*m));
-		if (m == NULL) {
-			pthread_mutex_unlock(&sn->mu);
-			free_key(key, t->nkeys);
-			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-		}
-		sn->marks = m;
-		sn->capmarks = cap;
-	}
-	sn->marks[sn->nmarks++] = (struct mark){ti,
-						pi,
-						t->gen,
-						*pos,
-						done,
-						key,
-						key ? t->nkeys : 0,
-						t->parts[pi].rows};
-	pthread_mutex_unlock(&sn->mu);
-	return WB_OK;
-}
-
 /* Converts column i's text, or binary send form (NULL: SQL NULL), into v. */
 static int convert_value(struct wb_pg_snapshot *sn, struct wb_batch *b,
-			 const struct snap_table *t, int i, bool binary,
+			 const struct wb_snapshot_table *t, int i, bool binary,
 			 const char *text, size_t len, struct wb_value *v,
 			 wb_error_t *err)
 {
@@ -512,8 +451,8 @@ static int convert_value(struct wb_pg_snapshot *sn, struct wb_batch *b,
 }
 
 static int convert_row(struct wb_pg_snapshot *sn, struct wb_batch *b,
-		       const struct snap_table *t, const PGresult *res, int row,
-		       struct wb_value **out, wb_error_t *err)
+		       const struct wb_snapshot_table *t, const PGresult *res,
+		       int row, struct wb_value **out, wb_error_t *err)
 {
 	const struct wb_table *tb = t->table;
 	struct wb_value *v = wb_batch_values(b, tb->ncols);
@@ -558,29 +497,13 @@ static int pump(struct wb_pg_snapshot *sn, wb_error_t *err)
 	return WB_OK;
 }
 
-/* A part's last row is emitted; the table's, when every part's is. */
-static void part_done(struct snap_table *t, struct part *pt)
-{
-	pt->emitted_done = true;
-	if (!table_emitted(t))
-		return;
-	t->pending = false;
-	wb_info("postgres", "snapshot of %s finished: %" PRId64 " rows",
-		t->full, table_rows(t));
-}
-
 /* Emits the rest of a reader's ready chunk, or as much as fits. */
 static int emit(struct wb_pg_snapshot *sn, struct reader *r, struct wb_batch *b,
 		size_t target_bytes, wb_position_t *last, wb_error_t *err)
 {
 	int ti = r->ready_table, pi = r->ready_part;
-	struct snap_table *t = &sn->t[ti];
-	struct part *pt = &t->parts[pi];
+	const struct wb_snapshot_table *t = wb_snapshot_table(sn->s, ti);
 	int n = PQntuples(r->ready);
-	if (sn->current < 0)
-		sn->round_start_ms =
-			wb_clock_mono_ms(); /* rates count from the first row */
-	sn->current = ti;
 	while (r->ready_row < n) {
 		if (wb_batch_bytes(b) >= target_bytes)
 			return WB_OK;
@@ -589,24 +512,15 @@ static int emit(struct wb_pg_snapshot *sn, struct reader *r, struct wb_batch *b,
 			if (rc)
 				return rc;
 		}
-		struct wb_change *c = wb_batch_add(b);
-		if (c == NULL || wb_batch_hold(b, t->table) == NULL)
+		struct wb_change *c = wb_snapshot_row(sn->s, ti, pi, b);
+		if (c == NULL)
 			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-		c->op = WB_OP_READ;
-		c->snapshot = true;
-		c->table = t->table;
-		c->pos.major = sn->point - 1;
-		c->pos.minor = ++sn->n;
-		c->txid = 0;
-		c->commit_ts_us = sn->ts_us;
 		int rc = convert_row(sn, b, t, r->ready, r->ready_row,
 				     &c->after, err);
 		if (rc)
 			return rc;
 		*last = c->pos;
 		r->ready_row++;
-		pt->rows++;
-		sn->round_rows++;
 	}
 	char **key = NULL;
 	if (t->nkeys > 0 && n > 0 &&
@@ -616,17 +530,14 @@ static int emit(struct wb_pg_snapshot *sn, struct reader *r, struct wb_batch *b,
 	PQclear(r->ready);
 	r->ready = NULL;
 	r->ready_table = -1;
-	if (done)
-		part_done(t, pt);
-	if (key == NULL && !done)
-		return WB_OK; /* keyless: only its end is worth recording */
-	return push_mark(sn, ti, pi, last, done, key, err);
+	return wb_snapshot_chunk_end(sn->s, ti, pi, last, key, done, err);
 }
 
 /* The text of a COPY row's key, for the keyset query that resumes after
  * it: a text field as it came, a binary (integer) one printed from its
  * value. */
-static char **key_of_fields(const struct snap_table *t,
+static char **key_of_fields(const struct wb_snapshot_table *t,
+			    const struct pg_copy_cols *cc,
 			    const struct wb_pg_copy_field *f,
 			    const struct wb_value *v)
 {
@@ -636,7 +547,7 @@ static char **key_of_fields(const struct snap_table *t,
 	for (int i = 0; i < t->nkeys; i++) {
 		int c = t->keycols[i];
 		const struct wb_pg_copy_field *kf = &f[c];
-		if (t->binary && t->bin[c]) {
+		if (cc->binary && cc->bin[c]) {
 			if (asprintf(&k[i], "%lld", (long long)v[c].u.i) < 0)
 				k[i] = NULL;
 		} else {
@@ -645,7 +556,7 @@ static char **key_of_fields(const struct snap_table *t,
 			k[i] = strndup(kf->p ? kf->p : "", kf->len);
 		}
 		if (k[i] == NULL) {
-			free_key(k, t->nkeys);
+			wb_snapshot_key_free(k, t->nkeys);
 			return NULL;
 		}
 	}
@@ -667,7 +578,7 @@ static int copy_finish(struct wb_pg_snapshot *sn, struct reader *r,
 		       const wb_position_t *last, wb_error_t *err)
 {
 	int ti = r->table, pi = r->part;
-	struct snap_table *t = &sn->t[ti];
+	const struct wb_snapshot_table *t = wb_snapshot_table(sn->s, ti);
 	PGresult *res;
 	char line[400] = "";
 	bool failed = false;
@@ -689,8 +600,7 @@ static int copy_finish(struct wb_pg_snapshot *sn, struct reader *r,
 	r->busy = false;
 	r->copy = COPY_NONE;
 	r->table = -1;
-	part_done(t, &t->parts[pi]);
-	return push_mark(sn, ti, pi, last, true, NULL, err);
+	return wb_snapshot_chunk_end(sn->s, ti, pi, last, NULL, true, err);
 }
 
 /* Emits the rows a streaming COPY has delivered so far, or as many as fit;
@@ -700,8 +610,8 @@ static int emit_copy(struct wb_pg_snapshot *sn, struct reader *r,
 		     wb_position_t *last, wb_error_t *err)
 {
 	int ti = r->table, pi = r->part;
-	struct snap_table *t = &sn->t[ti];
-	struct part *pt = &t->parts[pi];
+	const struct wb_snapshot_table *t = wb_snapshot_table(sn->s, ti);
+	const struct pg_copy_cols *cc = &sn->cols[ti];
 	int ncols = t->table->ncols;
 	int rc;
 	if (ncols > sn->capfields) {
@@ -731,7 +641,7 @@ static int emit_copy(struct wb_pg_snapshot *sn, struct reader *r,
 		if (n < 0)
 			return copy_lost(r, err);
 		consumed = false;
-		if (t->binary) {
+		if (cc->binary) {
 			enum wb_pg_bin_msg what;
 			rc = wb_pg_copy_bin_msg((const uint8_t *)line,
 						(size_t)n, r->bin_first,
@@ -749,36 +659,23 @@ static int emit_copy(struct wb_pg_snapshot *sn, struct reader *r,
 					    sn->fields, ncols, &sn->scratch,
 					    err);
 		}
-		if (sn->current < 0)
-			sn->round_start_ms =
-				wb_clock_mono_ms(); /* rates count from the
-						       first row */
-		sn->current = ti;
-		sn->rows_read++;
-		struct wb_change *c = rc ? NULL : wb_batch_add(b);
+		wb_snapshot_count_read(sn->s, 1);
+		struct wb_change *c =
+			rc ? NULL : wb_snapshot_row(sn->s, ti, pi, b);
 		struct wb_value *v = NULL;
 		if (rc == WB_OK &&
-		    (c == NULL || (v = wb_batch_values(b, ncols)) == NULL ||
-		     wb_batch_hold(b, t->table) == NULL))
+		    (c == NULL || (v = wb_batch_values(b, ncols)) == NULL))
 			rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-		if (rc == WB_OK) {
-			c->op = WB_OP_READ;
-			c->snapshot = true;
-			c->table = t->table;
-			c->pos.major = sn->point - 1;
-			c->pos.minor = ++sn->n;
-			c->txid = 0;
-			c->commit_ts_us = sn->ts_us;
+		if (rc == WB_OK)
 			c->after = v;
-		}
 		for (int i = 0; rc == WB_OK && i < ncols; i++)
-			rc = convert_value(sn, b, t, i, t->binary && t->bin[i],
-					   sn->fields[i].p, sn->fields[i].len,
-					   &v[i], err);
+			rc = convert_value(
+				sn, b, t, i, cc->binary && cc->bin[i],
+				sn->fields[i].p, sn->fields[i].len, &v[i], err);
 		char **key = NULL;
 		if (rc == WB_OK && t->nkeys > 0 &&
 		    ++r->since_mark == sn->chunk &&
-		    (key = key_of_fields(t, sn->fields, v)) == NULL)
+		    (key = key_of_fields(t, cc, sn->fields, v)) == NULL)
 			rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 		PQfreemem(line);
 		if (rc) {
@@ -787,88 +684,15 @@ static int emit_copy(struct wb_pg_snapshot *sn, struct reader *r,
 			return rc;
 		}
 		*last = c->pos;
-		pt->rows++;
-		sn->round_rows++;
 		if (key != NULL) {
 			/* a chunk boundary: resumable after this row */
 			r->since_mark = 0;
-			if ((rc = push_mark(sn, ti, pi, last, false, key, err)))
+			if ((rc = wb_snapshot_chunk_end(sn->s, ti, pi, last,
+							key, false, err)))
 				return rc;
 		}
 	}
 	return WB_OK;
-}
-
-static void fmt_eta(char *buf, size_t n, double s)
-{
-	if (s < 0 || s > 1e7)
-		snprintf(buf, n, "?");
-	else if (s >= 3600)
-		snprintf(buf, n, "%dh%02dm", (int)(s / 3600),
-			 (int)s % 3600 / 60);
-	else if (s >= 60)
-		snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
-	else
-		snprintf(buf, n, "%ds", (int)s);
-}
-
-static void progress(struct wb_pg_snapshot *sn, bool final)
-{
-	long long now = wb_clock_mono_ms();
-	long long every = sn->tty ? PROGRESS_TTY_MS : PROGRESS_LOG_MS;
-	if (!final && now - sn->last_progress_ms < every)
-		return;
-	sn->last_progress_ms = now;
-	if (sn->current < 0 && !final)
-		return;
-	double secs = (double)(now - sn->round_start_ms) / 1000.0;
-	double rate = secs > 0 ? (double)sn->round_rows / secs : 0;
-	char line[400];
-	if (final) {
-		snprintf(line, sizeof(line),
-			 "snapshot at %s done: %llu rows in %.1f s (%.0f "
-			 "rows/s)",
-			 sn->point_text, (unsigned long long)sn->round_rows,
-			 secs, rate);
-	} else {
-		const struct snap_table *t = &sn->t[sn->current];
-		int64_t rows = table_rows(t);
-		char est[32] = "?", pct[16] = "", eta[32] = "?";
-		if (t->estimate >= 0) {
-			int64_t e = t->estimate > rows ? t->estimate : rows;
-			snprintf(est, sizeof(est), "%" PRId64, e);
-			snprintf(pct, sizeof(pct), " (%d%%)",
-				 e > 0 ? (int)(rows * 100 / e) : 100);
-			if (rate > 0)
-				fmt_eta(eta, sizeof(eta),
-					(double)(e - rows) / rate);
-		}
-		snprintf(line, sizeof(line),
-			 "snapshot %s: %" PRId64
-			 "/%s rows%s, %.0f rows/s, ETA %s",
-			 t->full, rows, est, pct, rate, eta);
-	}
-	if (sn->tty) {
-		fprintf(stderr, "\r\033[K%s%s", line, final ? "\n" : "");
-		sn->progress_shown = !final;
-	} else {
-		wb_info("postgres", "%s", line);
-	}
-}
-
-/* The next table or part no reader has taken; false when none is left. */
-static bool next_unit(const struct wb_pg_snapshot *sn, int *ti, int *pi)
-{
-	for (int i = 0; i < sn->nt; i++) {
-		const struct snap_table *t = &sn->t[i];
-		for (int k = 0; t->in_round && k < t->np; k++)
-			if (!t->parts[k].assigned) {
-				*ti = i;
-				*pi = k;
-				return true;
-			}
-	}
-	return false;
 }
 
 int wb_pg_snapshot_step(struct wb_pg_snapshot *sn, struct wb_batch *b,
@@ -883,8 +707,8 @@ int wb_pg_snapshot_step(struct wb_pg_snapshot *sn, struct wb_batch *b,
 		for (int i = 0; i < sn->nr; i++) {
 			struct reader *r = &sn->r[i];
 			int ti, pi;
-			if (!r->busy && next_unit(sn, &ti, &pi)) {
-				sn->t[ti].parts[pi].assigned = true;
+			if (!r->busy &&
+			    wb_snapshot_take_part(sn->s, &ti, &pi)) {
 				if ((rc = send_chunk_query(sn, r, ti, pi, err)))
 					return rc;
 			}
@@ -914,11 +738,8 @@ int wb_pg_snapshot_step(struct wb_pg_snapshot *sn, struct wb_batch *b,
 			    (rc = collect(sn, r, err)))
 				return rc;
 		}
-		progress(sn, false);
-		bool all = true;
-		for (int ti = 0; ti < sn->nt && all; ti++)
-			all = !sn->t[ti].in_round || table_emitted(&sn->t[ti]);
-		if (all) {
+		wb_snapshot_progress(sn->s);
+		if (wb_snapshot_round_complete(sn->s)) {
 			*complete = true;
 			return WB_OK;
 		}
@@ -929,8 +750,7 @@ int wb_pg_snapshot_step(struct wb_pg_snapshot *sn, struct wb_batch *b,
 			ready |= sn->r[i].ready != NULL;
 			idle |= !sn->r[i].busy;
 		}
-		int wt, wp;
-		waiting = idle && next_unit(sn, &wt, &wp);
+		waiting = idle && wb_snapshot_parts_waiting(sn->s);
 		if (ready || (idle && waiting))
 			continue; /* a chunk to emit, or a table to assign */
 
@@ -966,21 +786,9 @@ int wb_pg_snapshot_step(struct wb_pg_snapshot *sn, struct wb_batch *b,
 
 void wb_pg_snapshot_end(struct wb_pg_snapshot *sn)
 {
-	if (!sn->active)
+	if (!wb_snapshot_active(sn->s))
 		return;
-	progress(sn, true);
 	close_readers(sn);
-	for (int i = 0; i < sn->nt; i++)
-		if (sn->t[i].in_round)
-			round_clear_table(&sn->t[i]);
-	sn->active = false;
-	sn->current = -1;
-	wb_info("postgres", "snapshot rows read by this process: %llu",
-		(unsigned long long)sn->rows_read);
-}
-
-wb_position_t wb_pg_snapshot_next_position(struct wb_pg_snapshot *sn)
-{
-	wb_position_t p = {sn->point - 1, ++sn->n};
-	return p;
+	free_cols(sn);
+	wb_snapshot_round_end(sn->s);
 }

@@ -1,5 +1,6 @@
-/* pg_snapshot.h — table snapshots: COPY and keyset chunk readers, resumable
- * progress.
+/* pg_snapshot.h — PostgreSQL table snapshots: COPY and keyset chunk
+ * readers under an exported snapshot, on the database-independent tracker
+ * of src/snapshot.h (parts, row positions, durable progress, restore).
  *
  * A snapshot round reads a set of tables under one exported snapshot taken
  * at stream point P, and emits their rows as op 'r' at positions (P - 1, n),
@@ -74,11 +75,8 @@ void wb_pg_snapshot_end(struct wb_pg_snapshot *sn);
 void wb_pg_snapshot_durable(struct wb_pg_snapshot *sn,
 			    const wb_position_t *durable);
 /* The durable progress as JSON (caller owns), or NULL when no table was
- * ever snapshotted. Format:
- *   {"point": "X/Y", "tables": {"schema.table": {"done": bool,
- *    "rows": N, "estimate": N, "key": ["text", ...] | null,
- *    "parts": [{"hi": "N" | null, "done": bool, "rows": N,
- *               "key": [...] | null}, ...]  (only for a split table)}}} */
+ * ever snapshotted: wb_snapshot_state()'s format, with "point" the LSN
+ * ("X/Y") and tables keyed "schema.table". */
 json_t *wb_pg_snapshot_state(struct wb_pg_snapshot *sn);
 
 /* Rows read from the server by this process (all rounds). */

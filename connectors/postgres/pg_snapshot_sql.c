@@ -1,19 +1,22 @@
 /* pg_snapshot_sql.c — the queries a snapshot sends: the COPY of a table or
  * part from its start (binary where the columns allow), the keyset chunk
- * after a key, and the split of a table into key ranges. Identifiers are
- * quoted; values (keys, bounds) are always bound parameters. */
+ * after a key, and the key range of a table to split (the split itself is
+ * src/snapshot_plan.c's). Identifiers are quoted; values (keys, bounds) are
+ * always bound parameters. */
 #include "pg_snapshot_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "log.h"
 #include "pg_binary.h"
 #include "pg_catalog.h"
 
-static char *quoted_table(PGconn *conn, const struct snap_table *t)
+static char *quoted_table(PGconn *conn, const struct wb_snapshot_table *t)
 {
-	char *a = PQescapeIdentifier(conn, t->schema, strlen(t->schema));
-	char *b = PQescapeIdentifier(conn, t->name, strlen(t->name));
+	const struct wb_table *tb = t->table;
+	char *a = PQescapeIdentifier(conn, tb->schema, strlen(tb->schema));
+	char *b = PQescapeIdentifier(conn, tb->name, strlen(tb->name));
 	char *out = NULL;
 	if (a && b && asprintf(&out, "%s.%s", a, b) < 0)
 		out = NULL;
@@ -61,7 +64,7 @@ static char *column_list(PGconn *conn, const struct wb_table *tb,
  * a binary reader, and a key column must also give the text of a chunk
  * boundary's key back cheaply (integers are printed back from their value,
  * other key types come as text). */
-static bool binary_column(const struct snap_table *t, int c)
+static bool binary_column(const struct wb_snapshot_table *t, int c)
 {
 	const struct wb_column *col = &t->table->cols[c];
 	if (!wb_pg_binary_reads(&col->type))
@@ -71,17 +74,19 @@ static bool binary_column(const struct snap_table *t, int c)
 			     col->type.s.logical == WB_L_NONE);
 }
 
-/* Sets t->bin (which columns the COPY reads in binary) and t->binary (any
- * of them); false when out of memory. */
-static bool choose_binary(struct snap_table *t)
+/* Sets cc->bin (which columns the COPY reads in binary) and cc->binary
+ * (any of them); false when out of memory. */
+static bool choose_binary(const struct wb_snapshot_table *t,
+			  struct pg_copy_cols *cc)
 {
 	const struct wb_table *tb = t->table;
-	t->binary = false;
-	t->bin = calloc(tb->ncols > 0 ? (size_t)tb->ncols : 1, sizeof(bool));
-	if (t->bin == NULL)
+	free(cc->bin);
+	cc->binary = false;
+	cc->bin = calloc(tb->ncols > 0 ? (size_t)tb->ncols : 1, sizeof(bool));
+	if (cc->bin == NULL)
 		return false;
 	for (int c = 0; c < tb->ncols; c++)
-		t->binary |= t->bin[c] = binary_column(t, c);
+		cc->binary |= cc->bin[c] = binary_column(t, c);
 	return true;
 }
 
@@ -89,7 +94,8 @@ static bool choose_binary(struct snap_table *t)
  * table). The COPY takes no parameters, so its bounds come from settings
  * that send_chunk_query() sets with bound values; the keyset query binds
  * hi as $2 (after the start key). NULL when out of memory. */
-static char *bounds_sql(const struct part *pt, const char *key, bool copy)
+static char *bounds_sql(const struct wb_snapshot_part *pt, const char *key,
+			bool copy)
 {
 	char *out = NULL;
 	int n;
@@ -122,7 +128,8 @@ static char *bounds_sql(const struct part *pt, const char *key, bool copy)
 int wb_pgsnap_build_sql(struct wb_pg_snapshot *sn, PGconn *conn, int ti,
 			wb_error_t *err)
 {
-	struct snap_table *t = &sn->t[ti];
+	struct wb_snapshot_table *t = wb_snapshot_table(sn->s, ti);
+	struct pg_copy_cols *cc = &sn->cols[ti];
 	const struct wb_table *tb = t->table;
 	char *tbl = quoted_table(conn, t);
 	char *cols = column_list(conn, tb, NULL, tb->ncols, NULL, NULL, false);
@@ -130,11 +137,12 @@ int wb_pgsnap_build_sql(struct wb_pg_snapshot *sn, PGconn *conn, int ti,
 	 * less to produce and us less to read than text; the others are cast
 	 * to text in the COPY's select list */
 	char *copy_cols =
-		choose_binary(t) ? column_list(conn, tb, NULL, tb->ncols, NULL,
-					       t->binary ? t->bin : NULL, false)
-				 : NULL;
+		choose_binary(t, cc)
+			? column_list(conn, tb, NULL, tb->ncols, NULL,
+				      cc->binary ? cc->bin : NULL, false)
+			: NULL;
 	char *keys = NULL, *params = NULL, *order = NULL;
-	const char *format = t->binary ? " (FORMAT binary)" : "";
+	const char *format = cc->binary ? " (FORMAT binary)" : "";
 	int rc = WB_OK;
 	if (tbl == NULL || cols == NULL || copy_cols == NULL)
 		goto nomem;
@@ -151,23 +159,23 @@ int wb_pgsnap_build_sql(struct wb_pg_snapshot *sn, PGconn *conn, int ti,
 			goto nomem;
 	}
 	for (int i = 0; i < t->np; i++) {
-		struct part *pt = &t->parts[i];
+		struct wb_snapshot_part *pt = &t->parts[i];
 		if (t->nkeys == 0) {
 			/* no key to page by: the whole table in one COPY */
-			if (asprintf(&pt->sql_copy,
+			if (asprintf(&pt->sql_start,
 				     "COPY (SELECT %s FROM %s) TO STDOUT%s",
 				     copy_cols, tbl, format) < 0) {
-				pt->sql_copy = NULL;
+				pt->sql_start = NULL;
 				goto nomem;
 			}
 			continue;
 		}
-		/* a split table has one integer key column (wb_pgsnap_split())
-		 */
+		/* a split table has one integer key column
+		 * (wb_snapshot_split()) */
 		char *cb = bounds_sql(pt, order, true);
 		char *nb = bounds_sql(pt, keys, false);
 		int a = cb && nb
-				? asprintf(&pt->sql_copy,
+				? asprintf(&pt->sql_start,
 					   "COPY (SELECT %s FROM %s%s ORDER BY "
 					   "%s) TO STDOUT%s",
 					   copy_cols, tbl, cb, order, format)
@@ -182,7 +190,7 @@ int wb_pgsnap_build_sql(struct wb_pg_snapshot *sn, PGconn *conn, int ti,
 		free(cb);
 		free(nb);
 		if (a < 0)
-			pt->sql_copy = NULL;
+			pt->sql_start = NULL;
 		if (b < 0)
 			pt->sql_next = NULL;
 		if (a < 0 || b < 0)
@@ -201,34 +209,12 @@ done:
 	return rc;
 }
 
-/* One key column, an integer: what wb_pgsnap_split() can divide by value. */
-bool wb_pgsnap_integer_key(const struct snap_table *t)
+int wb_pgsnap_key_range(struct wb_pg_snapshot *sn, PGconn *conn, int ti,
+			bool *range, long long *lo, long long *hi,
+			wb_error_t *err)
 {
-	if (t->nkeys != 1)
-		return false;
-	const struct wb_type *ty = &t->table->cols[t->keycols[0]].type;
-	return !ty->is_array && ty->s.logical == WB_L_NONE &&
-	       (ty->s.kind == WB_T_INT || ty->s.kind == WB_T_LONG);
-}
-
-/* With more than one reader, a table read from its start whose key is one
- * integer column, and that holds at least two chunks, is split into up to
- * parallelism parts of equal key ranges between its smallest and largest
- * key (a gap-free key gives equal row counts), read at once by different
- * readers. The first part is open below and the last above, so the split
- * covers every key whatever the snapshot holds. The parts are recorded in
- * the checkpoint, so a resumed table keeps them. */
-int wb_pgsnap_split(struct wb_pg_snapshot *sn, PGconn *conn,
-		    struct snap_table *t, wb_error_t *err)
-{
-	int want = sn->cfg->source.snapshot_parallelism;
-	struct part *p0 = &t->parts[0];
-	if (want < 2 || t->np != 1 || p0->d_done || p0->d_nkey > 0 ||
-	    p0->d_rows > 0 || !wb_pgsnap_integer_key(t) ||
-	    t->estimate < 2LL * sn->chunk)
-		return WB_OK;
-	if (want > t->estimate / sn->chunk)
-		want = (int)(t->estimate / sn->chunk);
+	const struct wb_snapshot_table *t = wb_snapshot_table(sn->s, ti);
+	*range = false;
 	char *tbl = quoted_table(conn, t);
 	const char *kname = t->table->cols[t->keycols[0]].name;
 	char *k = PQescapeIdentifier(conn, kname, strlen(kname));
@@ -245,49 +231,18 @@ int wb_pgsnap_split(struct wb_pg_snapshot *sn, PGconn *conn,
 	free(sql);
 	if (res == NULL)
 		return err->code;
-	long long lo, hi;
-	bool range = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) &&
-		     wb_pgsnap_int_text(PQgetvalue(res, 0, 0), &lo) &&
-		     wb_pgsnap_int_text(PQgetvalue(res, 0, 1), &hi);
+	*range = PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) &&
+		 wb_snapshot_int_text(PQgetvalue(res, 0, 0), lo) &&
+		 wb_snapshot_int_text(PQgetvalue(res, 0, 1), hi);
 	PQclear(res);
-	uint64_t step = range && hi > lo
-				? ((uint64_t)hi - (uint64_t)lo) / (uint64_t)want
-				: 0;
-	if (step == 0)
-		return WB_OK;
-	struct part *p = calloc((size_t)want, sizeof(*p));
-	if (p == NULL)
-		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-	bool ok = true;
-	for (int i = 0; i < want - 1 && ok; i++) {
-		long long b =
-			(long long)((uint64_t)lo + step * (uint64_t)(i + 1));
-		ok = asprintf(&p[i].hi, "%lld", b) >= 0 &&
-		     (p[i + 1].lo = strdup(p[i].hi)) != NULL;
-		if (!ok)
-			p[i].hi = NULL;
-	}
-	if (!ok) {
-		wb_pgsnap_parts_free(p, want, 0);
-		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-	}
-	pthread_mutex_lock(&sn->mu);
-	wb_pgsnap_parts_free(t->parts, t->np, t->nkeys);
-	t->parts = p;
-	t->np = want;
-	t->gen++;
-	pthread_mutex_unlock(&sn->mu);
-	wb_info("postgres",
-		"snapshot of %s: split into %d parts by %s (%lld to %lld) "
-		"for %d readers",
-		t->full, want, kname, lo, hi, want);
 	return WB_OK;
 }
 
 /* The bounds of a part's COPY, as settings of the reader's transaction
  * (values bound, not pasted into the COPY). */
-int wb_pgsnap_set_bounds(struct snap_table *t, struct part *pt,
-			 struct reader *r, wb_error_t *err)
+int wb_pgsnap_set_bounds(const struct wb_snapshot_table *t,
+			 const struct wb_snapshot_part *pt, struct reader *r,
+			 wb_error_t *err)
 {
 	const char *params[2] = {pt->lo ? pt->lo : "", pt->hi ? pt->hi : ""};
 	PGresult *res = wb_pg_query(

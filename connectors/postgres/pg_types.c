@@ -19,6 +19,7 @@
  * WB_VAL_UNREPRESENTABLE. */
 #include "pg_types.h"
 #include "pg_oids.h"
+#include "valconv.h"
 
 #include <limits.h>
 #include <locale.h>
@@ -42,8 +43,6 @@ static const struct {
 	{1185, OID_TIMESTAMPTZ}, {1231, OID_NUMERIC}, {2951, OID_UUID},
 	{3807, OID_JSONB},
 };
-
-#define USECS_PER_DAY INT64_C(86400000000)
 
 /* Internal result of a conversion: the text is a value the server can hold
  * but the Avro type cannot (NaN in a decimal, an infinite or out-of-range
@@ -266,8 +265,6 @@ static const char *type_name(const struct wb_scalar_type *s, char *buf,
 	}
 }
 
-static size_t utf8_sanitize(const uint8_t *p, size_t n, uint8_t *dst);
-
 /* Fills err with `invalid value for <type>: "<text>"[ (<why>)]`; the text is
  * cut to 40 bytes and made valid UTF-8 so that log lines stay readable. */
 static int bad_value(wb_error_t *err, const struct wb_scalar_type *s,
@@ -282,7 +279,8 @@ static int bad_value(wb_error_t *err, const struct wb_scalar_type *s,
 		while (cut > 0 && ((uint8_t)text[cut] & 0xc0) == 0x80)
 			cut--;
 	}
-	size_t m = cut ? utf8_sanitize((const uint8_t *)text, cut, shown) : 0;
+	size_t m =
+		cut ? wb_utf8_sanitize((const uint8_t *)text, cut, shown) : 0;
 	for (size_t i = 0; i < m; i++)
 		if (shown[i] < 0x20 || shown[i] == 0x7f)
 			shown[i] = '?';
@@ -294,131 +292,12 @@ static int bad_value(wb_error_t *err, const struct wb_scalar_type *s,
 		why ? why : "", why ? ")" : "");
 }
 
-/* ---- UTF-8 ------------------------------------------------------------- */
-
-/* Length of the well-formed sequence at p[0] (*ok = 1), or of its maximal
- * ill-formed subpart (*ok = 0), per Unicode "U+FFFD Substitution of Maximal
- * Subparts" — the same replacement Python and browsers make. */
-static size_t utf8_seq(const uint8_t *p, size_t n, int *ok)
-{
-	uint8_t c = p[0];
-	size_t need;
-	uint8_t lo = 0x80, hi = 0xbf;
-	if (c < 0x80) {
-		*ok = 1;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		need = 1;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		need = 2;
-		if (c == 0xe0)
-			lo = 0xa0;
-		else if (c == 0xed)
-			hi = 0x9f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		need = 3;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;
-	} else {
-		*ok = 0;
-		return 1;
-	}
-	for (size_t k = 1; k <= need; k++) {
-		if (k >= n || p[k] < lo || p[k] > hi) {
-			*ok = 0;
-			return k;
-		}
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	*ok = 1;
-	return need + 1;
-}
-
-/* Offset of the first ill-formed sequence, or n when p is valid UTF-8. */
-static size_t utf8_first_invalid(const uint8_t *p, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		/* ASCII runs are the common case: 8 bytes at a time. */
-		while (i + 8 <= n) {
-			uint64_t w;
-			memcpy(&w, p + i, 8);
-			if (w & UINT64_C(0x8080808080808080))
-				break;
-			i += 8;
-		}
-		if (i >= n)
-			break;
-		int ok;
-		size_t k = utf8_seq(p + i, n - i, &ok);
-		if (!ok)
-			return i;
-		i += k;
-	}
-	return n;
-}
-
-/* Copies p to dst replacing each ill-formed subpart with U+FFFD; dst must
- * hold 3 * n bytes. Returns the bytes written. */
-static size_t utf8_sanitize(const uint8_t *p, size_t n, uint8_t *dst)
-{
-	size_t i = 0, o = 0;
-	while (i < n) {
-		int ok;
-		size_t k = utf8_seq(p + i, n - i, &ok);
-		if (ok) {
-			memcpy(dst + o, p + i, k);
-			o += k;
-		} else {
-			dst[o++] = 0xef;
-			dst[o++] = 0xbf;
-			dst[o++] = 0xbd;
-		}
-		i += k;
-	}
-	return o;
-}
+/* ---- strings ----------------------------------------------------------- */
 
 static int to_string(const char *text, size_t len, struct wb_arena *a,
 		     struct wb_value *out, wb_error_t *err)
 {
-	const uint8_t *p = (const uint8_t *)text;
-	size_t bad = utf8_first_invalid(p, len);
-	uint8_t *d;
-	size_t n;
-	if (bad == len) {
-		d = wb_arena_dup(a, p, len);
-		n = len;
-	} else {
-		size_t need = bad, i = bad;
-		while (i < len) {
-			int ok;
-			size_t k = utf8_seq(p + i, len - i, &ok);
-			need += ok ? k : 3;
-			i += k;
-		}
-		d = need <= UINT32_MAX ? wb_arena_alloc(a, need) : NULL;
-		if (d != NULL) {
-			memcpy(d, p, bad);
-			n = bad + utf8_sanitize(p + bad, len - bad, d + bad);
-		} else {
-			n = need;
-		}
-	}
-	if (n > UINT32_MAX)
-		return wb_error_set(err, WB_ERR_TYPE,
-				    "string value of %zu bytes is too long", n);
-	if (d == NULL)
-		return wb_error_set(err, WB_ERR_NOMEM,
-				    "out of memory copying a %zu-byte string",
-				    n);
-	out->u.b.p = d;
-	out->u.b.n = (uint32_t)n;
-	return 0;
+	return wb_utf8_value((const uint8_t *)text, len, a, out, err);
 }
 
 /* ---- numbers ----------------------------------------------------------- */
@@ -536,41 +415,6 @@ static int parse_floating(const char *p, size_t n, int is_float,
 	return end == z + n ? 0 : -1;
 }
 
-/* Two's-complement, big-endian, minimal length encoding of ±mag, where mag
- * is a big-endian magnitude without leading zero bytes (mlen 0 = zero).
- * dst must hold mlen + 1 bytes. Returns the length written. */
-static size_t encode_signed(const uint8_t *mag, size_t mlen, int neg,
-			    uint8_t *dst)
-{
-	if (mlen == 0) {
-		dst[0] = 0;
-		return 1;
-	}
-	if (!neg) {
-		size_t o = 0;
-		if (mag[0] & 0x80)
-			dst[o++] = 0;
-		memcpy(dst + o, mag, mlen);
-		return o + mlen;
-	}
-	/* 2^(8*mlen) - mag, then one more 0xff byte if the sign bit came out
-	 * clear (mag > 2^(8*mlen-1)). No shorter form exists because mag has
-	 * no leading zero byte. */
-	uint8_t *t = dst + 1;
-	unsigned carry = 1;
-	for (size_t i = mlen; i-- > 0;) {
-		unsigned v = (unsigned)(uint8_t)~mag[i] + carry;
-		t[i] = (uint8_t)v;
-		carry = v >> 8;
-	}
-	if (t[0] & 0x80) {
-		memmove(dst, t, mlen);
-		return mlen;
-	}
-	dst[0] = 0xff;
-	return mlen + 1;
-}
-
 static int to_decimal(const struct wb_scalar_type *s, int is_array,
 		      const char *p, size_t n, struct wb_arena *a,
 		      struct wb_value *out, wb_error_t *err)
@@ -578,113 +422,16 @@ static int to_decimal(const struct wb_scalar_type *s, int is_array,
 	/* NaN and infinities have no Avro decimal form */
 	if (eq(p, n, "NaN") || eq(p, n, "Infinity") || eq(p, n, "-Infinity"))
 		return UNREP;
-	size_t i = 0;
-	int neg = 0;
-	if (i < n && (p[i] == '-' || p[i] == '+'))
-		neg = p[i++] == '-';
-	size_t int_start = i;
-	while (i < n && is_digit(p[i]))
-		i++;
-	size_t int_end = i, frac_start = i, frac_end = i;
-	if (i < n && p[i] == '.') {
-		frac_start = ++i;
-		while (i < n && is_digit(p[i]))
-			i++;
-		frac_end = i;
-	}
-	if (i != n || (int_end == int_start && frac_end == frac_start))
-		return bad_value(err, s, is_array, p, n, NULL);
-	size_t nfrac = frac_end - frac_start;
-	size_t scale = s->scale > 0 ? (size_t)s->scale : 0;
-	if (nfrac > scale) /* a value the typmod would not let in */
-		return UNREP;
-	size_t pad = scale - nfrac;
-
-	/* The unscaled value's digits: integer part without leading zeros,
-	 * the fraction, then pad zeros. */
-	while (int_start < int_end && p[int_start] == '0')
-		int_start++;
-	if (int_start == int_end)
-		while (frac_start < frac_end && p[frac_start] == '0')
-			frac_start++;
-	size_t nint = int_end - int_start;
-	nfrac = frac_end - frac_start;
-	size_t ndig = nint + nfrac;
-	if (ndig == 0) {
-		uint8_t *d = wb_arena_alloc(a, 1);
-		if (d == NULL)
-			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-		d[0] = 0;
-		out->u.b.p = d;
-		out->u.b.n = 1;
+	switch (wb_decimal_from_text(p, n, s->precision, s->scale, a, out)) {
+	case WB_DEC_OK:
 		return 0;
-	}
-	ndig += pad;
-	if (s->precision > 0 && ndig > (size_t)s->precision)
+	case WB_DEC_NOFIT: /* a value the typmod would not let in */
 		return UNREP;
-
-	uint8_t magbuf[16];
-	uint8_t *mag = magbuf;
-	size_t mlen;
-	if (ndig <= 19) {
-		uint64_t v = 0;
-		for (size_t k = int_start; k < int_end; k++)
-			v = v * 10 + (unsigned)(p[k] - '0');
-		for (size_t k = frac_start; k < frac_end; k++)
-			v = v * 10 + (unsigned)(p[k] - '0');
-		for (size_t k = 0; k < pad; k++)
-			v *= 10;
-		mlen = 0;
-		for (int sh = 56; sh >= 0; sh -= 8)
-			if (mlen > 0 || (v >> sh) & 0xff)
-				magbuf[mlen++] = (uint8_t)(v >> sh);
-	} else {
-		/* Base 10 → base 2^32 limbs (little-endian), 9 digits at a
-		 * time; each chunk adds < 30 bits, so chunks + 1 limbs do. */
-		size_t nchunks = (ndig + 8) / 9;
-		uint32_t *limb = wb_arena_alloc(a, (nchunks + 1) * 4);
-		mag = wb_arena_alloc(a, (nchunks + 1) * 4);
-		if (limb == NULL || mag == NULL)
-			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-		size_t nl = 0, seen = 0;
-		uint32_t chunk = 0, mul = 1;
-		for (size_t k = 0; k < ndig; k++) {
-			unsigned d;
-			if (k < nint)
-				d = (unsigned)(p[int_start + k] - '0');
-			else if (k < nint + nfrac)
-				d = (unsigned)(p[frac_start + k - nint] - '0');
-			else
-				d = 0;
-			chunk = chunk * 10 + d;
-			mul *= 10;
-			if (++seen == 9 || k + 1 == ndig) {
-				uint64_t carry = chunk;
-				for (size_t l = 0; l < nl; l++) {
-					uint64_t t =
-						(uint64_t)limb[l] * mul + carry;
-					limb[l] = (uint32_t)t;
-					carry = t >> 32;
-				}
-				if (carry)
-					limb[nl++] = (uint32_t)carry;
-				seen = 0;
-				chunk = 0;
-				mul = 1;
-			}
-		}
-		mlen = 0;
-		for (size_t l = nl; l-- > 0;)
-			for (int sh = 24; sh >= 0; sh -= 8)
-				if (mlen > 0 || (limb[l] >> sh) & 0xff)
-					mag[mlen++] = (uint8_t)(limb[l] >> sh);
-	}
-	uint8_t *d = wb_arena_alloc(a, mlen + 1);
-	if (d == NULL)
+	case WB_DEC_NOMEM:
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-	out->u.b.p = d;
-	out->u.b.n = (uint32_t)encode_signed(mag, mlen, neg, d);
-	return 0;
+	default:
+		return bad_value(err, s, is_array, p, n, NULL);
+	}
 }
 
 static int hexval(char c)
@@ -747,27 +494,6 @@ static int to_bytes(const struct wb_scalar_type *s, int is_array, const char *p,
 }
 
 /* ---- dates and times --------------------------------------------------- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (astronomical year:
- * 1 BC is year 0). H. Hinnant's days_from_civil. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int days_in_month(int64_t y, int m)
-{
-	static const int dim[12] = {31, 28, 31, 30, 31, 30,
-				    31, 31, 30, 31, 30, 31};
-	if (m == 2 && (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		return 29;
-	return dim[m - 1];
-}
 
 /* Reads exactly k digits at p[*i]. */
 static int digits_n(const char *p, size_t n, size_t *i, int k, int *out)
@@ -854,7 +580,7 @@ static int check_ymd(int64_t *y, int m, int d, int bc)
 		return -1;
 	if (bc)
 		*y = 1 - *y;
-	if (m < 1 || m > 12 || d < 1 || d > days_in_month(*y, m))
+	if (m < 1 || m > 12 || d < 1 || d > wb_days_in_month(*y, m))
 		return -1;
 	return 0;
 }
@@ -872,7 +598,7 @@ static int to_date(const struct wb_scalar_type *s, int is_array, const char *p,
 	int bc = parse_era(p, n, &i);
 	if (i != n || check_ymd(&y, m, d, bc))
 		return bad_value(err, s, is_array, p, n, NULL);
-	int64_t days = days_from_civil(y, m, d);
+	int64_t days = wb_days_from_civil(y, m, d);
 	if (days < INT32_MIN || days > INT32_MAX)
 		return UNREP;
 	out->u.i = days;
@@ -931,12 +657,10 @@ static int to_timestamp(const struct wb_scalar_type *s, int is_array,
 	int bc = parse_era(p, n, &i);
 	if (i != n || check_ymd(&y, m, d, bc))
 		return bad_value(err, s, is_array, p, n, NULL);
-	/* in 128 bits: the local time may pass the range the UTC one is in */
-	__int128 w =
-		(__int128)days_from_civil(y, m, d) * USECS_PER_DAY + us - off;
-	if (w < INT64_MIN || w > INT64_MAX)
+	int64_t w;
+	if (!wb_micros_from_civil(y, m, d, us, off, &w))
 		return UNREP; /* past a long of microseconds since 1970 */
-	out->u.i = (int64_t)w;
+	out->u.i = w;
 	return 0;
 }
 

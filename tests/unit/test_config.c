@@ -298,6 +298,8 @@ static void test_syntax_errors(void)
 
 static void test_key_errors(void)
 {
+	expect_error("mysql_unknown_key.yaml",
+		     ":5: source: unknown key \"dsn\" for type mysql");
 	expect_error("unknown_top.yaml",
 		     ":3: unknown key \"sourse\" (did you mean \"source\"?)");
 	expect_error("unknown_source.yaml",
@@ -413,17 +415,14 @@ static void test_mysql_extra(void)
 	CHECK(c->source.dsn == NULL);
 	CHECK_INT(c->source.ntables, 1);
 	CHECK_STR(c->source.tables[0], "erp.*");
-	CHECK_INT(n, 8);
+	CHECK_INT(n, 7);
 	CHECK_STR(wb_config_extra(kv, n, "host"), "127.0.0.1");
 	CHECK_STR(wb_config_extra(kv, n, "port"), "3306");
 	CHECK_STR(wb_config_extra(kv, n, "user"), "waybill");
 	CHECK_STR(wb_config_extra(kv, n, "password"), SECRET);
 	CHECK_STR(wb_config_extra(kv, n, "server_id"), "4242");
-	CHECK_STR(wb_config_extra(kv, n, "database"), "erp,crm");
-	CHECK_STR(wb_config_extra(kv, n, "tracking.public.stock_move.mode"),
-		  "timestamp+incrementing");
-	CHECK_STR(wb_config_extra(kv, n, "tracking.public.stock_move.lag"),
-		  "5s");
+	CHECK_STR(wb_config_extra(kv, n, "ssl_mode"), "required");
+	CHECK_STR(wb_config_extra(kv, n, "heartbeat"), "2s");
 	wb_config_free(c);
 }
 

@@ -1,0 +1,151 @@
+/* my_source_int.h — the MySQL/MariaDB source's state, shared by its files:
+ * my_source.c (ops, positions, checkpoint state), my_stream.c (the binlog
+ * dump: starting it, reading packets, dispatching events), my_tables.c
+ * (table maps to table shapes, information_schema). Not a public
+ * interface. */
+#ifndef WB_MY_SOURCE_INT_H
+#define WB_MY_SOURCE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <mysql.h>
+
+#include "binlog_event.h"
+#include "binlog_tablemap.h"
+#include "buf.h"
+#include "change.h"
+#include "source.h"
+
+#define MY_COMMIT_ORDINAL UINT64_MAX
+
+/* A position's major: epoch (8 bits: +1 each time the pipeline moved to
+ * another server), binlog file sequence number (24 bits), offset of the
+ * transaction's first event in that file (32 bits). */
+static inline uint64_t wb_my_major(unsigned epoch, uint32_t seq, uint32_t off)
+{
+	return ((uint64_t)(epoch & 0xff) << 56) |
+	       ((uint64_t)(seq & 0xffffff) << 32) | off;
+}
+static inline unsigned wb_my_major_epoch(uint64_t m)
+{
+	return (unsigned)(m >> 56);
+}
+static inline uint32_t wb_my_major_seq(uint64_t m)
+{
+	return (uint32_t)((m >> 32) & 0xffffff);
+}
+static inline uint32_t wb_my_major_off(uint64_t m)
+{
+	return (uint32_t)m;
+}
+
+/* The current map of one table id. */
+struct my_tentry {
+	uint64_t table_id;
+	struct wb_my_tablemap *tm;
+	bool captured;
+	struct wb_table *table; /* captured: the shape changes are typed
+				   with (one reference) */
+	struct wb_type *types;	/* captured: tm->ncols types */
+	uint64_t used;		/* for eviction */
+};
+
+/* A transaction emitted and not yet known durable: its GTID, applied to
+ * the durable GTID state once the checkpoint passes its commit. */
+struct my_pending {
+	uint64_t major;
+	char gtid[96];
+};
+
+struct my_source {
+	struct wb_source base;
+	MYSQL *dump; /* the binlog dump connection */
+	MYSQL *meta; /* catalog queries */
+	bool mariadb;
+	uint32_t replica_id;  /* our server_id in the dump command */
+	uint32_t server_id;   /* @@server_id of the server we read */
+	char server_uuid[64]; /* MySQL @@server_uuid, "" on MariaDB */
+	int heartbeat_ms;
+	bool checksum;	/* @@binlog_checksum is CRC32 */
+	bool gtid_mode; /* MySQL: gtid_mode ON; MariaDB: always */
+
+	/* stream state (source thread) */
+	struct wb_my_format fmt;
+	char file_base[256];
+	uint32_t file_seq;
+	unsigned epoch;
+	bool in_txn; /* between a transaction's first event and its end */
+	bool explicit_begin; /* its BEGIN was seen */
+	uint64_t txn_major;
+	uint64_t ordinal;
+	int64_t commit_ts_us;
+	char txn_gtid[96];
+	bool txn_emitted; /* BEGIN change emitted */
+	struct my_tentry *tables;
+	int ntables, captables;
+	uint64_t use_clock;
+	struct wb_buf scratch;
+	struct wb_my_payload_reader *payload;
+	bool caught_up;
+	atomic_bool caught_up_shared;
+	long long last_data_ms;
+	wb_position_t last_pos;	   /* last change produced */
+	wb_position_t replay_upto; /* drop what is at or below (reconnect) */
+	/* after a move to another server: drop the first ordinals of the
+	 * transaction with this GTID (they were delivered from the old one) */
+	char replay_gtid[96];
+	uint64_t replay_ordinal;
+	uint64_t replay_major; /* its major on this server, once seen */
+	bool stream_open;
+
+	/* durable state (any thread, under mu) */
+	pthread_mutex_t mu;
+	wb_position_t durable_pos;
+	char *durable_gtid; /* GTID state after the last durable commit */
+	char durable_txn_gtid[96]; /* GTID of a transaction the durable
+				      position is inside of, "" if none */
+	struct my_pending *pend;
+	size_t npend, cappend, pend_head;
+	char *state_file_base; /* file base name for the checkpoint */
+	/* where this run's stream began, for a checkpoint written before
+	 * any change was produced (its position is then zero) */
+	char start_file[300];
+	uint32_t start_off;
+	unsigned state_epoch;
+	uint32_t state_server_id;
+	char state_server_uuid[64];
+	bool finished;
+};
+
+/* my_stream.c */
+/* Starts the dump after pos (its transaction's first event, by
+ * file:offset) or, when gtid is not NULL, after the GTID state gtid. */
+int wb_mysrc_start_dump(struct my_source *s, const char *file, uint32_t off,
+			const char *gtid, wb_error_t *err);
+/* Reads events into b (see wb_source_ops.poll). */
+int wb_mysrc_poll(struct my_source *s, struct wb_batch *b, size_t target_bytes,
+		  int timeout_ms, wb_error_t *err);
+/* Applies GTIDs (text) to a GTID state text (MariaDB "d-s-n,...", MySQL
+ * "uuid:1-5,..."); returns the malloc'd new state, or NULL with err. */
+char *wb_mysrc_gtid_apply(bool mariadb, const char *state,
+			  const char *const *gtids, size_t n, wb_error_t *err);
+
+/* my_tables.c */
+/* The entry for a TABLE_MAP event (reused when the same map comes again);
+ * NULL with err on failure (a definition that does not match the event
+ * stops the pipeline). */
+struct my_tentry *wb_mysrc_table_map(struct my_source *s,
+				     const struct wb_my_event *ev,
+				     wb_error_t *err);
+struct my_tentry *wb_mysrc_table_find(struct my_source *s, uint64_t id);
+void wb_mysrc_tables_clear(struct my_source *s);
+/* The shape of db.table from information_schema (for `waybill schema`
+ * and snapshots); NULL with err. */
+struct wb_table *wb_mysrc_describe_table(struct my_source *s, const char *db,
+					 const char *name, wb_error_t *err);
+
+#endif
