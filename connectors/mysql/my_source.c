@@ -126,6 +126,13 @@ static int server_facts(struct my_source *s, wb_error_t *err)
 		goto done;
 	}
 	s->checksum = row[4] && strcmp(row[4], "CRC32") == 0;
+	{
+		wb_error_t ignored;
+		char *m = wb_my_scalar(s->meta, "SELECT @@binlog_row_metadata",
+				       &ignored);
+		s->meta_full = m && strcmp(m, "FULL") == 0;
+		free(m);
+	}
 	s->server_uuid[0] = '\0';
 	s->gtid_mode = s->mariadb;
 	if (!s->mariadb) {

@@ -84,6 +84,7 @@ struct my_source {
 	int heartbeat_ms;
 	bool checksum;	/* @@binlog_checksum is CRC32 */
 	bool gtid_mode; /* MySQL: gtid_mode ON; MariaDB: always */
+	bool meta_full; /* binlog_row_metadata is FULL */
 
 	/* stream state (source thread) */
 	struct wb_my_format fmt;

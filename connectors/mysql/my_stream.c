@@ -13,6 +13,7 @@
  * and COMMIT (major, MY_COMMIT_ORDINAL). Resuming at that offset reads
  * the whole transaction again and drops what was delivered. */
 #include <errno.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <mysqld_error.h>
 #include <poll.h>
@@ -363,6 +364,83 @@ static bool query_is(const struct wb_my_query *q, const char *word)
 	return q->sql_len == n && strncasecmp(q->sql, word, n) == 0;
 }
 
+/* A statement that may change a table's definition (by its first word). */
+static bool schema_ddl(const struct wb_my_query *q)
+{
+	static const char *const words[] = {"ALTER", "CREATE", "DROP", "RENAME",
+					    NULL};
+	size_t i = 0;
+	while (i < q->sql_len && (q->sql[i] == ' ' || q->sql[i] == '\n' ||
+				  q->sql[i] == '\t' || q->sql[i] == '('))
+		i++;
+	for (int w = 0; words[w]; w++) {
+		size_t n = strlen(words[w]);
+		if (q->sql_len - i >= n &&
+		    strncasecmp(q->sql + i, words[w], n) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Whether the statement may touch a captured database: its default
+ * database, or a captured database's name in its text (no parser: a
+ * false alarm costs a check, a miss is what FULL metadata prevents). */
+static bool touches_captured(struct my_source *s, const struct wb_my_query *q)
+{
+	const struct wb_source_config *sc = &s->base.cfg->source;
+	char db[256], sql[4096];
+	snprintf(db, sizeof(db), "%.*s", (int)q->db_len, q->db);
+	snprintf(sql, sizeof(sql), "%.*s", (int)q->sql_len, q->sql);
+	for (int i = 0; i < sc->ntables; i++) {
+		char pat[256];
+		const char *dot = strchr(sc->tables[i], '.');
+		size_t n = dot ? (size_t)(dot - sc->tables[i])
+			       : strlen(sc->tables[i]);
+		snprintf(pat, sizeof(pat), "%.*s", (int)n, sc->tables[i]);
+		if (fnmatch(pat, db, 0) == 0 || wb_config_is_glob(pat) ||
+		    strcasestr(sql, pat) != NULL)
+			return true;
+	}
+	return false;
+}
+
+/* A table definition changed at this statement and the binlog does not
+ * name columns (binlog_row_metadata is not FULL): information_schema
+ * describes the tables as they are now, which is as they are right after
+ * this statement only if nothing was written after it. Then the table maps
+ * are read again; otherwise waybill stops rather than guess. */
+static int ddl_barrier(struct my_source *s, const struct wb_my_event *ev,
+		       const struct wb_my_query *q, wb_error_t *err)
+{
+	MYSQL_RES *r = wb_my_query(s->meta, "SHOW MASTER STATUS", err);
+	if (r == NULL)
+		return err->code;
+	MYSQL_ROW row = mysql_fetch_row(r);
+	bool at_end = false;
+	if (row && row[0] && row[1]) {
+		const char *dot = strrchr(row[0], '.');
+		uint32_t seq = dot ? (uint32_t)strtoul(dot + 1, NULL, 10) : 0;
+		at_end = seq == s->file_seq &&
+			 strtoul(row[1], NULL, 10) == ev->log_pos;
+	}
+	mysql_free_result(r);
+	if (at_end) {
+		wb_mysrc_tables_clear(s);
+		return WB_OK;
+	}
+	int rc = wb_error_set(
+		err, WB_ERR_RUNTIME,
+		"a table definition changed at %s.%06u:%u (%.*s) while waybill "
+		"was behind the server, and without binlog_row_metadata=FULL "
+		"the columns of the events after it cannot be known for sure: "
+		"set binlog_row_metadata=FULL on the server and run once with "
+		"`waybill run --resnapshot`",
+		s->file_base, s->file_seq, event_start(ev),
+		q->sql_len > 120 ? 120 : (int)q->sql_len, q->sql);
+	err->retriable = false;
+	return rc;
+}
+
 static int on_query(struct my_source *s, struct wb_batch *b,
 		    const struct wb_my_event *ev, uint32_t start,
 		    wb_error_t *err)
@@ -383,6 +461,9 @@ static int on_query(struct my_source *s, struct wb_batch *b,
 	 * explicit BEGIN it is a transaction of its own */
 	wb_info("mysql", "statement skipped (%.*s): %.*s", (int)q.db_len, q.db,
 		q.sql_len > 200 ? 200 : (int)q.sql_len, q.sql);
+	if (!s->meta_full && schema_ddl(&q) && touches_captured(s, &q) &&
+	    (rc = ddl_barrier(s, ev, &q, err)))
+		return rc;
 	if (!s->in_txn)
 		txn_start(s, ev, start);
 	if (!s->explicit_begin) {
