@@ -119,6 +119,15 @@ def test():
     log("server crashed and started again")
     time.sleep(2)
     check(proc.alive(), "waybill rides through a server crash", proc.stderr()[-3000:])
+    # a server that stops answering (no reset, no heartbeat): the stream
+    # is presumed dead after three heartbeats and connected again
+    db.proc.send_signal(signal.SIGSTOP)
+    time.sleep(5)
+    db.proc.send_signal(signal.SIGCONT)
+    wait_until(lambda: "presumed dead" in proc.stderr(), 30, "the silent connection noticed")
+    db.sql("INSERT INTO app.acct VALUES (20000000, 0, 'after the silence')")
+    time.sleep(2)
+    check(proc.alive(), "waybill rides through a silent server", proc.stderr()[-3000:])
     check_eq(proc.kill(signal.SIGTERM), 0, "exit code on SIGTERM")
     err = proc.stderr()
     check("connection lost" in err.lower() or "outage" in err.lower(), "the outage is logged", err[-3000:])
