@@ -1,0 +1,138 @@
+/* expr.h — the mapping expression language: small, statically typed,
+ * always terminating. Parsed and type-checked once at start-up against a
+ * table's columns, compiled into a tree of closures, evaluated per row
+ * without allocation outside the caller's arena.
+ *
+ * Types: bool, int (int64), decimal(p,s) (exact, p <= 38), string (UTF-8),
+ * date, timestamp (UTC microseconds); every value may be NULL. SQL NULL
+ * semantics: an operator with a NULL operand gives NULL; `and`/`or` are
+ * three-valued; `coalesce(a, b, ...)` and `a ?? b` give the first non-NULL.
+ *
+ * Names: `before.<column>`, `after.<column>` (the change's images; a
+ * column the source did not send is NULL here, see wb_expr_compile's
+ * before_complete), `op` ('c', 'u', 'd', 'r', 't'), `source.table`,
+ * `source.schema`, `source.db`, `source.position`, `source.ts` (commit
+ * time, timestamp). Literals: 'text' ('' escapes a quote), 123, 12.50
+ * (decimal(4,2)), true, false, null, date '2024-03-01', timestamp
+ * '2024-03-01 10:00:00Z'.
+ *
+ * Operators (by precedence, lowest first): `??`; or; and; not; = != < <=
+ * > >= (same-type operands; int and decimal compare exactly); || (string
+ * concatenation); + -; * / %; unary -. Decimal arithmetic is exact: +, -
+ * give scale max(s1, s2), * gives s1 + s2, / gives max(s1, s2) + 6 digits
+ * rounded half-even; a result past 38 digits is an overflow (a run-time
+ * failure). int op decimal is decimal; int / int is decimal.
+ *
+ * Functions: coalesce(a, ...), if(c, a, b), case(c1, v1, c2, v2, ...,
+ * default), map(x, {'k': v, ...}, default: v) or map(x, {...},
+ * default: dlq) (an unknown key is a run-time failure), upper, lower,
+ * trim, ltrim, rtrim, substring(s, start, len) (1-based, in characters),
+ * length, concat(a, ...), replace(s, from, to), starts_with, ends_with,
+ * contains, matches(s, 'regex') (a regular expression matched in linear
+ * time: no backreferences), decimal(x, p, s[, 'half_even' | 'half_up' |
+ * 'down' | 'up']) (rounding named when scale shrinks: a cast that would
+ * have to round without one is a type error), int(x) (from text or a
+ * decimal without fraction: else a run-time failure), string(x), date(x),
+ * timestamp(x[, 'Europe/Berlin']) (text or a local timestamp column:
+ * the zone is required for a local timestamp), now(), abs(x),
+ * round(x, s[, mode]).
+ *
+ * Fallible operations — casts from text, int(), division (by zero),
+ * map(..., default: dlq), overflow — fail at run time with a reason; the
+ * mapping sends such a change to the dead-letter stream. */
+#ifndef WB_EXPR_H
+#define WB_EXPR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "change.h"
+#include "table.h"
+
+enum wb_xkind {
+	WB_X_BOOL,
+	WB_X_INT,
+	WB_X_DECIMAL,
+	WB_X_STRING,
+	WB_X_DATE,
+	WB_X_TIMESTAMP,
+	WB_X_NULLTYPE, /* the type of a bare `null` literal */
+};
+
+struct wb_xtype {
+	uint8_t kind;	/* enum wb_xkind */
+	uint8_t precision; /* decimal */
+	uint8_t scale;	   /* decimal */
+	bool nullable;	   /* may evaluate to NULL */
+};
+
+/* A value. Decimals: unscaled 128-bit integer at the type's scale.
+ * Strings point into the change's batch arena or the evaluation arena. */
+struct wb_xval {
+	bool null;
+	union {
+		bool b;
+		int64_t i;
+		__int128 d;
+		int32_t date; /* days since 1970-01-01 */
+		int64_t ts;   /* microseconds since the epoch, UTC */
+		struct {
+			const char *p;
+			uint32_t n;
+		} s;
+	} u;
+};
+
+/* Where a problem is, for messages: 1-based line and column within the
+ * expression text, offset by the caller to the file's coordinates. */
+struct wb_expr_diag {
+	int line;
+	int column;
+	char message[400];
+};
+
+struct wb_expr;
+
+/* Compiles text against table's columns (before./after. names must be
+ * columns of it; their types come from the wb_type of the column).
+ * `want`: the type the result must convert to without loss (NULL: any);
+ * a nullable result where want is not nullable is accepted only when
+ * `allow_null` (the caller then treats NULL at run time as a failure).
+ * `before_complete`: whether the source sends every column in the before
+ * image; when false, a reference to before.<non-key column> is an error
+ * that names it. `fallible_ok`: whether run-time failures are acceptable
+ * (they go to dead letters); when false, an unhandled fallible operation
+ * is an error naming it. Returns NULL with diag filled on error. */
+struct wb_expr *wb_expr_compile(const char *text, const struct wb_table *table,
+				const struct wb_xtype *want, bool allow_null,
+				bool before_complete, bool fallible_ok,
+				struct wb_expr_diag *diag);
+
+/* The result's type. */
+const struct wb_xtype *wb_expr_type(const struct wb_expr *e);
+
+void wb_expr_free(struct wb_expr *e); /* accepts NULL */
+
+/* What an evaluation reads: the change (its table must be the table the
+ * expression was compiled for, or a version with the same columns) and
+ * the source's position text. */
+struct wb_expr_row {
+	const struct wb_change *change;
+	const char *position;
+	int64_t now_us; /* now(): one value per change */
+};
+
+/* Evaluates e into out (strings may point into `a`). Returns 0, or -1
+ * with `reason` set (a static or arena string naming the failure:
+ * "division by zero", "overflow", "'X' is not a number", "no mapping for
+ * 'Q'"). Never allocates outside a. */
+int wb_expr_eval(const struct wb_expr *e, const struct wb_expr_row *row,
+		 struct wb_arena *a, struct wb_xval *out, const char **reason);
+
+/* Decimal text of v at scale (for messages, tests and the DLQ), into buf;
+ * returns the length. */
+size_t wb_xdecimal_text(__int128 v, int scale, char *buf, size_t n);
+
+#endif
