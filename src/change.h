@@ -50,6 +50,7 @@ struct wb_change {
  * freed by the sink thread. */
 struct wb_batch {
 	struct wb_batch *next; /* queue link */
+	size_t queued_bytes;   /* wb_batch_bytes when pushed (queue.c) */
 	uint32_t n;
 	uint32_t cap;
 	struct wb_change *changes;

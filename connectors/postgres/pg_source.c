@@ -392,6 +392,28 @@ static int take_request(struct pg_source *s, bool *taken, wb_error_t *err)
 	return rc;
 }
 
+/* pg_wire's before_big: a message larger than a batch is read once the
+ * pipeline has room for it beside what the queue and the sink hold (one
+ * such row in memory at a time); the stream is kept alive meanwhile. */
+static int wait_memory(void *arg, size_t n, wb_error_t *err)
+{
+	struct pg_source *s = arg;
+	if (s->base.room == NULL)
+		return 0;
+	for (;;) {
+		int r = s->base.room(s->base.room_opaque, n, 1000);
+		if (r > 0)
+			return 0;
+		if (r < 0) {
+			s->mem_wait = true; /* stopping: read it next time */
+			return 1;
+		}
+		if (wb_clock_mono_ms() - s->last_status_ms >= 1000 &&
+		    send_status(s, false, err) != WB_OK)
+			return -1;
+	}
+}
+
 /* START_REPLICATION sent on repl's socket itself and its answer read
  * there, so that libpq buffers no byte of the stream (pg_wire.h). libpq is
  * idle before (it read its last result to ReadyForQuery), and so after a
@@ -402,6 +424,8 @@ static int start_raw(struct pg_source *s, const char *sql, wb_error_t *err)
 	int rc = wb_pg_wire_init(&s->wire, PQsocket(s->repl), err);
 	if (rc == WB_OK)
 		rc = wb_pg_wire_send(&s->wire, 'Q', sql, strlen(sql) + 1, err);
+	s->wire.before_big = wait_memory;
+	s->wire.before_big_arg = s;
 	long long deadline = wb_clock_mono_ms() + 60000;
 	while (rc == WB_OK) {
 		uint8_t type;
@@ -1297,6 +1321,10 @@ static int poll_stream(struct wb_source *base, struct wb_batch *b,
 			got = n > 0;
 			msg = (const uint8_t *)pqbuf;
 			len = n > 0 ? (size_t)n : 0;
+		}
+		if (got == 0 && s->mem_wait) {
+			s->mem_wait = false;
+			return WB_OK; /* stopping while waiting for memory */
 		}
 		if (got == 0) {
 			housekeeping = true;

@@ -36,6 +36,7 @@ struct pg_source {
 	bool raw;
 	struct wb_pg_wire wire;
 	bool copy_done; /* raw: the server ended the CopyBoth */
+	bool mem_wait;	/* raw: a large message waits for memory */
 	/* the message being decoded is owned by the batch: string values
 	 * point into it */
 	bool borrow;

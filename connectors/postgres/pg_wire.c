@@ -114,6 +114,13 @@ int wb_pg_wire_next(struct wb_pg_wire *w, uint8_t *type, const uint8_t **body,
 				}
 			} else {
 				/* a buffer of its own, of the exact size */
+				int go = w->before_big
+						 ? w->before_big(
+							   w->before_big_arg,
+							   blen, err)
+						 : 0;
+				if (go != 0)
+					return go < 0 ? -1 : 0;
 				w->big = malloc(blen);
 				if (w->big == NULL) {
 					wb_error_set(err, WB_ERR_NOMEM,

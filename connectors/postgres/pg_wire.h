@@ -43,6 +43,12 @@ struct wb_pg_wire {
 	size_t big_len, big_got;
 	uint8_t big_type;
 	bool big_done; /* big was returned by the last call */
+	/* When set, called before a buffer is allocated for a message of n
+	 * bytes larger than buf: 0 to go on, 1 for "not now" (the message
+	 * stays unread and wb_pg_wire_next returns 0), -1 with err set to
+	 * fail. */
+	int (*before_big)(void *arg, size_t n, wb_error_t *err);
+	void *before_big_arg;
 };
 
 /* Starts reading fd (a connected, non-blocking socket on which no byte of
