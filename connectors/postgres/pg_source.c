@@ -23,11 +23,11 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/select.h>
 #include <time.h>
 #include <unistd.h>
@@ -432,6 +432,12 @@ static int start_raw(struct pg_source *s, const char *sql, wb_error_t *err)
 		const uint8_t *body;
 		size_t len;
 		int r = wb_pg_wire_next(&s->wire, &type, &body, &len, err);
+		if (r < 0 && why[0]) {
+			/* the server said why, then hung up (FATAL) */
+			rc = wb_error_set(err, WB_ERR_CONNECT, "%s", why);
+			err->retriable = true;
+			break;
+		}
 		if (r < 0) {
 			rc = err->code;
 			break;
@@ -473,7 +479,6 @@ static int start_stream(struct pg_source *s, uint64_t start, wb_error_t *err)
 		 "(proto_version '1', publication_names '\"%s\"')",
 		 s->slot, lsn, s->publication);
 	s->raw = !PQsslInUse(s->repl) && !PQgssEncInUse(s->repl);
-	s->copy_done = false;
 	if (s->raw) {
 		int rc = start_raw(s, sql, err);
 		if (rc) {
@@ -1119,10 +1124,7 @@ static int next_raw(struct pg_source *s, const uint8_t **p, size_t *len,
 			wb_pg_wire_error_text(*p, *len, text, sizeof(text));
 			wb_info("postgres", "server notice: %s", text);
 			break;
-		case 'c':
-			s->copy_done = true;
-			break;
-		default: /* ParameterStatus, CommandComplete */
+		default: /* ParameterStatus, CopyDone, CommandComplete */
 			break;
 		}
 	}

@@ -35,8 +35,7 @@ struct pg_source {
 	 * repl's socket itself (pg_wire.h), raw; libpq's reader otherwise. */
 	bool raw;
 	struct wb_pg_wire wire;
-	bool copy_done; /* raw: the server ended the CopyBoth */
-	bool mem_wait;	/* raw: a large message waits for memory */
+	bool mem_wait; /* raw: a large message waits for memory */
 	/* the message being decoded is owned by the batch: string values
 	 * point into it */
 	bool borrow;
