@@ -37,6 +37,19 @@
 #include "buf.h"
 #include "log.h"
 
+/* A value of WB_ENC_HOLE_MIN bytes or more is not copied into the
+ * envelope's buffer: the buffer gets its length, the hole records where its
+ * bytes go, and the event hands the envelope over in parts (the buffer's
+ * pieces and the values' own bytes, which live in the batch), so that a
+ * large value is held once, not once more per buffer. */
+#define WB_ENC_HOLE_MIN (64 * 1024)
+
+struct hole {
+	size_t off; /* where in the buffer the bytes belong */
+	const uint8_t *p;
+	size_t n;
+};
+
 struct wb_encoder {
 	uint64_t id;
 	char *pipeline;
@@ -51,6 +64,11 @@ struct wb_encoder {
 	char position[256];
 	int64_t now_ms; /* processing time set by the caller; 0: read the clock
 			 */
+	/* the event's large values, not copied into value (see holes) */
+	struct hole *holes;
+	size_t nholes, capholes;
+	struct wb_span *parts;
+	size_t capparts;
 };
 
 /* What a table version keeps for the encoder (table->enc_cache). */
@@ -111,6 +129,8 @@ void wb_encoder_free(struct wb_encoder *e)
 	wb_buf_free(&e->old_key);
 	wb_buf_free(&e->old_value);
 	wb_buf_free(&e->event_id);
+	free(e->holes);
+	free(e->parts);
 	free(e->pipeline);
 	free(e->topic_prefix);
 	free(e->connector);
@@ -248,15 +268,37 @@ static void put_zero(struct wb_buf *b, const struct wb_type *ty)
 	}
 }
 
+/* Bytes p[0..n) into b, or a hole for them when h (the encoder taking
+ * holes) is given and they are many. */
+static void put_raw(struct wb_buf *b, struct wb_encoder *h, const uint8_t *p,
+		    size_t n)
+{
+	if (h == NULL || n < WB_ENC_HOLE_MIN) {
+		wb_buf_append(b, p, n);
+		return;
+	}
+	if (h->nholes == h->capholes) {
+		size_t cap = h->capholes ? h->capholes * 2 : 4;
+		struct hole *nh = realloc(h->holes, cap * sizeof(*nh));
+		if (nh == NULL) {
+			b->failed = 1;
+			return;
+		}
+		h->holes = nh;
+		h->capholes = cap;
+	}
+	h->holes[h->nholes++] = (struct hole){b->len, p, n};
+}
+
 static void put_value(struct wb_buf *b, const struct wb_type *ty,
-		      const struct wb_value *v)
+		      const struct wb_value *v, struct wb_encoder *h)
 {
 	if (ty->is_array) {
 		/* already the Avro encoding of the whole array */
 		if (v->u.b.n == 0)
 			put_byte(b, 0);
 		else
-			wb_buf_append(b, v->u.b.p, v->u.b.n);
+			put_raw(b, h, v->u.b.p, v->u.b.n);
 		return;
 	}
 	switch (ty->s.kind) {
@@ -271,7 +313,8 @@ static void put_value(struct wb_buf *b, const struct wb_type *ty,
 		break;
 	case WB_T_STRING:
 	case WB_T_BYTES:
-		wb_avro_put_bytes(b, v->u.b.p, v->u.b.n);
+		wb_avro_put_long(b, (int64_t)v->u.b.n);
+		put_raw(b, h, v->u.b.p, v->u.b.n);
 		break;
 	default: /* int, long and the logical types on them */
 		wb_avro_put_long(b, v->u.i);
@@ -281,13 +324,13 @@ static void put_value(struct wb_buf *b, const struct wb_type *ty,
 
 /* One row field: v NULL or not PRESENT means "no value". */
 static inline void put_field(struct wb_buf *b, const struct wb_column *col,
-			     const struct wb_value *v)
+			     const struct wb_value *v, struct wb_encoder *h)
 {
 	int opt = wb_type_avro_nullable(&col->type, col->nullable);
 	if (v != NULL && v->state == WB_VAL_PRESENT) {
 		if (opt)
 			put_byte(b, 2);
-		put_value(b, &col->type, v);
+		put_value(b, &col->type, v, h);
 	} else if (opt) {
 		put_byte(b, 0);
 	} else {
@@ -310,7 +353,7 @@ static void put_key_field(struct wb_buf *b, const struct wb_column *col,
 			put_byte(b, 2);
 		else if (str)
 			put_byte(b, 0);
-		put_value(b, &col->type, v);
+		put_value(b, &col->type, v, NULL);
 	} else if (opt) {
 		put_byte(b, 0);
 	} else {
@@ -321,16 +364,17 @@ static void put_key_field(struct wb_buf *b, const struct wb_column *col,
 }
 
 /* A row image. An UNCHANGED value takes the value from `prior` (the before
- * image) when prior carries one. */
+ * image) when prior carries one. h: the encoder taking holes, or NULL. */
 static void put_row(struct wb_buf *b, const struct wb_table *t,
-		    const struct wb_value *img, const struct wb_value *prior)
+		    const struct wb_value *img, const struct wb_value *prior,
+		    struct wb_encoder *h)
 {
 	for (int i = 0; i < t->ncols; i++) {
 		const struct wb_value *v = &img[i];
 		if (v->state == WB_VAL_UNCHANGED && prior != NULL &&
 		    prior[i].state != WB_VAL_UNCHANGED)
 			v = &prior[i];
-		put_field(b, &t->cols[i], v);
+		put_field(b, &t->cols[i], v, h);
 	}
 }
 
@@ -412,7 +456,8 @@ static void put_unrep_texts(struct wb_buf *b, const char *image,
 
 /* ---- events --------------------------------------------------------- */
 
-/* The envelope of a change with the given images and op into b. */
+/* The envelope of a change with the given images and op into b; large
+ * values as holes when b is e->value. */
 static void put_envelope(struct wb_encoder *e, struct enc_cache *ec,
 			 const struct wb_table *t, const struct wb_change *c,
 			 const struct wb_value *before,
@@ -420,17 +465,20 @@ static void put_envelope(struct wb_encoder *e, struct enc_cache *ec,
 			 struct wb_buf *b)
 {
 	struct wb_buf *id = &e->event_id;
+	struct wb_encoder *h = b == &e->value ? e : NULL;
+	if (h)
+		e->nholes = 0;
 	wb_buf_reset(b);
 	b->failed = 0;
 	if (before != NULL) {
 		put_byte(b, 2);
-		put_row(b, t, before, NULL);
+		put_row(b, t, before, NULL, h);
 	} else {
 		put_byte(b, 0);
 	}
 	if (after != NULL) {
 		put_byte(b, 2);
-		put_row(b, t, after, before);
+		put_row(b, t, after, before, h);
 	} else {
 		put_byte(b, 0);
 	}
@@ -499,6 +547,36 @@ static void put_envelope(struct wb_encoder *e, struct enc_cache *ec,
 			put_unrep_texts(b, "after", t, after, before, nafter);
 	}
 	put_byte(b, 0);
+}
+
+/* The envelope in e->value with its holes filled, as parts: the buffer's
+ * pieces between the holes and the holes' bytes. 0 or -1 (out of
+ * memory). */
+static int make_parts(struct wb_encoder *e, struct wb_event *ev)
+{
+	size_t need = 2 * e->nholes + 1;
+	if (need > e->capparts) {
+		struct wb_span *p = realloc(e->parts, need * sizeof(*p));
+		if (p == NULL)
+			return -1;
+		e->parts = p;
+		e->capparts = need;
+	}
+	const struct wb_buf *b = &e->value;
+	size_t k = 0, at = 0, total = b->len;
+	for (size_t i = 0; i < e->nholes; i++) {
+		const struct hole *h = &e->holes[i];
+		e->parts[k++] = (struct wb_span){b->data + at, h->off - at};
+		e->parts[k++] = (struct wb_span){h->p, h->n};
+		at = h->off;
+		total += h->n;
+	}
+	e->parts[k++] = (struct wb_span){b->data + at, b->len - at};
+	ev->value = NULL;
+	ev->value_parts = e->parts;
+	ev->nvalue_parts = k;
+	ev->value_len = total;
+	return 0;
 }
 
 int wb_encoder_encode(struct wb_encoder *e, const struct wb_change *c,
@@ -604,8 +682,13 @@ int wb_encoder_encode(struct wb_encoder *e, const struct wb_change *c,
 	ev->value_schema = &ec->s.value;
 	ev->key = has_key ? k->data : NULL;
 	ev->key_len = has_key ? k->len : 0;
-	ev->value = b->data;
-	ev->value_len = b->len;
+	if (e->nholes == 0) {
+		ev->value = b->data;
+		ev->value_len = b->len;
+	} else if (make_parts(e, ev) != 0) {
+		return wb_error_set(err, WB_ERR_NOMEM,
+				    "encoder: out of memory");
+	}
 	if (key_changed) {
 		ev->old_key = ok->data;
 		ev->old_key_len = ok->len;

@@ -6,6 +6,12 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Bytes somewhere else: a piece of a record given in parts. */
+struct wb_span {
+	const uint8_t *p;
+	size_t n;
+};
+
 struct wb_buf {
 	uint8_t *data;
 	size_t len;

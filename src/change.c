@@ -53,6 +53,29 @@ static void release_tables(struct wb_batch *b)
 	b->nheld = 0;
 }
 
+int wb_batch_adopt(struct wb_batch *b, void *p, size_t n)
+{
+	if (b->nowned == b->capowned) {
+		uint32_t cap = b->capowned ? b->capowned * 2 : 4;
+		void **o = realloc(b->owned, cap * sizeof(*o));
+		if (o == NULL)
+			return -1;
+		b->owned = o;
+		b->capowned = cap;
+	}
+	b->owned[b->nowned++] = p;
+	b->owned_bytes += n;
+	return 0;
+}
+
+static void release_owned(struct wb_batch *b)
+{
+	for (uint32_t i = 0; i < b->nowned; i++)
+		free(b->owned[i]);
+	b->nowned = 0;
+	b->owned_bytes = 0;
+}
+
 struct wb_value *wb_batch_values(struct wb_batch *b, int ncols)
 {
 	size_t n = (size_t)(ncols > 0 ? ncols : 1) * sizeof(struct wb_value);
@@ -68,12 +91,14 @@ size_t wb_batch_bytes(const struct wb_batch *b)
 	 * after holding many small changes keeps a large array, and must not
 	 * look full when it is empty (a reader filling "until full" would
 	 * then never add a row) */
-	return b->arena.used + (size_t)b->n * sizeof(struct wb_change);
+	return b->arena.used + b->owned_bytes +
+	       (size_t)b->n * sizeof(struct wb_change);
 }
 
 void wb_batch_reset(struct wb_batch *b)
 {
 	release_tables(b);
+	release_owned(b);
 	b->n = 0;
 	b->next = NULL;
 	wb_arena_reset(&b->arena);
@@ -84,6 +109,8 @@ void wb_batch_free(struct wb_batch *b)
 	if (b == NULL)
 		return;
 	release_tables(b);
+	release_owned(b);
+	free(b->owned);
 	free(b->held);
 	free(b->changes);
 	wb_arena_free(&b->arena);

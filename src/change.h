@@ -53,6 +53,7 @@ struct wb_change {
  * freed by the sink thread. */
 struct wb_batch {
 	struct wb_batch *next; /* queue link */
+	size_t queued_bytes;   /* wb_batch_bytes when pushed (queue.c) */
 	uint32_t n;
 	uint32_t cap;
 	struct wb_change *changes;
@@ -63,6 +64,11 @@ struct wb_batch {
 	struct wb_table **held;
 	uint32_t nheld;
 	uint32_t capheld;
+	/* buffers the batch owns (wb_batch_adopt), freed with its arena */
+	void **owned;
+	uint32_t nowned;
+	uint32_t capowned;
+	size_t owned_bytes;
 };
 
 struct wb_batch *wb_batch_new(void);
@@ -71,9 +77,15 @@ struct wb_change *wb_batch_add(struct wb_batch *b);
 /* Makes the batch hold a reference to t for its changes' lifetime (one per
  * distinct table) and returns t; NULL when out of memory. */
 struct wb_table *wb_batch_hold(struct wb_batch *b, struct wb_table *t);
+/* Makes the batch own p (n bytes from malloc) until it is reset or freed,
+ * so that its values may point into p (a large source message read whole,
+ * not copied into the arena); p counts in wb_batch_bytes meanwhile. Returns
+ * 0, or -1 when out of memory (p not taken). */
+int wb_batch_adopt(struct wb_batch *b, void *p, size_t n);
 /* Values array for ncols columns in the arena, zeroed (all NULL). */
 struct wb_value *wb_batch_values(struct wb_batch *b, int ncols);
-/* Bytes the batch accounts for: its arena and the changes it holds (not
+/* Bytes the batch accounts for: its arena, the buffers it owns and the
+ * changes it holds (not
  * the capacity it keeps for reuse; an empty batch counts 0). */
 size_t wb_batch_bytes(const struct wb_batch *b);
 /* Empties b for reuse: releases table references, keeps its memory. */

@@ -98,6 +98,7 @@ static struct wb_batch *batch_get(struct pipeline *p)
 
 static void batch_put(struct pipeline *p, struct wb_batch *b)
 {
+	wb_queue_done(p->queue, b);
 	wb_batch_reset(b);
 	pthread_mutex_lock(&p->pool_mu);
 	if (p->npool < POOL_MAX) {
@@ -106,6 +107,15 @@ static void batch_put(struct pipeline *p, struct wb_batch *b)
 	}
 	pthread_mutex_unlock(&p->pool_mu);
 	wb_batch_free(b);
+}
+
+/* wb_source.room: the queue's room, or -1 once the source is to stop. */
+static int source_room(void *opaque, size_t bytes, int timeout_ms)
+{
+	struct pipeline *p = opaque;
+	if (atomic_load(&p->src_stop))
+		return -1;
+	return wb_queue_wait_room(p->queue, bytes, timeout_ms);
 }
 
 static bool source_finished(struct pipeline *p)
@@ -443,6 +453,8 @@ static int open_all(struct pipeline *p, wb_error_t *err)
 	p->queue = wb_queue_new((size_t)cfg->queue_bytes);
 	if (p->queue == NULL)
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	p->src->room = source_room;
+	p->src->room_opaque = p;
 	return WB_OK;
 }
 

@@ -12,6 +12,7 @@ struct wb_queue {
 	pthread_cond_t not_full;
 	struct wb_batch *head, *tail;
 	size_t bytes, max_bytes;
+	size_t held; /* bytes of batches popped and not yet done */
 	bool closed;
 };
 
@@ -77,6 +78,7 @@ int wb_queue_push(struct wb_queue *q, struct wb_batch *b, int timeout_ms)
 		return -1;
 	}
 	b->next = NULL;
+	b->queued_bytes = size;
 	if (q->tail)
 		q->tail->next = b;
 	else
@@ -103,12 +105,50 @@ struct wb_batch *wb_queue_pop(struct wb_queue *q, int timeout_ms)
 		q->head = b->next;
 		if (q->head == NULL)
 			q->tail = NULL;
-		q->bytes -= wb_batch_bytes(b);
+		q->bytes -= b->queued_bytes;
+		q->held += b->queued_bytes;
 		b->next = NULL;
 		pthread_cond_signal(&q->not_full);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return b;
+}
+
+void wb_queue_done(struct wb_queue *q, struct wb_batch *b)
+{
+	pthread_mutex_lock(&q->mu);
+	q->held -= b->queued_bytes < q->held ? b->queued_bytes : q->held;
+	b->queued_bytes = 0;
+	pthread_cond_broadcast(&q->not_full);
+	pthread_mutex_unlock(&q->mu);
+}
+
+int wb_queue_wait_room(struct wb_queue *q, size_t bytes, int timeout_ms)
+{
+	struct timespec ts;
+	deadline(&ts, timeout_ms);
+	pthread_mutex_lock(&q->mu);
+	int rc = 1;
+	while (!q->closed && q->bytes + q->held > 0 &&
+	       q->bytes + q->held + bytes > q->max_bytes) {
+		if (pthread_cond_timedwait(&q->not_full, &q->mu, &ts) ==
+		    ETIMEDOUT) {
+			rc = 0;
+			break;
+		}
+	}
+	if (q->closed)
+		rc = -1;
+	pthread_mutex_unlock(&q->mu);
+	return rc;
+}
+
+size_t wb_queue_held(struct wb_queue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	size_t n = q->held;
+	pthread_mutex_unlock(&q->mu);
+	return n;
 }
 
 void wb_queue_close(struct wb_queue *q)

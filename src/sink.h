@@ -3,11 +3,13 @@
 #define WB_SINK_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "config.h"
 #include "error.h"
 #include "position.h"
@@ -39,6 +41,12 @@ struct wb_event {
 	const uint8_t
 		*value; /* Avro binary of the envelope; NULL = tombstone */
 	size_t value_len;
+	/* An envelope holding a large value is given in parts instead, not
+	 * copied into one buffer (the value's bytes stay where the source
+	 * put them): value is then NULL, value_len the parts' total, and the
+	 * envelope is value_parts[0..nvalue_parts) in order. */
+	const struct wb_span *value_parts;
+	size_t nvalue_parts;
 	/* A key-changing update also carries the key before the change and a
 	 * delete envelope (op d, before = the old image) for that old key;
 	 * both NULL otherwise. */
@@ -54,6 +62,13 @@ struct wb_event {
 	const char *event_id;
 	uint8_t op;
 };
+
+/* Whether ev carries an envelope (in one piece or in parts); not: a
+ * tombstone. */
+static inline bool wb_event_has_value(const struct wb_event *ev)
+{
+	return ev->value != NULL || ev->nvalue_parts > 0;
+}
 
 /* Called by a sink (on the sink thread, from write/poll/flush) when every
  * event up to and including pos has been delivered. */

@@ -20,6 +20,13 @@ struct wb_source_ops;
 struct wb_source {
 	const struct wb_source_ops *ops;
 	const struct wb_config *cfg;
+	/* Set by the pipeline (NULL elsewhere): waits up to timeout_ms until
+	 * `bytes` more fit in the memory queue_bytes allows beside what the
+	 * queue and the sink hold. 1: they fit; 0: not yet; -1: stopping.
+	 * A source calls it before it reads a message larger than a batch,
+	 * so that one such row is in memory at a time. */
+	int (*room)(void *opaque, size_t bytes, int timeout_ms);
+	void *room_opaque;
 };
 
 /* What the checkpoint tells a source on start-up. */

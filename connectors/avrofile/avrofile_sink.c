@@ -783,7 +783,7 @@ static int avrofile_write(struct wb_sink *base, const struct wb_event *ev,
 {
 	struct avrofile_sink *k = (struct avrofile_sink *)base;
 	int rc = WB_OK;
-	if (ev->value == NULL) {
+	if (!wb_event_has_value(ev)) {
 		/* Tombstones mean nothing in a file. */
 		k->last_pos = ev->pos;
 		k->have_pos = 1;
@@ -825,7 +825,10 @@ static int avrofile_write(struct wb_sink *base, const struct wb_event *ev,
 	rc = bound_awake(k, s, err);
 	if (rc != WB_OK)
 		return rc;
-	rc = wb_ocf_append(s->w, ev->value, ev->value_len, err);
+	struct wb_span one = {ev->value, ev->value_len};
+	rc = ev->nvalue_parts ? wb_ocf_append_parts(s->w, ev->value_parts,
+						    ev->nvalue_parts, err)
+			      : wb_ocf_append_parts(s->w, &one, 1, err);
 	count_mem(k, s);
 	if (rc != WB_OK)
 		return rc;

@@ -784,16 +784,213 @@ static int hand_over(struct wb_ocf_writer *w, wb_error_t *err)
 	return WB_OK;
 }
 
-int wb_ocf_append(struct wb_ocf_writer *w, const void *rec, size_t len,
-		  wb_error_t *err)
+/* ---- a record larger than a block -------------------------------------
+ * It is written at once as a block of its own, compressed as a stream from
+ * its parts into a small buffer: neither the record nor its compressed
+ * form is ever held whole. The block's head gives the compressed size
+ * before the data, so the record is compressed twice: once to count the
+ * bytes (the output thrown away), once to write them. Both passes feed the
+ * codec the same input in the same steps, so they give the same bytes (a
+ * difference is caught and the block cut off). */
+
+#define OCF_STREAM_OUT ((size_t)256 * 1024)
+/* what one deflate call takes (its counts are 32-bit) */
+#define OCF_DEFLATE_STEP ((size_t)1 << 30)
+
+/* Compresses parts with c, handing each piece of output to put (which
+ * returns WB_OK or an error). */
+static int stream_compress(struct wb_ocf_writer *w, struct ocf_codec_ctx *c,
+			   const struct wb_span *parts, size_t nparts,
+			   size_t total,
+			   int (*put)(void *arg, const uint8_t *p, size_t n,
+				      wb_error_t *err),
+			   void *arg, wb_error_t *err)
 {
-	wb_buf_append(&w->block, rec, len);
-	if (w->block.failed) {
+	if (ctx_prepare(c, w->codec, w->level) != 0 ||
+	    wb_buf_reserve(&c->comp, OCF_STREAM_OUT) != 0) {
+		c->comp.failed = 0;
+		return wb_error_set(err, WB_ERR_NOMEM, "%s: out of memory",
+				    w->path);
+	}
+	uint8_t *out = c->comp.data;
+	int rc = WB_OK;
+	if (w->codec == WB_OCF_ZSTD) {
+		ZSTD_CCtx *z = c->zctx;
+		size_t r =
+			ZSTD_CCtx_reset(z, ZSTD_reset_session_and_parameters);
+		if (!ZSTD_isError(r))
+			r = ZSTD_CCtx_setParameter(z, ZSTD_c_compressionLevel,
+						   w->level);
+		if (!ZSTD_isError(r))
+			r = ZSTD_CCtx_setPledgedSrcSize(z, total);
+		for (size_t i = 0; i <= nparts && !ZSTD_isError(r) && !rc;
+		     i++) {
+			bool last = i == nparts;
+			ZSTD_inBuffer in = {last ? NULL : parts[i].p,
+					    last ? 0 : parts[i].n, 0};
+			ZSTD_EndDirective op =
+				last ? ZSTD_e_end : ZSTD_e_continue;
+			for (;;) {
+				ZSTD_outBuffer o = {out, OCF_STREAM_OUT, 0};
+				r = ZSTD_compressStream2(z, &o, &in, op);
+				if (ZSTD_isError(r))
+					break;
+				if (o.pos > 0 &&
+				    (rc = put(arg, out, o.pos, err)) != WB_OK)
+					break;
+				if (last ? r == 0 : in.pos == in.size)
+					break;
+			}
+		}
+		ZSTD_CCtx_reset(z, ZSTD_reset_session_and_parameters);
+		if (ZSTD_isError(r))
+			return wb_error_set(err, WB_ERR_RUNTIME, "%s: zstd: %s",
+					    w->path, ZSTD_getErrorName(r));
+		return rc;
+	}
+	z_stream *zs = &c->zs;
+	if (deflateReset(zs) != Z_OK)
+		return wb_error_set(err, WB_ERR_RUNTIME,
+				    "%s: deflateReset failed", w->path);
+	int zr = Z_OK;
+	for (size_t i = 0; i <= nparts && rc == WB_OK; i++) {
+		bool last = i == nparts;
+		const uint8_t *p = last ? NULL : parts[i].p;
+		size_t left = last ? 0 : parts[i].n;
+		do {
+			size_t step = left < OCF_DEFLATE_STEP
+					      ? left
+					      : OCF_DEFLATE_STEP;
+			zs->next_in = (Bytef *)p;
+			zs->avail_in = (uInt)step;
+			int flush = last ? Z_FINISH : Z_NO_FLUSH;
+			do {
+				zs->next_out = out;
+				zs->avail_out = (uInt)OCF_STREAM_OUT;
+				zr = deflate(zs, flush);
+				if (zr != Z_OK && zr != Z_STREAM_END &&
+				    zr != Z_BUF_ERROR)
+					return wb_error_set(
+						err, WB_ERR_RUNTIME,
+						"%s: deflate failed (%d)",
+						w->path, zr);
+				size_t got = OCF_STREAM_OUT - zs->avail_out;
+				if (got > 0 &&
+				    (rc = put(arg, out, got, err)) != WB_OK)
+					return rc;
+			} while (last ? zr != Z_STREAM_END
+				      : zs->avail_out == 0);
+			p += step;
+			left -= step;
+		} while (left > 0);
+	}
+	return rc;
+}
+
+static int count_out(void *arg, const uint8_t *p, size_t n, wb_error_t *err)
+{
+	(void)p;
+	(void)err;
+	*(size_t *)arg += n;
+	return WB_OK;
+}
+
+/* Where the second pass writes: the file at the block's start at, and how
+ * many bytes it has written. */
+struct block_out {
+	struct wb_ocf_writer *w;
+	int64_t at;
+	size_t done;
+	size_t expect;
+};
+
+static int write_out(void *arg, const uint8_t *p, size_t n, wb_error_t *err)
+{
+	struct block_out *o = arg;
+	if (o->done + n > o->expect) {
+		o->done += n;
+		return WB_ERR_RUNTIME; /* told by put_large */
+	}
+	struct iovec iov = {(void *)p, n};
+	int64_t written;
+	int rc = put_at(o->w, o->at, &iov, 1, &written, err);
+	o->done += n;
+	return rc;
+}
+
+/* Writes the record (parts, total bytes) as a block of its own at the end
+ * of the file. On failure the file is cut back to where the block began. */
+static int put_large(struct wb_ocf_writer *w, const struct wb_span *parts,
+		     size_t nparts, size_t total, wb_error_t *err)
+{
+	struct ocf_codec_ctx *c = w->pool ? &w->pool->inline_ctx : &w->own;
+	size_t size = total;
+	int rc;
+	if (w->codec != WB_OCF_NULL) {
+		size = 0;
+		rc = stream_compress(w, c, parts, nparts, total, count_out,
+				     &size, err);
+		if (rc != WB_OK)
+			return rc;
+	}
+	uint8_t head[20];
+	struct wb_buf hb = {head, 0, sizeof(head), 0};
+	wb_avro_put_long(&hb, 1);
+	wb_avro_put_long(&hb, (int64_t)size);
+	struct iovec hv = {head, hb.len};
+	int64_t at = w->offset, written = 0;
+	if ((rc = put_at(w, at, &hv, 1, &written, err)) != WB_OK)
+		return rc;
+	if (w->codec == WB_OCF_NULL) {
+		for (size_t i = 0; i < nparts && rc == WB_OK; i++) {
+			struct iovec iov = {(void *)parts[i].p, parts[i].n};
+			rc = put_at(w, at, &iov, 1, &written, err);
+		}
+	} else {
+		struct block_out o = {w, at, 0, size};
+		rc = stream_compress(w, c, parts, nparts, total, write_out, &o,
+				     err);
+		if ((rc == WB_OK || rc == WB_ERR_RUNTIME) && o.done != size)
+			rc = wb_error_set(
+				err, WB_ERR_RUNTIME,
+				"%s: a record of %zu bytes compressed to "
+				"%zu bytes, then to %zu",
+				w->path, total, size, o.done);
+	}
+	struct iovec sv = {w->sync, OCF_SYNC_LEN};
+	if (rc == WB_OK)
+		rc = put_at(w, at, &sv, 1, &written, err);
+	if (rc != WB_OK) {
+		if (ftruncate(w->fd, at) == 0)
+			(void)lseek(w->fd, at, SEEK_SET);
+		return rc;
+	}
+	w->offset = at + (int64_t)hb.len + (int64_t)size + OCF_SYNC_LEN;
+	w->unsynced = true;
+	return WB_OK;
+}
+
+int wb_ocf_append_parts(struct wb_ocf_writer *w, const struct wb_span *parts,
+			size_t nparts, wb_error_t *err)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < nparts; i++)
+		len += parts[i].n;
+	if (len >= w->block_bytes) {
+		/* the pending records first, in their own block */
+		int rc = wb_ocf_write_block(w, err);
+		if (rc == WB_OK)
+			rc = ensure_fd(w, err);
+		return rc == WB_OK ? put_large(w, parts, nparts, len, err) : rc;
+	}
+	if (wb_buf_reserve(&w->block, len) != 0) {
 		w->block.failed = 0;
 		return wb_error_set(err, WB_ERR_NOMEM,
 				    "%s: out of memory for the block buffer",
 				    w->path);
 	}
+	for (size_t i = 0; i < nparts; i++)
+		wb_buf_append(&w->block, parts[i].p, parts[i].n);
 	w->count++;
 	if (w->block.len < w->block_bytes)
 		return WB_OK;
@@ -806,6 +1003,13 @@ int wb_ocf_append(struct wb_ocf_writer *w, const void *rec, size_t len,
 		w->count--;
 	}
 	return rc;
+}
+
+int wb_ocf_append(struct wb_ocf_writer *w, const void *rec, size_t len,
+		  wb_error_t *err)
+{
+	struct wb_span one = {rec, len};
+	return wb_ocf_append_parts(w, &one, 1, err);
 }
 
 int wb_ocf_write_block(struct wb_ocf_writer *w, wb_error_t *err)

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "error.h"
 
 /* File layout (Avro specification, "Object Container Files"):
@@ -53,6 +54,12 @@ struct wb_ocf_writer *wb_ocf_reopen(const char *path, int64_t offset,
  * writes the block when the buffer reaches block_bytes. */
 int wb_ocf_append(struct wb_ocf_writer *w, const void *rec, size_t len,
 		  wb_error_t *err);
+/* Appends one record given in parts (their concatenation), as
+ * wb_ocf_append does. A record of block_bytes or more is written at once
+ * as a block of its own, after the pending records' block, compressed as
+ * a stream: memory holds neither a copy of it nor its compressed form. */
+int wb_ocf_append_parts(struct wb_ocf_writer *w, const struct wb_span *parts,
+			size_t nparts, wb_error_t *err);
 /* Encodes and writes the pending records as one block (no-op when none).
  * On a write error the file is cut back to its previous length and the
  * records stay pending, so the call can be retried. */

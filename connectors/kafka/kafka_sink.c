@@ -71,6 +71,8 @@
 #define OUTAGE_MS 5000	      /* no acknowledgement for this long */
 #define QUEUE_KBYTES_DEFAULT "32768"
 #define QUEUE_MESSAGES_DEFAULT "50000"
+/* the largest framing buffer kept between messages */
+#define KAFKA_BUF_KEEP ((size_t)4 << 20)
 
 struct kpart {
 	bool have_last; /* the partition ends with a message of ours */
@@ -1337,6 +1339,29 @@ static void frame(struct wb_buf *b, bool reg, const struct wb_schema *sc,
 	wb_buf_append(b, data, len);
 }
 
+/* The envelope of ev, in one piece or in parts, framed into b. */
+static void frame_value(struct wb_buf *b, bool reg, const struct wb_event *ev,
+			int32_t id)
+{
+	if (ev->nvalue_parts == 0) {
+		frame(b, reg, ev->value_schema, id, ev->value, ev->value_len);
+		return;
+	}
+	wb_buf_reset(b);
+	put_frame(b, reg, ev->value_schema->fingerprint, id);
+	if (wb_buf_reserve(b, ev->value_len) != 0)
+		return;
+	for (size_t i = 0; i < ev->nvalue_parts; i++)
+		wb_buf_append(b, ev->value_parts[i].p, ev->value_parts[i].n);
+}
+
+/* A buffer grown for one large message is not kept for the next ones. */
+static void shrink(struct wb_buf *b)
+{
+	if (b->cap > KAFKA_BUF_KEEP)
+		wb_buf_free(b);
+}
+
 static int kafka_write(struct wb_sink *k, const struct wb_event *ev,
 		       wb_error_t *err)
 {
@@ -1356,15 +1381,15 @@ static int kafka_write(struct wb_sink *k, const struct wb_event *ev,
 	if (has_key && (rc = ensure_schema(s, t, ev->key_schema, true, &ev->pos,
 					   &kid, err)))
 		return rc;
-	if (ev->value && (rc = ensure_schema(s, t, ev->value_schema, false,
+	bool has_value = wb_event_has_value(ev);
+	if (has_value && (rc = ensure_schema(s, t, ev->value_schema, false,
 					     &ev->pos, &vid, err)))
 		return rc;
 
 	if (has_key)
 		frame(&s->kbuf, reg, ev->key_schema, kid, ev->key, ev->key_len);
-	if (ev->value)
-		frame(&s->vbuf, reg, ev->value_schema, vid, ev->value,
-		      ev->value_len);
+	if (has_value)
+		frame_value(&s->vbuf, reg, ev, vid);
 	const struct wb_schema *oks =
 		ev->old_key_schema ? ev->old_key_schema : ev->key_schema;
 	int32_t okid = kid;
@@ -1387,7 +1412,7 @@ static int kafka_write(struct wb_sink *k, const struct wb_event *ev,
 	struct kmsg m[4];
 	int n = 0;
 	const struct wb_buf *key = has_key ? &s->kbuf : NULL;
-	const struct wb_buf *val = ev->value ? &s->vbuf : NULL;
+	const struct wb_buf *val = has_value ? &s->vbuf : NULL;
 	const uint8_t *pk = has_key ? ev->key : (const uint8_t *)ev->position;
 	size_t pklen = has_key ? ev->key_len : strlen(ev->position);
 	if (key_change) {
@@ -1464,6 +1489,8 @@ static int kafka_write(struct wb_sink *k, const struct wb_event *ev,
 		if (rc)
 			return rc;
 	}
+	shrink(&s->vbuf);
+	shrink(&s->ovbuf);
 	if ((s->next_seq & 1023) == 0)
 		return serve(s, 0, err);
 	return WB_OK;

@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@
 #include "pg_source_int.h"
 #include "pgoutput.h"
 #include "source.h"
+#include "stop.h"
 
 #define PG_EPOCH_OFFSET_US 946684800000000LL
 /* how often the catalog is asked for tables that appeared or went away */
@@ -390,6 +392,83 @@ static int take_request(struct pg_source *s, bool *taken, wb_error_t *err)
 	return rc;
 }
 
+/* pg_wire's before_big: a message larger than a batch is read once the
+ * pipeline has room for it beside what the queue and the sink hold (one
+ * such row in memory at a time); the stream is kept alive meanwhile. */
+static int wait_memory(void *arg, size_t n, wb_error_t *err)
+{
+	struct pg_source *s = arg;
+	if (s->base.room == NULL)
+		return 0;
+	for (;;) {
+		int r = s->base.room(s->base.room_opaque, n, 1000);
+		if (r > 0)
+			return 0;
+		if (r < 0) {
+			s->mem_wait = true; /* stopping: read it next time */
+			return 1;
+		}
+		if (wb_clock_mono_ms() - s->last_status_ms >= 1000 &&
+		    send_status(s, false, err) != WB_OK)
+			return -1;
+	}
+}
+
+/* START_REPLICATION sent on repl's socket itself and its answer read
+ * there, so that libpq buffers no byte of the stream (pg_wire.h). libpq is
+ * idle before (it read its last result to ReadyForQuery), and so after a
+ * refusal, which is read here to ReadyForQuery too. */
+static int start_raw(struct pg_source *s, const char *sql, wb_error_t *err)
+{
+	char why[400] = "";
+	int rc = wb_pg_wire_init(&s->wire, PQsocket(s->repl), err);
+	if (rc == WB_OK)
+		rc = wb_pg_wire_send(&s->wire, 'Q', sql, strlen(sql) + 1, err);
+	s->wire.before_big = wait_memory;
+	s->wire.before_big_arg = s;
+	long long deadline = wb_clock_mono_ms() + 60000;
+	while (rc == WB_OK) {
+		uint8_t type;
+		const uint8_t *body;
+		size_t len;
+		int r = wb_pg_wire_next(&s->wire, &type, &body, &len, err);
+		if (r < 0 && why[0]) {
+			/* the server said why, then hung up (FATAL) */
+			rc = wb_error_set(err, WB_ERR_CONNECT, "%s", why);
+			err->retriable = true;
+			break;
+		}
+		if (r < 0) {
+			rc = err->code;
+			break;
+		}
+		if (r == 0) {
+			if (wb_stop_requested ||
+			    wb_clock_mono_ms() > deadline) {
+				rc = wb_error_set(err, WB_ERR_CONNECT,
+						  "no answer to "
+						  "START_REPLICATION");
+				err->retriable = true;
+				break;
+			}
+			struct pollfd pfd = {.fd = s->wire.fd,
+					     .events = POLLIN};
+			(void)poll(&pfd, 1, 100);
+			continue;
+		}
+		if (type == 'W')
+			return WB_OK; /* CopyBothResponse: streaming */
+		if (type == 'E')
+			wb_pg_wire_error_text(body, len, why, sizeof(why));
+		else if (type == 'Z')
+			rc = wb_error_set(err, WB_ERR_RUNTIME, "%s",
+					  why[0] ? why : "refused");
+		/* notices and parameter statuses say nothing here */
+	}
+	wb_pg_wire_free(&s->wire);
+	return rc;
+}
+
 /* START_REPLICATION from `start` on the replication connection. */
 static int start_stream(struct pg_source *s, uint64_t start, wb_error_t *err)
 {
@@ -399,31 +478,49 @@ static int start_stream(struct pg_source *s, uint64_t start, wb_error_t *err)
 		 "START_REPLICATION SLOT \"%s\" LOGICAL %s "
 		 "(proto_version '1', publication_names '\"%s\"')",
 		 s->slot, lsn, s->publication);
-	PGresult *res = PQexec(s->repl, sql);
-	if (PQresultStatus(res) != PGRES_COPY_BOTH) {
-		char line[400];
-		const char *detail =
-			res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL)
-			    : NULL;
-		wb_error_set(err, WB_ERR_RUNTIME,
-			     "cannot start replication from "
-			     "slot %s: %s%s%s",
-			     s->slot,
-			     wb_pg_error_line(s->repl, line, sizeof(line)),
-			     detail ? " " : "", detail ? detail : "");
-		/* a dead connection may heal; a refusal does not */
-		err->retriable = PQstatus(s->repl) != CONNECTION_OK;
+	s->raw = !PQsslInUse(s->repl) && !PQgssEncInUse(s->repl);
+	if (s->raw) {
+		int rc = start_raw(s, sql, err);
+		if (rc) {
+			s->raw = false;
+			wb_error_prefix(err,
+					"cannot start replication from slot %s",
+					s->slot);
+			if (rc != WB_ERR_CONNECT)
+				err->retriable =
+					PQstatus(s->repl) != CONNECTION_OK;
+			return err->code;
+		}
+	} else {
+		PGresult *res = PQexec(s->repl, sql);
+		if (PQresultStatus(res) != PGRES_COPY_BOTH) {
+			char line[400];
+			const char *detail =
+				res ? PQresultErrorField(res,
+							 PG_DIAG_MESSAGE_DETAIL)
+				    : NULL;
+			wb_error_set(
+				err, WB_ERR_RUNTIME,
+				"cannot start replication from "
+				"slot %s: %s%s%s",
+				s->slot,
+				wb_pg_error_line(s->repl, line, sizeof(line)),
+				detail ? " " : "", detail ? detail : "");
+			/* a dead connection may heal; a refusal does not */
+			err->retriable = PQstatus(s->repl) != CONNECTION_OK;
+			PQclear(res);
+			return err->code;
+		}
 		PQclear(res);
-		return err->code;
 	}
-	PQclear(res);
 	s->sent_flush = start;
 	if (start > s->received_lsn)
 		s->received_lsn = start;
 	s->last_status_ms = wb_clock_mono_ms();
 	s->last_data_ms = wb_clock_mono_ms();
-	wb_info("postgres", "streaming slot %s (publication %s) from %s",
-		s->slot, s->publication, lsn);
+	wb_info("postgres", "streaming slot %s (publication %s) from %s%s",
+		s->slot, s->publication, lsn,
+		s->raw ? "" : " (encrypted: through libpq)");
 	return WB_OK;
 }
 
@@ -568,8 +665,13 @@ static int send_status(struct pg_source *s, bool reply, wb_error_t *err)
 	put_u64(msg + 17, 0);	 /* apply: unused */
 	put_u64(msg + 25, (uint64_t)pg_now_us());
 	msg[33] = reply ? 1 : 0;
-	if (PQputCopyData(s->repl, (const char *)msg, sizeof(msg)) != 1 ||
-	    PQflush(s->repl) != 0) {
+	if (s->raw) {
+		int rc = wb_pg_wire_send(&s->wire, 'd', msg, sizeof(msg), err);
+		if (rc)
+			return rc;
+	} else if (PQputCopyData(s->repl, (const char *)msg, sizeof(msg)) !=
+			   1 ||
+		   PQflush(s->repl) != 0) {
 		char line[400];
 		wb_error_set(err, WB_ERR_CONNECT,
 			     "PostgreSQL connection lost: %s",
@@ -685,7 +787,8 @@ static int convert_tuple(struct pg_source *s, struct wb_batch *b,
 			v[i].state = WB_VAL_UNCHANGED;
 			break;
 		case 't': {
-			int rc = wb_pg_text_to_value(
+			int rc = (s->borrow ? wb_pg_text_to_value_ref
+					    : wb_pg_text_to_value)(
 				&t->cols[i].type, (const char *)col.data,
 				col.len, &b->arena, &v[i], err);
 			if (rc == WB_ERR_NOMEM)
@@ -935,12 +1038,13 @@ static bool awaiting_point(const struct pg_source *s)
 }
 
 /* Handles one CopyData message. A Begin at or past the point of a waiting
- * round is held back (*held) until the round's rows are emitted. */
-static int on_copy_data(struct pg_source *s, struct wb_batch *b, char *buf,
-			int len, bool *held, wb_error_t *err)
+ * round is held back (a copy in s->held) until the round's rows are
+ * emitted. big: the message was read raw into a buffer of its own, which
+ * the batch takes over so that string values point into it instead of
+ * being copied. */
+static int on_copy_data(struct pg_source *s, struct wb_batch *b,
+			const uint8_t *p, size_t len, bool big, wb_error_t *err)
 {
-	const uint8_t *p = (const uint8_t *)buf;
-	*held = false;
 	if (p[0] == 'k' && len >= 18) {
 		uint64_t wal_end = wb_pg_get_u64(p + 1);
 		note_keepalive(s, wal_end);
@@ -953,10 +1057,13 @@ static int on_copy_data(struct pg_source *s, struct wb_batch *b, char *buf,
 	if (p[0] == 'w' && len >= 25) {
 		if (awaiting_point(s) && len >= 34 && p[25] == 'B' &&
 		    wb_pg_get_u64(p + 26) >= s->snap_point) {
-			s->held = buf;
-			s->held_len = len;
+			s->held = malloc(len);
+			if (s->held == NULL)
+				return wb_error_set(err, WB_ERR_NOMEM,
+						    "out of memory");
+			memcpy(s->held, p, len);
+			s->held_len = (int)len;
 			s->snap_ready = true;
-			*held = true;
 			return WB_OK;
 		}
 		uint64_t wal_end = wb_pg_get_u64(p + 9);
@@ -964,13 +1071,63 @@ static int on_copy_data(struct pg_source *s, struct wb_batch *b, char *buf,
 			s->received_lsn = wal_end;
 		s->caught_up = false;
 		s->got_data = true; /* pg_poll's housekeeping reads the clock */
-		return on_message(s, b, p + 25, (size_t)len - 25, err);
+		if (big) {
+			uint8_t *own = wb_pg_wire_take(&s->wire);
+			if (own != NULL && wb_batch_adopt(b, own, len) != 0) {
+				free(own);
+				return wb_error_set(err, WB_ERR_NOMEM,
+						    "out of memory");
+			}
+			s->borrow = own != NULL;
+		}
+		int rc = on_message(s, b, p + 25, len - 25, err);
+		s->borrow = false;
+		return rc;
 	}
 	return wb_error_set(
 		err, WB_ERR_DECODE,
-		"replication protocol: unexpected message '%c' of %d "
+		"replication protocol: unexpected message '%c' of %zu "
 		"bytes",
 		p[0] >= 32 && p[0] < 127 ? p[0] : '?', len);
+}
+
+/* The next CopyData message of a raw stream: 1 (*p, *len, *big set), 0
+ * when none has come whole yet, -1 with err set (the server's message
+ * when it ended the stream). */
+static int next_raw(struct pg_source *s, const uint8_t **p, size_t *len,
+		    bool *big, wb_error_t *err)
+{
+	for (;;) {
+		uint8_t type;
+		int r = wb_pg_wire_next(&s->wire, &type, p, len, err);
+		if (r <= 0)
+			return r;
+		char text[400];
+		switch (type) {
+		case 'd':
+			if (*len == 0)
+				break;
+			*big = s->wire.big_done;
+			return 1;
+		case 'E':
+		case 'Z':
+			if (type == 'E')
+				wb_pg_wire_error_text(*p, *len, text,
+						      sizeof(text));
+			wb_error_set(err, WB_ERR_RUNTIME,
+				     "PostgreSQL ended the replication "
+				     "stream: %s",
+				     type == 'E' ? text : "");
+			err->retriable = true;
+			return -1;
+		case 'N':
+			wb_pg_wire_error_text(*p, *len, text, sizeof(text));
+			wb_info("postgres", "server notice: %s", text);
+			break;
+		default: /* ParameterStatus, CopyDone, CommandComplete */
+			break;
+		}
+	}
 }
 
 /* The stream is at the round's point: emit its rows. The stream waits
@@ -1126,16 +1283,52 @@ static int poll_stream(struct wb_source *base, struct wb_batch *b,
 		}
 
 	read:;
-		char *buf = NULL;
-		int len;
+		const uint8_t *msg = NULL;
+		size_t len = 0;
+		char *pqbuf = NULL;
+		char *held = NULL;
+		bool big = false;
+		int got = 1;
 		if (s->held) {
-			buf = s->held;
-			len = s->held_len;
+			held = s->held;
+			msg = (const uint8_t *)held;
+			len = (size_t)s->held_len;
 			s->held = NULL;
+		} else if (s->raw) {
+			got = next_raw(s, &msg, &len, &big, err);
+			if (got < 0)
+				return err->code;
 		} else {
-			len = PQgetCopyData(s->repl, &buf, 1);
+			int n = PQgetCopyData(s->repl, &pqbuf, 1);
+			if (n == -1) {
+				PGresult *res = PQgetResult(s->repl);
+				char line[400];
+				wb_error_set(err, WB_ERR_RUNTIME,
+					     "PostgreSQL ended the replication "
+					     "stream: %s",
+					     res && PQresultErrorMessage(res)[0]
+						     ? PQresultErrorMessage(res)
+						     : wb_pg_error_line(
+							       s->repl, line,
+							       sizeof(line)));
+				char *nl = strchr(err->message, '\n');
+				if (nl)
+					*nl = '\0';
+				err->retriable = true;
+				PQclear(res);
+				return err->code;
+			}
+			if (n < 0)
+				goto lost;
+			got = n > 0;
+			msg = (const uint8_t *)pqbuf;
+			len = n > 0 ? (size_t)n : 0;
 		}
-		if (len == 0) {
+		if (got == 0 && s->mem_wait) {
+			s->mem_wait = false;
+			return WB_OK; /* stopping while waiting for memory */
+		}
+		if (got == 0) {
 			housekeeping = true;
 			long long left = deadline - wb_clock_mono_ms();
 			if (b->n > 0 && !s->in_txn) {
@@ -1148,7 +1341,7 @@ static int poll_stream(struct wb_source *base, struct wb_batch *b,
 			}
 			if (left <= 0)
 				return WB_OK;
-			int fd = PQsocket(s->repl);
+			int fd = s->raw ? s->wire.fd : PQsocket(s->repl);
 			fd_set rfds;
 			FD_ZERO(&rfds);
 			FD_SET(fd, &rfds);
@@ -1162,34 +1355,15 @@ static int poll_stream(struct wb_source *base, struct wb_batch *b,
 						    strerror(errno));
 			if (ready == 0 && b->n > 0 && !s->in_txn)
 				return WB_OK; /* nothing more came */
-			if (PQconsumeInput(s->repl) == 0)
+			if (!s->raw && PQconsumeInput(s->repl) == 0)
 				goto lost;
 			continue;
 		}
-		if (len == -1) {
-			PGresult *res = PQgetResult(s->repl);
-			char line[400];
-			wb_error_set(
-				err, WB_ERR_RUNTIME,
-				"PostgreSQL ended the replication stream: %s",
-				res && PQresultErrorMessage(res)[0]
-					? PQresultErrorMessage(res)
-					: wb_pg_error_line(s->repl, line,
-							   sizeof(line)));
-			char *nl = strchr(err->message, '\n');
-			if (nl)
-				*nl = '\0';
-			err->retriable = true;
-			PQclear(res);
-			return err->code;
-		}
-		if (len < 0)
-			goto lost;
 
-		bool held;
-		rc = on_copy_data(s, b, buf, len, &held, err);
-		if (!held)
-			PQfreemem(buf);
+		rc = on_copy_data(s, b, msg, len, big, err);
+		free(held);
+		if (pqbuf)
+			PQfreemem(pqbuf);
 		if (rc)
 			return rc;
 		if (wb_batch_bytes(b) >= target_bytes)
@@ -1221,10 +1395,10 @@ static int pg_reconnect(struct wb_source *base, wb_error_t *err)
 				    "snapshot after its last durable chunk");
 	PQfinish(s->repl);
 	s->repl = NULL;
-	if (s->held) {
-		PQfreemem(s->held);
-		s->held = NULL;
-	}
+	wb_pg_wire_free(&s->wire);
+	s->raw = false;
+	free(s->held);
+	s->held = NULL;
 	wb_pg_catalog_close(&s->cat);
 	int rc = wb_pg_catalog_open(&s->cat, cfg, err);
 	if (rc == WB_OK) {
@@ -1417,6 +1591,8 @@ static void drop_unused_slot(struct pg_source *s)
 		return;
 	PQfinish(s->repl); /* releases the slot */
 	s->repl = NULL;
+	wb_pg_wire_free(&s->wire);
+	s->raw = false;
 	end_round(s);
 	wb_error_t err;
 	wb_error_clear(&err);
@@ -1430,6 +1606,30 @@ static void drop_unused_slot(struct pg_source *s)
 	wb_warn("postgres", "%s; drop it by hand", err.message);
 }
 
+/* Ends a raw stream as PQputCopyEnd would: CopyDone, then what the server
+ * still sends, up to ReadyForQuery, so that it sees the final flush
+ * before we hang up. */
+static void end_raw(struct pg_source *s)
+{
+	wb_error_t err;
+	if (wb_pg_wire_send(&s->wire, 'c', NULL, 0, &err) != WB_OK)
+		return;
+	long long deadline = wb_clock_mono_ms() + 2000;
+	while (wb_clock_mono_ms() < deadline) {
+		uint8_t type;
+		const uint8_t *body;
+		size_t len;
+		int r = wb_pg_wire_next(&s->wire, &type, &body, &len, &err);
+		if (r < 0 || (r == 1 && (type == 'Z' || type == 'E')))
+			return;
+		if (r == 0) {
+			struct pollfd pfd = {.fd = s->wire.fd,
+					     .events = POLLIN};
+			(void)poll(&pfd, 1, 100);
+		}
+	}
+}
+
 static void pg_close(struct wb_source *base)
 {
 	struct pg_source *s = (struct pg_source *)base;
@@ -1438,8 +1638,11 @@ static void pg_close(struct wb_source *base)
 		return;
 	}
 	wb_error_t err;
-	if (send_status(s, false, &err) == 0 &&
-	    PQputCopyEnd(s->repl, NULL) == 1 && PQflush(s->repl) == 0) {
+	if (s->raw) {
+		if (send_status(s, false, &err) == 0)
+			end_raw(s);
+	} else if (send_status(s, false, &err) == 0 &&
+		   PQputCopyEnd(s->repl, NULL) == 1 && PQflush(s->repl) == 0) {
 		/* let the server see the final flush before we hang up */
 		long long deadline = wb_clock_mono_ms() + 2000;
 		while (wb_clock_mono_ms() < deadline) {
@@ -1468,6 +1671,8 @@ static void pg_close(struct wb_source *base)
 	drop_unused_slot(s);
 	PQfinish(s->repl);
 	s->repl = NULL;
+	wb_pg_wire_free(&s->wire);
+	s->raw = false;
 	end_round(s);
 }
 
@@ -1486,8 +1691,8 @@ static void pg_destroy(struct wb_source *base)
 	free(s->gone);
 	json_decref(s->known);
 	json_decref(s->refused);
-	if (s->held)
-		PQfreemem(s->held);
+	free(s->held);
+	wb_pg_wire_free(&s->wire);
 	wb_pg_catalog_close(&s->cat);
 	for (int i = 0; i < s->nrels; i++)
 		wb_table_unref(s->rels[i].table);

@@ -18,6 +18,7 @@
 #include "pg_catalog.h"
 #include "pg_slot.h"
 #include "pg_snapshot.h"
+#include "pg_wire.h"
 #include "source.h"
 
 struct pg_rel {
@@ -30,6 +31,14 @@ struct pg_source {
 	struct wb_source base;
 	struct wb_pg_catalog cat;
 	PGconn *repl;
+	/* Without TLS or GSS encryption the stream is read and written on
+	 * repl's socket itself (pg_wire.h), raw; libpq's reader otherwise. */
+	bool raw;
+	struct wb_pg_wire wire;
+	bool mem_wait; /* raw: a large message waits for memory */
+	/* the message being decoded is owned by the batch: string values
+	 * point into it */
+	bool borrow;
 	char *slot;
 	char *publication;
 
@@ -105,7 +114,7 @@ struct pg_source {
 	PGconn *snap_conn;   /* holds the open round's exported snapshot */
 	uint64_t snap_point; /* P of the open round */
 	bool snap_ready;     /* the stream is at P: emit the rows */
-	char *held;	     /* stream message held back at P */
+	char *held;	     /* stream message held back at P (malloc'd) */
 	int held_len;
 	wb_position_t last_pos; /* last position produced */
 	long long last_request_ms;

@@ -1084,3 +1084,19 @@ int wb_pg_text_to_value(const struct wb_type *t, const char *text, size_t len,
 		memset(out, 0, sizeof(*out));
 	return rc;
 }
+
+int wb_pg_text_to_value_ref(const struct wb_type *t, const char *text,
+			    size_t len, struct wb_arena *a,
+			    struct wb_value *out, wb_error_t *err)
+{
+	if (text != NULL && !t->is_array && t->s.kind == WB_T_STRING &&
+	    len <= UINT32_MAX &&
+	    utf8_first_invalid((const uint8_t *)text, len) == len) {
+		memset(out, 0, sizeof(*out));
+		out->state = WB_VAL_PRESENT;
+		out->u.b.p = (const uint8_t *)text;
+		out->u.b.n = (uint32_t)len;
+		return 0;
+	}
+	return wb_pg_text_to_value(t, text, len, a, out, err);
+}

@@ -75,5 +75,12 @@ int wb_pg_type_is_builtin(uint32_t oid);
 int wb_pg_text_to_value(const struct wb_type *t, const char *text, size_t len,
 			struct wb_arena *a, struct wb_value *out,
 			wb_error_t *err);
+/* As wb_pg_text_to_value, but a value that is the text itself (a string
+ * column's text, valid UTF-8) points into text instead of being copied
+ * into a: text must live as long as the value (a large stream message the
+ * batch owns, wb_batch_adopt). */
+int wb_pg_text_to_value_ref(const struct wb_type *t, const char *text,
+			    size_t len, struct wb_arena *a,
+			    struct wb_value *out, wb_error_t *err);
 
 #endif

@@ -586,6 +586,73 @@ static void test_keyless(void)
 	wb_encoder_free(e);
 }
 
+/* Values of 64 KiB or more are not copied into the envelope: the event
+ * gives it in parts, the values' own bytes between the buffer's pieces;
+ * the next event with small values is in one piece again. */
+static void test_holes(void)
+{
+	wb_error_t err = {0};
+	struct wb_encoder_config cfg = {.pipeline = "wms1",
+					.connector = "postgres"};
+	struct wb_encoder *e = wb_encoder_new(&cfg, &err);
+	struct wb_table *t = wb_table_new("erp", "public", "log", 2);
+	struct wb_type ts = {.s = {.kind = WB_T_STRING}};
+	struct wb_type tb = {.s = {.kind = WB_T_BYTES}};
+	wb_table_set_column(t, 0, "msg", &ts, true, false);
+	wb_table_set_column(t, 1, "blob", &tb, false, false);
+	enum { NMSG = 100000, NBLOB = 70000 };
+	char *msg = malloc(NMSG);
+	uint8_t *blob = malloc(NBLOB);
+	CHECK(msg && blob);
+	if (!msg || !blob)
+		return;
+	for (size_t i = 0; i < NMSG; i++)
+		msg[i] = (char)('a' + i % 26);
+	for (size_t i = 0; i < NBLOB; i++)
+		blob[i] = (uint8_t)(i * 7);
+	struct wb_value after[2] = {vb(msg, NMSG), vb(blob, NBLOB)};
+	struct wb_change c = {
+		.op = WB_OP_INSERT, .table = t, .pos = {7, 8}, .after = after};
+	struct wb_event ev;
+	CHECK(wb_encoder_encode(e, &c, &ev, &err) == WB_OK);
+	CHECK(ev.value == NULL && ev.nvalue_parts == 5);
+	CHECK(wb_event_has_value(&ev));
+	CHECK(ev.value_parts[1].p == (const uint8_t *)msg &&
+	      ev.value_parts[1].n == NMSG);
+	CHECK(ev.value_parts[3].p == blob && ev.value_parts[3].n == NBLOB);
+	struct wb_buf all;
+	wb_buf_init(&all);
+	for (size_t i = 0; i < ev.nvalue_parts; i++)
+		wb_buf_append(&all, ev.value_parts[i].p, ev.value_parts[i].n);
+	CHECK(all.len == ev.value_len);
+	/* before null, after: msg union 1 + length 100000, the text, blob
+	 * length 70000, the bytes, then op "c" */
+	static const uint8_t head[] = {0x00, 0x02, 0x02, 0xc0, 0x9a, 0x0c};
+	static const uint8_t mid[] = {0xe0, 0xc5, 0x08};
+	CHECK(all.len > sizeof(head) + NMSG + sizeof(mid) + NBLOB + 2);
+	if (all.len > sizeof(head) + NMSG + sizeof(mid) + NBLOB + 2) {
+		const uint8_t *p = all.data;
+		CHECK(memcmp(p, head, sizeof(head)) == 0);
+		p += sizeof(head);
+		CHECK(memcmp(p, msg, NMSG) == 0);
+		p += NMSG;
+		CHECK(memcmp(p, mid, sizeof(mid)) == 0);
+		p += sizeof(mid);
+		CHECK(memcmp(p, blob, NBLOB) == 0);
+		p += NBLOB;
+		CHECK(p[0] == 0x02 && p[1] == 'c');
+	}
+	after[0] = vs("hi");
+	after[1] = vb(blob, 1);
+	CHECK(wb_encoder_encode(e, &c, &ev, &err) == WB_OK);
+	CHECK(ev.value != NULL && ev.nvalue_parts == 0 && ev.value_len > 8);
+	wb_buf_free(&all);
+	free(msg);
+	free(blob);
+	wb_table_unref(t);
+	wb_encoder_free(e);
+}
+
 /* Values the Avro types cannot hold: null in the row, named in
  * `unrepresentable` (the image the event is about), their text in
  * `unrepresentable_text` (both images); the key keeps the text in its
@@ -758,6 +825,7 @@ int main(void)
 {
 	test_events();
 	test_keyless();
+	test_holes();
 	test_unrepresentable();
 	if (failures) {
 		fprintf(stderr, "test_avro_encode: %d check(s) failed\n",

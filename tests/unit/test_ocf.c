@@ -2,6 +2,7 @@
  * written by a pool's thread (also when that write fails), checked with
  * python3-avro. */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -424,6 +425,77 @@ static void test_park(const char *dir, enum wb_ocf_codec codec)
 	wb_buf_free(&rec);
 }
 
+/* A record larger than a block, given in parts, is written as a block of
+ * its own between the pending records' block and the next one, compressed
+ * as a stream: 5 small records, one of 300,000 characters split across
+ * three parts, 3 small ones -> 3 blocks of 5, 1 and 3 records. */
+static void test_large(const char *dir, enum wb_ocf_codec codec, bool pool)
+{
+	wb_error_t err = {0};
+	char path[512];
+	snprintf(path, sizeof(path), "%s/large-%s-%d.avro", dir,
+		 wb_ocf_codec_name(codec), (int)pool);
+	struct wb_ocf_writer *w =
+		wb_ocf_create(path, schema, codec, 3, 200, &err);
+	CHECK(w != NULL);
+	if (w == NULL)
+		return;
+	struct wb_ocf_pool *p = pool ? wb_ocf_pool_new(&err) : NULL;
+	if (p)
+		wb_ocf_set_pool(w, p);
+	struct wb_buf rec, head, e;
+	wb_buf_init(&rec);
+	wb_buf_init(&head);
+	wb_buf_init(&e);
+	for (int64_t i = 0; i < 5; i++) {
+		encode(&rec, i);
+		CHECK(wb_ocf_append(w, rec.data, rec.len, &err) == WB_OK);
+	}
+	enum { BIG = 300000 };
+	char *name = malloc(BIG);
+	CHECK(name != NULL);
+	if (name == NULL)
+		return;
+	for (size_t i = 0; i < BIG; i++)
+		name[i] = (char)('a' + (i * 7 + i / 1000) % 26);
+	wb_avro_put_long(&head, 77);
+	wb_avro_put_long(&head, BIG);
+	struct wb_span parts[3] = {
+		{head.data, head.len},
+		{(const uint8_t *)name, 100000},
+		{(const uint8_t *)name + 100000, BIG - 100000}};
+	CHECK(wb_ocf_append_parts(w, parts, 3, &err) == WB_OK);
+	CHECK(wb_ocf_pending(w) == 0);
+	for (int64_t i = 5; i < 8; i++) {
+		encode(&rec, i);
+		CHECK(wb_ocf_append(w, rec.data, rec.len, &err) == WB_OK);
+	}
+	CHECK(wb_ocf_close(w, &err) == WB_OK);
+	wb_ocf_pool_free(p);
+
+	struct wb_ocf_extent x;
+	CHECK(wb_ocf_scan(path, &x, &err) == WB_OK);
+	CHECK(x.blocks == 3 && x.records == 9 && x.whole == x.size);
+
+	char line[64];
+	snprintf(line, sizeof(line), "codec %s\n", wb_ocf_codec_name(codec));
+	wb_buf_append(&e, line, strlen(line));
+	expect(&e, 0, 5);
+	snprintf(line, sizeof(line), "{\"id\": 77, \"name\": \"");
+	wb_buf_append(&e, line, strlen(line));
+	wb_buf_append(&e, name, BIG);
+	wb_buf_append(&e, "\"}\n", 3);
+	expect(&e, 5, 8);
+	wb_buf_append(&e, "", 1);
+	char *got = py_read(dir, path);
+	CHECK(got != NULL && strcmp(got, (char *)e.data) == 0);
+	free(got);
+	free(name);
+	wb_buf_free(&e);
+	wb_buf_free(&head);
+	wb_buf_free(&rec);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/wb_test_ocf_XXXXXX";
@@ -444,6 +516,11 @@ int main(void)
 	test_park(dir, WB_OCF_ZSTD);
 	test_park(dir, WB_OCF_DEFLATE);
 	test_park(dir, WB_OCF_NULL);
+	test_large(dir, WB_OCF_NULL, false);
+	test_large(dir, WB_OCF_DEFLATE, false);
+	test_large(dir, WB_OCF_ZSTD, false);
+	test_large(dir, WB_OCF_DEFLATE, true);
+	test_large(dir, WB_OCF_ZSTD, true);
 
 	enum wb_ocf_codec c;
 	wb_error_t err = {0};

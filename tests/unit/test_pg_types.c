@@ -714,9 +714,31 @@ static void bench(void)
 	       ns);
 }
 
+/* A string column's valid UTF-8 text is the value itself, not copied; any
+ * other text is converted as wb_pg_text_to_value does. */
+static void test_ref(void)
+{
+	wb_error_t err = {0};
+	struct wb_value v;
+	struct wb_type text = type_of(25, -1), i4 = type_of(23, -1);
+	struct wb_type arr = type_of(1009, -1);
+	static const char ok[] = "caf\xc3\xa9 ok", bad[] = "a\xff";
+	CHECK(wb_pg_text_to_value_ref(&text, ok, 8, &arena, &v, &err) == 0);
+	CHECK(v.state == WB_VAL_PRESENT && v.u.b.p == (const uint8_t *)ok &&
+	      v.u.b.n == 8);
+	CHECK(wb_pg_text_to_value_ref(&text, bad, 2, &arena, &v, &err) == 0);
+	CHECK(v.u.b.p != (const uint8_t *)bad && v.u.b.n == 4 &&
+	      memcmp(v.u.b.p, "a\xef\xbf\xbd", 4) == 0);
+	CHECK(wb_pg_text_to_value_ref(&i4, "42", 2, &arena, &v, &err) == 0);
+	CHECK(v.state == WB_VAL_PRESENT && v.u.i == 42);
+	CHECK(wb_pg_text_to_value_ref(&arr, "{a}", 3, &arena, &v, &err) == 0);
+	CHECK(v.u.b.p != (const uint8_t *)"{a}" && v.u.b.n > 3);
+}
+
 int main(void)
 {
 	wb_arena_init(&arena, 4096);
+	test_ref();
 	test_mapping();
 	test_scalars();
 	test_decimals();

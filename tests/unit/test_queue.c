@@ -27,6 +27,45 @@ static struct wb_batch *batch_of(uint64_t tag, size_t bytes)
 
 #define N 2000
 
+static size_t size_of_1000(void)
+{
+	struct wb_batch *b = batch_of(0, 1000);
+	size_t n = wb_batch_bytes(b);
+	wb_batch_free(b);
+	return n;
+}
+
+/* Held bytes: a popped batch counts until it is done; a wait for room
+ * counts it, and an adopted buffer counts in the batch's bytes. */
+static void test_held(void)
+{
+	struct wb_queue *q = wb_queue_new(100000);
+	struct wb_batch *big = batch_of(1, 10);
+	void *p = malloc(500000);
+	CHECK(p != NULL && wb_batch_adopt(big, p, 500000) == 0);
+	size_t size = wb_batch_bytes(big);
+	CHECK(size >= 500000);
+	CHECK(wb_queue_wait_room(q, 500000, 0) == 1); /* nothing held */
+	CHECK(wb_queue_push(q, big, 10) == 1);
+	CHECK(wb_queue_wait_room(q, 10, 20) == 0); /* queued: no room */
+	CHECK(wb_queue_pop(q, 10) == big);
+	CHECK(wb_queue_bytes(q) == 0 && wb_queue_held(q) == size);
+	CHECK(wb_queue_wait_room(q, 10, 20) == 0); /* held: no room */
+	wb_queue_done(q, big);
+	CHECK(wb_queue_held(q) == 0);
+	CHECK(wb_queue_wait_room(q, 500000, 0) == 1);
+	wb_batch_reset(big); /* frees p */
+	CHECK(wb_batch_bytes(big) == 0);
+	/* small ones fit beside what is held */
+	struct wb_batch *one = batch_of(2, 1000);
+	CHECK(wb_queue_push(q, one, 10) == 1);
+	CHECK(wb_queue_wait_room(q, 1000, 0) == 1);
+	wb_queue_close(q);
+	CHECK(wb_queue_wait_room(q, 500000, 0) == -1);
+	wb_batch_free(big);
+	wb_queue_free(q);
+}
+
 static void *producer(void *arg)
 {
 	struct wb_queue *q = arg;
@@ -40,6 +79,7 @@ static void *producer(void *arg)
 
 int main(void)
 {
+	test_held();
 	/* a batch emptied for reuse after many changes is empty, not full:
 	 * snapshot readers fill batches "until full" */
 	struct wb_batch *reused = wb_batch_new();
@@ -90,6 +130,7 @@ int main(void)
 	}
 	pthread_join(t, NULL);
 	CHECK(peak <= wb_queue_max_bytes(q));
+	CHECK(wb_queue_held(q) == N * size_of_1000());
 	/* close wakes and refuses pushes */
 	wb_queue_close(q);
 	struct wb_batch *late = batch_of(9, 10);
