@@ -1091,7 +1091,7 @@ int wb_pg_text_to_value_ref(const struct wb_type *t, const char *text,
 {
 	if (text != NULL && !t->is_array && t->s.kind == WB_T_STRING &&
 	    len <= UINT32_MAX &&
-	    utf8_first_invalid((const uint8_t *)text, len) == len) {
+	    wb_utf8_first_invalid((const uint8_t *)text, len) == len) {
 		memset(out, 0, sizeof(*out));
 		out->state = WB_VAL_PRESENT;
 		out->u.b.p = (const uint8_t *)text;
