@@ -191,6 +191,16 @@ def test():
                                                       "ts": "0000-00-00 00:00:00"}},
              "the server's text kept")
     check_eq(z[1]["unrepresentable_text"], {"after": {"d": "2020-00-15"}}, "a zero in a date")
+    # a non-transactional table: its statements come as BEGIN ... COMMIT
+    # query events, no XID
+    db.sql("CREATE TABLE app.m (id INT PRIMARY KEY, v VARCHAR(10)) ENGINE=MyISAM; "
+           "INSERT INTO app.m VALUES (1, 'a'), (2, 'b'); UPDATE app.m SET v = 'c' WHERE id = 2; "
+           "DELETE FROM app.m WHERE id = 1;", db="app")
+    p.run_idle(2)
+    m = records(p.out, "m1.app.m")
+    check_eq([(r["op"], (r["after"] or r["before"])["id"]) for r in m], [("c", 1), ("c", 2), ("u", 2), ("d", 1)],
+             "MyISAM statements")
+    check_eq(replay(m), {2: {"id": 2, "v": "c"}}, "MyISAM table")
     # the same changes again from the start give the same event ids
     ids = [r["event_id"] for r in recs]
     check_eq(len(set(ids)), len(ids), "distinct event ids")
