@@ -171,6 +171,14 @@ def arith_case(op):
             p = min(pa + pb, 38)
             want = result(x * y, p, s)
     elif op == "/":
+        if rng.random() < 0.3 and a.kind != "intlit":
+            # x / 128 or x / 640 has one more fraction digit than the
+            # quotient keeps, and it is 5 when x is odd: a tie
+            d = rng.choice([128, -128, 640, -640])
+            b.kind, b.p, b.s, b.value = "intlit", 3, 0, D(d)
+            b.ref, b.column, b.text = "(%d)" % d, None, None
+            cols = [o for o in (a, b) if o.column]
+            pb, sb, ib, y = 3, 0, 3, b.value
         s = min(max(sa, sb) + 6, 38)
         p = max(min(ia + sb + s, 38), 1)
         if y == 0:
