@@ -774,8 +774,7 @@ static struct xnode *check(struct xcomp *cc, struct xnode *n)
 			char b2[32];
 			return wb_xerr(
 				cc, n->line, n->col,
-				"'?"
-				"?' needs operands of one type, "
+				"'\?\?' needs operands of one type, "
 				"found %s and %s",
 				wb_xtype_name(&n->kid[0]->t, b1, sizeof(b1)),
 				wb_xtype_name(&n->kid[1]->t, b2, sizeof(b2)));
@@ -783,8 +782,7 @@ static struct xnode *check(struct xcomp *cc, struct xnode *n)
 		bool nul = n->kid[0]->t.nullable && n->kid[1]->t.nullable;
 		for (int i = 0; i < 2; i++)
 			if ((n->kid[i] = wb_xconvert(cc, n->kid[i], &u,
-						     "'?"
-						     "?'")) == NULL)
+						     "'\?\?'")) == NULL)
 				return NULL;
 		n->t = u;
 		n->t.nullable = nul;
