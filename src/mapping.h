@@ -180,4 +180,8 @@ const struct wb_schema *wb_mappings_schema(const struct wb_mappings *m,
  * format of `waybill mapping test` files. Appends to out. */
 void wb_mapping_change_json(const struct wb_change *c, struct wb_buf *out);
 
+/* `waybill mapping SUBCOMMAND ...` (argv[0] is "mapping"): test (see
+ * mapping_test.c). Returns the exit code. */
+int wb_mapping_cli(int argc, char **argv);
+
 #endif
