@@ -62,10 +62,14 @@ enum wb_xkind {
 };
 
 struct wb_xtype {
-	uint8_t kind;	/* enum wb_xkind */
-	uint8_t precision; /* decimal */
+	uint8_t kind;	   /* enum wb_xkind */
+	uint8_t precision; /* decimal: digits (<= 38); int: a bound on its
+			      decimal digits (19: any int64) */
 	uint8_t scale;	   /* decimal */
 	bool nullable;	   /* may evaluate to NULL */
+	bool local;	   /* timestamp: wall-clock microseconds in no zone (a
+			      LOCAL_TIMESTAMP_MICROS column, a literal without an
+			      offset); timestamp(x, 'Zone') makes it a timestamp */
 };
 
 /* A value. Decimals: unscaled 128-bit integer at the type's scale.
