@@ -30,7 +30,7 @@ void *wb_xerr(struct xcomp *cc, int line, int col, const char *fmt, ...)
 
 struct xnode *wb_xnode(struct xcomp *cc, int syn, int line, int col)
 {
-	struct xnode *n = wb_arena_alloc(&cc->e->arena, sizeof(*n));
+	struct xnode *n = wb_xalloc(&cc->e->arena, sizeof(*n));
 	if (n == NULL)
 		return wb_xerr(cc, line, col, "out of memory");
 	memset(n, 0, sizeof(*n));
@@ -774,7 +774,8 @@ static struct xnode *check(struct xcomp *cc, struct xnode *n)
 			char b2[32];
 			return wb_xerr(
 				cc, n->line, n->col,
-				"'?" "?' needs operands of one type, "
+				"'?"
+				"?' needs operands of one type, "
 				"found %s and %s",
 				wb_xtype_name(&n->kid[0]->t, b1, sizeof(b1)),
 				wb_xtype_name(&n->kid[1]->t, b2, sizeof(b2)));
@@ -782,7 +783,8 @@ static struct xnode *check(struct xcomp *cc, struct xnode *n)
 		bool nul = n->kid[0]->t.nullable && n->kid[1]->t.nullable;
 		for (int i = 0; i < 2; i++)
 			if ((n->kid[i] = wb_xconvert(cc, n->kid[i], &u,
-						     "'?" "?'")) == NULL)
+						     "'?"
+						     "?'")) == NULL)
 				return NULL;
 		n->t = u;
 		n->t.nullable = nul;

@@ -166,21 +166,29 @@ size_t wb_xval_text(const struct wb_xtype *t, const struct wb_xval *v,
 
 /* ---- helpers ------------------------------------------------------------- */
 
-/* A failure reason naming a value: "'<text>' <what>" in the arena (the
- * text cut at 60 bytes on a character boundary). */
-static int fail_text(struct xctx *c, const char *s, size_t n, const char *what)
+/* A failure reason naming a value: "<pre>'<text>' <post>" in the arena
+ * (the text cut at 60 bytes on a character boundary). */
+static int fail_value(struct xctx *c, const char *pre, const char *s, size_t n,
+		      const char *post)
 {
-	if (n > 60) {
+	bool cut = n > 60;
+	if (cut) {
 		n = 60;
 		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
 			n--;
 	}
-	size_t len = n + strlen(what) + 8;
+	size_t len = strlen(pre) + n + strlen(post) + 8;
 	char *r = wb_arena_alloc(c->a, len);
 	if (r == NULL)
-		return xfail(c, what);
-	snprintf(r, len, "'%.*s'%s %s", (int)n, s, n == 60 ? "..." : "", what);
+		return xfail(c, post[0] ? post : pre);
+	snprintf(r, len, "%s'%.*s%s'%s%s", pre, (int)n, s, cut ? "..." : "",
+		 post[0] ? " " : "", post);
 	return xfail(c, r);
+}
+
+static int fail_text(struct xctx *c, const char *s, size_t n, const char *what)
+{
+	return fail_value(c, "", s, n, what);
 }
 
 static int str_result(struct xctx *c, struct wb_xval *out, const char *s,
@@ -461,9 +469,9 @@ static int f_map(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 	if (m->is_int) {
 		char b[32];
 		int l = snprintf(b, sizeof(b), "%lld", (long long)out->u.i);
-		return fail_text(c, b, (size_t)l, "has no mapping");
+		return fail_value(c, "no mapping for ", b, (size_t)l, "");
 	}
-	return fail_text(c, out->u.s.p, out->u.s.n, "has no mapping");
+	return fail_value(c, "no mapping for ", out->u.s.p, out->u.s.n, "");
 }
 
 static struct xnode *c_map(struct xcomp *cc, struct xnode *n)
@@ -488,7 +496,7 @@ static struct xnode *c_map(struct xcomp *cc, struct xnode *n)
 	int ne = d->nkid / 2;
 	if (ne == 0)
 		return wb_xerr(cc, d->line, d->col, "map: no entries");
-	struct map_table *m = wb_arena_alloc(
+	struct map_table *m = wb_xalloc(
 		&cc->e->arena, sizeof(*m) + (size_t)ne * sizeof(m->e[0]));
 	if (m == NULL)
 		return wb_xerr(cc, n->line, n->col, "out of memory");
@@ -841,7 +849,7 @@ static int f_concat(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 	struct wb_xval v[16];
 	struct wb_xval *vals = v;
 	if (n->nkid > 16) {
-		vals = wb_arena_alloc(c->a, (size_t)n->nkid * sizeof(*vals));
+		vals = wb_xalloc(c->a, (size_t)n->nkid * sizeof(*vals));
 		if (vals == NULL)
 			return xfail(c, "out of memory");
 	}

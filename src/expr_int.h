@@ -122,6 +122,16 @@ struct xnode {
 			return -1;                                             \
 	} while (0)
 
+/* Arena memory aligned for the __int128 members of nodes and values (the
+ * arena aligns to 8 only). */
+static inline void *wb_xalloc(struct wb_arena *a, size_t n)
+{
+	char *p = wb_arena_alloc(a, n + 8);
+	if (p == NULL)
+		return NULL;
+	return (void *)(((uintptr_t)p + 15) & ~(uintptr_t)15);
+}
+
 static inline int xfail(struct xctx *c, const char *reason)
 {
 	c->reason = reason;

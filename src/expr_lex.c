@@ -181,7 +181,8 @@ const char *wb_xtok_name(int kind)
 		[T_SLASH] = "'/'",
 		[T_PCT] = "'%'",
 		[T_CONCAT] = "'||'",
-		[T_COALESCE] = "'?" "?'",
+		[T_COALESCE] = "'?"
+			       "?'",
 		[T_EQ] = "'='",
 		[T_NE] = "'!='",
 		[T_LT] = "'<'",
