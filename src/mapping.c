@@ -347,12 +347,9 @@ static int compile_for(struct wb_mappings *m, int mi, struct wb_table *t,
 			struct wb_expr *e2 =
 				wb_expr_compile(x->text, t, wp, true, true,
 						!mp->reject_fallible, &d2);
-			if (e2 != NULL)
-				snprintf(hint, sizeof(hint),
-					 "; the source sends only the key "
-					 "columns in before%s%s",
-					 before_fix ? ", fix: " : "",
-					 before_fix ? before_fix : "");
+			if (e2 != NULL && before_fix != NULL)
+				snprintf(hint, sizeof(hint), " (here: %s)",
+					 before_fix);
 			wb_expr_free(e2);
 		}
 		dg.message[sizeof(dg.message) - 1] = '\0';
