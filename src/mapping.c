@@ -52,6 +52,7 @@ static void cache_clear(struct wb_mappings *m)
 		for (int j = 0; j < t->n; j++)
 			compiled_clear(&t->c[j], m->v[t->c[j].mapping].nex);
 		free(t->c);
+		free(t->full);
 		memset(t, 0, sizeof(*t));
 	}
 	m->ncache = 0;
@@ -431,10 +432,14 @@ static struct wb_tcache *cache_get(struct wb_mappings *m, struct wb_table *t,
 	struct wb_tcache *s = cache_slot(m, id);
 	char full[512];
 	snprintf(full, sizeof(full), "%s.%s", t->schema, t->name);
-	struct wb_tcache e = {.table_id = id};
-	e.c = calloc((size_t)m->n + 1, sizeof(*e.c));
-	if (e.c == NULL)
+	struct wb_tcache e = {.table_id = id, .full = strdup(full)};
+	if (e.full == NULL)
 		return NULL;
+	e.c = calloc((size_t)m->n + 1, sizeof(*e.c));
+	if (e.c == NULL) {
+		free(e.full);
+		return NULL;
+	}
 	for (int i = 0; i < m->n; i++) {
 		if (!source_matches(&m->v[i], full))
 			continue;
@@ -446,6 +451,7 @@ static struct wb_tcache *cache_get(struct wb_mappings *m, struct wb_table *t,
 				compiled_clear(&e.c[j],
 					       m->v[e.c[j].mapping].nex);
 			free(e.c);
+			free(e.full);
 			return NULL;
 		}
 		if (problems != NULL)
@@ -1249,9 +1255,33 @@ int wb_mappings_apply(struct wb_mappings *m, const struct wb_change *c,
 		return wb_error_set(err, WB_ERR_NOMEM,
 				    "mapping a change: out of memory");
 	*out = m->out;
-	const char *full =
-		arena_fmt(&m->arena, "%s.%s", c->table->schema, c->table->name);
-	struct wb_expr_row row = {c, position, now_us};
+	const char *full = tc->full;
+	/* A value the source did not send (unchanged TOAST) is taken from
+	 * the before image where there is one, as the raw envelope does, so
+	 * that an expression does not read it as NULL. */
+	struct wb_change patched;
+	const struct wb_change *ec = c;
+	const struct wb_table *t = c->table;
+	for (int i = 0; c->after != NULL && c->before != NULL && i < t->ncols;
+	     i++) {
+		if (c->after[i].state != WB_VAL_UNCHANGED)
+			continue;
+		if (ec == c) {
+			struct wb_value *a = wb_arena_alloc(
+				&m->arena, (size_t)t->ncols * sizeof(*a));
+			if (a == NULL)
+				return wb_error_set(err, WB_ERR_NOMEM,
+						    "mapping a change: out of "
+						    "memory");
+			memcpy(a, c->after, (size_t)t->ncols * sizeof(*a));
+			patched = *c;
+			patched.after = a;
+			ec = &patched;
+		}
+		if (c->before[i].state != WB_VAL_UNCHANGED)
+			((struct wb_value *)ec->after)[i] = c->before[i];
+	}
+	struct wb_expr_row row = {ec, position, now_us};
 	int n = 0;
 	for (int k = 0; k < tc->n; k++) {
 		const struct wb_mcompiled *mc = &tc->c[k];
@@ -1268,8 +1298,15 @@ int wb_mappings_apply(struct wb_mappings *m, const struct wb_change *c,
 			.position = position,
 			.raw_id = raw_event_id,
 		};
-		r.event_id =
-			arena_fmt(&m->arena, "%s#%s", raw_event_id, mp->name);
+		size_t rl = strlen(raw_event_id), nl = strlen(mp->name);
+		char *id = wb_arena_alloc(&m->arena, rl + nl + 2);
+		if (id == NULL)
+			return wb_error_set(err, WB_ERR_NOMEM,
+					    "mapping a change: out of memory");
+		memcpy(id, raw_event_id, rl);
+		id[rl] = '#';
+		memcpy(id + rl + 1, mp->name, nl + 1);
+		r.event_id = id;
 		struct wb_buf *vb = &m->bufs[2 * n], *kb = &m->bufs[2 * n + 1];
 		wb_buf_reset(vb);
 		vb->failed = 0;

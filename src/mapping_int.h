@@ -84,6 +84,7 @@ struct wb_mcompiled {
 
 struct wb_tcache {
 	uint64_t table_id; /* 0: free slot */
+	char *full;	   /* "schema.table" */
 	struct wb_mcompiled *c;
 	int n;
 };

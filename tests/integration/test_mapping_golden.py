@@ -15,7 +15,7 @@ from wbtest import *  # noqa: E402,F401
 SETS = {
     # name: (cases, events by type, dead letters)
     "wms_inventory": (24, {"InventoryMovement": 20, "InventoryBalance": 16}, 1),
-    "wms_shipments": (10, {"ShipmentCreated": 1, "ShipmentStatusChanged": 8, "ProofOfDelivery": 1}, 2),
+    "wms_shipments": (11, {"ShipmentCreated": 1, "ShipmentStatusChanged": 9, "ProofOfDelivery": 2}, 2),
     "wms_freight": (5, {"FreightCharge": 4}, 0),
     "erp2_inventory": (9, {"InventoryMovement": 4, "InventoryBalance": 4}, 6),
     "erp2_shipments": (10, {"ShipmentCreated": 1, "ShipmentStatusChanged": 8, "ProofOfDelivery": 1,
