@@ -639,12 +639,13 @@ int wb_mappings_fingerprint_diff(const struct wb_mappings *m, json_t *old,
 static const __int128 *pow10s(void)
 {
 	static __int128 p[39];
-	if (p[0] == 0) {
+	if (p[0] == 0) { /* p[0] last: filled means complete */
 		__int128 v = 1;
-		for (int i = 0; i < 39; i++) {
-			p[i] = v;
+		for (int i = 1; i < 39; i++) {
 			v *= 10;
+			p[i] = v;
 		}
+		p[0] = 1;
 	}
 	return p;
 }
