@@ -502,6 +502,7 @@ static struct xnode *c_map(struct xcomp *cc, struct xnode *n)
 		return wb_xerr(cc, n->line, n->col, "out of memory");
 	m->n = ne;
 	m->is_int = is_int;
+	m->dflt = NULL;
 	struct xnode *dv = dn->kid[0];
 	bool dlq = dv->syn == XS_DLQ;
 	/* the values' type */

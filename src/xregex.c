@@ -60,12 +60,21 @@ struct rx {
 	int depth;
 };
 
+/* A problem at the next character (or the end of the pattern). */
 static void rx_fail(struct rx *r, const char *what)
 {
 	if (!r->failed)
 		snprintf(r->err, r->err_n, "regular expression: %s at %d", what,
 			 r->ch + 1);
 	r->failed = true;
+}
+
+/* A problem with the character just read. */
+static void rx_fail_here(struct rx *r, const char *what)
+{
+	r->ch--;
+	rx_fail(r, what);
+	r->ch++;
 }
 
 /* One code point of UTF-8 at s[*i] (a byte that starts no valid
@@ -173,7 +182,7 @@ static uint32_t rx_escape_char(struct rx *r, uint32_t c)
 		return '\r';
 	default:
 		if (is_alnum(c))
-			rx_fail(r, "unknown escape");
+			rx_fail_here(r, "unknown escape");
 		return c;
 	}
 }
@@ -206,8 +215,9 @@ static int rx_class(struct rx *r)
 			if (rx_perl_class(r, c))
 				continue;
 			if (c == 'D' || c == 'W' || c == 'S') {
-				rx_fail(r, "\\D, \\W, \\S inside [] are not "
-					   "supported");
+				rx_fail_here(r,
+					     "\\D, \\W, \\S inside [] are not "
+					     "supported");
 				return nd;
 			}
 			c = rx_escape_char(r, c);
@@ -225,7 +235,7 @@ static int rx_class(struct rx *r)
 				hi = rx_escape_char(r, rx_get(r));
 			}
 			if (hi < c) {
-				rx_fail(r, "range out of order");
+				rx_fail_here(r, "range out of order");
 				return nd;
 			}
 		}
@@ -268,7 +278,7 @@ static int rx_atom(struct rx *r)
 	case '+':
 	case '?':
 	case '{':
-		rx_fail(r, "nothing to repeat");
+		rx_fail_here(r, "nothing to repeat");
 		return 0;
 	case ')':
 		rx_fail(r, "unmatched )");
