@@ -53,6 +53,7 @@ static void cache_clear(struct wb_mappings *m)
 			compiled_clear(&t->c[j], m->v[t->c[j].mapping].nex);
 		free(t->c);
 		free(t->full);
+		wb_buf_free(&t->src_head);
 		memset(t, 0, sizeof(*t));
 	}
 	m->ncache = 0;
@@ -78,6 +79,7 @@ void wb_mappings_free(struct wb_mappings *m)
 	free(m->bufs);
 	free(m->out);
 	wb_buf_free(&m->scratch);
+	wb_buf_free(&m->src_tail);
 	free(m);
 }
 
@@ -160,6 +162,7 @@ struct wb_mappings *wb_mappings_load(const char *const *patterns, int n,
 		goto nomem;
 	wb_arena_init(&m->arena, 64 << 10);
 	wb_buf_init(&m->scratch);
+	wb_buf_init(&m->src_tail);
 	if (wb_cs_set_load(&m->cs, err) != 0) {
 		wb_mappings_free(m);
 		return NULL;
@@ -222,6 +225,13 @@ struct wb_mappings *wb_mappings_load(const char *const *patterns, int n,
 		mp->info.file = mp->file;
 		mp->info.file_hash = mp->hash;
 		mp->info.event_type = mp->schema->name;
+		wb_buf_init(&mp->head_type);
+		wb_buf_init(&mp->head_mapping);
+		wb_avro_put_string(&mp->head_type, mp->schema->name);
+		wb_avro_put_string(&mp->head_mapping, mp->name);
+		wb_avro_put_long(&mp->head_mapping, mp->version);
+		if (mp->head_type.failed || mp->head_mapping.failed)
+			goto nomem;
 	}
 	if (m->n == 0 && diags->n == before &&
 	    wb_mapping_diag_add(diags, "mappings", 0, 0,
@@ -435,8 +445,17 @@ static struct wb_tcache *cache_get(struct wb_mappings *m, struct wb_table *t,
 	struct wb_tcache e = {.table_id = id, .full = strdup(full)};
 	if (e.full == NULL)
 		return NULL;
+	wb_buf_init(&e.src_head);
+	wb_avro_put_string(&e.src_head, m->system);
+	wb_avro_put_string(&e.src_head, full);
+	if (e.src_head.failed) {
+		wb_buf_free(&e.src_head);
+		free(e.full);
+		return NULL;
+	}
 	e.c = calloc((size_t)m->n + 1, sizeof(*e.c));
 	if (e.c == NULL) {
+		wb_buf_free(&e.src_head);
 		free(e.full);
 		return NULL;
 	}
@@ -452,6 +471,7 @@ static struct wb_tcache *cache_get(struct wb_mappings *m, struct wb_table *t,
 					       m->v[e.c[j].mapping].nex);
 			free(e.c);
 			free(e.full);
+			wb_buf_free(&e.src_head);
 			return NULL;
 		}
 		if (problems != NULL)
@@ -1092,7 +1112,9 @@ struct run {
 	const char *position; /* text */
 	const char *raw_id;   /* raw event id */
 	const char *event_id; /* mapped */
-	const char *corr;     /* correlation id, NUL-terminated */
+	size_t event_id_len;
+	const struct wb_buf *src_head, *src_tail;
+	const char *corr; /* correlation id, NUL-terminated */
 	size_t corr_len;
 	int64_t occurred_at;
 	/* failure */
@@ -1123,10 +1145,11 @@ static int put_plan(struct run *r, const struct wb_plan *p, struct wb_buf *b)
 	case WB_PLAN_HEADER:
 		switch (p->hdr) {
 		case WB_HDR_EVENT_ID:
-			put_cstr(b, r->event_id);
+			wb_avro_put_bytes(b, r->event_id, r->event_id_len);
 			break;
 		case WB_HDR_EVENT_TYPE:
-			put_cstr(b, r->mp->schema->name);
+			wb_buf_append(b, r->mp->head_type.data,
+				      r->mp->head_type.len);
 			break;
 		case WB_HDR_SCHEMA_VERSION:
 			wb_avro_put_long(b, r->mp->schema->version);
@@ -1138,14 +1161,12 @@ static int put_plan(struct run *r, const struct wb_plan *p, struct wb_buf *b)
 			wb_avro_put_bytes(b, r->corr, r->corr_len);
 			break;
 		case WB_HDR_SOURCE:
-			put_cstr(b, r->m->system);
-			put_cstr(b, r->table);
-			put_cstr(b, r->position);
-			put_cstr(b, r->raw_id);
+			wb_buf_append(b, r->src_head->data, r->src_head->len);
+			wb_buf_append(b, r->src_tail->data, r->src_tail->len);
 			break;
 		case WB_HDR_MAPPING:
-			put_cstr(b, r->mp->name);
-			wb_avro_put_long(b, r->mp->version);
+			wb_buf_append(b, r->mp->head_mapping.data,
+				      r->mp->head_mapping.len);
 			break;
 		}
 		return 0;
@@ -1283,6 +1304,15 @@ int wb_mappings_apply(struct wb_mappings *m, const struct wb_change *c,
 			((struct wb_value *)ec->after)[i] = c->before[i];
 	}
 	struct wb_expr_row row = {ec, position, now_us};
+	struct wb_buf *tail = &m->src_tail;
+	wb_buf_reset(tail);
+	tail->failed = 0;
+	wb_avro_put_string(tail, position);
+	wb_avro_put_string(tail, raw_event_id);
+	if (tail->failed)
+		return wb_error_set(err, WB_ERR_NOMEM,
+				    "mapping a change: out of memory");
+	size_t rl = strlen(raw_event_id);
 	int n = 0;
 	for (int k = 0; k < tc->n; k++) {
 		const struct wb_mcompiled *mc = &tc->c[k];
@@ -1299,7 +1329,7 @@ int wb_mappings_apply(struct wb_mappings *m, const struct wb_change *c,
 			.position = position,
 			.raw_id = raw_event_id,
 		};
-		size_t rl = strlen(raw_event_id), nl = strlen(mp->name);
+		size_t nl = strlen(mp->name);
 		char *id = wb_arena_alloc(&m->arena, rl + nl + 2);
 		if (id == NULL)
 			return wb_error_set(err, WB_ERR_NOMEM,
@@ -1308,6 +1338,9 @@ int wb_mappings_apply(struct wb_mappings *m, const struct wb_change *c,
 		id[rl] = '#';
 		memcpy(id + rl + 1, mp->name, nl + 1);
 		r.event_id = id;
+		r.event_id_len = rl + 1 + nl;
+		r.src_head = &tc->src_head;
+		r.src_tail = tail;
 		struct wb_buf *vb = &m->bufs[2 * n], *kb = &m->bufs[2 * n + 1];
 		wb_buf_reset(vb);
 		vb->failed = 0;

@@ -69,6 +69,9 @@ struct wb_mapping {
 	char ops[8];			/* op letters, NUL-terminated */
 	bool reject_fallible;		/* on_failure: reject */
 	const struct wb_cs_schema *schema;
+	/* Avro bytes of the header parts that never change: event_type, and
+	 * the mapping record {name, version} */
+	struct wb_buf head_type, head_mapping;
 	struct wb_mexpr *ex;
 	int nex;
 	int ex_when, ex_corr, ex_occ; /* -1 when absent */
@@ -83,8 +86,9 @@ struct wb_mcompiled {
 };
 
 struct wb_tcache {
-	uint64_t table_id; /* 0: free slot */
-	char *full;	   /* "schema.table" */
+	uint64_t table_id;	/* 0: free slot */
+	char *full;		/* "schema.table" */
+	struct wb_buf src_head; /* Avro bytes of source.system and .table */
 	struct wb_mcompiled *c;
 	int n;
 };
@@ -106,6 +110,7 @@ struct wb_mappings {
 	struct wb_buf *bufs; /* value, key_avro, event id per output */
 	int capout;
 	struct wb_buf scratch;
+	struct wb_buf src_tail; /* source.position and .event_id, per change */
 };
 
 /* Adds a diagnostic; -1 when out of memory. */

@@ -106,6 +106,8 @@ void wb_mapping_clear(struct wb_mapping *mp)
 		free(mp->ex[i].what);
 	}
 	free(mp->ex);
+	wb_buf_free(&mp->head_type);
+	wb_buf_free(&mp->head_mapping);
 	plan_clear(&mp->root);
 	memset(mp, 0, sizeof(*mp));
 }
