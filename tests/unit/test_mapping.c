@@ -532,6 +532,93 @@ static void test_check_positions(void)
 	wb_mappings_free(m);
 }
 
+/* A table version the mapping no longer compiles against (a column it
+ * reads was dropped): each change is a dead letter naming the compiler's
+ * message, with no field. A list of records (ShipmentCreated.lines) is
+ * written item by item. */
+static void test_shapes_and_lists(void)
+{
+	write_file(
+		"sh.yaml",
+		"mapping: created\nsource: public.stock_balance\n"
+		"event: ShipmentCreated\ncorrelation_id: \"after.sku\"\n"
+		"fields:\n"
+		"  shipment_id: \"after.sku\"\n"
+		"  lines:\n"
+		"    - {line_no: \"1\", sku: \"after.sku\", "
+		"quantity: \"after.qty\"}\n"
+		"    - {line_no: \"2\", sku: \"'FREIGHT'\", quantity: \"1\", "
+		"unit: \"'EA'\"}\n");
+	const char *pat = "sh.yaml";
+	struct wb_mapping_diags d = {0};
+	struct wb_mapping_options opt = {.system = "wms1", .base_dir = dir};
+	wb_error_t err;
+	struct wb_mappings *m = wb_mappings_load(&pat, 1, &opt, &d, &err);
+	CHECK(m != NULL);
+	if (m == NULL)
+		return;
+	struct wb_table *t = stock_table();
+	struct wb_mapping_table mt = {t, true, NULL};
+	CHECK(wb_mappings_check(m, &mt, 1, &d, &err) == 0);
+	struct wb_arena a;
+	wb_arena_init(&a, 4096);
+	struct wb_value after[3];
+	memset(after, 0, sizeof(after));
+	set_str(&after[0], "WH01");
+	set_str(&after[1], "S-1");
+	CHECK(wb_decimal_from_text("2.5", 3, 14, 3, &a, &after[2]) == 0);
+	after[2].state = WB_VAL_PRESENT;
+	struct wb_change c = {.op = 'c', .table = t, .after = after};
+	const struct wb_mapped *out;
+	int n;
+	CHECK(wb_mappings_apply(m, &c, "9", "wms1:9", 7, &out, &n, &err) == 0);
+	CHECK(n == 1);
+	struct wb_buf j;
+	wb_buf_init(&j);
+	if (n == 1 && !out[0].dead_letter) {
+		CHECK(wb_avro_datum_json(out[0].schema->json, out[0].value,
+					 out[0].value_len, &j, &err) == 0);
+		wb_buf_append(&j, "", 1);
+		const char *lines = strstr((const char *)j.data, "\"lines\"");
+		CHECK_STR(lines,
+			  "\"lines\":[{\"line_no\":1,\"sku\":\"S-1\","
+			  "\"quantity\":\"2.5000\",\"unit\":null},"
+			  "{\"line_no\":2,\"sku\":\"FREIGHT\",\"quantity\":"
+			  "\"1.0000\",\"unit\":\"EA\"}]}");
+	}
+	/* the same table without qty, as a new version */
+	struct wb_table *t2 = wb_table_new("erp", "public", "stock_balance", 2);
+	struct wb_type str = {.s = {.kind = WB_T_STRING}};
+	wb_table_set_column(t2, 0, "warehouse", &str, false, true);
+	wb_table_set_column(t2, 1, "sku", &str, false, true);
+	t2->id = 4300;
+	c.table = t2;
+	CHECK(wb_mappings_apply(m, &c, "10", "wms1:10", 7, &out, &n, &err) ==
+	      0);
+	CHECK(n == 1);
+	if (n == 1) {
+		CHECK(out[0].dead_letter);
+		CHECK(out[0].field == NULL);
+		CHECK_STR(out[0].reason,
+			  "the mapping does not compile against the table's "
+			  "columns: fields.lines[0].quantity: unknown column "
+			  "after.qty: public.stock_balance has warehouse, sku");
+		CHECK_STR(out[0].event_id, "wms1:10#created");
+		wb_buf_reset(&j);
+		CHECK(wb_avro_datum_json(out[0].schema->json, out[0].value,
+					 out[0].value_len, &j, &err) == 0);
+		wb_buf_append(&j, "", 1);
+		CHECK(strstr((const char *)j.data, "\"field\":null,") != NULL);
+	}
+	wb_buf_free(&j);
+	wb_table_unref(t2);
+	wb_table_unref(t);
+	wb_arena_free(&a);
+	wb_mapping_diags_free(&d);
+	wb_mappings_free(m);
+	unlink(write_file("sh.yaml", ""));
+}
+
 int main(void)
 {
 	if (mkdtemp(dir) == NULL) {
@@ -543,6 +630,7 @@ int main(void)
 	test_decimal_bytes();
 	test_apply();
 	test_check_positions();
+	test_shapes_and_lists();
 	unlink(write_file("m.yaml", ""));
 	unlink(write_file("rt.yaml", ""));
 	unlink(write_file("pos.yaml", ""));
