@@ -1294,3 +1294,35 @@ int wb_avro_cat_file(const char *path, FILE *out, wb_error_t *err)
 	fclose(f);
 	return rc;
 }
+
+int wb_avro_datum_json(const char *schema_json, const uint8_t *p, size_t n,
+		       struct wb_buf *out, wb_error_t *err)
+{
+	struct schema sc = {0};
+	int64_t zero_left = ZERO_ALLOWANCE;
+	json_error_t jerr;
+	int rc = WB_OK;
+	json_t *js = json_loads(schema_json, JSON_DECODE_ANY, &jerr);
+	if (js == NULL)
+		return wb_error_set(err, WB_ERR_DECODE,
+				    "schema is not JSON: %s", jerr.text);
+	struct node *root = parse(&sc, js, "", 0);
+	if (root == NULL) {
+		rc = wb_error_set(err, WB_ERR_DECODE, "bad schema: %s",
+				  sc.why ? sc.why : "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < sc.nall; i++)
+		size_info(sc.all[i], 0);
+	struct dec d = {p, n, 0, out, &zero_left, NULL};
+	if (dec_value(&d, root, 0) != 0 || out->failed)
+		rc = wb_error_set(err, WB_ERR_DECODE, "%s",
+				  d.why ? d.why : "out of memory");
+	else if (d.pos != d.n)
+		rc = wb_error_set(err, WB_ERR_DECODE,
+				  "%zu bytes after the datum", d.n - d.pos);
+done:
+	schema_free(&sc);
+	json_decref(js);
+	return rc;
+}

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "buf.h"
 #include "error.h"
 
 /* Prints every record of the OCF at path to out, one compact JSON object
@@ -27,5 +28,11 @@ int wb_avro_cat_file(const char *path, FILE *out, wb_error_t *err);
 /* The same over an in-memory file (no I/O but writing to out). */
 int wb_avro_cat_buffer(const uint8_t *buf, size_t len, FILE *out,
 		       wb_error_t *err);
+
+/* Appends one Avro binary datum p[0..n) written with schema_json to out,
+ * as the same JSON as the lines above. WB_ERR_DECODE when the bytes do not
+ * decode to exactly one datum. */
+int wb_avro_datum_json(const char *schema_json, const uint8_t *p, size_t n,
+		       struct wb_buf *out, wb_error_t *err);
 
 #endif

@@ -18,6 +18,7 @@
 #include "crashpoint.h"
 #include "config.h"
 #include "log.h"
+#include "mapping.h"
 #include "pipeline.h"
 #include "sink.h"
 #include "source.h"
@@ -62,6 +63,8 @@ static const char usage[] =
 	"                     to snapshot these tables again (default: all)\n"
 	"  schema -c FILE     print the Avro schemas of the captured tables\n"
 	"  cat FILE.avro...   print records as JSON lines\n"
+	"  mapping test MAPPING.yaml... TESTS.yaml\n"
+	"                     run a mapping's test cases offline\n"
 	"  --help, --version\n"
 	"\n"
 	"exit codes: 0 success, 1 runtime failure, 2 usage or configuration "
@@ -619,5 +622,7 @@ int main(int argc, char **argv)
 		return cmd_snapshot(argc - 1, argv + 1);
 	if (strcmp(cmd, "cat") == 0)
 		return cmd_cat(argc - 1, argv + 1);
+	if (strcmp(cmd, "mapping") == 0)
+		return wb_mapping_cli(argc - 1, argv + 1);
 	return usage_error("unknown command %s", cmd);
 }

@@ -48,10 +48,13 @@ UPDATE stock_balance SET qty_on_hand = qty_on_hand - 75.250, last_move_ts = '202
 INSERT INTO stock_audit VALUES ('2024-03-05 10:42:03', 'PACK02', 'I', 'SH24-000815', 'shipped, 3 lines');
 COMMIT;
 
--- 4. Carrier reports delivery.
+-- 4. Carrier reports delivery and bills freight and fuel surcharge.
 BEGIN;
 UPDATE shipment SET status = 'DL', delivered_at = '2024-03-05 16:05:30'
  WHERE shipment_no = 'SH24-000815';
+INSERT INTO freight_charge (shipment_no, charge_code, amount, currency, invoice_no, booked_ts)
+VALUES ('SH24-000815', 'FRT', 48.90, 'EUR', 'DHL-2024-031177', '2024-03-05 16:10:00'),
+       ('SH24-000815', 'FSC',  7.34, 'EUR', 'DHL-2024-031177', '2024-03-05 16:10:00');
 COMMIT;
 
 -- 5. Correction: the customer got 380 bolts, not 400, and the nuts line was

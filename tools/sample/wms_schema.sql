@@ -35,7 +35,8 @@ CREATE TABLE stock_move (
 	created_by   VARCHAR(8)     NOT NULL DEFAULT CURRENT_USER
 );
 
--- Outbound shipments. status: OP open, PK picked, SH shipped, DL delivered.
+-- Outbound shipments. status: OP open, PK picked, SH shipped, DL delivered;
+-- the carrier interface also writes PA packed, IT in transit, EX exception.
 CREATE TABLE shipment (
 	shipment_no  VARCHAR(12)    PRIMARY KEY,
 	customer_no  VARCHAR(10)    NOT NULL,
@@ -57,6 +58,18 @@ CREATE TABLE shipment_line (
 	qty          NUMERIC(14,3)  NOT NULL,
 	unit_price   NUMERIC(12,2)  NOT NULL,
 	PRIMARY KEY (shipment_no, line_no)
+);
+
+-- Freight costs a carrier bills per shipment. charge_code: FRT freight, FSC
+-- fuel surcharge, TOL toll, HDL handling.
+CREATE TABLE freight_charge (
+	charge_id    SERIAL         PRIMARY KEY,
+	shipment_no  VARCHAR(12)    NOT NULL REFERENCES shipment,
+	charge_code  CHAR(3)        NOT NULL,
+	amount       NUMERIC(12,2)  NOT NULL,
+	currency     CHAR(3)        NOT NULL DEFAULT 'EUR',
+	invoice_no   VARCHAR(20),
+	booked_ts    TIMESTAMP      NOT NULL           -- local time of the warehouse
 );
 
 -- Audit log written by the legacy application. No primary key, as is common.
@@ -81,3 +94,9 @@ INSERT INTO stock_balance VALUES
 -- deletes (and refuse them once the table is in a publication). REPLICA
 -- IDENTITY FULL makes it log the whole old row; waybill check asks for it.
 ALTER TABLE stock_audit REPLICA IDENTITY FULL;
+-- The sample mappings (mappings/wms_*.yaml) compare old and new values of
+-- stock_balance, stock_move and shipment (a quantity's delta, a status that
+-- changed): they need the whole old row too.
+ALTER TABLE stock_balance REPLICA IDENTITY FULL;
+ALTER TABLE stock_move REPLICA IDENTITY FULL;
+ALTER TABLE shipment REPLICA IDENTITY FULL;

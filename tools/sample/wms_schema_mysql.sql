@@ -62,6 +62,19 @@ CREATE TABLE shipment_line (
 	FOREIGN KEY (shipment_no) REFERENCES shipment (shipment_no)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
+-- Freight costs a carrier bills per shipment. charge_code: FRT freight, FSC
+-- fuel surcharge, TOL toll, HDL handling.
+CREATE TABLE freight_charge (
+	charge_id    INT UNSIGNED   NOT NULL AUTO_INCREMENT PRIMARY KEY,
+	shipment_no  VARCHAR(12)    NOT NULL,
+	charge_code  CHAR(3)        NOT NULL,
+	amount       DECIMAL(12,2)  NOT NULL,
+	currency     CHAR(3)        NOT NULL DEFAULT 'EUR',
+	invoice_no   VARCHAR(20),
+	booked_ts    DATETIME       NOT NULL,
+	FOREIGN KEY (shipment_no) REFERENCES shipment (shipment_no)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
 -- Audit log written by the legacy application: latin1, and no primary key,
 -- as is common. (MySQL needs nothing like PostgreSQL's REPLICA IDENTITY
 -- FULL for it: with binlog_row_image=FULL every update and delete logs the
