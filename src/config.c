@@ -1180,7 +1180,7 @@ static int load_root(struct loader *ld, const yaml_node_t *root,
 		     struct wb_config *cfg)
 {
 	int rc;
-	const yaml_node_t *source = NULL, *sink = NULL;
+	const yaml_node_t *source = NULL, *sink = NULL, *emit_node = NULL;
 	const yaml_node_t *level_node = NULL;
 	bool level_given = false;
 	if (root->type != YAML_MAPPING_NODE)
@@ -1216,6 +1216,7 @@ static int load_root(struct loader *ld, const yaml_node_t *root,
 			rc = get_string(ld, v, name, &cfg->topic_prefix);
 		} else if (strcmp(name, "emit") == 0) {
 			rc = load_emit(ld, v, cfg);
+			emit_node = v;
 		} else if (strcmp(name, "mappings") == 0) {
 			rc = get_list(ld, v, name, &cfg->mappings,
 				      &cfg->nmappings);
@@ -1243,6 +1244,13 @@ static int load_root(struct loader *ld, const yaml_node_t *root,
 	}
 	if (rc != 0)
 		return rc;
+	/* emit: [raw] unless mappings are given, then [raw, mapped] */
+	if (emit_node == NULL && cfg->nmappings > 0)
+		cfg->emit_mapped = true;
+	if (cfg->emit_mapped && cfg->nmappings == 0)
+		return fail(ld, emit_node, "emit",
+			    "\"mapped\" needs mappings: list the mapping "
+			    "files under mappings:");
 	/* Sections after the scalars, so an error in name comes first. */
 	if (source != NULL && (rc = load_source(ld, source, &cfg->source)) != 0)
 		return rc;

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "mapping.h"
+#include "mapping_setup.h"
 #include "pipeline.h"
 #include "sink.h"
 #include "source.h"
@@ -236,6 +237,22 @@ static int cmd_check(int argc, char **argv)
 		if (src == NULL)
 			printf("FAIL source: %s\n", err.message);
 		failed = 1;
+	}
+	if (src && cfg->emit_mapped) {
+		/* every problem in the mappings, file:line:column */
+		int ntables = 0;
+		wb_error_clear(&err);
+		struct wb_mappings *m =
+			wb_mapping_setup(cfg, src, stdout, &ntables, &err);
+		if (m == NULL) {
+			printf("FAIL mappings: %s\n", err.message);
+			failed = 1;
+		} else {
+			printf("ok mappings: %d mapping(s) checked against %d "
+			       "table(s)\n",
+			       wb_mappings_count(m), ntables);
+		}
+		wb_mappings_free(m);
 	}
 	sops->destroy(src);
 	struct wb_sink *sink = kops->create(cfg, &err);

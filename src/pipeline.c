@@ -21,6 +21,7 @@
 #include "checkpoint.h"
 #include "crashpoint.h"
 #include "log.h"
+#include "mapping_setup.h"
 #include "priority.h"
 #include "queue.h"
 #include "sink.h"
@@ -46,6 +47,10 @@ struct pipeline {
 	struct wb_sink *sink;
 	struct wb_queue *queue;
 	struct wb_encoder *enc;
+	struct wb_mappings *maps; /* NULL without mappings */
+	json_t *maps_before;	  /* the checkpoint's mapping counts */
+	uint64_t mapped, dead_letters;
+	int64_t now_us; /* now() of the mappings: one value per batch */
 	int lock_fd;
 
 	pthread_t thread;
@@ -278,9 +283,60 @@ static int remember_commit(struct pipeline *p, const struct wb_change *c,
 	return WB_OK;
 }
 
+/* The canonical events and dead letters of change c, written after its
+ * raw event (if any), at its position. */
+static int write_mapped(struct pipeline *p, const struct wb_change *c,
+			const char *position, const char *event_id, bool *wrote,
+			wb_error_t *err)
+{
+	char pos[96], id[256];
+	if (position == NULL) {
+		p->sops->format_position(&c->pos, pos, sizeof(pos));
+		snprintf(id, sizeof(id), "%s:%s", p->cfg->name, pos);
+		position = pos;
+		event_id = id;
+	}
+	const struct wb_mapped *out;
+	int nout = 0;
+	int rc = wb_mappings_apply(p->maps, c, position, event_id, p->now_us,
+				   &out, &nout, err);
+	if (rc)
+		return rc;
+	for (int i = 0; i < nout; i++) {
+		const struct wb_mapped *o = &out[i];
+		struct wb_event me;
+		memset(&me, 0, sizeof(me));
+		me.table = c->table;
+		me.topic = o->topic;
+		me.key_schema = o->key_schema;
+		me.value_schema = o->schema;
+		me.key = o->key_avro;
+		me.key_len = o->key_avro_len;
+		me.value = o->value;
+		me.value_len = o->value_len;
+		me.pos = c->pos;
+		me.position = position;
+		me.event_id = o->event_id;
+		me.op = 'c';
+		me.direct_topic = true;
+		me.correlation_id = o->correlation_id;
+		if ((rc = p->kops->write(p->sink, &me, err)))
+			return rc;
+		*wrote = true;
+		if (o->dead_letter)
+			p->dead_letters++;
+		else
+			p->mapped++;
+	}
+	return WB_OK;
+}
+
+static json_t *mappings_state(struct pipeline *p);
+
 static int process_batch(struct pipeline *p, struct wb_batch *b,
 			 wb_error_t *err)
 {
+	p->now_us = wb_clock_real_ms() * 1000;
 	wb_encoder_set_now(p->enc, wb_clock_real_ms());
 	for (uint32_t i = 0; i < b->n; i++) {
 		const struct wb_change *c = &b->changes[i];
@@ -298,16 +354,31 @@ static int process_batch(struct pipeline *p, struct wb_batch *b,
 			continue;
 		}
 		struct wb_event ev;
+		const char *position = NULL, *event_id = NULL;
+		bool wrote = false;
 		wb_crashpoint("sink.write");
-		int rc = wb_encoder_encode(p->enc, c, &ev, err);
-		if (rc == WB_OK)
-			rc = p->kops->write(p->sink, &ev, err);
-		if (rc != WB_OK)
-			return rc;
-		p->written = c->pos;
-		p->wrote_any = true;
-		p->dirty = true;
-		p->events++;
+		if (p->cfg->emit_raw) {
+			int rc = wb_encoder_encode(p->enc, c, &ev, err);
+			if (rc == WB_OK)
+				rc = p->kops->write(p->sink, &ev, err);
+			if (rc != WB_OK)
+				return rc;
+			position = ev.position;
+			event_id = ev.event_id;
+			wrote = true;
+			p->events++;
+		}
+		if (p->maps) {
+			int rc = write_mapped(p, c, position, event_id, &wrote,
+					      err);
+			if (rc != WB_OK)
+				return rc;
+		}
+		if (wrote) {
+			p->written = c->pos;
+			p->wrote_any = true;
+			p->dirty = true;
+		}
 	}
 	return WB_OK;
 }
@@ -338,6 +409,8 @@ static int checkpoint(struct pipeline *p, int flush_ms, wb_error_t *err)
 		goto out;
 	json_t *state = p->kops->state ? p->kops->state(p->sink) : NULL;
 	json_t *sstate = p->sops->state ? p->sops->state(p->src, &pos) : NULL;
+	if (p->maps && sstate)
+		json_object_set_new(sstate, "mappings", mappings_state(p));
 	rc = wb_checkpoint_save(p->cfg->checkpoint_dir, p->cfg->name, p->sops,
 				&pos, ack, sstate, state, err);
 	json_decref(state);
@@ -392,6 +465,64 @@ static int drain(struct pipeline *p, wb_error_t *err)
 	return WB_OK;
 }
 
+/* The mappings' fingerprints (name, version, file hash) with the events
+ * and dead letters each produced, counted across runs, for the checkpoint
+ * and `waybill status`. */
+static json_t *mappings_state(struct pipeline *p)
+{
+	json_t *fp = wb_mappings_fingerprint(p->maps);
+	if (fp == NULL)
+		return json_null();
+	for (int i = 0; i < wb_mappings_count(p->maps); i++) {
+		const struct wb_mapping_info *mi = wb_mappings_info(p->maps, i);
+		json_t *o = json_array_get(fp, (size_t)i);
+		uint64_t ev = mi->events, dl = mi->dead_letters;
+		size_t j;
+		json_t *old;
+		json_array_foreach(p->maps_before, j, old)
+		{
+			const char *n =
+				json_string_value(json_object_get(old, "name"));
+			if (n && strcmp(n, mi->name) == 0) {
+				ev += (uint64_t)json_integer_value(
+					json_object_get(old, "events"));
+				dl += (uint64_t)json_integer_value(
+					json_object_get(old, "dead_letters"));
+			}
+		}
+		if (o) {
+			json_object_set_new(o, "events",
+					    json_integer((json_int_t)ev));
+			json_object_set_new(o, "dead_letters",
+					    json_integer((json_int_t)dl));
+		}
+	}
+	return fp;
+}
+
+/* Loads and checks the mappings (a problem stops the start); logs what
+ * changed since the checkpoint's mappings. */
+static int open_mappings(struct pipeline *p, json_t *source_state,
+			 wb_error_t *err)
+{
+	int ntables;
+	p->maps = wb_mapping_setup(p->cfg, p->src, stderr, &ntables, err);
+	if (p->maps == NULL)
+		return err->code;
+	json_t *old =
+		source_state ? json_object_get(source_state, "mappings") : NULL;
+	p->maps_before = json_is_array(old) ? json_incref(old) : json_array();
+	char diff[2048];
+	int nd = wb_mappings_fingerprint_diff(p->maps, old, diff, sizeof(diff));
+	if (old && nd > 0)
+		wb_warn("pipeline", "mappings changed since the checkpoint: %s",
+			diff);
+	wb_info("pipeline", "%d mapping(s) over %d table(s)%s",
+		wb_mappings_count(p->maps), ntables,
+		p->cfg->emit_raw ? ", raw events too" : ", mapped events only");
+	return WB_OK;
+}
+
 static int open_all(struct pipeline *p, wb_error_t *err)
 {
 	const struct wb_config *cfg = p->cfg;
@@ -441,6 +572,8 @@ static int open_all(struct pipeline *p, wb_error_t *err)
 	rc = p->sops->open(p->src, &resume, err);
 	if (rc == 0)
 		rc = p->kops->open(p->sink, cp.sink, err);
+	if (rc == 0 && cfg->emit_mapped)
+		rc = open_mappings(p, cp.source, err);
 	wb_checkpoint_clear(&cp);
 	if (rc)
 		return rc;
@@ -468,6 +601,8 @@ static void close_all(struct pipeline *p)
 	if (p->sink)
 		p->kops->destroy(p->sink);
 	wb_encoder_free(p->enc);
+	wb_mappings_free(p->maps);
+	json_decref(p->maps_before);
 	wb_queue_free(p->queue);
 	wb_checkpoint_unlock(p->lock_fd);
 	free(p->fifo);
@@ -569,6 +704,11 @@ int wb_pipeline_run(const struct wb_config *cfg,
 		"events skipped",
 		text, (unsigned long long)p.events,
 		(unsigned long long)p.skipped);
+	if (p.maps)
+		wb_info("pipeline",
+			"mappings: %llu canonical events, %llu dead letters",
+			(unsigned long long)p.mapped,
+			(unsigned long long)p.dead_letters);
 	if (p.src_rc) {
 		*err = p.src_err;
 		rc = p.src_rc;

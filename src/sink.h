@@ -61,6 +61,12 @@ struct wb_event {
 	const char *position; /* text form */
 	const char *event_id;
 	uint8_t op;
+	/* A canonical event or a dead letter (mappings): `topic` is the
+	 * destination as given (not derived from the table), the op is 'c'
+	 * (never a tombstone), and correlation_id (or NULL) goes into the
+	 * waybill.correlation_id header. */
+	bool direct_topic;
+	const char *correlation_id;
 };
 
 /* Whether ev carries an envelope (in one piece or in parts); not: a

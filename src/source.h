@@ -112,6 +112,14 @@ struct wb_source_ops {
 	 * captures, with their current shapes, for `waybill schema`. Returns
 	 * a NULL-terminated array of references the caller unrefs and frees. */
 	struct wb_table **(*describe)(struct wb_source *s, wb_error_t *err);
+	/* Optional (NULL: assumed complete): whether updates and deletes of
+	 * table t carry every column in their before image (PostgreSQL:
+	 * REPLICA IDENTITY FULL; MySQL: binlog_row_image FULL); when not, fix
+	 * gets the statement that makes it so. For mapping checks; may
+	 * connect by itself like describe. */
+	int (*before_image)(struct wb_source *s, const struct wb_table *t,
+			    bool *complete, char *fix, size_t n,
+			    wb_error_t *err);
 };
 
 /* Registry: the ops for a source type name, or NULL. */

@@ -1306,6 +1306,9 @@ static rd_kafka_headers_t *make_headers(struct kafka_sink *s,
 	rd_kafka_header_add(h, "waybill.position", -1, ev->position, -1);
 	rd_kafka_header_add(h, "waybill.table", -1, table, -1);
 	rd_kafka_header_add(h, "waybill.op", -1, opc, 1);
+	if (ev->correlation_id)
+		rd_kafka_header_add(h, "waybill.correlation_id", -1,
+				    ev->correlation_id, -1);
 	if (val_sc) {
 		snprintf(hex, sizeof(hex), "%016" PRIx64, val_sc->identity);
 		rd_kafka_header_add(h, "waybill.schema_id", -1, hex, 16);
@@ -1370,7 +1373,8 @@ static int kafka_write(struct wb_sink *k, const struct wb_event *ev,
 		*err = s->fail_err;
 		return err->code;
 	}
-	struct ktopic *t = topic_get(s, ev->table, err);
+	struct ktopic *t = ev->direct_topic ? topic_open(s, ev->topic, err)
+					    : topic_get(s, ev->table, err);
 	if (t == NULL)
 		return err->code;
 	bool reg = s->reg != NULL;

@@ -869,6 +869,27 @@ static struct wb_table **my_describe(struct wb_source *base, wb_error_t *err)
 	return d.out;
 }
 
+/* binlog_row_image FULL: the before image holds every column. */
+static int my_before_image(struct wb_source *base, const struct wb_table *t,
+			   bool *complete, char *fix, size_t n, wb_error_t *err)
+{
+	struct my_source *s = (struct my_source *)base;
+	(void)t;
+	if (s->meta == NULL &&
+	    (s->meta = wb_my_connect(base->cfg, 60, err)) == NULL)
+		return err->code;
+	wb_error_clear(err);
+	char *img = wb_my_scalar(s->meta, "SELECT @@binlog_row_image", err);
+	if (img == NULL && err->code)
+		return err->code;
+	*complete = img && strcmp(img, "FULL") == 0;
+	free(img);
+	snprintf(fix, n,
+		 "SET GLOBAL binlog_row_image = 'FULL'; (and binlog_row_image "
+		 "= FULL in the server's configuration)");
+	return WB_OK;
+}
+
 int wb_my_check(struct wb_source *base, FILE *out, wb_error_t *err);
 int wb_my_status(struct wb_source *base, const struct wb_source_resume *resume,
 		 json_t *obj, wb_error_t *err);
@@ -894,4 +915,5 @@ const struct wb_source_ops wb_my_source_ops = {
 	.state = my_state,
 	.finished = my_finished,
 	.describe = my_describe,
+	.before_image = my_before_image,
 };

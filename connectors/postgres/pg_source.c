@@ -1733,6 +1733,43 @@ done:
 	return out;
 }
 
+/* REPLICA IDENTITY FULL: the before image holds every column. */
+static int pg_before_image(struct wb_source *base, const struct wb_table *t,
+			   bool *complete, char *fix, size_t n, wb_error_t *err)
+{
+	struct pg_source *s = (struct pg_source *)base;
+	if (s->cat.conn == NULL && wb_pg_catalog_open(&s->cat, base->cfg, err))
+		return err->code;
+	const char *params[2] = {t->schema, t->name};
+	PGresult *r = PQexecParams(
+		s->cat.conn,
+		"SELECT c.relreplident FROM pg_class c JOIN pg_namespace n "
+		"ON n.oid = c.relnamespace WHERE n.nspname = $1 AND "
+		"c.relname = $2",
+		2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		char line[400];
+		wb_error_set(err, WB_ERR_RUNTIME,
+			     "replica identity of %s.%s: %s", t->schema,
+			     t->name,
+			     wb_pg_error_line(s->cat.conn, line, sizeof(line)));
+		PQclear(r);
+		return err->code;
+	}
+	*complete = PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 'f';
+	PQclear(r);
+	char qs[300], qt[300];
+	char *es =
+		PQescapeIdentifier(s->cat.conn, t->schema, strlen(t->schema));
+	char *et = PQescapeIdentifier(s->cat.conn, t->name, strlen(t->name));
+	snprintf(qs, sizeof(qs), "%s", es ? es : t->schema);
+	snprintf(qt, sizeof(qt), "%s", et ? et : t->name);
+	PQfreemem(es);
+	PQfreemem(et);
+	snprintf(fix, n, "ALTER TABLE %s.%s REPLICA IDENTITY FULL;", qs, qt);
+	return WB_OK;
+}
+
 int wb_pg_check(struct wb_source *base, FILE *out, wb_error_t *err);
 int wb_pg_status(struct wb_source *base, const struct wb_source_resume *resume,
 		 json_t *obj, wb_error_t *err);
@@ -1757,6 +1794,7 @@ const struct wb_source_ops wb_pg_source_ops = {
 	.close = pg_close,
 	.destroy = pg_destroy,
 	.describe = pg_describe,
+	.before_image = pg_before_image,
 	.state = pg_state,
 	.finished = pg_finished,
 };
