@@ -338,6 +338,7 @@ static int cmd_status(int argc, char **argv)
 	struct wb_checkpoint cp;
 	struct wb_source *src = NULL;
 	json_t *out = json_object();
+	json_t *state = NULL;
 	if (sops == NULL) {
 		rc = wb_error_set(&err, WB_ERR_CONFIG,
 				  "%s: source.type %s not supported", cfg->path,
@@ -361,8 +362,14 @@ static int cmd_status(int argc, char **argv)
 		json_object_set_new(out, "checkpoint", json_null());
 	}
 	add_snapshot_status(cfg, cp.source, out);
+	/* the mappings' counts: events and dead letters per mapping */
+	json_t *maps =
+		cp.source ? json_object_get(cp.source, "mappings") : NULL;
+	if (json_is_array(maps))
+		json_object_set(out, "mappings", maps);
+	state = cp.source ? json_incref(cp.source) : NULL;
 	struct wb_source_resume resume = {
-		.have = cp.have, .pos = cp.pos, .ack = cp.ack};
+		.have = cp.have, .pos = cp.pos, .ack = cp.ack, .state = state};
 	wb_checkpoint_clear(&cp);
 	src = sops->create(cfg, &err);
 	if (src == NULL) {
@@ -391,6 +398,7 @@ done:
 	if (sops && src)
 		sops->destroy(src);
 	json_decref(out);
+	json_decref(state);
 	wb_config_free(cfg);
 	if (rc == -1)
 		return 1;

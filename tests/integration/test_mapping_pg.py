@@ -121,6 +121,11 @@ def crash_rounds(pg, p, rnd):
         last[(r["sku"], r["location"])] = r["on_hand"]
     check_eq(last[("NUT-M8", "WH01")], want[("NUT-M8", "WH01")], "the balance after the crashes")
     log(f"{len(seen)} canonical events checked after 3 kills")
+    r = p.run(["status", "-c", p.config])
+    st = json.loads(r.stdout)
+    counts = {m["name"]: (m["events"], m["dead_letters"]) for m in st["mappings"]}
+    check(counts["wms_balance_movement"][0] > 0, "status counts events per mapping", str(counts))
+    check("dead_letters" in st["mappings"][0], "status counts dead letters per mapping", r.stdout[-1500:])
 
 
 def bad_mapping(pg):

@@ -56,6 +56,7 @@ def test():
     text = json.dumps(st)
     check('"server_position": "mysql-bin.000001:' in text, "status shows the server's position", text)
     check('"lag_seconds": 0' in text, "no lag while caught up", text)
+    check_eq(st["source"]["lag_bytes"], 0, "no lag in bytes while caught up")
     db.sql("INSERT INTO app.t VALUES (2, 2); FLUSH BINARY LOGS; INSERT INTO app.t VALUES (3, 3);", db="app")
     # waybill has not seen rows 2 and 3; the file holding row 2 goes
     def purged():
