@@ -156,8 +156,10 @@ int wb_xf_int_to_dec(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 	XEVAL(n->kid[0], c, out);
 	if (out->null)
 		return 0;
-	__int128 v = (__int128)out->u.i * n->m1;
-	if (!wb_xdec_fits(v, n->i1))
+	__int128 v;
+	/* int64 x 10^scale can pass 128 bits: checked, never wrapped */
+	if (__builtin_mul_overflow((__int128)out->u.i, n->m1, &v) ||
+	    !wb_xdec_fits(v, n->i1))
 		return xfail(c, "overflow");
 	out->u.d = v;
 	return 0;

@@ -731,8 +731,9 @@ static void test_ref(void)
 	      memcmp(v.u.b.p, "a\xef\xbf\xbd", 4) == 0);
 	CHECK(wb_pg_text_to_value_ref(&i4, "42", 2, &arena, &v, &err) == 0);
 	CHECK(v.state == WB_VAL_PRESENT && v.u.i == 42);
-	CHECK(wb_pg_text_to_value_ref(&arr, "{a}", 3, &arena, &v, &err) == 0);
-	CHECK(v.u.b.p != (const uint8_t *)"{a}" && v.u.b.n > 3);
+	const char *arrtext = "{a}";
+	CHECK(wb_pg_text_to_value_ref(&arr, arrtext, 3, &arena, &v, &err) == 0);
+	CHECK(v.u.b.p != (const uint8_t *)arrtext && v.u.b.n > 3);
 }
 
 int main(void)
