@@ -156,8 +156,8 @@ int wb_xf_int_to_dec(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 	XEVAL(n->kid[0], c, out);
 	if (out->null)
 		return 0;
-	__int128 v = (__int128)out->u.i * n->m1;
-	if (!wb_xdec_fits(v, n->i1))
+	__int128 v;
+	if (wb_xdec_mul(out->u.i, n->m1, n->i1, &v) != WB_XDEC_OK)
 		return xfail(c, "overflow");
 	out->u.d = v;
 	return 0;
@@ -508,7 +508,8 @@ int wb_xf_or(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 int wb_xf_not(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 {
 	XEVAL(n->kid[0], c, out);
-	out->u.b = !out->u.b;
+	if (!out->null)
+		out->u.b = !out->u.b;
 	return 0;
 }
 

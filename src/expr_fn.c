@@ -1009,8 +1009,8 @@ static int f_dec_int(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 	XEVAL(n->kid[0], c, out);
 	if (out->null)
 		return 0;
-	__int128 v = (__int128)out->u.i * n->m1;
-	if (!wb_xdec_fits(v, n->i1))
+	__int128 v;
+	if (wb_xdec_mul(out->u.i, n->m1, n->i1, &v) != WB_XDEC_OK)
 		return xfail(c, "overflow");
 	out->u.d = v;
 	return 0;

@@ -329,6 +329,7 @@ static void comparisons_and_logic(void)
 	E("null or true", "bool?:true");
 	E("null or false", "bool?:NULL");
 	E("not null", "bool?:NULL");
+	E("not (before.day = date '2024-03-01')", "bool?:NULL");
 	E("not after.flag", "bool?:false");
 	E("not 1 = 2", "bool:true");
 	E("true or false and false", "bool:true");
@@ -467,6 +468,7 @@ static void casts(void)
 	  "'half_even')");
 	E("decimal(after.amount, 4, 2)", "fail:overflow");
 	E("decimal(after.qty, 5, 2)", "decimal(5,2)?:7.00");
+	E("decimal(9223372036854775807, 38, 30)", "fail:overflow");
 	E("decimal(1, 40, 2)", "error:1:12: decimal(x, 40, 2): precision 1 "
 			       "to 38, scale 0 to precision");
 	E("decimal(1, 4, 2, 'sideways')",
@@ -663,6 +665,11 @@ static void options(void)
 	   "error:1:1: the result: decimal(20,4) has more fraction digits than "
 	   "decimal(5,2): round it first, e.g. round(x, 2) or decimal(x, 5, 2, "
 	   "'half_even')");
+	struct wb_xtype d38 = {
+		.kind = WB_X_DECIMAL, .precision = 38, .scale = 30};
+	o.want = &d38;
+	EO("-9223372036854775807", &o, "fail:overflow");
+	EO("after.qty", &o, "decimal(38,30)?:7.000000000000000000000000000000");
 	o.want = &d20;
 	EO("after.qty", &o, "decimal(20,2)?:7.00");
 	o.want = &in;
