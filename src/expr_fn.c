@@ -543,6 +543,7 @@ static struct xnode *c_map(struct xcomp *cc, struct xnode *n)
 		if (v == NULL)
 			return NULL;
 		nul = nul || v->t.nullable;
+		d->kid[2 * i + 1] = v; /* seen by the fallibility check */
 		m->e[i].key = k->k;
 		m->e[i].val = v;
 	}
@@ -550,6 +551,7 @@ static struct xnode *c_map(struct xcomp *cc, struct xnode *n)
 		dv = wb_xconvert(cc, dv, &u, "map default");
 		if (dv == NULL)
 			return NULL;
+		dn->kid[0] = dv;
 		nul = nul || dv->t.nullable;
 		m->dflt = dv;
 	} else {

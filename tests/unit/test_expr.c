@@ -733,6 +733,10 @@ static void options(void)
 	NF("after.id * 2", "1:10", "'*' may overflow int64");
 	NF("-after.id", "1:1", "'-' of the smallest int64 overflows");
 	NF("abs(after.id)", "1:1", "abs() of the smallest int64 overflows");
+	NF("map('a', {'a': 2.5}, default: "
+	   "99999999999999999999999999999999999999)",
+	   "1:37",
+	   "a decimal that may not fit the narrower decimal (overflow)");
 	NF("after.big", "1:1",
 	   "a decimal column of more than 38 digits (a larger value fails)");
 	NF("99999999999999999999999999999999999999 + after.amount", "1:40",
