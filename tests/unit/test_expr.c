@@ -735,7 +735,7 @@ static void options(void)
 	NF("abs(after.id)", "1:1", "abs() of the smallest int64 overflows");
 	NF("map('a', {'a': 2.5}, default: "
 	   "99999999999999999999999999999999999999)",
-	   "1:37",
+	   "1:31",
 	   "a decimal that may not fit the narrower decimal (overflow)");
 	NF("after.big", "1:1",
 	   "a decimal column of more than 38 digits (a larger value fails)");
