@@ -440,11 +440,17 @@ static int key_cmp(const struct wb_xval *a, const struct wb_xval *b,
 {
 	if (is_int)
 		return a->u.i < b->u.i ? -1 : a->u.i > b->u.i ? 1 : 0;
-	uint32_t n = a->u.s.n < b->u.s.n ? a->u.s.n : b->u.s.n;
-	int r = n ? memcmp(a->u.s.p, b->u.s.p, n) : 0;
-	if (r != 0)
-		return r;
-	return a->u.s.n < b->u.s.n ? -1 : a->u.s.n > b->u.s.n ? 1 : 0;
+	/* by length first: status codes are short and mostly differ in it
+	 * or in their first byte */
+	if (a->u.s.n != b->u.s.n)
+		return a->u.s.n < b->u.s.n ? -1 : 1;
+	if (a->u.s.n == 0)
+		return 0;
+	if (a->u.s.p[0] != b->u.s.p[0])
+		return (unsigned char)a->u.s.p[0] < (unsigned char)b->u.s.p[0]
+			       ? -1
+			       : 1;
+	return memcmp(a->u.s.p, b->u.s.p, a->u.s.n);
 }
 
 static int f_map(const struct xnode *n, struct xctx *c, struct wb_xval *out)
