@@ -634,11 +634,17 @@ static int case_map(const struct xnode *n, struct xctx *c, struct wb_xval *out,
 	const char *p = s.u.s.p;
 	uint32_t len = s.u.s.n;
 	char *r = NULL;
+	/* the ASCII letters that change: a-z (up) or A-Z (down) */
+	unsigned char first = up ? 'a' : 'A';
 	for (uint32_t i = 0; i < len;) {
 		unsigned char b = (unsigned char)p[i];
 		uint32_t cp, ncp;
 		size_t l = 1;
 		if (b < 0x80) {
+			if ((unsigned char)(b - first) >= 26) {
+				i++;
+				continue;
+			}
 			cp = b;
 		} else if (b >= 0xc2 && b < 0xe0 && i + 1 < len) {
 			cp = (uint32_t)(b & 0x1f) << 6 | (p[i + 1] & 0x3f);
