@@ -1081,7 +1081,8 @@ static int f_dec_float(const struct xnode *n, struct xctx *c,
 	if (isnan(d))
 		return xfail(c, "'NaN' is not a number");
 	if (isinf(d))
-		return xfail(c, "'Infinity' is not a number");
+		return xfail(c, d < 0 ? "'-Infinity' is not a number"
+				      : "'Infinity' is not a number");
 	char b[40];
 	int len = 0;
 	for (int digits = 1; digits <= 17; digits++) {

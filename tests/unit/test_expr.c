@@ -10,6 +10,7 @@
  *   "fail:REASON", or "error:LINE:COL: MESSAGE".
  * Expected decimals come from Python's decimal module, times from its
  * zoneinfo over the same tz database. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -779,6 +780,24 @@ static void images(void)
 	with_op('d', before, NULL, delta, "decimal(13,2):-1000.25");
 	with_op('d', before, NULL, "op", "string:d");
 	with_op('d', before, NULL, "after.id", "int?:NULL");
+
+	/* values that fail: NaN and infinity in a double, a 40-digit value
+	 * in a decimal(65,2) column */
+	struct wb_value odd[NCOLS];
+	memcpy(odd, after, sizeof(odd));
+	odd[C_WEIGHT].u.d = NAN;
+	with_op('u', before, odd, "decimal(after.weight, 10, 2, 'up')",
+		"fail:'NaN' is not a number");
+	odd[C_WEIGHT].u.d = -INFINITY;
+	with_op('u', before, odd, "decimal(after.weight, 10, 2, 'up')",
+		"fail:'-Infinity' is not a number");
+	odd[C_WEIGHT].u.d = 1e300;
+	with_op('u', before, odd, "decimal(after.weight, 38, 2, 'up')",
+		"fail:'1e+300' does not fit (overflow)");
+	set_dec(&odd[C_BIG], "12345678901234567890123456789012345678.90", 65,
+		2);
+	with_op('u', before, odd, "after.big", "fail:overflow");
+	with_op('u', before, odd, "try(after.big, -1)", "decimal(38,2)?:-1.00");
 }
 
 static void decimals(void)
