@@ -157,9 +157,7 @@ int wb_xf_int_to_dec(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 	if (out->null)
 		return 0;
 	__int128 v;
-	/* int64 x 10^scale can pass 128 bits: checked, never wrapped */
-	if (__builtin_mul_overflow((__int128)out->u.i, n->m1, &v) ||
-	    !wb_xdec_fits(v, n->i1))
+	if (wb_xdec_mul(out->u.i, n->m1, n->i1, &v) != WB_XDEC_OK)
 		return xfail(c, "overflow");
 	out->u.d = v;
 	return 0;
@@ -510,7 +508,8 @@ int wb_xf_or(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 int wb_xf_not(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 {
 	XEVAL(n->kid[0], c, out);
-	out->u.b = !out->u.b;
+	if (!out->null)
+		out->u.b = !out->u.b;
 	return 0;
 }
 

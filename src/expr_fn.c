@@ -440,11 +440,17 @@ static int key_cmp(const struct wb_xval *a, const struct wb_xval *b,
 {
 	if (is_int)
 		return a->u.i < b->u.i ? -1 : a->u.i > b->u.i ? 1 : 0;
-	uint32_t n = a->u.s.n < b->u.s.n ? a->u.s.n : b->u.s.n;
-	int r = n ? memcmp(a->u.s.p, b->u.s.p, n) : 0;
-	if (r != 0)
-		return r;
-	return a->u.s.n < b->u.s.n ? -1 : a->u.s.n > b->u.s.n ? 1 : 0;
+	/* by length first: status codes are short and mostly differ in it
+	 * or in their first byte */
+	if (a->u.s.n != b->u.s.n)
+		return a->u.s.n < b->u.s.n ? -1 : 1;
+	if (a->u.s.n == 0)
+		return 0;
+	if (a->u.s.p[0] != b->u.s.p[0])
+		return (unsigned char)a->u.s.p[0] < (unsigned char)b->u.s.p[0]
+			       ? -1
+			       : 1;
+	return memcmp(a->u.s.p, b->u.s.p, a->u.s.n);
 }
 
 static int f_map(const struct xnode *n, struct xctx *c, struct wb_xval *out)
@@ -543,6 +549,7 @@ static struct xnode *c_map(struct xcomp *cc, struct xnode *n)
 		if (v == NULL)
 			return NULL;
 		nul = nul || v->t.nullable;
+		d->kid[2 * i + 1] = v; /* seen by the fallibility check */
 		m->e[i].key = k->k;
 		m->e[i].val = v;
 	}
@@ -550,6 +557,7 @@ static struct xnode *c_map(struct xcomp *cc, struct xnode *n)
 		dv = wb_xconvert(cc, dv, &u, "map default");
 		if (dv == NULL)
 			return NULL;
+		dn->kid[0] = dv;
 		nul = nul || dv->t.nullable;
 		m->dflt = dv;
 	} else {
@@ -626,11 +634,17 @@ static int case_map(const struct xnode *n, struct xctx *c, struct wb_xval *out,
 	const char *p = s.u.s.p;
 	uint32_t len = s.u.s.n;
 	char *r = NULL;
+	/* the ASCII letters that change: a-z (up) or A-Z (down) */
+	unsigned char first = up ? 'a' : 'A';
 	for (uint32_t i = 0; i < len;) {
 		unsigned char b = (unsigned char)p[i];
 		uint32_t cp, ncp;
 		size_t l = 1;
 		if (b < 0x80) {
+			if ((unsigned char)(b - first) >= 26) {
+				i++;
+				continue;
+			}
 			cp = b;
 		} else if (b >= 0xc2 && b < 0xe0 && i + 1 < len) {
 			cp = (uint32_t)(b & 0x1f) << 6 | (p[i + 1] & 0x3f);
@@ -1010,9 +1024,7 @@ static int f_dec_int(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 	if (out->null)
 		return 0;
 	__int128 v;
-	/* int64 x 10^scale can pass 128 bits: checked, never wrapped */
-	if (__builtin_mul_overflow((__int128)out->u.i, n->m1, &v) ||
-	    !wb_xdec_fits(v, n->i1))
+	if (wb_xdec_mul(out->u.i, n->m1, n->i1, &v) != WB_XDEC_OK)
 		return xfail(c, "overflow");
 	out->u.d = v;
 	return 0;
@@ -1069,7 +1081,8 @@ static int f_dec_float(const struct xnode *n, struct xctx *c,
 	if (isnan(d))
 		return xfail(c, "'NaN' is not a number");
 	if (isinf(d))
-		return xfail(c, "'Infinity' is not a number");
+		return xfail(c, d < 0 ? "'-Infinity' is not a number"
+				      : "'Infinity' is not a number");
 	char b[40];
 	int len = 0;
 	for (int digits = 1; digits <= 17; digits++) {

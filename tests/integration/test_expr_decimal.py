@@ -6,6 +6,9 @@
 # scale), the value's text and every failure (overflow past the result's
 # precision, division by zero) must match exactly.
 #
+# Also decimal(text, p, s[, mode]) from random number texts (exponents,
+# signs, blanks, malformed ones) and int64 + - * % with overflow.
+#
 # The expected results follow the documented rules (mappings/EXPRESSIONS.md):
 # + and - give scale max(s1, s2) and max(p1-s1, p2-s2) + scale + 1 digits;
 # * gives s1 + s2 and p1 + p2 digits; / gives max(s1, s2) + 6 (at most 38)
@@ -254,18 +257,93 @@ def round_case():
     return [a], "round(%s, %d, '%s')" % (a.ref, S, mode), result(q, p, S)
 
 
+class TextOperand:
+    """A string column holding a number's text."""
+
+    def __init__(self, text):
+        self.text = text
+        self.ref = "after.t"
+        self.column = "t:string"
+
+
+def text_case():
+    """decimal(text, p, s, mode): the text with an exponent, a sign, blanks."""
+    p = rng.randint(1, 38)
+    u = rand_unscaled(p)
+    s = rng.randint(0, p)
+    text = fmt(u, s)
+    r = rng.random()
+    if r < 0.2:
+        text = "%se%d" % (text, rng.randint(-40, 40))
+    elif r < 0.3:
+        text = "+" + text if not text.startswith("-") else text
+    elif r < 0.4:
+        text = " " + text + "  "
+    elif r < 0.45:
+        text = text.replace("0.", ".", 1) if text.startswith("0.") else text + "."
+    elif r < 0.5:
+        text = rng.choice(["abc", "1.2.3", "-", "1e", "e5", "--1", "1 2", "NaN", "Infinity"])
+    P = rng.randint(1, 38)
+    S = rng.randint(0, P)
+    mode = rng.choice(list(MODES) + [None])
+    expr = "decimal(after.t, %d, %d%s)" % (P, S, ", '%s'" % mode if mode else "")
+    try:
+        v = D(text)
+        if not v.is_finite():
+            raise decimal.InvalidOperation
+    except decimal.InvalidOperation:
+        return [TextOperand(text)], expr, "fail\t'%s' is not a number" % text
+    q = v.quantize(D(1).scaleb(-S), rounding=MODES[mode or "down"])
+    if mode is None and q != v:
+        want = "fail\t'%s' has more fraction digits than the scale (name a rounding mode)" % text
+    elif abs(unscaled_of(q, S)) >= 10**P:
+        want = "fail\t'%s' does not fit (overflow)" % text
+    else:
+        want = "ok\tdecimal(%d,%d)\t%s" % (P, S, fmt(unscaled_of(q, S), S))
+    return [TextOperand(text)], expr, want
+
+
+INT64 = (-(2**63), 2**63 - 1)
+
+
+def int_case():
+    """int64 + - * % on int columns: exact or an overflow, never wrapped."""
+    a, b = rand_int(), rand_int()
+    op = rng.choice(["+", "-", "*", "%"])
+    if op == "%":
+        if b == 0:
+            want = "fail\tdivision by zero"
+        else:
+            r = abs(a) % abs(b)
+            want = "ok\tint\t%d" % (-r if a < 0 else r)
+    else:
+        r = a + b if op == "+" else a - b if op == "-" else a * b
+        want = "ok\tint\t%d" % r if INT64[0] <= r <= INT64[1] else "fail\toverflow"
+
+    class IntOperand:
+        def __init__(self, name, v):
+            self.text = str(v)
+            self.column = name + ":int"
+
+    return [IntOperand("a", a), IntOperand("b", b)], "after.a %s after.b" % op, want
+
+
 def main():
     cases = []
     while len(cases) < CASES:
         r = rng.random()
-        if r < 0.6:
+        if r < 0.5:
             c = arith_case(rng.choice(["+", "-", "*", "/", "/", "%"]))
-        elif r < 0.75:
+        elif r < 0.6:
             c = compare_case()
-        elif r < 0.9:
+        elif r < 0.72:
             c = cast_case()
-        else:
+        elif r < 0.8:
             c = round_case()
+        elif r < 0.92:
+            c = text_case()
+        else:
+            c = int_case()
         if c is not None:
             cases.append(c)
     lines = []

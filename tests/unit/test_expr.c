@@ -10,6 +10,7 @@
  *   "fail:REASON", or "error:LINE:COL: MESSAGE".
  * Expected decimals come from Python's decimal module, times from its
  * zoneinfo over the same tz database. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -669,7 +670,6 @@ static void options(void)
 		.kind = WB_X_DECIMAL, .precision = 38, .scale = 30};
 	o.want = &d38;
 	EO("-9223372036854775807", &o, "fail:overflow");
-	/* 7 has room in decimal(38,30)'s 8 integer digits */
 	EO("after.qty", &o, "decimal(38,30)?:7.000000000000000000000000000000");
 	o.want = &d20;
 	EO("after.qty", &o, "decimal(20,2)?:7.00");
@@ -734,6 +734,10 @@ static void options(void)
 	NF("after.id * 2", "1:10", "'*' may overflow int64");
 	NF("-after.id", "1:1", "'-' of the smallest int64 overflows");
 	NF("abs(after.id)", "1:1", "abs() of the smallest int64 overflows");
+	NF("map('a', {'a': 2.5}, default: "
+	   "99999999999999999999999999999999999999)",
+	   "1:31",
+	   "a decimal that may not fit the narrower decimal (overflow)");
 	NF("after.big", "1:1",
 	   "a decimal column of more than 38 digits (a larger value fails)");
 	NF("99999999999999999999999999999999999999 + after.amount", "1:40",
@@ -776,6 +780,24 @@ static void images(void)
 	with_op('d', before, NULL, delta, "decimal(13,2):-1000.25");
 	with_op('d', before, NULL, "op", "string:d");
 	with_op('d', before, NULL, "after.id", "int?:NULL");
+
+	/* values that fail: NaN and infinity in a double, a 40-digit value
+	 * in a decimal(65,2) column */
+	struct wb_value odd[NCOLS];
+	memcpy(odd, after, sizeof(odd));
+	odd[C_WEIGHT].u.d = NAN;
+	with_op('u', before, odd, "decimal(after.weight, 10, 2, 'up')",
+		"fail:'NaN' is not a number");
+	odd[C_WEIGHT].u.d = -INFINITY;
+	with_op('u', before, odd, "decimal(after.weight, 10, 2, 'up')",
+		"fail:'-Infinity' is not a number");
+	odd[C_WEIGHT].u.d = 1e300;
+	with_op('u', before, odd, "decimal(after.weight, 38, 2, 'up')",
+		"fail:'1e+300' does not fit (overflow)");
+	set_dec(&odd[C_BIG], "12345678901234567890123456789012345678.90", 65,
+		2);
+	with_op('u', before, odd, "after.big", "fail:overflow");
+	with_op('u', before, odd, "try(after.big, -1)", "decimal(38,2)?:-1.00");
 }
 
 static void decimals(void)
