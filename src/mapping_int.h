@@ -118,6 +118,9 @@ __attribute__((format(printf, 5, 6))) int
 wb_mapping_diag_add(struct wb_mapping_diags *d, const char *file, int line,
 		    int column, const char *fmt, ...);
 
+/* Whether one of mp's source globs matches "schema.table". */
+bool wb_mapping_matches(const struct wb_mapping *mp, const char *full);
+
 /* Frees what one mapping holds (not the struct). */
 void wb_mapping_clear(struct wb_mapping *mp);
 
