@@ -225,6 +225,8 @@ struct wb_mappings *wb_mappings_load(const char *const *patterns, int n,
 		mp->info.file = mp->file;
 		mp->info.file_hash = mp->hash;
 		mp->info.event_type = mp->schema->name;
+		mp->corr_node =
+			wb_cs_field(&mp->schema->root, "correlation_id", NULL);
 		wb_buf_init(&mp->head_type);
 		wb_buf_init(&mp->head_mapping);
 		wb_avro_put_string(&mp->head_type, mp->schema->name);
@@ -1373,11 +1375,8 @@ int wb_mappings_apply(struct wb_mappings *m, const struct wb_change *c,
 				struct wb_buf *s = &m->scratch;
 				wb_buf_reset(s);
 				s->failed = 0;
-				const char *why = put_value(
-					s,
-					wb_cs_field(&mp->schema->root,
-						    "correlation_id", NULL),
-					xt, &v, &m->arena);
+				const char *why = put_value(s, mp->corr_node,
+							    xt, &v, &m->arena);
 				int64_t len = 0;
 				size_t hl =
 					why ? 0

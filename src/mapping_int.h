@@ -69,6 +69,7 @@ struct wb_mapping {
 	char ops[8];			/* op letters, NUL-terminated */
 	bool reject_fallible;		/* on_failure: reject */
 	const struct wb_cs_schema *schema;
+	const struct wb_cs_node *corr_node; /* the schema's correlation_id */
 	/* Avro bytes of the header parts that never change: event_type, and
 	 * the mapping record {name, version} */
 	struct wb_buf head_type, head_mapping;
