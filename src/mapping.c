@@ -225,6 +225,8 @@ struct wb_mappings *wb_mappings_load(const char *const *patterns, int n,
 		mp->info.file = mp->file;
 		mp->info.file_hash = mp->hash;
 		mp->info.event_type = mp->schema->name;
+		mp->corr_node =
+			wb_cs_field(&mp->schema->root, "correlation_id", NULL);
 		wb_buf_init(&mp->head_type);
 		wb_buf_init(&mp->head_mapping);
 		wb_avro_put_string(&mp->head_type, mp->schema->name);
@@ -277,7 +279,7 @@ const struct wb_schema *wb_mappings_schema(const struct wb_mappings *m,
 
 /* ---- matching and compiling ---------------------------------------------- */
 
-static bool source_matches(const struct wb_mapping *mp, const char *full)
+bool wb_mapping_matches(const struct wb_mapping *mp, const char *full)
 {
 	for (int i = 0; i < mp->nsources; i++)
 		if (fnmatch(mp->sources[i], full, 0) == 0)
@@ -291,7 +293,7 @@ bool wb_mappings_match_table(const struct wb_mappings *m, const char *schema,
 	char full[512];
 	snprintf(full, sizeof(full), "%s.%s", schema, table);
 	for (int i = 0; i < m->n; i++)
-		if (source_matches(&m->v[i], full))
+		if (wb_mapping_matches(&m->v[i], full))
 			return true;
 	return false;
 }
@@ -460,7 +462,7 @@ static struct wb_tcache *cache_get(struct wb_mappings *m, struct wb_table *t,
 		return NULL;
 	}
 	for (int i = 0; i < m->n; i++) {
-		if (!source_matches(&m->v[i], full))
+		if (!wb_mapping_matches(&m->v[i], full))
 			continue;
 		int r = compile_for(m, i, t, before_complete, before_fix,
 				    &e.c[e.n], diags);
@@ -509,7 +511,7 @@ int wb_mappings_check(struct wb_mappings *m, const struct wb_mapping_table *t,
 				if (s->c == NULL)
 					goto nomem;
 				for (int k = 0; k < m->n; k++) {
-					if (!source_matches(&m->v[k], full))
+					if (!wb_mapping_matches(&m->v[k], full))
 						continue;
 					int r = compile_for(
 						m, k, tb, t[i].before_complete,
@@ -535,7 +537,7 @@ int wb_mappings_check(struct wb_mappings *m, const struct wb_mapping_table *t,
 			char full[512];
 			snprintf(full, sizeof(full), "%s.%s",
 				 t[i].table->schema, t[i].table->name);
-			any = source_matches(mp, full);
+			any = wb_mapping_matches(mp, full);
 		}
 		if (any)
 			continue;
@@ -1373,11 +1375,8 @@ int wb_mappings_apply(struct wb_mappings *m, const struct wb_change *c,
 				struct wb_buf *s = &m->scratch;
 				wb_buf_reset(s);
 				s->failed = 0;
-				const char *why = put_value(
-					s,
-					wb_cs_field(&mp->schema->root,
-						    "correlation_id", NULL),
-					xt, &v, &m->arena);
+				const char *why = put_value(s, mp->corr_node,
+							    xt, &v, &m->arena);
 				int64_t len = 0;
 				size_t hl =
 					why ? 0

@@ -181,7 +181,11 @@ const struct wb_schema *wb_mappings_schema(const struct wb_mappings *m,
 void wb_mapping_change_json(const struct wb_change *c, struct wb_buf *out);
 
 /* `waybill mapping SUBCOMMAND ...` (argv[0] is "mapping"): test (see
- * mapping_test.c). Returns the exit code. */
+ * mapping_test.c) or preview. Returns the exit code. */
 int wb_mapping_cli(int argc, char **argv);
+
+/* `waybill mapping preview -c PIPELINE.yaml [--limit N]` (argv[0] is
+ * "preview"; see mapping_preview.c). Returns the exit code. */
+int wb_mapping_preview(int argc, char **argv);
 
 #endif

@@ -69,6 +69,7 @@ struct wb_mapping {
 	char ops[8];			/* op letters, NUL-terminated */
 	bool reject_fallible;		/* on_failure: reject */
 	const struct wb_cs_schema *schema;
+	const struct wb_cs_node *corr_node; /* the schema's correlation_id */
 	/* Avro bytes of the header parts that never change: event_type, and
 	 * the mapping record {name, version} */
 	struct wb_buf head_type, head_mapping;
@@ -117,6 +118,9 @@ struct wb_mappings {
 __attribute__((format(printf, 5, 6))) int
 wb_mapping_diag_add(struct wb_mapping_diags *d, const char *file, int line,
 		    int column, const char *fmt, ...);
+
+/* Whether one of mp's source globs matches "schema.table". */
+bool wb_mapping_matches(const struct wb_mapping *mp, const char *full);
 
 /* Frees what one mapping holds (not the struct). */
 void wb_mapping_clear(struct wb_mapping *mp);

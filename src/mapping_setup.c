@@ -9,6 +9,14 @@ struct wb_mappings *wb_mapping_setup(const struct wb_config *cfg,
 				     struct wb_source *src, FILE *out,
 				     int *ntables, wb_error_t *err)
 {
+	return wb_mapping_setup_tables(cfg, src, out, NULL, ntables, err);
+}
+
+struct wb_mappings *wb_mapping_setup_tables(const struct wb_config *cfg,
+					    struct wb_source *src, FILE *out,
+					    struct wb_table ***keep,
+					    int *ntables, wb_error_t *err)
+{
 	struct wb_mapping_diags diags = {NULL, 0, 0};
 	struct wb_mappings *m = NULL;
 	struct wb_table **tables = NULL;
@@ -16,6 +24,8 @@ struct wb_mappings *wb_mapping_setup(const struct wb_config *cfg,
 	char(*fixes)[300] = NULL;
 	int n = 0;
 	*ntables = 0;
+	if (keep != NULL)
+		*keep = NULL;
 	char *path = strdup(cfg->path ? cfg->path : ".");
 	if (path == NULL) {
 		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
@@ -64,6 +74,11 @@ struct wb_mappings *wb_mapping_setup(const struct wb_config *cfg,
 			     "%d problem%s in the mappings (listed above)", bad,
 			     bad == 1 ? "" : "s");
 		goto fail;
+	}
+	if (keep != NULL) {
+		*keep = tables;
+		tables = NULL;
+		n = 0;
 	}
 	goto done;
 fail:

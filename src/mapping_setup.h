@@ -21,4 +21,12 @@ struct wb_mappings *wb_mapping_setup(const struct wb_config *cfg,
 				     struct wb_source *src, FILE *out,
 				     int *ntables, wb_error_t *err);
 
+/* The same, and on success *tables gets the captured tables the mappings
+ * were checked against: a NULL-terminated array of *ntables references
+ * that the caller unrefs and frees (NULL on failure). */
+struct wb_mappings *wb_mapping_setup_tables(const struct wb_config *cfg,
+					    struct wb_source *src, FILE *out,
+					    struct wb_table ***tables,
+					    int *ntables, wb_error_t *err);
+
 #endif

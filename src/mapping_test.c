@@ -1025,6 +1025,10 @@ int wb_mapping_cli(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "test") == 0)
 		return cmd_test(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "preview") == 0)
+		return wb_mapping_preview(argc - 1, argv + 1);
 	fputs(usage_text, stderr);
+	fputs("usage: waybill mapping preview -c PIPELINE.yaml [--limit N]\n",
+	      stderr);
 	return 2;
 }

@@ -120,6 +120,15 @@ struct wb_source_ops {
 	int (*before_image)(struct wb_source *s, const struct wb_table *t,
 			    bool *complete, char *fix, size_t n,
 			    wb_error_t *err);
+	/* Optional (NULL if unsupported): reads up to limit current rows of
+	 * table t (a version describe() returned) with a plain query — no
+	 * slot, no publication, no snapshot state, nothing written on the
+	 * server — and appends them to b as op 'r' changes of t (table held
+	 * by b, after image in t's columns, commit_ts_us 0, positions (0, 1),
+	 * (0, 2), ...). For `waybill mapping preview`; may connect by itself
+	 * like describe. */
+	int (*sample)(struct wb_source *s, struct wb_table *t, int limit,
+		      struct wb_batch *b, wb_error_t *err);
 };
 
 /* Registry: the ops for a source type name, or NULL. */

@@ -916,4 +916,5 @@ const struct wb_source_ops wb_my_source_ops = {
 	.finished = my_finished,
 	.describe = my_describe,
 	.before_image = my_before_image,
+	.sample = wb_mysrc_sample,
 };

@@ -183,6 +183,10 @@ int wb_mysrc_snapshot_step(struct my_source *s, struct wb_batch *b,
 void wb_mysrc_snapshot_end(struct my_source *s);
 void wb_mysrc_snapshot_free(struct my_source *s);
 
+/* my_sample.c: the source's sample op (source.h) */
+int wb_mysrc_sample(struct wb_source *base, struct wb_table *t, int limit,
+		    struct wb_batch *b, wb_error_t *err);
+
 /* my_stream.c */
 /* Starts the dump after pos (its transaction's first event, by
  * file:offset) or, when gtid is not NULL, after the GTID state gtid. */

@@ -1795,6 +1795,7 @@ const struct wb_source_ops wb_pg_source_ops = {
 	.destroy = pg_destroy,
 	.describe = pg_describe,
 	.before_image = pg_before_image,
+	.sample = wb_pgsrc_sample,
 	.state = pg_state,
 	.finished = pg_finished,
 };

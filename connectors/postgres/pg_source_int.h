@@ -157,6 +157,10 @@ int wb_pgsrc_rekey_change(struct pg_source *s, struct wb_batch *b,
 			  struct wb_change *c, wb_error_t *err);
 void wb_pgsrc_rekey_free(struct pg_source *s);
 
+/* pg_sample.c: the source's sample op (source.h) */
+int wb_pgsrc_sample(struct wb_source *base, struct wb_table *t, int limit,
+		    struct wb_batch *b, wb_error_t *err);
+
 /* pg_tables.c */
 int wb_pgsrc_known_init(struct pg_source *s, const struct wb_source_resume *r,
 			bool snapshot_new, wb_error_t *err);
