@@ -86,6 +86,10 @@ max.queue.size=32768
 converter.schemas.enable=false
 producer.batch.size=1000000
 PROPS
+	local kv
+	for kv in ${WB_BENCH_KAFKA_PROPS:-}; do
+		echo "producer.$kv" >>"$props"
+	done
 	[ -n "${WB_BENCH_DBZ_PROPS:-}" ] && printf '%s\n' "$WB_BENCH_DBZ_PROPS" >>"$props"
 	local -a jvm
 	read -r -a jvm <<<"${WB_BENCH_DBZ_JVM:--Xms256m -Xmx2g}"
@@ -94,14 +98,21 @@ PROPS
 	local desc="a consumer that only counts"
 	[ "$mode" = kafka ] && desc="Apache Kafka (producer acks=all, idempotent), topic dbz.public.item"
 	say "Debezium 3.6.1 (embedded engine, PostgreSQL connector), slot $slot, to $desc"
-	local t0 t1 rc=0
+	local t0 t1 rc=0 busy0
+	busy0=$(machine_busy)
 	t0=$(now)
 	/usr/bin/time -v -o "$work/$tag.time" \
 		java "${jvm[@]}" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
 		-cp "$bench_debezium_classes:$bench_debezium_cache/*" DebeziumPeer \
 		--mode "$mode" --config "$props" --expect "$changes" --done "$work/$tag.done" \
-		"${extra[@]}" >"$work/$tag.out" 2>"$work/$tag.log" || rc=$?
+		"${extra[@]}" >"$work/$tag.out" 2>"$work/$tag.log" &
+	local tpid=$!
+	profile_start $tpid "$tag"
+	wait $tpid || rc=$?
 	t1=$(now)
+	r_busy[$tag]=$(calc "$(machine_busy) - $busy0")
+	r_wall[$tag]=$(calc "$t1 - $t0")
+	profile_stop "$tag"
 	if [ $rc -ne 0 ] || [ ! -s "$work/$tag.done" ]; then
 		tail -n 30 "$work/$tag.log" >&2
 		cat "$work/$tag.out" >&2

@@ -11,8 +11,14 @@
 # Mock: at most 5 MiB (and 100000 batches) per partition, older messages are
 # dropped beyond that, so the benchmark topic is created with enough
 # partitions to hold every change (1.5M changes ≈ 400 MB → 128).
-# WB_BENCH_LINGER (linger.ms, default 20) is used by waybill and Debezium
-# alike.
+# WB_BENCH_LINGER (linger.ms, default 20) and WB_BENCH_KAFKA_PROPS (more
+# producer properties, "name=value name=value", e.g. compression.type=lz4)
+# are used by waybill and Debezium alike.
+#
+# A broker that has just started compiles its hot paths (JIT) during the
+# first minute of load, which would slow whichever reader comes first; so
+# before the writes the real broker gets a warm-up: 1,000,000 messages of
+# 400 bytes (acks=all, idempotent) to a topic of its own.
 
 bench_kafka_linger=${WB_BENCH_LINGER:-20}
 
@@ -41,6 +47,30 @@ for t, f in fs.items():
 PY
 			{ echo "error: creating the benchmark topics failed" >&2; exit 1; }
 		say "Apache Kafka at $bench_kafka_bootstrap; topics $* with $bench_kafka_partitions partitions"
+		say "warming the broker up (1,000,000 messages to warmup)"
+		/usr/bin/python3 - "$bench_kafka_bootstrap" <<'PY' ||
+import sys
+from confluent_kafka import Producer
+p = Producer({"bootstrap.servers": sys.argv[1], "acks": "all", "enable.idempotence": True,
+              "linger.ms": 20, "log_level": 3})
+failed = []
+def report(err, msg):
+    if err:
+        failed.append(err)
+v = b"w" * 400
+for i in range(1000000):
+    while True:
+        try:
+            p.produce("warmup", value=v, key=str(i % 1000).encode(), on_delivery=report)
+            break
+        except BufferError:
+            p.poll(0.05)
+    if i % 10000 == 0:
+        p.poll(0)
+if p.flush(120) or failed:
+    sys.exit(f"warm-up failed: {failed[:1]}")
+PY
+			{ echo "error: warming the broker up failed" >&2; exit 1; }
 		return 0
 	fi
 	bench_kafka_partitions=${WB_BENCH_KAFKA_PARTITIONS:-128}
@@ -77,6 +107,10 @@ sink:
     enable.idempotence: true
     linger.ms: $bench_kafka_linger
 YAML
+	local kv
+	for kv in ${WB_BENCH_KAFKA_PROPS:-}; do
+		echo "    ${kv%%=*}: ${kv#*=}"
+	done
 }
 
 # bench_kafka_count FILE: "<count> op:<c|u|...>" lines of waybill's bench.*
