@@ -184,11 +184,18 @@ public final class DebeziumPeer {
 					  + " engine started, the last %.3f s after%n",
 				  mode, seen.get(), delivered.get(), (firstRecordMs - startMs) / 1000.0,
 				  (doneMs - startMs) / 1000.0);
-		try {
-			engine.close();
-		} catch (IOException e) {
-			// stopping is not measured
-		}
+		// stopping is not measured; an engine that does not stop within
+		// 20 s (one still connecting after a failure) is left to exit()
+		Thread closer = new Thread(() -> {
+			try {
+				engine.close();
+			} catch (IOException e) {
+				// nothing to do
+			}
+		});
+		closer.setDaemon(true);
+		closer.start();
+		closer.join(20000);
 		if (producer != null)
 			producer.close();
 		exec.shutdownNow();
