@@ -186,6 +186,9 @@ static int reconnect(struct pipeline *p, wb_error_t *err)
 static void *source_thread(void *arg)
 {
 	struct pipeline *p = arg;
+	/* its own name, so per-thread CPU (top -H, tools/bench --profile)
+	 * tells the source from the sink side */
+	pthread_setname_np(pthread_self(), "wb-source");
 	wb_error_t err;
 	wb_error_clear(&err);
 	int rc = 0;

@@ -632,6 +632,7 @@ static int put_block(struct wb_ocf_writer *w, struct ocf_codec_ctx *c,
 static void *pool_main(void *arg)
 {
 	struct wb_ocf_pool *p = arg;
+	pthread_setname_np(pthread_self(), "wb-ocf-writer");
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (p->head == NULL && !p->stop)

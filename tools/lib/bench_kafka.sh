@@ -1,22 +1,86 @@
-# bench_kafka.sh — the Kafka parts of `tools/bench pg --sink kafka`, sourced by
-# tools/bench: waybill-mock-kafka with one broker, the sink: block, and a
-# count of the delivered changes by op read back with python3-confluent-kafka.
+# bench_kafka.sh — the Kafka parts of `tools/bench pg --sink kafka` and
+# `--peer debezium`, sourced by tools/bench: the broker (a real Apache Kafka
+# started by tools/kafka, or waybill-mock-kafka with --broker mock), the
+# sink: block, and counts of what reached the topics, read back with
+# python3-confluent-kafka.
 #
-# The mock keeps at most 5 MiB (and 100000 batches) per partition and drops
-# older messages beyond that, so the benchmark topic is created up front with
-# enough partitions to hold every change (1.5M changes ≈ 400 MB → 128).
-# WB_BENCH_KAFKA_PARTITIONS and WB_BENCH_LINGER (linger.ms, default 20) tune it.
+# Real broker: one broker (tools/kafka start --dir $work/kafka), stopped when
+# the benchmark ends; the topics are created up front with
+# WB_BENCH_KAFKA_PARTITIONS partitions (default 4, the broker's default), so
+# that waybill and Debezium write to topics of the same shape.
+# Mock: at most 5 MiB (and 100000 batches) per partition, older messages are
+# dropped beyond that, so the benchmark topic is created with enough
+# partitions to hold every change (1.5M changes ≈ 400 MB → 128).
+# WB_BENCH_LINGER (linger.ms, default 20) and WB_BENCH_KAFKA_PROPS (more
+# producer properties, "name=value name=value", e.g. compression.type=lz4)
+# are used by waybill and Debezium alike.
+#
+# A broker that has just started compiles its hot paths (JIT) during the
+# first minute of load, which would slow whichever reader comes first; so
+# before the writes the real broker gets a warm-up: 1,000,000 messages of
+# 400 bytes (acks=all, idempotent) to a topic of its own.
 
-bench_kafka_partitions=${WB_BENCH_KAFKA_PARTITIONS:-128}
+bench_kafka_linger=${WB_BENCH_LINGER:-20}
 
+# bench_kafka_start KIND TOPIC...: KIND real or mock; the topics to create.
 bench_kafka_start()
 {
+	local kind=$1
+	shift
+	if [ "$kind" = real ]; then
+		bench_kafka_partitions=${WB_BENCH_KAFKA_PARTITIONS:-4}
+		say "starting Apache Kafka (tools/kafka, one broker)"
+		wb_cleanup_push "'$repo/tools/kafka' stop --dir '$work/kafka' >/dev/null 2>&1 || true"
+		if ! "$repo/tools/kafka" start --dir "$work/kafka" >"$work/kafka-start.log" 2>&1; then
+			cat "$work/kafka-start.log" >&2
+			echo "error: tools/kafka start failed" >&2
+			exit 1
+		fi
+		bench_kafka_bootstrap=$(tail -n 1 "$work/kafka-start.log")
+		/usr/bin/python3 - "$bench_kafka_bootstrap" "$bench_kafka_partitions" "$@" <<'PY' ||
+import sys
+from confluent_kafka.admin import AdminClient, NewTopic
+a = AdminClient({"bootstrap.servers": sys.argv[1], "log_level": 3})
+fs = a.create_topics([NewTopic(t, int(sys.argv[2]), 1) for t in sys.argv[3:]], request_timeout=30)
+for t, f in fs.items():
+    f.result(60)
+PY
+			{ echo "error: creating the benchmark topics failed" >&2; exit 1; }
+		say "Apache Kafka at $bench_kafka_bootstrap; topics $* with $bench_kafka_partitions partitions"
+		say "warming the broker up (1,000,000 messages to warmup)"
+		/usr/bin/python3 - "$bench_kafka_bootstrap" <<'PY' ||
+import sys
+from confluent_kafka import Producer
+p = Producer({"bootstrap.servers": sys.argv[1], "acks": "all", "enable.idempotence": True,
+              "linger.ms": 20, "log_level": 3})
+failed = []
+def report(err, msg):
+    if err:
+        failed.append(err)
+v = b"w" * 400
+for i in range(1000000):
+    while True:
+        try:
+            p.produce("warmup", value=v, key=str(i % 1000).encode(), on_delivery=report)
+            break
+        except BufferError:
+            p.poll(0.05)
+    if i % 10000 == 0:
+        p.poll(0)
+if p.flush(120) or failed:
+    sys.exit(f"warm-up failed: {failed[:1]}")
+PY
+			{ echo "error: warming the broker up failed" >&2; exit 1; }
+		return 0
+	fi
+	bench_kafka_partitions=${WB_BENCH_KAFKA_PARTITIONS:-128}
 	local mock=$build/waybill-mock-kafka
 	[ "${mock#/}" = "$mock" ] && mock=$repo/$mock
-	mkdir -p "$work/out" # tools/bench lists Avro files there: none with Kafka
 	mkfifo "$work/mock.in"
-	"$mock" --brokers 1 --partitions "$bench_kafka_partitions" \
-		--topic bench.public.item --bootstrap-file "$work/bootstrap" \
+	local targs=() t
+	for t in "$@"; do targs+=(--topic "$t"); done
+	"$mock" --brokers 1 --partitions "$bench_kafka_partitions" "${targs[@]}" \
+		--bootstrap-file "$work/bootstrap" \
 		<"$work/mock.in" >"$work/mock.out" 2>"$work/mock.err" &
 	bench_kafka_pid=$!
 	exec {bench_kafka_fd}>"$work/mock.in" # keeps its stdin open
@@ -28,7 +92,7 @@ bench_kafka_start()
 	done
 	[ -s "$work/bootstrap" ] || { cat "$work/mock.err" >&2; echo "error: waybill-mock-kafka did not start" >&2; exit 1; }
 	bench_kafka_bootstrap=$(cat "$work/bootstrap")
-	say "waybill-mock-kafka: 1 broker at $bench_kafka_bootstrap, bench.public.item with $bench_kafka_partitions partitions"
+	say "waybill-mock-kafka: 1 broker at $bench_kafka_bootstrap, $* with $bench_kafka_partitions partitions"
 }
 
 bench_kafka_sink_yaml()
@@ -41,10 +105,16 @@ sink:
   properties:
     acks: all
     enable.idempotence: true
-    linger.ms: ${WB_BENCH_LINGER:-20}
+    linger.ms: $bench_kafka_linger
 YAML
+	local kv
+	for kv in ${WB_BENCH_KAFKA_PROPS:-}; do
+		echo "    ${kv%%=*}: ${kv#*=}"
+	done
 }
 
+# bench_kafka_count FILE: "<count> op:<c|u|...>" lines of waybill's bench.*
+# topics (every message read, its waybill.op header counted).
 bench_kafka_count()
 {
 	/usr/bin/python3 - "$bench_kafka_bootstrap" >"$1" <<'PY'
@@ -81,4 +151,29 @@ c.close()
 for op, n in sorted(counts.items()):
     print(f"{n} op:{op}")
 PY
+}
+
+# bench_kafka_topic_stats TOPIC: prints "<messages> <bytes>" of the topic:
+# the sum of its partitions' high watermarks (nothing was ever deleted from
+# them) and of the sizes of their log segments on the real broker's disk.
+bench_kafka_topic_stats()
+{
+	local n bytes=0
+	n=$(/usr/bin/python3 - "$bench_kafka_bootstrap" "$1" <<'PY'
+import sys
+from confluent_kafka import Consumer, TopicPartition
+c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": "wb-bench", "log_level": 3})
+md = c.list_topics(sys.argv[2], timeout=20)
+total = 0
+for p in md.topics[sys.argv[2]].partitions:
+    lo, hi = c.get_watermark_offsets(TopicPartition(sys.argv[2], p), timeout=20)
+    total += hi - lo
+c.close()
+print(total)
+PY
+)
+	if [ -d "$work/kafka" ]; then
+		bytes=$(find "$work/kafka" -path "*/$1-[0-9]*/*.log" -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')
+	fi
+	echo "$n $bytes"
 }

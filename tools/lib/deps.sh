@@ -9,7 +9,7 @@ WB_DEBIAN_PACKAGES=(
 	librdkafka-dev libcurl4-openssl-dev libjemalloc-dev
 	libmariadb-dev
 	postgresql-15 postgresql-client-15 mariadb-server mariadb-client
-	python3 python3-avro python3-zstandard python3-confluent-kafka kcat
+	python3 python3-avro python3-zstandard python3-confluent-kafka python3-pip kcat
 	time strace clang libclang-rt-14-dev clang-format
 	openjdk-17-jre-headless maven
 )
