@@ -672,9 +672,22 @@ static const __int128 *pow10s(void)
 	return p;
 }
 
-static void put_str(struct wb_buf *b, const char *s, size_t n)
+/* Avro bytes or string: the length and the data under one reservation
+ * (every field of every event comes through here). */
+static void put_str(struct wb_buf *b, const void *s, size_t n)
 {
-	wb_avro_put_bytes(b, s, n);
+	if (wb_buf_reserve(b, n + 10) != 0)
+		return;
+	uint8_t *o = b->data + b->len;
+	uint64_t z = (uint64_t)n << 1; /* zigzag of a length */
+	while (z > 0x7f) {
+		*o++ = (uint8_t)((z & 0x7f) | 0x80);
+		z >>= 7;
+	}
+	*o++ = (uint8_t)z;
+	if (n > 0)
+		memcpy(o, s, n);
+	b->len = (size_t)(o - b->data) + n;
 }
 
 static void fmt_date(int64_t days, char *buf, size_t n)
@@ -857,7 +870,7 @@ static const char *put_value(struct wb_buf *b, const struct wb_cs_node *f,
 			goto overflow;
 		uint8_t bytes[16];
 		size_t len = wb_cs_decimal_bytes(d, bytes);
-		wb_avro_put_bytes(b, bytes, len);
+		put_str(b, bytes, len);
 		return NULL;
 	overflow:
 		b->len = mark;
@@ -1137,7 +1150,7 @@ static int eval(struct run *r, int i, struct wb_xval *out)
 
 static void put_cstr(struct wb_buf *b, const char *s)
 {
-	wb_avro_put_bytes(b, s, strlen(s));
+	put_str(b, s, strlen(s));
 }
 
 static int put_plan(struct run *r, const struct wb_plan *p, struct wb_buf *b)
@@ -1147,7 +1160,7 @@ static int put_plan(struct run *r, const struct wb_plan *p, struct wb_buf *b)
 	case WB_PLAN_HEADER:
 		switch (p->hdr) {
 		case WB_HDR_EVENT_ID:
-			wb_avro_put_bytes(b, r->event_id, r->event_id_len);
+			put_str(b, r->event_id, r->event_id_len);
 			break;
 		case WB_HDR_EVENT_TYPE:
 			wb_buf_append(b, r->mp->head_type.data,
@@ -1160,7 +1173,7 @@ static int put_plan(struct run *r, const struct wb_plan *p, struct wb_buf *b)
 			wb_avro_put_long(b, r->occurred_at);
 			break;
 		case WB_HDR_CORRELATION_ID:
-			wb_avro_put_bytes(b, r->corr, r->corr_len);
+			put_str(b, r->corr, r->corr_len);
 			break;
 		case WB_HDR_SOURCE:
 			wb_buf_append(b, r->src_head->data, r->src_head->len);
@@ -1445,7 +1458,7 @@ int wb_mappings_apply(struct wb_mappings *m, const struct wb_change *c,
 			o->schema = &mp->schema->schema;
 			mp->info.events++;
 		}
-		wb_avro_put_bytes(kb, o->key, o->key_len);
+		put_str(kb, o->key, o->key_len);
 		o->key_avro = kb->data;
 		o->key_avro_len = kb->len;
 		o->key_schema = &m->cs.key_schema;

@@ -355,19 +355,18 @@ void wb_cs_describe(const struct wb_cs_node *f, char *buf, size_t n)
 
 size_t wb_cs_decimal_bytes(__int128 v, uint8_t out[16])
 {
-	uint8_t be[16];
+	/* the significant bits of v's magnitude (of ~v when negative) and
+	 * one sign bit, in whole bytes */
+	unsigned __int128 m =
+		v < 0 ? ~(unsigned __int128)v : (unsigned __int128)v;
+	uint64_t hi = (uint64_t)(m >> 64), lo = (uint64_t)m;
+	int bits = hi	? 128 - __builtin_clzll(hi)
+		   : lo ? 64 - __builtin_clzll(lo)
+			: 0;
+	size_t len = (size_t)(bits / 8 + 1);
 	unsigned __int128 u = (unsigned __int128)v;
-	for (int i = 15; i >= 0; i--) {
-		be[i] = (uint8_t)(u & 0xff);
-		u >>= 8;
-	}
-	/* Drop leading bytes that only repeat the sign of the next one. */
-	int start = 0;
-	while (start < 15 && ((be[start] == 0x00 && !(be[start + 1] & 0x80)) ||
-			      (be[start] == 0xff && (be[start + 1] & 0x80))))
-		start++;
-	size_t len = (size_t)(16 - start);
-	memcpy(out, be + start, len);
+	for (size_t i = len; i-- > 0; u >>= 8)
+		out[i] = (uint8_t)u;
 	return len;
 }
 

@@ -35,8 +35,10 @@ static int build_sql(const struct wb_table *t, struct wb_buf *b)
 			return -1;
 	}
 	wb_buf_append(b, " FROM ", 6);
-	if (append_ident(b, t->db) || (wb_buf_append(b, ".", 1), 0) ||
-	    append_ident(b, t->name))
+	if (append_ident(b, t->db))
+		return -1;
+	wb_buf_append(b, ".", 1);
+	if (append_ident(b, t->name))
 		return -1;
 	bool first = true;
 	for (int i = 0; i < t->ncols; i++) {

@@ -257,6 +257,15 @@ static void test_decimal_bytes(void)
 		{65536, "010000"},
 		{-65536, "ff0000"},
 		{(__int128)1 << 100, "10000000000000000000000000"},
+		{-((__int128)1 << 100), "f0000000000000000000000000"},
+		{((__int128)1 << 63) - 1, "7fffffffffffffff"},
+		{(__int128)1 << 63, "008000000000000000"},
+		{-((__int128)1 << 63), "8000000000000000"},
+		{-((__int128)1 << 63) - 1, "ff7fffffffffffffff"},
+		{(__int128)(((unsigned __int128)1 << 127) - 1),
+		 "7fffffffffffffffffffffffffffffff"},
+		{(__int128)((unsigned __int128)1 << 127),
+		 "80000000000000000000000000000000"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint8_t b[16];
