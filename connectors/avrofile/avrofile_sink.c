@@ -134,6 +134,8 @@ struct avrofile_sink {
 	struct series **index;
 	size_t capindex;
 	struct series *last;
+	struct series *last2; /* the one before: raw and canonical events
+				 alternate between two series */
 	struct series *lru_head, *lru_tail; /* most recently written first */
 	size_t nawake;
 	size_t mem; /* sum of the awake series' mem */
@@ -756,6 +758,13 @@ static struct series *series_for_topic(struct avrofile_sink *k,
 {
 	if (k->last && k->last->topic && strcmp(k->last->topic, topic) == 0)
 		return k->last;
+	if (k->last2 && k->last2->topic &&
+	    strcmp(k->last2->topic, topic) == 0) {
+		struct series *t = k->last2;
+		k->last2 = k->last;
+		k->last = t;
+		return t;
+	}
 	char name[NAME_MAX + 1];
 	sanitize(topic, name, sizeof(name) - 10);
 	struct series *s = series_find(k, name);
@@ -774,6 +783,8 @@ static struct series *series_for_topic(struct avrofile_sink *k,
 		free(s->topic);
 		s->topic = t;
 	}
+	if (k->last != s)
+		k->last2 = k->last;
 	k->last = s;
 	return s;
 }
