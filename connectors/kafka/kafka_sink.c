@@ -1438,6 +1438,9 @@ static int txn_commit(struct kafka_sink *s, int timeout_ms, wb_error_t *err)
 			return WB_ERR_RUNTIME;
 		}
 	}
+	/* tests: a crash after the commit, before the checkpoint that
+	 * covers it (Kafka then holds events after the checkpoint) */
+	wb_crashpoint("kafka.committed");
 	s->txn_commiting = false;
 	s->txn_open = false;
 	s->txn_dirty = false;

@@ -14,7 +14,7 @@ import time
 
 import avro.io
 import avro.schema
-from confluent_kafka import Consumer, KafkaError, TopicPartition, OFFSET_BEGINNING
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition, OFFSET_BEGINNING
 
 import wbtest
 from wbtest import add_cleanup, fail, log
@@ -224,7 +224,7 @@ def consume(bootstrap, topics=None, prefix=None, timeout=60, isolation="read_com
             return msgs
         pending = set()
         for tp in tps:
-            lo, hi = c.get_watermark_offsets(tp, timeout=20)
+            lo, hi = _watermarks(c, tp)
             if hi > lo:
                 pending.add((tp.topic, tp.partition))
         c.assign(tps)
@@ -244,6 +244,21 @@ def consume(bootstrap, topics=None, prefix=None, timeout=60, isolation="read_com
         return msgs
     finally:
         c.close()
+
+
+def _watermarks(c, tp, timeout=30):
+    """(low, high) of a partition, waiting while it has no leader yet (a
+    topic just created or given more partitions, a broker just killed)."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            return c.get_watermark_offsets(tp, timeout=10)
+        except KafkaException as e:
+            if time.time() > deadline or e.args[0].code() not in (
+                    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                    KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TIMED_OUT):
+                raise
+            time.sleep(0.2)
 
 
 class Schemas(dict):
