@@ -67,8 +67,9 @@
 #include "sink.h"
 #include "source.h"
 
-#define META_TIMEOUT_MS 30000 /* metadata, watermarks, readback */
-#define OUTAGE_MS 5000	      /* no acknowledgement for this long */
+#define META_TIMEOUT_MS 30000  /* metadata, watermarks, readback */
+#define UNKNOWN_TOPIC_MS 10000 /* a topic unknown this long is missing */
+#define OUTAGE_MS 5000	       /* no acknowledgement for this long */
 /* a transaction is committed at the next checkpoint once it is this old,
  * even while messages are in flight */
 #define TXN_MAX_AGE_MS 1000
@@ -828,10 +829,16 @@ static int topic_metadata(struct kafka_sink *s, struct ktopic *t,
 			  wb_error_t *err)
 {
 	long long deadline = wb_clock_mono_ms() + META_TIMEOUT_MS;
+	/* auto-creation takes well under a second: a topic still unknown
+	 * after this long is not being created */
+	long long unknown_deadline = wb_clock_mono_ms() + UNKNOWN_TOPIC_MS;
 	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
 	for (;;) {
 		if (*s->base.stop)
 			return stopped(s, "reading topic metadata", err);
+		if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
+		    wb_clock_mono_ms() >= unknown_deadline)
+			break;
 		const struct rd_kafka_metadata *md = NULL;
 		long left = (long)(deadline - wb_clock_mono_ms());
 		if (left <= 0)
@@ -851,9 +858,12 @@ static int topic_metadata(struct kafka_sink *s, struct ktopic *t,
 	}
 	if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
 		wb_error_set(err, WB_ERR_RUNTIME,
-			     "kafka: topic %s does not exist: create it, or "
-			     "enable auto.create.topics.enable on the brokers",
-			     t->name);
+			     "kafka: topic %s does not exist and the brokers "
+			     "do not create it (auto.create.topics.enable is "
+			     "off): create it, e.g. kafka-topics.sh "
+			     "--bootstrap-server %s --create --topic %s "
+			     "--partitions 4, then start waybill again",
+			     t->name, s->brokers, t->name);
 		err->retriable = false;
 		return WB_ERR_RUNTIME;
 	}
