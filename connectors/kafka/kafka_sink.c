@@ -512,6 +512,9 @@ static rd_kafka_conf_t *build_conf(struct kafka_sink *s, bool producer,
 		     * not there for the read-back (nor for any consumer) */
 		    conf_set(s, conf, "isolation.level", "read_committed",
 			     err) ||
+		    /* the end of a partition is known after an empty fetch:
+		     * not after the broker's default wait of 500 ms */
+		    conf_set(s, conf, "fetch.wait.max.ms", "20", err) ||
 		    conf_set(s, conf, "queued.max.messages.kbytes", "4096",
 			     err))
 			goto fail;
