@@ -44,7 +44,17 @@
  * position, or at the same position with a step not after the last one,
  * is skipped. Since the idempotent producer appends each partition's
  * messages in order without gaps, the log of a partition is always a prefix
- * of what was written to it, so this yields each message exactly once. */
+ * of what was written to it, so this yields each message exactly once.
+ *
+ * Transactions (exactly_once, unless transactions: false): every message is
+ * in a Kafka transaction (transactional.id waybill.<name>) that flush()
+ * commits; only a commit reports positions delivered, so the checkpoint
+ * never passes an uncommitted message. open() starts with
+ * init_transactions, which fences an older instance of the pipeline and
+ * aborts what a crashed run left open, and the read-back reads committed
+ * messages only (the last data message of a partition sits before a
+ * commit marker, or before an aborted transaction: read_topic reads a
+ * growing window before the end). */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
