@@ -394,6 +394,7 @@ static int chunk_open(struct my_source *s, int ti, int pi, wb_error_t *err)
 	s->cur_ti = ti;
 	s->cur_pi = pi;
 	s->chunk_rows = 0;
+	s->chunk_marked = 0;
 	return WB_OK;
 }
 
@@ -472,6 +473,28 @@ static int chunk_row(struct my_source *s, struct wb_batch *b, wb_error_t *err)
 	return 1;
 }
 
+/* The batch is full inside a chunk: a mark at its last row (the part's
+ * key there), so that a checkpoint between batches covers exactly the rows
+ * delivered and a resumed snapshot starts right after them. */
+static int batch_mark(struct my_source *s, wb_error_t *err)
+{
+	struct wb_snapshot_table *t = wb_snapshot_table(s->snap, s->cur_ti);
+	if (t->nkeys == 0 || s->last_key == NULL ||
+	    s->chunk_rows == s->chunk_marked)
+		return WB_OK;
+	char **key = calloc((size_t)t->nkeys, sizeof(char *));
+	for (int i = 0; key && i < t->nkeys; i++)
+		if ((key[i] = strdup(s->last_key[i])) == NULL) {
+			wb_snapshot_key_free(key, t->nkeys);
+			key = NULL;
+		}
+	if (key == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	s->chunk_marked = s->chunk_rows;
+	return wb_snapshot_chunk_end(s->snap, s->cur_ti, s->cur_pi,
+				     &s->last_pos, key, false, err);
+}
+
 int wb_mysrc_snapshot_step(struct my_source *s, struct wb_batch *b,
 			   size_t target_bytes, wb_error_t *err)
 {
@@ -487,7 +510,7 @@ int wb_mysrc_snapshot_step(struct my_source *s, struct wb_batch *b,
 		int r;
 		while ((r = chunk_row(s, b, err)) == 1)
 			if (wb_batch_bytes(b) >= target_bytes)
-				return WB_OK;
+				return batch_mark(s, err);
 		if (r < 0)
 			return -r;
 		/* the chunk's end */
