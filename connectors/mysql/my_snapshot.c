@@ -199,6 +199,12 @@ int wb_mysrc_snapshot_begin(struct my_source *s, wb_error_t *err)
 	char text[64];
 	wb_my_source_ops.format_position(&p, text, sizeof(text));
 	wb_snapshot_round_open(s->snap, s->point, text);
+	/* the same point as an interrupted round (nothing written since):
+	 * the rows go on after the durable ones, not over them */
+	pthread_mutex_lock(&s->mu);
+	wb_position_t durable = s->durable_pos;
+	pthread_mutex_unlock(&s->mu);
+	wb_snapshot_round_after(s->snap, &durable);
 	int n = wb_snapshot_ntables(s->snap);
 	for (int ti = 0; ti < n; ti++) {
 		struct wb_snapshot_table *t = wb_snapshot_table(s->snap, ti);
