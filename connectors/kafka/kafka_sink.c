@@ -77,9 +77,11 @@
 #include "sink.h"
 #include "source.h"
 
-#define META_TIMEOUT_MS 30000  /* metadata, watermarks, readback */
-#define UNKNOWN_TOPIC_MS 10000 /* a topic unknown this long is missing */
-#define OUTAGE_MS 5000	       /* no acknowledgement for this long */
+#define META_TIMEOUT_MS 30000 /* metadata, watermarks, readback */
+/* a topic unknown this long is not being auto-created (a broker that just
+ * restarted may take several seconds before it creates one) */
+#define UNKNOWN_TOPIC_MS 30000
+#define OUTAGE_MS 5000 /* no acknowledgement for this long */
 /* a transaction is committed at the next checkpoint once it is this old,
  * even while messages are in flight */
 #define TXN_MAX_AGE_MS 1000
