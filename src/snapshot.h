@@ -210,6 +210,14 @@ int wb_snapshot_split(struct wb_snapshot *sn, int ti, long long lo,
  * starts from its start) and puts the table in the round. */
 int wb_snapshot_table_ready(struct wb_snapshot *sn, int ti, wb_error_t *err);
 
+/* The rows of the round must sort after pos, the position the pipeline
+ * resumes from: when pos is a row of a round at this round's point (the
+ * source found the same point again, e.g. a MySQL server that wrote
+ * nothing since), the numbering continues after it instead of from 1,
+ * which the pipeline would skip as already delivered. Call after
+ * round_open(), before round_start(). */
+void wb_snapshot_round_after(struct wb_snapshot *sn, const wb_position_t *pos);
+
 /* The readers the round needs: parallelism, at most one per part left. */
 int wb_snapshot_round_readers(const struct wb_snapshot *sn);
 

@@ -34,6 +34,9 @@ struct wb_snapshot {
 	size_t nmarks, capmarks;
 	uint64_t point;
 	char point_text[32]; /* under mu */
+	/* the position the pipeline resumes from (round_after()) */
+	wb_position_t after;
+	bool have_after;
 
 	/* round: source thread only */
 	bool active;

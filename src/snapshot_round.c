@@ -120,12 +120,22 @@ int wb_snapshot_round_readers(const struct wb_snapshot *sn)
 	return want > units ? units : want;
 }
 
+void wb_snapshot_round_after(struct wb_snapshot *sn, const wb_position_t *pos)
+{
+	sn->after = *pos;
+	sn->have_after = true;
+}
+
 void wb_snapshot_round_start(struct wb_snapshot *sn)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	sn->ts_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 	sn->n = 0;
+	if (sn->have_after && sn->point > 0 &&
+	    sn->after.major == sn->point - 1 && sn->after.minor < UINT32_MAX)
+		sn->n = sn->after.minor;
+	sn->have_after = false;
 	sn->round_rows = 0;
 	sn->round_start_ms = wb_clock_mono_ms();
 	sn->last_progress_ms = sn->round_start_ms;

@@ -44,7 +44,17 @@
  * position, or at the same position with a step not after the last one,
  * is skipped. Since the idempotent producer appends each partition's
  * messages in order without gaps, the log of a partition is always a prefix
- * of what was written to it, so this yields each message exactly once. */
+ * of what was written to it, so this yields each message exactly once.
+ *
+ * Transactions (exactly_once, unless transactions: false): every message is
+ * in a Kafka transaction (transactional.id waybill.<name>) that flush()
+ * commits; only a commit reports positions delivered, so the checkpoint
+ * never passes an uncommitted message. open() starts with
+ * init_transactions, which fences an older instance of the pipeline and
+ * aborts what a crashed run left open, and the read-back reads committed
+ * messages only (the last data message of a partition sits before a
+ * commit marker, or before an aborted transaction: read_topic reads a
+ * growing window before the end). */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -68,7 +78,19 @@
 #include "source.h"
 
 #define META_TIMEOUT_MS 30000 /* metadata, watermarks, readback */
-#define OUTAGE_MS 5000	      /* no acknowledgement for this long */
+/* a topic unknown this long is not being auto-created (a broker that just
+ * restarted may take several seconds before it creates one) */
+#define UNKNOWN_TOPIC_MS 30000
+#define OUTAGE_MS 5000 /* no acknowledgement for this long */
+/* a transaction is committed at the next checkpoint once it is this old,
+ * even while messages are in flight */
+#define TXN_MAX_AGE_MS 1000
+#define TXN_TIMEOUT_DEFAULT "60000"
+/* messages read back per partition first (the last data message of a
+ * transactional partition is followed by a commit marker; an aborted
+ * transaction leaves its messages and a marker): the window grows 16-fold
+ * until a message of ours or the partition's start is found */
+#define READBACK_WINDOW 8
 #define QUEUE_KBYTES_DEFAULT "32768"
 #define QUEUE_MESSAGES_DEFAULT "50000"
 /* the largest framing buffer kept between messages */
@@ -77,6 +99,10 @@
 struct kpart {
 	bool have_last; /* the partition ends with a message of ours */
 	struct wb_kafka_last last; /* its waybill.position and step */
+	/* read-back: the last message read has no valid waybill.position */
+	bool bad;
+	long long bad_offset;
+	char bad_why[256];
 };
 
 struct ktopic {
@@ -107,6 +133,20 @@ struct kafka_sink {
 	char *prefix; /* sanitised topic prefix */
 	bool tombstones;
 	bool exactly_once;
+	/* Kafka transactions: every message in a transaction committed with
+	 * the checkpoint; the transactional.id fences an older producer of
+	 * the same pipeline (a second instance) */
+	bool txn;
+	char *txn_id;
+	bool txn_open;	    /* begun; nothing produced outside one */
+	bool txn_dirty;	    /* something produced in the open transaction */
+	bool txn_commiting; /* commit_transaction started, not finished */
+	long long txn_start_ms;
+	uint64_t txn_commits;
+	/* the position up to which everything is acknowledged; with
+	 * transactions it is reported as delivered when committed */
+	wb_position_t acked;
+	bool have_acked;
 	struct wb_registry_config regcfg;
 	struct wb_registry *reg;
 	rd_kafka_conf_t *conf; /* validated in create, consumed by open */
@@ -160,7 +200,8 @@ static bool secret_key(const char *key)
 /* ------------------------------------------------------------ configuration */
 
 static const char *const known_keys[] = {
-	"brokers", "topic", "topic_prefix", "tombstones", "exactly_once", NULL,
+	"brokers",	"topic",	"topic_prefix",	    "tombstones",
+	"exactly_once", "transactions", "transactional_id", NULL,
 };
 static const char *const registry_keys[] = {
 	"url",		 "username",	 "password", "ca_location",
@@ -310,9 +351,23 @@ static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 		char buf[256];
 		rd_kafka_resp_err_t e =
 			rd_kafka_fatal_error(rk, buf, sizeof(buf));
-		char what[400];
-		snprintf(what, sizeof(what), "fatal producer error %s: %s",
-			 rd_kafka_err2name(e), buf);
+		char what[600];
+		if (s->txn && (e == RD_KAFKA_RESP_ERR__FENCED ||
+			       e == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+			       e == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH))
+			snprintf(what, sizeof(what),
+				 "fenced: another producer with "
+				 "transactional.id %s started (a second "
+				 "waybill running pipeline %s?); this one "
+				 "stops, its open transaction is aborted and "
+				 "nothing of it is visible to read_committed "
+				 "consumers (%s: %s)",
+				 s->txn_id, s->base.cfg->name,
+				 rd_kafka_err2name(e), buf);
+		else
+			snprintf(what, sizeof(what),
+				 "fatal producer error %s: %s",
+				 rd_kafka_err2name(e), buf);
 		set_failure(s, NULL, -1, what);
 		return;
 	}
@@ -399,10 +454,25 @@ static rd_kafka_conf_t *build_conf(struct kafka_sink *s, bool producer,
 		    (!user_msgs &&
 		     conf_set(s, conf, "queue.buffering.max.messages",
 			      QUEUE_MESSAGES_DEFAULT, err)) ||
-		    /* an outage may last any time: never expire messages */
-		    (!user_timeout &&
+		    /* an outage may last any time: never expire messages
+		     * (a transactional producer: not longer than its
+		     * transaction, which the coordinator aborts then) */
+		    (!user_timeout && !s->txn &&
 		     conf_set(s, conf, "message.timeout.ms", "0", err)))
 			goto fail;
+		if (s->txn) {
+			const char *tt = wb_config_extra(
+				c->extra, c->nextra,
+				"properties.transaction.timeout.ms");
+			if (conf_set(s, conf, "transactional.id", s->txn_id,
+				     err) ||
+			    (!tt && conf_set(s, conf, "transaction.timeout.ms",
+					     TXN_TIMEOUT_DEFAULT, err)) ||
+			    (!user_timeout &&
+			     conf_set(s, conf, "message.timeout.ms",
+				      tt ? tt : TXN_TIMEOUT_DEFAULT, err)))
+				goto fail;
+		}
 	}
 	for (int i = 0; i < c->nextra; i++) {
 		const char *k = c->extra[i].key;
@@ -410,8 +480,16 @@ static rd_kafka_conf_t *build_conf(struct kafka_sink *s, bool producer,
 			continue;
 		k += 11;
 		if (!producer && (strcmp(k, "enable.idempotence") == 0 ||
-				  strcmp(k, "acks") == 0))
+				  strcmp(k, "acks") == 0 ||
+				  strncmp(k, "transaction", 11) == 0))
 			continue;
+		if (strcmp(k, "transactional.id") == 0) {
+			wb_error_set(err, WB_ERR_CONFIG,
+				     "%s: sink.properties.transactional.id: "
+				     "set sink.transactional_id instead",
+				     s->path);
+			goto fail;
+		}
 		if (conf_set(s, conf, k, c->extra[i].value, err))
 			goto fail;
 	}
@@ -442,6 +520,13 @@ static rd_kafka_conf_t *build_conf(struct kafka_sink *s, bool producer,
 	} else {
 		if (conf_set(s, conf, "enable.partition.eof", "true", err) ||
 		    conf_set(s, conf, "enable.auto.commit", "false", err) ||
+		    /* what a crash left in an open or aborted transaction is
+		     * not there for the read-back (nor for any consumer) */
+		    conf_set(s, conf, "isolation.level", "read_committed",
+			     err) ||
+		    /* the end of a partition is known after an empty fetch:
+		     * not after the broker's default wait of 500 ms */
+		    conf_set(s, conf, "fetch.wait.max.ms", "20", err) ||
 		    conf_set(s, conf, "queued.max.messages.kbytes", "4096",
 			     err))
 			goto fail;
@@ -486,7 +571,8 @@ static struct wb_sink *kafka_create(const struct wb_config *cfg,
 		wb_error_set(err, WB_ERR_CONFIG,
 			     "%s: sink.%s: unknown key for sink type kafka "
 			     "(expected brokers, topic, topic_prefix, "
-			     "tombstones, exactly_once, schema_registry.{url, "
+			     "tombstones, exactly_once, transactions, "
+			     "transactional_id, schema_registry.{url, "
 			     "username, password, ca_location, cert_location, "
 			     "key_location, timeout} or properties.*)",
 			     s->path, k);
@@ -520,8 +606,36 @@ static struct wb_sink *kafka_create(const struct wb_config *cfg,
 	}
 	if (check_template(s, err) ||
 	    get_bool(s, "tombstones", true, &s->tombstones, err) ||
-	    get_bool(s, "exactly_once", true, &s->exactly_once, err))
+	    get_bool(s, "exactly_once", true, &s->exactly_once, err) ||
+	    get_bool(s, "transactions", s->exactly_once, &s->txn, err))
 		goto fail;
+	const char *tid =
+		wb_config_extra(c->extra, c->nextra, "transactional_id");
+	if (tid && (!s->txn || tid[0] == '\0')) {
+		wb_error_set(err, WB_ERR_CONFIG,
+			     "%s: sink.transactional_id: %s", s->path,
+			     s->txn ? "must not be empty"
+				    : "given while transactions are off "
+				      "(sink.transactions: false)");
+		goto fail;
+	}
+	if (s->txn) {
+		struct wb_buf tb;
+		wb_buf_init(&tb);
+		if (tid)
+			wb_buf_append(&tb, tid, strlen(tid));
+		else {
+			wb_buf_append(&tb, "waybill.", 8);
+			wb_buf_append(&tb, cfg->name, strlen(cfg->name));
+		}
+		wb_buf_append(&tb, "", 1);
+		if (tb.failed) {
+			wb_buf_free(&tb);
+			wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+			goto fail;
+		}
+		s->txn_id = (char *)tb.data;
+	}
 
 	s->regcfg.url =
 		wb_config_extra(c->extra, c->nextra, "schema_registry.url");
@@ -644,11 +758,17 @@ static void advance(struct kafka_sink *s)
 		s->len--;
 		s->base_seq++;
 	}
-	if (moved) {
-		s->delivered = pos;
-		s->have_delivered = true;
-	}
-	if (moved && s->base.delivered)
+	if (!moved)
+		return;
+	s->acked = pos;
+	s->have_acked = true;
+	/* in an open transaction acknowledged is not yet delivered: that
+	 * waits for the commit (txn_commit) */
+	if (s->txn && s->txn_dirty)
+		return;
+	s->delivered = pos;
+	s->have_delivered = true;
+	if (s->base.delivered)
 		s->base.delivered(s->base.delivered_opaque, &pos);
 }
 
@@ -724,10 +844,16 @@ static int topic_metadata(struct kafka_sink *s, struct ktopic *t,
 			  wb_error_t *err)
 {
 	long long deadline = wb_clock_mono_ms() + META_TIMEOUT_MS;
+	/* auto-creation takes well under a second: a topic still unknown
+	 * after this long is not being created */
+	long long unknown_deadline = wb_clock_mono_ms() + UNKNOWN_TOPIC_MS;
 	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
 	for (;;) {
 		if (*s->base.stop)
 			return stopped(s, "reading topic metadata", err);
+		if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
+		    wb_clock_mono_ms() >= unknown_deadline)
+			break;
 		const struct rd_kafka_metadata *md = NULL;
 		long left = (long)(deadline - wb_clock_mono_ms());
 		if (left <= 0)
@@ -747,9 +873,12 @@ static int topic_metadata(struct kafka_sink *s, struct ktopic *t,
 	}
 	if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
 		wb_error_set(err, WB_ERR_RUNTIME,
-			     "kafka: topic %s does not exist: create it, or "
-			     "enable auto.create.topics.enable on the brokers",
-			     t->name);
+			     "kafka: topic %s does not exist and the brokers "
+			     "do not create it (auto.create.topics.enable is "
+			     "off): create it, e.g. kafka-topics.sh "
+			     "--bootstrap-server %s --create --topic %s "
+			     "--partitions 4, then start waybill again",
+			     t->name, s->brokers, t->name);
 		err->retriable = false;
 		return WB_ERR_RUNTIME;
 	}
@@ -782,26 +911,43 @@ static int ensure_consumer(struct kafka_sink *s, wb_error_t *err)
 typedef int (*readback_fn)(struct kafka_sink *s, struct ktopic *t,
 			   const rd_kafka_message_t *m, wb_error_t *err);
 
-/* Reads partitions of t from `from` (per partition, as given by first()) up
- * to their high watermark as of now; every message goes to fn. */
+/* Reads partitions of t up to their high watermark as of now; every
+ * message goes to fn. All of each partition, or (last_only) enough of its
+ * end to find the last message that is not a transaction marker nor
+ * aborted: a window of READBACK_WINDOW offsets before the end, 16 times
+ * larger each round while a partition gave no message and has older ones.
+ * The consumer reads committed messages only. */
 static int read_topic(struct kafka_sink *s, struct ktopic *t, bool last_only,
 		      readback_fn fn, wb_error_t *err)
 {
 	int rc = ensure_consumer(s, err);
 	if (rc)
 		return rc;
-	int64_t *high = calloc((size_t)t->npart, sizeof(*high));
-	bool *started = calloc((size_t)t->npart, sizeof(*started));
+	size_t n = (size_t)t->npart;
+	int64_t *high = calloc(n, sizeof(*high));
+	int64_t *low = calloc(n, sizeof(*low));
+	int64_t *from = calloc(n, sizeof(*from));
+	bool *started = calloc(n, sizeof(*started));
+	bool *got = calloc(n, sizeof(*got));
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(s->consumer, t->name, NULL);
-	if (high == NULL || started == NULL || rkt == NULL) {
+	if (high == NULL || low == NULL || from == NULL || started == NULL ||
+	    got == NULL || rkt == NULL) {
 		rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	long long deadline = wb_clock_mono_ms() + META_TIMEOUT_MS;
 	for (int32_t p = 0; p < t->npart; p++) {
 		int64_t lo = 0, hi = 0;
-		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-			s->rk, t->name, p, &lo, &hi, META_TIMEOUT_MS);
+		rd_kafka_resp_err_t e;
+		/* a topic just created may not have its leaders yet */
+		while ((e = rd_kafka_query_watermark_offsets(
+				s->rk, t->name, p, &lo, &hi,
+				META_TIMEOUT_MS)) &&
+		       (e == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+			e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+			e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) &&
+		       wb_clock_mono_ms() < deadline && !*s->base.stop)
+			rd_kafka_poll(s->rk, 100);
 		if (e) {
 			char what[400];
 			snprintf(what, sizeof(what),
@@ -812,59 +958,93 @@ static int read_topic(struct kafka_sink *s, struct ktopic *t, bool last_only,
 			goto out;
 		}
 		high[p] = hi;
-		if (hi <= lo)
-			continue;
-		int64_t from = last_only ? hi - 1 : lo;
-		if (rd_kafka_consume_start(rkt, p, from) != 0) {
-			rc = connect_error(s, "cannot start reading back",
-					   rd_kafka_last_error(), err);
-			goto out;
-		}
-		started[p] = true;
+		low[p] = lo;
+		from[p] = last_only && hi - lo > READBACK_WINDOW
+				  ? hi - READBACK_WINDOW
+				  : lo;
 	}
-	for (int32_t p = 0; p < t->npart; p++) {
-		while (started[p]) {
-			if (*s->base.stop) {
-				rc = stopped(s, "reading back topics", err);
-				goto out;
-			}
-			if (wb_clock_mono_ms() > deadline) {
-				char what[400];
-				snprintf(what, sizeof(what),
-					 "reading back %s partition %d timed "
-					 "out",
-					 t->name, (int)p);
-				rc = connect_error(s, what,
-						   RD_KAFKA_RESP_ERR__TIMED_OUT,
-						   err);
-				goto out;
-			}
-			rd_kafka_message_t *m = rd_kafka_consume(rkt, p, 200);
-			if (m == NULL)
+	for (int64_t window = READBACK_WINDOW;; window *= 16) {
+		bool any = false;
+		for (int32_t p = 0; p < t->npart; p++) {
+			if (high[p] <= from[p])
 				continue;
-			bool end = false;
-			if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-				end = m->offset >= high[p];
-			} else if (m->err) {
-				char what[400];
-				snprintf(what, sizeof(what),
-					 "reading back %s partition %d",
-					 t->name, (int)p);
-				rc = connect_error(s, what, m->err, err);
-				rd_kafka_message_destroy(m);
+			if (rd_kafka_consume_start(rkt, p, from[p]) != 0) {
+				rc = connect_error(s,
+						   "cannot start reading back",
+						   rd_kafka_last_error(), err);
 				goto out;
-			} else {
-				rc = fn(s, t, m, err);
-				end = m->offset >= high[p] - 1;
 			}
-			rd_kafka_message_destroy(m);
-			if (rc)
-				goto out;
-			if (end) {
-				rd_kafka_consume_stop(rkt, p);
-				started[p] = false;
+			started[p] = true;
+			any = true;
+		}
+		if (!any)
+			break;
+		for (int32_t p = 0; p < t->npart; p++) {
+			while (started[p]) {
+				if (*s->base.stop) {
+					rc = stopped(s, "reading back topics",
+						     err);
+					goto out;
+				}
+				if (wb_clock_mono_ms() > deadline) {
+					char what[400];
+					snprintf(what, sizeof(what),
+						 "reading back %s partition "
+						 "%d timed out",
+						 t->name, (int)p);
+					rc = connect_error(
+						s, what,
+						RD_KAFKA_RESP_ERR__TIMED_OUT,
+						err);
+					goto out;
+				}
+				rd_kafka_message_t *m =
+					rd_kafka_consume(rkt, p, 200);
+				if (m == NULL)
+					continue;
+				bool end = false;
+				if (m->err ==
+				    RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+					end = m->offset >= high[p];
+				} else if (m->err) {
+					char what[400];
+					snprintf(what, sizeof(what),
+						 "reading back %s partition "
+						 "%d",
+						 t->name, (int)p);
+					rc = connect_error(s, what, m->err,
+							   err);
+					rd_kafka_message_destroy(m);
+					goto out;
+				} else {
+					got[p] = true;
+					rc = fn(s, t, m, err);
+					end = m->offset >= high[p] - 1;
+				}
+				rd_kafka_message_destroy(m);
+				if (rc)
+					goto out;
+				if (end) {
+					rd_kafka_consume_stop(rkt, p);
+					started[p] = false;
+				}
 			}
 		}
+		/* partitions whose window held no message: a larger one */
+		any = false;
+		for (int32_t p = 0; p < t->npart; p++) {
+			int64_t to = from[p];
+			if (got[p] || to <= low[p]) {
+				high[p] = from[p] = 0;
+				continue;
+			}
+			from[p] = to - low[p] > window * 16 ? to - window * 16
+							    : low[p];
+			high[p] = to;
+			any = true;
+		}
+		if (!any)
+			break;
 	}
 out:
 	for (int32_t p = 0; started && p < t->npart; p++)
@@ -873,7 +1053,10 @@ out:
 	if (rkt)
 		rd_kafka_topic_destroy(rkt);
 	free(high);
+	free(low);
+	free(from);
 	free(started);
+	free(got);
 	return rc;
 }
 
@@ -902,21 +1085,41 @@ static int readback_last(struct kafka_sink *s, struct ktopic *t,
 	bool old_key = which && klen == 3 && memcmp(which, "old", 3) == 0;
 	wb_error_t why;
 	wb_error_clear(&why);
+	(void)err;
+	/* messages come in offset order: the last one read decides */
 	if (wb_kafka_last_decode(pos, plen, op, olen, m->payload == NULL,
 				 old_key, s->sops->parse_position, &kp->last,
 				 &why)) {
+		kp->bad = true;
+		kp->bad_offset = (long long)m->offset;
+		snprintf(kp->bad_why, sizeof(kp->bad_why), "%.200s",
+			 why.message);
+		kp->have_last = false;
+		return WB_OK;
+	}
+	kp->bad = false;
+	kp->have_last = true;
+	return WB_OK;
+}
+
+/* After the read-back: a partition that ends with a message of another
+ * producer cannot be reasoned about. */
+static int readback_check(const struct ktopic *t, wb_error_t *err)
+{
+	for (int32_t p = 0; p < t->npart; p++) {
+		const struct kpart *kp = &t->parts[p];
+		if (!kp->bad)
+			continue;
 		wb_error_set(err, WB_ERR_RUNTIME,
 			     "kafka: %s partition %d ends with a message "
 			     "without a valid waybill.position header (offset "
 			     "%lld: %s): exactly_once needs waybill to be the "
 			     "only producer of its topics; set exactly_once: "
 			     "false or use another topic",
-			     t->name, (int)m->partition, (long long)m->offset,
-			     why.message);
+			     t->name, (int)p, kp->bad_offset, kp->bad_why);
 		err->retriable = false;
 		return WB_ERR_RUNTIME;
 	}
-	kp->have_last = true;
 	return WB_OK;
 }
 
@@ -1120,7 +1323,8 @@ static struct ktopic *topic_open(struct kafka_sink *s, const char *name,
 			topic_free(t);
 			return NULL;
 		}
-		if (read_topic(s, t, true, readback_last, err)) {
+		if (read_topic(s, t, true, readback_last, err) ||
+		    readback_check(t, err)) {
 			topic_free(t);
 			return NULL;
 		}
@@ -1146,6 +1350,137 @@ static struct ktopic *topic_open(struct kafka_sink *s, const char *name,
 	return t;
 }
 
+/* ------------------------------------------------------------ transactions */
+
+/* An error of the transactional API as a wb_error: retriable ones (the
+ * brokers or the coordinator unreachable) as such; fencing names the
+ * other instance. Takes ownership of e. */
+static int txn_error(struct kafka_sink *s, const char *what,
+		     rd_kafka_error_t *e, wb_error_t *err)
+{
+	rd_kafka_resp_err_t code = rd_kafka_error_code(e);
+	if (s->failed) {
+		*err = s->fail_err; /* the fatal error, already worded */
+	} else if (code == RD_KAFKA_RESP_ERR__FENCED ||
+		   code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+		   code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH) {
+		wb_error_set(err, WB_ERR_RUNTIME,
+			     "kafka: %s: fenced: another producer with "
+			     "transactional.id %s started (a second waybill "
+			     "running pipeline %s?); this one stops",
+			     what, s->txn_id, s->base.cfg->name);
+		err->retriable = false;
+	} else {
+		wb_error_set(err, WB_ERR_RUNTIME,
+			     "kafka: %s (transactional.id %s): %s%s%s", what,
+			     s->txn_id, rd_kafka_error_string(e),
+			     s->last_error[0] ? "; last error: " : "",
+			     s->last_error);
+		err->retriable = rd_kafka_error_is_retriable(e) &&
+				 !rd_kafka_error_is_fatal(e);
+	}
+	rd_kafka_error_destroy(e);
+	return err->code;
+}
+
+/* init_transactions: fences any older producer with our transactional.id
+ * and lets the coordinator abort (or finish committing) what it left open,
+ * so that the read-back sees only committed messages. */
+static int txn_init(struct kafka_sink *s, wb_error_t *err)
+{
+	long long deadline = wb_clock_mono_ms() + META_TIMEOUT_MS;
+	for (;;) {
+		rd_kafka_error_t *e = rd_kafka_init_transactions(s->rk, 1000);
+		if (e == NULL)
+			return WB_OK;
+		if (!rd_kafka_error_is_retriable(e) ||
+		    wb_clock_mono_ms() >= deadline)
+			return txn_error(s, "cannot initialise transactions", e,
+					 err);
+		rd_kafka_error_destroy(e);
+		if (*s->base.stop)
+			return stopped(s, "initialising transactions", err);
+	}
+}
+
+static int txn_begin(struct kafka_sink *s, wb_error_t *err)
+{
+	if (!s->txn || s->txn_open)
+		return WB_OK;
+	rd_kafka_error_t *e = rd_kafka_begin_transaction(s->rk);
+	if (e)
+		return txn_error(s, "cannot begin a transaction", e, err);
+	s->txn_open = true;
+	s->txn_dirty = false;
+	s->txn_start_ms = wb_clock_mono_ms();
+	return WB_OK;
+}
+
+/* Commits the open transaction: everything produced in it is then
+ * visible to read_committed consumers and reported delivered. Waits until
+ * the commit is done, up to timeout_ms when it is > 0, else until a stop
+ * is requested (the stream waits meanwhile: an outage holds the sink here
+ * as a full queue would). A commit cut short is resumed by the next call;
+ * nothing is produced meanwhile. */
+static int txn_commit(struct kafka_sink *s, int timeout_ms, wb_error_t *err)
+{
+	if (!s->txn_open || !s->txn_dirty)
+		return WB_OK;
+	long long deadline = wb_clock_mono_ms() + timeout_ms;
+	s->txn_commiting = true;
+	for (;;) {
+		rd_kafka_error_t *e = rd_kafka_commit_transaction(s->rk, 200);
+		if (e == NULL)
+			break;
+		if (rd_kafka_error_txn_requires_abort(e)) {
+			/* what it held replays from the checkpoint, which
+			 * never passed it */
+			int rc = txn_error(s, "cannot commit a transaction", e,
+					   err);
+			rd_kafka_error_t *a =
+				rd_kafka_abort_transaction(s->rk, 30000);
+			if (a)
+				rd_kafka_error_destroy(a);
+			s->txn_open = false;
+			s->txn_commiting = false;
+			err->retriable = false;
+			return rc;
+		}
+		if (!rd_kafka_error_is_retriable(e))
+			return txn_error(s, "cannot commit a transaction", e,
+					 err);
+		rd_kafka_error_destroy(e);
+		int rc = serve(s, 0, err); /* outages are logged */
+		if (rc)
+			return rc;
+		if (timeout_ms > 0 ? wb_clock_mono_ms() >= deadline
+				   : *s->base.stop != 0) {
+			wb_error_set(err, WB_ERR_RUNTIME,
+				     "kafka: the transaction of %zu messages "
+				     "is not committed yet",
+				     s->len);
+			err->retriable = true;
+			return WB_ERR_RUNTIME;
+		}
+	}
+	/* tests: a crash after the commit, before the checkpoint that
+	 * covers it (Kafka then holds events after the checkpoint) */
+	wb_crashpoint("kafka.committed");
+	s->txn_commiting = false;
+	s->txn_open = false;
+	s->txn_dirty = false;
+	s->txn_commits++;
+	/* the commit flushed everything: every slot is acknowledged */
+	advance(s);
+	if (s->have_acked) {
+		s->delivered = s->acked;
+		s->have_delivered = true;
+		if (s->base.delivered)
+			s->base.delivered(s->base.delivered_opaque, &s->acked);
+	}
+	return WB_OK;
+}
+
 /* ------------------------------------------------------------ producing */
 
 /* Produces one message; waits (serving delivery reports) while librdkafka's
@@ -1156,12 +1491,19 @@ static int produce(struct kafka_sink *s, struct ktopic *t, int32_t partition,
 		   bool has_pos, uint64_t *seqp, wb_error_t *err)
 {
 	uint64_t seq;
-	int rc = ring_push(s, pos, has_pos, false, &seq, err);
+	int rc = WB_OK;
+	if (s->txn_commiting)
+		rc = txn_commit(s, 0, err);
+	if (rc == WB_OK)
+		rc = txn_begin(s, err);
+	if (rc == WB_OK)
+		rc = ring_push(s, pos, has_pos, false, &seq, err);
 	if (rc) {
 		if (hdrs)
 			rd_kafka_headers_destroy(hdrs);
 		return rc;
 	}
+	s->txn_dirty = s->txn;
 	for (;;) {
 		rd_kafka_resp_err_t e = rd_kafka_producev(
 			s->rk, RD_KAFKA_V_RKT(t->rkt),
@@ -1551,7 +1893,12 @@ static int kafka_open(struct wb_sink *k, json_t *state, wb_error_t *err)
 		return wb_error_set(err, WB_ERR_CONFIG,
 				    "%s: sink.properties: %s", s->path, errstr);
 	}
-	int rc = restore_npart(s, state, err);
+	/* before any read-back: fences an older instance, and what it left
+	 * in an open transaction is aborted */
+	int rc = s->txn ? txn_init(s, err) : WB_OK;
+	if (rc)
+		return rc;
+	rc = restore_npart(s, state, err);
 	if (rc)
 		return rc;
 	if (s->reg)
@@ -1567,9 +1914,10 @@ static int kafka_open(struct wb_sink *k, json_t *state, wb_error_t *err)
 	rc = read_topic(s, s->schemas, false, readback_schema, err);
 	if (rc)
 		return rc;
-	wb_info("kafka", "connected to %s; %zu schemas already in %s%s",
+	wb_info("kafka", "connected to %s; %zu schemas already in %s%s%s%s",
 		s->brokers, s->nknown, name,
-		s->exactly_once ? "; exactly_once on" : "");
+		s->exactly_once ? "; exactly_once on" : "",
+		s->txn ? "; transactional.id " : "", s->txn ? s->txn_id : "");
 	return WB_OK;
 }
 
@@ -1606,6 +1954,12 @@ static int kafka_flush(struct wb_sink *k, int timeout_ms, wb_error_t *err)
 	struct kafka_sink *s = (struct kafka_sink *)k;
 	long long deadline = wb_clock_mono_ms() + timeout_ms;
 	int rc = serve(s, 0, err);
+	/* a transaction is committed when all of it is acknowledged, when it
+	 * is old, or when the caller waits (a stop) */
+	if (rc == WB_OK && s->txn_dirty &&
+	    (timeout_ms > 0 || s->len == 0 || s->txn_commiting ||
+	     wb_clock_mono_ms() - s->txn_start_ms >= TXN_MAX_AGE_MS))
+		rc = txn_commit(s, timeout_ms, err);
 	while (rc == WB_OK && s->len > 0) {
 		long left = (long)(deadline - wb_clock_mono_ms());
 		if (left <= 0)
@@ -1631,7 +1985,10 @@ static int kafka_close(struct wb_sink *k, wb_error_t *err)
 			"%llu replayed events were already in Kafka "
 			"and skipped",
 			(unsigned long long)s->skipped);
-	return kafka_flush(k, 0, err);
+	if (s->txn)
+		wb_debug("kafka", "%llu transactions committed",
+			 (unsigned long long)s->txn_commits);
+	return kafka_flush(k, 30000, err);
 }
 
 static int kafka_check(struct wb_sink *k, FILE *out, wb_error_t *err)
@@ -1720,6 +2077,14 @@ static void kafka_destroy(struct wb_sink *k)
 		rd_kafka_purge(s->rk, RD_KAFKA_PURGE_F_QUEUE |
 					      RD_KAFKA_PURGE_F_INFLIGHT);
 		rd_kafka_poll(s->rk, 0);
+		/* an open transaction is aborted now rather than at its
+		 * timeout, so read_committed consumers are not held up */
+		if (s->txn_open && !s->failed) {
+			rd_kafka_error_t *e =
+				rd_kafka_abort_transaction(s->rk, 5000);
+			if (e)
+				rd_kafka_error_destroy(e);
+		}
 		rd_kafka_destroy(s->rk);
 	}
 	if (s->conf)
@@ -1729,6 +2094,7 @@ static void kafka_destroy(struct wb_sink *k)
 	free(s->known);
 	free(s->tmpl);
 	free(s->prefix);
+	free(s->txn_id);
 	wb_buf_free(&s->kbuf);
 	wb_buf_free(&s->vbuf);
 	wb_buf_free(&s->okbuf);

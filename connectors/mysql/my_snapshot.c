@@ -199,6 +199,12 @@ int wb_mysrc_snapshot_begin(struct my_source *s, wb_error_t *err)
 	char text[64];
 	wb_my_source_ops.format_position(&p, text, sizeof(text));
 	wb_snapshot_round_open(s->snap, s->point, text);
+	/* the same point as an interrupted round (nothing written since):
+	 * the rows go on after the durable ones, not over them */
+	pthread_mutex_lock(&s->mu);
+	wb_position_t durable = s->durable_pos;
+	pthread_mutex_unlock(&s->mu);
+	wb_snapshot_round_after(s->snap, &durable);
 	int n = wb_snapshot_ntables(s->snap);
 	for (int ti = 0; ti < n; ti++) {
 		struct wb_snapshot_table *t = wb_snapshot_table(s->snap, ti);
@@ -394,6 +400,7 @@ static int chunk_open(struct my_source *s, int ti, int pi, wb_error_t *err)
 	s->cur_ti = ti;
 	s->cur_pi = pi;
 	s->chunk_rows = 0;
+	s->chunk_marked = 0;
 	return WB_OK;
 }
 
@@ -472,6 +479,28 @@ static int chunk_row(struct my_source *s, struct wb_batch *b, wb_error_t *err)
 	return 1;
 }
 
+/* The batch is full inside a chunk: a mark at its last row (the part's
+ * key there), so that a checkpoint between batches covers exactly the rows
+ * delivered and a resumed snapshot starts right after them. */
+static int batch_mark(struct my_source *s, wb_error_t *err)
+{
+	struct wb_snapshot_table *t = wb_snapshot_table(s->snap, s->cur_ti);
+	if (t->nkeys == 0 || s->last_key == NULL ||
+	    s->chunk_rows == s->chunk_marked)
+		return WB_OK;
+	char **key = calloc((size_t)t->nkeys, sizeof(char *));
+	for (int i = 0; key && i < t->nkeys; i++)
+		if ((key[i] = strdup(s->last_key[i])) == NULL) {
+			wb_snapshot_key_free(key, t->nkeys);
+			key = NULL;
+		}
+	if (key == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	s->chunk_marked = s->chunk_rows;
+	return wb_snapshot_chunk_end(s->snap, s->cur_ti, s->cur_pi,
+				     &s->last_pos, key, false, err);
+}
+
 int wb_mysrc_snapshot_step(struct my_source *s, struct wb_batch *b,
 			   size_t target_bytes, wb_error_t *err)
 {
@@ -487,7 +516,7 @@ int wb_mysrc_snapshot_step(struct my_source *s, struct wb_batch *b,
 		int r;
 		while ((r = chunk_row(s, b, err)) == 1)
 			if (wb_batch_bytes(b) >= target_bytes)
-				return WB_OK;
+				return batch_mark(s, err);
 		if (r < 0)
 			return -r;
 		/* the chunk's end */

@@ -154,6 +154,7 @@ struct my_source {
 	char *point_gtid; /* the GTID state at P (NULL without GTIDs) */
 	int cur_ti, cur_pi;
 	int64_t chunk_rows;
+	int64_t chunk_marked; /* rows of the chunk covered by a mark */
 	MYSQL_STMT *stmt;
 	MYSQL_BIND *res_bind;
 	unsigned long *res_len;

@@ -31,7 +31,12 @@
  *
  * Durability: after the last row of a chunk is emitted, the chunk's end
  * (its last key, done) goes to wb_snapshot_chunk_end(), which queues the
- * mark that durable() applies (src/snapshot_round.c). */
+ * mark that durable() applies (src/snapshot_round.c). So does the last row
+ * a reader puts into a batch (the batch is full, or the reader has nothing
+ * more yet): a checkpoint is taken between batches, so the durable key of
+ * every part is then exactly its last delivered row, and a resumed
+ * snapshot emits no row twice (with the Kafka sink's transactions, whose
+ * commit and checkpoint cover whole batches). */
 #include "pg_snapshot_int.h"
 
 #include <errno.h>
@@ -401,6 +406,7 @@ static int collect(struct wb_pg_snapshot *sn, struct reader *r, wb_error_t *err)
 	r->ready_table = ti;
 	r->ready_part = pi;
 	r->ready_row = 0;
+	r->ready_marked = 0;
 	r->ready_last = n < sn->chunk;
 	if (!r->ready_last) {
 		if (t->nkeys > 0) {
@@ -505,8 +511,19 @@ static int emit(struct wb_pg_snapshot *sn, struct reader *r, struct wb_batch *b,
 	const struct wb_snapshot_table *t = wb_snapshot_table(sn->s, ti);
 	int n = PQntuples(r->ready);
 	while (r->ready_row < n) {
-		if (wb_batch_bytes(b) >= target_bytes)
-			return WB_OK;
+		if (wb_batch_bytes(b) >= target_bytes) {
+			if (t->nkeys == 0 || r->ready_row == r->ready_marked)
+				return WB_OK;
+			/* the batch ends inside the chunk: resumable after
+			 * its last row */
+			char **key = key_of_row(t, r->ready, r->ready_row - 1);
+			if (key == NULL)
+				return wb_error_set(err, WB_ERR_NOMEM,
+						    "out of memory");
+			r->ready_marked = r->ready_row;
+			return wb_snapshot_chunk_end(sn->s, ti, pi, last, key,
+						     false, err);
+		}
 		if ((r->ready_row & 511) == 0) {
 			int rc = pump(sn, err);
 			if (rc)
@@ -623,6 +640,10 @@ static int emit_copy(struct wb_pg_snapshot *sn, struct reader *r,
 		sn->capfields = ncols;
 	}
 	bool consumed = false;
+	/* the last row's line and values, kept until the next row is parsed
+	 * (sn->fields point into it): the key of a batch's last row */
+	char *held = NULL;
+	struct wb_value *held_v = NULL;
 	while (wb_batch_bytes(b) < target_bytes) {
 		char *line = NULL;
 		int n = PQgetCopyData(r->conn, &line, 1);
@@ -630,12 +651,16 @@ static int emit_copy(struct wb_pg_snapshot *sn, struct reader *r,
 			/* libpq's buffer is empty: read what the socket holds,
 			 * once, then let the caller wait on it */
 			if (consumed)
-				return WB_OK;
-			if (PQconsumeInput(r->conn) == 0)
+				break;
+			if (PQconsumeInput(r->conn) == 0) {
+				PQfreemem(held);
 				return copy_lost(r, err);
+			}
 			consumed = true;
 			continue;
 		}
+		PQfreemem(held);
+		held = NULL;
 		if (n == -1)
 			return copy_finish(sn, r, last, err);
 		if (n < 0)
@@ -677,10 +702,12 @@ static int emit_copy(struct wb_pg_snapshot *sn, struct reader *r,
 		    ++r->since_mark == sn->chunk &&
 		    (key = key_of_fields(t, cc, sn->fields, v)) == NULL)
 			rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-		PQfreemem(line);
+		held = line;
+		held_v = v;
 		if (rc) {
 			if (rc == WB_ERR_DECODE || rc == WB_ERR_TYPE)
 				wb_error_prefix(err, "snapshot of %s", t->full);
+			PQfreemem(held);
 			return rc;
 		}
 		*last = c->pos;
@@ -688,11 +715,27 @@ static int emit_copy(struct wb_pg_snapshot *sn, struct reader *r,
 			/* a chunk boundary: resumable after this row */
 			r->since_mark = 0;
 			if ((rc = wb_snapshot_chunk_end(sn->s, ti, pi, last,
-							key, false, err)))
+							key, false, err))) {
+				PQfreemem(held);
 				return rc;
+			}
 		}
 	}
-	return WB_OK;
+	/* the batch is full, or nothing more has arrived: resumable after the
+	 * last row put into it */
+	rc = WB_OK;
+	if (held != NULL && t->nkeys > 0 && r->since_mark > 0) {
+		char **key = key_of_fields(t, cc, sn->fields, held_v);
+		if (key == NULL)
+			rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		else {
+			r->since_mark = 0;
+			rc = wb_snapshot_chunk_end(sn->s, ti, pi, last, key,
+						   false, err);
+		}
+	}
+	PQfreemem(held);
+	return rc;
 }
 
 int wb_pg_snapshot_step(struct wb_pg_snapshot *sn, struct wb_batch *b,

@@ -41,6 +41,7 @@ struct reader {
 	int ready_table;
 	int ready_part;
 	int ready_row;
+	int ready_marked; /* rows of ready covered by a mark */
 	bool ready_last;
 };
 

@@ -1,6 +1,8 @@
-# kafkatest.py — helpers for the Kafka sink's integration tests: start and
-# drive waybill-mock-kafka, configure a kafka pipeline, and read topics back
-# with python3-confluent-kafka + python3-avro (consumers that are not ours).
+# kafkatest.py — helpers for the Kafka sink's integration tests: start a
+# real Apache Kafka (tools/kafka, one cluster per test in the test's temp
+# dir) or drive waybill-mock-kafka (injected request errors, the demo),
+# configure a kafka pipeline, and read topics back with
+# python3-confluent-kafka + python3-avro (consumers that are not ours).
 import io
 import json
 import os
@@ -12,13 +14,127 @@ import time
 
 import avro.io
 import avro.schema
-from confluent_kafka import Consumer, KafkaError, TopicPartition, OFFSET_BEGINNING
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition, OFFSET_BEGINNING
 
 import wbtest
 from wbtest import add_cleanup, fail, log
 
 BUILD_DIR = os.environ.get("WB_BUILD_DIR") or os.path.join(wbtest.SOURCE_DIR, "build")
 MOCK = os.path.join(BUILD_DIR, "waybill-mock-kafka")
+TOOLS_KAFKA = os.path.join(wbtest.SOURCE_DIR, "tools", "kafka")
+
+
+class Kafka:
+    """A real Apache Kafka cluster (KRaft, on loopback) started with
+    tools/kafka in a temp dir of this test, stopped at cleanup, and by
+    tools/kafka's watchdog if this process dies first. brokers: 1, or 3
+    (replication factor 3, min.insync.replicas 2). auto_create: the
+    brokers' auto.create.topics.enable. Same interface as MockKafka for
+    what the tests need (bootstrap), plus kill/restart of one broker and
+    topic creation."""
+
+    def __init__(self, brokers=1, auto_create=True, properties=()):
+        if not os.access(TOOLS_KAFKA, os.X_OK):
+            fail(f"{TOOLS_KAFKA} not found")
+        self.brokers = brokers
+        self.dir = wbtest.make_tmpdir("wbtest-kafka-")
+        args = [TOOLS_KAFKA, "start", "--brokers", str(brokers), "--dir", self.dir,
+                "--owner", str(os.getpid())]
+        if not auto_create:
+            args.append("--no-auto-create")
+        for p in properties:
+            args += ["--property", p]
+        t0 = time.time()
+        # registered first: a start that fails half-way is stopped too
+        add_cleanup(self.stop)
+        r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=900)
+        if r.returncode != 0:
+            logs = ""
+            for i in range(1, brokers + 1):
+                logs += f"\n--- broker {i}:\n" + _tail(os.path.join(self.dir, f"broker-{i}.log"))
+            fail(f"tools/kafka start failed (exit {r.returncode}): {r.stderr.strip()[-3000:]}{logs}")
+        self.bootstrap = r.stdout.strip().split("\n")[-1]
+        if not self.bootstrap.startswith("127.0.0.1:"):
+            fail(f"tools/kafka start printed {self.bootstrap!r}, expected 127.0.0.1:PORT,...")
+        log(f"kafka: {brokers} broker(s) at {self.bootstrap} ({time.time() - t0:.1f} s to start)")
+
+    def _tool(self, *args, timeout=120):
+        r = subprocess.run([TOOLS_KAFKA] + list(args) + ["--dir", self.dir], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=timeout)
+        if r.returncode != 0:
+            fail(f"tools/kafka {' '.join(args)} failed (exit {r.returncode}): {r.stderr.strip()}")
+        return r.stdout
+
+    def kill(self, broker=1):
+        """SIGKILL of one broker (1..N); returns once it is gone."""
+        self._tool("kill", str(broker))
+        log(f"kafka: broker {broker} killed")
+
+    def restart(self, broker=1):
+        """Starts a killed broker again; returns once it answers."""
+        t0 = time.time()
+        self._tool("restart", str(broker))
+        log(f"kafka: broker {broker} restarted ({time.time() - t0:.1f} s)")
+
+    def broker_address(self, broker):
+        return self.bootstrap.split(",")[broker - 1]
+
+    def stop(self):
+        if os.path.exists(os.path.join(self.dir, "bootstrap")):
+            subprocess.run([TOOLS_KAFKA, "stop", "--dir", self.dir], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=120)
+
+    def create_topic(self, name, partitions, config=None, replication=-1):
+        """Creates a topic (the brokers' replication factor unless given)."""
+        from confluent_kafka.admin import AdminClient, NewTopic
+        a = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
+        f = a.create_topics([NewTopic(name, partitions, replication, config=config or {})],
+                            operation_timeout=30)
+        f[name].result(timeout=60)
+        wait_topic(self.bootstrap, name, partitions)
+
+    def add_partitions(self, name, total):
+        from confluent_kafka.admin import AdminClient, NewPartitions
+        a = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0})
+        a.create_partitions([NewPartitions(name, total)], operation_timeout=30)[name].result(timeout=60)
+        wait_topic(self.bootstrap, name, total)
+
+    def leader(self, topic, partition):
+        """The broker number (node id) leading topic's partition."""
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "wbtest-md", "log_level": 3})
+        try:
+            md = c.list_topics(topic, timeout=20)
+            return md.topics[topic].partitions[partition].leader
+        finally:
+            c.close()
+
+
+def wait_topic(bootstrap, name, partitions, timeout=30):
+    """Until the metadata shows topic name with that many partitions, each
+    with a leader."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "wbtest-md", "log_level": 3})
+    try:
+        deadline = time.time() + timeout
+        while True:
+            md = c.list_topics(name, timeout=10)
+            t = md.topics.get(name)
+            if t is not None and t.error is None and len(t.partitions) == partitions and \
+                    all(p.leader >= 0 for p in t.partitions.values()):
+                return
+            if time.time() > deadline:
+                fail(f"topic {name} not ready with {partitions} partitions within {timeout} s")
+            time.sleep(0.2)
+    finally:
+        c.close()
+
+
+def _tail(path, n=4000):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()[-n:]
+    except OSError:
+        return "(no log)"
 
 
 class MockKafka:
@@ -60,7 +176,8 @@ class MockKafka:
 
 
 def kafka_pipeline(pg, kafka, name="k1", extra_sink="", **kw):
-    """A wbtest.Pipeline whose sink is kafka at the mock."""
+    """A wbtest.Pipeline whose sink is kafka at the brokers of kafka (a
+    Kafka or a MockKafka)."""
     p = wbtest.Pipeline(pg, name=name, **kw)
     text = p.config_text.split("sink:\n")[0]
     text += ("sink:\n"
@@ -85,12 +202,14 @@ class Message:
                 f"value={len(self.value) if self.value is not None else None}B {self.headers}>")
 
 
-def consume(bootstrap, topics=None, prefix=None, timeout=60):
+def consume(bootstrap, topics=None, prefix=None, timeout=60, isolation="read_committed"):
     """Every message of the given topics (or of every topic starting with
     prefix), read from the beginning to the current end of each partition,
-    in offset order per partition."""
+    in offset order per partition. isolation: the consumer's
+    isolation.level (read_committed: what committed transactions hold)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "wbtest-reader",
                   "enable.partition.eof": True, "enable.auto.commit": False,
+                  "isolation.level": isolation,
                   "auto.offset.reset": "earliest", "log_level": 3})
     try:
         md = c.list_topics(timeout=20)
@@ -105,7 +224,7 @@ def consume(bootstrap, topics=None, prefix=None, timeout=60):
             return msgs
         pending = set()
         for tp in tps:
-            lo, hi = c.get_watermark_offsets(tp, timeout=20)
+            lo, hi = _watermarks(c, tp)
             if hi > lo:
                 pending.add((tp.topic, tp.partition))
         c.assign(tps)
@@ -125,6 +244,21 @@ def consume(bootstrap, topics=None, prefix=None, timeout=60):
         return msgs
     finally:
         c.close()
+
+
+def _watermarks(c, tp, timeout=30):
+    """(low, high) of a partition, waiting while it has no leader yet (a
+    topic just created or given more partitions, a broker just killed)."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            return c.get_watermark_offsets(tp, timeout=10)
+        except KafkaException as e:
+            if time.time() > deadline or e.args[0].code() not in (
+                    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                    KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._TIMED_OUT):
+                raise
+            time.sleep(0.2)
 
 
 class Schemas(dict):

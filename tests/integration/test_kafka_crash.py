@@ -25,7 +25,7 @@ def test():
     rnd = seeded_random()
     pg = Postgres().start()
     pg.psql(kt.ITEMS_DDL)
-    k = kt.MockKafka()
+    k = kt.Kafka()
     eo = kt.kafka_pipeline(pg, k, name="eo")
     alo = kt.kafka_pipeline(pg, k, name="alo", extra_sink="  exactly_once: false\n")
     eo.run_idle(1)

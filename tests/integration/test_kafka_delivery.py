@@ -62,7 +62,7 @@ def test():
         CREATE TABLE nokey (a int, b text);
         ALTER TABLE nokey REPLICA IDENTITY FULL;
     """)
-    k = kt.MockKafka()
+    k = kt.Kafka()
 
     p = kt.kafka_pipeline(pg, k, name="k1")
     p2 = kt.kafka_pipeline(pg, k, name="k2", extra_sink="  tombstones: false\n  exactly_once: false\n"

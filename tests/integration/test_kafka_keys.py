@@ -53,7 +53,7 @@ def test():
     pg = Postgres().start()
     pg.psql("CREATE TABLE acct (id int PRIMARY KEY, v text);"
             "CREATE TABLE fullrow (id int PRIMARY KEY, v text); ALTER TABLE fullrow REPLICA IDENTITY FULL;")
-    k = kt.MockKafka()
+    k = kt.Kafka()
     p = kt.kafka_pipeline(pg, k, name="kk")
     p.run_idle(1)
 

@@ -5,11 +5,11 @@
 # 1. A topic's partition count changes between a crash and the restart while
 #    its partitions hold events written after the checkpoint: the restart
 #    refuses (exit 1, one line naming the topic, both counts and the way
-#    out) and produces nothing. The mock cannot add partitions to a topic,
-#    so the test does what `kafka-topics --alter --partitions 8` does: a new
-#    cluster whose topic has 8 partitions, holding every message of the old
-#    one in the partition it was in. The way out (one run with exactly_once:
-#    false) then works and the checkpoint records the new count.
+#    out) and produces nothing. The crash falls after a transaction's
+#    commit and before the checkpoint that covers it (crash point
+#    kafka.committed), and the partitions are added as `kafka-topics --alter
+#    --partitions 8` does. The way out (one run with exactly_once: false)
+#    then works and the checkpoint records the new count.
 # 2. A key-schema change (id int -> bigint: a new key schema, fingerprint
 #    and identity, the same key bytes) in the middle of kill -9 rounds: every
 #    change exactly once, every key in one partition, the one murmur2 of its
@@ -33,26 +33,13 @@ import wbtest  # noqa: E402
 from wbtest import WAYBILL  # noqa: E402
 
 import avro.schema  # noqa: E402
-from confluent_kafka import Producer  # noqa: E402
 
 TOPIC = "pa.public.items"
 FAKE_REGISTRY = os.path.join(SOURCE_DIR, "tests", "fixtures", "registry", "fake_registry.py")
 
 
-def copy_messages(msgs, bootstrap):
-    """Produces msgs into the cluster at bootstrap, each into the partition
-    number it had, in offset order per partition."""
-    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "log_level": 3})
-    for m in sorted(msgs, key=lambda m: (m.topic, m.partition, m.offset)):
-        p.produce(m.topic, value=m.value, key=m.key, partition=m.partition,
-                  headers=[(k, v.encode() if v is not None else None) for k, v in m.headers.items()])
-        p.poll(0)
-    left = p.flush(30)
-    check_eq(left, 0, "every copied message delivered")
-
-
-def count_change(pg):
-    a = kt.MockKafka(args=["--topic", TOPIC, "--partitions", "4"])
+def count_change(pg, a):
+    a.create_topic(TOPIC, 4)
     p = kt.kafka_pipeline(pg, a, name="pa")
     p.run_idle(1)
     wl = kt.Workload(pg)
@@ -62,23 +49,21 @@ def count_change(pg):
     check_eq(ck["sink"]["partitions"].get(TOPIC), 4, "the checkpoint keeps the partition count")
     delivered = position(ck["sink"]["delivered"], allow_end=True)
 
-    wl.run(300)
-    env = dict(os.environ, WB_CRASH_AT="sink.write:200", WB_DELAY="sink.write:2000")
+    wl.run(100)
+    env = dict(os.environ, WB_CRASH_AT="kafka.committed:1")
     proc = wbtest.Proc([WAYBILL, "run", "-c", p.config], p._logfile("crash"), env=env)
     rc = proc.wait(120)
-    check_eq(rc, -signal.SIGKILL, "waybill killed before its 200th event")
+    check_eq(rc, -signal.SIGKILL, "waybill killed after its first commit, before its checkpoint")
+    wl.run(200)
 
     old = [m for m in kt.consume(a.bootstrap, prefix="pa.")]
     after = [m for m in old if m.topic == TOPIC and
              position(m.headers["waybill.position"]) > delivered]
     check(len(after) > 0, "the partitions hold events written after the checkpoint",
           f"{len(after)} of {len(old)} messages")
-    a.stop()
-
-    b = kt.MockKafka(args=["--topic", TOPIC, "--partitions", "8"])
-    copy_messages(old, b.bootstrap)
+    a.add_partitions(TOPIC, 8)
+    b = a
     before = len(kt.consume(b.bootstrap, prefix="pa."))
-    p.write_config(p.config_text.replace(a.bootstrap, b.bootstrap))
     r = p.run(["run", "-c", p.config, "--stop-when-idle", "2"], timeout=120)
     want = (f"kafka: topic {TOPIC} had 4 partitions at the last checkpoint and has 8 now, "
             f"and partition ")
@@ -107,10 +92,9 @@ def count_change(pg):
     check_eq(len(ids), expected, "every change of the workload is in the topic (at least once)")
 
 
-def key_schema_change(pg):
+def key_schema_change(pg, k):
     rnd = random.Random(int(os.environ.get("WB_SEED", time.time())))
     pg.psql("DROP TABLE items; " + kt.ITEMS_DDL)
-    k = kt.MockKafka()
     p = kt.kafka_pipeline(pg, k, name="pk")
     p.run_idle(1)
     wl = kt.Workload(pg)
@@ -179,19 +163,20 @@ def fetch(url, sid):
         return avro.schema.parse(json.loads(r.read())["schema"])
 
 
-def registry_change(pg):
+def registry_change(pg, k):
     pg.psql("DROP TABLE items; " + kt.ITEMS_DDL)
-    k = kt.MockKafka()
     ra = start_registry()
     p = kt.kafka_pipeline(pg, k, name="pr", extra_sink=f"  schema_registry:\n    url: {ra}\n")
     p.run_idle(1)
     wl = kt.Workload(pg)
     wl.run(100)
     p.run_idle(2)
-    wl.run(300)
-    env = dict(os.environ, WB_CRASH_AT="sink.write:200", WB_DELAY="sink.write:2000")
+    wl.run(100)
+    env = dict(os.environ, WB_CRASH_AT="kafka.committed:1")
     proc = wbtest.Proc([WAYBILL, "run", "-c", p.config], p._logfile("crash"), env=env)
-    check_eq(proc.wait(120), -signal.SIGKILL, "waybill killed before its 200th event")
+    check_eq(proc.wait(120), -signal.SIGKILL,
+             "waybill killed after its first commit, before its checkpoint")
+    wl.run(200)
     rb = start_registry(dummies=10)
     p.write_config(p.config_text.replace(ra, rb))
     r = p.run_idle(2)
@@ -215,9 +200,10 @@ def registry_change(pg):
 def test():
     pg = Postgres().start()
     pg.psql(kt.ITEMS_DDL)
-    count_change(pg)
-    key_schema_change(pg)
-    registry_change(pg)
+    k = kt.Kafka()
+    count_change(pg, k)
+    key_schema_change(pg, k)
+    registry_change(pg, k)
 
 
 main(test)

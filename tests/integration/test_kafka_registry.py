@@ -102,7 +102,7 @@ def test():
     pg = Postgres().start()
     pg.psql(kt.ITEMS_DDL + "CREATE TABLE refused (id int PRIMARY KEY, v text);"
             "CREATE TABLE later (id int PRIMARY KEY);")
-    k = kt.MockKafka()
+    k = kt.Kafka()
     reg = Registry()
     sink = (f"  schema_registry:\n    url: {reg.url}\n    username: {USER}\n"
             f"    password: ${{WB_TEST_REG_PASSWORD}}\n")

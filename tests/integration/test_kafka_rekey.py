@@ -34,7 +34,7 @@ def test():
         CREATE TABLE acct (id int PRIMARY KEY, wh int NOT NULL, v text);
         INSERT INTO acct SELECT g, g % 3, 'v' || g FROM generate_series(1, 40) g;
     """)
-    k = kt.MockKafka()
+    k = kt.Kafka()
     p = kt.kafka_pipeline(pg, k, name="rk", tables=["public.acct"])
     proc = p.start()
     p.wait_slot_active(proc)

@@ -146,7 +146,8 @@ def test():
     pg = Postgres().start()
     pg.psql("CREATE TABLE t (id int PRIMARY KEY);")
     mock = kt.MockKafka()
-    p = kt.kafka_pipeline(pg, mock, name="sp")
+    # the scripted broker has no transactions (InitProducerId)
+    p = kt.kafka_pipeline(pg, mock, name="sp", extra_sink="  transactions: false\n")
     p.run_idle(1)   # the slot, from a run against the mock
     current = [mock.bootstrap]
 

@@ -1,4 +1,4 @@
-# test_my_kafka.py — a MySQL source into Kafka (the mock broker) with
+# test_my_kafka.py — a MySQL source into Kafka (a real broker) with
 # exactly_once: kill -9 of waybill rounds under load; an ordinary consumer
 # decodes every message (python3-avro, the schemas of <prefix>._schemas)
 # and sees every version of every row exactly once, keyed by id, with the
@@ -19,7 +19,7 @@ def test():
     db = MariaDB().start()
     db.sql("CREATE DATABASE app; CREATE TABLE app.acct (id INT PRIMARY KEY, v INT NOT NULL, "
            "note VARCHAR(100)) ENGINE=InnoDB; INSERT INTO app.acct VALUES (0, 0, 'before');")
-    k = kt.MockKafka()
+    k = kt.Kafka()
     p = MyPipeline(db, name="mk", snapshot="initial")
     text = p.config_text.split("sink:\n")[0]
     p.write_config(text + f"sink:\n  type: kafka\n  brokers: [\"{k.bootstrap}\"]\n  exactly_once: true\n")

@@ -99,7 +99,7 @@ def big_transaction_kafka(pg):
     """The same through the Kafka sink (exactly_once): after kill -9 inside
     the transaction and a restart, a consumer sees every row once."""
     import kafkatest
-    kafka = kafkatest.MockKafka()
+    kafka = kafkatest.Kafka()
     pg.psql("CREATE TABLE bigk (id int PRIMARY KEY, v text NOT NULL);")
     p = kafkatest.kafka_pipeline(pg, kafka, name="bk", tables=["public.bigk"])
     p.run_idle(idle=1)

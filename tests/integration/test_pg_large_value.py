@@ -90,7 +90,7 @@ def test():
     pipes = [(c, Pipeline(pg, name=f"lv_{c}", tables=("public.big",), codec=c)) for c in CODECS]
     for _, p in pipes:
         p.run_idle(1)
-    kafka = kt.MockKafka()
+    kafka = kt.Kafka()
     kp = kt.kafka_pipeline(pg, kafka, name="lvk", tables=("public.mid",))
     kp.run_idle(1)
 

@@ -23,7 +23,7 @@ def test():
     pg = Postgres().start()
     pg.psql("CREATE TABLE tk (k timestamptz PRIMARY KEY, v int);"
             "CREATE TABLE nk (k numeric(6,2) PRIMARY KEY, v int);")
-    kafka = kt.MockKafka()
+    kafka = kt.Kafka()
     p = kt.kafka_pipeline(pg, kafka, name="vk")
     p.run_idle(1)
 

@@ -398,6 +398,33 @@ static void test_marks_void(void)
 	wb_snapshot_free(sn);
 }
 
+/* round_after(): a round at the same point as the position the pipeline
+ * resumes from numbers its rows after it; at another point from 1. */
+static void test_round_after(void)
+{
+	wb_error_t err = {0};
+	for (int same = 0; same < 2; same++) {
+		struct wb_snapshot *sn = wb_snapshot_new("test", 2, 1);
+		struct wb_batch *b = wb_batch_new();
+		CHECK(wb_snapshot_add(sn, "db.t", &err) == WB_OK);
+		wb_snapshot_round_open(sn, 10, "10");
+		wb_position_t resume = {same ? 9 : 8, 41};
+		wb_snapshot_round_after(sn, &resume);
+		CHECK(wb_snapshot_table_open(sn, 0, table_of(WB_T_LONG, true),
+					     -1, &err) == WB_OK);
+		CHECK(wb_snapshot_table_ready(sn, 0, &err) == WB_OK);
+		wb_snapshot_round_start(sn);
+		int ti, pi;
+		CHECK(wb_snapshot_take_part(sn, &ti, &pi));
+		struct wb_change *c = wb_snapshot_row(sn, ti, pi, b);
+		CHECK(c != NULL && c->pos.major == 9);
+		CHECK(c != NULL && c->pos.minor == (same ? 42u : 1u));
+		wb_snapshot_round_end(sn);
+		wb_batch_free(b);
+		wb_snapshot_free(sn);
+	}
+}
+
 /* A round after a restart: a done part is skipped, a part with a durable
  * key resumes after it, a part without one starts from its start; a
  * keyless table starts again from its start. */
@@ -486,6 +513,7 @@ int main(void)
 	test_split();
 	test_round();
 	test_marks_void();
+	test_round_after();
 	test_resume();
 	if (failures)
 		fprintf(stderr, "test_snapshot_progress: %d check(s) failed\n",
