@@ -108,11 +108,7 @@ static struct wb_source *pg_create(const struct wb_config *cfg, wb_error_t *err)
 	s->publication = strdup(cfg->source.publication);
 	s->last_rel = -1;
 	pthread_mutex_init(&s->mu, NULL);
-	snprintf(s->request_path, sizeof(s->request_path),
-		 "%s/%s.snapshot-request", cfg->checkpoint_dir, cfg->name);
-	snprintf(s->taken_path, sizeof(s->taken_path),
-		 "%s/%s.snapshot-request.taken", cfg->checkpoint_dir,
-		 cfg->name);
+	wb_snapshot_request_init(&s->req, cfg, "postgres");
 	s->snap = wb_pg_snapshot_new(cfg);
 	if (!s->slot || !s->publication || !s->snap) {
 		wb_pg_source_ops.destroy(&s->base);
@@ -282,114 +278,32 @@ static void end_round(struct pg_source *s)
 	s->caught_up = false;
 }
 
-/* Reads a JSON list of "schema.table" texts; NULL when absent or invalid. */
-static json_t *load_request(const char *path)
+/* wb_snapshot_request_poll's mark: marks the captured tables that pattern
+ * matches for a snapshot from scratch; how many, or -code. */
+static int mark_matching(void *ctx, const char *pattern, wb_error_t *err)
 {
-	json_error_t jerr;
-	json_t *v = json_load_file(path, 0, &jerr);
-	if (v && !json_is_array(v)) {
-		json_decref(v);
-		v = NULL;
+	struct pg_source *s = ctx;
+	int n = 0;
+	for (int k = 0; k < s->ntargets; k++) {
+		const struct wb_pg_reltarget *t = &s->targets[k];
+		char full[512];
+		snprintf(full, sizeof(full), "%s.%s", t->schema, t->name);
+		if (fnmatch(pattern, full, 0) != 0)
+			continue;
+		int rc = wb_pg_snapshot_add(s->snap, t->schema, t->name, err);
+		if (rc)
+			return -rc;
+		n++;
 	}
-	return v;
+	return n;
 }
 
-/* Writes v to tmp, fsyncs it, renames it to path and fsyncs the
- * directory: the request is never lost between the rename and the unlink
- * of the request file that follows. 0 or -1 with errno. */
-static int write_durably(const json_t *v, const char *tmp, const char *path)
-{
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	if (json_dumpfd(v, fd, 0) != 0 || fsync(fd) != 0) {
-		int e = errno;
-		close(fd);
-		errno = e ? e : EIO;
-		return -1;
-	}
-	if (close(fd) != 0 || rename(tmp, path) != 0)
-		return -1;
-	return wb_fsync_parent(path);
-}
-
-/* Takes a `waybill snapshot --tables` request: its tables are merged into
- * the .taken file (removed once a checkpoint records them) and marked for
- * a snapshot from scratch. */
+/* Takes a `waybill snapshot --tables` request (src/snapshot_request.h):
+ * its tables are marked for a snapshot from scratch. */
 static int take_request(struct pg_source *s, bool *taken, wb_error_t *err)
 {
-	*taken = false;
-	json_t *req = load_request(s->request_path);
-	json_t *old = load_request(s->taken_path);
-	if (req == NULL && old == NULL) {
-		if (access(s->request_path, F_OK) == 0) {
-			wb_warn("postgres",
-				"%s is not a JSON list of tables; "
-				"ignored",
-				s->request_path);
-			unlink(s->request_path);
-		}
-		return WB_OK;
-	}
-	json_t *all = json_array();
-	if (old)
-		json_array_extend(all, old);
-	if (req)
-		json_array_extend(all, req);
-	if (req) {
-		char tmp[PATH_MAX + 8];
-		snprintf(tmp, sizeof(tmp), "%s.tmp", s->taken_path);
-		if (write_durably(all, tmp, s->taken_path) != 0) {
-			json_decref(all);
-			json_decref(req);
-			json_decref(old);
-			return wb_error_set(err, WB_ERR_IO,
-					    "cannot write %s: %s",
-					    s->taken_path, strerror(errno));
-		}
-		unlink(s->request_path);
-	}
-	int rc = WB_OK;
-	size_t i;
-	json_t *v;
-	json_array_foreach(all, i, v)
-	{
-		const char *pattern = json_string_value(v);
-		bool found = false;
-		for (int k = 0; pattern && k < s->ntargets && rc == 0; k++) {
-			const struct wb_pg_reltarget *t = &s->targets[k];
-			char full[512];
-			snprintf(full, sizeof(full), "%s.%s", t->schema,
-				 t->name);
-			if (fnmatch(pattern, full, 0) == 0) {
-				found = true;
-				rc = wb_pg_snapshot_add(s->snap, t->schema,
-							t->name, err);
-			}
-		}
-		if (rc)
-			break;
-		if (!found)
-			wb_warn("postgres",
-				"snapshot request: %s names no captured "
-				"table; skipped",
-				pattern ? pattern : "(not a text)");
-		else
-			*taken = true;
-	}
-	json_decref(all);
-	json_decref(req);
-	json_decref(old);
-	if (*taken) {
-		pthread_mutex_lock(&s->mu);
-		s->taken_gen++;
-		pthread_mutex_unlock(&s->mu);
-		wb_info("postgres", "took snapshot request %s",
-			s->request_path);
-	} else {
-		unlink(s->taken_path);
-	}
-	return rc;
+	return wb_snapshot_request_poll(&s->req, wb_clock_mono_ms(),
+					mark_matching, s, taken, err);
 }
 
 /* pg_wire's before_big: a message larger than a batch is read once the
@@ -647,7 +561,6 @@ static int pg_open(struct wb_source *base,
 	if (resume->have)
 		s->durable_pos = resume->pos;
 	pthread_mutex_unlock(&s->mu);
-	s->last_request_ms = wb_clock_mono_ms();
 	if (pending && si.exists && (rc = begin_temp_round(s, err)))
 		return rc;
 	return WB_OK;
@@ -1241,12 +1154,9 @@ static int poll_stream(struct wb_source *base, struct wb_batch *b,
 			s->got_data = false;
 		}
 		if (!wb_pg_snapshot_active(s->snap) &&
-		    now - s->last_request_ms >= 1000 &&
 		    base->cfg->source.snapshot != WB_SNAPSHOT_NEVER) {
 			bool taken = false;
-			s->last_request_ms = now;
-			if (access(s->request_path, F_OK) == 0 &&
-			    (rc = take_request(s, &taken, err)))
+			if ((rc = take_request(s, &taken, err)))
 				return rc;
 		}
 		if (!wb_pg_snapshot_active(s->snap) && !s->in_txn &&
@@ -1462,13 +1372,9 @@ static void pg_ack(struct wb_source *base, const wb_position_t *pos,
 		s->durable_pos = *pos;
 	if (ack > s->durable_ack)
 		s->durable_ack = ack;
-	/* a checkpoint now records the taken request's tables */
-	if (s->recorded_gen == s->taken_gen &&
-	    s->recorded_gen > s->removed_gen) {
-		unlink(s->taken_path);
-		s->removed_gen = s->recorded_gen;
-	}
 	pthread_mutex_unlock(&s->mu);
+	/* a checkpoint now records the taken request's tables */
+	wb_snapshot_request_acked(&s->req);
 }
 
 static uint64_t pg_idle_ack(struct wb_source *base)
@@ -1490,9 +1396,7 @@ static json_t *pg_state(struct wb_source *base, const wb_position_t *durable)
 {
 	struct pg_source *s = (struct pg_source *)base;
 	wb_pg_snapshot_durable(s->snap, durable);
-	pthread_mutex_lock(&s->mu);
-	s->recorded_gen = s->taken_gen;
-	pthread_mutex_unlock(&s->mu);
+	wb_snapshot_request_recorded(&s->req);
 	json_t *snap = wb_pg_snapshot_state(s->snap);
 	json_t *known = wb_pgsrc_known_state(s, durable);
 	json_t *out = json_object();
@@ -1699,6 +1603,7 @@ static void pg_destroy(struct wb_source *base)
 	free(s->rels);
 	free(s->slot);
 	free(s->publication);
+	wb_snapshot_request_destroy(&s->req);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }

@@ -17,6 +17,7 @@
 #include "change.h"
 #include "pg_catalog.h"
 #include "pg_slot.h"
+#include "snapshot_request.h"
 #include "pg_snapshot.h"
 #include "pg_wire.h"
 #include "source.h"
@@ -117,11 +118,8 @@ struct pg_source {
 	char *held;	     /* stream message held back at P (malloc'd) */
 	int held_len;
 	wb_position_t last_pos; /* last position produced */
-	long long last_request_ms;
 	atomic_bool finished;
-	char request_path[PATH_MAX];
-	char taken_path[PATH_MAX];
-	uint64_t taken_gen, recorded_gen, removed_gen; /* under mu */
+	struct wb_snapshot_request req; /* `waybill snapshot --tables` */
 };
 
 /* pg_publication.c */
