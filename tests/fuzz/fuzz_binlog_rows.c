@@ -19,94 +19,19 @@
 #include "binlog_rows.h"
 #include "my_types.h"
 #include "valconv.h"
+#include "../unit/my_tablemaps.h"
 
 static volatile uint32_t sink;
 
-struct spec {
-	uint8_t type;
-	int8_t uns;
-	int16_t charset;
-	uint16_t length;
-	uint8_t pack_len, precision, scale, fsp;
-	uint16_t bits;
-	const char *declared;
-};
-
 #define T(x) WB_MY_T_##x
-/* tests/fixtures/mariadb's tables, then MySQL-only types */
-static const struct spec m_num[] = {
-	{.type = T(LONG)},
-	{.type = T(TINY)},
-	{.type = T(TINY), .uns = 1},
-	{.type = T(SHORT)},
-	{.type = T(SHORT), .uns = 1},
-	{.type = T(INT24)},
-	{.type = T(INT24), .uns = 1},
-	{.type = T(LONG)},
-	{.type = T(LONG), .uns = 1},
-	{.type = T(LONGLONG)},
-	{.type = T(LONGLONG), .uns = 1},
-	{.type = T(NEWDECIMAL), .precision = 10, .scale = 2},
-	{.type = T(NEWDECIMAL), .precision = 65, .scale = 30},
-	{.type = T(NEWDECIMAL), .precision = 5},
-	{.type = T(FLOAT), .pack_len = 4},
-	{.type = T(DOUBLE), .pack_len = 8},
-	{.type = T(BIT), .bits = 1},
-	{.type = T(BIT), .bits = 9},
-	{.type = T(YEAR)},
-};
-static const struct spec m_time[] = {
-	{.type = T(LONG)},
-	{.type = T(DATE)},
-	{.type = T(TIME2)},
-	{.type = T(TIME2), .fsp = 1},
-	{.type = T(TIME2), .fsp = 3},
-	{.type = T(TIME2), .fsp = 6},
-	{.type = T(DATETIME2)},
-	{.type = T(DATETIME2), .fsp = 2},
-	{.type = T(DATETIME2), .fsp = 6},
-	{.type = T(TIMESTAMP2)},
-	{.type = T(TIMESTAMP2), .fsp = 3},
-	{.type = T(TIMESTAMP2), .fsp = 6},
-};
-static const struct spec m_str[] = {
-	{.type = T(LONG)},
-	{.type = T(STRING), .charset = 45, .length = 20},
-	{.type = T(VARCHAR), .charset = 45, .length = 1200},
-	{.type = T(BLOB), .charset = 45, .pack_len = 2},
-	{.type = T(STRING), .charset = 33, .length = 12},
-	{.type = T(VARCHAR), .charset = 8, .length = 10},
-	{.type = T(VARCHAR), .charset = 25, .length = 10},
-	{.type = T(STRING), .charset = 63, .length = 6},
-	{.type = T(VARCHAR), .charset = 63, .length = 10},
-	{.type = T(BLOB), .charset = 63, .pack_len = 2},
-	{.type = T(ENUM), .charset = 45, .length = 1},
-	{.type = T(SET), .charset = 45, .length = 1},
-	{.type = T(BLOB), .charset = 46, .pack_len = 4, .declared = "json"},
-	{.type = T(GEOMETRY), .pack_len = 4},
-	{.type = T(STRING), .charset = 63, .length = 16, .declared = "uuid"},
-	{.type = T(STRING), .charset = 63, .length = 16, .declared = "inet6"},
-};
-static const struct spec m_old[] = {
-	{.type = T(LONG)},
-	{.type = T(TIME)},
-	{.type = T(TIME), .fsp = 2},
-	{.type = T(TIME), .fsp = 6},
-	{.type = T(DATETIME)},
-	{.type = T(DATETIME), .fsp = 3},
-	{.type = T(DATETIME), .fsp = 6},
-	{.type = T(TIMESTAMP)},
-	{.type = T(TIMESTAMP), .fsp = 1},
-	{.type = T(TIMESTAMP), .fsp = 6},
-};
-static const struct spec m_json[] = {
+static const struct wb_test_colspec m_json[] = {
 	{.type = T(LONG)},
 	{.type = T(JSON), .pack_len = 4},
 	{.type = T(VARCHAR), .charset = 255, .length = 400},
 	{.type = T(LONG)},
 	{.type = T(JSON), .pack_len = 4},
 };
-static const struct spec m_misc[] = {
+static const struct wb_test_colspec m_misc[] = {
 	{.type = T(ENUM), .charset = 255, .length = 2},
 	{.type = T(SET), .charset = 255, .length = 8},
 	{.type = T(BIT), .bits = 64},
@@ -120,16 +45,13 @@ static const struct spec m_misc[] = {
 };
 
 static const struct {
-	const struct spec *s;
+	const struct wb_test_colspec *s;
 	int n;
 } maps[] = {
-	{m_num, 19}, {m_time, 12}, {m_str, 16},
-	{m_old, 10}, {m_json, 5},  {m_misc, 10},
+	{wb_test_t_num, 19}, {wb_test_t_time, 12}, {wb_test_t_str, 16},
+	{wb_test_t_old, 10}, {m_json, 5},	   {m_misc, 10},
 };
 #define NMAPS 6
-
-static char *enum_vals[] = {"a", "b", "c"};
-static char *set_vals[] = {"x", "y", "z"};
 
 static void check_value(const struct wb_type *t, const struct wb_value *v)
 {
@@ -165,33 +87,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct wb_my_tmcol cols[32];
 	struct wb_type types[32];
 	struct wb_my_tablemap tm;
-	memset(&tm, 0, sizeof(tm));
-	tm.table = "fuzz";
-	tm.ncols = (uint32_t)maps[m].n;
-	tm.cols = cols;
-	for (int i = 0; i < maps[m].n; i++) {
-		const struct spec *s = &maps[m].s[i];
-		struct wb_my_tmcol *c = &cols[i];
-		memset(c, 0, sizeof(*c));
-		c->type = c->wire_type = s->type;
-		c->is_unsigned = s->uns;
-		c->charset = s->charset ? s->charset : -1;
-		c->length = s->length;
-		c->pack_len = s->pack_len;
-		c->precision = s->precision;
-		c->scale = s->scale;
-		c->fsp = s->fsp;
-		c->bits = s->bits;
-		c->declared = (char *)s->declared;
-		if (s->type == T(ENUM)) {
-			c->enum_values = enum_vals;
-			c->nenum = 3;
-		} else if (s->type == T(SET)) {
-			c->set_values = set_vals;
-			c->nset = 3;
-		}
-		wb_my_map_type(c, &types[i]);
-	}
+	wb_test_build_map(&tm, cols, maps[m].s, maps[m].n, "fuzz");
+	for (int i = 0; i < maps[m].n; i++)
+		wb_my_map_type(&cols[i], &types[i]);
 	struct wb_my_format fmt;
 	memset(&fmt, 0, sizeof(fmt));
 	for (int t = 23; t <= 25; t++)

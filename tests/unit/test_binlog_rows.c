@@ -24,125 +24,13 @@
 #include "my_types.h"
 #include "valconv.h"
 #include "check.h"
+#include "my_tablemaps.h"
 
 static struct wb_arena arena;
 
 /* ---- hand-built table maps ----------------------------------------------- */
 
-struct colspec {
-	uint8_t type;
-	int uns;
-	int charset;
-	uint16_t length;
-	uint8_t pack_len;
-	uint8_t precision, scale, fsp;
-	uint16_t bits;
-	const char *declared;
-};
-
-static char *enum_abc[] = {"a", "b", "c"};
-static char *set_xyz[] = {"x", "y", "z"};
-
-static void build(struct wb_my_tablemap *tm, struct wb_my_tmcol *cols,
-		  const struct colspec *spec, int n, const char *name)
-{
-	memset(tm, 0, sizeof(*tm));
-	tm->db = "wb";
-	tm->table = (char *)name;
-	tm->ncols = (uint32_t)n;
-	tm->cols = cols;
-	for (int i = 0; i < n; i++) {
-		struct wb_my_tmcol *c = &cols[i];
-		memset(c, 0, sizeof(*c));
-		c->type = c->wire_type = spec[i].type;
-		c->is_unsigned = (int8_t)spec[i].uns;
-		c->charset = spec[i].charset ? spec[i].charset : -1;
-		c->length = spec[i].length;
-		c->pack_len = spec[i].pack_len;
-		c->precision = spec[i].precision;
-		c->scale = spec[i].scale;
-		c->fsp = spec[i].fsp;
-		c->bits = spec[i].bits;
-		c->declared = (char *)spec[i].declared;
-		c->visible = -1;
-		c->nullable = true;
-		if (c->type == WB_MY_T_ENUM) {
-			c->enum_values = enum_abc;
-			c->nenum = 3;
-		} else if (c->type == WB_MY_T_SET) {
-			c->set_values = set_xyz;
-			c->nset = 3;
-		}
-	}
-}
-
 #define T(x) WB_MY_T_##x
-static const struct colspec t_num[] = {
-	{.type = T(LONG)},
-	{.type = T(TINY)},
-	{.type = T(TINY), .uns = 1},
-	{.type = T(SHORT)},
-	{.type = T(SHORT), .uns = 1},
-	{.type = T(INT24)},
-	{.type = T(INT24), .uns = 1},
-	{.type = T(LONG)},
-	{.type = T(LONG), .uns = 1},
-	{.type = T(LONGLONG)},
-	{.type = T(LONGLONG), .uns = 1},
-	{.type = T(NEWDECIMAL), .precision = 10, .scale = 2},
-	{.type = T(NEWDECIMAL), .precision = 65, .scale = 30},
-	{.type = T(NEWDECIMAL), .precision = 5, .scale = 0},
-	{.type = T(FLOAT), .pack_len = 4},
-	{.type = T(DOUBLE), .pack_len = 8},
-	{.type = T(BIT), .bits = 1},
-	{.type = T(BIT), .bits = 9},
-	{.type = T(YEAR)},
-};
-static const struct colspec t_time[] = {
-	{.type = T(LONG)},
-	{.type = T(DATE)},
-	{.type = T(TIME2)},
-	{.type = T(TIME2), .fsp = 1},
-	{.type = T(TIME2), .fsp = 3},
-	{.type = T(TIME2), .fsp = 6},
-	{.type = T(DATETIME2)},
-	{.type = T(DATETIME2), .fsp = 2},
-	{.type = T(DATETIME2), .fsp = 6},
-	{.type = T(TIMESTAMP2)},
-	{.type = T(TIMESTAMP2), .fsp = 3},
-	{.type = T(TIMESTAMP2), .fsp = 6},
-};
-static const struct colspec t_str[] = {
-	{.type = T(LONG)},
-	{.type = T(STRING), .charset = 45, .length = 20},
-	{.type = T(VARCHAR), .charset = 45, .length = 1200},
-	{.type = T(BLOB), .charset = 45, .pack_len = 2},
-	{.type = T(STRING), .charset = 33, .length = 12},
-	{.type = T(VARCHAR), .charset = 8, .length = 10},
-	{.type = T(VARCHAR), .charset = 25, .length = 10},
-	{.type = T(STRING), .charset = 63, .length = 6},
-	{.type = T(VARCHAR), .charset = 63, .length = 10},
-	{.type = T(BLOB), .charset = 63, .pack_len = 2},
-	{.type = T(ENUM), .charset = 45, .length = 1},
-	{.type = T(SET), .charset = 45, .length = 1},
-	{.type = T(BLOB), .charset = 46, .pack_len = 4, .declared = "json"},
-	{.type = T(GEOMETRY), .pack_len = 4},
-	{.type = T(STRING), .charset = 63, .length = 16, .declared = "uuid"},
-	{.type = T(STRING), .charset = 63, .length = 16, .declared = "inet6"},
-};
-/* MariaDB's own temporal formats: fsp comes from the source, not the map */
-static const struct colspec t_old[] = {
-	{.type = T(LONG)},
-	{.type = T(TIME)},
-	{.type = T(TIME), .fsp = 2},
-	{.type = T(TIME), .fsp = 6},
-	{.type = T(DATETIME)},
-	{.type = T(DATETIME), .fsp = 3},
-	{.type = T(DATETIME), .fsp = 6},
-	{.type = T(TIMESTAMP)},
-	{.type = T(TIMESTAMP), .fsp = 1},
-	{.type = T(TIMESTAMP), .fsp = 6},
-};
 #define N(a) (int)(sizeof(a) / sizeof(a[0]))
 
 /* ---- rendering values as text -------------------------------------------- */
@@ -593,8 +481,8 @@ static void test_mysql8(void)
 	/* time_issue.000001 at 358: TIME (fsp 0) -507:48:27 */
 	struct wb_my_tmcol c1[1];
 	struct wb_my_tablemap tm;
-	const struct colspec s1[] = {{.type = T(TIME2)}};
-	build(&tm, c1, s1, 1, "t");
+	const struct wb_test_colspec s1[] = {{.type = T(TIME2)}};
+	wb_test_build_map(&tm, c1, s1, 1, "t");
 	wb_my_map_type(&c1[0], &types[0]);
 	CHECK(parse_hex(30, "2c06000000000100020001ff006043e5", buf, &fmt,
 			&scratch, &r, &err) == 0);
@@ -609,11 +497,11 @@ static void test_mysql8(void)
 	/* mysql_type_bit.000001 at 927: BIT(3) b'100', BLOB 'foo', BIT(8)
 	 * b'00100000' */
 	struct wb_my_tmcol c2[3];
-	const struct colspec s2[] = {
+	const struct wb_test_colspec s2[] = {
 		{.type = T(BIT), .bits = 3},
 		{.type = T(BLOB), .pack_len = 2, .charset = 63},
 		{.type = T(BIT), .bits = 8}};
-	build(&tm, c2, s2, 3, "foo");
+	wb_test_build_map(&tm, c2, s2, 3, "foo");
 	for (int i = 0; i < 3; i++)
 		wb_my_map_type(&c2[i], &types[i]);
 	CHECK(parse_hex(30, "7c00000000000100020003ff00040300666f6f20", buf,
@@ -626,13 +514,13 @@ static void test_mysql8(void)
 	/* minimal_row_metadata.000001 at 374: columns 0, 2, 4 present; the
 	 * INT UNSIGNED 3230202323 */
 	struct wb_my_tmcol c3[5];
-	const struct colspec s3[] = {
+	const struct wb_test_colspec s3[] = {
 		{.type = T(LONG)},
 		{.type = T(BLOB), .pack_len = 2, .charset = 255},
 		{.type = T(STRING), .charset = 255, .length = 8},
 		{.type = T(LONG)},
 		{.type = T(LONG), .uns = 1}};
-	build(&tm, c3, s3, 5, "t1");
+	wb_test_build_map(&tm, c3, s3, 5, "t1");
 	for (int i = 0; i < 5; i++)
 		wb_my_map_type(&c3[i], &types[i]);
 	CHECK(parse_hex(30,
@@ -647,12 +535,12 @@ static void test_mysql8(void)
 	/* json.binlog.000001 at 3750: PARTIAL_UPDATE_ROWS, before image the
 	 * key only, after image id, JSON (a diff: $.age = 26), VARCHAR, INT */
 	struct wb_my_tmcol c4[4];
-	const struct colspec s4[] = {
+	const struct wb_test_colspec s4[] = {
 		{.type = T(LONG)},
 		{.type = T(JSON), .pack_len = 4},
 		{.type = T(VARCHAR), .charset = 255, .length = 400},
 		{.type = T(LONG)}};
-	build(&tm, c4, s4, 4, "t");
+	wb_test_build_map(&tm, c4, s4, 4, "t");
 	for (int i = 0; i < 4; i++)
 		wb_my_map_type(&c4[i], &types[i]);
 	const char *ev3750 =
@@ -750,8 +638,8 @@ static void test_malformed(void)
 	/* images: a value cut short, more columns than the map */
 	struct wb_my_tmcol c[1];
 	struct wb_my_tablemap tm;
-	const struct colspec s[] = {{.type = T(LONG)}};
-	build(&tm, c, s, 1, "t");
+	const struct wb_test_colspec s[] = {{.type = T(LONG)}};
+	wb_test_build_map(&tm, c, s, 1, "t");
 	struct wb_type t;
 	wb_my_map_type(&c[0], &t);
 	struct wb_value v[2];
@@ -771,10 +659,14 @@ static void test_malformed(void)
 int main(void)
 {
 	wb_arena_init(&arena, 1 << 16);
-	build(&tm_num, cols_num, t_num, N(t_num), "t_num");
-	build(&tm_time, cols_time, t_time, N(t_time), "t_time");
-	build(&tm_str, cols_str, t_str, N(t_str), "t_str");
-	build(&tm_old, cols_old, t_old, N(t_old), "t_old");
+	wb_test_build_map(&tm_num, cols_num, wb_test_t_num, N(wb_test_t_num),
+			  "t_num");
+	wb_test_build_map(&tm_time, cols_time, wb_test_t_time,
+			  N(wb_test_t_time), "t_time");
+	wb_test_build_map(&tm_str, cols_str, wb_test_t_str, N(wb_test_t_str),
+			  "t_str");
+	wb_test_build_map(&tm_old, cols_old, wb_test_t_old, N(wb_test_t_old),
+			  "t_old");
 	test_fixture_types();
 	test_mysql8();
 	test_malformed();
