@@ -10,35 +10,13 @@
 #include "buf.h"
 #include "my_connect.h"
 #include "my_source_int.h"
+#include "my_textrow.h"
 #include "my_types.h"
-
-#define INLINE_VALUE 512 /* bytes fetched with the row; longer: fetched */
-
-static int append_ident(struct wb_buf *b, const char *name)
-{
-	char q[600];
-	size_t n = 0;
-	if (!wb_my_quote_ident(q, sizeof(q), &n, name))
-		return -1;
-	wb_buf_append(b, q, n);
-	return 0;
-}
 
 /* SELECT <columns> FROM db.table [ORDER BY <key>] LIMIT ?, NUL-terminated */
 static int build_sql(const struct wb_table *t, struct wb_buf *b)
 {
-	wb_buf_append(b, "SELECT ", 7);
-	for (int i = 0; i < t->ncols; i++) {
-		if (i)
-			wb_buf_append(b, ", ", 2);
-		if (append_ident(b, t->cols[i].name))
-			return -1;
-	}
-	wb_buf_append(b, " FROM ", 6);
-	if (append_ident(b, t->db))
-		return -1;
-	wb_buf_append(b, ".", 1);
-	if (append_ident(b, t->name))
+	if (wb_my_append_select(b, t))
 		return -1;
 	bool first = true;
 	for (int i = 0; i < t->ncols; i++) {
@@ -46,7 +24,7 @@ static int build_sql(const struct wb_table *t, struct wb_buf *b)
 			continue;
 		wb_buf_append(b, first ? " ORDER BY " : ", ", first ? 10 : 2);
 		first = false;
-		if (append_ident(b, t->cols[i].name))
+		if (wb_my_append_ident(b, t->cols[i].name))
 			return -1;
 	}
 	wb_buf_append(b, " LIMIT ?", 9); /* with the NUL */
@@ -55,20 +33,14 @@ static int build_sql(const struct wb_table *t, struct wb_buf *b)
 
 struct sample {
 	MYSQL_STMT *stmt;
-	MYSQL_BIND *bind;
-	unsigned long *len;
-	my_bool *null;
-	char *buf;
+	struct wb_my_textrow row;
 };
 
 static void sample_close(struct sample *x)
 {
 	if (x->stmt)
 		mysql_stmt_close(x->stmt);
-	free(x->bind);
-	free(x->len);
-	free(x->null);
-	free(x->buf);
+	wb_my_textrow_free(&x->row);
 }
 
 static int stmt_fail(struct sample *x, const struct wb_table *t,
@@ -87,30 +59,19 @@ static int convert_row(struct sample *x, const struct wb_table *t,
 		       struct wb_value *v, wb_error_t *err)
 {
 	for (int i = 0; i < t->ncols; i++) {
-		if (x->null[i]) {
+		if (x->row.null[i]) {
 			v[i].state = WB_VAL_NULL;
 			continue;
 		}
-		char *text = x->buf + (size_t)i * INLINE_VALUE;
-		if (x->len[i] > INLINE_VALUE) {
-			/* a long value: fetched whole into the arena */
-			text = wb_arena_alloc(&b->arena, x->len[i] + 1);
-			if (text == NULL)
-				return wb_error_set(err, WB_ERR_NOMEM,
-						    "out of memory");
-			MYSQL_BIND one;
-			unsigned long got = 0;
-			memset(&one, 0, sizeof(one));
-			one.buffer_type = MYSQL_TYPE_STRING;
-			one.buffer = text;
-			one.buffer_length = x->len[i] + 1;
-			one.length = &got;
-			if (mysql_stmt_fetch_column(x->stmt, &one,
-						    (unsigned int)i, 0))
-				return stmt_fail(x, t, "fetch", err);
-		}
+		char *text;
+		int r = wb_my_textrow_text(&x->row, i, &b->arena, &text);
+		if (r < 0)
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		if (r > 0)
+			return stmt_fail(x, t, "fetch", err);
 		int rc = wb_my_text_to_value(&tm->cols[i], &types[i], text,
-					     x->len[i], &b->arena, &v[i], err);
+					     x->row.len[i], &b->arena, &v[i],
+					     err);
 		if (rc) {
 			wb_error_prefix(err, "%s.%s, column %s", t->db, t->name,
 					t->cols[i].name);
@@ -168,24 +129,10 @@ int wb_mysrc_sample(struct wb_source *base, struct wb_table *t, int limit,
 		rc = stmt_fail(&x, t, "query", err);
 		goto done;
 	}
-	size_t n = (size_t)t->ncols;
-	x.bind = calloc(n, sizeof(*x.bind));
-	x.len = calloc(n, sizeof(*x.len));
-	x.null = calloc(n, sizeof(*x.null));
-	x.buf = malloc(n * INLINE_VALUE);
-	if (!x.bind || !x.len || !x.null || !x.buf) {
-		rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-		goto done;
-	}
-	for (size_t i = 0; i < n; i++) {
-		x.bind[i].buffer_type = MYSQL_TYPE_STRING;
-		x.bind[i].buffer = x.buf + i * INLINE_VALUE;
-		x.bind[i].buffer_length = INLINE_VALUE;
-		x.bind[i].length = &x.len[i];
-		x.bind[i].is_null = &x.null[i];
-	}
-	if (mysql_stmt_bind_result(x.stmt, x.bind)) {
-		rc = stmt_fail(&x, t, "bind", err);
+	int r = wb_my_textrow_bind(&x.row, x.stmt, t->ncols);
+	if (r) {
+		rc = r < 0 ? wb_error_set(err, WB_ERR_NOMEM, "out of memory")
+			   : stmt_fail(&x, t, "bind", err);
 		goto done;
 	}
 	if (wb_batch_hold(b, t) == NULL) {

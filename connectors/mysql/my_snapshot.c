@@ -25,8 +25,6 @@
 #include "my_types.h"
 #include "snapshot.h"
 
-#define INLINE_VALUE 512 /* bytes fetched with the row; longer: fetched */
-
 static void tinfo_clear(struct my_snap_table *t)
 {
 	wb_my_tablemap_free(t->tm);
@@ -246,34 +244,13 @@ int wb_mysrc_snapshot_begin(struct my_source *s, wb_error_t *err)
 	return WB_OK;
 }
 
-static int append_ident(struct wb_buf *b, const char *name)
-{
-	char q[600];
-	size_t n = 0;
-	if (!wb_my_quote_ident(q, sizeof(q), &n, name))
-		return -1;
-	wb_buf_append(b, q, n);
-	return 0;
-}
-
 /* SELECT cols FROM t [WHERE key > ?...] ORDER BY key LIMIT chunk. */
 static int chunk_sql(struct my_source *s, int ti, bool after, struct wb_buf *b)
 {
 	struct wb_snapshot_table *t = wb_snapshot_table(s->snap, ti);
 	struct wb_table *tb = t->table;
 	wb_buf_reset(b);
-	wb_buf_append(b, "SELECT ", 7);
-	for (int i = 0; i < tb->ncols; i++) {
-		if (i)
-			wb_buf_append(b, ", ", 2);
-		if (append_ident(b, tb->cols[i].name))
-			return -1;
-	}
-	wb_buf_append(b, " FROM ", 6);
-	if (append_ident(b, tb->db))
-		return -1;
-	wb_buf_append(b, ".", 1);
-	if (append_ident(b, tb->name))
+	if (wb_my_append_select(b, tb))
 		return -1;
 	if (t->nkeys > 0 && after) {
 		/* (k1 > ?) OR (k1 = ? AND k2 > ?) OR ...: an index range
@@ -284,8 +261,8 @@ static int chunk_sql(struct my_source *s, int ti, bool after, struct wb_buf *b)
 			for (int j = 0; j <= i; j++) {
 				if (j)
 					wb_buf_append(b, " AND ", 5);
-				if (append_ident(b,
-						 tb->cols[t->keycols[j]].name))
+				if (wb_my_append_ident(
+					    b, tb->cols[t->keycols[j]].name))
 					return -1;
 				wb_buf_append(b, j < i ? " = ?" : " > ?", 4);
 			}
@@ -297,7 +274,7 @@ static int chunk_sql(struct my_source *s, int ti, bool after, struct wb_buf *b)
 		for (int i = 0; i < t->nkeys; i++) {
 			if (i)
 				wb_buf_append(b, ", ", 2);
-			if (append_ident(b, tb->cols[t->keycols[i]].name))
+			if (wb_my_append_ident(b, tb->cols[t->keycols[i]].name))
 				return -1;
 		}
 		char lim[32];
@@ -314,14 +291,7 @@ static void chunk_close(struct my_source *s)
 	if (s->stmt)
 		mysql_stmt_close(s->stmt);
 	s->stmt = NULL;
-	free(s->res_bind);
-	free(s->res_len);
-	free(s->res_null);
-	free(s->res_buf);
-	s->res_bind = NULL;
-	s->res_len = NULL;
-	s->res_null = NULL;
-	s->res_buf = NULL;
+	wb_my_textrow_free(&s->res);
 	wb_snapshot_key_free(s->last_key, s->last_nkey);
 	s->last_key = NULL;
 	s->last_nkey = 0;
@@ -381,21 +351,10 @@ static int chunk_open(struct my_source *s, int ti, int pi, wb_error_t *err)
 	free(plen);
 	if (rc)
 		return rc;
-	int n = t->table->ncols;
-	s->res_bind = calloc((size_t)n, sizeof(*s->res_bind));
-	s->res_len = calloc((size_t)n, sizeof(*s->res_len));
-	s->res_null = calloc((size_t)n, sizeof(*s->res_null));
-	s->res_buf = malloc((size_t)n * INLINE_VALUE);
-	if (!s->res_bind || !s->res_len || !s->res_null || !s->res_buf)
+	int r = wb_my_textrow_bind(&s->res, s->stmt, t->table->ncols);
+	if (r < 0)
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
-	for (int i = 0; i < n; i++) {
-		s->res_bind[i].buffer_type = MYSQL_TYPE_STRING;
-		s->res_bind[i].buffer = s->res_buf + (size_t)i * INLINE_VALUE;
-		s->res_bind[i].buffer_length = INLINE_VALUE;
-		s->res_bind[i].length = &s->res_len[i];
-		s->res_bind[i].is_null = &s->res_null[i];
-	}
-	if (mysql_stmt_bind_result(s->stmt, s->res_bind))
+	if (r > 0)
 		return stmt_fail(s, "bind", err);
 	s->cur_ti = ti;
 	s->cur_pi = pi;
@@ -438,32 +397,21 @@ static int chunk_row(struct my_source *s, struct wb_batch *b, wb_error_t *err)
 	if (c == NULL || after == NULL || n > 512)
 		return -wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 	for (int i = 0; i < n; i++) {
-		if (s->res_null[i]) {
+		if (s->res.null[i]) {
 			after[i].state = WB_VAL_NULL;
 			vals[i] = NULL;
 			continue;
 		}
-		char *v = s->res_buf + (size_t)i * INLINE_VALUE;
-		if (s->res_len[i] > INLINE_VALUE) {
-			/* a long value: fetched whole into the arena */
-			v = wb_arena_alloc(&b->arena, s->res_len[i] + 1);
-			if (v == NULL)
-				return -wb_error_set(err, WB_ERR_NOMEM,
-						     "out of memory");
-			MYSQL_BIND one;
-			unsigned long got = 0;
-			memset(&one, 0, sizeof(one));
-			one.buffer_type = MYSQL_TYPE_STRING;
-			one.buffer = v;
-			one.buffer_length = s->res_len[i] + 1;
-			one.length = &got;
-			if (mysql_stmt_fetch_column(s->stmt, &one,
-						    (unsigned int)i, 0))
-				return -stmt_fail(s, "fetch", err);
-		}
+		char *v;
+		int r = wb_my_textrow_text(&s->res, i, &b->arena, &v);
+		if (r < 0)
+			return -wb_error_set(err, WB_ERR_NOMEM,
+					     "out of memory");
+		if (r > 0)
+			return -stmt_fail(s, "fetch", err);
 		vals[i] = v;
 		int rc = wb_my_text_to_value(&x->tm->cols[i], &x->types[i], v,
-					     s->res_len[i], &b->arena,
+					     s->res.len[i], &b->arena,
 					     &after[i], err);
 		if (rc) {
 			wb_error_prefix(err, "snapshot of %s, column %s",
@@ -474,7 +422,7 @@ static int chunk_row(struct my_source *s, struct wb_batch *b, wb_error_t *err)
 	c->after = after;
 	s->last_pos = c->pos;
 	s->chunk_rows++;
-	if (t->nkeys > 0 && keep_key(s, t, vals, s->res_len))
+	if (t->nkeys > 0 && keep_key(s, t, vals, s->res.len))
 		return -wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 	return 1;
 }

@@ -18,6 +18,7 @@
 #include "binlog_tablemap.h"
 #include "buf.h"
 #include "change.h"
+#include "my_textrow.h"
 #include "snapshot.h"
 #include "snapshot_request.h"
 #include "source.h"
@@ -156,10 +157,7 @@ struct my_source {
 	int64_t chunk_rows;
 	int64_t chunk_marked; /* rows of the chunk covered by a mark */
 	MYSQL_STMT *stmt;
-	MYSQL_BIND *res_bind;
-	unsigned long *res_len;
-	my_bool *res_null;
-	char *res_buf;
+	struct wb_my_textrow res; /* the open chunk's row */
 	char **last_key;
 	int last_nkey;
 	/* the first event at or after P, held while the round's rows go */
