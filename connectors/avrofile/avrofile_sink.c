@@ -892,13 +892,22 @@ static int avrofile_flush(struct wb_sink *base, int timeout_ms, wb_error_t *err)
 	struct avrofile_sink *k = (struct avrofile_sink *)base;
 	(void)timeout_ms;
 	int rc;
+	/* Every file's last block written and on its way to the disk
+	 * before the first fsync waits: the files are written out together,
+	 * not one after the other. */
 	for (size_t i = 0; i < k->nseries; i++) {
 		struct series *s = k->series[i];
 		if (s->w && s->dirty) {
-			rc = wb_ocf_write_block(s->w, err);
-			if (rc == WB_OK)
-				rc = wb_ocf_sync(s->w, err);
-			if (rc != WB_OK)
+			if ((rc = wb_ocf_write_block(s->w, err)) != WB_OK)
+				return rc;
+			if (k->nseries > 1)
+				wb_ocf_start_writeback(s->w);
+		}
+	}
+	for (size_t i = 0; i < k->nseries; i++) {
+		struct series *s = k->series[i];
+		if (s->w && s->dirty) {
+			if ((rc = wb_ocf_sync(s->w, err)) != WB_OK)
 				return rc;
 			s->durable = wb_ocf_offset(s->w);
 			s->dirty = 0;

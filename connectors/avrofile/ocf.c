@@ -1046,6 +1046,12 @@ int wb_ocf_sync(struct wb_ocf_writer *w, wb_error_t *err)
 	return WB_OK;
 }
 
+void wb_ocf_start_writeback(struct wb_ocf_writer *w)
+{
+	if (w->unsynced && w->fd >= 0)
+		(void)sync_file_range(w->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
 int wb_ocf_release(struct wb_ocf_writer *w, wb_error_t *err)
 {
 	int rc = wb_ocf_write_block(w, err);

@@ -66,6 +66,11 @@ int wb_ocf_append_parts(struct wb_ocf_writer *w, const struct wb_span *parts,
 int wb_ocf_write_block(struct wb_ocf_writer *w, wb_error_t *err);
 /* fsync(2) of what has been written so far (pending records excluded). */
 int wb_ocf_sync(struct wb_ocf_writer *w, wb_error_t *err);
+/* Starts writing what wb_ocf_write_block wrote out to the disk without
+ * waiting (the fsync of wb_ocf_sync then waits for less): a sink with
+ * several files starts them all before it waits for any. Errors are left
+ * to wb_ocf_sync. */
+void wb_ocf_start_writeback(struct wb_ocf_writer *w);
 
 /* Bytes written to the file (header + complete blocks). */
 int64_t wb_ocf_offset(const struct wb_ocf_writer *w);
