@@ -7,11 +7,18 @@
  * the Avro key record, value = the envelope, both framed:
  *   registry:    0x00 | schema id (4 bytes, big-endian) | Avro binary
  *   no registry: 0xC3 0x01 | fingerprint (8 bytes, little-endian) | Avro
- * Headers waybill.event_id, waybill.position, waybill.table ("schema.table"),
- * waybill.op, and waybill.schema_id / waybill.key_schema_id: 16 hex digits
- * of the identity (CRC-64-AVRO of the full JSON) of the value's / key's
- * schema, which tell apart schemas that share a fingerprint (the canonical
- * form drops logicalType, precision, scale). A delete is followed by a
+ * Headers: always waybill.position and waybill.op (the exactly-once
+ * read-back reads them); then those `headers` names: schema_id
+ * (waybill.schema_id / waybill.key_schema_id, 16 hex digits of the identity
+ * (CRC-64-AVRO of the full JSON) of the value's / key's schema, which tell
+ * apart schemas that share a fingerprint: the canonical form drops
+ * logicalType, precision, scale), correlation_id (a canonical event's),
+ * event_id and table ("schema.table"). Default: [schema_id, correlation_id]
+ * without a registry, [correlation_id] with one (its id in the framing
+ * names the exact schema). event_id and table repeat the envelope and
+ * are off by default: each header costs librdkafka an allocation, a copy
+ * and its serialisation, and six of them took a third of waybill's CPU
+ * (measured; docs/DESIGN.md). A delete is followed by a
  * tombstone (same key and headers, null value) unless `tombstones: false`;
  * an update that changes the key is sent as delete + tombstone under the
  * old key, then the update under the new one. Without a registry every
@@ -133,6 +140,7 @@ struct kafka_sink {
 	char *prefix; /* sanitised topic prefix */
 	bool tombstones;
 	bool exactly_once;
+	unsigned hdrs; /* HDR_*: the optional headers sent */
 	/* Kafka transactions: every message in a transaction committed with
 	 * the checkpoint; the transactional.id fences an older producer of
 	 * the same pipeline (a second instance) */
@@ -200,9 +208,21 @@ static bool secret_key(const char *key)
 /* ------------------------------------------------------------ configuration */
 
 static const char *const known_keys[] = {
-	"brokers",	"topic",	"topic_prefix",	    "tombstones",
-	"exactly_once", "transactions", "transactional_id", NULL,
+	"brokers",	    "topic",	    "topic_prefix",
+	"tombstones",	    "exactly_once", "transactions",
+	"transactional_id", "headers",	    NULL,
 };
+
+/* The optional headers (`headers:`), beside waybill.position and
+ * waybill.op, which every message carries. */
+enum {
+	HDR_SCHEMA_ID = 1,
+	HDR_CORRELATION_ID = 2,
+	HDR_EVENT_ID = 4,
+	HDR_TABLE = 8,
+};
+static const char *const header_names[] = {"schema_id", "correlation_id",
+					   "event_id", "table", NULL};
 static const char *const registry_keys[] = {
 	"url",		 "username",	 "password", "ca_location",
 	"cert_location", "key_location", "timeout",  NULL,
@@ -419,6 +439,42 @@ static rd_kafka_resp_err_t on_new(rd_kafka_t *rk, const rd_kafka_conf_t *conf,
 		rk, "waybill.priority", on_thread_start, opaque);
 }
 
+/* `headers: [schema_id, correlation_id, event_id, table]`: the optional
+ * headers; the default is schema_id and correlation_id without a registry,
+ * correlation_id with one. */
+static int parse_headers(struct kafka_sink *s, wb_error_t *err)
+{
+	const struct wb_sink_config *c = &s->base.cfg->sink;
+	const char *v = wb_config_extra(c->extra, c->nextra, "headers");
+	if (v == NULL) {
+		s->hdrs = HDR_CORRELATION_ID | (s->reg ? 0 : HDR_SCHEMA_ID);
+		return WB_OK;
+	}
+	s->hdrs = 0;
+	while (*v) {
+		size_t n = strcspn(v, ",");
+		int bit = -1;
+		for (int i = 0; header_names[i]; i++)
+			if (strlen(header_names[i]) == n &&
+			    strncmp(header_names[i], v, n) == 0)
+				bit = i;
+		if (bit < 0)
+			return wb_error_set(
+				err, WB_ERR_CONFIG,
+				"%s: sink.headers: unknown header '%.*s' "
+				"(expected a list of schema_id, "
+				"correlation_id, event_id, table; "
+				"waybill.position and waybill.op are always "
+				"sent)",
+				s->path, (int)n, v);
+		s->hdrs |= 1u << bit;
+		v += n;
+		if (*v == ',')
+			v++;
+	}
+	return WB_OK;
+}
+
 /* Builds the producer configuration: our defaults, then the user's
  * properties, then what waybill's guarantees need. */
 static rd_kafka_conf_t *build_conf(struct kafka_sink *s, bool producer,
@@ -572,7 +628,7 @@ static struct wb_sink *kafka_create(const struct wb_config *cfg,
 			     "%s: sink.%s: unknown key for sink type kafka "
 			     "(expected brokers, topic, topic_prefix, "
 			     "tombstones, exactly_once, transactions, "
-			     "transactional_id, schema_registry.{url, "
+			     "transactional_id, headers, schema_registry.{url, "
 			     "username, password, ca_location, cert_location, "
 			     "key_location, timeout} or properties.*)",
 			     s->path, k);
@@ -689,6 +745,8 @@ static struct wb_sink *kafka_create(const struct wb_config *cfg,
 		if (s->reg == NULL)
 			goto fail;
 	}
+	if (parse_headers(s, err))
+		goto fail;
 	s->sops = wb_source_lookup(cfg->source.type);
 	if (s->exactly_once && (s->sops == NULL || !s->sops->parse_position)) {
 		wb_error_set(err, WB_ERR_CONFIG,
@@ -1634,28 +1692,31 @@ static rd_kafka_headers_t *make_headers(struct kafka_sink *s,
 					const struct wb_schema *val_sc,
 					bool old_key)
 {
-	rd_kafka_headers_t *h = rd_kafka_headers_new(7);
-	/* formatted once per table version, not per message */
-	if (s->table_hdr_id != ev->table->id) {
-		snprintf(s->table_hdr, sizeof(s->table_hdr), "%s.%s",
-			 ev->table->schema, ev->table->name);
-		s->table_hdr_id = ev->table->id;
-	}
-	const char *table = s->table_hdr;
+	rd_kafka_headers_t *h = rd_kafka_headers_new(4);
 	char opc[2] = {op, '\0'};
 	char hex[17];
-	rd_kafka_header_add(h, "waybill.event_id", -1, ev->event_id, -1);
+	if (s->hdrs & HDR_EVENT_ID)
+		rd_kafka_header_add(h, "waybill.event_id", -1, ev->event_id,
+				    -1);
 	rd_kafka_header_add(h, "waybill.position", -1, ev->position, -1);
-	rd_kafka_header_add(h, "waybill.table", -1, table, -1);
+	if (s->hdrs & HDR_TABLE) {
+		/* formatted once per table version, not per message */
+		if (s->table_hdr_id != ev->table->id) {
+			snprintf(s->table_hdr, sizeof(s->table_hdr), "%s.%s",
+				 ev->table->schema, ev->table->name);
+			s->table_hdr_id = ev->table->id;
+		}
+		rd_kafka_header_add(h, "waybill.table", -1, s->table_hdr, -1);
+	}
 	rd_kafka_header_add(h, "waybill.op", -1, opc, 1);
-	if (ev->correlation_id)
+	if (ev->correlation_id && (s->hdrs & HDR_CORRELATION_ID))
 		rd_kafka_header_add(h, "waybill.correlation_id", -1,
 				    ev->correlation_id, -1);
-	if (val_sc) {
+	if (val_sc && (s->hdrs & HDR_SCHEMA_ID)) {
 		snprintf(hex, sizeof(hex), "%016" PRIx64, val_sc->identity);
 		rd_kafka_header_add(h, "waybill.schema_id", -1, hex, 16);
 	}
-	if (key_sc) {
+	if (key_sc && (s->hdrs & HDR_SCHEMA_ID)) {
 		snprintf(hex, sizeof(hex), "%016" PRIx64, key_sc->identity);
 		rd_kafka_header_add(h, "waybill.key_schema_id", -1, hex, 16);
 	}

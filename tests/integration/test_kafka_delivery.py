@@ -24,6 +24,8 @@ def config_errors(pg, k):
         ("  brokers: [\"127.0.0.1:9\"]\n  tombstone: false\n",
          "sink.tombstone: unknown key for sink type kafka"),
         ("  topic_prefix: x\n", "sink.brokers: missing"),
+        ("  brokers: [\"127.0.0.1:9\"]\n  headers: [event_id, position]\n",
+         "sink.headers: unknown header 'position' (expected a list of schema_id, correlation_id, event_id, table;"),
         ("  brokers: [\"127.0.0.1:9\"]\n  topic: \"{prefix}.{db}.{table}\"\n",
          "sink.topic: '{prefix}.{db}.{table}' may only use {prefix}, {schema} and {table}"),
         ("  brokers: [\"127.0.0.1:9\"]\n  properties:\n    linger.ms: soon\n",

@@ -54,7 +54,10 @@ def test():
     pg.psql("CREATE TABLE acct (id int PRIMARY KEY, v text);"
             "CREATE TABLE fullrow (id int PRIMARY KEY, v text); ALTER TABLE fullrow REPLICA IDENTITY FULL;")
     k = kt.Kafka()
-    p = kt.kafka_pipeline(pg, k, name="kk")
+    # every optional header (sink.headers): event_id and table are off by
+    # default; checked below on every message
+    p = kt.kafka_pipeline(pg, k, name="kk",
+                          extra_sink="  headers: [event_id, table, schema_id, correlation_id]\n")
     p.run_idle(1)
 
     pg.psql("INSERT INTO acct SELECT g, 'v' || g FROM generate_series(1, 40) g;")
@@ -80,6 +83,10 @@ def test():
 
     msgs = kt.consume(k.bootstrap, topics=[TOPIC])
     schemas = kt.load_schemas(k.bootstrap, "kk")
+    for m in msgs:
+        check(m.headers.get("waybill.event_id") == "kk:" + m.headers["waybill.position"]
+              and m.headers.get("waybill.table") in ("public.acct", "public.fullrow"),
+              "event_id and table headers when asked for", str(m.headers))
     ident = [(m.headers["waybill.event_id"], m.key, m.value is None) for m in msgs]
     dups = [i for i in set(ident) if ident.count(i) > 1]
     check_eq(dups, [], "no message twice")

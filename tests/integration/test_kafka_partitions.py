@@ -87,7 +87,7 @@ def count_change(pg, a):
     ids = set()
     for m in msgs:
         if m.value is not None:
-            ids.add(m.headers["waybill.event_id"])
+            ids.add(m.headers["waybill.position"])
     expected = sum(1 for evs in wl.expected.values() for e in evs if e[0] != "tomb")
     check_eq(len(ids), expected, "every change of the workload is in the topic (at least once)")
 
