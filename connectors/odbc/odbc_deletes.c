@@ -666,6 +666,7 @@ static int merge_chunk(struct pass *p, const uint8_t *lo, size_t lo_len,
 		}
 		uint64_t rows = 0;
 		SQLRETURN r;
+		stats->pages++;
 		while ((r = SQLFetch(p->st)) != SQL_NO_DATA) {
 			if (!SQL_SUCCEEDED(r)) {
 				rc = odbc_error(p, SQL_HANDLE_STMT, p->st, err,

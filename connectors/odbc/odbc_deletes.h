@@ -92,6 +92,7 @@ struct wb_odbc_deletes_stats {
 	uint64_t chunks;	   /* compared */
 	uint64_t chunks_differing; /* whose keys were read */
 	uint64_t rows_read;	   /* key rows fetched from the database */
+	uint64_t pages;		   /* key queries (pages of <= chunk rows) */
 	uint64_t deleted;	   /* keys reported */
 };
 
