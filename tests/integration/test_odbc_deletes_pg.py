@@ -3,7 +3,7 @@
 # (200,000 rows with 10 deletes spread out, deletes at chunk edges, a delete
 # hidden from COUNT by an insert, composite text + integer keys on quoted
 # names, empty table and store, decimal keys, a non-binary collation) with
-# WB_ODBC_PG_CONN set, so that the database side computes the MD5
+# WB_ODBC_CONN set, so that the database side computes the MD5
 # checksums (PostgreSQL's md5()) that the key store must match exactly.
 import os
 import subprocess
@@ -26,7 +26,7 @@ def test():
             f"Database=odbc_deletes;Username=postgres")
     tmp = make_tmpdir("wbtest-odbc-")
     # No system odbc.ini / odbcinst.ini is read: the driver is named by path.
-    env = dict(os.environ, WB_ODBC_PG_CONN=conn, TMPDIR=tmp, ODBCSYSINI=tmp,
+    env = dict(os.environ, WB_ODBC_CONN=conn, TMPDIR=tmp, ODBCSYSINI=tmp,
                ODBCINI=os.path.join(tmp, "odbc.ini"))
     r = subprocess.run([prog], env=env, capture_output=True, text=True, timeout=600)
     sys.stdout.write(r.stdout)

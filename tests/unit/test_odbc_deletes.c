@@ -1,8 +1,9 @@
 /* test_odbc_deletes.c — keyset delete detection against a real ODBC
  * driver: SQLite's (Debian's libsqliteodbc, an embedded database in a
- * temporary file, no ini file), and PostgreSQL's when WB_ODBC_PG_CONN holds
- * a connection string (tests/integration/test_odbc_deletes_pg.py starts a
- * server and runs this program so).
+ * temporary file, no ini file), or the database of the connection string
+ * in WB_ODBC_CONN: PostgreSQL (psqlODBC) or MariaDB (MariaDB Connector/ODBC),
+ * which tests/integration/test_odbc_deletes_{pg,mariadb}.py start and run
+ * this program against.
  *
  * Each case fills a table, puts the keys it holds into a key store with an
  * image per key, deletes rows, runs one pass and checks exactly which keys
@@ -26,7 +27,7 @@
 static SQLHENV henv;
 static SQLHDBC hdbc;
 static char dbms[64], quote[8];
-static int is_pg;
+static int is_pg, is_my;
 static char tmpdir[256];
 static struct wb_odbc_keys *store;
 
@@ -73,7 +74,14 @@ static int connect_db(const char *conn)
 	SQLGetInfo(hdbc, SQL_DBMS_NAME, dbms, sizeof dbms, &len);
 	SQLGetInfo(hdbc, SQL_IDENTIFIER_QUOTE_CHAR, quote, sizeof quote, &len);
 	is_pg = strcmp(dbms, "PostgreSQL") == 0;
+	is_my = strstr(dbms, "MariaDB") != NULL ||
+		strstr(dbms, "MySQL") != NULL;
 	printf("connected: %s, identifier quote '%s'\n", dbms, quote);
+	/* the test's own SQL: "quoted" names and || on MariaDB too */
+	if (is_my &&
+	    exec_sql("SET SESSION sql_mode = "
+		     "'ANSI_QUOTES,PIPES_AS_CONCAT,STRICT_ALL_TABLES'") != 0)
+		return -1;
 	return 0;
 }
 
@@ -85,7 +93,8 @@ static void disconnect_db(void)
 }
 
 /* INSERT INTO <table> (<cols>) the rows of <select> over g = 1..n (a
- * recursive CTE on SQLite, generate_series on PostgreSQL). */
+ * recursive CTE on SQLite, generate_series on PostgreSQL, the SEQUENCE
+ * engine on MariaDB). */
 static int insert_series(const char *table, const char *cols,
 			 const char *select, int n)
 {
@@ -94,6 +103,11 @@ static int insert_series(const char *table, const char *cols,
 		snprintf(sql, sizeof sql,
 			 "INSERT INTO %s (%s) SELECT %s FROM "
 			 "generate_series(1, %d) AS s(g)",
+			 table, cols, select, n);
+	else if (is_my)
+		snprintf(sql, sizeof sql,
+			 "INSERT INTO %s (%s) SELECT %s FROM (SELECT seq AS g "
+			 "FROM seq_1_to_%d) AS s",
 			 table, cols, select, n);
 	else
 		snprintf(sql, sizeof sql,
@@ -330,13 +344,17 @@ static void test_composite(void)
 				  "s\xc3\xbc"
 				  "d"};
 	open_store("composite");
-	/* PostgreSQL: text compared as bytes needs the "C" collation */
+	/* text compared as bytes: PostgreSQL's "C" collation, MariaDB's
+	 * utf8mb4_bin (and a bounded type for a key) */
 	char sql[512];
 	snprintf(sql, sizeof sql,
 		 "CREATE TABLE \"order \"\"lines\"\" select\" (\"re\"\"gion\" "
-		 "text%s NOT NULL, \"select\" bigint NOT NULL, payload text, "
+		 "%s NOT NULL, \"select\" bigint NOT NULL, payload text, "
 		 "PRIMARY KEY (\"re\"\"gion\", \"select\"))",
-		 is_pg ? " COLLATE \"C\"" : "");
+		 is_pg	 ? "text COLLATE \"C\""
+		 : is_my ? "varchar(20) CHARACTER SET utf8mb4 COLLATE "
+			   "utf8mb4_bin"
+			 : "text");
 	CHECK(exec_sql(sql) == 0);
 	for (int r = 0; r < 5; r++) {
 		char sel[128];
@@ -365,8 +383,11 @@ static void test_composite(void)
 		       "\"select\" = 300)") == 0);
 	static const struct wb_odbc_key_col keys[] = {
 		{"re\"gion", WB_ODBC_KEY_TEXT}, {"select", WB_ODBC_KEY_INT}};
-	CHECK(run_pass(is_pg ? "public" : "main", "order \"lines\" select",
-		       "order lines", keys, 2, 250, NULL, &st, &err) == 0);
+	CHECK(run_pass(is_pg   ? "public"
+		       : is_my ? NULL
+			       : "main",
+		       "order \"lines\" select", "order lines", keys, 2, 250,
+		       NULL, &st, &err) == 0);
 	CHECK_STR(reported, "('', 0)=/0;('east', 599)=east/599;('north', "
 			    "300)=north/300;('s\xc3\xbc"
 			    "d', 17)=s\xc3\xbc"
@@ -455,10 +476,13 @@ static void test_collation(void)
 	wb_error_t err = {0};
 	struct wb_odbc_deletes_stats st;
 	open_store("nocase");
-	CHECK(exec_sql(is_pg ? "CREATE TABLE nocase (k text COLLATE "
-			       "\"en-x-icu\" PRIMARY KEY)"
-			     : "CREATE TABLE nocase (k text COLLATE NOCASE "
-			       "PRIMARY KEY)") == 0);
+	CHECK(exec_sql(is_pg   ? "CREATE TABLE nocase (k text COLLATE "
+				 "\"en-x-icu\" PRIMARY KEY)"
+		       : is_my ? "CREATE TABLE nocase (k varchar(10) CHARACTER "
+				 "SET utf8mb4 COLLATE utf8mb4_general_ci "
+				 "PRIMARY KEY)"
+			       : "CREATE TABLE nocase (k text COLLATE NOCASE "
+				 "PRIMARY KEY)") == 0);
 	CHECK(exec_sql("INSERT INTO nocase (k) VALUES ('a'), ('B'), ('c'), "
 		       "('D')") == 0);
 	const char *ks[] = {"B", "D", "a", "c"};
@@ -479,7 +503,7 @@ static void test_collation(void)
 
 int main(void)
 {
-	const char *pg = getenv("WB_ODBC_PG_CONN");
+	const char *pg = getenv("WB_ODBC_CONN");
 	char conn[512];
 	snprintf(tmpdir, sizeof tmpdir, "%s/wb-odbc-deletes-XXXXXX",
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -502,8 +526,9 @@ int main(void)
 	}
 	if (connect_db(conn) != 0)
 		return 1;
-	CHECK(wb_odbc_deletes_kind(dbms) ==
-	      (is_pg ? WB_ODBC_SUM_MD5 : WB_ODBC_SUM_MIX));
+	CHECK(wb_odbc_deletes_kind(dbms) == (is_pg   ? WB_ODBC_SUM_MD5
+					     : is_my ? WB_ODBC_SUM_CRC32
+						     : WB_ODBC_SUM_MIX));
 	test_big();
 	test_edges();
 	test_checksum();
