@@ -771,6 +771,9 @@ int wb_odbc_deletes_run(const struct wb_odbc_deletes_cfg *cfg,
 	struct pass p;
 	struct wb_buf lo, hi;
 	bool has_lo = false;
+	wb_error_t local = {0};
+	if (err == NULL)
+		err = &local; /* the helpers below fill it unconditionally */
 	memset(stats, 0, sizeof *stats);
 	wb_buf_init(&lo);
 	wb_buf_init(&hi);

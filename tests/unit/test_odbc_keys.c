@@ -4,7 +4,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -521,6 +523,103 @@ static void test_store(void)
 	CHECK(ks == NULL && err.code == WB_ERR_IO);
 }
 
+static void unlink_store(void)
+{
+	char side[300];
+	unlink(path);
+	snprintf(side, sizeof side, "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof side, "%s-shm", path);
+	unlink(side);
+}
+
+/* Runs fn in a child that then dies by SIGKILL (no close, no atexit):
+ * waybill killed at that instant. */
+static void die_after(void (*fn)(void))
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		fn();
+		raise(SIGKILL);
+		_exit(0);
+	}
+	int status = 0;
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+}
+
+/* keys 1..3 committed with "P1", 4 written but not committed */
+static void child_batch(void)
+{
+	struct wb_odbc_keys *ks = wb_odbc_keys_open(path, NULL);
+	if (ks == NULL)
+		_exit(3);
+	for (int64_t i = 1; i <= 3; i++)
+		if (put_i(ks, "t", i) != 0)
+			_exit(4);
+	if (wb_odbc_keys_commit(ks, "P1", NULL) != 0 || put_i(ks, "t", 4) != 0)
+		_exit(5);
+}
+
+/* the batch of position P2 (keys 4, 5; 2 removed) committed, and the
+ * process dies before it writes the checkpoint P2 */
+static void child_store_ahead(void)
+{
+	struct wb_odbc_keys *ks = wb_odbc_keys_open(path, NULL);
+	struct wb_buf k2 = ikey(2);
+	if (ks == NULL || put_i(ks, "t", 4) != 0 || put_i(ks, "t", 5) != 0 ||
+	    wb_odbc_keys_remove(ks, "t", k2.data, k2.len, NULL) != 0 ||
+	    wb_odbc_keys_commit(ks, "P2", NULL) != 0)
+		_exit(3);
+}
+
+/* A crash with a batch open loses the batch only; a crash between the
+ * store's commit and the checkpoint leaves the store ahead, and replaying
+ * the events after the checkpoint (the same puts and removes) leaves it as
+ * it is. */
+static void test_crash(void)
+{
+	char got[128];
+	snprintf(path, sizeof path, "/tmp/wb-test-keys-crash-%d.sqlite",
+		 getpid());
+	unlink_store();
+	die_after(child_batch);
+	struct wb_odbc_keys *ks = wb_odbc_keys_open(path, NULL);
+	CHECK(ks != NULL);
+	if (ks == NULL)
+		return;
+	char *pos = wb_odbc_keys_position(ks, NULL);
+	CHECK_STR(pos, "P1");
+	free(pos);
+	range(ks, "t", 0, 0, got, sizeof got);
+	CHECK_STR(got, "1,2,3,");
+	wb_odbc_keys_close(ks);
+
+	die_after(child_store_ahead);
+	ks = wb_odbc_keys_open(path, NULL);
+	CHECK(ks != NULL);
+	if (ks == NULL)
+		return;
+	pos = wb_odbc_keys_position(ks, NULL);
+	CHECK_STR(pos, "P2"); /* ahead of the checkpoint, which says P1 */
+	free(pos);
+	range(ks, "t", 0, 0, got, sizeof got);
+	CHECK_STR(got, "1,3,4,5,");
+	/* the restart replays P1..P2 */
+	struct wb_buf k2 = ikey(2);
+	CHECK(put_i(ks, "t", 4) == 0 && put_i(ks, "t", 5) == 0);
+	CHECK(wb_odbc_keys_remove(ks, "t", k2.data, k2.len, NULL) == 0);
+	CHECK(wb_odbc_keys_commit(ks, "P2", NULL) == 0);
+	range(ks, "t", 0, 0, got, sizeof got);
+	CHECK_STR(got, "1,3,4,5,");
+	get_i(ks, "t", 5, got, sizeof got);
+	CHECK_STR(got, "img-5");
+	wb_buf_free(&k2);
+	wb_odbc_keys_close(ks);
+	unlink_store();
+}
+
 int main(void)
 {
 	test_int_order();
@@ -529,6 +628,7 @@ int main(void)
 	test_composite();
 	test_md5_and_sums();
 	test_store();
+	test_crash();
 	if (failures)
 		fprintf(stderr, "%d check(s) failed\n", failures);
 	return failures ? 1 : 0;
