@@ -307,15 +307,49 @@ static void sum_exprs(struct pass *p)
 	}
 }
 
+/* Records that the next parameter takes column c of a side's bound. */
+static void param(struct pass *p, size_t c, int side, int8_t *param_col,
+		  int8_t *param_side)
+{
+	param_col[p->nparams] = (int8_t)c;
+	param_side[p->nparams++] = (int8_t)side;
+}
+
 /* One side of a range as SQL: for lower bounds (op ">"), the tuple is
- * above (or, inclusive, at) L: (c1 > ?) OR (c1 = ? AND c2 > ?) ... with
- * the last comparison ">=" when inclusive. Upper bounds (op "<") are
- * exclusive. Records which column each parameter takes. */
+ * above (or, inclusive, at) L; upper bounds (op "<") are exclusive.
+ * PostgreSQL and SQLite compare row values, (c1, c2) >= (?, ?), which
+ * their B-trees scan as one index range. Elsewhere the comparison is
+ * spelt out, (c1 > ?) OR (c1 = ? AND c2 >= ?), and preceded by the
+ * redundant c1 >= ? so that an index on the key serves at least the range
+ * of its first column (a comparison of row values is not standard SQL and
+ * not every optimizer uses an index for the OR form). */
 static void bound_sql(struct pass *p, const char *op, bool inclusive, int side,
 		      int8_t *param_col, int8_t *param_side)
 {
 	size_t n = p->cfg->nkeys;
-	puts_(&p->sql, "(");
+	const char *eq = inclusive ? "=" : "";
+	if (n == 1 || p->dialect == D_PG || p->dialect == D_SQLITE) {
+		puts_(&p->sql, n > 1 ? "(" : "");
+		for (size_t j = 0; j < n; j++) {
+			puts_(&p->sql, j > 0 ? ", " : "");
+			puts_(&p->sql, p->qcols[j]);
+		}
+		puts_(&p->sql, n > 1 ? ") " : " ");
+		puts_(&p->sql, op);
+		puts_(&p->sql, eq);
+		puts_(&p->sql, n > 1 ? " (" : " ");
+		for (size_t j = 0; j < n; j++) {
+			puts_(&p->sql, j > 0 ? ", ?" : "?");
+			param(p, j, side, param_col, param_side);
+		}
+		puts_(&p->sql, n > 1 ? ")" : "");
+		return;
+	}
+	puts_(&p->sql, p->qcols[0]);
+	puts_(&p->sql, " ");
+	puts_(&p->sql, op);
+	puts_(&p->sql, "= ? AND (");
+	param(p, 0, side, param_col, param_side);
 	for (size_t j = 0; j < n; j++) {
 		if (j > 0)
 			puts_(&p->sql, " OR ");
@@ -323,17 +357,14 @@ static void bound_sql(struct pass *p, const char *op, bool inclusive, int side,
 		for (size_t m = 0; m < j; m++) {
 			puts_(&p->sql, p->qcols[m]);
 			puts_(&p->sql, " = ? AND ");
-			param_col[p->nparams] = (int8_t)m;
-			param_side[p->nparams++] = (int8_t)side;
+			param(p, m, side, param_col, param_side);
 		}
 		puts_(&p->sql, p->qcols[j]);
 		puts_(&p->sql, " ");
 		puts_(&p->sql, op);
-		if (inclusive && j == n - 1)
-			puts_(&p->sql, "=");
+		puts_(&p->sql, j == n - 1 ? eq : "");
 		puts_(&p->sql, " ?)");
-		param_col[p->nparams] = (int8_t)j;
-		param_side[p->nparams++] = (int8_t)side;
+		param(p, j, side, param_col, param_side);
 	}
 	puts_(&p->sql, ")");
 }
