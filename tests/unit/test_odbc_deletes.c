@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sql.h>
@@ -197,13 +198,19 @@ static int run_pass(const char *schema, const char *name, const char *label,
 	};
 	reported[0] = '\0';
 	reported_len = 0;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = wb_odbc_deletes_run(&cfg, stats, err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc != 0)
 		printf("  pass: rc %d: %s\n", rc, err->message);
 	printf("  pass %s: %" PRIu64 " chunks, %" PRIu64 " differing, %" PRIu64
-	       " key rows read in %" PRIu64 " pages, %" PRIu64 " deleted\n",
+	       " key rows read in %" PRIu64 " pages, %" PRIu64
+	       " deleted (%.0f ms)\n",
 	       label, stats->chunks, stats->chunks_differing, stats->rows_read,
-	       stats->pages, stats->deleted);
+	       stats->pages, stats->deleted,
+	       (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+		       (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	return rc;
 }
 
