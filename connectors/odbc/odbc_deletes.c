@@ -10,6 +10,8 @@
 
 #include <sqlext.h>
 
+#include "stop.h"
+
 enum wb_odbc_sum_kind wb_odbc_deletes_kind(const char *dbms)
 {
 	if (dbms == NULL)
@@ -413,6 +415,10 @@ static int prepare_bind(struct pass *p, const int8_t *param_col,
 	if (max_rows > 0)
 		SQLSetStmtAttr(p->st, SQL_ATTR_MAX_ROWS,
 			       (SQLPOINTER)(uintptr_t)max_rows, 0);
+	/* Drivers that ignore it are the watchdog's (SQLCancelHandle). */
+	if (p->cfg->query_timeout > 0)
+		SQLSetStmtAttr(p->st, SQL_ATTR_QUERY_TIMEOUT,
+			       (SQLPOINTER)(uintptr_t)p->cfg->query_timeout, 0);
 	if (!SQL_SUCCEEDED(
 		    SQLPrepare(p->st, p->sql.data, (SQLINTEGER)p->sql.len)))
 		return odbc_error(p, SQL_HANDLE_STMT, p->st, err, "SQLPrepare");
@@ -814,6 +820,8 @@ int wb_odbc_deletes_run(const struct wb_odbc_deletes_cfg *cfg,
 	for (;;) {
 		bool has_hi = false;
 		struct wb_odbc_sum mine, theirs;
+		if (wb_stop_requested)
+			goto out;
 		if ((rc = wb_odbc_keys_nth(cfg->store, cfg->label,
 					   has_lo ? lo.data : NULL, lo.len,
 					   cfg->chunk, &hi, &has_hi, err)) != 0)
@@ -833,8 +841,10 @@ int wb_odbc_deletes_run(const struct wb_odbc_deletes_cfg *cfg,
 					      stats, err)) != 0)
 				goto out;
 		}
-		if (!has_hi)
+		if (!has_hi) {
+			stats->complete = true;
 			break;
+		}
 		wb_buf_reset(&lo);
 		wb_buf_append(&lo, hi.data, hi.len);
 		if (lo.failed) {

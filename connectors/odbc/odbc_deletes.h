@@ -53,6 +53,7 @@
 #ifndef WB_ODBC_DELETES_H
 #define WB_ODBC_DELETES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <sql.h>
@@ -83,7 +84,8 @@ struct wb_odbc_deletes_cfg {
 	const struct wb_odbc_key_col *keys;
 	size_t nkeys; /* 1 .. WB_ODBC_KEY_MAX_COLS */
 	struct wb_odbc_keys *store;
-	uint64_t chunk; /* keys per chunk and rows per page, >= 1 */
+	uint64_t chunk;		/* keys per chunk and rows per page, >= 1 */
+	unsigned query_timeout; /* seconds, SQL_ATTR_QUERY_TIMEOUT; 0: none */
 	wb_odbc_deleted_fn on_deleted;
 	void *arg;
 };
@@ -94,15 +96,19 @@ struct wb_odbc_deletes_stats {
 	uint64_t rows_read;	   /* key rows fetched from the database */
 	uint64_t pages;		   /* key queries (pages of <= chunk rows) */
 	uint64_t deleted;	   /* keys reported */
+	bool complete; /* false: stopped early (wb_stop_requested) */
 };
 
 /* The checksum both sides use for a DBMS name. */
 enum wb_odbc_sum_kind wb_odbc_deletes_kind(const char *dbms);
 
 /* One pass over the table (see above). stats is filled also on failure
- * (as far as the pass got). Errors: WB_ERR_CONNECT (retriable) for a
- * driver error, WB_ERR_CONFIG for a name that cannot be quoted, or what
- * the store or the callback returned. */
+ * (as far as the pass got). A stop request (SIGTERM/SIGINT, src/stop.h)
+ * ends the pass before the next chunk: 0, stats->complete false; the keys
+ * reported so far stay reported. A watchdog may cancel a hung query with
+ * SQLCancelHandle on the connection: the pass then fails retriably. Errors:
+ * WB_ERR_CONNECT (retriable) for a driver error, WB_ERR_CONFIG for a name that
+ * cannot be quoted, or what the store or the callback returned. */
 int wb_odbc_deletes_run(const struct wb_odbc_deletes_cfg *cfg,
 			struct wb_odbc_deletes_stats *stats, wb_error_t *err);
 

@@ -22,6 +22,7 @@
 #include "check.h"
 #include "odbc_deletes.h"
 #include "odbc_keys.h"
+#include "stop.h"
 
 #define SQLITE_ODBC "/usr/lib/x86_64-linux-gnu/odbc/libsqlite3odbc.so"
 
@@ -193,6 +194,7 @@ static int run_pass(const char *schema, const char *name, const char *label,
 		.nkeys = nkeys,
 		.store = store,
 		.chunk = chunk,
+		.query_timeout = 60,
 		.on_deleted = on_deleted,
 		.arg = (void *)label,
 	};
@@ -234,7 +236,13 @@ static void test_big(void)
 	CHECK(run_pass(NULL, "big", "big", id_key, 1, 1000, NULL, &st, &err) ==
 	      0);
 	CHECK(st.chunks == 200 && st.chunks_differing == 0 &&
-	      st.rows_read == 0 && st.deleted == 0);
+	      st.rows_read == 0 && st.deleted == 0 && st.complete);
+	/* a stop request ends the pass before its next chunk */
+	wb_stop_requested = 1;
+	CHECK(run_pass(NULL, "big", "big", id_key, 1, 1000, NULL, &st, &err) ==
+	      0);
+	CHECK(st.chunks == 0 && !st.complete);
+	wb_stop_requested = 0;
 
 	const int64_t gone[10] = {1500,	  21234,  40001,  60999,  80500,
 				  100777, 120002, 140999, 160321, 199999};
@@ -257,6 +265,7 @@ static void test_big(void)
 	CHECK(st.rows_read == 9990);
 	CHECK(st.pages == 10);
 	CHECK(st.deleted == 10);
+	CHECK(st.complete);
 	CHECK(wb_odbc_keys_commit(store, "ck-2", &err) == 0);
 	/* the next pass finds the store and the table alike */
 	CHECK(run_pass(NULL, "big", "big", id_key, 1, 1000, NULL, &st, &err) ==
