@@ -517,6 +517,46 @@ static void test_collation(void)
 	wb_odbc_keys_close(store);
 }
 
+/* A driver error is retriable and names the table; without an
+ * identifier quote character only plain names are accepted. */
+static void test_errors(void)
+{
+	printf("errors\n");
+	wb_error_t err = {0};
+	struct wb_odbc_deletes_stats st;
+	open_store("errors");
+	put_int("no_such_table", 1);
+	CHECK(wb_odbc_keys_commit(store, NULL, &err) == 0);
+	int rc = run_pass(NULL, "no_such_table", "no_such_table", id_key, 1, 10,
+			  NULL, &st, &err);
+	CHECK(rc == WB_ERR_CONNECT && err.retriable);
+	CHECK(strstr(err.message, "odbc no_such_table: delete detection: ") ==
+	      err.message);
+	CHECK(st.deleted == 0);
+
+	CHECK(exec_sql("CREATE TABLE plain_t (id bigint PRIMARY KEY)") == 0);
+	CHECK(insert_series("plain_t", "id", "g", 10) == 0);
+	for (int64_t id = 1; id <= 10; id++)
+		put_int("plain_t", id);
+	CHECK(wb_odbc_keys_commit(store, NULL, &err) == 0);
+	char saved[8];
+	memcpy(saved, quote, sizeof saved);
+	strcpy(quote, " ");
+	CHECK(run_pass(NULL, "plain_t", "plain_t", id_key, 1, 4, NULL, &st,
+		       &err) == 0);
+	CHECK(st.chunks == 3 && st.chunks_differing == 0 && st.complete);
+	static const struct wb_odbc_key_col spaced[] = {
+		{"my id", WB_ODBC_KEY_INT}};
+	rc = run_pass(NULL, "plain_t", "plain_t", spaced, 1, 4, NULL, &st,
+		      &err);
+	CHECK(rc == WB_ERR_CONFIG);
+	CHECK(strstr(err.message,
+		     "identifier 'my id' needs quoting and the "
+		     "driver has no identifier quote character") != NULL);
+	memcpy(quote, saved, sizeof saved);
+	wb_odbc_keys_close(store);
+}
+
 int main(void)
 {
 	const char *pg = getenv("WB_ODBC_CONN");
@@ -552,6 +592,7 @@ int main(void)
 	test_empty();
 	test_decimal();
 	test_collation();
+	test_errors();
 	disconnect_db();
 	char cmd[400];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
