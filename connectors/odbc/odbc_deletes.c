@@ -218,22 +218,34 @@ static void int_bits(struct pass *p, size_t c, int shift, const char *mask)
 	puts_(&p->sql, tail);
 }
 
-static void octet_length(struct pass *p, size_t c)
+/* Text key column c as UTF-8 (what the store holds, as the driver
+ * delivers it), whatever the server's or the column's character set. */
+static void utf8_text(struct pass *p, size_t c)
 {
 	switch (p->dialect) {
 	case D_PG:
-		puts_(&p->sql, "octet_length(");
+		puts_(&p->sql, "convert_to(CAST(");
+		puts_(&p->sql, p->qcols[c]);
+		puts_(&p->sql, " AS text), 'UTF8')");
 		break;
 	case D_MY:
-		puts_(&p->sql, "LENGTH(");
+		puts_(&p->sql, "CONVERT(");
+		puts_(&p->sql, p->qcols[c]);
+		puts_(&p->sql, " USING utf8mb4)");
 		break;
 	default:
-		puts_(&p->sql, "length(CAST(");
+		puts_(&p->sql, "CAST(");
 		puts_(&p->sql, p->qcols[c]);
-		puts_(&p->sql, " AS BLOB))");
-		return;
+		puts_(&p->sql, " AS BLOB)");
+		break;
 	}
-	puts_(&p->sql, p->qcols[c]);
+}
+
+/* The length in bytes of text key column c in UTF-8. */
+static void octet_length(struct pass *p, size_t c)
+{
+	puts_(&p->sql, p->dialect == D_PG ? "octet_length(" : "length(");
+	utf8_text(p, c);
 	puts_(&p->sql, ")");
 }
 
@@ -276,34 +288,48 @@ static void sum_exprs(struct pass *p)
 		puts_(&p->sql, ")");
 	}
 	puts_(&p->sql, ")");
+	/* s3: T = "<bytes>:<text>" per column, hashed as UTF-8 bytes (an
+	 * integer's decimal digits are the same in any character set) */
 	if (p->kind == WB_ODBC_SUM_MD5) {
-		/* T = "<octets>:<text>" per column */
-		puts_(&p->sql, ", SUM(('x' || substr(md5(''");
+		puts_(&p->sql, ", SUM(('x' || substr(md5(convert_to(''");
 		for (size_t c = 0; c < cfg->nkeys; c++) {
 			enum wb_odbc_key_type t = cfg->keys[c].type;
+			const char *q = p->qcols[c];
 			if (t == WB_ODBC_KEY_DECIMAL) {
 				puts_(&p->sql, " || '0:'");
-				continue;
+			} else if (t == WB_ODBC_KEY_INT) {
+				puts_(&p->sql, " || length(CAST(");
+				puts_(&p->sql, q);
+				puts_(&p->sql,
+				      " AS text))::text || ':' || CAST(");
+				puts_(&p->sql, q);
+				puts_(&p->sql, " AS text)");
+			} else {
+				puts_(&p->sql, " || ");
+				octet_length(p, c);
+				puts_(&p->sql, "::text || ':' || CAST(");
+				puts_(&p->sql, q);
+				puts_(&p->sql, " AS text)");
 			}
-			const char *q = p->qcols[c];
-			puts_(&p->sql, " || octet_length(CAST(");
-			puts_(&p->sql, q);
-			puts_(&p->sql, " AS text))::text || ':' || CAST(");
-			puts_(&p->sql, q);
-			puts_(&p->sql, " AS text)");
 		}
-		puts_(&p->sql, "), 1, 8))::bit(32)::bigint)");
+		puts_(&p->sql, ", 'UTF8')), 1, 8))::bit(32)::bigint)");
 	} else if (p->kind == WB_ODBC_SUM_CRC32) {
 		puts_(&p->sql, ", SUM(CRC32(CONCAT(''");
 		for (size_t c = 0; c < cfg->nkeys; c++) {
-			if (cfg->keys[c].type == WB_ODBC_KEY_DECIMAL) {
+			enum wb_odbc_key_type t = cfg->keys[c].type;
+			if (t == WB_ODBC_KEY_DECIMAL) {
 				puts_(&p->sql, ", '0:'");
-				continue;
+			} else if (t == WB_ODBC_KEY_INT) {
+				puts_(&p->sql, ", LENGTH(");
+				puts_(&p->sql, p->qcols[c]);
+				puts_(&p->sql, "), ':', ");
+				puts_(&p->sql, p->qcols[c]);
+			} else {
+				puts_(&p->sql, ", ");
+				octet_length(p, c);
+				puts_(&p->sql, ", ':', ");
+				utf8_text(p, c);
 			}
-			puts_(&p->sql, ", LENGTH(");
-			puts_(&p->sql, p->qcols[c]);
-			puts_(&p->sql, "), ':', ");
-			puts_(&p->sql, p->qcols[c]);
 		}
 		puts_(&p->sql, ")))");
 	}

@@ -41,8 +41,11 @@
  *   - MD5 and CRC32: as MIX, and additionally a 32-bit hash sum must
  *     coincide (about 2^-32 per chunk for unrelated keys);
  *   - decimal key columns take part in the count only;
- *   - text compared as bytes: the driver must return the same bytes the
- *     database hashes (UTF-8 client and server encoding).
+ *   - nothing else for text in any server character set: PostgreSQL and
+ *     MariaDB hash the text converted to UTF-8 (convert_to, CONVERT ...
+ *     USING utf8mb4), which the driver must deliver (client encoding
+ *     UTF-8); a driver delivering another encoding makes chunks with
+ *     non-ASCII keys differ every pass (read, never misreported).
  * A count that differs is never masked, so a pass with no inserts since
  * the last one finds every delete.
  *
