@@ -424,6 +424,9 @@ static int prepare_bind(struct pass *p, const int8_t *param_col,
 			const int8_t *param_side, uint64_t max_rows,
 			wb_error_t *err)
 {
+	/* NUL-terminated as well as counted: psqlODBC runs strlen() on the
+	 * text whatever length it is given. */
+	wb_buf_append(&p->sql, "", 1);
 	if (p->sql.failed)
 		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 	if (p->st != SQL_NULL_HSTMT) {
@@ -445,8 +448,7 @@ static int prepare_bind(struct pass *p, const int8_t *param_col,
 	if (p->cfg->query_timeout > 0)
 		SQLSetStmtAttr(p->st, SQL_ATTR_QUERY_TIMEOUT,
 			       (SQLPOINTER)(uintptr_t)p->cfg->query_timeout, 0);
-	if (!SQL_SUCCEEDED(
-		    SQLPrepare(p->st, p->sql.data, (SQLINTEGER)p->sql.len)))
+	if (!SQL_SUCCEEDED(SQLPrepare(p->st, p->sql.data, SQL_NTS)))
 		return odbc_error(p, SQL_HANDLE_STMT, p->st, err, "SQLPrepare");
 	for (SQLUSMALLINT i = 0; i < p->nparams; i++) {
 		struct wb_odbc_key_val *v = param_side[i] == 0

@@ -28,11 +28,12 @@ def test():
             f"CHARSET=utf8mb4")
     tmp = make_tmpdir("wbtest-odbc-")
     # No system odbc.ini / odbcinst.ini is read: the driver is named by path.
-    env = dict(os.environ, WB_ODBC_CONN=conn, TMPDIR=tmp, ODBCSYSINI=tmp,
-               ODBCINI=os.path.join(tmp, "odbc.ini"))
+    env = waybill_env(dict(os.environ, WB_ODBC_CONN=conn, TMPDIR=tmp, ODBCSYSINI=tmp,
+                           ODBCINI=os.path.join(tmp, "odbc.ini")))
     r = subprocess.run([prog], env=env, capture_output=True, text=True, timeout=600)
     sys.stdout.write(r.stdout)
     sys.stdout.write(r.stderr)
+    check_sanitizer(r.returncode, r.stderr, "test_odbc_deletes on MariaDB")
     check(r.returncode == 0, "test_odbc_deletes passes against MariaDB via Connector/ODBC",
           f"exit {r.returncode}")
     check("connected: MariaDB" in r.stdout or "connected: MySQL" in r.stdout,

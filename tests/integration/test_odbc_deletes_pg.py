@@ -33,11 +33,20 @@ def test():
                 f"Database={db};Username=postgres")
         tmp = make_tmpdir("wbtest-odbc-")
         # No system odbc.ini / odbcinst.ini is read: the driver is named by path.
-        env = dict(os.environ, WB_ODBC_CONN=conn, TMPDIR=tmp, ODBCSYSINI=tmp,
-                   ODBCINI=os.path.join(tmp, "odbc.ini"))
+        env = waybill_env(dict(os.environ, WB_ODBC_CONN=conn, TMPDIR=tmp, ODBCSYSINI=tmp,
+                               ODBCINI=os.path.join(tmp, "odbc.ini")))
+        # Under the sanitizers: psqlODBC (13.02) itself leaks 336 bytes when
+        # a statement on a missing table fails (the "errors" case; a plain
+        # SQLPrepare + SQLExecute program shows the same), so leaks inside
+        # the driver are not reported; leaks anywhere else still are.
+        supp = os.path.join(tmp, "lsan.supp")
+        with open(supp, "w") as f:
+            f.write("leak:psqlodbcw.so\n")
+        env["LSAN_OPTIONS"] = env["LSAN_OPTIONS"] + ":suppressions=" + supp
         r = subprocess.run([prog], env=env, capture_output=True, text=True, timeout=600)
         sys.stdout.write(r.stdout)
         sys.stdout.write(r.stderr)
+        check_sanitizer(r.returncode, r.stderr, f"test_odbc_deletes on {db}")
         check(r.returncode == 0, f"test_odbc_deletes passes against PostgreSQL ({db}) via psqlODBC",
               f"exit {r.returncode}")
         check("connected: PostgreSQL" in r.stdout, "the cases ran on PostgreSQL, not SQLite")
