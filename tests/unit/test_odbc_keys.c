@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "check.h"
+#include "crashpoint.h"
 #include "odbc_keys.h"
 
 static struct wb_odbc_key_val ival(int64_t i)
@@ -563,15 +564,19 @@ static void child_batch(void)
 }
 
 /* the batch of position P2 (keys 4, 5; 2 removed) committed, and the
- * process dies before it writes the checkpoint P2 */
+ * process dies at the crash point odbc_keys.committed, before it writes
+ * the checkpoint P2 */
 static void child_store_ahead(void)
 {
+	setenv("WB_CRASH_AT", "odbc_keys.committed", 1);
+	wb_crashpoints_init();
 	struct wb_odbc_keys *ks = wb_odbc_keys_open(path, NULL);
 	struct wb_buf k2 = ikey(2);
 	if (ks == NULL || put_i(ks, "t", 4) != 0 || put_i(ks, "t", 5) != 0 ||
-	    wb_odbc_keys_remove(ks, "t", k2.data, k2.len, NULL) != 0 ||
-	    wb_odbc_keys_commit(ks, "P2", NULL) != 0)
+	    wb_odbc_keys_remove(ks, "t", k2.data, k2.len, NULL) != 0)
 		_exit(3);
+	wb_odbc_keys_commit(ks, "P2", NULL);
+	_exit(4); /* not reached: the crash point kills the process */
 }
 
 /* A crash with a batch open loses the batch only; a crash between the
