@@ -1308,6 +1308,12 @@ static int cat(struct src *s, const char *name, FILE *out, wb_error_t *err)
 					  name, at, d.n - d.pos);
 			goto done;
 		}
+		/* a follower sees each block as soon as it is complete */
+		if (s->opt && s->opt->follow && fflush(out) != 0) {
+			rc = wb_error_set(err, WB_ERR_IO, "writing output: %s",
+					  strerror(errno));
+			goto done;
+		}
 	}
 	goto done;
 torn:
