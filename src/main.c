@@ -543,13 +543,15 @@ static int cmd_check(int argc, char **argv)
 	if (cli.offline)
 		return check_offline(cfg);
 
-	int failed = 0;
+	int failed = 0, config_bad = 0;
 	const struct wb_source_ops *sops = wb_source_lookup(cfg->source.type);
 	const struct wb_sink_ops *kops = wb_sink_lookup(cfg->sink.type);
 	if (sops == NULL || kops == NULL) {
 		wb_error_set(
 			&err, WB_ERR_CONFIG,
-			"%s: source or sink type not supported by this build",
+			"%s: source or sink type not supported by this build; "
+			"use source.type postgres or mysql, sink.type "
+			"avro-file or kafka",
 			cfg->path);
 		wb_config_free(cfg);
 		return fail(&err);
@@ -577,6 +579,8 @@ static int cmd_check(int argc, char **argv)
 		if (m == NULL) {
 			printf("FAIL mappings: %s\n", err.message);
 			failed = 1;
+			/* the mapping files, not the servers: exit 2 */
+			config_bad |= err.code == WB_ERR_CONFIG;
 		} else {
 			printf("ok mappings: %d mapping(s) checked against %d "
 			       "table(s)\n",
@@ -596,7 +600,7 @@ static int cmd_check(int argc, char **argv)
 		kops->destroy(sink);
 	wb_config_free(cfg);
 	printf(failed ? "problems found\n" : "all checks passed\n");
-	return failed ? 1 : 0;
+	return config_bad ? 2 : failed ? 1 : 0;
 }
 
 /* The snapshot progress the checkpoint holds (source state "snapshot"),
@@ -670,9 +674,11 @@ static int cmd_status(int argc, char **argv)
 	json_t *out = json_object();
 	json_t *state = NULL;
 	if (sops == NULL) {
-		rc = wb_error_set(&err, WB_ERR_CONFIG,
-				  "%s: source.type %s not supported", cfg->path,
-				  cfg->source.type);
+		rc = wb_error_set(
+			&err, WB_ERR_CONFIG,
+			"%s: source.type %s not supported; use postgres "
+			"or mysql",
+			cfg->path, cfg->source.type);
 		goto done;
 	}
 	rc = wb_checkpoint_load(cfg->checkpoint_dir, cfg->name, sops, &cp,
@@ -751,8 +757,10 @@ static int cmd_schema(int argc, char **argv)
 		if (sops == NULL || sops->describe == NULL)
 			wb_error_set(
 				&err, WB_ERR_CONFIG,
-				"%s: source.type %s cannot describe its tables",
-				cfg->path, cfg->source.type);
+				"%s: source.type %s cannot describe its "
+				"tables; "
+				"`waybill check -c %s` shows what it captures",
+				cfg->path, cfg->source.type, cfg->path);
 		rc = err.code;
 		goto done;
 	}
@@ -894,7 +902,8 @@ static int cmd_snapshot(int argc, char **argv)
 	}
 	if (json_array_size(list) == 0) {
 		rc = wb_error_set(&err, WB_ERR_CONFIG,
-				  "--tables names no table");
+				  "--tables names no table; give schema.table "
+				  "names or globs, comma-separated");
 		goto done;
 	}
 	/* created as the pipeline would: the directory may not exist yet */
@@ -902,8 +911,10 @@ static int cmd_snapshot(int argc, char **argv)
 	if (fd >= 0)
 		wb_checkpoint_unlock(fd);
 	if (json_dump_file(list, tmp, 0) != 0 || rename(tmp, path) != 0) {
-		rc = wb_error_set(&err, WB_ERR_IO, "cannot write %s: %s", path,
-				  strerror(errno));
+		rc = wb_error_set(&err, WB_ERR_IO,
+				  "cannot write %s: %s; checkpoint_dir must be "
+				  "writable by this user",
+				  path, strerror(errno));
 		goto done;
 	}
 	char *text = json_dumps(list, JSON_COMPACT);
@@ -1047,7 +1058,15 @@ static int cmd_cat(int argc, char **argv)
 		wb_error_clear(&err);
 		if (wb_avro_cat_path(argv[i], &o, stdout, &err) != 0) {
 			fflush(stdout);
-			fprintf(stderr, "waybill: %s\n", err.message);
+			size_t n = strlen(argv[i]);
+			bool part =
+				n > 5 && strcmp(argv[i] + n - 5, ".part") == 0;
+			fprintf(stderr, "waybill: %s%s\n", err.message,
+				part && !o.follow && err.code == WB_ERR_DECODE
+					? "; a .part file is still being "
+					  "written: `waybill cat --follow` "
+					  "reads it as it grows"
+					: "");
 			rc = wb_error_exit_code(err.code);
 		}
 	}
