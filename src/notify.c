@@ -7,6 +7,7 @@
 #include "notify.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <systemd/sd-daemon.h>
@@ -15,6 +16,7 @@
 
 #define STATUS_EVERY_MS 1000
 
+static int enabled;
 static uint64_t watchdog_usec;
 static long long next_watchdog_ms;
 static long long next_status_ms;
@@ -23,6 +25,7 @@ static char last_status[256];
 void wb_notify_init(void)
 {
 	uint64_t usec = 0;
+	enabled = getenv("NOTIFY_SOCKET") != NULL;
 	/* > 0 only when WATCHDOG_USEC is set (and WATCHDOG_PID, if set,
 	 * names this process) */
 	if (sd_watchdog_enabled(0, &usec) > 0)
@@ -32,6 +35,11 @@ void wb_notify_init(void)
 	next_watchdog_ms = 0;
 	next_status_ms = 0;
 	last_status[0] = '\0';
+}
+
+int wb_notify_enabled(void)
+{
+	return enabled;
 }
 
 uint64_t wb_notify_watchdog_usec(void)

@@ -32,6 +32,10 @@ void wb_notify_tick(const struct wb_notify_status *st, long long now_ms);
 /* STOPPING=1 with a STATUS= saying why. */
 void wb_notify_stopping(const char *why);
 
+/* Whether NOTIFY_SOCKET was set at wb_notify_init (the others do nothing
+ * otherwise), so that callers can skip preparing a STATUS= line. */
+int wb_notify_enabled(void);
+
 /* The watchdog interval in microseconds, 0 when none (for tests and the
  * log line at start). */
 uint64_t wb_notify_watchdog_usec(void);

@@ -479,6 +479,8 @@ static bool endpos_done(struct pipeline *p)
 /* systemd STATUS=: the durable position and how far behind delivery is */
 static void notify_tick(struct pipeline *p)
 {
+	if (!wb_notify_enabled())
+		return;
 	char text[64];
 	p->sops->format_position(&p->ckpt_pos, text, sizeof(text));
 	bool behind = p->fifo_len != 0 || wb_queue_bytes(p->queue) != 0;
