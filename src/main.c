@@ -404,11 +404,10 @@ static int command_setup(int argc, char **argv, struct cli *cli,
 	return *cfg ? 0 : fail(err);
 }
 
-/* A position in the source's text form, or the short form `run --endpos`
- * documents: what the source prints without the ordinal (PostgreSQL: an
- * LSN; MySQL: FILENUMBER:OFFSET) means up to and including the end of the
- * transaction there (":end"); with prefix ":0" instead, from its start
- * (`cat --from`). 0, or -1 when it is no position of sops. */
+/* A position in the source's text form, or the short form without the
+ * ordinal (PostgreSQL: an LSN; MySQL: FILENUMBER:OFFSET) completed with
+ * suffix: ":end" takes the whole transaction there, ":0" stops before its
+ * changes. 0, or -1 when it is no position of sops. */
 static int parse_position_text(const struct wb_source_ops *sops,
 			       const char *text, const char *suffix,
 			       wb_position_t *pos)
@@ -424,13 +423,19 @@ static int parse_position_text(const struct wb_source_ops *sops,
 	return sops->parse_position(buf, pos);
 }
 
+/* `run --endpos`. PostgreSQL positions carry the commit LSN: an LSN takes
+ * every transaction that commits at or before it (pg_recvlogical
+ * --endpos). MySQL positions carry the offset of the transaction's first
+ * event: FILENUMBER:OFFSET takes every transaction that starts before it
+ * (mysqlbinlog --stop-position), so that SHOW MASTER STATUS after a commit
+ * names the end of that commit. */
 static int parse_endpos(const struct wb_config *cfg, const char *text,
 			wb_position_t *pos)
 {
 	const struct wb_source_ops *sops = wb_source_lookup(cfg->source.type);
-	if (parse_position_text(sops, text, ":end", pos) == 0)
-		return 0;
 	bool pg = strcmp(cfg->source.type, "postgres") == 0;
+	if (parse_position_text(sops, text, pg ? ":end" : ":0", pos) == 0)
+		return 0;
 	fprintf(stderr,
 		"waybill: --endpos %s is not a position of this %s source; "
 		"give %s, or a source.position as waybill prints it in "

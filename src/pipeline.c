@@ -463,8 +463,9 @@ static bool idle_done(struct pipeline *p, int idle_s)
 
 /* `run --endpos`: a change past endpos came (everything up to it came
  * before it, and the stop drains and checkpoints that), or the source is
- * caught up with a server whose position is already past endpos and
- * everything is checkpointed (no change at or below it can still come). */
+ * caught up with a server whose position has reached endpos and
+ * everything is checkpointed (no change at or below it can still come; as
+ * pg_recvlogical, which stops on a keepalive at or past --endpos). */
 static bool endpos_done(struct pipeline *p)
 {
 	if (!p->opt->have_endpos)
@@ -473,7 +474,7 @@ static bool endpos_done(struct pipeline *p)
 		return true;
 	return wb_queue_bytes(p->queue) == 0 && p->fifo_len == 0 && !p->dirty &&
 	       p->sops->idle_ack && p->sops->caught_up(p->src) &&
-	       p->ckpt_ack > p->opt->endpos.major;
+	       p->ckpt_ack >= p->opt->endpos.major;
 }
 
 /* systemd STATUS=: the durable position and how far behind delivery is */
