@@ -246,9 +246,31 @@ static bool wants_help(int argc, char **argv)
 	return false;
 }
 
+static const char *current_config = NULL; /* -c FILE, for hints */
+
+/* Prints err as one line. A message that does not say what to do (no
+ * "; ...") gets the usual remedy for its kind. */
 static int fail(const wb_error_t *err)
 {
-	fprintf(stderr, "waybill: %s\n", err->message);
+	const char *hint = "";
+	char buf[PATH_MAX + 160];
+	if (strchr(err->message, ';') == NULL) {
+		if (err->code == WB_ERR_CONNECT) {
+			snprintf(buf, sizeof(buf),
+				 "; is the server running and reachable? "
+				 "`waybill check -c %s` tests the connection "
+				 "and the privileges",
+				 current_config ? current_config : "FILE");
+			hint = buf;
+		} else if (err->code == WB_ERR_IO) {
+			hint = "; check the path, the free space and the "
+			       "permissions of this user";
+		} else if (err->code == WB_ERR_NOMEM) {
+			hint = "; lower queue_bytes or give the process more "
+			       "memory";
+		}
+	}
+	fprintf(stderr, "waybill: %s%s\n", err->message, hint);
 	return wb_error_exit_code(err->code ? err->code : WB_ERR_RUNTIME);
 }
 
@@ -401,6 +423,7 @@ static int command_setup(int argc, char **argv, struct cli *cli,
 		return rc;
 	wb_error_clear(err);
 	install_signals();
+	current_config = cli->config;
 	*cfg = load_config(cli->config, err);
 	return *cfg ? 0 : fail(err);
 }

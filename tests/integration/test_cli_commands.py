@@ -121,6 +121,18 @@ def test_check_offline():
     r = run_waybill(["check", "-c", good], timeout=60)
     check_eq(r.rc, 1, "check (online) against a server that is no PostgreSQL exits 1")
     check(accepted(lis) >= 1, "check (online) connected: the listener works")
+    log("a server that is down: exit 1, and the line says what to do")
+    down = conf("down").replace("good", "down")
+    with open(down) as f:
+        text = f.read()
+    with open(down, "w") as f:
+        f.write(text.replace(f"port={port}", f"port={free_port()}"))
+    for cmd in ("run", "status", "schema"):
+        r = run_waybill([cmd, "-c", down], timeout=60)
+        check_eq(r.rc, 1, f"{cmd} against a server that is down exits 1")
+        check(len(r.stderr_lines()) == 1 and r.stderr.rstrip().endswith(
+              f"is the server running and reachable? `waybill check -c {down}` tests the connection and the "
+              "privileges"), f"{cmd}: one line ending in what to do", repr(r))
 
 
 def cat(args, stdin=None):
