@@ -6,19 +6,21 @@
  * variable); this file decides what to send and when. */
 #include "notify.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <systemd/sd-daemon.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define STATUS_EVERY_MS 1000
 
 static int enabled;
 static uint64_t watchdog_usec;
-static long long next_watchdog_ms;
+static _Atomic long long next_watchdog_ms;
 static long long next_status_ms;
 static char last_status[256];
 
@@ -56,15 +58,28 @@ void wb_notify_ready(const char *status)
 			(double)watchdog_usec / 1e6);
 }
 
+/* WATCHDOG=1 when due at now_ms; one thread sends it. */
+static void ping(long long now_ms)
+{
+	long long due = atomic_load(&next_watchdog_ms);
+	if (!watchdog_usec || now_ms < due)
+		return;
+	long long half = (long long)(watchdog_usec / 2000);
+	if (!atomic_compare_exchange_strong(&next_watchdog_ms, &due,
+					    now_ms + (half > 0 ? half : 1)))
+		return;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+void wb_notify_alive(void)
+{
+	if (watchdog_usec)
+		ping(wb_clock_mono_ms());
+}
+
 void wb_notify_tick(const struct wb_notify_status *st, long long now_ms)
 {
-	if (watchdog_usec && now_ms >= next_watchdog_ms) {
-		sd_notify(0, "WATCHDOG=1");
-		next_watchdog_ms =
-			now_ms + (long long)(watchdog_usec / 2000
-						     ? watchdog_usec / 2000
-						     : 1);
-	}
+	ping(now_ms);
 	if (now_ms < next_status_ms)
 		return;
 	next_status_ms = now_ms + STATUS_EVERY_MS;

@@ -1,7 +1,7 @@
 /* notify.h — systemd's service notification protocol (sd_notify(3)) for
  * `waybill run` under a Type=notify unit: READY, WATCHDOG, STATUS and
  * STOPPING. Without NOTIFY_SOCKET in the environment every call does
- * nothing. Main thread only. */
+ * nothing. Main thread only, but for wb_notify_alive. */
 #ifndef WB_NOTIFY_H
 #define WB_NOTIFY_H
 
@@ -28,6 +28,12 @@ void wb_notify_ready(const char *status);
  * watchdog interval when the unit has one, STATUS= at most once a second
  * and only when its text changed. now_ms is a monotonic clock. */
 void wb_notify_tick(const struct wb_notify_status *st, long long now_ms);
+
+/* WATCHDOG=1 if half the watchdog interval has passed since the last one.
+ * For waits that keep the main thread from its loop while the process
+ * still works (a sink waiting for its brokers): the watchdog is to catch a
+ * hung process, not a slow peer. Any thread. */
+void wb_notify_alive(void);
 
 /* STOPPING=1 with a STATUS= saying why. */
 void wb_notify_stopping(const char *why);

@@ -94,6 +94,14 @@ int main(void)
 		  "STOPPING=1\nSTATUS=stopping: draining and checkpointing");
 	CHECK_STR(next_msg(), "");
 
+	/* wb_notify_alive (a sink waiting for its brokers): a ping when due,
+	 * none again within half the interval */
+	wb_notify_init();
+	wb_notify_alive();
+	CHECK_STR(next_msg(), "WATCHDOG=1");
+	wb_notify_alive();
+	CHECK_STR(next_msg(), "");
+
 	/* WATCHDOG_PID naming another process: no watchdog */
 	setenv("WATCHDOG_PID", "1", 1);
 	wb_notify_init();
