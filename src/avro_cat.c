@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <zlib.h>
@@ -898,7 +900,54 @@ struct src {
 	int64_t fsize; /* -1 when unknown */
 	uint64_t pos;
 	struct wb_buf tmp;
+	const char *path; /* follow: the name watched for completion */
+	const struct wb_avro_cat_options *opt;
+	int shrunk;    /* follow: the file got shorter than pos */
+	int completed; /* follow: renamed away, every byte read */
 };
+
+/* Follow mode, at the end of what the file holds: waits a moment for more.
+ * 1: try reading again; 0: stop here (not following, asked to stop, or the
+ * file completed or shrank). */
+static int src_wait(struct src *s)
+{
+	if (s->f == NULL || s->opt == NULL || !s->opt->follow)
+		return 0;
+	if (s->opt->stop && *s->opt->stop)
+		return 0;
+	struct stat st;
+	if (fstat(fileno(s->f), &st) == 0 && (uint64_t)st.st_size < s->pos) {
+		s->shrunk = 1;
+		return 0;
+	}
+	if (st.st_size > 0 && (uint64_t)st.st_size > s->pos) {
+		clearerr(s->f);
+		return 1; /* written meanwhile */
+	}
+	if (access(s->path, F_OK) != 0 && errno == ENOENT) {
+		/* renamed to .avro (completed) or removed: nothing more
+		 * comes; read what the last look may have missed */
+		if (fstat(fileno(s->f), &st) == 0 &&
+		    (uint64_t)st.st_size > s->pos) {
+			clearerr(s->f);
+			return 1;
+		}
+		s->completed = 1;
+		return 0;
+	}
+	struct timespec ts = {0, 100 * 1000000L};
+	nanosleep(&ts, NULL);
+	clearerr(s->f);
+	return 1;
+}
+
+static int src_getc(struct src *s)
+{
+	int c;
+	while ((c = getc(s->f)) == EOF && src_wait(s))
+		;
+	return c;
+}
 
 /* 0 ok, -1 the file ends first, -2 malformed. */
 static int src_long(struct src *s, int64_t *v)
@@ -913,7 +962,7 @@ static int src_long(struct src *s, int64_t *v)
 	}
 	uint8_t b[10];
 	for (size_t i = 0; i < 10; i++) {
-		int c = getc(s->f);
+		int c = src_getc(s);
 		if (c == EOF)
 			return -1;
 		b[i] = (uint8_t)c;
@@ -946,8 +995,14 @@ static int src_bytes(struct src *s, uint64_t n, const uint8_t **out)
 		s->tmp.failed = 0;
 		return -2;
 	}
-	size_t r = fread(s->tmp.data, 1, (size_t)n, s->f);
-	s->pos += r;
+	size_t r = 0;
+	for (;;) {
+		size_t k = fread(s->tmp.data + r, 1, (size_t)n - r, s->f);
+		r += k;
+		s->pos += k;
+		if (r == n || !src_wait(s))
+			break;
+	}
 	if (r != n)
 		return -1;
 	*out = s->tmp.data;
@@ -958,7 +1013,7 @@ static int src_at_end(struct src *s)
 {
 	if (s->f == NULL)
 		return s->pos >= s->mlen;
-	int c = getc(s->f);
+	int c = src_getc(s);
 	if (c == EOF)
 		return 1;
 	ungetc(c, s->f);
@@ -1224,6 +1279,18 @@ static int cat(struct src *s, const char *name, FILE *out, wb_error_t *err)
 					d.why ? d.why : "out of memory");
 				goto done;
 			}
+			const struct wb_avro_cat_options *o = s->opt;
+			if (o && o->keep) {
+				int k = o->keep(o->keep_opaque,
+						(const char *)line.data,
+						line.len, err);
+				if (k < 0) {
+					rc = err->code;
+					goto done;
+				}
+				if (k == 0)
+					continue;
+			}
 			wb_buf_append(&line, "\n", 1);
 			if (fwrite(line.data, 1, line.len, out) != line.len) {
 				rc = wb_error_set(err, WB_ERR_IO,
@@ -1231,6 +1298,8 @@ static int cat(struct src *s, const char *name, FILE *out, wb_error_t *err)
 						  strerror(errno));
 				goto done;
 			}
+			if (o && o->remaining && --*o->remaining <= 0)
+				goto done; /* --count reached */
 		}
 		if (d.pos != d.n) {
 			rc = wb_error_set(err, WB_ERR_DECODE,
@@ -1239,9 +1308,27 @@ static int cat(struct src *s, const char *name, FILE *out, wb_error_t *err)
 					  name, at, d.n - d.pos);
 			goto done;
 		}
+		/* a follower sees each block as soon as it is complete */
+		if (s->opt && s->opt->follow && fflush(out) != 0) {
+			rc = wb_error_set(err, WB_ERR_IO, "writing output: %s",
+					  strerror(errno));
+			goto done;
+		}
 	}
 	goto done;
 torn:
+	if (s->opt && s->opt->stop && *s->opt->stop)
+		goto done; /* interrupted while following */
+	if (s->shrunk) {
+		rc = wb_error_set(
+			err, WB_ERR_RUNTIME,
+			"%s: the file shrank below byte %" PRIu64
+			" while followed (a restart of waybill "
+			"truncated it to its last checkpointed block); "
+			"follow it again to read on",
+			name, s->pos);
+		goto done;
+	}
 	rc = wb_error_set(err, WB_ERR_DECODE,
 			  "%s: torn block at byte %" PRIu64
 			  ": the file ends inside a block (still being "
@@ -1278,21 +1365,36 @@ int wb_avro_cat_buffer(const uint8_t *buf, size_t len, FILE *out,
 	return rc;
 }
 
-int wb_avro_cat_file(const char *path, FILE *out, wb_error_t *err)
+int wb_avro_cat_path(const char *path, const struct wb_avro_cat_options *o,
+		     FILE *out, wb_error_t *err)
 {
-	FILE *f = fopen(path, "rb");
+	bool in = strcmp(path, "-") == 0;
+	if (in && o && o->follow)
+		return wb_error_set(err, WB_ERR_CONFIG,
+				    "--follow needs a file name, not -");
+	FILE *f = in ? stdin : fopen(path, "rb");
 	if (f == NULL)
-		return wb_error_set(err, WB_ERR_IO, "open %s: %s", path,
-				    strerror(errno));
-	struct src s = {.f = f, .fsize = -1};
+		return wb_error_set(err, WB_ERR_IO,
+				    "open %s: %s; check the name (complete "
+				    "files end in .avro, the one being "
+				    "written in .part)",
+				    path, strerror(errno));
+	struct src s = {.f = f, .fsize = -1, .path = path, .opt = o};
 	struct stat st;
-	if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode))
+	if (!(o && o->follow) && fstat(fileno(f), &st) == 0 &&
+	    S_ISREG(st.st_mode))
 		s.fsize = st.st_size;
 	wb_buf_init(&s.tmp);
-	int rc = cat(&s, path, out, err);
+	int rc = cat(&s, in ? "<stdin>" : path, out, err);
 	wb_buf_free(&s.tmp);
-	fclose(f);
+	if (!in)
+		fclose(f);
 	return rc;
+}
+
+int wb_avro_cat_file(const char *path, FILE *out, wb_error_t *err)
+{
+	return wb_avro_cat_path(path, NULL, out, err);
 }
 
 int wb_avro_datum_json(const char *schema_json, const uint8_t *p, size_t n,

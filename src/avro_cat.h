@@ -2,6 +2,8 @@
 #ifndef WB_AVRO_CAT_H
 #define WB_AVRO_CAT_H
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +26,30 @@
  * bad one. A file that ends inside a block (a .part file being written, or
  * one cut by a crash) is such an error: "torn block at byte N". */
 int wb_avro_cat_file(const char *path, FILE *out, wb_error_t *err);
+
+/* `waybill cat` options; all zero: print every record of a complete file. */
+struct wb_avro_cat_options {
+	/* At the end of the file, wait for more (a .part file the avro-file
+	 * sink is writing) until the file is completed (renamed: the name
+	 * given no longer exists) or *stop becomes non-zero; both end it
+	 * cleanly. A file that shrinks (a restart truncated it to its last
+	 * checkpointed block) is an error. Needs a path, not stdin. */
+	bool follow;
+	volatile sig_atomic_t *stop;
+	/* When not NULL: *remaining records are printed at most, counting
+	 * down; the call returns WB_OK as soon as it reaches 0. */
+	int64_t *remaining;
+	/* When not NULL: a record is printed only when keep() returns 1 for
+	 * its JSON line (line[0..len), no newline); -1 stops with the error
+	 * keep() filled. */
+	int (*keep)(void *opaque, const char *line, size_t len,
+		    wb_error_t *err);
+	void *keep_opaque;
+};
+
+/* Like wb_avro_cat_file with options; path "-" reads standard input. */
+int wb_avro_cat_path(const char *path, const struct wb_avro_cat_options *o,
+		     FILE *out, wb_error_t *err);
 
 /* The same over an in-memory file (no I/O but writing to out). */
 int wb_avro_cat_buffer(const uint8_t *buf, size_t len, FILE *out,

@@ -1316,7 +1316,10 @@ static int read_file(const char *path, char **out, size_t *out_len,
 	wb_buf_init(&b);
 	FILE *f = fopen(path, "rb");
 	if (f == NULL)
-		return wb_error_set(err, WB_ERR_CONFIG, "%s: cannot open: %s",
+		return wb_error_set(err, WB_ERR_CONFIG,
+				    "%s: cannot open: %s; give -c the path of "
+				    "the pipeline's YAML file (see "
+				    "/etc/waybill/example.yaml)",
 				    path, strerror(errno));
 	for (;;) {
 		if (wb_buf_reserve(&b, 65536) != 0) {

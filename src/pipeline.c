@@ -22,6 +22,7 @@
 #include "crashpoint.h"
 #include "log.h"
 #include "mapping_setup.h"
+#include "notify.h"
 #include "priority.h"
 #include "queue.h"
 #include "sink.h"
@@ -35,6 +36,7 @@ struct commit_mark {
 	wb_position_t guard;  /* delivered >= guard: the transaction is done */
 	wb_position_t commit; /* the COMMIT record's position */
 	uint64_t ack;
+	int64_t commit_us;
 };
 
 struct pipeline {
@@ -81,7 +83,10 @@ struct pipeline {
 	bool dirty;
 	long long last_ckpt_ms;
 	uint64_t events, skipped;
-	uint64_t ckpt_events; /* events written at the last checkpoint */
+	uint64_t ckpt_events;	     /* events written at the last checkpoint */
+	int64_t delivered_commit_us; /* commit time of the last delivered
+					transaction (systemd STATUS= lag) */
+	bool endpos_reached;	     /* a change past --endpos was read */
 };
 
 static void pos_max(wb_position_t *a, const wb_position_t *b)
@@ -244,6 +249,7 @@ static void on_delivered(void *opaque, const wb_position_t *pos)
 		pos_max(&p->done_pos, &m->commit);
 		if (m->ack > p->done_ack)
 			p->done_ack = m->ack;
+		p->delivered_commit_us = m->commit_us;
 		p->fifo_head = (p->fifo_head + 1) % p->fifo_cap;
 		p->fifo_len--;
 		p->dirty = true;
@@ -253,12 +259,13 @@ static void on_delivered(void *opaque, const wb_position_t *pos)
 static int remember_commit(struct pipeline *p, const struct wb_change *c,
 			   wb_error_t *err)
 {
-	struct commit_mark m = {p->written, c->pos, c->ack};
+	struct commit_mark m = {p->written, c->pos, c->ack, c->commit_ts_us};
 	if (!p->wrote_any || wb_position_cmp(&p->written, &p->delivered) <= 0) {
 		/* nothing outstanding: the transaction is already done */
 		pos_max(&p->done_pos, &c->pos);
 		if (c->ack > p->done_ack)
 			p->done_ack = c->ack;
+		p->delivered_commit_us = c->commit_ts_us;
 		p->dirty = true;
 		if (p->fifo_len == 0)
 			return WB_OK;
@@ -345,6 +352,11 @@ static int process_batch(struct pipeline *p, struct wb_batch *b,
 		const struct wb_change *c = &b->changes[i];
 		if (c->op == WB_OP_BEGIN)
 			continue;
+		if (p->opt->have_endpos &&
+		    wb_position_cmp(&c->pos, &p->opt->endpos) > 0) {
+			p->endpos_reached = true; /* nothing past it */
+			continue;
+		}
 		if (c->op == WB_OP_COMMIT) {
 			int rc = remember_commit(p, c, err);
 			if (rc)
@@ -401,7 +413,9 @@ static int checkpoint(struct pipeline *p, int flush_ms, wb_error_t *err)
 	wb_position_t pos = p->delivered;
 	pos_max(&pos, &p->done_pos);
 	uint64_t ack = p->done_ack;
-	if (p->sops->idle_ack) {
+	/* an idle ack covers what the source produced, which is more than
+	 * what was written once --endpos cut the stream */
+	if (p->sops->idle_ack && !p->endpos_reached) {
 		uint64_t idle = p->sops->idle_ack(p->src);
 		if (idle > ack)
 			ack = idle;
@@ -445,6 +459,41 @@ static bool idle_done(struct pipeline *p, int idle_s)
 	if (wb_queue_bytes(p->queue) != 0 || !p->sops->caught_up(p->src))
 		return false;
 	return !p->dirty && p->fifo_len == 0;
+}
+
+/* `run --endpos`: a change past endpos came (everything up to it came
+ * before it, and the stop drains and checkpoints that), or the source is
+ * caught up with a server whose position has reached endpos and
+ * everything is checkpointed (no change at or below it can still come; as
+ * pg_recvlogical, which stops on a keepalive at or past --endpos). */
+static bool endpos_done(struct pipeline *p)
+{
+	if (!p->opt->have_endpos)
+		return false;
+	if (p->endpos_reached)
+		return true;
+	return wb_queue_bytes(p->queue) == 0 && p->fifo_len == 0 && !p->dirty &&
+	       p->sops->idle_ack && p->sops->caught_up(p->src) &&
+	       p->ckpt_ack >= p->opt->endpos.major;
+}
+
+/* systemd STATUS=: the durable position and how far behind delivery is */
+static void notify_tick(struct pipeline *p)
+{
+	if (!wb_notify_enabled())
+		return;
+	char text[64];
+	p->sops->format_position(&p->ckpt_pos, text, sizeof(text));
+	bool behind = p->fifo_len != 0 || wb_queue_bytes(p->queue) != 0;
+	struct wb_notify_status st = {
+		wb_position_is_zero(&p->ckpt_pos) ? NULL : text,
+		behind && p->delivered_commit_us > 0
+			? (double)(wb_clock_real_ms() * 1000 -
+				   p->delivered_commit_us) /
+				  1e6
+			: 0.0,
+		p->events};
+	wb_notify_tick(&st, wb_clock_mono_ms());
 }
 
 static void stop_source(struct pipeline *p)
@@ -630,7 +679,7 @@ int wb_pipeline_run(const struct wb_config *cfg,
 	if (rc)
 		goto out;
 
-	char text[64];
+	char text[64], status[128];
 	p.sops->format_position(&p.resume, text, sizeof(text));
 	wb_info("pipeline", "%s: %s → %s, resuming %s", cfg->name,
 		cfg->source.type, cfg->sink.type,
@@ -644,13 +693,19 @@ int wb_pipeline_run(const struct wb_config *cfg,
 	}
 	p.thread_started = true;
 	p.last_ckpt_ms = wb_clock_mono_ms();
+	wb_notify_init();
+	snprintf(status, sizeof(status), "streaming from %s",
+		 p.have_resume ? text : "the start (no checkpoint yet)");
+	wb_notify_ready(status);
 
 	for (;;) {
 		if (*stop) {
 			wb_info("pipeline",
 				"stopping: draining and checkpointing");
+			wb_notify_stopping("draining and checkpointing");
 			break;
 		}
+		notify_tick(&p);
 		struct wb_batch *b = wb_queue_pop(p.queue, 20);
 		if (b) {
 			rc = process_batch(&p, b, err);
@@ -686,6 +741,17 @@ int wb_pipeline_run(const struct wb_config *cfg,
 			wb_info("pipeline",
 				"idle for %d s and caught up: stopping",
 				opt->stop_when_idle_s);
+			wb_notify_stopping("idle and caught up");
+			break;
+		}
+		if (endpos_done(&p)) {
+			p.sops->format_position(&opt->endpos, text,
+						sizeof(text));
+			wb_info("pipeline",
+				"everything up to --endpos %s is "
+				"checkpointed: stopping",
+				text);
+			wb_notify_stopping("reached --endpos");
 			break;
 		}
 	}

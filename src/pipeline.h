@@ -8,12 +8,17 @@
 
 #include "config.h"
 #include "error.h"
+#include "position.h"
 
 struct wb_run_options {
 	int stop_when_idle_s; /* < 0: run until *stop */
 	/* `run --resnapshot`: snapshot the captured tables again (online)
 	 * before streaming, as a way past a gap (see wb_on_gap) */
 	bool resnapshot;
+	/* `run --endpos`: stop once every change at or below endpos is
+	 * delivered and checkpointed; nothing past it is written */
+	bool have_endpos;
+	wb_position_t endpos;
 };
 
 /* Runs the pipeline of cfg until *stop becomes non-zero (then drains what

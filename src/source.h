@@ -129,6 +129,15 @@ struct wb_source_ops {
 	 * like describe. */
 	int (*sample)(struct wb_source *s, struct wb_table *t, int limit,
 		      struct wb_batch *b, wb_error_t *err);
+	/* Optional (NULL: the source has no replication slots): `waybill
+	 * slot list` prints the server's replication slots to out, one line
+	 * each, the pipeline's own marked. Connects by itself. */
+	int (*slot_list)(struct wb_source *s, FILE *out, wb_error_t *err);
+	/* `waybill slot drop`: drops the replication slot `name`; refuses
+	 * one that is missing or that a process streams from (WB_ERR_RUNTIME,
+	 * saying what to do). Connects by itself. */
+	int (*slot_drop)(struct wb_source *s, const char *name,
+			 wb_error_t *err);
 };
 
 /* Registry: the ops for a source type name, or NULL. */

@@ -79,6 +79,7 @@
 #include "kafka_admin.h"
 #include "kafka_record.h"
 #include "log.h"
+#include "notify.h"
 #include "priority.h"
 #include "registry.h"
 #include "sink.h"
@@ -834,6 +835,7 @@ static void advance(struct kafka_sink *s)
 static int serve(struct kafka_sink *s, int timeout_ms, wb_error_t *err)
 {
 	rd_kafka_poll(s->rk, timeout_ms);
+	wb_notify_alive(); /* waiting for the brokers is no hang */
 	if (s->progress) {
 		s->progress = false;
 		s->last_progress_ms = wb_clock_mono_ms();
@@ -928,6 +930,7 @@ static int topic_metadata(struct kafka_sink *s, struct ktopic *t,
 				return WB_OK;
 		}
 		rd_kafka_poll(s->rk, 200);
+		wb_notify_alive();
 	}
 	if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
 		wb_error_set(err, WB_ERR_RUNTIME,

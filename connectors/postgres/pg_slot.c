@@ -185,3 +185,102 @@ int wb_pgsrc_drop_slot(struct pg_source *s, wb_error_t *err)
 	wb_info("postgres", "dropped replication slot %s", s->slot);
 	return WB_OK;
 }
+
+int wb_pg_slot_list(struct wb_source *s, FILE *out, wb_error_t *err)
+{
+	const struct wb_config *cfg = s->cfg;
+	PGconn *conn = wb_pg_connect(cfg, NULL, err);
+	if (conn == NULL)
+		return err->code;
+	PGresult *res = wb_pg_query(
+		conn,
+		"SELECT s.slot_name, coalesce(s.plugin, '-'), s.slot_type, "
+		"coalesce(s.database, '-'), "
+		"CASE WHEN s.active THEN 'pid ' || s.active_pid ELSE 'no' END, "
+		"coalesce(s.confirmed_flush_lsn::text, '-'), "
+		"coalesce(s.restart_lsn::text, '-'), "
+		"coalesce(CASE WHEN current_setting('server_version_num')::int "
+		">= 130000 THEN (to_jsonb(s) ->> 'wal_status') END, '-'), "
+		"coalesce(pg_size_pretty(pg_wal_lsn_diff(CASE WHEN "
+		"pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE "
+		"pg_current_wal_lsn() END, s.restart_lsn)), '-') "
+		"FROM pg_replication_slots s ORDER BY s.slot_name",
+		0, NULL, err);
+	if (res == NULL) {
+		wb_error_prefix(err, "cannot list the replication slots");
+		PQfinish(conn);
+		return err->code;
+	}
+	fprintf(out, "  %-32s %-10s %-8s %-16s %-10s %-14s %-14s %-10s %s\n",
+		"SLOT", "PLUGIN", "TYPE", "DATABASE", "ACTIVE", "CONFIRMED",
+		"RESTART", "WAL", "RETAINED");
+	bool own = false;
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *name = PQgetvalue(res, i, 0);
+		bool mine = strcmp(name, cfg->source.slot) == 0;
+		own |= mine;
+		fprintf(out,
+			"%s %-32s %-10s %-8s %-16s %-10s %-14s %-14s %-10s "
+			"%s\n",
+			mine ? "*" : " ", name, PQgetvalue(res, i, 1),
+			PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+			PQgetvalue(res, i, 4), PQgetvalue(res, i, 5),
+			PQgetvalue(res, i, 6), PQgetvalue(res, i, 7),
+			PQgetvalue(res, i, 8));
+	}
+	fprintf(out, "%d slot(s); * = this pipeline's (%s)%s\n", PQntuples(res),
+		cfg->source.slot, own ? "" : ", which does not exist yet");
+	PQclear(res);
+	PQfinish(conn);
+	return WB_OK;
+}
+
+int wb_pg_slot_drop(struct wb_source *s, const char *name, wb_error_t *err)
+{
+	const struct wb_config *cfg = s->cfg;
+	PGconn *conn = wb_pg_connect(cfg, NULL, err);
+	if (conn == NULL)
+		return err->code;
+	int rc = WB_OK;
+	const char *params[1] = {name};
+	PGresult *res =
+		wb_pg_query(conn,
+			    "SELECT coalesce(active_pid::text, '') FROM "
+			    "pg_replication_slots WHERE slot_name = $1",
+			    1, params, err);
+	if (res == NULL) {
+		rc = err->code;
+		goto done;
+	}
+	if (PQntuples(res) == 0) {
+		rc = wb_error_set(err, WB_ERR_RUNTIME,
+				  "replication slot %s does not exist on the "
+				  "server; `waybill slot list -c %s` shows "
+				  "those that do",
+				  name, cfg->path);
+		goto done;
+	}
+	if (PQgetvalue(res, 0, 0)[0] != '\0') {
+		rc = wb_error_set(err, WB_ERR_RUNTIME,
+				  "replication slot %s is in use (process %s "
+				  "streams from it); stop that pipeline first, "
+				  "then drop the slot",
+				  name, PQgetvalue(res, 0, 0));
+		goto done;
+	}
+	PQclear(res);
+	res = wb_pg_query(conn, "SELECT pg_drop_replication_slot($1)", 1,
+			  params, err);
+	if (res == NULL) {
+		wb_error_prefix(err,
+				"cannot drop replication slot %s (the user "
+				"needs the REPLICATION attribute)",
+				name);
+		rc = err->code;
+		goto done;
+	}
+done:
+	PQclear(res);
+	PQfinish(conn);
+	return rc;
+}

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <libpq-fe.h>
 
@@ -45,5 +46,11 @@ const char *wb_pg_slot_problem(const struct wb_config *cfg, bool have,
  * checkpoint that holds only snapshot rows at (P - 1, n) and no ack, P. */
 uint64_t wb_pg_slot_checkpoint_ack(bool have, uint64_t ack,
 				   const wb_position_t *pos);
+
+/* `waybill slot list` and `waybill slot drop` (wb_source_ops slot_list,
+ * slot_drop): connect with the pipeline's DSN, no replication connection. */
+struct wb_source;
+int wb_pg_slot_list(struct wb_source *s, FILE *out, wb_error_t *err);
+int wb_pg_slot_drop(struct wb_source *s, const char *name, wb_error_t *err);
 
 #endif

@@ -1701,6 +1701,8 @@ const struct wb_source_ops wb_pg_source_ops = {
 	.describe = pg_describe,
 	.before_image = pg_before_image,
 	.sample = wb_pgsrc_sample,
+	.slot_list = wb_pg_slot_list,
+	.slot_drop = wb_pg_slot_drop,
 	.state = pg_state,
 	.finished = pg_finished,
 };

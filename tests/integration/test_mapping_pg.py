@@ -137,7 +137,7 @@ def bad_mapping(pg):
                 "  quantity_delta: \"after.qty_on_hand - before.no_such_column\"\n  reason: \"'x'\"\n")
     p = Pipeline(pg, name="t2", extra_top=mappings_line([bad]))
     r = p.run(["check", "-c", p.config])
-    check_eq(r.rc, 1, "check fails on a bad mapping")
+    check_eq(r.rc, 2, "check fails on a bad mapping: a configuration error, exit 2 as run")
     check(f"{bad}:8:" in r.stdout and "no_such_column" in r.stdout, "file:line:column and the column",
           r.stdout[-2000:])
     r = p.run(["run", "-c", p.config, "--stop-when-idle", "1"])
