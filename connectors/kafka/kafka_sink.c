@@ -132,6 +132,13 @@ struct slot {
 	bool done;
 };
 
+/* A schema identity's header text, kept for the next message. */
+struct hexcache {
+	uint64_t identity;
+	bool valid;
+	char hex[17];
+};
+
 struct kafka_sink {
 	struct wb_sink base;
 	const struct wb_source_ops *sops;
@@ -141,7 +148,8 @@ struct kafka_sink {
 	char *prefix; /* sanitised topic prefix */
 	bool tombstones;
 	bool exactly_once;
-	unsigned hdrs; /* HDR_*: the optional headers sent */
+	unsigned hdrs;		    /* HDR_*: the optional headers sent */
+	struct hexcache vhex, khex; /* waybill.schema_id, key_schema_id */
 	/* Kafka transactions: every message in a transaction committed with
 	 * the checkpoint; the transactional.id fences an older producer of
 	 * the same pipeline (a second instance) */
@@ -1685,6 +1693,18 @@ static int ensure_schema(struct kafka_sink *s, struct ktopic *t,
 	return WB_OK;
 }
 
+/* The 16 hex digits of sc's identity, formatted once per schema in a row
+ * (not once per message). */
+static const char *identity_hex(struct hexcache *c, const struct wb_schema *sc)
+{
+	if (c->identity != sc->identity || !c->valid) {
+		snprintf(c->hex, sizeof(c->hex), "%016" PRIx64, sc->identity);
+		c->identity = sc->identity;
+		c->valid = true;
+	}
+	return c->hex;
+}
+
 /* The headers of one message: key_sc / val_sc the schemas of its key and
  * value (NULL when it has none), named by identity so that a consumer finds
  * the exact writer schema in _schemas (the framing's fingerprint may be
@@ -1697,7 +1717,6 @@ static rd_kafka_headers_t *make_headers(struct kafka_sink *s,
 {
 	rd_kafka_headers_t *h = rd_kafka_headers_new(4);
 	char opc[2] = {op, '\0'};
-	char hex[17];
 	if (s->hdrs & HDR_EVENT_ID)
 		rd_kafka_header_add(h, "waybill.event_id", -1, ev->event_id,
 				    -1);
@@ -1715,14 +1734,12 @@ static rd_kafka_headers_t *make_headers(struct kafka_sink *s,
 	if (ev->correlation_id && (s->hdrs & HDR_CORRELATION_ID))
 		rd_kafka_header_add(h, "waybill.correlation_id", -1,
 				    ev->correlation_id, -1);
-	if (val_sc && (s->hdrs & HDR_SCHEMA_ID)) {
-		snprintf(hex, sizeof(hex), "%016" PRIx64, val_sc->identity);
-		rd_kafka_header_add(h, "waybill.schema_id", -1, hex, 16);
-	}
-	if (key_sc && (s->hdrs & HDR_SCHEMA_ID)) {
-		snprintf(hex, sizeof(hex), "%016" PRIx64, key_sc->identity);
-		rd_kafka_header_add(h, "waybill.key_schema_id", -1, hex, 16);
-	}
+	if (val_sc && (s->hdrs & HDR_SCHEMA_ID))
+		rd_kafka_header_add(h, "waybill.schema_id", -1,
+				    identity_hex(&s->vhex, val_sc), 16);
+	if (key_sc && (s->hdrs & HDR_SCHEMA_ID))
+		rd_kafka_header_add(h, "waybill.key_schema_id", -1,
+				    identity_hex(&s->khex, key_sc), 16);
 	if (old_key)
 		rd_kafka_header_add(h, "waybill.key", -1, "old", 3);
 	return h;
