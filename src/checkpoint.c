@@ -92,6 +92,38 @@ int wb_checkpoint_parse(const char *text, size_t len,
 				  "\"source\" or \"sink\" not an object)");
 		goto done;
 	}
+	json_t *pend = json_object_get(root, "pending");
+	if (pend && !json_is_null(pend)) {
+		const char *pp =
+			json_string_value(json_object_get(pend, "position"));
+		json_t *ps = json_object_get(pend, "source");
+		json_t *pk = json_object_get(pend, "sink");
+		json_t *pw = json_object_get(pend, "where");
+		if (!json_is_object(pend) || pp == NULL ||
+		    ops->parse_position(pp, &cp->pending_pos) ||
+		    (ps && !json_is_null(ps) && !json_is_object(ps)) ||
+		    (pk && !json_is_null(pk) && !json_is_object(pk)) ||
+		    !json_is_object(pw)) {
+			rc = wb_error_set(err, WB_ERR_RUNTIME,
+					  "is corrupt (\"pending\" is not an "
+					  "object with a position, source, "
+					  "sink and where)");
+			goto done;
+		}
+		ops->format_position(&cp->pending_pos, buf, sizeof(buf));
+		if (!reads_back(pp, buf)) {
+			rc = wb_error_set(err, WB_ERR_RUNTIME,
+					  "has no valid pending position "
+					  "(\"%.64s\" reads as %s)",
+					  pp, buf);
+			goto done;
+		}
+		cp->have_pending = true;
+		cp->pending_source =
+			json_is_object(ps) ? json_incref(ps) : NULL;
+		cp->pending_sink = json_is_object(pk) ? json_incref(pk) : NULL;
+		cp->pending_where = json_incref(pw);
+	}
 	snprintf(cp->time, sizeof(cp->time), "%s",
 		 when ? json_string_value(when) : "");
 	cp->sink = json_is_object(sink) ? json_incref(sink) : NULL;
@@ -99,7 +131,7 @@ int wb_checkpoint_parse(const char *text, size_t len,
 	cp->have = true;
 done:
 	if (rc != WB_OK)
-		memset(cp, 0, sizeof(*cp));
+		wb_checkpoint_clear(cp);
 	json_decref(root);
 	return rc;
 }
@@ -173,10 +205,44 @@ int wb_checkpoint_load(const char *dir, const char *name,
 	return WB_OK;
 }
 
+static int save(const char *dir, const char *name,
+		const struct wb_source_ops *ops, const wb_position_t *pos,
+		uint64_t ack, json_t *source, json_t *sink, json_t *pending,
+		wb_error_t *err);
+
 int wb_checkpoint_save(const char *dir, const char *name,
 		       const struct wb_source_ops *ops,
 		       const wb_position_t *pos, uint64_t ack, json_t *source,
 		       json_t *sink, wb_error_t *err)
+{
+	return save(dir, name, ops, pos, ack, source, sink, NULL, err);
+}
+
+int wb_checkpoint_save_pending(const char *dir, const char *name,
+			       const struct wb_source_ops *ops,
+			       const wb_position_t *pos, uint64_t ack,
+			       json_t *source, json_t *sink,
+			       const wb_position_t *ppos, json_t *psource,
+			       json_t *psink, json_t *where, wb_error_t *err)
+{
+	char text[64];
+	ops->format_position(ppos, text, sizeof(text));
+	json_t *pending =
+		json_pack("{s:s,s:O,s:O,s:O}", "position", text, "source",
+			  psource ? psource : json_null(), "sink",
+			  psink ? psink : json_null(), "where", where);
+	if (pending == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM,
+				    "checkpoint: out of memory");
+	int rc = save(dir, name, ops, pos, ack, source, sink, pending, err);
+	json_decref(pending);
+	return rc;
+}
+
+static int save(const char *dir, const char *name,
+		const struct wb_source_ops *ops, const wb_position_t *pos,
+		uint64_t ack, json_t *source, json_t *sink, json_t *pending,
+		wb_error_t *err)
 {
 	char tmp[PATH_MAX], path[PATH_MAX], pos_text[64], ack_text[64],
 		when[32];
@@ -197,6 +263,10 @@ int wb_checkpoint_save(const char *dir, const char *name,
 			 pos_text, ops->ack_name, ack_text, "time", when,
 			 "source", source ? source : json_null(), "sink",
 			 sink ? sink : json_null());
+	if (root && pending && json_object_set(root, "pending", pending) != 0) {
+		json_decref(root);
+		root = NULL;
+	}
 	text = root ? json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER)
 		    : NULL;
 	if (text == NULL) {
@@ -246,6 +316,9 @@ void wb_checkpoint_clear(struct wb_checkpoint *cp)
 {
 	json_decref(cp->sink);
 	json_decref(cp->source);
+	json_decref(cp->pending_source);
+	json_decref(cp->pending_sink);
+	json_decref(cp->pending_where);
 	memset(cp, 0, sizeof(*cp));
 }
 

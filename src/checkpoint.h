@@ -4,7 +4,19 @@
  *   {"version": 1, "position": "<source text>", "<ack_name>": "<source text>",
  *    "time": "<ISO-8601 UTC>", "sink": {...sink state...}}
  * Written as <name>.json.tmp, fsync, rename over <name>.json, fsync of the
- * directory: a reader sees the old or the new checkpoint, never a mix. */
+ * directory: a reader sees the old or the new checkpoint, never a mix.
+ *
+ * A transactional sink (Kafka with transactions) has the pipeline write,
+ * just before each commit, the checkpoint with a "pending" object beside
+ * the last durable state:
+ *   "pending": {"position": "<text>", "source": {...}, "sink": {...},
+ *               "where": {...what the sink needs to tell whether the
+ *                         commit happened...}}
+ * that is, the checkpoint as it will be once the commit is done. A crash
+ * between the commit and the checkpoint after it leaves the pending state
+ * on disk; the next start asks the sink (resolve) whether the commit
+ * happened and continues from the pending state if it did, from the
+ * durable one if not. */
 #ifndef WB_CHECKPOINT_H
 #define WB_CHECKPOINT_H
 
@@ -25,6 +37,12 @@ struct wb_checkpoint {
 	json_t *sink;	/* owned; NULL when absent */
 	json_t *source; /* owned; NULL when absent */
 	char time[32];	/* when it was written, ISO-8601 UTC */
+	/* the state after a commit that may or may not have happened */
+	bool have_pending;
+	wb_position_t pending_pos;
+	json_t *pending_source; /* owned; NULL when absent */
+	json_t *pending_sink;	/* owned; NULL when absent */
+	json_t *pending_where;	/* owned; an object when have_pending */
 };
 
 /* Parses the text of a checkpoint file (len bytes, need not be
@@ -49,6 +67,15 @@ int wb_checkpoint_save(const char *dir, const char *name,
 		       const struct wb_source_ops *ops,
 		       const wb_position_t *pos, uint64_t ack, json_t *source,
 		       json_t *sink, wb_error_t *err);
+/* The same with a "pending" object (see above): pos/ack/source/sink the
+ * durable state, ppos/psource/psink the state once the sink's commit is
+ * done, where the sink's description of that commit. */
+int wb_checkpoint_save_pending(const char *dir, const char *name,
+			       const struct wb_source_ops *ops,
+			       const wb_position_t *pos, uint64_t ack,
+			       json_t *source, json_t *sink,
+			       const wb_position_t *ppos, json_t *psource,
+			       json_t *psink, json_t *where, wb_error_t *err);
 void wb_checkpoint_clear(struct wb_checkpoint *cp);
 
 /* Creates dir if missing and takes an exclusive lock (<dir>/<name>.lock)

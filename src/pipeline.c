@@ -80,6 +80,12 @@ struct pipeline {
 
 	wb_position_t ckpt_pos;
 	uint64_t ckpt_ack;
+	json_t *ckpt_source,
+		*ckpt_sink; /* the states ckpt_pos was saved with */
+	/* a pending checkpoint (before_commit) names this position: no
+	 * checkpoint may be saved below it until it is durable */
+	bool pending;
+	wb_position_t pending_pos;
 	bool dirty;
 	long long last_ckpt_ms;
 	uint64_t events, skipped;
@@ -402,6 +408,49 @@ static int process_batch(struct pipeline *p, struct wb_batch *b,
  * a checkpoint of what is delivered and then acknowledges it to the source.
  * Events still in flight at the deadline are not an error here: they are
  * simply not covered yet. */
+/* The sink's before_commit: everything written so far is in the
+ * transaction about to be committed. Writes the checkpoint with the
+ * durable state as it is and, as pending, the state once that commit is
+ * done: the position and ack the delivery of everything written makes
+ * durable (on_delivered's walk of the commit marks, without taking them),
+ * the source's and sink's states there. A crash after the commit and
+ * before the next checkpoint then continues from the pending state if the
+ * sink says the commit happened (resolve), so the source (a snapshot's
+ * progress) is not taken back to where the commit's rows are re-read
+ * under new positions. */
+static int on_before_commit(void *opaque, json_t *where, wb_error_t *err)
+{
+	struct pipeline *p = opaque;
+	wb_position_t pos = p->delivered;
+	pos_max(&pos, &p->written);
+	pos_max(&pos, &p->done_pos);
+	for (size_t i = 0; i < p->fifo_len; i++) {
+		const struct commit_mark *m =
+			&p->fifo[(p->fifo_head + i) % p->fifo_cap];
+		if (wb_position_cmp(&m->guard, &p->written) > 0)
+			break;
+		pos_max(&pos, &m->commit);
+	}
+	if (wb_position_cmp(&pos, &p->ckpt_pos) <= 0)
+		return WB_OK; /* nothing the checkpoint does not cover */
+	json_t *state = p->kops->state ? p->kops->state(p->sink) : NULL;
+	json_t *sstate = p->sops->state ? p->sops->state(p->src, &pos) : NULL;
+	if (p->maps && sstate)
+		json_object_set_new(sstate, "mappings", mappings_state(p));
+	int rc = wb_checkpoint_save_pending(
+		p->cfg->checkpoint_dir, p->cfg->name, p->sops, &p->ckpt_pos,
+		p->ckpt_ack, p->ckpt_source, p->ckpt_sink, &pos, sstate, state,
+		where, err);
+	json_decref(state);
+	json_decref(sstate);
+	if (rc)
+		return rc;
+	p->pending = true;
+	p->pending_pos = pos;
+	wb_crashpoint("checkpoint.pending");
+	return WB_OK;
+}
+
 static int checkpoint(struct pipeline *p, int flush_ms, wb_error_t *err)
 {
 	int rc = p->kops->flush(p->sink, flush_ms, err);
@@ -424,16 +473,26 @@ static int checkpoint(struct pipeline *p, int flush_ms, wb_error_t *err)
 		ack = p->ckpt_ack;
 	if (!p->dirty && ack == p->ckpt_ack)
 		goto out;
+	/* the source's state already went to a pending commit's position
+	 * (before_commit): nothing below it is saved any more */
+	if (p->pending && wb_position_cmp(&pos, &p->pending_pos) < 0)
+		goto out;
 	json_t *state = p->kops->state ? p->kops->state(p->sink) : NULL;
 	json_t *sstate = p->sops->state ? p->sops->state(p->src, &pos) : NULL;
 	if (p->maps && sstate)
 		json_object_set_new(sstate, "mappings", mappings_state(p));
 	rc = wb_checkpoint_save(p->cfg->checkpoint_dir, p->cfg->name, p->sops,
 				&pos, ack, sstate, state, err);
-	json_decref(state);
-	json_decref(sstate);
-	if (rc)
+	if (rc) {
+		json_decref(state);
+		json_decref(sstate);
 		return rc;
+	}
+	json_decref(p->ckpt_source);
+	json_decref(p->ckpt_sink);
+	p->ckpt_source = sstate;
+	p->ckpt_sink = state;
+	p->pending = false;
 	p->ckpt_pos = pos;
 	p->ckpt_ack = ack;
 	p->ckpt_events = p->events;
@@ -600,15 +659,6 @@ static int open_all(struct pipeline *p, wb_error_t *err)
 				err);
 	if (rc)
 		return rc;
-	p->have_resume = cp.have;
-	p->resume = cp.pos;
-	p->ckpt_pos = cp.pos;
-	p->ckpt_ack = cp.ack;
-	p->done_pos = cp.pos;
-	p->done_ack = cp.ack;
-	p->delivered = cp.pos;
-	p->written = cp.pos;
-
 	p->src = p->sops->create(cfg, err);
 	p->sink = p->src ? p->kops->create(cfg, err) : NULL;
 	if (p->src == NULL || p->sink == NULL) {
@@ -618,11 +668,66 @@ static int open_all(struct pipeline *p, wb_error_t *err)
 	p->sink->delivered = on_delivered;
 	p->sink->delivered_opaque = p;
 	p->sink->stop = p->stop;
+	if (p->kops->resolve)
+		p->sink->before_commit = on_before_commit;
+
+	/* A commit that may have happened after the last checkpoint: the
+	 * sink, open (which fences an older producer and lets its last
+	 * commit finish), tells whether it did, and the source then resumes
+	 * from the state that holds. */
+	bool sink_open = false;
+	if (cp.have_pending) {
+		char text[64];
+		bool committed = false;
+		p->sops->format_position(&cp.pending_pos, text, sizeof(text));
+		rc = p->kops->resolve == NULL
+			     ? wb_error_set(err, WB_ERR_RUNTIME,
+					    "%s: the checkpoint has a pending "
+					    "commit at %s that sink type %s "
+					    "cannot resolve; restore the "
+					    "checkpoint of this sink",
+					    cfg->path, text, cfg->sink.type)
+			     : p->kops->open(p->sink, cp.sink, err);
+		sink_open = true;
+		if (rc == 0)
+			rc = p->kops->resolve(p->sink, cp.pending_where,
+					      &committed, err);
+		if (rc) {
+			wb_checkpoint_clear(&cp);
+			return rc;
+		}
+		wb_info("pipeline",
+			"the commit up to %s before the last stop %s: "
+			"continuing from %s",
+			text, committed ? "happened" : "did not happen",
+			committed ? "it" : "the checkpoint before it");
+		if (committed) {
+			cp.pos = cp.pending_pos;
+			json_decref(cp.source);
+			json_decref(cp.sink);
+			cp.source = cp.pending_source;
+			cp.sink = cp.pending_sink;
+			cp.pending_source = cp.pending_sink = NULL;
+		}
+	}
+	p->have_resume = cp.have;
+	p->resume = cp.pos;
+	p->ckpt_pos = cp.pos;
+	p->ckpt_ack = cp.ack;
+	p->done_pos = cp.pos;
+	p->done_ack = cp.ack;
+	p->delivered = cp.pos;
+	p->written = cp.pos;
+	p->ckpt_source = cp.source ? json_incref(cp.source) : NULL;
+	p->ckpt_sink = cp.sink ? json_incref(cp.sink) : NULL;
+	/* a resolved pending state is written as the checkpoint by the
+	 * first checkpoint() */
+	p->dirty = cp.have_pending;
 
 	struct wb_source_resume resume = {cp.have, cp.pos, cp.ack, cp.source,
 					  p->opt->resnapshot};
 	rc = p->sops->open(p->src, &resume, err);
-	if (rc == 0)
+	if (rc == 0 && !sink_open)
 		rc = p->kops->open(p->sink, cp.sink, err);
 	if (rc == 0 && cfg->emit_mapped)
 		rc = open_mappings(p, cp.source, err);
@@ -657,6 +762,8 @@ static void close_all(struct pipeline *p)
 	json_decref(p->maps_before);
 	wb_queue_free(p->queue);
 	wb_checkpoint_unlock(p->lock_fd);
+	json_decref(p->ckpt_source);
+	json_decref(p->ckpt_sink);
 	free(p->fifo);
 	for (int i = 0; i < p->npool; i++)
 		wb_batch_free(p->pool[i]);

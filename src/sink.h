@@ -91,6 +91,12 @@ struct wb_sink {
 	/* Set when the user asked to stop: a write blocked on a full producer
 	 * queue gives up (retriable error) instead of waiting forever. */
 	const volatile sig_atomic_t *stop;
+	/* Set by the pipeline (NULL elsewhere; called with delivered_opaque):
+	 * a transactional sink calls it once per transaction, just before it
+	 * commits, with `where` describing the commit (what resolve() needs);
+	 * the pipeline then writes the checkpoint with the state the commit
+	 * makes durable as pending (checkpoint.h). An error: no commit. */
+	int (*before_commit)(void *opaque, json_t *where, wb_error_t *err);
 };
 
 struct wb_sink_ops {
@@ -122,6 +128,10 @@ struct wb_sink_ops {
 	 * The caller checkpoints state() afterwards and then calls
 	 * checkpointed() once more. */
 	int (*close)(struct wb_sink *k, wb_error_t *err);
+	/* Optional (with before_commit): after open(), whether the commit
+	 * that `where` (as given to before_commit) describes happened. */
+	int (*resolve)(struct wb_sink *k, json_t *where, bool *committed,
+		       wb_error_t *err);
 	/* `waybill check`: one line per check to out; 0 when all are fine. */
 	int (*check)(struct wb_sink *k, FILE *out, wb_error_t *err);
 	void (*destroy)(struct wb_sink *k); /* accepts NULL */

@@ -155,8 +155,12 @@ struct kafka_sink {
 	 * the same pipeline (a second instance) */
 	bool txn;
 	char *txn_id;
-	bool txn_open;	    /* begun; nothing produced outside one */
-	bool txn_dirty;	    /* something produced in the open transaction */
+	bool txn_open;	/* begun; nothing produced outside one */
+	bool txn_dirty; /* something produced in the open transaction */
+	/* the open transaction's last data message, for before_commit */
+	struct ktopic *txn_last;
+	int32_t txn_last_part;
+	wb_position_t txn_last_pos;
 	bool txn_commiting; /* commit_transaction started, not finished */
 	long long txn_start_ms;
 	uint64_t txn_commits;
@@ -1496,6 +1500,23 @@ static int txn_commit(struct kafka_sink *s, int timeout_ms, wb_error_t *err)
 	if (!s->txn_open || !s->txn_dirty)
 		return WB_OK;
 	long long deadline = wb_clock_mono_ms() + timeout_ms;
+	if (!s->txn_commiting && s->exactly_once && s->txn_last &&
+	    s->base.before_commit) {
+		/* the pipeline records the state this commit makes durable,
+		 * and where to look whether it happened (kafka_resolve) */
+		char text[64];
+		s->sops->format_position(&s->txn_last_pos, text, sizeof(text));
+		json_t *where = json_pack(
+			"{s:s,s:i,s:s}", "topic", s->txn_last->name,
+			"partition", (int)s->txn_last_part, "position", text);
+		if (where == NULL)
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		int rc = s->base.before_commit(s->base.delivered_opaque, where,
+					       err);
+		json_decref(where);
+		if (rc)
+			return rc;
+	}
 	s->txn_commiting = true;
 	for (;;) {
 		rd_kafka_error_t *e = rd_kafka_commit_transaction(s->rk, 200);
@@ -1538,6 +1559,7 @@ static int txn_commit(struct kafka_sink *s, int timeout_ms, wb_error_t *err)
 	s->txn_commiting = false;
 	s->txn_open = false;
 	s->txn_dirty = false;
+	s->txn_last = NULL;
 	s->txn_commits++;
 	/* the commit flushed everything: every slot is acknowledged */
 	advance(s);
@@ -1607,6 +1629,11 @@ static int produce(struct kafka_sink *s, struct ktopic *t, int32_t partition,
 				rd_kafka_headers_destroy(hdrs);
 			return rc;
 		}
+	}
+	if (s->txn && t != s->schemas) {
+		s->txn_last = t;
+		s->txn_last_part = partition;
+		s->txn_last_pos = *pos;
 	}
 	if (seqp)
 		*seqp = seq;
@@ -2002,6 +2029,50 @@ static int kafka_open(struct wb_sink *k, json_t *state, wb_error_t *err)
 	return WB_OK;
 }
 
+/* Whether the commit before_commit described happened: the partition of
+ * its last message, read back (read_committed, after open() fenced the
+ * producer that crashed and let its last commit finish), holds a message
+ * of ours at or past that message's position. Positions only grow within
+ * a partition, and nothing was produced after that commit. */
+static int kafka_resolve(struct wb_sink *k, json_t *where, bool *committed,
+			 wb_error_t *err)
+{
+	struct kafka_sink *s = (struct kafka_sink *)k;
+	const char *topic = json_string_value(json_object_get(where, "topic"));
+	json_t *part = json_object_get(where, "partition");
+	const char *text =
+		json_string_value(json_object_get(where, "position"));
+	wb_position_t pos;
+	*committed = false;
+	if (topic == NULL || !json_is_integer(part) || text == NULL ||
+	    s->sops == NULL || s->sops->parse_position(text, &pos))
+		return wb_error_set(err, WB_ERR_RUNTIME,
+				    "%s: the checkpoint's pending commit is "
+				    "not described as topic, partition and "
+				    "position; restore the checkpoint",
+				    s->path);
+	if (!s->exactly_once) {
+		/* at least once: what the commit held is sent again */
+		wb_info("kafka",
+			"exactly_once is off: the changes of the last "
+			"commit before the stop (to %s) may be sent twice",
+			topic);
+		return WB_OK;
+	}
+	struct ktopic *t = topic_open(s, topic, err);
+	if (t == NULL)
+		return err->code;
+	json_int_t p = json_integer_value(part);
+	if (p < 0 || p >= t->npart)
+		return wb_error_set(err, WB_ERR_RUNTIME,
+				    "kafka: the checkpoint's pending commit "
+				    "names partition %lld of %s, which has %d",
+				    (long long)p, topic, (int)t->npart);
+	const struct kpart *kp = &t->parts[p];
+	*committed = kp->have_last && wb_position_cmp(&kp->last.pos, &pos) >= 0;
+	return WB_OK;
+}
+
 /* {"partitions": {"topic": n, ...}, "delivered": "position"}. */
 static json_t *kafka_state(struct wb_sink *k)
 {
@@ -2194,6 +2265,7 @@ const struct wb_sink_ops wb_kafka_sink_ops = {
 	.state = kafka_state,
 	.checkpointed = NULL,
 	.close = kafka_close,
+	.resolve = kafka_resolve,
 	.check = kafka_check,
 	.destroy = kafka_destroy,
 };

@@ -7,6 +7,13 @@
 # (the part's last key) at the end of every batch, so a restart resumes each
 # part right after its last delivered row; what a crash left uncommitted is
 # aborted and emitted again.
+#
+# First, three rounds killed right after a Kafka commit and before the
+# checkpoint that follows it (crash point kafka.committed): the commit's
+# rows are in Kafka, the checkpoint file does not cover them. Before each
+# commit the checkpoint is written with the state after it as pending; the
+# restart asks Kafka whether that commit happened (it did) and continues
+# after its rows instead of reading them again under new positions.
 import os
 import signal
 import sys
@@ -35,6 +42,16 @@ def test():
     # slowed down (100 µs a row) so that the kills fall inside the snapshot
     env = dict(os.environ, WB_DELAY="sink.write:100")
     durable = 0
+    for i in range(3):
+        crash = dict(env, WB_CRASH_AT="kafka.committed:2")
+        proc = wbtest.Proc([WAYBILL, "run", "-c", p.config], p._logfile("committed"), env=crash)
+        check_eq(proc.wait(120), -signal.SIGKILL, f"crash round {i + 1}: killed after its second commit")
+        ck = p.checkpoint()
+        check("pending" in ck, f"crash round {i + 1}: the checkpoint holds the commit as pending")
+        t = p.snapshot_table("public.items")
+        check(t is None or not t.get("done"), f"crash round {i + 1} fell inside the snapshot")
+        durable = t["rows"] if t else 0
+        log(f"crash round {i + 1}: killed after a commit; durable progress {durable} rows")
     for i in range(ROUNDS):
         proc = wbtest.Proc([WAYBILL, "run", "-c", p.config], p._logfile("bg"), env=env)
         # a checkpoint with more rows than the last round's, then a moment

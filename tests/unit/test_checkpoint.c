@@ -103,6 +103,61 @@ static void test_parse(void)
 	wb_checkpoint_clear(&cp);
 }
 
+/* A pending commit's state: written beside the durable one, read back
+ * exactly, checked like the rest. */
+static void test_pending(const char *dir)
+{
+	const struct wb_source_ops *ops = &wb_pg_source_ops;
+	wb_error_t err = {0};
+	struct wb_checkpoint cp;
+	wb_position_t pos = {0x100, 7}, ppos = {0x200, UINT64_MAX};
+	json_t *src = json_pack("{s:i}", "rows", 10);
+	json_t *psrc = json_pack("{s:i}", "rows", 25);
+	json_t *where = json_pack("{s:s,s:i,s:s}", "topic", "t.public.x",
+				  "partition", 3, "position", "0/200:end");
+	CHECK(wb_checkpoint_save_pending(dir, "pp", ops, &pos, 0x90, src, NULL,
+					 &ppos, psrc, NULL, where, &err) == 0);
+	CHECK(wb_checkpoint_load(dir, "pp", ops, &cp, &err) == 0);
+	CHECK(cp.have && cp.pos.major == 0x100 && cp.pos.minor == 7);
+	CHECK(cp.ack == 0x90);
+	CHECK(json_integer_value(json_object_get(cp.source, "rows")) == 10);
+	CHECK(cp.have_pending && cp.pending_pos.major == 0x200 &&
+	      cp.pending_pos.minor == UINT64_MAX);
+	CHECK(json_integer_value(json_object_get(cp.pending_source, "rows")) ==
+	      25);
+	CHECK(cp.pending_sink == NULL);
+	CHECK(json_equal(cp.pending_where, where));
+	wb_checkpoint_clear(&cp);
+	/* a plain save drops it */
+	CHECK(wb_checkpoint_save(dir, "pp", ops, &ppos, 0x90, psrc, NULL,
+				 &err) == 0);
+	CHECK(wb_checkpoint_load(dir, "pp", ops, &cp, &err) == 0);
+	CHECK(cp.have && !cp.have_pending && cp.pending_where == NULL);
+	wb_checkpoint_clear(&cp);
+	json_decref(src);
+	json_decref(psrc);
+	json_decref(where);
+
+	const char *head = "{\"version\": 1, \"position\": \"0/10:1\", "
+			   "\"flush_lsn\": \"0/10\", \"pending\": ";
+	char text[512];
+	const char *bad[] = {
+		"5}",
+		"{\"source\": null, \"sink\": null, \"where\": {}}}",
+		"{\"position\": \"0/20:03\", \"where\": {}}}",
+		"{\"position\": \"0/20:3\"}}",
+		"{\"position\": \"0/20:3\", \"where\": {}, \"source\": 1}}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", head, bad[i]);
+		parse_fails(text, "pending");
+	}
+	snprintf(text, sizeof(text), "%snull}", head);
+	CHECK(wb_checkpoint_parse(text, strlen(text), ops, &cp, &err) == 0);
+	CHECK(cp.have && !cp.have_pending);
+	wb_checkpoint_clear(&cp);
+}
+
 int main(void)
 {
 	test_parse();
@@ -122,6 +177,7 @@ int main(void)
 	CHECK(strstr(err.message, "already running") != NULL);
 
 	CHECK(wb_checkpoint_load(sub, "p1", ops, &cp, &err) == 0 && !cp.have);
+	test_pending(sub);
 
 	wb_position_t pos = {0x16B3748, 3};
 	json_t *state = json_pack("{s:{s:i}}", "series", "seq", 7);
