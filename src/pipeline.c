@@ -307,8 +307,15 @@ static int write_mapped(struct pipeline *p, const struct wb_change *c,
 {
 	char pos[96], id[256];
 	if (position == NULL) {
+		/* no raw event: the texts made here, without printf */
 		p->sops->format_position(&c->pos, pos, sizeof(pos));
-		snprintf(id, sizeof(id), "%s:%s", p->cfg->name, pos);
+		size_t n = strlen(p->cfg->name), m = strnlen(pos, sizeof(pos));
+		if (n + 1 + m >= sizeof(id))
+			n = sizeof(id) - 2 - m;
+		memcpy(id, p->cfg->name, n);
+		id[n] = ':';
+		memcpy(id + n + 1, pos, m);
+		id[n + 1 + m] = '\0';
 		position = pos;
 		event_id = id;
 	}
