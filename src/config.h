@@ -85,8 +85,13 @@ struct wb_config {
 	char **mappings; /* NULL-terminated */
 	int nmappings;
 	char *metrics_listen; /* "127.0.0.1:9187" or NULL */
-	char *log_level;      /* debug | info | warn | error; default info */
-	char *log_format;     /* text | json; default text */
+	/* metrics.ready_checkpoint_age: /readyz fails when the checkpoint is
+	 * behind what was written for longer; default 60 s */
+	int64_t metrics_ready_age_s;
+	/* status_log_interval: the status line while streaming; default 1 m */
+	int64_t status_log_interval_ms;
+	char *log_level;  /* debug | info | warn | error; default info */
+	char *log_format; /* text | json; default text */
 	struct wb_source_config source;
 	struct wb_sink_config sink;
 };
