@@ -159,7 +159,10 @@ static void print_rows(const char *prefix, json_t *v, FILE *out)
 		text = strdup(json_string_value(v));
 	else if (json_is_null(v))
 		text = strdup("-");
-	else
+	else if (json_is_real(v)) {
+		if (asprintf(&text, "%.1f", json_real_value(v)) < 0)
+			text = NULL;
+	} else
 		text = json_dumps(v, JSON_ENCODE_ANY);
 	fprintf(out, "%-40s %s\n", prefix, text ? text : "?");
 	free(text);
@@ -312,7 +315,8 @@ int cmd_status(int argc, char **argv)
 	}
 	if (as_json) {
 		char *text =
-			json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+						JSON_REAL_PRECISION(12));
 		if (text)
 			printf("%s\n", text);
 		free(text);
