@@ -780,6 +780,9 @@ static void advance(struct kafka_sink *s)
 static int serve(struct kafka_sink *s, int timeout_ms, wb_error_t *err)
 {
 	rd_kafka_poll(s->rk, timeout_ms);
+	/* the sink thread turns while it waits for brokers: alive (healthz),
+	 * though not ready during an outage */
+	wb_mset(&wb_metrics.sink_heartbeat_ms, (uint64_t)wb_clock_mono_ms());
 	if (s->progress) {
 		s->progress = false;
 		s->last_progress_ms = wb_clock_mono_ms();
