@@ -87,7 +87,8 @@ static const char *const source_keys[] = {
 };
 static const char *const sink_keys[] = {
 	"type",	       "dir",	     "codec",	 "codec_level",
-	"block_bytes", "roll_bytes", "roll_age", NULL,
+	"block_bytes", "roll_bytes", "roll_age", "flush_interval",
+	NULL,
 };
 static const char *const metrics_keys[] = {"listen", "ready_checkpoint_age",
 					   NULL};
@@ -956,6 +957,9 @@ static int load_sink(struct loader *ld, const yaml_node_t *n,
 		} else if (strcmp(name, "roll_age") == 0) {
 			rc = get_duration(ld, v, key, INT64_MAX,
 					  &sink->roll_age_ms);
+		} else if (strcmp(name, "flush_interval") == 0 && !kafka) {
+			rc = get_duration(ld, v, key, 3600 * 1000,
+					  &sink->flush_interval_ms);
 		} else if (kafka) {
 			rc = add_extra(ld, &extra, name, v, key, 0);
 		} else {
@@ -1398,6 +1402,7 @@ struct wb_config *wb_config_load(const char *path, wb_error_t *err)
 	cfg->sink.block_bytes = 1 << 20;
 	cfg->sink.roll_bytes = 256 << 20;
 	cfg->sink.roll_age_ms = 3600 * 1000;
+	cfg->sink.flush_interval_ms = WB_DEFAULT_FLUSH_INTERVAL_MS;
 	cfg->path = strdup(path);
 	if (cfg->path == NULL) {
 		rc = nomem(&ld);

@@ -815,6 +815,7 @@ int wb_pipeline_run(const struct wb_config *cfg,
 				goto out; /* nothing after a failed write is
 					     checkpointed */
 		}
+		p.sink->idle = wb_queue_bytes(p.queue) == 0;
 		if (p.kops->poll && (rc = p.kops->poll(p.sink, 0, err)))
 			goto out;
 		publish(&p);

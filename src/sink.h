@@ -91,6 +91,10 @@ struct wb_sink {
 	/* Set when the user asked to stop: a write blocked on a full producer
 	 * queue gives up (retriable error) instead of waiting forever. */
 	const volatile sig_atomic_t *stop;
+	/* Set by the pipeline before each poll(): true when no change waits
+	 * in the queue, so that a sink may deliver what it holds without
+	 * slowing a backlog down (avro-file: flush_interval). */
+	bool idle;
 };
 
 struct wb_sink_ops {

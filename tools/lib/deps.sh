@@ -10,7 +10,7 @@ WB_DEBIAN_PACKAGES=(
 	libmariadb-dev
 	postgresql-15 postgresql-client-15 mariadb-server mariadb-client
 	python3 python3-avro python3-zstandard python3-confluent-kafka python3-pip kcat
-	prometheus
+	prometheus curl
 	time strace clang libclang-rt-14-dev clang-format
 	openjdk-17-jre-headless maven
 )
