@@ -74,8 +74,12 @@ else
 	wb_cleanup_push "rm -rf '$work'"
 fi
 
-say "starting PostgreSQL 15 (synchronous_commit=off: the server's own fsync is not what is measured)"
-wb_pg_start -c synchronous_commit=off -c shared_buffers=128MB -c autovacuum=off
+# fsync=off: the server's disk is not what is measured. Not
+# synchronous_commit=off: the walsender sends only flushed WAL, and the WAL
+# writer would flush it every wal_writer_delay (200 ms), a delay of the
+# server's own that no reader of the slot could avoid.
+say "starting PostgreSQL 15 (fsync=off)"
+wb_pg_start -c fsync=off -c shared_buffers=128MB -c autovacuum=off
 wb_psql postgres -c "CREATE DATABASE bench"
 wb_psql bench -o /dev/null -c "CREATE TABLE lat (id bigserial PRIMARY KEY, sku text NOT NULL,
 	qty numeric(12,3) NOT NULL, at timestamptz NOT NULL DEFAULT now())"
@@ -120,11 +124,13 @@ if [ -z "$rate" ]; then
 	sleep 3 # the backlog drains
 fi
 
-/usr/bin/python3 "$repo/tools/lib/bench_latency_consumer.py" "$work/out" "$work/stop" "$work/consumer.json" &
+/usr/bin/python3 "$repo/tools/lib/bench_latency_consumer.py" "$work/out" "$work/stop" "$work/consumer.json" \
+	"$work/window" &
 cpid=$!
 wb_cleanup_push "touch '$work/stop'; kill $cpid 2>/dev/null || true"
 sleep 1
 scrape >"$work/before.prom"
+/usr/bin/python3 -c 'import time; print(int(time.time() * 1000))' >"$work/window"
 before_rows=$(wb_psql bench -Atc "SELECT count(*) FROM lat")
 say "steady load: pgbench -R $rate, 2 clients, $duration s (load: $(cut -d' ' -f1-3 /proc/loadavg))"
 "${pgb[@]}" -c 2 -j 2 -R "$rate" -T "$duration" >"$work/pgbench.log" 2>&1

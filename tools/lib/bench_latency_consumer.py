@@ -7,10 +7,13 @@
 # here, blocks are decompressed with python3-zstandard and records decoded
 # with python3-avro.
 #
-#   bench_latency_consumer.py OUT_DIR STOP_FILE RESULT_FILE
+#   bench_latency_consumer.py OUT_DIR STOP_FILE RESULT_FILE WINDOW_FILE
 #
 # Runs until STOP_FILE exists, then writes RESULT_FILE: JSON
-# {"count": n, "latencies_ms": [...]} (one per record read).
+# {"count": n, "latencies_ms": [...]}, one per record committed at or after
+# the time (Unix ms) in WINDOW_FILE. While it runs it only reads and splits
+# blocks and notes when it read each; decoding (slow in python3-avro) waits
+# until the end, so the consumer keeps up with the files.
 import glob
 import io
 import json
@@ -22,7 +25,7 @@ import avro.io
 import avro.schema
 import zstandard
 
-out_dir, stop_file, result_file = sys.argv[1:4]
+out_dir, stop_file, result_file, window_file = sys.argv[1:5]
 
 
 def read_long(buf, pos):
@@ -87,18 +90,19 @@ class Tail:
             if self.buf[p2 + size:p2 + size + 16] != self.sync:
                 raise SystemExit(f"{self.base}: sync marker mismatch at {p2 + size}")
             self.pos = p2 + size + 16
-            if self.codec == "zstandard":
-                data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
-            elif self.codec == "deflate":
-                import zlib
-                data = zlib.decompress(data, -15)
-            dec = avro.io.BinaryDecoder(io.BytesIO(data))
-            for _ in range(count):
-                rec = self.reader.read(dec)
-                src = rec.get("source") or {}
-                ts = src.get("ts_ms")
-                if ts:
-                    sink.append(now_ms - ts)
+            sink.append((now_ms, self, count, data))
+
+    def decode(self, count, data):
+        """The commit times (source.ts_ms) of a block's records."""
+        if self.codec == "zstandard":
+            data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+        elif self.codec == "deflate":
+            import zlib
+            data = zlib.decompress(data, -15)
+        dec = avro.io.BinaryDecoder(io.BytesIO(data))
+        for _ in range(count):
+            rec = self.reader.read(dec)
+            yield (rec.get("source") or {}).get("ts_ms")
 
     def header(self):
         b = self.buf
@@ -139,7 +143,7 @@ class Tail:
 
 
 tails = {}
-lat = []
+blocks = []  # (read at, tail, count, data)
 while not os.path.exists(stop_file):
     for f in glob.glob(os.path.join(out_dir, "*", "*.avro*")):
         if f.endswith(".orphan"):
@@ -148,9 +152,16 @@ while not os.path.exists(stop_file):
         if base not in tails:
             tails[base] = Tail(base)
     for t in sorted(tails.values(), key=lambda t: t.base):
-        t.poll(lat)
+        t.poll(blocks)
     time.sleep(0.002)
 for t in sorted(tails.values(), key=lambda t: t.base):
-    t.poll(lat)
+    t.poll(blocks)
+with open(window_file) as f:
+    since = int(f.read())
+lat = []
+for read_ms, t, count, data in blocks:
+    for ts in t.decode(count, data):
+        if ts and ts >= since:
+            lat.append(read_ms - ts)
 with open(result_file, "w") as f:
     json.dump({"count": len(lat), "latencies_ms": lat}, f)
