@@ -82,14 +82,16 @@ struct wb_mtable *wb_metrics_table(struct wb_table *t)
 
 struct wb_mmapping *wb_metrics_mapping(const char *name)
 {
-	for (int i = 0; i < wb_metrics.nmappings; i++)
+	int n = atomic_load(&wb_metrics.nmappings);
+	for (int i = 0; i < n; i++)
 		if (strcmp(wb_metrics.mappings[i].name, name) == 0)
 			return &wb_metrics.mappings[i];
-	if (wb_metrics.nmappings == WB_METRICS_MAX_MAPPINGS)
+	if (n == WB_METRICS_MAX_MAPPINGS)
 		return NULL;
-	struct wb_mmapping *m = &wb_metrics.mappings[wb_metrics.nmappings];
+	struct wb_mmapping *m = &wb_metrics.mappings[n];
 	snprintf(m->name, sizeof(m->name), "%s", name);
-	wb_metrics.nmappings++;
+	atomic_store_explicit(&wb_metrics.nmappings, n + 1,
+			      memory_order_release);
 	return m;
 }
 
@@ -232,7 +234,7 @@ bool wb_metrics_ready(double max_checkpoint_age_s, char *why, size_t n)
 		r = "gap: the source cannot continue from the checkpoint";
 	else if (v.failed)
 		r = "the pipeline stopped on an error";
-	else if (!wb_metrics.running)
+	else if (!atomic_load(&wb_metrics.running))
 		r = "not streaming";
 	else if (!v.source_connected)
 		r = "source not connected";

@@ -87,14 +87,14 @@ struct wb_metrics {
 	char pipeline[128];
 	char source_type[32];
 	char sink_type[32];
-	bool running; /* wb_pipeline_run is on: /readyz may say ready */
+	atomic_bool running; /* streaming: /readyz may say ready */
 	/* /readyz's bound on waybill_checkpoint_age_seconds */
 	double ready_checkpoint_age_s;
 
 	/* table registry */
 	atomic_int ntables;
 	struct wb_mtable tables[WB_METRICS_MAX_TABLES + 1];
-	int nmappings;
+	atomic_int nmappings; /* published after the slot's name */
 	struct wb_mmapping mappings[WB_METRICS_MAX_MAPPINGS];
 
 	/* source thread */

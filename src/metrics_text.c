@@ -154,9 +154,11 @@ static void snapshots(struct wb_buf *b, const char *pl, int ntables)
 
 static void mappings(struct wb_buf *b, const char *pl)
 {
+	int nm = atomic_load_explicit(&wb_metrics.nmappings,
+				      memory_order_acquire);
 	family(b, "waybill_mapped_events_total", "counter",
 	       "Canonical events produced, per mapping.");
-	for (int i = 0; i < wb_metrics.nmappings; i++) {
+	for (int i = 0; i < nm; i++) {
 		char mn[300];
 		esc(mn, sizeof(mn), wb_metrics.mappings[i].name);
 		put(b,
@@ -169,7 +171,7 @@ static void mappings(struct wb_buf *b, const char *pl)
 	family(b, "waybill_dead_letters_total", "counter",
 	       "Changes a mapping could not turn into an event, written to "
 	       "the dead-letter stream, per mapping.");
-	for (int i = 0; i < wb_metrics.nmappings; i++) {
+	for (int i = 0; i < nm; i++) {
 		char mn[300];
 		esc(mn, sizeof(mn), wb_metrics.mappings[i].name);
 		put(b,

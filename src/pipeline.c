@@ -738,7 +738,7 @@ static void close_all(struct pipeline *p)
 	json_decref(p->maps_before);
 	wb_queue_free(p->queue);
 	wb_checkpoint_unlock(p->lock_fd);
-	wb_metrics.running = false;
+	atomic_store(&wb_metrics.running, false);
 	wb_metrics_http_stop(p->http);
 	wb_mdeliv_free(&p->mdeliv);
 	free(p->fifo);
@@ -799,7 +799,7 @@ int wb_pipeline_run(const struct wb_config *cfg,
 	}
 	p.thread_started = true;
 	p.last_ckpt_ms = wb_clock_mono_ms();
-	wb_metrics.running = true;
+	atomic_store(&wb_metrics.running, true);
 
 	for (;;) {
 		if (*stop) {

@@ -165,7 +165,7 @@ static void test_ready(void)
 	wb_metrics_init("p", "postgres", "avro-file");
 	CHECK(!wb_metrics_ready(60, why, sizeof(why)));
 	CHECK_STR(why, "not streaming");
-	wb_metrics.running = true;
+	atomic_store(&wb_metrics.running, true);
 	wb_metrics_source_up();
 	CHECK(wb_metrics_ready(60, why, sizeof(why)));
 	CHECK_STR(why, "ready");
