@@ -541,11 +541,17 @@ static void log_start(struct pipeline *p)
 				      i ? ", " : " excluding ",
 				      cfg->source.exclude[i]);
 	p->sops->format_position(&p->resume, text, sizeof(text));
+	/* where the events go: the directory, or the brokers */
+	const char *dest =
+		strcmp(cfg->sink.type, "avro-file") == 0
+			? cfg->sink.dir
+			: wb_config_extra(cfg->sink.extra, cfg->sink.nextra,
+					  "brokers");
 	wb_info("pipeline",
 		"%s: capturing %s%s from %s into %s%s%s, resuming %s%s%s",
 		cfg->name, tables[0] ? tables : "(no tables)", excl,
-		cfg->source.type, cfg->sink.type, cfg->sink.dir ? " " : "",
-		cfg->sink.dir ? cfg->sink.dir : "",
+		cfg->source.type, cfg->sink.type, dest ? " " : "",
+		dest ? dest : "",
 		p->have_resume ? text : "without a checkpoint (first start)",
 		cfg->metrics_listen ? ", metrics on http://" : "",
 		cfg->metrics_listen ? cfg->metrics_listen : "");
