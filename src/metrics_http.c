@@ -144,7 +144,7 @@ struct wb_metrics_http *wb_metrics_http_start(const char *listen,
 		return NULL;
 	}
 	wb_metrics.ready_checkpoint_age_s = ready_checkpoint_age_s;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	uint16_t port = ss.ss_family == AF_INET6
