@@ -298,7 +298,7 @@ int cmd_status(int argc, char **argv)
 	json_t *s = json_object();
 	json_object_set_new(out, "source", s);
 	if (sops->status(src, &resume, s, &err) != 0) {
-		if (err.code == WB_ERR_CONFIG) {
+		if (err.code == WB_ERR_CONFIG || wb_stop_requested) {
 			rc = err.code;
 			goto done;
 		}
