@@ -14,6 +14,14 @@
 #     comparing the commit time in each event (source.ts_ms) with the time
 #     it read the block.
 # Prints p50, p99 and max of both; target p99 <= 50 ms.
+#
+# --sink kafka: the same into one real Apache Kafka broker (tools/kafka,
+# via tools/lib/bench_kafka.sh: warmed up, topic with 4 partitions, acks=all,
+# idempotent, linger.ms 5 unless WB_BENCH_LINGER says otherwise), waybill's
+# histogram then ends at the broker's acknowledgement (with --exactly-once,
+# at the transaction's commit), and the external consumer is
+# tools/lib/bench_latency_kafka_consumer.py (read_committed, from the end of
+# the topic; receive time minus source.ts_ms).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -24,13 +32,18 @@ fraction=4
 rate=
 flush_interval=
 keep=0
+sink_kind=avro-file
+exactly_once=0
 usage()
 {
 	cat <<USAGE
-usage: tools/bench pg --latency [--duration S] [--rate TPS] [--flush-interval D] [--keep]
+usage: tools/bench pg --latency [--duration S] [--rate TPS] [--flush-interval D] [--sink avro-file|kafka]
+                              [--exactly-once] [--keep]
   --duration S         seconds of steady load (default $duration)
   --rate TPS           transactions/s (default: a quarter of the measured maximum)
   --flush-interval D   the avro-file sink's flush_interval (default: the sink's, 20ms)
+  --sink KIND          avro-file (default) or kafka (one real broker, tools/kafka)
+  --exactly-once       with --sink kafka: exactly_once: true (transactions)
   --keep               keep the work directory (output, logs)
 Target (issue 12): p99 commit → acknowledged <= 50 ms.
 USAGE
@@ -40,6 +53,12 @@ while [ $# -gt 0 ]; do
 	--duration) duration=${2:?}; shift 2 ;;
 	--rate) rate=${2:?}; shift 2 ;;
 	--flush-interval) flush_interval=${2:?}; shift 2 ;;
+	--sink)
+		case ${2:-} in
+		avro-file|kafka) sink_kind=$2; shift 2 ;;
+		*) echo "bench_latency: --sink ${2:-?} is not supported (avro-file or kafka)" >&2; exit 2 ;;
+		esac ;;
+	--exactly-once) exactly_once=1; shift ;;
 	--keep) keep=1; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) echo "bench_latency: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -88,6 +107,14 @@ echo "INSERT INTO lat (sku, qty) VALUES ('SKU-' || (random() * 100000)::int, ran
 chmod 644 "$work/insert.sql"
 dsn=$(wb_pg_dsn bench)
 port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+if [ "$sink_kind" = kafka ]; then
+	# bench_kafka_start (the broker, its warm-up, the topic) and
+	# bench_kafka_sink_yaml (honours $exactly_once and WB_BENCH_LINGER)
+	WB_BENCH_LINGER=${WB_BENCH_LINGER:-5}
+	# shellcheck source=tools/lib/bench_kafka.sh
+	source tools/lib/bench_kafka.sh
+	bench_kafka_start real lat.public.lat
+fi
 {
 	echo "name: lat"
 	echo "checkpoint_dir: $work/ckpt"
@@ -97,11 +124,15 @@ port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0
 	echo "  dsn: \"$dsn\""
 	echo "  tables: [\"public.lat\"]"
 	echo "  snapshot: never"
-	echo "sink:"
-	echo "  type: avro-file"
-	echo "  dir: $work/out"
-	echo "  codec: zstandard"
-	[ -n "$flush_interval" ] && echo "  flush_interval: $flush_interval"
+	if [ "$sink_kind" = kafka ]; then
+		bench_kafka_sink_yaml
+	else
+		echo "sink:"
+		echo "  type: avro-file"
+		echo "  dir: $work/out"
+		echo "  codec: zstandard"
+		[ -n "$flush_interval" ] && echo "  flush_interval: $flush_interval"
+	fi
 } >"$work/lat.yaml"
 
 "$waybill" run -c "$work/lat.yaml" 2>"$work/waybill.log" &
@@ -124,10 +155,20 @@ if [ -z "$rate" ]; then
 	sleep 3 # the backlog drains
 fi
 
-/usr/bin/python3 "$repo/tools/lib/bench_latency_consumer.py" "$work/out" "$work/stop" "$work/consumer.json" \
-	"$work/window" &
+if [ "$sink_kind" = kafka ]; then
+	/usr/bin/python3 "$repo/tools/lib/bench_latency_kafka_consumer.py" "$bench_kafka_bootstrap" \
+		lat.public.lat lat._schemas "$work/ready" "$work/stop" "$work/consumer.json" "$work/window" &
+else
+	/usr/bin/python3 "$repo/tools/lib/bench_latency_consumer.py" "$work/out" "$work/stop" \
+		"$work/consumer.json" "$work/window" &
+	touch "$work/ready"
+fi
 cpid=$!
 wb_cleanup_push "touch '$work/stop'; kill $cpid 2>/dev/null || true"
+for _ in $(seq 300); do
+	[ -f "$work/ready" ] && break
+	sleep 0.1
+done
 sleep 1
 scrape >"$work/before.prom"
 /usr/bin/python3 -c 'import time; print(int(time.time() * 1000))' >"$work/window"
@@ -142,4 +183,6 @@ wait $cpid
 kill -TERM $wpid
 wait $wpid || true
 
-/usr/bin/python3 "$repo/tools/lib/bench_latency_report.py" "$work" "$rows" "$rate" "$duration"
+desc="avro-file (zstandard)"
+[ "$sink_kind" = kafka ] && desc="Kafka (one broker, acks=all, linger.ms $WB_BENCH_LINGER, exactly_once $([ $exactly_once = 1 ] && echo true || echo false))"
+/usr/bin/python3 "$repo/tools/lib/bench_latency_report.py" "$work" "$rows" "$rate" "$duration" "$desc" "$sink_kind"

@@ -4,12 +4,15 @@
 # histogram_quantile does) and of the external consumer's per-record
 # latencies.
 #
-#   bench_latency_report.py WORK ROWS RATE DURATION
+#   bench_latency_report.py WORK ROWS RATE DURATION SINK_DESCRIPTION SINK_KIND
 import json
 import re
 import sys
 
 work, rows, rate, duration = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+desc, kind = sys.argv[5], sys.argv[6]
+ack = "acknowledged by the broker" if kind == "kafka" else "block fsynced"
+got = "received" if kind == "kafka" else "block read"
 INF = float("inf")
 
 
@@ -56,13 +59,13 @@ with open(f"{work}/pgbench.log") as f:
 tps = re.search(r"tps = ([0-9.]+)", pg)
 lag = re.search(r"schedule lag: avg ([0-9.]+)", pg)
 print()
-print(f"PostgreSQL 15 → waybill → avro-file (zstandard), one-row inserts, pgbench -R {rate}/s for {duration} s")
+print(f"PostgreSQL 15 → waybill → {desc}, one-row inserts, pgbench -R {rate}/s for {duration} s")
 print(f"  pgbench: {tps.group(1) if tps else '?'} tps, schedule lag {lag.group(1) if lag else '?'} ms; "
       f"{rows} rows committed in the window")
-print(f"  {'':46s} {'p50':>9s} {'p99':>9s} {'max':>9s} {'changes':>8s}")
-print(f"  {'waybill histogram (commit → block fsynced)':46s} {quantile(0.5) * 1000:7.1f}ms "
+print(f"  {'':56s} {'p50':>9s} {'p99':>9s} {'max':>9s} {'changes':>8s}")
+print(f"  {'waybill histogram (commit → ' + ack + ')':56s} {quantile(0.5) * 1000:7.1f}ms "
       f"{quantile(0.99) * 1000:7.1f}ms {'<=' + format(top * 1000, '.0f') + 'ms':>9s} {int(total):8d}")
-print(f"  {'external consumer (commit → block read)':46s} {pct(0.5):7.1f}ms {pct(0.99):7.1f}ms "
+print(f"  {'external consumer (commit → ' + got + ')':56s} {pct(0.5):7.1f}ms {pct(0.99):7.1f}ms "
       f"{(lat[-1] if lat else float('nan')):7.1f}ms {len(lat):8d}")
 print("  (source.ts_ms has millisecond resolution; the histogram's max is its bucket's bound)")
 p99 = max(quantile(0.99) * 1000, pct(0.99))
