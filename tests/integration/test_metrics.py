@@ -284,7 +284,7 @@ def test():
 
     log("log_format: json: every line JSON, the fatal one included")
     q = Pipeline(pg, name="mj", tables=("public.items",), extra_top="log_format: json\nstatus_log_interval: 1s\n")
-    r = q.run(["run", "-c", q.config, "--stop-when-idle", "2"], timeout=120, tag="run")
+    r = q.run(["run", "-c", q.config, "--stop-when-idle", "3"], timeout=120, tag="run")
     check_eq(r.rc, 0, "json run exits 0")
     lines = r.stderr_lines()
     check(len(lines) >= 4, "json run logged", r.stderr)
@@ -294,7 +294,15 @@ def test():
         except ValueError:
             fail(f"not a JSON log line: {line!r}")
         check(set(o) >= {"ts", "level", "component", "message"}, f"JSON line fields: {line}")
-    check(any("capturing public.items" in json.loads(l)["message"] for l in lines), "JSON start line", r.stderr)
+    msgs = [(json.loads(l)["level"], json.loads(l)["component"], json.loads(l)["message"]) for l in lines]
+    for what, level, comp, pat in [
+            ("start line", "info", "pipeline", r"^mj: capturing public\.items from postgres into avro-file "),
+            ("snapshot started", "info", "postgres", r"^snapshot of 1 table\(s\) at "),
+            ("snapshot of the table done", "info", "postgres", r"^snapshot of public\.items finished: \d+ rows$"),
+            ("status line", "info", "pipeline", r"^streaming: \d+ events/s delivered"),
+            ("stop line", "info", "pipeline", r"^stopped at ")]:
+        check(any(lv == level and c == comp and re.search(pat, m) for lv, c, m in msgs), f"JSON log line: {what}",
+              r.stderr[-3000:])
     bad = Pipeline(pg, name="mjbad", dsn=pg.dsn() + " dbname=nosuchdb", extra_top="log_format: json\n")
     r = bad.run(["run", "-c", bad.config], timeout=60, tag="run")
     check_eq(r.rc, 1, "a run against a missing database exits 1")
