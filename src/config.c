@@ -44,10 +44,19 @@ struct kv_list {
 };
 
 static const char *const top_keys[] = {
-	"name",	       "checkpoint_dir", "checkpoint_interval",
-	"queue_bytes", "topic_prefix",	 "emit",
-	"mappings",    "metrics",	 "log_level",
-	"log_format",  "source",	 "sink",
+	"name",
+	"checkpoint_dir",
+	"checkpoint_interval",
+	"queue_bytes",
+	"topic_prefix",
+	"emit",
+	"mappings",
+	"metrics",
+	"log_level",
+	"log_format",
+	"source",
+	"sink",
+	"status_log_interval",
 	NULL,
 };
 /* The keys of a mysql source besides the common ones (tables, exclude,
@@ -78,9 +87,11 @@ static const char *const source_keys[] = {
 };
 static const char *const sink_keys[] = {
 	"type",	       "dir",	     "codec",	 "codec_level",
-	"block_bytes", "roll_bytes", "roll_age", NULL,
+	"block_bytes", "roll_bytes", "roll_age", "flush_interval",
+	NULL,
 };
-static const char *const metrics_keys[] = {"listen", NULL};
+static const char *const metrics_keys[] = {"listen", "ready_checkpoint_age",
+					   NULL};
 static const char *const snapshot_keys[] = {"mode", "chunk_size", "parallelism",
 					    NULL};
 
@@ -739,7 +750,13 @@ static int load_metrics(struct loader *ld, const yaml_node_t *n,
 		if (strcmp(name, "listen") == 0)
 			rc = get_string(ld, v, "metrics.listen",
 					&cfg->metrics_listen);
-		else
+		else if (strcmp(name, "ready_checkpoint_age") == 0) {
+			int64_t ms = 0;
+			rc = get_duration(ld, v, "metrics.ready_checkpoint_age",
+					  INT64_MAX, &ms);
+			if (rc == 0 && ms > 0)
+				cfg->metrics_ready_age_s = (ms + 999) / 1000;
+		} else
 			rc = unknown_key(ld, k, "metrics", NULL, metrics_keys);
 		if (rc != 0)
 			return rc;
@@ -940,6 +957,9 @@ static int load_sink(struct loader *ld, const yaml_node_t *n,
 		} else if (strcmp(name, "roll_age") == 0) {
 			rc = get_duration(ld, v, key, INT64_MAX,
 					  &sink->roll_age_ms);
+		} else if (strcmp(name, "flush_interval") == 0 && !kafka) {
+			rc = get_duration(ld, v, key, 3600 * 1000,
+					  &sink->flush_interval_ms);
 		} else if (kafka) {
 			rc = add_extra(ld, &extra, name, v, key, 0);
 		} else {
@@ -1228,6 +1248,9 @@ static int load_root(struct loader *ld, const yaml_node_t *root,
 				cfg->log_level = strdup(log_levels[idx]);
 				rc = cfg->log_level ? 0 : nomem(ld);
 			}
+		} else if (strcmp(name, "status_log_interval") == 0) {
+			rc = get_duration(ld, v, name, INT64_MAX,
+					  &cfg->status_log_interval_ms);
 		} else if (strcmp(name, "log_format") == 0) {
 			rc = get_enum(ld, v, name, log_formats, &idx);
 			if (rc == 0 && idx >= 0) {
@@ -1368,6 +1391,8 @@ struct wb_config *wb_config_load(const char *path, wb_error_t *err)
 		return NULL;
 	}
 	cfg->checkpoint_interval_ms = 1000;
+	cfg->metrics_ready_age_s = 60;
+	cfg->status_log_interval_ms = 60000;
 	cfg->queue_bytes = 16 << 20;
 	cfg->emit_raw = true;
 	cfg->source.snapshot = WB_SNAPSHOT_INITIAL;
@@ -1380,6 +1405,7 @@ struct wb_config *wb_config_load(const char *path, wb_error_t *err)
 	cfg->sink.block_bytes = 1 << 20;
 	cfg->sink.roll_bytes = 256 << 20;
 	cfg->sink.roll_age_ms = 3600 * 1000;
+	cfg->sink.flush_interval_ms = WB_DEFAULT_FLUSH_INTERVAL_MS;
 	cfg->path = strdup(path);
 	if (cfg->path == NULL) {
 		rc = nomem(&ld);

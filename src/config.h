@@ -2,6 +2,11 @@
 #ifndef WB_CONFIG_H
 #define WB_CONFIG_H
 
+/* sink.flush_interval of the avro-file sink */
+#ifndef WB_DEFAULT_FLUSH_INTERVAL_MS
+#define WB_DEFAULT_FLUSH_INTERVAL_MS 20
+#endif
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -64,6 +69,9 @@ struct wb_sink_config {
 	int64_t roll_bytes;  /* complete a file past this size; default 256 MiB
 			      */
 	int64_t roll_age_ms; /* complete a file older than this; default 1 h */
+	/* longest time a written event waits before its block is written and
+	 * fsynced (delivered) between checkpoints */
+	int64_t flush_interval_ms;
 	/* kafka and future sinks: every other key, as text */
 	struct wb_kv *extra;
 	int nextra;
@@ -85,8 +93,13 @@ struct wb_config {
 	char **mappings; /* NULL-terminated */
 	int nmappings;
 	char *metrics_listen; /* "127.0.0.1:9187" or NULL */
-	char *log_level;      /* debug | info | warn | error; default info */
-	char *log_format;     /* text | json; default text */
+	/* metrics.ready_checkpoint_age: /readyz fails when the checkpoint is
+	 * behind what was written for longer; default 60 s */
+	int64_t metrics_ready_age_s;
+	/* status_log_interval: the status line while streaming; default 1 m */
+	int64_t status_log_interval_ms;
+	char *log_level;  /* debug | info | warn | error; default info */
+	char *log_format; /* text | json; default text */
 	struct wb_source_config source;
 	struct wb_sink_config sink;
 };

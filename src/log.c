@@ -21,6 +21,20 @@ void wb_log_set_json(int json)
 	json_format = json;
 }
 
+int wb_log_is_json(void)
+{
+	return json_format;
+}
+
+void wb_log_fatal(const char *msg)
+{
+	if (!json_format) {
+		fprintf(stderr, "waybill: %s\n", msg);
+		return;
+	}
+	wb_log(WB_LOG_ERROR, "waybill", "%s", msg);
+}
+
 void wb_log(enum wb_log_level level, const char *component, const char *fmt,
 	    ...)
 {

@@ -16,6 +16,7 @@
 #include "avro_encode.h"
 #include "avro_schema.h"
 #include "checkpoint.h"
+#include "cmd_status.h"
 #include "crashpoint.h"
 #include "config.h"
 #include "log.h"
@@ -270,7 +271,9 @@ static int fail(const wb_error_t *err)
 			       "memory";
 		}
 	}
-	fprintf(stderr, "waybill: %s%s\n", err->message, hint);
+	char line[sizeof(err->message) + sizeof(buf)];
+	snprintf(line, sizeof(line), "%s%s", err->message, hint);
+	wb_log_fatal(line); /* a JSON line with log_format: json */
 	return wb_error_exit_code(err->code ? err->code : WB_ERR_RUNTIME);
 }
 
@@ -630,144 +633,6 @@ static int cmd_check(int argc, char **argv)
 	wb_config_free(cfg);
 	printf(failed ? "problems found\n" : "all checks passed\n");
 	return config_bad ? 2 : failed ? 1 : 0;
-}
-
-/* The snapshot progress the checkpoint holds (source state "snapshot"),
- * with a percentage per table, and any request not yet recorded. */
-static void add_snapshot_status(const struct wb_config *cfg, json_t *state,
-				json_t *out)
-{
-	json_t *snap = json_object_get(state, "snapshot");
-	char path[PATH_MAX];
-	const char *request = NULL;
-	snprintf(path, sizeof(path), "%s/%s.snapshot-request",
-		 cfg->checkpoint_dir, cfg->name);
-	if (access(path, F_OK) == 0)
-		request = "waiting";
-	snprintf(path, sizeof(path), "%s/%s.snapshot-request.taken",
-		 cfg->checkpoint_dir, cfg->name);
-	if (request == NULL && access(path, F_OK) == 0)
-		request = "taken";
-	if (!json_is_object(snap) && request == NULL)
-		return;
-	json_t *o = json_object();
-	bool all_done = true;
-	json_t *tables = json_object();
-	const char *name;
-	json_t *t;
-	json_object_foreach(json_object_get(snap, "tables"), name, t)
-	{
-		bool done = json_is_true(json_object_get(t, "done"));
-		json_int_t rows =
-			json_integer_value(json_object_get(t, "rows"));
-		json_int_t est =
-			json_integer_value(json_object_get(t, "estimate"));
-		json_t *row =
-			json_pack("{s:b,s:I}", "done", done, "rows", rows);
-		if (est >= 0)
-			json_object_set_new(row, "estimate", json_integer(est));
-		if (done)
-			json_object_set_new(row, "percent", json_real(100.0));
-		else if (est > 0)
-			json_object_set_new(
-				row, "percent",
-				json_real(rows >= est ? 99.9
-						      : (double)(rows * 1000 /
-								 est) /
-								10.0));
-		all_done &= done;
-		json_object_set_new(tables, name, row);
-	}
-	json_t *point = json_object_get(snap, "point");
-	if (json_is_string(point))
-		json_object_set(o, "point", point);
-	json_object_set_new(o, "done",
-			    json_boolean(all_done && request == NULL));
-	json_object_set_new(o, "tables", tables);
-	if (request)
-		json_object_set_new(o, "request", json_string(request));
-	json_object_set_new(out, "snapshot", o);
-}
-
-static int cmd_status(int argc, char **argv)
-{
-	struct cli cli;
-	struct wb_config *cfg;
-	wb_error_t err;
-	int rc = command_setup(argc, argv, &cli, &cfg, &err);
-	if (rc)
-		return rc;
-	const struct wb_source_ops *sops = wb_source_lookup(cfg->source.type);
-	struct wb_checkpoint cp;
-	struct wb_source *src = NULL;
-	json_t *out = json_object();
-	json_t *state = NULL;
-	if (sops == NULL) {
-		rc = wb_error_set(
-			&err, WB_ERR_CONFIG,
-			"%s: source.type %s not supported; use postgres "
-			"or mysql",
-			cfg->path, cfg->source.type);
-		goto done;
-	}
-	rc = wb_checkpoint_load(cfg->checkpoint_dir, cfg->name, sops, &cp,
-				&err);
-	if (rc)
-		goto done;
-	json_object_set_new(out, "name", json_string(cfg->name));
-	if (cp.have) {
-		char pos[64], ack[64];
-		sops->format_position(&cp.pos, pos, sizeof(pos));
-		sops->format_ack(cp.ack, ack, sizeof(ack));
-		json_object_set_new(out, "checkpoint",
-				    json_pack("{s:s,s:s,s:s}", "position", pos,
-					      sops->ack_name, ack, "time",
-					      cp.time));
-	} else {
-		json_object_set_new(out, "checkpoint", json_null());
-	}
-	add_snapshot_status(cfg, cp.source, out);
-	/* the mappings' counts: events and dead letters per mapping */
-	json_t *maps =
-		cp.source ? json_object_get(cp.source, "mappings") : NULL;
-	if (json_is_array(maps))
-		json_object_set(out, "mappings", maps);
-	state = cp.source ? json_incref(cp.source) : NULL;
-	struct wb_source_resume resume = {
-		.have = cp.have, .pos = cp.pos, .ack = cp.ack, .state = state};
-	wb_checkpoint_clear(&cp);
-	src = sops->create(cfg, &err);
-	if (src == NULL) {
-		rc = err.code;
-		goto done;
-	}
-	json_t *s = json_object();
-	json_object_set_new(out, "source", s);
-	rc = sops->status(src, &resume, s, &err);
-	if (rc)
-		goto done;
-	char *text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	if (text)
-		printf("%s\n", text);
-	free(text);
-	/* A source that sees the pipeline unable to continue (PG: the slot
-	 * missing or invalidated while a checkpoint exists) says so in
-	 * "problem": the status is printed all the same, and exits 1. */
-	const char *problem = json_string_value(json_object_get(s, "problem"));
-	if (problem) {
-		fflush(stdout);
-		fprintf(stderr, "waybill: %s\n", problem);
-		rc = -1;
-	}
-done:
-	if (sops && src)
-		sops->destroy(src);
-	json_decref(out);
-	json_decref(state);
-	wb_config_free(cfg);
-	if (rc == -1)
-		return 1;
-	return rc ? fail(&err) : 0;
 }
 
 static int cmd_schema(int argc, char **argv)

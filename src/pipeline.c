@@ -23,14 +23,19 @@
 #include "log.h"
 #include "mapping_setup.h"
 #include "notify.h"
+#include "metrics.h"
+#include "metrics_delivery.h"
+#include "metrics_log.h"
 #include "priority.h"
 #include "queue.h"
 #include "sink.h"
 #include "source.h"
+#include "stop.h"
 
 #define BATCH_TARGET_BYTES (256 * 1024)
 #define COMMIT_FIFO_MAX 4096
 #define POOL_MAX 8
+#define DELIVERY_RUNS_MAX (1u << 18) /* 8 MiB of undelivered runs */
 
 struct commit_mark {
 	wb_position_t guard;  /* delivered >= guard: the transaction is done */
@@ -93,6 +98,13 @@ struct pipeline {
 	int64_t delivered_commit_us; /* commit time of the last delivered
 					transaction (systemd STATUS= lag) */
 	bool endpos_reached;	     /* a change past --endpos was read */
+
+	/* metrics (sink thread) */
+	struct wb_mdeliv mdeliv;
+	struct wb_metrics_http *http;
+	int64_t ckpt_real_ms; /* last durable checkpoint, or the start */
+	long long last_status_ms;
+	struct wb_mmapping *mslot[WB_METRICS_MAX_MAPPINGS];
 };
 
 static void pos_max(wb_position_t *a, const wb_position_t *b)
@@ -144,6 +156,8 @@ static bool nap(struct pipeline *p, long long ms)
 {
 	long long until = wb_clock_mono_ms() + ms;
 	while (!atomic_load(&p->src_stop)) {
+		wb_mset(&wb_metrics.source_heartbeat_ms,
+			(uint64_t)wb_clock_mono_ms());
 		long long left = until - wb_clock_mono_ms();
 		if (left <= 0)
 			return true;
@@ -164,6 +178,7 @@ static int reconnect(struct pipeline *p, wb_error_t *err)
 	unsigned seed = (unsigned)t0 ^ (unsigned)getpid();
 	wb_warn("pipeline", "source connection lost (%s); reconnecting",
 		err->message);
+	wb_metrics_source_down();
 	for (int attempt = 1;; attempt++) {
 		long long wait =
 			backoff / 2 + rand_r(&seed) % (backoff / 2 + 1);
@@ -171,7 +186,10 @@ static int reconnect(struct pipeline *p, wb_error_t *err)
 			return err->code;
 		wb_error_t e;
 		wb_error_clear(&e);
+		wb_mcount_add(&wb_metrics.source_reconnect_attempts, 1);
 		if (p->sops->reconnect(p->src, &e) == 0) {
+			wb_metrics_source_up();
+			wb_mcount_add(&wb_metrics.source_reconnects, 1);
 			wb_info("pipeline",
 				"source connection back after %.1f s (%d "
 				"attempts)",
@@ -205,6 +223,8 @@ static void *source_thread(void *arg)
 	int rc = 0;
 	struct wb_batch *b = NULL;
 	while (!atomic_load(&p->src_stop)) {
+		wb_mset(&wb_metrics.source_heartbeat_ms,
+			(uint64_t)wb_clock_mono_ms());
 		if (b == NULL && (b = batch_get(p)) == NULL) {
 			rc = wb_error_set(&err, WB_ERR_NOMEM, "out of memory");
 			break;
@@ -220,8 +240,11 @@ static void *source_thread(void *arg)
 			continue; /* the empty batch is used again */
 		}
 		atomic_store(&p->last_change_ms, wb_clock_mono_ms());
+		wb_metrics_count_read(b);
 		int pushed;
 		while ((pushed = wb_queue_push(p->queue, b, 1000)) == 0) {
+			wb_mset(&wb_metrics.source_heartbeat_ms,
+				(uint64_t)wb_clock_mono_ms());
 			rc = p->sops->keepalive(p->src, &err);
 			if (rc != 0 && err.retriable && p->sops->reconnect &&
 			    !atomic_load(&p->src_stop))
@@ -248,6 +271,8 @@ static void on_delivered(void *opaque, const wb_position_t *pos)
 {
 	struct pipeline *p = opaque;
 	pos_max(&p->delivered, pos);
+	wb_mdeliv_delivered(&p->mdeliv, pos, wb_clock_real_ms() * 1000);
+	wb_mset(&wb_metrics.delivered_position, p->delivered.major);
 	while (p->fifo_len > 0) {
 		struct commit_mark *m = &p->fifo[p->fifo_head];
 		if (wb_position_cmp(&m->guard, &p->delivered) > 0)
@@ -346,6 +371,8 @@ static int write_mapped(struct pipeline *p, const struct wb_change *c,
 		if ((rc = p->kops->write(p->sink, &me, err)))
 			return rc;
 		*wrote = true;
+		wb_mcount_add(&wb_metrics.sink_bytes,
+			      o->key_avro_len + o->value_len);
 		if (o->dead_letter)
 			p->dead_letters++;
 		else
@@ -379,6 +406,7 @@ static int process_batch(struct pipeline *p, struct wb_batch *b,
 		if (p->have_resume &&
 		    wb_position_cmp(&c->pos, &p->resume) <= 0) {
 			p->skipped++;
+			wb_mcount_add(&wb_metrics.skipped, 1);
 			continue;
 		}
 		struct wb_event ev;
@@ -395,6 +423,8 @@ static int process_batch(struct pipeline *p, struct wb_batch *b,
 			event_id = ev.event_id;
 			wrote = true;
 			p->events++;
+			wb_mcount_add(&wb_metrics.sink_bytes,
+				      ev.key_len + ev.value_len);
 		}
 		if (p->maps) {
 			int rc = write_mapped(p, c, position, event_id, &wrote,
@@ -402,6 +432,12 @@ static int process_batch(struct pipeline *p, struct wb_batch *b,
 			if (rc != WB_OK)
 				return rc;
 		}
+		int opi = wb_metrics_op_index(c->op);
+		if (wrote && opi >= 0 && c->table)
+			wb_mdeliv_written(
+				&p->mdeliv, wb_metrics_table(c->table), opi,
+				&c->pos, c->snapshot ? 0 : c->commit_ts_us,
+				p->now_us);
 		if (wrote) {
 			p->written = c->pos;
 			p->wrote_any = true;
@@ -504,6 +540,10 @@ static int checkpoint(struct pipeline *p, int flush_ms, wb_error_t *err)
 	p->ckpt_ack = ack;
 	p->ckpt_events = p->events;
 	p->dirty = false;
+	p->ckpt_real_ms = wb_clock_real_ms();
+	wb_mcount_add(&wb_metrics.checkpoints, 1);
+	wb_mset(&wb_metrics.checkpoint_position, ack);
+	wb_mset(&wb_metrics.checkpoint_real_ms, (uint64_t)p->ckpt_real_ms);
 	wb_crashpoint("checkpoint.saved");
 	if (p->kops->checkpointed && (rc = p->kops->checkpointed(p->sink, err)))
 		return rc;
@@ -513,6 +553,88 @@ out:
 	if (pending)
 		*err = pending_err;
 	return pending;
+}
+
+/* The status line: now (SIGHUP) or once a minute. */
+static void status_line(struct pipeline *p, const char *why)
+{
+	char pos[96], ckpt[96];
+	p->sops->format_position(&p->written, pos, sizeof(pos));
+	p->sops->format_position(&p->ckpt_pos, ckpt, sizeof(ckpt));
+	wb_metrics_log_status(why, p->wrote_any ? pos : "(nothing yet)", ckpt);
+	p->last_status_ms = wb_clock_mono_ms();
+}
+
+/* Publishes what only the sink thread knows, once per turn of its loop
+ * (at least every 20 ms while it is not inside a sink call). */
+static void publish(struct pipeline *p)
+{
+	long long mono = wb_clock_mono_ms();
+	wb_mset(&wb_metrics.sink_heartbeat_ms, (uint64_t)mono);
+	wb_mset(&wb_metrics.queue_bytes,
+		wb_queue_bytes(p->queue) + wb_queue_held(p->queue));
+	int64_t oldest = wb_mdeliv_oldest_commit(&p->mdeliv);
+	wb_mset(&wb_metrics.oldest_undelivered_commit_us,
+		oldest > 0 ? (uint64_t)oldest : 0);
+	bool behind =
+		p->wrote_any && wb_position_cmp(&p->written, &p->ckpt_pos) > 0;
+	wb_mset(&wb_metrics.checkpoint_behind_since_ms,
+		behind ? (uint64_t)p->ckpt_real_ms : 0);
+	for (int i = 0; p->maps && i < wb_mappings_count(p->maps) &&
+			i < WB_METRICS_MAX_MAPPINGS;
+	     i++) {
+		const struct wb_mapping_info *mi = wb_mappings_info(p->maps, i);
+		if (p->mslot[i] == NULL)
+			continue;
+		wb_mset(&p->mslot[i]->events, mi->events);
+		wb_mset(&p->mslot[i]->dead_letters, mi->dead_letters);
+	}
+	if (wb_hup_requested) {
+		wb_hup_requested = 0;
+		wb_info("pipeline", "SIGHUP: status line follows (the "
+				    "configuration is not reloaded; restart "
+				    "waybill to apply changes)");
+		status_line(p, "status");
+	} else if (mono - p->last_status_ms >= p->cfg->status_log_interval_ms) {
+		status_line(p, "streaming");
+	}
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	wb_hup_requested = 1;
+}
+
+/* What is captured, from where, into what: the first line of a run. */
+static void log_start(struct pipeline *p)
+{
+	const struct wb_config *cfg = p->cfg;
+	char tables[512] = "", excl[512] = "", text[64];
+	size_t n = 0;
+	for (int i = 0; i < cfg->source.ntables && n < sizeof(tables); i++)
+		n += (size_t)snprintf(tables + n, sizeof(tables) - n, "%s%s",
+				      i ? ", " : "", cfg->source.tables[i]);
+	n = 0;
+	for (int i = 0; i < cfg->source.nexclude && n < sizeof(excl); i++)
+		n += (size_t)snprintf(excl + n, sizeof(excl) - n, "%s%s",
+				      i ? ", " : " excluding ",
+				      cfg->source.exclude[i]);
+	p->sops->format_position(&p->resume, text, sizeof(text));
+	/* where the events go: the directory, or the brokers */
+	const char *dest =
+		strcmp(cfg->sink.type, "avro-file") == 0
+			? cfg->sink.dir
+			: wb_config_extra(cfg->sink.extra, cfg->sink.nextra,
+					  "brokers");
+	wb_info("pipeline",
+		"%s: capturing %s%s from %s into %s%s%s, resuming %s%s%s",
+		cfg->name, tables[0] ? tables : "(no tables)", excl,
+		cfg->source.type, cfg->sink.type, dest ? " " : "",
+		dest ? dest : "",
+		p->have_resume ? text : "without a checkpoint (first start)",
+		cfg->metrics_listen ? ", metrics on http://" : "",
+		cfg->metrics_listen ? cfg->metrics_listen : "");
 }
 
 static bool idle_done(struct pipeline *p, int idle_s)
@@ -624,7 +746,21 @@ static int open_mappings(struct pipeline *p, json_t *source_state,
 			 wb_error_t *err)
 {
 	int ntables;
-	p->maps = wb_mapping_setup(p->cfg, p->src, stderr, &ntables, err);
+	/* the problems it prints go through the log, so that they are JSON
+	 * lines with log_format: json */
+	char *text = NULL;
+	size_t len = 0;
+	FILE *out = wb_log_is_json() ? open_memstream(&text, &len) : NULL;
+	p->maps = wb_mapping_setup(p->cfg, p->src, out ? out : stderr, &ntables,
+				   err);
+	if (out) {
+		fclose(out);
+		char *save = NULL;
+		for (char *line = strtok_r(text, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			wb_warn("mappings", "%s", line);
+		free(text);
+	}
 	if (p->maps == NULL)
 		return err->code;
 	json_t *old =
@@ -771,6 +907,9 @@ static void close_all(struct pipeline *p)
 	wb_checkpoint_unlock(p->lock_fd);
 	json_decref(p->ckpt_source);
 	json_decref(p->ckpt_sink);
+	atomic_store(&wb_metrics.running, false);
+	wb_metrics_http_stop(p->http);
+	wb_mdeliv_free(&p->mdeliv);
 	free(p->fifo);
 	for (int i = 0; i < p->npool; i++)
 		wb_batch_free(p->pool[i]);
@@ -788,16 +927,39 @@ int wb_pipeline_run(const struct wb_config *cfg,
 	p.stop = stop;
 	p.lock_fd = -1;
 	pthread_mutex_init(&p.pool_mu, NULL);
+	wb_mdeliv_init(&p.mdeliv, DELIVERY_RUNS_MAX);
+	wb_metrics_init(cfg->name, cfg->source.type, cfg->sink.type);
+	wb_metrics_log_reset();
+	p.ckpt_real_ms = wb_clock_real_ms();
+	p.last_status_ms = wb_clock_mono_ms();
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_hup;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+	int rc = 0;
+	if (cfg->metrics_listen &&
+	    (p.http = wb_metrics_http_start(cfg->metrics_listen,
+					    (double)cfg->metrics_ready_age_s,
+					    err)) == NULL) {
+		rc = err->code;
+		goto out;
+	}
 	wb_priority_init(); /* before the sink starts threads (priority.h) */
-	int rc = open_all(&p, err);
+	rc = open_all(&p, err);
 	if (rc)
 		goto out;
+	wb_metrics_source_up();
+	wb_mset(&wb_metrics.queue_max_bytes, wb_queue_max_bytes(p.queue));
+	for (int i = 0; p.maps && i < wb_mappings_count(p.maps) &&
+			i < WB_METRICS_MAX_MAPPINGS;
+	     i++)
+		p.mslot[i] =
+			wb_metrics_mapping(wb_mappings_info(p.maps, i)->name);
 
 	char text[64], status[128];
+	log_start(&p);
 	p.sops->format_position(&p.resume, text, sizeof(text));
-	wb_info("pipeline", "%s: %s → %s, resuming %s", cfg->name,
-		cfg->source.type, cfg->sink.type,
-		p.have_resume ? text : "without a checkpoint (first start)");
 
 	atomic_store(&p.last_change_ms, wb_clock_mono_ms());
 	if (pthread_create(&p.thread, NULL, source_thread, &p) != 0) {
@@ -811,6 +973,7 @@ int wb_pipeline_run(const struct wb_config *cfg,
 	snprintf(status, sizeof(status), "streaming from %s",
 		 p.have_resume ? text : "the start (no checkpoint yet)");
 	wb_notify_ready(status);
+	atomic_store(&wb_metrics.running, true);
 
 	for (;;) {
 		if (*stop) {
@@ -828,8 +991,10 @@ int wb_pipeline_run(const struct wb_config *cfg,
 				goto out; /* nothing after a failed write is
 					     checkpointed */
 		}
+		p.sink->idle = wb_queue_bytes(p.queue) == 0;
 		if (p.kops->poll && (rc = p.kops->poll(p.sink, 0, err)))
 			goto out;
+		publish(&p);
 		if (atomic_load(&p.src_done) && wb_queue_bytes(p.queue) == 0) {
 			if (p.src_rc == 0)
 				wb_info("pipeline",
@@ -897,6 +1062,8 @@ int wb_pipeline_run(const struct wb_config *cfg,
 		rc = p.src_rc;
 	}
 out:
+	if (rc)
+		wb_mset(&wb_metrics.failed, 1);
 	close_all(&p);
 	return rc;
 }

@@ -97,6 +97,10 @@ struct wb_sink {
 	 * the pipeline then writes the checkpoint with the state the commit
 	 * makes durable as pending (checkpoint.h). An error: no commit. */
 	int (*before_commit)(void *opaque, json_t *where, wb_error_t *err);
+	/* Set by the pipeline before each poll(): true when no change waits
+	 * in the queue, so that a sink may deliver what it holds without
+	 * slowing a backlog down (avro-file: flush_interval). */
+	bool idle;
 };
 
 struct wb_sink_ops {

@@ -46,7 +46,8 @@ struct wb_snapshot {
 	uint64_t round_rows;
 	long long round_start_ms;
 	long long last_progress_ms;
-	int current; /* table last emitted from, for progress */
+	long long last_metrics_ms; /* snapshot rows published (metrics.h) */
+	int current;		   /* table last emitted from, for progress */
 	bool tty;
 	bool progress_shown;
 };

@@ -24,7 +24,7 @@ struct wb_snapshot *wb_snapshot_new(const char *component, int chunk_rows,
 	pthread_mutex_init(&sn->mu, NULL);
 	sn->chunk = chunk_rows > 0 ? chunk_rows : 10000;
 	sn->parallelism = parallelism;
-	sn->tty = isatty(2);
+	sn->tty = isatty(2) && !wb_log_is_json(); /* JSON: lines only */
 	sn->current = -1;
 	return sn;
 }

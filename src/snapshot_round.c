@@ -19,6 +19,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 
 #define PROGRESS_TTY_MS 500
 #define PROGRESS_LOG_MS 5000
@@ -245,9 +246,30 @@ static void fmt_eta(char *buf, size_t n, double s)
 		snprintf(buf, n, "%ds", (int)s);
 }
 
+/* Rows done and estimated per table of the round, for
+ * waybill_snapshot_rows{table} (at most once a second, and at the end). */
+static void publish_rows(struct wb_snapshot *sn, long long now, bool final)
+{
+	if (!final && now - sn->last_metrics_ms < 1000)
+		return;
+	sn->last_metrics_ms = now;
+	for (int i = 0; i < sn->nt; i++) {
+		const struct wb_snapshot_table *t = &sn->t[i];
+		if (!t->in_round || t->full == NULL)
+			continue;
+		struct wb_mtable *mt = wb_metrics_table_named(t->full);
+		int64_t rows = wb_snap_table_rows(t);
+		wb_mset(&mt->snap_rows, rows > 0 ? (uint64_t)rows : 0);
+		wb_mset(&mt->snap_estimate,
+			t->estimate >= 0 ? (uint64_t)t->estimate : UINT64_MAX);
+		atomic_store(&mt->snap_seen, true);
+	}
+}
+
 static void progress(struct wb_snapshot *sn, bool final)
 {
 	long long now = wb_clock_mono_ms();
+	publish_rows(sn, now, final);
 	long long every = sn->tty ? PROGRESS_TTY_MS : PROGRESS_LOG_MS;
 	if (!final && now - sn->last_progress_ms < every)
 		return;

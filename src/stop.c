@@ -2,3 +2,4 @@
 #include "stop.h"
 
 volatile sig_atomic_t wb_stop_requested;
+volatile sig_atomic_t wb_hup_requested;

@@ -9,4 +9,8 @@
 /* Non-zero once a stop was requested. Signal handlers only set it. */
 extern volatile sig_atomic_t wb_stop_requested;
 
+/* Non-zero once SIGHUP arrived (`run` installs the handler): the pipeline
+ * logs a status line and clears it. The configuration is not reloaded. */
+extern volatile sig_atomic_t wb_hup_requested;
+
 #endif

@@ -29,6 +29,9 @@ struct wb_table {
 	struct wb_column *cols;
 	uint32_t src_id; /* source's table id (PG relation OID) */
 
+	/* metrics registry slot + 1 (metrics.c); 0 until first looked up */
+	atomic_int metrics_slot;
+
 	void *enc_cache; /* encoder state; freed with enc_cache_free */
 	void (*enc_cache_free)(void *);
 };

@@ -127,6 +127,9 @@ struct avrofile_sink {
 	size_t block_bytes;
 	int64_t roll_bytes;
 	int64_t roll_age_ms;
+	int64_t flush_interval_ms;
+	/* monotonic ms of the first write not yet flushed; 0: none */
+	int64_t unflushed_since_ms;
 	struct series **series;
 	size_t nseries, capseries;
 	/* series by name: open addressing, capacity a power of two at least
@@ -420,6 +423,9 @@ static struct wb_sink *avrofile_create(const struct wb_config *cfg,
 	k->roll_bytes =
 		sc->roll_bytes > 0 ? sc->roll_bytes : (int64_t)256 << 20;
 	k->roll_age_ms = sc->roll_age_ms > 0 ? sc->roll_age_ms : 3600 * 1000;
+	k->flush_interval_ms = sc->flush_interval_ms > 0
+				       ? sc->flush_interval_ms
+				       : WB_DEFAULT_FLUSH_INTERVAL_MS;
 	k->max_awake = MAX_AWAKE;
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
@@ -847,15 +853,34 @@ static int avrofile_write(struct wb_sink *base, const struct wb_event *ev,
 	s->touched = true;
 	k->last_pos = ev->pos;
 	k->have_pos = 1;
+	/* one clock read per flush cycle, not per event */
+	if (k->unflushed_since_ms == 0)
+		k->unflushed_since_ms = wb_clock_mono_ms();
 	return WB_OK;
 }
+
+static int avrofile_flush(struct wb_sink *base, int timeout_ms,
+			  wb_error_t *err);
 
 static int avrofile_poll(struct wb_sink *base, int timeout_ms, wb_error_t *err)
 {
 	struct avrofile_sink *k = (struct avrofile_sink *)base;
 	(void)timeout_ms;
-	/* Files of idle series roll on age here, not only on the next write. */
 	int64_t now = wb_clock_mono_ms();
+	/* Events do not wait for a full block or the next checkpoint: past
+	 * flush_interval the pending blocks are written, fsynced and
+	 * reported delivered, once nothing more waits in the queue (a backlog
+	 * is better served by full blocks and the block thread; it is
+	 * delivered at the checkpoints). The checkpoint still records only
+	 * what its own flush covered; a crash truncates back to it and
+	 * replays. */
+	if (k->unflushed_since_ms != 0 && base->idle &&
+	    now - k->unflushed_since_ms >= k->flush_interval_ms) {
+		int rc = avrofile_flush(base, 0, err);
+		if (rc != WB_OK)
+			return rc;
+	}
+	/* Files of idle series roll on age here, not only on the next write. */
 	for (size_t i = 0; i < k->nseries; i++) {
 		struct series *s = k->series[i];
 		if (s->w == NULL || now - s->opened_ms < k->roll_age_ms)
@@ -919,6 +944,7 @@ static int avrofile_flush(struct wb_sink *base, int timeout_ms, wb_error_t *err)
 			s->dir_dirty = 0;
 		}
 	}
+	k->unflushed_since_ms = 0;
 	if (k->have_pos && k->base.delivered)
 		k->base.delivered(k->base.delivered_opaque, &k->last_pos);
 	return WB_OK;

@@ -80,6 +80,7 @@
 #include "kafka_record.h"
 #include "log.h"
 #include "notify.h"
+#include "metrics.h"
 #include "priority.h"
 #include "registry.h"
 #include "sink.h"
@@ -344,6 +345,7 @@ static void outage_begin(struct kafka_sink *s, const char *why)
 		return;
 	s->in_outage = true;
 	s->outage_start_ms = wb_clock_mono_ms();
+	wb_metrics_sink_down();
 	wb_warn("kafka",
 		"brokers %s unavailable (%s): holding %zu messages "
 		"and reading no further ahead until they return",
@@ -355,6 +357,7 @@ static void outage_end(struct kafka_sink *s)
 	if (!s->in_outage)
 		return;
 	s->in_outage = false;
+	wb_metrics_sink_up();
 	wb_info("kafka", "brokers %s available again after %.1f s: resuming",
 		s->brokers,
 		(double)(wb_clock_mono_ms() - s->outage_start_ms) / 1000.0);
@@ -417,6 +420,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 	struct kafka_sink *s = opaque;
 	uint64_t seq = (uint64_t)(uintptr_t)m->_private;
 	if (m->err) {
+		wb_mcount_add(&wb_metrics.delivery_errors, 1);
 		set_failure(s, rd_kafka_topic_name(m->rkt), m->partition,
 			    rd_kafka_err2str(m->err));
 		return;
@@ -848,6 +852,9 @@ static int serve(struct kafka_sink *s, int timeout_ms, wb_error_t *err)
 {
 	rd_kafka_poll(s->rk, timeout_ms);
 	wb_notify_alive(); /* waiting for the brokers is no hang */
+	/* the sink thread turns while it waits for brokers: alive (healthz),
+	 * though not ready during an outage */
+	wb_mset(&wb_metrics.sink_heartbeat_ms, (uint64_t)wb_clock_mono_ms());
 	if (s->progress) {
 		s->progress = false;
 		s->last_progress_ms = wb_clock_mono_ms();

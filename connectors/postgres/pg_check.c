@@ -486,12 +486,21 @@ int wb_pg_status(struct wb_source *base, const struct wb_source_resume *resume,
 	/* the core prints the status, then this on stderr, and exits 1 */
 	if (problem[0])
 		json_object_set_new(obj, "problem", json_string(problem));
-	uint64_t base_lsn = resume->have ? resume->ack : confirmed;
-	json_object_set_new(
-		obj, "lag_bytes",
-		json_integer(current > base_lsn
-				     ? (json_int_t)(current - base_lsn)
-				     : 0));
+	/* Lag is measured from the checkpoint, or from where the slot
+	 * stands; before the first run there is neither, and nothing is
+	 * behind: null, not the whole WAL. */
+	uint64_t base_lsn =
+		resume->have ? wb_pg_slot_checkpoint_ack(true, resume->ack,
+							 &resume->pos)
+			     : confirmed;
+	if (base_lsn == 0)
+		json_object_set_new(obj, "lag_bytes", json_null());
+	else
+		json_object_set_new(
+			obj, "lag_bytes",
+			json_integer(current > base_lsn
+					     ? (json_int_t)(current - base_lsn)
+					     : 0));
 	PQclear(res);
 	wb_pg_catalog_close(&cat);
 	return WB_OK;

@@ -1,6 +1,7 @@
 /* pg_slot.c — the replication slot against the checkpoint: a position the
  * stream cannot continue from (a gap) is found here, never skipped. */
 #include "pg_slot.h"
+#include "metrics.h"
 #include "pg_source_int.h"
 
 #include <errno.h>
@@ -167,6 +168,7 @@ int wb_pgsrc_find_gap(struct pg_source *s,
 					       problem, sizeof(problem));
 	if (strcmp(state, "ok") == 0)
 		return WB_OK;
+	wb_mset(&wb_metrics.gap, 1);
 	return wb_error_set(err, WB_ERR_RUNTIME, "gap: %s", problem);
 }
 
@@ -283,4 +285,30 @@ done:
 	PQclear(res);
 	PQfinish(conn);
 	return rc;
+}
+
+void wb_pgsrc_slot_retained(struct pg_source *s)
+{
+	long long now = wb_clock_mono_ms();
+	if (s->last_retained_ms != 0 && now - s->last_retained_ms < 15000)
+		return;
+	s->last_retained_ms = now;
+	const char *params[1] = {s->slot};
+	PGresult *r = PQexecParams(
+		s->cat.conn,
+		"SELECT pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN "
+		"pg_last_wal_receive_lsn() ELSE pg_current_wal_lsn() END, "
+		"restart_lsn)::bigint FROM pg_replication_slots WHERE "
+		"slot_name = $1 AND restart_lsn IS NOT NULL",
+		1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+	    !PQgetisnull(r, 0, 0)) {
+		long long v = atoll(PQgetvalue(r, 0, 0));
+		wb_mset(&wb_metrics.slot_retained_bytes,
+			v > 0 ? (uint64_t)v : 0);
+	} else {
+		wb_debug("postgres", "slot %s: retained WAL unknown: %s",
+			 s->slot, PQerrorMessage(s->cat.conn));
+	}
+	PQclear(r);
 }

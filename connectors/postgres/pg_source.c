@@ -37,6 +37,7 @@
 #include "clock.h"
 #include "fsutil.h"
 #include "log.h"
+#include "metrics.h"
 #include "pg_catalog.h"
 #include "pg_snapshot.h"
 #include "pg_types.h"
@@ -614,6 +615,25 @@ static struct pg_rel *find_rel(struct pg_source *s, uint32_t oid)
 	return NULL;
 }
 
+/* Whether two versions of a table differ in what the schema shows:
+ * columns, their types, nullability and the key. */
+static bool shape_changed(const struct wb_table *a, const struct wb_table *b)
+{
+	if (a->ncols != b->ncols)
+		return true;
+	for (int i = 0; i < a->ncols; i++) {
+		const struct wb_column *x = &a->cols[i], *y = &b->cols[i];
+		if (strcmp(x->name, y->name) != 0 ||
+		    x->type.src_type != y->type.src_type ||
+		    x->type.s.kind != y->type.s.kind ||
+		    x->type.s.precision != y->type.s.precision ||
+		    x->type.s.scale != y->type.s.scale ||
+		    x->nullable != y->nullable || x->key != y->key)
+			return true;
+	}
+	return false;
+}
+
 static int on_relation(struct pg_source *s, const struct wb_pg_msg *m,
 		       wb_error_t *err)
 {
@@ -660,6 +680,13 @@ static int on_relation(struct pg_source *s, const struct wb_pg_msg *m,
 		&s->cat, r->oid, m->u.relation.nspname, m->u.relation.relname,
 		(char)m->u.relation.replident, cols, n, err);
 	free(cols);
+	if (r->table && old && shape_changed(old, r->table))
+		wb_info("postgres",
+			"table %s.%s changed shape: %d → %d columns; its "
+			"events "
+			"use a new schema from here on",
+			m->u.relation.nspname, m->u.relation.relname,
+			old->ncols, r->table->ncols);
 	int ret = r->table ? wb_pgsrc_rekey_note(s, old, r->table, err)
 			   : err->code;
 	wb_table_unref(old);
@@ -901,8 +928,10 @@ static int on_message(struct pg_source *s, struct wb_batch *b,
 
 static void note_keepalive(struct pg_source *s, uint64_t wal_end)
 {
-	if (wal_end > s->received_lsn)
+	if (wal_end > s->received_lsn) {
 		s->received_lsn = wal_end;
+		wb_mset(&wb_metrics.server_position, wal_end);
+	}
 	if (s->in_txn)
 		return;
 	/* Everything produced is durable: the slot may move to what the
@@ -980,8 +1009,10 @@ static int on_copy_data(struct pg_source *s, struct wb_batch *b,
 			return WB_OK;
 		}
 		uint64_t wal_end = wb_pg_get_u64(p + 9);
-		if (wal_end > s->received_lsn)
+		if (wal_end > s->received_lsn) {
 			s->received_lsn = wal_end;
+			wb_mset(&wb_metrics.server_position, wal_end);
+		}
 		s->caught_up = false;
 		s->got_data = true; /* pg_poll's housekeeping reads the clock */
 		if (big) {
@@ -1164,6 +1195,7 @@ static int poll_stream(struct wb_source *base, struct wb_batch *b,
 			s->last_discover_ms = now;
 			if ((rc = wb_pgsrc_discover(s, err)))
 				return rc;
+			wb_pgsrc_slot_retained(s);
 		}
 		if (!wb_pg_snapshot_active(s->snap) && !s->in_txn &&
 		    (wb_pg_snapshot_pending(s->snap) ||

@@ -111,6 +111,7 @@ struct pg_source {
 	} * rekeys;
 	int nrekeys;
 	long long last_discover_ms;
+	long long last_retained_ms; /* wb_pgsrc_slot_retained */
 	struct wb_pg_snapshot *snap;
 	PGconn *snap_conn;   /* holds the open round's exported snapshot */
 	uint64_t snap_point; /* P of the open round */
@@ -131,6 +132,10 @@ int wb_pgsrc_ensure_publication(struct pg_source *s, struct wb_pg_reltarget *t,
 				int n, bool *refused, wb_error_t *err);
 
 /* pg_slot.c */
+/* Reads how much WAL the slot retains (at most every 15 s) into the
+ * waybill_source_slot_retained_wal_bytes metric; a failed query only
+ * leaves the metric as it was. Source thread, catalog connection idle. */
+void wb_pgsrc_slot_retained(struct pg_source *s);
 int wb_pgsrc_find_gap(struct pg_source *s,
 		      const struct wb_source_resume *resume,
 		      const struct wb_pg_slot *si, wb_error_t *err);

@@ -1,10 +1,12 @@
 # test_pg_connect_timeout.py — a server that accepts TCP and never answers
 # (a Python listener on 127.0.0.1): `run`, `check` and `status` give up
 # after source.connect_timeout with one line naming the config file and the
-# key, and the documented exit code; the default is 10 s; and SIGTERM or
+# key, and the documented exit code (status still prints its local part,
+# the checkpoint, with source.reachable false, on stdout); the default is 10 s; and SIGTERM or
 # SIGINT while connecting ends each of them at once (well before the
 # timeout), `run` cleanly (exit 0, nothing written). With several hosts in
 # the dsn, a silent first host does not keep waybill from the second.
+import json
 import os
 import signal
 import socket
@@ -83,7 +85,12 @@ def gives_up(p, server, want):
     check_eq(r.rc, 1, "status: exit code")
     line = one_line(r, "status")
     check(want in line and "source.connect_timeout" in line, f"status: one line: {line}")
-    check_eq(r.stdout, "", "status: nothing on stdout")
+    # the local part stands: the checkpoint (none yet) and that the source
+    # cannot be reached
+    st = json.loads(r.stdout)
+    check_eq((st["checkpoint"], st["source"]["reachable"]), (None, False),
+             "status: the local checkpoint and source.reachable false on stdout")
+    check(want in st["source"]["error"], "status: source.error names the timeout", st["source"]["error"])
 
 
 def stopped(p, args, sig, want_rc):

@@ -6,12 +6,13 @@
 WB_DEBIAN_PACKAGES=(
 	build-essential cmake pkg-config
 	libpq-dev libavro-dev libzstd-dev libyaml-dev libjansson-dev zlib1g-dev
-	librdkafka-dev libcurl4-openssl-dev libjemalloc-dev
+	librdkafka-dev libcurl4-openssl-dev libjemalloc-dev libmicrohttpd-dev
 	libmariadb-dev libsystemd-dev
 	unixodbc-dev odbc-postgresql odbc-mariadb libsqliteodbc libsqlite3-dev
 	systemd scdoc mandoc man-db dpkg-dev file bash-completion
 	postgresql-15 postgresql-client-15 mariadb-server mariadb-client
 	python3 python3-avro python3-zstandard python3-confluent-kafka python3-pip kcat
+	prometheus curl
 	time strace clang libclang-rt-14-dev clang-format
 	openjdk-17-jre-headless maven
 )
