@@ -7,7 +7,8 @@ WB_DEBIAN_PACKAGES=(
 	build-essential cmake pkg-config
 	libpq-dev libavro-dev libzstd-dev libyaml-dev libjansson-dev zlib1g-dev
 	librdkafka-dev libcurl4-openssl-dev libjemalloc-dev
-	libmariadb-dev
+	libmariadb-dev unixodbc-dev
+	odbc-postgresql odbc-mariadb libsqliteodbc
 	postgresql-15 postgresql-client-15 mariadb-server mariadb-client
 	python3 python3-avro python3-zstandard python3-confluent-kafka python3-pip kcat
 	time strace clang libclang-rt-14-dev clang-format
