@@ -831,11 +831,12 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		return rc;
 	}
 	if (tc->query && t->hz_on) {
-		/* everything below the horizon was read: it is the mark */
+		/* everything below the horizon was read: it is the mark
+		 * (recorded with the next round that emits something; until
+		 * then a restart re-reads a little more, suppressed) */
 		snprintf(t->wm[0], WB_ODBC_TEXT_MAX, "%s", t->hz);
 		t->wm_n = 1;
 		t->wm_track = track_of(t, t->hz);
-		moved = true;
 	}
 	bool done = !stopped && (limit == 0 || nrows < limit);
 	if (done) {
@@ -900,7 +901,8 @@ static int odbc_poll(struct wb_source *base, struct wb_batch *b,
 			bool idle = true;
 			for (int k = 0; k < s->ntabs; k++)
 				idle &= s->tabs[k].last_poll_ms != 0 &&
-					s->tabs[k].emitted == 0;
+					(s->tabs[k].emitted == 0 ||
+					 s->tabs[k].cfg->mode == WB_ODBC_BULK);
 			atomic_store(&s->caught_up_shared, idle);
 			if (b->n > 0 || now - start >= timeout_ms)
 				break;
@@ -918,7 +920,8 @@ static int odbc_poll(struct wb_source *base, struct wb_batch *b,
 			break;
 		if (!s->tabs[ti].active)
 			s->next_tab = (ti + 1) % s->ntabs;
-		if (wb_batch_bytes(b) >= target_bytes)
+		/* a chunk is a batch: the pipeline can checkpoint between */
+		if (b->n > 0)
 			break;
 	}
 done:
