@@ -96,8 +96,10 @@ void wb_odbc_col_map(struct wb_odbc_col *c)
 			       c->sqltype == SQL_WLONGVARCHAR || c->size == 0 ||
 			       c->size > LONG_TEXT;
 		c->elem = c->long_data ? 0 : (SQLLEN)(c->size + 1) * 2;
-		if (c->sqltype == SQL_GUID)
+		if (c->sqltype == SQL_GUID) {
 			c->elem = 80;
+			t->s.logical = WB_L_UUID;
+		}
 		break;
 	case SQL_BINARY:
 	case SQL_VARBINARY:
@@ -621,6 +623,10 @@ int wb_odbc_cell_value(const struct wb_odbc_col *col, const uint8_t *p,
 			tmp = local;
 		}
 		size_t l = wb_utf16_to_utf8(tmp, units, d);
+		if (col->sqltype == SQL_GUID) /* drivers print it in capitals */
+			for (size_t i = 0; i < l; i++)
+				if (d[i] >= 'A' && d[i] <= 'F')
+					d[i] = (uint8_t)(d[i] - 'A' + 'a');
 		if (l > UINT32_MAX)
 			return wb_error_set(err, WB_ERR_TYPE, "text too long");
 		out->u.b.p = d;

@@ -6,7 +6,6 @@
 # way wbtest.py and mytest.py start them.
 import json
 import os
-import resource
 import sqlite3
 import subprocess
 import time
@@ -88,7 +87,7 @@ class SQLiteDB:
 
 def pg_connection(pg, db="postgres"):
     return (f"Driver={{PostgreSQL Unicode}};Servername=127.0.0.1;Port={pg.port};"
-            f"Database={db};Username=postgres;UseDeclareFetch=0")
+            f"Database={db};Username=postgres;UseDeclareFetch=0;BoolsAsChar=0")
 
 
 def pg_stop(pg):
@@ -114,9 +113,26 @@ def maria_connection(db, database="app"):
             f"Database={database}")
 
 
-def children_peak_rss_mib():
-    """Peak RSS of the largest child waited for so far, MiB."""
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+def run_peak_rss(p, idle=1, timeout=120):
+    """Runs the pipeline until idle; returns waybill's own peak RSS (MiB,
+    VmHWM sampled until it exits)."""
+    proc = p.start(["--stop-when-idle", str(idle)])
+    peak = 0
+    deadline = time.time() + timeout
+    while proc.p.poll() is None:
+        try:
+            with open(f"/proc/{proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+        if time.time() > deadline:
+            fail("waybill did not stop when idle")
+        time.sleep(0.05)
+    if proc.p.returncode != 0:
+        fail(f"waybill exited {proc.p.returncode}: {proc.stderr()[-3000:]}")
+    return peak / 1024.0
 
 
 def by_id(recs, col="id"):
