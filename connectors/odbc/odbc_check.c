@@ -20,37 +20,40 @@ static int connect_described(struct wb_odbc_source *s, wb_error_t *err)
 	return wb_odbc_describe_tables(s, err);
 }
 
-/* Whether an index of t starts with column col (SQLStatistics). */
+/* Whether an index of t starts with column col (SQLStatistics; the
+ * schema tried as schema, catalog, then no qualifier, as for the key). */
 static int indexed(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		   const char *col, bool *yes)
 {
-	SQLHSTMT st;
 	*yes = false;
-	if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, s->conn.dbc, &st)))
-		return -1;
-	bool sqlite = strcasecmp(s->conn.dbms, "SQLite") == 0;
-	SQLRETURN r =
-		SQLStatistics(st, NULL, 0, sqlite ? NULL : (SQLCHAR *)t->schema,
-			      sqlite ? 0 : SQL_NTS, (SQLCHAR *)t->name, SQL_NTS,
-			      SQL_INDEX_ALL, SQL_QUICK);
-	if (!SQL_SUCCEEDED(r)) {
+	int ok = -1;
+	for (int attempt = 0; attempt < 3 && !*yes; attempt++) {
+		SQLHSTMT st;
+		if (!SQL_SUCCEEDED(
+			    SQLAllocHandle(SQL_HANDLE_STMT, s->conn.dbc, &st)))
+			return -1;
+		SQLCHAR *cat = attempt == 1 ? (SQLCHAR *)t->schema : NULL;
+		SQLCHAR *sch = attempt == 0 ? (SQLCHAR *)t->schema : NULL;
+		SQLRETURN r = SQLStatistics(
+			st, cat, cat ? SQL_NTS : 0, sch, sch ? SQL_NTS : 0,
+			(SQLCHAR *)t->name, SQL_NTS, SQL_INDEX_ALL, SQL_QUICK);
+		if (SQL_SUCCEEDED(r))
+			ok = 0;
+		while (SQL_SUCCEEDED(r) && SQL_SUCCEEDED(SQLFetch(st))) {
+			SQLSMALLINT seq = 0;
+			char name[256] = "";
+			SQLLEN ind;
+			SQLGetData(st, 8, SQL_C_SSHORT, &seq, 0, &ind);
+			if (ind == SQL_NULL_DATA)
+				continue;
+			SQLGetData(st, 9, SQL_C_CHAR, name, sizeof(name), &ind);
+			if (seq == 1 && ind != SQL_NULL_DATA &&
+			    strcasecmp(name, col) == 0)
+				*yes = true;
+		}
 		SQLFreeHandle(SQL_HANDLE_STMT, st);
-		return -1;
 	}
-	while (SQL_SUCCEEDED(SQLFetch(st))) {
-		SQLSMALLINT seq = 0;
-		char name[256] = "";
-		SQLLEN ind;
-		SQLGetData(st, 8, SQL_C_SSHORT, &seq, 0, &ind);
-		if (ind == SQL_NULL_DATA)
-			continue;
-		SQLGetData(st, 9, SQL_C_CHAR, name, sizeof(name), &ind);
-		if (seq == 1 && ind != SQL_NULL_DATA &&
-		    strcasecmp(name, col) == 0)
-			*yes = true;
-	}
-	SQLFreeHandle(SQL_HANDLE_STMT, st);
-	return 0;
+	return ok;
 }
 
 int wb_odbc_check(struct wb_source *base, FILE *out, wb_error_t *err)

@@ -158,32 +158,40 @@ static int find_col(const struct wb_odbc_tab *t, const char *name)
 	return -2;
 }
 
+/* The primary key columns of t, by SQLPrimaryKeys: the configured schema
+ * as the schema, else as the catalog (MySQL and MariaDB call databases
+ * catalogs), else no qualifier (SQLite). */
 static int primary_key(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		       wb_error_t *err)
 {
-	SQLHSTMT st;
-	t->nkeys = 0;
-	if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, s->conn.dbc, &st)))
-		return wb_odbc_diag(SQL_HANDLE_DBC, s->conn.dbc,
-				    "reading the primary key", err);
-	SQLRETURN r = SQLPrimaryKeys(
-		st, NULL, 0, is_sqlite(&s->conn) ? NULL : (SQLCHAR *)t->schema,
-		is_sqlite(&s->conn) ? 0 : SQL_NTS, (SQLCHAR *)t->name, SQL_NTS);
 	char names[WB_ODBC_ORD_MAX][256];
 	int seq[WB_ODBC_ORD_MAX];
 	int n = 0;
-	while (SQL_SUCCEEDED(r) && SQL_SUCCEEDED(r = SQLFetch(st))) {
-		char col[256] = "";
-		SQLLEN ind;
-		SQLSMALLINT ks = 0;
-		SQLGetData(st, 4, SQL_C_CHAR, col, sizeof(col), &ind);
-		SQLGetData(st, 5, SQL_C_SSHORT, &ks, 0, &ind);
-		if (n < WB_ODBC_ORD_MAX) {
-			snprintf(names[n], sizeof(names[n]), "%s", col);
-			seq[n++] = ks;
+	t->nkeys = 0;
+	for (int attempt = 0; attempt < 3 && n == 0; attempt++) {
+		SQLHSTMT st;
+		if (!SQL_SUCCEEDED(
+			    SQLAllocHandle(SQL_HANDLE_STMT, s->conn.dbc, &st)))
+			return wb_odbc_diag(SQL_HANDLE_DBC, s->conn.dbc,
+					    "reading the primary key", err);
+		SQLCHAR *cat = attempt == 1 ? (SQLCHAR *)t->schema : NULL;
+		SQLCHAR *sch = attempt == 0 ? (SQLCHAR *)t->schema : NULL;
+		SQLRETURN r = SQLPrimaryKeys(st, cat, cat ? SQL_NTS : 0, sch,
+					     sch ? SQL_NTS : 0,
+					     (SQLCHAR *)t->name, SQL_NTS);
+		while (SQL_SUCCEEDED(r) && SQL_SUCCEEDED(r = SQLFetch(st))) {
+			char col[256] = "";
+			SQLLEN ind;
+			SQLSMALLINT ks = 0;
+			SQLGetData(st, 4, SQL_C_CHAR, col, sizeof(col), &ind);
+			SQLGetData(st, 5, SQL_C_SSHORT, &ks, 0, &ind);
+			if (n < WB_ODBC_ORD_MAX) {
+				snprintf(names[n], sizeof(names[n]), "%s", col);
+				seq[n++] = ks;
+			}
 		}
+		SQLFreeHandle(SQL_HANDLE_STMT, st);
 	}
-	SQLFreeHandle(SQL_HANDLE_STMT, st);
 	for (int k = 1; k <= n; k++)
 		for (int j = 0; j < n; j++)
 			if (seq[j] == k) {
