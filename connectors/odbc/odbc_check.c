@@ -177,9 +177,9 @@ int wb_odbc_status(struct wb_source *base,
 						json_array_get(wm, 0)),
 					&t->cols[t->ordcols[0]]};
 				struct wb_odbc_reader r;
-				if (p.text &&
-				    wb_odbc_reader_open(&r, &s->conn, sql, &p,
-							1, 1, 0, &e) == 0) {
+				if (p.text && wb_odbc_reader_open(
+						      &r, &s->conn, sql, &p, 1,
+						      1, 1 << 30, &e) == 0) {
 					if (wb_odbc_reader_next(&r, &e) == 1) {
 						SQLLEN len;
 						const uint8_t *c =

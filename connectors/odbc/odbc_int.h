@@ -297,6 +297,14 @@ int wb_odbc_emit_delete(struct wb_odbc_source *s, struct wb_odbc_tab *tab,
 /* Describes every configured table (columns, key, order); the first
  * call only. */
 int wb_odbc_describe_tables(struct wb_odbc_source *s, wb_error_t *err);
+/* The clause that limits a query to n rows, by SQL_DBMS_NAME: " LIMIT n"
+ * (PostgreSQL, MySQL, MariaDB, SQLite), " FETCH FIRST n ROWS ONLY"
+ * (the standard's), or "" where the limit is "TOP n" after SELECT
+ * (SQL Server: wb_odbc_top_clause()). */
+void wb_odbc_limit_clause(const struct wb_odbc_conn *c, long long n, char *buf,
+			  size_t cap);
+bool wb_odbc_top_clause(const struct wb_odbc_conn *c);
+
 /* Describes one table (again). */
 int wb_odbc_describe_one(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 			 wb_error_t *err);

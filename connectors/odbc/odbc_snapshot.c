@@ -146,7 +146,11 @@ static int chunk_open(struct wb_odbc_source *s, int ti, int pi, wb_error_t *err)
 	struct wb_odbc_param prm[2 * WB_ODBC_ORD_MAX];
 	int np = 0;
 	char keys[WB_ODBC_ORD_MAX][WB_ODBC_TEXT_MAX];
-	snprintf(sql, sizeof(sql), "SELECT %s", t->sel);
+	int chunk = wb_snapshot_chunk_rows(s->snap);
+	if (t->nkeys > 0 && wb_odbc_top_clause(&s->conn))
+		snprintf(sql, sizeof(sql), "SELECT TOP %d %s", chunk, t->sel);
+	else
+		snprintf(sql, sizeof(sql), "SELECT %s", t->sel);
 	char *q[WB_ODBC_ORD_MAX] = {0};
 	int rc = WB_OK;
 	for (int k = 0; k < t->nkeys; k++) {
@@ -184,10 +188,8 @@ static int chunk_open(struct wb_odbc_source *s, int ti, int pi, wb_error_t *err)
 			strcat(sql, q[k]);
 		}
 		char lim[64];
-		snprintf(lim, sizeof(lim), " LIMIT %d",
-			 wb_snapshot_chunk_rows(s->snap));
-		if (strcasecmp(s->conn.dbms, "Microsoft SQL Server") != 0)
-			strcat(sql, lim);
+		wb_odbc_limit_clause(&s->conn, chunk, lim, sizeof(lim));
+		strcat(sql, lim);
 	}
 	rc = wb_odbc_reader_open(&s->snap_rd, &s->conn, sql, prm, np,
 				 s->oc->fetch_rows, t->ncols, err);

@@ -39,10 +39,8 @@ static bool is_sqlite(const struct wb_odbc_conn *c)
 	return strcasecmp(c->dbms, "SQLite") == 0;
 }
 
-/* The row-limit clause for n rows, or "" when the DBMS has none we know
- * ("TOP" is put by the caller). */
-static void limit_clause(const struct wb_odbc_conn *c, long long n, char *buf,
-			 size_t cap)
+void wb_odbc_limit_clause(const struct wb_odbc_conn *c, long long n, char *buf,
+			  size_t cap)
 {
 	if (strcasecmp(c->dbms, "PostgreSQL") == 0 || is_sqlite(c) ||
 	    strcasecmp(c->dbms, "MySQL") == 0 ||
@@ -54,7 +52,7 @@ static void limit_clause(const struct wb_odbc_conn *c, long long n, char *buf,
 		snprintf(buf, cap, " FETCH FIRST %lld ROWS ONLY", n);
 }
 
-static bool top_clause(const struct wb_odbc_conn *c)
+bool wb_odbc_top_clause(const struct wb_odbc_conn *c)
 {
 	return strncasecmp(c->dbms, "Microsoft SQL Server", 20) == 0;
 }
@@ -609,9 +607,9 @@ static int poll_query(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		return WB_OK;
 	}
 	if (limit > 0)
-		limit_clause(&s->conn, limit, lim, sizeof(lim));
+		wb_odbc_limit_clause(&s->conn, limit, lim, sizeof(lim));
 	char top[40] = "";
-	if (limit > 0 && top_clause(&s->conn))
+	if (limit > 0 && wb_odbc_top_clause(&s->conn))
 		snprintf(top, sizeof(top), "TOP %lld ", limit);
 	snprintf(q->sql, sizeof(q->sql), "SELECT %s%s", top, t->sel);
 	for (int i = 0; i < t->nord; i++) {

@@ -4,7 +4,8 @@
 # exactly, timestamps with and without a zone, bytea, non-ASCII text,
 # NULLs, a type without a mapping as its text); a row committed late with
 # an older timestamp by a second connection while the first row was
-# already polled, captured exactly once. (test_odbc_pg_faults.py: the
+# already polled, captured exactly once; the password from ${VAR} never
+# shown, also when it is refused. (test_odbc_pg_faults.py: the
 # server stopped mid-poll, the initial snapshot, peak memory.)
 import datetime
 import decimal
@@ -90,10 +91,30 @@ def late_commit(pg):
 
 
 
+def secrets():
+    pg = Postgres(wal_level="replica", auth="scram", password="Right-pw-4711").start()
+    pg.psql("CREATE TABLE s (id int PRIMARY KEY, v text); INSERT INTO s VALUES (1, 'x');")
+    conn = (f"Driver={{PostgreSQL Unicode}};Servername=127.0.0.1;Port={pg.port};Database=postgres;"
+            f"Username=postgres;Password=${{WB_ODBC_PW}}")
+    p = OdbcPipeline(conn, ["public.s"], name="o5", poll="10s")  # bulk: one poll
+    check("Right-pw" not in p.config_text, "the password is not in the file")
+    os.environ["WB_ODBC_PW"] = "Wrong-pw-0815"
+    for args in (["check", "-c", p.config], ["run", "-c", p.config, "--stop-when-idle", "1"]):
+        r = p.run(args)
+        check(r.rc != 0, f"{args[0]} fails with a wrong password", r)
+        check("Wrong-pw" not in r.stdout + r.stderr, f"{args[0]}: the password is never shown", r)
+        check("password authentication failed" in r.stdout + r.stderr, "the reason is shown", r)
+    os.environ["WB_ODBC_PW"] = "Right-pw-4711"
+    r = p.run_idle(idle=1)
+    check("Right-pw" not in r.stderr, "the right password is not logged either", r)
+    check_eq([x["after"] for x in p.rows("o5.public.s")], [{"id": 1, "v": "x"}], "connected with ${VAR}")
+
+
 def test():
     pg = Postgres(wal_level="replica").start()
     types(pg)
     late_commit(pg)
+    secrets()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@
 # between chunks (every row exactly once).
 import datetime
 import decimal
+import json
 import os
 import sys
 
@@ -70,6 +71,10 @@ INSERT INTO t (id, updated_at, c_vc) VALUES (3, '2026-01-01 00:00:05', '三');
     # restart: only what changed; an update is op u (the key was seen)
     db.sql("INSERT INTO t (id, updated_at, c_vc) VALUES (4, '2026-01-01 00:00:10', 'four');"
            "UPDATE t SET updated_at = '2026-01-01 00:00:11', c_vc = 'two!' WHERE id = 2;")
+    r = p.run(["status", "-c", p.config])
+    st = json.loads(r.stdout)["source"]["tables"]["main.t"]
+    check_eq((st["watermark"], st["rows_behind"]), (["2026-01-01 00:00:05", "3"], 2),
+             "status: the watermark and the rows behind it")
     p.run_idle(idle=1)
     recs = p.rows("o1.main.t")
     check_eq([(x["op"], x["after"]["id"], x["after"]["c_vc"]) for x in recs[3:]],
