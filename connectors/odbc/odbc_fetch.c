@@ -279,6 +279,13 @@ int wb_odbc_reader_open(struct wb_odbc_reader *r, struct wb_odbc_conn *c,
 	free(wsql);
 	if (!SQL_SUCCEEDED(x) && x != SQL_NO_DATA) {
 		rc = wb_odbc_diag(SQL_HANDLE_STMT, r->st, "query", err);
+		if (atomic_exchange(&c->wd_fired, false)) {
+			wb_error_set(err, rc,
+				     "a query ran past query_timeout (%lld ms) "
+				     "and was cancelled",
+				     (long long)c->query_timeout_ms);
+			err->retriable = true;
+		}
 		goto fail;
 	}
 	if ((rc = describe(r, text_from, err)))

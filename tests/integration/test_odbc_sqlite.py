@@ -11,7 +11,9 @@ import datetime
 import decimal
 import json
 import os
+import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wbtest import *  # noqa: E402,F401
@@ -200,7 +202,33 @@ def equal_timestamps_across_a_kill():
     check_eq(sorted(ids), list(range(1, 61)), "every row exactly once across the kill")
 
 
+def watchdog():
+    # SQLite's driver does not stop a running statement at the query
+    # timeout: the watchdog's SQLCancel does (sqlite3_interrupt)
+    db = SQLiteDB()
+    db.sql("CREATE TABLE w (id INTEGER PRIMARY KEY, ts TIMESTAMP, v TEXT);"
+           "INSERT INTO w VALUES (1, datetime('now', '-5 seconds'), 'a');")
+    slow = ("SELECT id, ts, v FROM w WHERE ts >= :from AND ts < :to AND (WITH RECURSIVE "
+            "c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000000) "
+            "SELECT count(*) FROM c) > 0")
+    p = OdbcPipeline(db.connection, ["main.w"],
+                     {"main.w": {"mode": "timestamp", "timestamp": "ts", "lag": "0", "query": slow}},
+                     name="o3", extra_source="  query_timeout: 1s\n")
+    proc = p.start()
+    t0 = time.time()
+    wait_until(lambda: "ran past query_timeout (1000 ms) and was cancelled" in proc.stderr(), 30,
+               "the watchdog cancelling the query")
+    took = time.time() - t0
+    check(took < 10, f"cancelled after {took:.1f} s (timeout 1 s + the watchdog's 2 s)")
+    # the statement is retried with backoff until stopped (the pipeline
+    # exits 1 with the source's last error when stopped while retrying)
+    rc = proc.kill(signal.SIGTERM)
+    check(rc in (0, 1), "stopped by SIGTERM while retrying", rc)
+    check_eq(proc.stderr().count("source connection lost"), 1, "the outage logged once")
+
+
 def test():
+    watchdog()
     types_and_tracking()
     modes()
     odd_names()
