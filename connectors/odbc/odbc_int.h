@@ -288,7 +288,9 @@ struct wb_odbc_source {
 /* Emits one change of op 'd' for table tab with before image `before`
  * (tab->table->ncols values in b's arena, or copied there by the caller)
  * at the next position of the current round (a round is opened when none
- * is). For a delete scanner; source thread. */
+ * is). For a delete scanner; source thread. The scanner ends its round
+ * with wb_odbc_round_end() (the COMMIT that lets the checkpoint pass it),
+ * in the same batch. */
 int wb_odbc_emit_delete(struct wb_odbc_source *s, struct wb_odbc_tab *tab,
 			struct wb_batch *b, struct wb_value *before,
 			wb_error_t *err);
@@ -310,6 +312,11 @@ int wb_odbc_describe_one(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 			 wb_error_t *err);
 /* Opens a round (a new major) for changes appended to b. */
 void wb_odbc_round_begin(struct wb_odbc_source *s, struct wb_batch *b);
+/* Ends the current round: a COMMIT change at (round, end) carrying the
+ * round as ack, and the mark of table ti's watermark and window, applied
+ * to the checkpoint state once the round is durable. */
+int wb_odbc_round_end(struct wb_odbc_source *s, struct wb_batch *b, int ti,
+		      wb_error_t *err);
 /* Converts the current row of r (columns of tab) into values in b. */
 int wb_odbc_row_values(struct wb_odbc_source *s, struct wb_odbc_tab *tab,
 		       struct wb_odbc_reader *r, struct wb_batch *b,

@@ -393,10 +393,8 @@ int wb_odbc_snapshot_mark(struct wb_odbc_source *s, int ti, wb_error_t *err)
 	return rc;
 }
 
-/* Ends the round: a COMMIT change at (round, end) and the mark of table
- * ti's state after it. */
-static int round_end(struct wb_odbc_source *s, struct wb_batch *b, int ti,
-		     wb_error_t *err)
+int wb_odbc_round_end(struct wb_odbc_source *s, struct wb_batch *b, int ti,
+		      wb_error_t *err)
 {
 	struct wb_change *c = wb_batch_add(b);
 	if (c == NULL)
@@ -863,7 +861,7 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		t->emitted += emitted;
 	}
 	if (emitted > 0 || moved)
-		return round_end(s, b, ti, err);
+		return wb_odbc_round_end(s, b, ti, err);
 	s->in_round = false; /* nothing to deliver: the round is void */
 	return WB_OK;
 }
