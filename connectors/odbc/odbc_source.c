@@ -534,6 +534,7 @@ static int poll_start(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 	const struct wb_odbc_table *tc = t->cfg;
 	t->lb_on = t->hz_on = false;
 	t->cur_n = 0;
+	t->emitted = 0; /* rows this poll emitted (caught_up) */
 	if (tc->mode == WB_ODBC_TIMESTAMP ||
 	    tc->mode == WB_ODBC_TIMESTAMP_INC) {
 		int64_t now;
@@ -847,7 +848,7 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		t->active = false;
 		t->next_poll_ms = wb_clock_mono_ms() + s->oc->poll_interval_ms;
 		t->last_poll_ms = wb_clock_real_ms();
-		t->emitted = emitted;
+		t->emitted += emitted;
 		if (!bulk) {
 			int64_t below = t->lb_on ? t->lb_track : INT64_MIN;
 			pthread_mutex_lock(&s->mu);
