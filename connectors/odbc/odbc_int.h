@@ -25,6 +25,7 @@
 #include "error.h"
 #include "odbc_seen.h"
 #include "snapshot.h"
+#include "snapshot_request.h"
 #include "source.h"
 
 struct wb_tz;
@@ -273,7 +274,8 @@ struct wb_odbc_source {
 	size_t nmarks, capmarks;
 	wb_position_t durable;
 	uint64_t max_round; /* highest round begun (restart starts above) */
-	/* snapshot (odbc_snapshot.c) */
+	/* snapshot (odbc_snapshot.c); `waybill snapshot` requests */
+	struct wb_snapshot_request req;
 	struct wb_snapshot *snap;
 	bool snap_round;
 	uint64_t snap_point;
@@ -317,6 +319,10 @@ void wb_odbc_round_begin(struct wb_odbc_source *s, struct wb_batch *b);
  * to the checkpoint state once the round is durable. */
 int wb_odbc_round_end(struct wb_odbc_source *s, struct wb_batch *b, int ti,
 		      wb_error_t *err);
+/* Whether the soft-delete column (tracking.<table>.deleted) of row v
+ * holds the configured value. */
+bool wb_odbc_soft_deleted(const struct wb_odbc_tab *t,
+			  const struct wb_value *v);
 /* Converts the current row of r (columns of tab) into values in b. */
 int wb_odbc_row_values(struct wb_odbc_source *s, struct wb_odbc_tab *tab,
 		       struct wb_odbc_reader *r, struct wb_batch *b,
@@ -328,6 +334,9 @@ int wb_odbc_snapshot_mark(struct wb_odbc_source *s, int ti, wb_error_t *err);
 
 /* odbc_snapshot.c */
 int wb_odbc_snapshot_add_all(struct wb_odbc_source *s, wb_error_t *err);
+/* Marks the tables whose name matches glob for a snapshot from scratch
+ * (a `waybill snapshot` request); how many, or a negative error code. */
+int wb_odbc_snapshot_add_matching(void *src, const char *glob, wb_error_t *err);
 int wb_odbc_snapshot_begin(struct wb_odbc_source *s, wb_error_t *err);
 int wb_odbc_snapshot_step(struct wb_odbc_source *s, struct wb_batch *b,
 			  size_t target_bytes, wb_error_t *err);

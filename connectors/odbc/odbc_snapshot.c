@@ -8,6 +8,7 @@
  * from the watermark recorded when the table's load began (the horizon
  * then for the timestamp modes, the largest id for incrementing). Rows
  * are op 'r' at (P - 1, n); polling rounds follow at P and above. */
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,21 @@ int wb_odbc_snapshot_add_all(struct wb_odbc_source *s, wb_error_t *err)
 			return rc;
 	}
 	return WB_OK;
+}
+
+int wb_odbc_snapshot_add_matching(void *src, const char *glob, wb_error_t *err)
+{
+	struct wb_odbc_source *s = src;
+	int n = 0;
+	for (int i = 0; i < s->ntabs; i++) {
+		if (fnmatch(glob, s->tabs[i].cfg->name, 0) != 0)
+			continue;
+		int rc = wb_snapshot_add(s->snap, s->tabs[i].cfg->name, err);
+		if (rc)
+			return -rc;
+		n++;
+	}
+	return n;
 }
 
 static struct wb_odbc_tab *tab_named(struct wb_odbc_source *s, const char *n)
@@ -233,7 +249,13 @@ int wb_odbc_snapshot_step(struct wb_odbc_source *s, struct wb_batch *b,
 			if (c == NULL)
 				return wb_error_set(err, WB_ERR_NOMEM,
 						    "out of memory");
-			c->after = v;
+			if (wb_odbc_soft_deleted(t, v)) {
+				/* deleted already: the same op as polling */
+				c->op = WB_OP_DELETE;
+				c->before = v;
+			} else {
+				c->after = v;
+			}
 			last = c->pos;
 			s->snap_chunk_rows++;
 		}

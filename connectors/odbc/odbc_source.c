@@ -108,6 +108,7 @@ static struct wb_source *odbc_create(const struct wb_config *cfg,
 	s->base.cfg = cfg;
 	s->oc = oc;
 	pthread_mutex_init(&s->mu, NULL);
+	wb_snapshot_request_init(&s->req, cfg, "odbc");
 	char msg[200];
 	s->tz = wb_tz_load(oc->time_zone, msg, sizeof(msg));
 	if (s->tz == NULL) {
@@ -447,8 +448,7 @@ int wb_odbc_emit_delete(struct wb_odbc_source *s, struct wb_odbc_tab *tab,
 	return WB_OK;
 }
 
-/* Whether the soft-delete column of the current row holds the value. */
-static bool soft_deleted(const struct wb_odbc_tab *t, const struct wb_value *v)
+bool wb_odbc_soft_deleted(const struct wb_odbc_tab *t, const struct wb_value *v)
 {
 	if (t->del_col < 0 || v[t->del_col].state != WB_VAL_PRESENT)
 		return false;
@@ -770,7 +770,7 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 			c->pos.major = s->round;
 			c->pos.minor = ++s->ordinal;
 			c->commit_ts_us = wb_clock_real_ms() * 1000;
-			if (soft_deleted(t, v)) {
+			if (wb_odbc_soft_deleted(t, v)) {
 				c->op = WB_OP_DELETE;
 				c->before = v;
 			} else {
@@ -876,7 +876,15 @@ static int odbc_poll(struct wb_source *base, struct wb_batch *b,
 		return wb_error_set(err, WB_ERR_CONNECT, "not connected");
 	if ((rc = wb_odbc_describe_tables(s, err)))
 		goto done;
-	if (!s->snap_round && wb_snapshot_pending(s->snap) &&
+	bool busy = s->snap_round;
+	for (int i = 0; i < s->ntabs; i++)
+		busy |= s->tabs[i].active;
+	bool taken;
+	if (!busy && (rc = wb_snapshot_request_poll(
+			      &s->req, wb_clock_mono_ms(),
+			      wb_odbc_snapshot_add_matching, s, &taken, err)))
+		goto done;
+	if (!busy && wb_snapshot_pending(s->snap) &&
 	    (rc = wb_odbc_snapshot_begin(s, err)))
 		goto done;
 	if (s->snap_round) {
@@ -1065,6 +1073,7 @@ static void odbc_ack(struct wb_source *base, const wb_position_t *pos,
 	if (wb_position_cmp(&s->durable, pos) < 0)
 		s->durable = *pos;
 	pthread_mutex_unlock(&s->mu);
+	wb_snapshot_request_acked(&s->req);
 }
 
 static bool odbc_caught_up(struct wb_source *base)
@@ -1076,6 +1085,7 @@ static json_t *odbc_state(struct wb_source *base, const wb_position_t *durable)
 {
 	struct wb_odbc_source *s = (struct wb_odbc_source *)base;
 	wb_snapshot_durable(s->snap, durable);
+	wb_snapshot_request_recorded(&s->req);
 	json_t *snap = wb_snapshot_state(s->snap);
 	pthread_mutex_lock(&s->mu);
 	size_t k = 0;
@@ -1222,6 +1232,7 @@ static void odbc_destroy(struct wb_source *base)
 	free(s->tabs);
 	free(s->marks);
 	wb_snapshot_free(s->snap);
+	wb_snapshot_request_destroy(&s->req);
 	wb_tz_free(s->tz);
 	pthread_mutex_destroy(&s->mu);
 	free(s);

@@ -100,6 +100,18 @@ INSERT INTO t (id, updated_at, c_vc) VALUES (3, '2026-01-01 00:00:05', '三');
              ("d", None, 3, "Y"), "soft delete is op d with the row as before")
     check_eq(sorted(replay(recs)), [1, 2, 4, 5], "replayed table")
 
+    # `waybill snapshot`: the running (here: next) pipeline reads the table
+    # again through the snapshot framework; a soft-deleted row is op d
+    r = p.run(["snapshot", "-c", p.config])
+    check(r.rc == 0, "snapshot requested", r)
+    p.run_idle(idle=1)
+    recs = p.rows("o1.main.t")
+    check_eq([(x["op"], (x["after"] or x["before"])["id"], x["source"]["snapshot"]) for x in recs[7:]],
+             [("r", 1, True), ("r", 2, True), ("d", 3, True), ("r", 4, True), ("r", 5, True)],
+             "the snapshot in key order")
+    ck = p.checkpoint()
+    check_eq(ck["source"]["snapshot"]["tables"]["main.t"]["rows"], 5, "snapshot progress")
+
 
 def modes():
     db = SQLiteDB()
