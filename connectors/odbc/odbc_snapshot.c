@@ -159,9 +159,10 @@ static int chunk_open(struct wb_odbc_source *s, int ti, int pi, wb_error_t *err)
 	struct wb_snapshot_part *p = &st->parts[pi];
 	struct wb_odbc_tab *t = tab_named(s, st->full);
 	char sql[8192];
-	struct wb_odbc_param prm[2 * WB_ODBC_ORD_MAX];
+	struct wb_odbc_param
+		prm[WB_ODBC_ORD_MAX * (WB_ODBC_ORD_MAX + 1) / 2 + 1];
 	int np = 0;
-	char keys[WB_ODBC_ORD_MAX][WB_ODBC_TEXT_MAX];
+	char keys[WB_ODBC_ORD_MAX][WB_ODBC_TEXT_MAX], first[WB_ODBC_TEXT_MAX];
 	int chunk = wb_snapshot_chunk_rows(s->snap);
 	if (t->nkeys > 0 && wb_odbc_top_clause(&s->conn))
 		snprintf(sql, sizeof(sql), "SELECT TOP %d %s", chunk, t->sel);
@@ -181,7 +182,15 @@ static int chunk_open(struct wb_odbc_source *s, int ti, int pi, wb_error_t *err)
 	strcat(sql, " FROM ");
 	strcat(sql, t->qname);
 	if (t->nkeys > 0 && p->cur_key) {
-		strcat(sql, " WHERE (");
+		strcat(sql, " WHERE ");
+		if (t->nkeys > 1) { /* an index range on the first key column */
+			strcat(sql, q[0]);
+			strcat(sql, " >= ? AND ");
+			snprintf(first, sizeof(first), "%s", p->cur_key[0]);
+			prm[np].text = first;
+			prm[np++].like = &t->cols[t->keycols[0]];
+		}
+		strcat(sql, "(");
 		for (int i = 0; i < t->nkeys; i++) {
 			strcat(sql, i ? " OR (" : "(");
 			for (int j = 0; j <= i; j++) {

@@ -480,7 +480,7 @@ bool wb_odbc_soft_deleted(const struct wb_odbc_tab *t, const struct wb_value *v)
 /* Appends "col >= ?"-style predicates and the parameters they bind. */
 struct qbuild {
 	char sql[8192];
-	struct wb_odbc_param p[2 * WB_ODBC_ORD_MAX + 4];
+	struct wb_odbc_param p[WB_ODBC_ORD_MAX * (WB_ODBC_ORD_MAX + 1) / 2 + 4];
 	int np;
 	bool where;
 };
@@ -491,12 +491,25 @@ static void q_and(struct qbuild *q)
 	q->where = true;
 }
 
-/* (o1 > ?) OR (o1 = ? AND o2 > ?) ... over n order columns. */
+/* o1 >= ? AND ((o1 > ?) OR (o1 = ? AND o2 > ?) ...) over n order
+ * columns: the leading range lets the database scan an index on o1 from
+ * the cursor instead of sorting the table for every chunk. */
 static int q_after(struct wb_odbc_source *s, struct qbuild *q,
 		   const struct wb_odbc_tab *t, const int *cols,
 		   char vals[][WB_ODBC_TEXT_MAX], int n, wb_error_t *err)
 {
 	q_and(q);
+	if (n > 1) {
+		char *qc = wb_odbc_quote(&s->conn, t->cols[cols[0]].name, err);
+		if (qc == NULL)
+			return err->code;
+		strcat(q->sql, qc);
+		strcat(q->sql, " >= ? AND ");
+		free(qc);
+		q->p[q->np].text = vals[0];
+		q->p[q->np].like = &t->cols[cols[0]];
+		q->np++;
+	}
 	strcat(q->sql, "(");
 	for (int i = 0; i < n; i++) {
 		if (i)

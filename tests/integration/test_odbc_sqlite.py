@@ -6,7 +6,9 @@
 # exactly once, soft deletes as op d; the modes incrementing, timestamp
 # (keyless too) and bulk; a table and columns named with spaces, quotes
 # and SQL keywords; a custom query; equal timestamps across a kill -9
-# between chunks (every row exactly once).
+# between chunks (every row exactly once); the watchdog cancelling a
+# statement past the query timeout; peak memory on a table larger than
+# the queue; `waybill snapshot`.
 import datetime
 import decimal
 import json
@@ -17,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wbtest import *  # noqa: E402,F401
-from odbctest import OdbcPipeline, SQLiteDB, by_id  # noqa: E402
+from odbctest import OdbcPipeline, SQLiteDB, run_peak_rss  # noqa: E402
 
 UTC = datetime.timezone.utc
 D = decimal.Decimal
@@ -239,7 +241,29 @@ def watchdog():
     check_eq(proc.stderr().count("source connection lost"), 1, "the outage logged once")
 
 
+def memory():
+    # SQLite's driver (without StepAPI) holds a whole result in memory:
+    # the bounded chunks keep the peak low on a table larger than the queue
+    db = SQLiteDB()
+    rows = 100000
+    db.sql("CREATE TABLE big (id INTEGER PRIMARY KEY, ts TIMESTAMP, pad TEXT);"
+           "CREATE INDEX big_ts ON big (ts);"
+           f"WITH RECURSIVE g(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM g WHERE i < {rows}) "
+           "INSERT INTO big SELECT i, strftime('%Y-%m-%d %H:%M:%f', '2026-01-01', (i / 1000.0) || ' seconds'),"
+           " printf('%.200c', 'x') FROM g;")
+    p = OdbcPipeline(db.connection, ["main.big"],
+                     {"main.big": {"mode": "timestamp+incrementing", "timestamp": "ts",
+                                   "incrementing": "id", "lag": "0"}},
+                     name="o4", extra_top="queue_bytes: 1MiB\n", extra_source="  chunk_rows: 5000\n")
+    peak = run_peak_rss(p)
+    ids = [x["after"]["id"] for x in p.rows("o4.main.big")]
+    check_eq(ids, list(range(1, rows + 1)), "every row once, in order")
+    log(f"peak RSS {peak:.1f} MiB for {rows} rows of ~230 bytes")
+    check(peak < 64, f"peak RSS {peak:.1f} MiB under 64 MiB", peak)
+
+
 def test():
+    memory()
     watchdog()
     types_and_tracking()
     modes()
