@@ -233,10 +233,20 @@ int wb_odbc_describe_one(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		err->retriable = rc == WB_ERR_CONNECT;
 		goto out;
 	}
+	/* the columns (and their names) are taken */
+	for (int i = 0; i < t->ncols; i++)
+		free(t->cols[i].name);
+	free(t->cols);
+	t->ncols = 0;
+	t->cols = calloc(r.ncols ? (size_t)r.ncols : 1, sizeof(*t->cols));
+	if (t->cols == NULL) {
+		rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		goto out;
+	}
 	t->ncols = r.ncols;
-	t->cols = r.cols; /* taken */
-	r.cols = NULL;
-	r.ncols = 0;
+	memcpy(t->cols, r.cols, (size_t)r.ncols * sizeof(*t->cols));
+	for (int i = 0; i < r.ncols; i++)
+		r.cols[i].name = NULL;
 	wb_odbc_reader_close(&r);
 	if ((rc = primary_key(s, t, err)))
 		goto out;
@@ -1118,8 +1128,11 @@ static json_t *odbc_state(struct wb_source *base, const wb_position_t *durable)
 		if (m->poll_ms > 0)
 			t->d_last_poll_ms = m->poll_ms;
 	}
-	memmove(s->marks, s->marks + k, (s->nmarks - k) * sizeof(*s->marks));
-	s->nmarks -= k;
+	if (k > 0) {
+		memmove(s->marks, s->marks + k,
+			(s->nmarks - k) * sizeof(*s->marks));
+		s->nmarks -= k;
+	}
 	uint64_t upto = durable->minor == WB_ODBC_END ? durable->major
 						      : durable->major - 1;
 	json_t *o = json_object();

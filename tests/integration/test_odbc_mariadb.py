@@ -74,7 +74,8 @@ INSERT INTO ty (id, upd) VALUES (2, '2026-01-01 00:00:01');
     ids = [x["after"]["id"] for x in records(p.out, "o2.app.big")]
     check_eq(ids, list(range(1, rows + 1)), "every row once, in order")
     log(f"peak RSS {peak:.1f} MiB for {rows} rows of ~220 bytes")
-    check(peak < 64, f"peak RSS {peak:.1f} MiB under 64 MiB", peak)
+    if not sanitized():  # ASan's quarantine holds freed memory
+        check(peak < 64, f"peak RSS {peak:.1f} MiB under 64 MiB", f"{peak:.1f}")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,8 @@ def snapshot_and_memory(pg):
     check(ck["source"]["snapshot"]["tables"]["public.big"]["done"], "snapshot done", ck)
     check(ck["source"]["tables"]["public.big"]["watermark"] is not None, "a watermark from its start")
     log(f"peak RSS {peak:.1f} MiB for {rows} rows of ~230 bytes")
-    check(peak < 64, f"peak RSS {peak:.1f} MiB under 64 MiB on a {rows}-row table", peak)
+    if not sanitized():  # ASan's quarantine holds freed memory
+        check(peak < 64, f"peak RSS {peak:.1f} MiB under 64 MiB on a {rows}-row table", f"{peak:.1f}")
     pg.psql("INSERT INTO big VALUES (100001, localtimestamp, 'new')")
     p.run_idle(idle=1)
     recs = records(p.out, "o4.public.big")

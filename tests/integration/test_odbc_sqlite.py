@@ -259,7 +259,8 @@ def memory():
     ids = [x["after"]["id"] for x in p.rows("o4.main.big")]
     check_eq(ids, list(range(1, rows + 1)), "every row once, in order")
     log(f"peak RSS {peak:.1f} MiB for {rows} rows of ~230 bytes")
-    check(peak < 64, f"peak RSS {peak:.1f} MiB under 64 MiB", peak)
+    if not sanitized():  # ASan's quarantine holds freed memory
+        check(peak < 64, f"peak RSS {peak:.1f} MiB under 64 MiB", f"{peak:.1f}")
 
 
 def test():
