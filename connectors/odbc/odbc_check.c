@@ -90,7 +90,13 @@ int wb_odbc_check(struct wb_source *base, FILE *out, wb_error_t *err)
 		struct wb_odbc_tab *t = &s->tabs[i];
 		const struct wb_odbc_table *tc = t->cfg;
 		wb_error_clear(&e);
-		if (wb_odbc_describe_one(s, t, &e)) {
+		if (wb_odbc_describe_one(s, t, &e) == WB_ERR_CONFIG) {
+			fprintf(out,
+				"FAIL table %s: %s: fix source.tracking.%s\n",
+				tc->name, e.message, tc->name);
+			bad++;
+			continue;
+		} else if (e.code) {
 			fprintf(out,
 				"FAIL table %s: %s: check the name, and GRANT "
 				"SELECT ON %s TO the connecting user\n",

@@ -4,7 +4,8 @@
 # exactly, timestamps with and without a zone, bytea, non-ASCII text,
 # NULLs, a type without a mapping as its text); a row committed late with
 # an older timestamp by a second connection while the first row was
-# already polled, captured exactly once; the password from ${VAR} never
+# already polled, captured exactly once; a schema, table and columns
+# named with spaces, quotes and keywords; the password from ${VAR} never
 # shown, also when it is refused. (test_odbc_pg_faults.py: the
 # server stopped mid-poll, the initial snapshot, peak memory.)
 import datetime
@@ -110,8 +111,25 @@ def secrets():
     check_eq([x["after"] for x in p.rows("o5.public.s")], [{"id": 1, "v": "x"}], "connected with ${VAR}")
 
 
+def odd_names(pg):
+    pg.psql('CREATE SCHEMA "my schema"; CREATE TABLE "my schema"."select ""x"" from" '
+            '("order" int PRIMARY KEY, "last ""change""" timestamp NOT NULL, "é v" text);'
+            "INSERT INTO \"my schema\".\"select \"\"x\"\" from\" VALUES (1, '2026-01-01', 'a'),"
+            " (2, '2026-01-01', 'b'), (3, '2026-01-02', 'c');")
+    name = 'my schema.select "x" from'
+    tracking = {name: {"mode": "timestamp", "timestamp": 'last "change"', "lag": "0"}}
+    p = OdbcPipeline(pg_connection(pg), [name], tracking, name="o6",
+                     extra_source="  chunk_rows: 1\n")
+    p.run_idle(idle=1)
+    recs = list(records(p.out).values())
+    check_eq(len(recs), 1, "one series")
+    check_eq([(x["op"], x["after"]["order"]) for x in recs[0]], [("c", 1), ("c", 2), ("c", 3)],
+             "quoted schema, table and columns, one-row chunks across equal timestamps")
+
+
 def test():
     pg = Postgres(wal_level="replica").start()
+    odd_names(pg)
     types(pg)
     late_commit(pg)
     secrets()
