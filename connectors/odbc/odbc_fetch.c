@@ -548,6 +548,22 @@ bool wb_odbc_parse_ts(const char *s, size_t n, int64_t *us)
 	return wb_micros_from_civil(y, m, d, t, 0, us);
 }
 
+void wb_odbc_format_ts_digits(int64_t us, int digits, char *buf, size_t n)
+{
+	if (digits < 0 || digits > 6)
+		digits = 6;
+	int64_t unit = 1;
+	for (int i = digits; i < 6; i++)
+		unit *= 10;
+	/* truncated towards the past: a horizon or window start that is
+	 * earlier only reads later, never less */
+	us = wb_floor_div(us, unit) * unit;
+	wb_odbc_format_ts(us, buf, n);
+	size_t len = strlen(buf); /* "YYYY-MM-DD hh:mm:ss.ffffff" */
+	if (len >= 7 && buf[len - 7] == '.')
+		buf[len - 7 + (digits ? digits + 1 : 0)] = '\0';
+}
+
 void wb_odbc_format_ts(int64_t us, char *buf, size_t n)
 {
 	int64_t days = wb_floor_div(us, WB_USECS_PER_DAY);

@@ -183,6 +183,10 @@ int wb_odbc_cell_value(const struct wb_odbc_col *col, const uint8_t *p,
 bool wb_odbc_parse_ts(const char *s, size_t n, int64_t *us);
 /* Formats wall-clock microseconds as "YYYY-MM-DD hh:mm:ss.ffffff". */
 void wb_odbc_format_ts(int64_t us, char *buf, size_t n);
+/* The same with `digits` fractional digits (0-6; others: 6), truncated
+ * towards the past: a driver rejects a parameter more precise than the
+ * column it is compared with (SQL Server's datetime: 3). */
+void wb_odbc_format_ts_digits(int64_t us, int digits, char *buf, size_t n);
 
 /* ---------------------------------------------------------------- source */
 

@@ -564,14 +564,18 @@ static int poll_start(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		int rc = wb_odbc_db_now(&s->conn, &now, err);
 		if (rc)
 			return rc;
-		wb_odbc_format_ts(now - tc->lag_ms * 1000, t->hz,
-				  sizeof(t->hz));
+		int dig = t->cols[t->ts_col].digits;
+		if (t->cols[t->ts_col].fetch != WB_ODBC_F_TS)
+			dig = 6; /* a text or date column: compared as text */
+		wb_odbc_format_ts_digits(now - tc->lag_ms * 1000, dig, t->hz,
+					 sizeof(t->hz));
 		t->hz_on = true;
 		if (t->wm_n > 0) {
 			t->lb_track = t->wm_track - tc->lookback_ms * 1000;
 			if (t->have_floor && t->floor + 1 > t->lb_track)
 				t->lb_track = t->floor + 1;
-			wb_odbc_format_ts(t->lb_track, t->lb, sizeof(t->lb));
+			wb_odbc_format_ts_digits(t->lb_track, dig, t->lb,
+						 sizeof(t->lb));
 			t->lb_on = true;
 		}
 	} else if (tc->mode == WB_ODBC_INCREMENTING && t->wm_n > 0) {

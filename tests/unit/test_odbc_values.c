@@ -143,6 +143,12 @@ int main(void)
 	CHECK_STR(buf, "2026-02-02 23:59:59.999999");
 	CHECK(!wb_odbc_parse_ts("2026-02-30", 10, &us));
 	CHECK(!wb_odbc_parse_ts("12", 2, &us));
+	wb_odbc_format_ts_digits(us - 1, 3, buf, sizeof(buf));
+	CHECK_STR(buf, "2026-02-02 23:59:59.999");
+	wb_odbc_format_ts_digits(us - 1, 0, buf, sizeof(buf));
+	CHECK_STR(buf, "2026-02-02 23:59:59");
+	wb_odbc_format_ts_digits(-1, 1, buf, sizeof(buf));
+	CHECK_STR(buf, "1969-12-31 23:59:59.9");
 	wb_odbc_format_ts(-1, buf, sizeof(buf));
 	CHECK_STR(buf, "1969-12-31 23:59:59.999999");
 
