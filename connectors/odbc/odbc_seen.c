@@ -154,13 +154,21 @@ int wb_odbc_seen_add(struct wb_odbc_seen *s, int64_t track, uint64_t key,
 	if (wb_odbc_seen_has(s, key, row, NULL))
 		return 0;
 	if (s->n >= s->max && s->n > 0) {
-		int64_t min = s->e[0].track;
-		for (size_t i = 1; i < s->n; i++)
+		/* the oldest groups, about a sixteenth of the tracking range
+		 * (at least the oldest group): each drop is O(n), so it
+		 * frees room for many adds */
+		int64_t min = s->e[0].track, max = s->e[0].track;
+		for (size_t i = 1; i < s->n; i++) {
 			if (s->e[i].track < min)
 				min = s->e[i].track;
-		filter(s, at_most, &min);
+			if (s->e[i].track > max)
+				max = s->e[i].track;
+		}
+		int64_t upto =
+			min + (int64_t)(((uint64_t)max - (uint64_t)min) / 16);
+		filter(s, at_most, &upto);
 		if (dropped_upto)
-			*dropped_upto = min;
+			*dropped_upto = upto;
 	}
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 256;

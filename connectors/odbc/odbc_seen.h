@@ -9,7 +9,7 @@
  * row, and the round (position major) that emitted it, so that the
  * checkpoint keeps only entries of durable rounds and a round that failed
  * can be taken back. Bounded: past `max` entries the oldest tracking
- * group is dropped and the caller raises the window's floor above it. */
+ * groups are dropped and the caller raises the window's floor above them. */
 #ifndef WB_ODBC_SEEN_H
 #define WB_ODBC_SEEN_H
 
@@ -40,9 +40,10 @@ void wb_odbc_seen_free(struct wb_odbc_seen *s);
 bool wb_odbc_seen_has(const struct wb_odbc_seen *s, uint64_t key, uint64_t row,
 		      bool *key_known);
 
-/* Adds an entry. When the set is full, first drops every entry of the
- * smallest tracking value and sets *dropped_upto to it (untouched when
- * nothing was dropped). 0, or -1 when out of memory. */
+/* Adds an entry. When the set is full, first drops the oldest groups:
+ * every entry whose tracking value is at most min + (max - min) / 16 (at
+ * least the smallest value's group), and sets *dropped_upto to that bound
+ * (untouched when nothing was dropped). 0, or -1 when out of memory. */
 int wb_odbc_seen_add(struct wb_odbc_seen *s, int64_t track, uint64_t key,
 		     uint64_t row, uint64_t round, int64_t *dropped_upto);
 

@@ -367,6 +367,20 @@ static void round_abort(struct wb_odbc_source *s, struct wb_batch *b,
 	s->in_round = false;
 }
 
+/* The window start a poll from the current watermark uses (its tracking
+ * value), INT64_MIN when there is no watermark. */
+static int64_t next_window(const struct wb_odbc_tab *t)
+{
+	if (t->wm_n == 0 || t->cfg->mode == WB_ODBC_BULK)
+		return INT64_MIN;
+	int64_t lb = t->cfg->mode == WB_ODBC_INCREMENTING
+			     ? t->wm_track - t->cfg->lookback_ids
+			     : t->wm_track - t->cfg->lookback_ms * 1000;
+	if (t->have_floor && t->floor + 1 > lb)
+		lb = t->floor + 1;
+	return lb;
+}
+
 static int add_mark(struct wb_odbc_source *s, int ti, wb_error_t *err)
 {
 	struct wb_odbc_tab *t = &s->tabs[ti];
@@ -388,7 +402,7 @@ static int add_mark(struct wb_odbc_source *s, int ti, wb_error_t *err)
 	memcpy(m->wm, t->wm, sizeof(m->wm));
 	m->have_floor = t->have_floor;
 	m->floor = t->floor;
-	m->lb_track = t->lb_on ? t->lb_track : INT64_MIN;
+	m->lb_track = next_window(t);
 	m->poll_ms = t->last_poll_ms;
 	pthread_mutex_unlock(&s->mu);
 	return WB_OK;
@@ -845,7 +859,12 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 				moved = true;
 			}
 		}
-		if (t->exact && !tc->query && wb_batch_bytes(b) >= target) {
+		/* a chunk is bounded by its row limit: it goes whole into
+		 * the batch (stopping early would throw away what the
+		 * driver already fetched); without a limit, stop where the
+		 * order allows */
+		if (limit == 0 && t->exact && !tc->query &&
+		    wb_batch_bytes(b) >= target) {
 			stopped = true;
 			break;
 		}
@@ -875,18 +894,19 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		t->active = false;
 		t->next_poll_ms = wb_clock_mono_ms() + s->oc->poll_interval_ms;
 		t->last_poll_ms = wb_clock_real_ms();
-		t->emitted += emitted;
-		if (!bulk) {
-			int64_t below = t->lb_on ? t->lb_track : INT64_MIN;
-			pthread_mutex_lock(&s->mu);
-			if (t->d_lb_track < below)
-				below = t->d_lb_track;
-			if (below != INT64_MIN)
-				wb_odbc_seen_evict(&t->seen, below);
-			pthread_mutex_unlock(&s->mu);
-		}
-	} else {
-		t->emitted += emitted;
+	}
+	t->emitted += emitted;
+	if (!bulk) {
+		/* entries below the window the next poll reads can go, once
+		 * the checkpoint no longer needs them either; after every
+		 * chunk, so a long first poll does not fill the set */
+		int64_t below = next_window(t);
+		pthread_mutex_lock(&s->mu);
+		if (t->d_lb_track < below)
+			below = t->d_lb_track;
+		if (below != INT64_MIN)
+			wb_odbc_seen_evict(&t->seen, below);
+		pthread_mutex_unlock(&s->mu);
 	}
 	if (emitted > 0 || moved)
 		return wb_odbc_round_end(s, b, ti, err);
