@@ -753,13 +753,26 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 					&r, t->ncols + i, &len);
 				size_t n =
 					len == SQL_NULL_DATA ? 0 : (size_t)len;
-				if (n >= WB_ODBC_TEXT_MAX)
-					n = WB_ODBC_TEXT_MAX - 1;
+				if (n >= WB_ODBC_TEXT_MAX - 1) {
+					/* cut: it could not be bound back */
+					rc = wb_error_set(
+						err, WB_ERR_CONFIG,
+						"%s.%s: a tracking or key "
+						"value "
+						"of %d bytes or more cannot be "
+						"polled by",
+						tc->name,
+						t->cols[t->ordcols[i]].name,
+						WB_ODBC_TEXT_MAX - 1);
+					break;
+				}
 				memcpy(ord[i], p, n);
 				ord[i][n] = '\0';
 				while (n > 0 && ord[i][n - 1] == ' ')
 					ord[i][--n] = '\0';
 			}
+			if (rc)
+				break;
 			if (t->nord)
 				track = track_of(t, ord[0]);
 		} else if (t->ts_col >= 0) {
