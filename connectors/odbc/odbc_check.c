@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "clock.h"
 #include "log.h"
@@ -166,8 +167,17 @@ int wb_odbc_status(struct wb_source *base,
 		json_t *wm = ts ? json_object_get(ts, "watermark") : NULL;
 		json_object_set(o, "watermark", wm ? wm : json_null());
 		json_t *lp = ts ? json_object_get(ts, "last_poll_ms") : NULL;
-		if (json_is_integer(lp))
+		if (json_is_integer(lp)) {
 			json_object_set(o, "last_poll_ms", lp);
+			time_t sec = (time_t)(json_integer_value(lp) / 1000);
+			struct tm tmv;
+			char when[40];
+			if (gmtime_r(&sec, &tmv) &&
+			    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ",
+				     &tmv) > 0)
+				json_object_set_new(o, "last_poll",
+						    json_string(when));
+		}
 		if (up && t->nord > 0 && json_is_array(wm) &&
 		    json_array_size(wm) >= 1) {
 			/* rows past the watermark's tracking value */

@@ -79,6 +79,8 @@ INSERT INTO t (id, updated_at, c_vc) VALUES (3, '2026-01-01 00:00:05', '三');
     st = json.loads(r.stdout)["source"]["tables"]["main.t"]
     check_eq((st["watermark"], st["rows_behind"]), (["2026-01-01 00:00:05", "3"], 2),
              "status: the watermark and the rows behind it")
+    check(st["last_poll"] == time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(st["last_poll_ms"] // 1000))
+          and abs(st["last_poll_ms"] / 1000 - time.time()) < 60, "status: the last poll", st)
     p.run_idle(idle=1)
     recs = p.rows("o1.main.t")
     check_eq([(x["op"], x["after"]["id"], x["after"]["c_vc"]) for x in recs[3:]],
