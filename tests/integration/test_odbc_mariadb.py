@@ -1,6 +1,6 @@
 # test_odbc_mariadb.py — the ODBC polling source through MariaDB
 # Connector/ODBC (Debian's odbc-mariadb) against a MariaDB server the test
-# starts: exact values of every type the driver maps (DECIMAL exactly,
+# starts: exact values of every type the driver maps, in every mode (DECIMAL exactly,
 # BIGINT UNSIGNED as decimal(20,0), DATETIME(6) read in time_zone, BLOB,
 # utf8mb4 text, NULLs); timestamp+incrementing with a restart; peak
 # memory on a table larger than the queue (the driver buffers whole
@@ -35,8 +35,8 @@ INSERT INTO ty (id, upd) VALUES (2, '2026-01-01 00:00:01');
 """)
     tracking = {"app.ty": {"mode": "timestamp+incrementing", "timestamp": "upd",
                            "incrementing": "id", "lag": "0"}}
-    p = OdbcPipeline(maria_connection(db), ["app.ty"], tracking,
-                     extra_source="  time_zone: UTC\n")
+    extra = "  time_zone: UTC\n"
+    p = OdbcPipeline(maria_connection(db), ["app.ty"], tracking, extra_source=extra)
     r = p.run(["check", "-c", p.config])
     check(r.rc == 0 and "upd is indexed" in r.stdout, "check", r)
     p.run_idle(idle=1)
@@ -55,6 +55,18 @@ INSERT INTO ty (id, upd) VALUES (2, '2026-01-01 00:00:01');
         check_eq(recs[0]["after"][k], v, f"{k}, exact")
     check_eq(recs[1]["after"], dict({k: None for k in expected}, id=2,
                                      upd=datetime.datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC)), "NULLs")
+
+    # the same values through the other modes
+    for i, (mode, tr, op) in enumerate((
+            ("timestamp", {"timestamp": "upd", "lag": "0"}, "c"),
+            ("incrementing", {"incrementing": "id"}, "c"),
+            ("bulk", {}, "r"))):
+        pm = OdbcPipeline(maria_connection(db), ["app.ty"], {"app.ty": dict(tr, mode=mode)}, name=f"m{i}",
+                          poll="10s" if mode == "bulk" else "300ms", extra_source=extra)
+        pm.run_idle(idle=1)
+        got = pm.rows(f"m{i}.app.ty")
+        check_eq([(x["op"], x["after"]) for x in got], [(op, recs[0]["after"]), (op, recs[1]["after"])],
+                 f"mode {mode}: the same exact values")
     db.sql("INSERT INTO ty (id, upd, c_vc) VALUES (3, '2026-01-01 00:00:02', 'three');"
            "UPDATE ty SET upd = '2026-01-01 00:00:03', c_vc = 'one!' WHERE id = 1", db="app")
     p.run_idle(idle=1)

@@ -1,6 +1,6 @@
 # test_odbc_pg.py — the ODBC polling source through psqlODBC (Debian's
 # odbc-postgresql, the Unicode driver) against a PostgreSQL 15 server the
-# test starts: exact values of every type the driver maps (numeric
+# test starts: exact values of every type the driver maps, in every mode (numeric
 # exactly, timestamps with and without a zone, bytea, non-ASCII text,
 # NULLs, a type without a mapping as its text); a row committed late with
 # an older timestamp by a second connection while the first row was
@@ -37,6 +37,7 @@ INSERT INTO ty (id, upd) VALUES (2, '2026-01-01 00:00:01');
 """)
     tracking = {"public.ty": {"mode": "timestamp+incrementing", "timestamp": "upd",
                               "incrementing": "id", "lag": "0"}}
+    extra = ""
     p = OdbcPipeline(pg_connection(pg), ["public.ty"], tracking)
     r = p.run(["check", "-c", p.config])
     check(r.rc == 0 and "connected to PostgreSQL" in r.stdout and
@@ -59,6 +60,18 @@ INSERT INTO ty (id, upd) VALUES (2, '2026-01-01 00:00:01');
     check_eq(sorted(recs[0]["after"]), sorted(expected), "columns")
     check_eq(recs[1]["after"], dict({k: None for k in expected}, id=2,
                                      upd=datetime.datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC)), "NULLs")
+
+    # the same values through the other modes
+    for i, (mode, tr, op) in enumerate((
+            ("timestamp", {"timestamp": "upd", "lag": "0"}, "c"),
+            ("incrementing", {"incrementing": "id"}, "c"),
+            ("bulk", {}, "r"))):
+        pm = OdbcPipeline(pg_connection(pg), ["public.ty"], {"public.ty": dict(tr, mode=mode)}, name=f"m{i}",
+                          poll="10s" if mode == "bulk" else "300ms", extra_source=extra)
+        pm.run_idle(idle=1)
+        got = pm.rows(f"m{i}.public.ty")
+        check_eq([(x["op"], x["after"]) for x in got], [(op, recs[0]["after"]), (op, recs[1]["after"])],
+                 f"mode {mode}: the same exact values")
 
 
 
