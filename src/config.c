@@ -71,6 +71,25 @@ static const char *const mysql_extra_keys[] = {
 	"host",	    "port",   "socket",	  "user",    "password",  "server_id",
 	"ssl_mode", "ssl_ca", "ssl_cert", "ssl_key", "heartbeat", NULL,
 };
+/* The keys of an odbc source. */
+static const char *const odbc_keys[] = {
+	"type",		 "connection",	    "tables",
+	"snapshot",	 "poll_interval",   "time_zone",
+	"login_timeout", "query_timeout",   "fetch_rows",
+	"chunk_rows",	 "lookback_rows",   "tracking",
+	"deletes",	 "connect_timeout", NULL,
+};
+static const char *const odbc_table_keys[] = {
+	"mode",	    "timestamp", "incrementing", "lag",
+	"lookback", "query",	 "deleted",	 NULL,
+};
+static const char *const odbc_modes[] = {
+	"bulk", "timestamp", "incrementing", "timestamp+incrementing", NULL,
+};
+static const char *const odbc_detects[] = {"none", "keyset", NULL};
+static const char *const odbc_deletes_keys[] = {"detect", "interval",
+						"chunk_rows", NULL};
+static const char *const odbc_deleted_keys[] = {"column", "value", NULL};
 static const char *const source_keys[] = {
 	"type",
 	"dsn",
@@ -836,6 +855,352 @@ static int load_snapshot(struct loader *ld, const yaml_node_t *n,
 	return rc;
 }
 
+/* ------------------------------------------------------------------ odbc */
+
+static struct wb_odbc_table *odbc_table(struct wb_odbc_config *o,
+					const char *name)
+{
+	for (int i = 0; i < o->ntables; i++)
+		if (strcmp(o->tables[i].name, name) == 0)
+			return &o->tables[i];
+	return NULL;
+}
+
+static struct wb_odbc_table *
+odbc_table_add(struct loader *ld, struct wb_odbc_config *o, const char *name)
+{
+	struct wb_odbc_table *t = odbc_table(o, name);
+	if (t != NULL)
+		return t;
+	struct wb_odbc_table *n =
+		realloc(o->tables, (size_t)(o->ntables + 1) * sizeof(*n));
+	if (n == NULL) {
+		nomem(ld);
+		return NULL;
+	}
+	o->tables = n;
+	t = &n[o->ntables];
+	memset(t, 0, sizeof(*t));
+	t->mode = WB_ODBC_BULK;
+	t->lag_ms = 5000;
+	t->lookback_ms = 60000;
+	t->lookback_ids = 1000;
+	if ((t->name = strdup(name)) == NULL) {
+		nomem(ld);
+		return NULL;
+	}
+	o->ntables++;
+	return t;
+}
+
+/* source.tracking.<table>.deleted: {column, value} */
+static int load_odbc_deleted(struct loader *ld, const yaml_node_t *n,
+			     const char *key, struct wb_odbc_table *t)
+{
+	int rc = check_mapping(ld, n, key);
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top && rc == 0; p++) {
+		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
+		const char *name = (const char *)k->data.scalar.value;
+		char sub[WB_CONFIG_KEY_MAX];
+		join_key(sub, sizeof(sub), key, name);
+		if (strcmp(name, "column") == 0)
+			rc = get_string(ld, v, sub, &t->deleted_column);
+		else if (strcmp(name, "value") == 0)
+			rc = get_string(ld, v, sub, &t->deleted_value);
+		else
+			rc = unknown_key(ld, k, key, NULL, odbc_deleted_keys);
+	}
+	if (rc == 0 && (t->deleted_column == NULL || t->deleted_value == NULL))
+		rc = fail(ld, n, key, "expected both column and value");
+	return rc;
+}
+
+/* source.tracking.<table>: {mode, timestamp, incrementing, lag, lookback,
+ * query, deleted} */
+static int load_odbc_table(struct loader *ld, const yaml_node_t *n,
+			   const char *key, struct wb_odbc_table *t)
+{
+	int rc = check_mapping(ld, n, key);
+	const yaml_node_t *lookback = NULL;
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top && rc == 0; p++) {
+		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
+		const char *name = (const char *)k->data.scalar.value;
+		char sub[WB_CONFIG_KEY_MAX];
+		join_key(sub, sizeof(sub), key, name);
+		int idx = -1;
+		if (strcmp(name, "mode") == 0) {
+			rc = get_enum(ld, v, sub, odbc_modes, &idx);
+			if (idx >= 0)
+				t->mode = (enum wb_odbc_mode)idx;
+		} else if (strcmp(name, "timestamp") == 0) {
+			rc = get_string(ld, v, sub, &t->timestamp);
+		} else if (strcmp(name, "incrementing") == 0) {
+			rc = get_string(ld, v, sub, &t->incrementing);
+		} else if (strcmp(name, "lag") == 0) {
+			struct scalar sc;
+			rc = get_scalar(ld, v, sub, &sc);
+			if (rc == 0 && sc.text != NULL) {
+				int64_t ms =
+					strcmp(sc.text, "0") == 0
+						? 0
+						: wb_config_parse_duration_ms(
+							  sc.text);
+				if (ms < 0)
+					rc = fail(ld, v, sub,
+						  "expected a duration such as "
+						  "0, 500ms, 5s or 1m");
+				else
+					t->lag_ms = ms;
+			}
+			free(sc.text);
+		} else if (strcmp(name, "lookback") == 0) {
+			lookback = v;
+		} else if (strcmp(name, "query") == 0) {
+			rc = get_string(ld, v, sub, &t->query);
+		} else if (strcmp(name, "deleted") == 0) {
+			rc = load_odbc_deleted(ld, v, sub, t);
+		} else {
+			rc = unknown_key(ld, k, key, NULL, odbc_table_keys);
+		}
+	}
+	if (rc != 0)
+		return rc;
+	bool ts = t->mode == WB_ODBC_TIMESTAMP ||
+		  t->mode == WB_ODBC_TIMESTAMP_INC;
+	bool inc = t->mode == WB_ODBC_INCREMENTING ||
+		   t->mode == WB_ODBC_TIMESTAMP_INC;
+	char sub[WB_CONFIG_KEY_MAX];
+	if (lookback != NULL) {
+		join_key(sub, sizeof(sub), key, "lookback");
+		struct scalar sc;
+		rc = get_scalar(ld, lookback, sub, &sc);
+		if (rc == 0 && sc.text != NULL) {
+			char *end;
+			long long ids = strtoll(sc.text, &end, 10);
+			if (t->mode == WB_ODBC_INCREMENTING) {
+				if (*end != '\0' || end == sc.text || ids < 0)
+					rc = fail(ld, lookback, sub,
+						  "expected a number of ids "
+						  "(incrementing mode)");
+				else
+					t->lookback_ids = ids;
+			} else {
+				int64_t ms =
+					strcmp(sc.text, "0") == 0
+						? 0
+						: wb_config_parse_duration_ms(
+							  sc.text);
+				if (ms < 0)
+					rc = fail(ld, lookback, sub,
+						  "expected a duration such as "
+						  "0, 30s or 10m");
+				else
+					t->lookback_ms = ms;
+			}
+		}
+		free(sc.text);
+		if (rc != 0)
+			return rc;
+	}
+	if (ts && t->timestamp == NULL)
+		return fail(ld, n, key, "mode %s needs a timestamp column",
+			    odbc_modes[t->mode]);
+	if (inc && t->incrementing == NULL)
+		return fail(ld, n, key, "mode %s needs an incrementing column",
+			    odbc_modes[t->mode]);
+	if (!ts && t->timestamp != NULL)
+		return fail(ld, n, key,
+			    "timestamp is only used by the modes timestamp "
+			    "and timestamp+incrementing");
+	if (!inc && t->incrementing != NULL)
+		return fail(ld, n, key,
+			    "incrementing is only used by the modes "
+			    "incrementing and timestamp+incrementing");
+	if (t->query != NULL) {
+		if (t->mode != WB_ODBC_TIMESTAMP && t->mode != WB_ODBC_BULK)
+			return fail(ld, n, key,
+				    "a custom query works with the modes "
+				    "timestamp and bulk");
+		if (t->mode == WB_ODBC_TIMESTAMP &&
+		    (strstr(t->query, ":from") == NULL ||
+		     strstr(t->query, ":to") == NULL))
+			return fail(ld, n, key,
+				    "a custom query in mode timestamp must "
+				    "bound its timestamp with the parameters "
+				    ":from (inclusive) and :to (exclusive)");
+	}
+	return 0;
+}
+
+static int load_odbc_tracking(struct loader *ld, const yaml_node_t *n,
+			      struct wb_odbc_config *o)
+{
+	int rc = check_mapping(ld, n, "source.tracking");
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top && rc == 0; p++) {
+		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
+		const char *name = (const char *)k->data.scalar.value;
+		char key[WB_CONFIG_KEY_MAX];
+		join_key(key, sizeof(key), "source.tracking", name);
+		struct wb_odbc_table *t = odbc_table_add(ld, o, name);
+		if (t == NULL)
+			return WB_ERR_NOMEM;
+		rc = load_odbc_table(ld, v, key, t);
+	}
+	return rc;
+}
+
+static int load_odbc_deletes(struct loader *ld, const yaml_node_t *n,
+			     struct wb_odbc_config *o)
+{
+	int rc = check_mapping(ld, n, "source.deletes");
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top && rc == 0; p++) {
+		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
+		const char *name = (const char *)k->data.scalar.value;
+		char key[WB_CONFIG_KEY_MAX];
+		join_key(key, sizeof(key), "source.deletes", name);
+		int idx = -1;
+		if (strcmp(name, "detect") == 0) {
+			rc = get_enum(ld, v, key, odbc_detects, &idx);
+			if (idx >= 0)
+				o->detect = (enum wb_odbc_detect)idx;
+#ifndef WB_ODBC_KEYSET
+			if (rc == 0 && o->detect == WB_ODBC_DETECT_KEYSET)
+				rc = fail(ld, v, key,
+					  "detect: keyset is not built yet "
+					  "in this version; use none (soft "
+					  "deletes: tracking.<table>.deleted)");
+#endif
+		} else if (strcmp(name, "interval") == 0) {
+			rc = get_duration(ld, v, key, INT64_MAX,
+					  &o->deletes_interval_ms);
+		} else if (strcmp(name, "chunk_rows") == 0) {
+			rc = get_count(ld, v, key, 10000000,
+				       &o->deletes_chunk_rows);
+		} else {
+			rc = unknown_key(ld, k, "source.deletes", NULL,
+					 odbc_deletes_keys);
+		}
+	}
+	return rc;
+}
+
+/* One key of an odbc source (not type, tables, snapshot,
+ * connect_timeout). */
+static int load_odbc_key(struct loader *ld, const yaml_node_t *k,
+			 const yaml_node_t *v, struct wb_source_config *src)
+{
+	struct wb_odbc_config *o = &src->odbc;
+	const char *name = (const char *)k->data.scalar.value;
+	char key[WB_CONFIG_KEY_MAX];
+	join_key(key, sizeof(key), "source", name);
+	if (strcmp(name, "connection") == 0)
+		return get_unexpanded(ld, v, key, &o->connection);
+	if (strcmp(name, "poll_interval") == 0)
+		return get_duration(ld, v, key, INT_MAX, &o->poll_interval_ms);
+	if (strcmp(name, "time_zone") == 0)
+		return get_string(ld, v, key, &o->time_zone);
+	if (strcmp(name, "login_timeout") == 0)
+		return get_duration(ld, v, key, INT_MAX, &o->login_timeout_ms);
+	if (strcmp(name, "query_timeout") == 0)
+		return get_duration(ld, v, key, INT_MAX, &o->query_timeout_ms);
+	if (strcmp(name, "fetch_rows") == 0)
+		return get_count(ld, v, key, 100000, &o->fetch_rows);
+	if (strcmp(name, "chunk_rows") == 0)
+		return get_count(ld, v, key, 10000000, &o->chunk_rows);
+	if (strcmp(name, "lookback_rows") == 0)
+		return get_count(ld, v, key, 100000000, &o->lookback_rows);
+	if (strcmp(name, "tracking") == 0)
+		return load_odbc_tracking(ld, v, o);
+	if (strcmp(name, "deletes") == 0)
+		return load_odbc_deletes(ld, v, o);
+	return unknown_key(ld, k, "source", "odbc", odbc_keys);
+}
+
+/* After the whole source mapping: defaults, and every tracked table is
+ * captured; every captured table gets an entry (bulk by default). */
+static int finish_odbc(struct loader *ld, const yaml_node_t *n,
+		       struct wb_source_config *src)
+{
+	struct wb_odbc_config *o = &src->odbc;
+	if (o->connection == NULL)
+		return fail(ld, n, "source.connection",
+			    "an odbc source needs a connection string "
+			    "(\"DSN=...\" or \"Driver={...};...\")");
+	if (src->ntables == 0)
+		return fail(ld, n, "source.tables",
+			    "an odbc source needs its tables listed "
+			    "(\"schema.table\")");
+	for (int i = 0; i < o->ntables; i++) {
+		bool listed = false;
+		for (int j = 0; j < src->ntables; j++)
+			listed |=
+				strcmp(src->tables[j], o->tables[i].name) == 0;
+		if (!listed) {
+			char key[WB_CONFIG_KEY_MAX];
+			join_key(key, sizeof(key), "source.tracking",
+				 o->tables[i].name);
+			return fail(ld, n, key,
+				    "table is not in source.tables");
+		}
+	}
+	for (int j = 0; j < src->ntables; j++) {
+		const char *t = src->tables[j];
+		char key[32];
+		index_key(key, sizeof(key), "source.tables", (size_t)j);
+		if (wb_config_is_glob(t))
+			return fail(ld, n, key,
+				    "an odbc source lists its tables by name, "
+				    "without globs");
+		const char *dot = strchr(t, '.');
+		if (dot == NULL || dot == t || dot[1] == '\0')
+			return fail(ld, n, key,
+				    "expected \"schema.table\" (SQLite: "
+				    "\"main.table\")");
+		if (odbc_table_add(ld, o, t) == NULL)
+			return WB_ERR_NOMEM;
+	}
+	/* entries in the order of source.tables */
+	for (int j = 0; j < src->ntables; j++)
+		for (int i = j; i < o->ntables; i++)
+			if (strcmp(o->tables[i].name, src->tables[j]) == 0 &&
+			    i != j) {
+				struct wb_odbc_table tmp = o->tables[i];
+				o->tables[i] = o->tables[j];
+				o->tables[j] = tmp;
+			}
+	if (o->time_zone == NULL && (o->time_zone = strdup("UTC")) == NULL)
+		return nomem(ld);
+	if (o->login_timeout_ms == 0)
+		o->login_timeout_ms = src->connect_timeout_ms > 0
+					      ? src->connect_timeout_ms
+					      : 10000;
+	return 0;
+}
+
+static void free_odbc(struct wb_odbc_config *o)
+{
+	free(o->connection);
+	free(o->time_zone);
+	for (int i = 0; i < o->ntables; i++) {
+		struct wb_odbc_table *t = &o->tables[i];
+		free(t->name);
+		free(t->timestamp);
+		free(t->incrementing);
+		free(t->query);
+		free(t->deleted_column);
+		free(t->deleted_value);
+	}
+	free(o->tables);
+}
+
 static int load_source(struct loader *ld, const yaml_node_t *n,
 		       struct wb_source_config *src)
 {
@@ -847,7 +1212,18 @@ static int load_source(struct loader *ld, const yaml_node_t *n,
 		return rc;
 	bool postgres = strcmp(src->type, "postgres") == 0;
 	bool mysql = strcmp(src->type, "mysql") == 0;
+	bool odbc = strcmp(src->type, "odbc") == 0;
 	struct kv_list extra = {NULL, 0, 0};
+	if (odbc) {
+		struct wb_odbc_config *o = &src->odbc;
+		o->poll_interval_ms = 1000;
+		o->query_timeout_ms = 60000;
+		o->fetch_rows = 500;
+		o->chunk_rows = 10000;
+		o->lookback_rows = 100000;
+		o->deletes_interval_ms = 600000;
+		o->deletes_chunk_rows = 10000;
+	}
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 	     p < n->data.mapping.pairs.top && rc == 0; p++) {
 		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
@@ -861,6 +1237,12 @@ static int load_source(struct loader *ld, const yaml_node_t *n,
 		} else if (mysql && !in_list(name, mysql_keys)) {
 			rc = unknown_key(ld, k, "source", src->type,
 					 mysql_keys);
+		} else if (odbc && !in_list(name, odbc_keys)) {
+			rc = unknown_key(ld, k, "source", src->type, odbc_keys);
+		} else if (odbc && strcmp(name, "tables") != 0 &&
+			   strcmp(name, "snapshot") != 0 &&
+			   strcmp(name, "connect_timeout") != 0) {
+			rc = load_odbc_key(ld, k, v, src);
 		} else if (mysql && in_list(name, mysql_extra_keys)) {
 			rc = add_extra(ld, &extra, name, v, key, 0);
 		} else if (strcmp(name, "dsn") == 0) {
@@ -911,6 +1293,8 @@ static int load_source(struct loader *ld, const yaml_node_t *n,
 	}
 	src->extra = extra.kv;
 	src->nextra = extra.n;
+	if (rc == 0 && odbc)
+		rc = finish_odbc(ld, n, src);
 	return rc;
 }
 
@@ -1491,6 +1875,7 @@ void wb_config_free(struct wb_config *cfg)
 	free(cfg->source.slot);
 	free(cfg->source.publication);
 	free_kv(cfg->source.extra, cfg->source.nextra);
+	free_odbc(&cfg->source.odbc);
 	free(cfg->sink.type);
 	free(cfg->sink.dir);
 	free(cfg->sink.codec);

@@ -33,6 +33,56 @@ enum wb_on_gap {
 	WB_ON_GAP_RESNAPSHOT, /* snapshot the captured tables again, online */
 };
 
+/* source.tracking.<table>.mode (odbc) */
+enum wb_odbc_mode {
+	WB_ODBC_BULK,	       /* every poll reads the whole table */
+	WB_ODBC_TIMESTAMP,     /* rows whose timestamp column moved */
+	WB_ODBC_INCREMENTING,  /* rows whose incrementing column grew */
+	WB_ODBC_TIMESTAMP_INC, /* (timestamp, incrementing) ordered */
+};
+
+/* source.deletes.detect (odbc) */
+enum wb_odbc_detect { WB_ODBC_DETECT_NONE, WB_ODBC_DETECT_KEYSET };
+
+/* One table of an odbc source: how it is polled. */
+struct wb_odbc_table {
+	char *name; /* as in source.tables: "schema.table" */
+	enum wb_odbc_mode mode;
+	char *timestamp;    /* timestamp column (timestamp modes) */
+	char *incrementing; /* incrementing column (incrementing modes) */
+	int64_t lag_ms;	    /* commit horizon: db now - lag; default 5 s */
+	/* look-back window re-read behind the watermark on every poll:
+	 * a duration (timestamp modes; default 1 min) or a number of ids
+	 * (incrementing; default 1000) */
+	int64_t lookback_ms;
+	int64_t lookback_ids;
+	/* custom query with :from and :to (timestamp modes), or NULL */
+	char *query;
+	/* soft delete: a row whose column `deleted_column` holds the text
+	 * `deleted_value` is emitted as op 'd' (NULL: none) */
+	char *deleted_column;
+	char *deleted_value;
+};
+
+/* What only an odbc source has. */
+struct wb_odbc_config {
+	/* the ODBC connection string as written: ${VAR} is expanded only
+	 * when connecting, and the text is never logged */
+	char *connection;
+	int64_t poll_interval_ms;     /* default 1 s */
+	char *time_zone;	      /* for timestamps without a zone; "UTC" */
+	int64_t login_timeout_ms;     /* default connect_timeout (10 s) */
+	int64_t query_timeout_ms;     /* default 60 s; watchdog cancels */
+	int fetch_rows;		      /* rows per array fetch; default 500 */
+	int chunk_rows;		      /* rows per bounded read; default 10000 */
+	int lookback_rows;	      /* bound of the look-back set; 100000 */
+	enum wb_odbc_detect detect;   /* deletes.detect; default none */
+	int64_t deletes_interval_ms;  /* deletes.interval; default 10 min */
+	int deletes_chunk_rows;	      /* deletes.chunk_rows; default 10000 */
+	struct wb_odbc_table *tables; /* one per source.tables entry */
+	int ntables;
+};
+
 struct wb_source_config {
 	char *type; /* postgres | mysql | odbc */
 	/* postgres: libpq connection string or URI, as written in the file:
@@ -57,6 +107,7 @@ struct wb_source_config {
 	 * (mysql host/port/..., odbc connection/...), values as text. */
 	struct wb_kv *extra;
 	int nextra;
+	struct wb_odbc_config odbc; /* type odbc only */
 };
 
 struct wb_sink_config {

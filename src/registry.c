@@ -7,6 +7,7 @@
 static const struct wb_source_ops *const sources[] = {
 	&wb_pg_source_ops,
 	&wb_my_source_ops,
+	&wb_odbc_source_ops,
 };
 
 static const struct wb_sink_ops *const sinks[] = {

@@ -145,5 +145,6 @@ const struct wb_source_ops *wb_source_lookup(const char *type);
 
 extern const struct wb_source_ops wb_pg_source_ops;
 extern const struct wb_source_ops wb_my_source_ops;
+extern const struct wb_source_ops wb_odbc_source_ops;
 
 #endif

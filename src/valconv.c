@@ -423,3 +423,71 @@ bool wb_micros_from_civil(int64_t y, int m, int d, int64_t us, int64_t off_us,
 	*out = (int64_t)w;
 	return true;
 }
+
+size_t wb_utf16_to_utf8(const uint16_t *p, size_t n, uint8_t *dst)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t c = p[i];
+		if (c >= 0xD800 && c <= 0xDBFF && i + 1 < n &&
+		    p[i + 1] >= 0xDC00 && p[i + 1] <= 0xDFFF) {
+			c = 0x10000 + ((c - 0xD800) << 10) +
+			    (p[i + 1] - 0xDC00);
+			i++;
+		} else if (c >= 0xD800 && c <= 0xDFFF) {
+			c = 0xFFFD;
+		}
+		if (c < 0x80) {
+			dst[o++] = (uint8_t)c;
+		} else if (c < 0x800) {
+			dst[o++] = (uint8_t)(0xC0 | (c >> 6));
+			dst[o++] = (uint8_t)(0x80 | (c & 0x3F));
+		} else if (c < 0x10000) {
+			dst[o++] = (uint8_t)(0xE0 | (c >> 12));
+			dst[o++] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+			dst[o++] = (uint8_t)(0x80 | (c & 0x3F));
+		} else {
+			/* two units made these four bytes: within 3 * n */
+			dst[o++] = (uint8_t)(0xF0 | (c >> 18));
+			dst[o++] = (uint8_t)(0x80 | ((c >> 12) & 0x3F));
+			dst[o++] = (uint8_t)(0x80 | ((c >> 6) & 0x3F));
+			dst[o++] = (uint8_t)(0x80 | (c & 0x3F));
+		}
+	}
+	return o;
+}
+
+size_t wb_utf8_to_utf16(const uint8_t *p, size_t n, uint16_t *dst)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n;) {
+		int ok;
+		size_t len = wb_utf8_seq(p + i, n - i, &ok);
+		uint32_t c;
+		if (!ok) {
+			c = 0xFFFD;
+		} else if (len == 1) {
+			c = p[i];
+		} else if (len == 2) {
+			c = ((uint32_t)(p[i] & 0x1F) << 6) | (p[i + 1] & 0x3F);
+		} else if (len == 3) {
+			c = ((uint32_t)(p[i] & 0x0F) << 12) |
+			    ((uint32_t)(p[i + 1] & 0x3F) << 6) |
+			    (p[i + 2] & 0x3F);
+		} else {
+			c = ((uint32_t)(p[i] & 0x07) << 18) |
+			    ((uint32_t)(p[i + 1] & 0x3F) << 12) |
+			    ((uint32_t)(p[i + 2] & 0x3F) << 6) |
+			    (p[i + 3] & 0x3F);
+		}
+		i += len;
+		if (c >= 0x10000) {
+			c -= 0x10000;
+			dst[o++] = (uint16_t)(0xD800 + (c >> 10));
+			dst[o++] = (uint16_t)(0xDC00 + (c & 0x3FF));
+		} else {
+			dst[o++] = (uint16_t)c;
+		}
+	}
+	return o;
+}

@@ -35,6 +35,18 @@ size_t wb_utf8_sanitized_len(const uint8_t *p, size_t n);
 int wb_utf8_value(const uint8_t *p, size_t n, struct wb_arena *a,
 		  struct wb_value *out, wb_error_t *err);
 
+/* ---- UTF-16 (ODBC's SQLWCHAR) ------------------------------------------- */
+
+/* Converts n UTF-16 code units (host byte order) to UTF-8 in dst, which
+ * holds 3 * n bytes; an unpaired surrogate becomes U+FFFD. Returns the
+ * bytes written. Pure. */
+size_t wb_utf16_to_utf8(const uint16_t *p, size_t n, uint8_t *dst);
+
+/* Converts n bytes of UTF-8 to UTF-16 in dst, which holds n units (a
+ * UTF-8 sequence never yields more units than bytes); each ill-formed
+ * subpart becomes U+FFFD. Returns the units written. Pure. */
+size_t wb_utf8_to_utf16(const uint8_t *p, size_t n, uint16_t *dst);
+
 /* ---- decimals ------------------------------------------------------------ */
 
 /* Writes ±mag (a big-endian magnitude; leading zero bytes allowed, mlen 0

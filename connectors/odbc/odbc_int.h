@@ -1,0 +1,358 @@
+/* odbc_int.h — the ODBC polling source's state, shared by its files:
+ * odbc_conn.c (connecting, driver facts, diagnostics, quoting, the
+ * database clock, the query watchdog), odbc_fetch.c (column types, the
+ * column-wise array fetch, cells to values), odbc_source.c (ops, the poll
+ * loop, positions, checkpoint state), odbc_snapshot.c (the initial load
+ * through src/snapshot), odbc_check.c (check, status, describe, sample).
+ *
+ * What a delete scanner needs is here too: the connection handle and the
+ * driver's facts (struct wb_odbc_conn: dbc, quote, dbms), each table's key
+ * columns and types (struct wb_odbc_tab: keycols, cols, table), and
+ * wb_odbc_emit_delete() to emit one op 'd' change with a before image. */
+#ifndef WB_ODBC_INT_H
+#define WB_ODBC_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <sql.h>
+#include <sqlext.h>
+
+#include "change.h"
+#include "config.h"
+#include "error.h"
+#include "odbc_seen.h"
+#include "snapshot.h"
+#include "snapshot_request.h"
+#include "source.h"
+
+struct wb_tz;
+
+extern const struct wb_source_ops wb_odbc_source_ops;
+
+/* A round's COMMIT ordinal: positions are (round, row ordinal). */
+#define WB_ODBC_END UINT64_MAX
+/* Longest text of a tracking or key value kept for binding back. */
+#define WB_ODBC_TEXT_MAX 128
+/* Most columns a table's order (tracking + tie-break) may have. */
+#define WB_ODBC_ORD_MAX 8
+
+/* ------------------------------------------------------------ connection */
+
+struct wb_odbc_conn {
+	SQLHENV env;
+	SQLHDBC dbc;   /* NULL while not connected */
+	char quote[4]; /* SQL_IDENTIFIER_QUOTE_CHAR; "" when unsupported */
+	char dbms[64]; /* SQL_DBMS_NAME */
+	char dbms_ver[64];
+	char driver[128]; /* SQL_DRIVER_NAME */
+	int64_t query_timeout_ms;
+	/* the watchdog: SQLCancel on a statement past its deadline */
+	pthread_t wd;
+	bool wd_started;
+	pthread_mutex_t wd_mu;
+	pthread_cond_t wd_cv;
+	SQLHSTMT wd_stmt;
+	long long wd_deadline; /* monotonic ms; 0: idle */
+	bool wd_stop;
+	atomic_bool wd_fired;
+};
+
+/* Connects with cfg's connection string (${VAR} expanded here, never
+ * logged), the login timeout set, and reads the driver's facts; starts
+ * the watchdog. Errors: WB_ERR_CONNECT, retriable unless the driver
+ * cannot be loaded or the login is refused. */
+int wb_odbc_connect(struct wb_odbc_conn *c, const struct wb_config *cfg,
+		    wb_error_t *err);
+/* Disconnects and frees the handles; the watchdog stops. Accepts a
+ * connection that never connected. */
+void wb_odbc_disconnect(struct wb_odbc_conn *c);
+
+/* Fills err from the diagnostics of handle h (type t): "what: SQLSTATE
+ * message" (the connection string never appears). retriable unless the
+ * SQLSTATE is of an authentication, privilege, syntax or missing-object
+ * class. Returns err->code (WB_ERR_RUNTIME or WB_ERR_CONNECT). */
+int wb_odbc_diag(SQLSMALLINT t, SQLHANDLE h, const char *what, wb_error_t *err);
+
+/* Quotes one identifier with the driver's quote character (the character
+ * doubled inside). Without one, an identifier that is not a plain
+ * [A-Za-z_][A-Za-z0-9_]* is an error (WB_ERR_CONFIG). malloc'd. */
+char *wb_odbc_quote(const struct wb_odbc_conn *c, const char *ident,
+		    wb_error_t *err);
+
+/* The database's own clock as wall-clock microseconds (see odbc_conn.c
+ * for the query per DBMS). */
+int wb_odbc_db_now(struct wb_odbc_conn *c, int64_t *us, wb_error_t *err);
+
+/* Watchdog: a statement call begins (deadline = now + query timeout) or
+ * ends. */
+void wb_odbc_watch(struct wb_odbc_conn *c, SQLHSTMT st);
+void wb_odbc_unwatch(struct wb_odbc_conn *c);
+
+/* ------------------------------------------------------------- fetching */
+
+/* How a column is fetched (the C type asked of the driver). */
+enum wb_odbc_fetch {
+	WB_ODBC_F_BIT,	  /* SQL_C_BIT → boolean */
+	WB_ODBC_F_I64,	  /* SQL_C_SBIGINT → int / long */
+	WB_ODBC_F_DOUBLE, /* SQL_C_DOUBLE → double */
+	WB_ODBC_F_FLOAT,  /* SQL_C_FLOAT → float */
+	WB_ODBC_F_DEC,	  /* SQL_C_CHAR text → decimal (exact) */
+	WB_ODBC_F_WTEXT,  /* SQL_C_WCHAR (UTF-16) → string (UTF-8) */
+	WB_ODBC_F_BIN,	  /* SQL_C_BINARY → bytes */
+	WB_ODBC_F_DATE,	  /* SQL_C_TYPE_DATE → date */
+	WB_ODBC_F_TIME,	  /* SQL_C_CHAR "hh:mm:ss[.f]" → time-micros */
+	WB_ODBC_F_TS,	  /* SQL_C_TYPE_TIMESTAMP → timestamp-micros */
+	WB_ODBC_F_TEXT,	  /* SQL_C_CHAR: a tracking/key value's text */
+};
+
+/* One column of a result set as the driver describes it. */
+struct wb_odbc_col {
+	char *name; /* UTF-8 */
+	SQLSMALLINT sqltype;
+	SQLULEN size;
+	SQLSMALLINT digits;
+	bool nullable;
+	bool is_unsigned;
+	bool unknown; /* a type with no mapping: its text, logged once */
+	enum wb_odbc_fetch fetch;
+	struct wb_type type; /* its Avro side */
+	bool long_data;	     /* no small fixed bound */
+	SQLLEN elem;	     /* bytes per row in the bound array */
+};
+
+/* A statement being read: its columns, the bound arrays, the rows of
+ * the current rowset. */
+struct wb_odbc_reader {
+	struct wb_odbc_conn *conn;
+	SQLHSTMT st;
+	int ncols;
+	struct wb_odbc_col *cols;
+	bool bound;	 /* column-wise arrays; else SQLGetData per row */
+	SQLULEN rowset;	 /* SQL_ATTR_ROW_ARRAY_SIZE */
+	SQLULEN fetched; /* SQL_ATTR_ROWS_FETCHED_PTR */
+	SQLULEN cur;	 /* next row of the rowset */
+	uint8_t **buf;	 /* per column: rowset * elem bytes */
+	SQLLEN **ind;	 /* per column: rowset indicators */
+	uint8_t **gd;	 /* unbound: per column, the value read */
+	size_t *gdcap;	 /* its capacity */
+	SQLLEN *gdlen;	 /* its length or SQL_NULL_DATA */
+	uint64_t rows;	 /* rows read */
+	/* parameters: text values bound as SQL_C_CHAR */
+	char (*ptext)[WB_ODBC_TEXT_MAX];
+	SQLLEN *pind;
+	int nparams;
+};
+
+/* A bound parameter: its text and the SQL type of what it compares
+ * with. */
+struct wb_odbc_param {
+	const char *text;
+	const struct wb_odbc_col *like;
+};
+
+/* Executes sql (UTF-8) with params, describes the result and binds it
+ * for column-wise array fetch of up to rowset rows (a result with a
+ * column of no fixed bound is read one row at a time with SQLGetData).
+ * text_from: columns at or after this index are fetched as
+ * WB_ODBC_F_TEXT (the order columns' copies). */
+int wb_odbc_reader_open(struct wb_odbc_reader *r, struct wb_odbc_conn *c,
+			const char *sql, const struct wb_odbc_param *params,
+			int nparams, int rowset, int text_from,
+			wb_error_t *err);
+/* The next row: 1 (row ready), 0 (end of result), -1 (err filled). */
+int wb_odbc_reader_next(struct wb_odbc_reader *r, wb_error_t *err);
+/* Column i of the current row: its bytes (*len, or SQL_NULL_DATA). */
+const uint8_t *wb_odbc_reader_cell(const struct wb_odbc_reader *r, int i,
+				   SQLLEN *len);
+void wb_odbc_reader_close(struct wb_odbc_reader *r);
+
+/* Maps a described column to its fetch and Avro type (pure). */
+void wb_odbc_col_map(struct wb_odbc_col *col);
+
+/* Converts a cell of col into out (in arena a): exact decimals from text,
+ * UTF-16 to UTF-8, naive timestamps read in tz. Pure. */
+int wb_odbc_cell_value(const struct wb_odbc_col *col, const uint8_t *p,
+		       SQLLEN len, const struct wb_tz *tz, struct wb_arena *a,
+		       struct wb_value *out, wb_error_t *err);
+
+/* Parses "YYYY-MM-DD[ T]hh:mm:ss[.ffffff]" (anything after ignored) into
+ * wall-clock microseconds; false when it is not such a text. Pure. */
+bool wb_odbc_parse_ts(const char *s, size_t n, int64_t *us);
+/* Formats wall-clock microseconds as "YYYY-MM-DD hh:mm:ss.ffffff". */
+void wb_odbc_format_ts(int64_t us, char *buf, size_t n);
+/* The same with `digits` fractional digits (0-6; others: 6), truncated
+ * towards the past: a driver rejects a parameter more precise than the
+ * column it is compared with (SQL Server's datetime: 3). */
+void wb_odbc_format_ts_digits(int64_t us, int digits, char *buf, size_t n);
+
+/* ---------------------------------------------------------------- source */
+
+/* One polled table. */
+struct wb_odbc_tab {
+	const struct wb_odbc_table *cfg;
+	char *schema, *name; /* from the configured "schema.table" */
+	char *qname;	     /* quoted for SQL */
+	char *sel;	     /* the quoted column list */
+	/* shape (one reference) and columns as the driver describes them;
+	 * the key (primary key, from SQLPrimaryKeys) in key order */
+	struct wb_table *table;
+	struct wb_odbc_col *cols;
+	int ncols;
+	int nkeys;
+	int keycols[WB_ODBC_ORD_MAX];
+	int ts_col, inc_col, del_col; /* -1 when none */
+	/* order of the poll: the tracking column(s), then the tie-break
+	 * (the incrementing column, else the key) */
+	int nord;
+	int ordcols[WB_ODBC_ORD_MAX];
+	bool exact; /* the order is total: a stop anywhere is exact */
+	/* watermark (source thread): the order values of the last row read
+	 * past it, as the database printed them; wm_n may be 1 (only the
+	 * tracking value: rows at it are not yet read) */
+	int wm_n;
+	char wm[WB_ODBC_ORD_MAX][WB_ODBC_TEXT_MAX];
+	int64_t wm_track;
+	bool have_floor; /* the look-back set dropped groups up to floor */
+	int64_t floor;
+	/* a poll in progress */
+	bool active;
+	bool lb_on;
+	char lb[WB_ODBC_TEXT_MAX]; /* window start (>=) */
+	int64_t lb_track;
+	bool hz_on;
+	char hz[WB_ODBC_TEXT_MAX]; /* horizon (<) */
+	int cur_n;		   /* cursor: the last row read this poll */
+	char cur[WB_ODBC_ORD_MAX][WB_ODBC_TEXT_MAX];
+	long long next_poll_ms;
+	int64_t last_poll_ms; /* wall clock of the last complete poll */
+	uint64_t emitted;
+	bool logged_scan;
+	/* under the source's mutex */
+	struct wb_odbc_seen seen;
+	int d_wm_n; /* durable watermark */
+	char d_wm[WB_ODBC_ORD_MAX][WB_ODBC_TEXT_MAX];
+	bool d_have_floor;
+	int64_t d_floor;
+	int64_t d_lb_track; /* durable window start (eviction stops there) */
+	int64_t d_last_poll_ms;
+};
+
+/* A round's effect on a table's durable state, applied once the round is
+ * durable. */
+struct wb_odbc_mark {
+	uint64_t round;
+	int ti;
+	int wm_n;
+	char wm[WB_ODBC_ORD_MAX][WB_ODBC_TEXT_MAX];
+	bool have_floor;
+	int64_t floor;
+	int64_t lb_track;
+	int64_t poll_ms;
+};
+
+struct wb_odbc_source {
+	struct wb_source base;
+	const struct wb_odbc_config *oc;
+	struct wb_odbc_conn conn;
+	struct wb_tz *tz;
+	struct wb_odbc_tab *tabs;
+	int ntabs;
+	bool described;
+	int next_tab; /* the table polled next */
+	/* the round being emitted: its major and row ordinal, and where it
+	 * began in the batch (cut back when it fails) */
+	uint64_t round;
+	uint64_t ordinal;
+	bool in_round;
+	uint32_t round_start_n;
+	uint64_t last_round;
+	bool caught_up;
+	atomic_bool caught_up_shared;
+	bool outage; /* an error was logged; log the end once */
+	/* durable state (any thread, under mu) */
+	pthread_mutex_t mu;
+	struct wb_odbc_mark *marks;
+	size_t nmarks, capmarks;
+	wb_position_t durable;
+	uint64_t max_round; /* highest round begun (restart starts above) */
+	/* snapshot (odbc_snapshot.c); `waybill snapshot` requests */
+	struct wb_snapshot_request req;
+	struct wb_snapshot *snap;
+	bool snap_round;
+	uint64_t snap_point;
+	atomic_bool snap_finished;
+	struct wb_odbc_reader snap_rd;
+	bool snap_rd_open;
+	int snap_ti, snap_pi;
+	int64_t snap_chunk_rows;
+	char **snap_last_key;
+};
+
+/* Emits one change of op 'd' for table tab with before image `before`
+ * (tab->table->ncols values in b's arena, or copied there by the caller)
+ * at the next position of the current round (a round is opened when none
+ * is). For a delete scanner; source thread. The scanner ends its round
+ * with wb_odbc_round_end() (the COMMIT that lets the checkpoint pass it),
+ * in the same batch. */
+int wb_odbc_emit_delete(struct wb_odbc_source *s, struct wb_odbc_tab *tab,
+			struct wb_batch *b, struct wb_value *before,
+			wb_error_t *err);
+
+/* odbc_source.c */
+/* Describes every configured table (columns, key, order); the first
+ * call only. */
+int wb_odbc_describe_tables(struct wb_odbc_source *s, wb_error_t *err);
+/* The clause that limits a query to n rows, by SQL_DBMS_NAME: " LIMIT n"
+ * (PostgreSQL, MySQL, MariaDB, SQLite), " FETCH FIRST n ROWS ONLY"
+ * (the standard's), or "" where the limit is "TOP n" after SELECT
+ * (SQL Server: wb_odbc_top_clause()). */
+void wb_odbc_limit_clause(const struct wb_odbc_conn *c, long long n, char *buf,
+			  size_t cap);
+bool wb_odbc_top_clause(const struct wb_odbc_conn *c);
+
+/* Describes one table (again). */
+int wb_odbc_describe_one(struct wb_odbc_source *s, struct wb_odbc_tab *t,
+			 wb_error_t *err);
+/* Opens a round (a new major) for changes appended to b. */
+void wb_odbc_round_begin(struct wb_odbc_source *s, struct wb_batch *b);
+/* Ends the current round: a COMMIT change at (round, end) carrying the
+ * round as ack, and the mark of table ti's watermark and window, applied
+ * to the checkpoint state once the round is durable. */
+int wb_odbc_round_end(struct wb_odbc_source *s, struct wb_batch *b, int ti,
+		      wb_error_t *err);
+/* Whether the soft-delete column (tracking.<table>.deleted) of row v
+ * holds the configured value. */
+bool wb_odbc_soft_deleted(const struct wb_odbc_tab *t,
+			  const struct wb_value *v);
+/* Converts the current row of r (columns of tab) into values in b. */
+int wb_odbc_row_values(struct wb_odbc_source *s, struct wb_odbc_tab *tab,
+		       struct wb_odbc_reader *r, struct wb_batch *b,
+		       struct wb_value **out, wb_error_t *err);
+
+/* Records table ti's watermark at its load's start, durable at
+ * (s->round, 0). */
+int wb_odbc_snapshot_mark(struct wb_odbc_source *s, int ti, wb_error_t *err);
+
+/* odbc_snapshot.c */
+int wb_odbc_snapshot_add_all(struct wb_odbc_source *s, wb_error_t *err);
+/* Marks the tables whose name matches glob for a snapshot from scratch
+ * (a `waybill snapshot` request); how many, or a negative error code. */
+int wb_odbc_snapshot_add_matching(void *src, const char *glob, wb_error_t *err);
+int wb_odbc_snapshot_begin(struct wb_odbc_source *s, wb_error_t *err);
+int wb_odbc_snapshot_step(struct wb_odbc_source *s, struct wb_batch *b,
+			  size_t target_bytes, wb_error_t *err);
+void wb_odbc_snapshot_abort(struct wb_odbc_source *s);
+
+/* odbc_check.c */
+int wb_odbc_check(struct wb_source *base, FILE *out, wb_error_t *err);
+int wb_odbc_status(struct wb_source *base,
+		   const struct wb_source_resume *resume, json_t *obj,
+		   wb_error_t *err);
+struct wb_table **wb_odbc_describe(struct wb_source *base, wb_error_t *err);
+int wb_odbc_sample(struct wb_source *base, struct wb_table *t, int limit,
+		   struct wb_batch *b, wb_error_t *err);
+
+#endif

@@ -1,0 +1,261 @@
+/* odbc_seen.c — the look-back set of the ODBC poller (see odbc_seen.h). */
+#include "odbc_seen.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t wb_odbc_hash(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= UINT64_C(1099511628211);
+	}
+	return h;
+}
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= UINT64_C(0xff51afd7ed558ccd);
+	x ^= x >> 33;
+	return x;
+}
+
+void wb_odbc_seen_init(struct wb_odbc_seen *s, size_t max)
+{
+	memset(s, 0, sizeof(*s));
+	s->max = max ? max : 1;
+}
+
+void wb_odbc_seen_free(struct wb_odbc_seen *s)
+{
+	free(s->e);
+	free(s->pair_ix);
+	free(s->key_ix);
+	memset(s, 0, sizeof(*s));
+}
+
+static size_t slot_pair(const struct wb_odbc_seen *s, uint64_t key,
+			uint64_t row, bool *found)
+{
+	size_t mask = s->ixcap - 1;
+	size_t i = (size_t)mix(key ^ mix(row)) & mask;
+	for (;; i = (i + 1) & mask) {
+		uint32_t v = s->pair_ix[i];
+		if (v == 0) {
+			*found = false;
+			return i;
+		}
+		const struct wb_odbc_seen_entry *e = &s->e[v - 1];
+		if (e->key == key && e->row == row) {
+			*found = true;
+			return i;
+		}
+	}
+}
+
+static size_t slot_key(const struct wb_odbc_seen *s, uint64_t key, bool *found)
+{
+	size_t mask = s->ixcap - 1;
+	size_t i = (size_t)mix(key) & mask;
+	for (;; i = (i + 1) & mask) {
+		uint32_t v = s->key_ix[i];
+		if (v == 0) {
+			*found = false;
+			return i;
+		}
+		if (s->e[v - 1].key == key) {
+			*found = true;
+			return i;
+		}
+	}
+}
+
+/* Rebuilds both indexes for the entries (after a removal or a growth). */
+static int reindex(struct wb_odbc_seen *s, size_t ixcap)
+{
+	uint32_t *p = calloc(ixcap, sizeof(*p));
+	uint32_t *k = calloc(ixcap, sizeof(*k));
+	if (p == NULL || k == NULL) {
+		free(p);
+		free(k);
+		return -1;
+	}
+	free(s->pair_ix);
+	free(s->key_ix);
+	s->pair_ix = p;
+	s->key_ix = k;
+	s->ixcap = ixcap;
+	for (size_t i = 0; i < s->n; i++) {
+		bool f;
+		size_t j = slot_pair(s, s->e[i].key, s->e[i].row, &f);
+		if (!f)
+			s->pair_ix[j] = (uint32_t)(i + 1);
+		j = slot_key(s, s->e[i].key, &f);
+		if (!f)
+			s->key_ix[j] = (uint32_t)(i + 1);
+	}
+	return 0;
+}
+
+bool wb_odbc_seen_has(const struct wb_odbc_seen *s, uint64_t key, uint64_t row,
+		      bool *key_known)
+{
+	bool f = false, kf = false;
+	if (s->n > 0) {
+		slot_pair(s, key, row, &f);
+		slot_key(s, key, &kf);
+	}
+	if (key_known)
+		*key_known = kf;
+	return f;
+}
+
+/* Keeps the entries for which keep() holds, in order. */
+static void filter(struct wb_odbc_seen *s,
+		   bool (*drop)(const void *,
+				const struct wb_odbc_seen_entry *),
+		   const void *arg)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (!drop(arg, &s->e[i]))
+			s->e[o++] = s->e[i];
+	if (o == s->n)
+		return;
+	s->n = o;
+	if (s->ixcap && reindex(s, s->ixcap) != 0) {
+		/* same size as before: only fails when memory is short;
+		 * keep the old tables out of use */
+		s->n = 0;
+	}
+}
+
+static bool below(const void *arg, const struct wb_odbc_seen_entry *e)
+{
+	return e->track < *(const int64_t *)arg;
+}
+
+static bool at_most(const void *arg, const struct wb_odbc_seen_entry *e)
+{
+	return e->track <= *(const int64_t *)arg;
+}
+
+static bool of_round(const void *arg, const struct wb_odbc_seen_entry *e)
+{
+	return e->round == *(const uint64_t *)arg;
+}
+
+int wb_odbc_seen_add(struct wb_odbc_seen *s, int64_t track, uint64_t key,
+		     uint64_t row, uint64_t round, int64_t *dropped_upto)
+{
+	if (wb_odbc_seen_has(s, key, row, NULL))
+		return 0;
+	if (s->n >= s->max && s->n > 0) {
+		/* the oldest groups, about a sixteenth of the tracking range
+		 * (at least the oldest group): each drop is O(n), so it
+		 * frees room for many adds */
+		int64_t min = s->e[0].track, max = s->e[0].track;
+		for (size_t i = 1; i < s->n; i++) {
+			if (s->e[i].track < min)
+				min = s->e[i].track;
+			if (s->e[i].track > max)
+				max = s->e[i].track;
+		}
+		int64_t upto =
+			min + (int64_t)(((uint64_t)max - (uint64_t)min) / 16);
+		filter(s, at_most, &upto);
+		if (dropped_upto)
+			*dropped_upto = upto;
+	}
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		if (cap > UINT32_MAX / 4)
+			return -1;
+		struct wb_odbc_seen_entry *e = realloc(s->e, cap * sizeof(*e));
+		if (e == NULL)
+			return -1;
+		s->e = e;
+		s->cap = cap;
+		if (reindex(s, cap * 2) != 0)
+			return -1;
+	}
+	struct wb_odbc_seen_entry *e = &s->e[s->n];
+	e->track = track;
+	e->key = key;
+	e->row = row;
+	e->round = round;
+	bool f;
+	size_t j = slot_pair(s, key, row, &f);
+	s->pair_ix[j] = (uint32_t)(s->n + 1);
+	j = slot_key(s, key, &f);
+	if (!f)
+		s->key_ix[j] = (uint32_t)(s->n + 1);
+	s->n++;
+	return 0;
+}
+
+void wb_odbc_seen_evict(struct wb_odbc_seen *s, int64_t below_track)
+{
+	filter(s, below, &below_track);
+}
+
+void wb_odbc_seen_forget_round(struct wb_odbc_seen *s, uint64_t round)
+{
+	filter(s, of_round, &round);
+}
+
+char *wb_odbc_seen_format(const struct wb_odbc_seen *s, uint64_t upto,
+			  int64_t from)
+{
+	char *out = malloc(s->n * 48 + 1);
+	if (out == NULL)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct wb_odbc_seen_entry *e = &s->e[i];
+		if (e->round > upto || e->track < from)
+			continue;
+		snprintf(out + o, 49, "%016llx%016llx%016llx",
+			 (unsigned long long)(uint64_t)e->track,
+			 (unsigned long long)e->key,
+			 (unsigned long long)e->row);
+		o += 48;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static bool hex64(const char *p, uint64_t *v)
+{
+	uint64_t x = 0;
+	for (int i = 0; i < 16; i++) {
+		char c = p[i];
+		int d = c >= '0' && c <= '9'   ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+					       : -1;
+		if (d < 0)
+			return false;
+		x = x << 4 | (uint64_t)d;
+	}
+	*v = x;
+	return true;
+}
+
+int wb_odbc_seen_parse(struct wb_odbc_seen *s, const char *text)
+{
+	size_t len = strlen(text);
+	if (len % 48 != 0)
+		return -1;
+	for (size_t i = 0; i < len; i += 48) {
+		uint64_t t, k, r;
+		if (!hex64(text + i, &t) || !hex64(text + i + 16, &k) ||
+		    !hex64(text + i + 32, &r))
+			return -1;
+		if (wb_odbc_seen_add(s, (int64_t)t, k, r, 0, NULL) != 0)
+			return -1;
+	}
+	return 0;
+}

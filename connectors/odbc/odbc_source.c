@@ -1,0 +1,1326 @@
+/* odbc_source.c — the ODBC polling source: ops, the poll loop, positions
+ * and checkpoint state.
+ *
+ * A poll of a table reads, in bounded chunks (a row limit, so a driver
+ * that buffers a whole result stays bounded), the rows whose tracking
+ * value lies between the look-back window's start (the watermark's
+ * tracking value minus `lookback`) and the commit horizon (the database's
+ * clock minus `lag`), ordered by the tracking column(s) and a tie-break
+ * (the incrementing column, else the primary key), each chunk resuming
+ * after the last row of the previous one. A row already emitted (its
+ * (key hash, row hash) is in the look-back set) is suppressed; any other
+ * row is emitted — a row committed late with an older tracking value
+ * included. The watermark moves to the last row read past it; it only
+ * ever stands on a complete (tracking, tie-break) value, so a stop
+ * anywhere loses nothing.
+ *
+ * Positions: every chunk is a round, major = a number above every earlier
+ * round (the wall clock in microseconds, or the last round + 1), minor =
+ * the row's ordinal in the round, a COMMIT change at (round, end) carries
+ * the round as ack. Text "<round>:<n>" / "<round>:end". The watermark and
+ * look-back set of a round become durable (state()) once the pipeline
+ * reports the round's end durable. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "clock.h"
+#include "log.h"
+#include "odbc_int.h"
+#include "valconv.h"
+#include "xtz.h"
+
+/* ------------------------------------------------------------- helpers */
+
+static bool is_sqlite(const struct wb_odbc_conn *c)
+{
+	return strcasecmp(c->dbms, "SQLite") == 0;
+}
+
+void wb_odbc_limit_clause(const struct wb_odbc_conn *c, long long n, char *buf,
+			  size_t cap)
+{
+	if (strcasecmp(c->dbms, "PostgreSQL") == 0 || is_sqlite(c) ||
+	    strcasecmp(c->dbms, "MySQL") == 0 ||
+	    strcasecmp(c->dbms, "MariaDB") == 0)
+		snprintf(buf, cap, " LIMIT %lld", n);
+	else if (strncasecmp(c->dbms, "Microsoft SQL Server", 20) == 0)
+		buf[0] = '\0';
+	else
+		snprintf(buf, cap, " FETCH FIRST %lld ROWS ONLY", n);
+}
+
+bool wb_odbc_top_clause(const struct wb_odbc_conn *c)
+{
+	return strncasecmp(c->dbms, "Microsoft SQL Server", 20) == 0;
+}
+
+static int64_t track_of(const struct wb_odbc_tab *t, const char *text)
+{
+	int64_t v = 0;
+	if (t->ts_col >= 0) {
+		if (!wb_odbc_parse_ts(text, strlen(text), &v))
+			v = 0;
+	} else {
+		v = strtoll(text, NULL, 10);
+	}
+	return v;
+}
+
+/* Compares order values a and b (n of them) as the database orders them:
+ * the tracking value by its parsed value, integer columns by value, the
+ * rest by bytes. */
+static int ord_cmp(const struct wb_odbc_tab *t, char a[][WB_ODBC_TEXT_MAX],
+		   char b[][WB_ODBC_TEXT_MAX], int n)
+{
+	for (int i = 0; i < n; i++) {
+		const struct wb_odbc_col *c = &t->cols[t->ordcols[i]];
+		int r;
+		if (i == 0 || c->fetch == WB_ODBC_F_I64) {
+			int64_t x = i == 0 ? track_of(t, a[i])
+					   : strtoll(a[i], NULL, 10);
+			int64_t y = i == 0 ? track_of(t, b[i])
+					   : strtoll(b[i], NULL, 10);
+			r = x < y ? -1 : x > y;
+		} else {
+			r = strcmp(a[i], b[i]);
+		}
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- create */
+
+static struct wb_source *odbc_create(const struct wb_config *cfg,
+				     wb_error_t *err)
+{
+	const struct wb_odbc_config *oc = &cfg->source.odbc;
+	struct wb_odbc_source *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	s->base.ops = &wb_odbc_source_ops;
+	s->base.cfg = cfg;
+	s->oc = oc;
+	pthread_mutex_init(&s->mu, NULL);
+	wb_snapshot_request_init(&s->req, cfg, "odbc");
+	char msg[200];
+	s->tz = wb_tz_load(oc->time_zone, msg, sizeof(msg));
+	if (s->tz == NULL) {
+		wb_error_set(err, WB_ERR_CONFIG, "%s: source.time_zone: %s",
+			     cfg->path, msg);
+		goto fail;
+	}
+	s->snap = wb_snapshot_new("odbc", cfg->source.snapshot_chunk_rows, 1);
+	s->tabs = calloc((size_t)oc->ntables, sizeof(*s->tabs));
+	if (s->snap == NULL || s->tabs == NULL) {
+		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		goto fail;
+	}
+	s->ntabs = oc->ntables;
+	for (int i = 0; i < s->ntabs; i++) {
+		struct wb_odbc_tab *t = &s->tabs[i];
+		t->cfg = &oc->tables[i];
+		const char *dot = strchr(t->cfg->name, '.');
+		t->schema = strndup(t->cfg->name, (size_t)(dot - t->cfg->name));
+		t->name = strdup(dot + 1);
+		if (t->schema == NULL || t->name == NULL) {
+			wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+			goto fail;
+		}
+		t->ts_col = t->inc_col = t->del_col = -1;
+		wb_odbc_seen_init(&t->seen, (size_t)oc->lookback_rows);
+	}
+	return &s->base;
+fail:
+	wb_odbc_source_ops.destroy(&s->base);
+	return NULL;
+}
+
+/* ------------------------------------------------------------- describe */
+
+static int find_col(const struct wb_odbc_tab *t, const char *name)
+{
+	if (name == NULL)
+		return -1;
+	for (int i = 0; i < t->ncols; i++)
+		if (strcmp(t->cols[i].name, name) == 0)
+			return i;
+	for (int i = 0; i < t->ncols; i++)
+		if (strcasecmp(t->cols[i].name, name) == 0)
+			return i;
+	return -2;
+}
+
+/* The primary key columns of t, by SQLPrimaryKeys: the configured schema
+ * as the schema, else as the catalog (MySQL and MariaDB call databases
+ * catalogs), else no qualifier (SQLite). */
+static int primary_key(struct wb_odbc_source *s, struct wb_odbc_tab *t,
+		       wb_error_t *err)
+{
+	char names[WB_ODBC_ORD_MAX][256];
+	int seq[WB_ODBC_ORD_MAX];
+	int n = 0;
+	t->nkeys = 0;
+	for (int attempt = 0; attempt < 3 && n == 0; attempt++) {
+		SQLHSTMT st;
+		if (!SQL_SUCCEEDED(
+			    SQLAllocHandle(SQL_HANDLE_STMT, s->conn.dbc, &st)))
+			return wb_odbc_diag(SQL_HANDLE_DBC, s->conn.dbc,
+					    "reading the primary key", err);
+		SQLCHAR *cat = attempt == 1 ? (SQLCHAR *)t->schema : NULL;
+		SQLCHAR *sch = attempt == 0 ? (SQLCHAR *)t->schema : NULL;
+		SQLRETURN r = SQLPrimaryKeys(st, cat, cat ? SQL_NTS : 0, sch,
+					     sch ? SQL_NTS : 0,
+					     (SQLCHAR *)t->name, SQL_NTS);
+		while (SQL_SUCCEEDED(r) && SQL_SUCCEEDED(r = SQLFetch(st))) {
+			char col[256] = "";
+			SQLLEN ind;
+			SQLSMALLINT ks = 0;
+			SQLGetData(st, 4, SQL_C_CHAR, col, sizeof(col), &ind);
+			SQLGetData(st, 5, SQL_C_SSHORT, &ks, 0, &ind);
+			if (n < WB_ODBC_ORD_MAX) {
+				snprintf(names[n], sizeof(names[n]), "%s", col);
+				seq[n++] = ks;
+			}
+		}
+		SQLFreeHandle(SQL_HANDLE_STMT, st);
+	}
+	for (int k = 1; k <= n; k++)
+		for (int j = 0; j < n; j++)
+			if (seq[j] == k) {
+				int c = find_col(t, names[j]);
+				if (c >= 0)
+					t->keycols[t->nkeys++] = c;
+			}
+	if (t->nkeys != n) /* KEY_SEQ missing: in the order given */
+		for (t->nkeys = 0; t->nkeys < n; t->nkeys++)
+			t->keycols[t->nkeys] = find_col(t, names[t->nkeys]);
+	for (int i = 0; i < t->nkeys; i++)
+		if (t->keycols[i] < 0)
+			t->nkeys = 0;
+	return WB_OK;
+}
+
+int wb_odbc_describe_one(struct wb_odbc_source *s, struct wb_odbc_tab *t,
+			 wb_error_t *err)
+{
+	int rc;
+	char *qs = NULL, *qn = NULL, *sql = NULL;
+	struct wb_odbc_reader r;
+	memset(&r, 0, sizeof(r));
+	if (!(qs = wb_odbc_quote(&s->conn, t->schema, err)) ||
+	    !(qn = wb_odbc_quote(&s->conn, t->name, err))) {
+		rc = err->code;
+		goto out;
+	}
+	free(t->qname);
+	if (asprintf(&t->qname, "%s.%s", qs, qn) < 0 ||
+	    asprintf(&sql, "SELECT * FROM %s WHERE 1 = 0", t->qname) < 0) {
+		t->qname = NULL;
+		rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if ((rc = wb_odbc_reader_open(&r, &s->conn, sql, NULL, 0, 1, 1 << 30,
+				      err))) {
+		wb_error_set(err, rc, "table %s: %s", t->cfg->name,
+			     err->message);
+		err->retriable = rc == WB_ERR_CONNECT;
+		goto out;
+	}
+	/* the columns (and their names) are taken */
+	for (int i = 0; i < t->ncols; i++)
+		free(t->cols[i].name);
+	free(t->cols);
+	t->ncols = 0;
+	t->cols = calloc(r.ncols ? (size_t)r.ncols : 1, sizeof(*t->cols));
+	if (t->cols == NULL) {
+		rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	t->ncols = r.ncols;
+	memcpy(t->cols, r.cols, (size_t)r.ncols * sizeof(*t->cols));
+	for (int i = 0; i < r.ncols; i++)
+		r.cols[i].name = NULL;
+	wb_odbc_reader_close(&r);
+	if ((rc = primary_key(s, t, err)))
+		goto out;
+	const struct wb_odbc_table *tc = t->cfg;
+	t->ts_col = find_col(t, tc->timestamp);
+	t->inc_col = find_col(t, tc->incrementing);
+	t->del_col = find_col(t, tc->deleted_column);
+	const char *missing = t->ts_col == -2	 ? tc->timestamp
+			      : t->inc_col == -2 ? tc->incrementing
+			      : t->del_col == -2 ? tc->deleted_column
+						 : NULL;
+	if (missing) {
+		rc = wb_error_set(err, WB_ERR_CONFIG,
+				  "table %s has no column \"%s\"", tc->name,
+				  missing);
+		goto out;
+	}
+	t->nord = 0;
+	if (t->ts_col >= 0)
+		t->ordcols[t->nord++] = t->ts_col;
+	if (t->inc_col >= 0) {
+		t->ordcols[t->nord++] = t->inc_col;
+	} else if (tc->mode != WB_ODBC_INCREMENTING) {
+		for (int i = 0; i < t->nkeys && t->nord < WB_ODBC_ORD_MAX; i++)
+			if (t->keycols[i] != t->ts_col)
+				t->ordcols[t->nord++] = t->keycols[i];
+	}
+	t->exact = tc->mode != WB_ODBC_TIMESTAMP || t->nkeys > 0;
+	if (tc->mode == WB_ODBC_BULK && t->nkeys == 0)
+		t->exact = false;
+	/* the shape */
+	wb_table_unref(t->table);
+	t->table = wb_table_new("", t->schema, t->name, t->ncols);
+	if (t->table == NULL) {
+		rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	size_t sellen = 1;
+	for (int i = 0; i < t->ncols; i++) {
+		struct wb_odbc_col *c = &t->cols[i];
+		bool key = false;
+		for (int k = 0; k < t->nkeys; k++)
+			key |= t->keycols[k] == i;
+		wb_table_set_column(t->table, i, c->name, &c->type,
+				    c->nullable && !key, key);
+		if (c->unknown)
+			wb_warn("odbc",
+				"%s.%s: SQL type %d has no mapping; read as "
+				"its text",
+				tc->name, c->name, (int)c->sqltype);
+		sellen += strlen(c->name) * 2 + 8;
+	}
+	free(t->sel);
+	if ((t->sel = malloc(sellen)) == NULL) {
+		rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	t->sel[0] = '\0';
+	for (int i = 0; i < t->ncols; i++) {
+		char *q = wb_odbc_quote(&s->conn, t->cols[i].name, err);
+		if (q == NULL) {
+			rc = err->code;
+			goto out;
+		}
+		if (i)
+			strcat(t->sel, ", ");
+		strcat(t->sel, q);
+		free(q);
+	}
+out:
+	wb_odbc_reader_close(&r);
+	free(qs);
+	free(qn);
+	free(sql);
+	return rc;
+}
+
+int wb_odbc_describe_tables(struct wb_odbc_source *s, wb_error_t *err)
+{
+	if (s->described)
+		return WB_OK;
+	for (int i = 0; i < s->ntabs; i++) {
+		int rc = wb_odbc_describe_one(s, &s->tabs[i], err);
+		if (rc)
+			return rc;
+	}
+	s->described = true;
+	return WB_OK;
+}
+
+/* ------------------------------------------------------------- rounds */
+
+void wb_odbc_round_begin(struct wb_odbc_source *s, struct wb_batch *b)
+{
+	uint64_t now = (uint64_t)wb_clock_real_ms() * 1000;
+	s->round = now > s->last_round ? now : s->last_round + 1;
+	s->last_round = s->round;
+	s->ordinal = 0;
+	s->in_round = true;
+	s->round_start_n = b->n;
+	pthread_mutex_lock(&s->mu);
+	if (s->round > s->max_round)
+		s->max_round = s->round;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Cuts b back to where the failed round began and forgets its set
+ * entries: nothing of it was delivered. */
+static void round_abort(struct wb_odbc_source *s, struct wb_batch *b,
+			struct wb_odbc_tab *t)
+{
+	if (!s->in_round)
+		return;
+	b->n = s->round_start_n;
+	pthread_mutex_lock(&s->mu);
+	wb_odbc_seen_forget_round(&t->seen, s->round);
+	pthread_mutex_unlock(&s->mu);
+	s->in_round = false;
+}
+
+/* The window start a poll from the current watermark uses (its tracking
+ * value), INT64_MIN when there is no watermark. */
+static int64_t next_window(const struct wb_odbc_tab *t)
+{
+	if (t->wm_n == 0 || t->cfg->mode == WB_ODBC_BULK)
+		return INT64_MIN;
+	int64_t lb = t->cfg->mode == WB_ODBC_INCREMENTING
+			     ? t->wm_track - t->cfg->lookback_ids
+			     : t->wm_track - t->cfg->lookback_ms * 1000;
+	if (t->have_floor && t->floor + 1 > lb)
+		lb = t->floor + 1;
+	return lb;
+}
+
+static int add_mark(struct wb_odbc_source *s, int ti, wb_error_t *err)
+{
+	struct wb_odbc_tab *t = &s->tabs[ti];
+	pthread_mutex_lock(&s->mu);
+	if (s->nmarks == s->capmarks) {
+		size_t cap = s->capmarks ? s->capmarks * 2 : 16;
+		struct wb_odbc_mark *m = realloc(s->marks, cap * sizeof(*m));
+		if (m == NULL) {
+			pthread_mutex_unlock(&s->mu);
+			return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		}
+		s->marks = m;
+		s->capmarks = cap;
+	}
+	struct wb_odbc_mark *m = &s->marks[s->nmarks++];
+	m->round = s->round;
+	m->ti = ti;
+	m->wm_n = t->wm_n;
+	memcpy(m->wm, t->wm, sizeof(m->wm));
+	m->have_floor = t->have_floor;
+	m->floor = t->floor;
+	m->lb_track = next_window(t);
+	m->poll_ms = t->last_poll_ms;
+	pthread_mutex_unlock(&s->mu);
+	return WB_OK;
+}
+
+int wb_odbc_snapshot_mark(struct wb_odbc_source *s, int ti, wb_error_t *err)
+{
+	struct wb_odbc_tab *t = &s->tabs[ti];
+	int64_t keep = t->last_poll_ms;
+	t->last_poll_ms = -1; /* applied at (round, 0) */
+	int rc = add_mark(s, ti, err);
+	t->last_poll_ms = keep;
+	return rc;
+}
+
+int wb_odbc_round_end(struct wb_odbc_source *s, struct wb_batch *b, int ti,
+		      wb_error_t *err)
+{
+	struct wb_change *c = wb_batch_add(b);
+	if (c == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	c->op = WB_OP_COMMIT;
+	c->pos.major = s->round;
+	c->pos.minor = WB_ODBC_END;
+	c->ack = s->round;
+	s->in_round = false;
+	return add_mark(s, ti, err);
+}
+
+int wb_odbc_row_values(struct wb_odbc_source *s, struct wb_odbc_tab *tab,
+		       struct wb_odbc_reader *r, struct wb_batch *b,
+		       struct wb_value **out, wb_error_t *err)
+{
+	struct wb_value *v = wb_batch_values(b, tab->ncols);
+	if (v == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < tab->ncols; i++) {
+		SQLLEN len;
+		const uint8_t *p = wb_odbc_reader_cell(r, i, &len);
+		int rc = wb_odbc_cell_value(&r->cols[i], p, len, s->tz,
+					    &b->arena, &v[i], err);
+		if (rc) {
+			wb_error_set(err, rc, "%s.%s: %s", tab->cfg->name,
+				     tab->cols[i].name, err->message);
+			return rc;
+		}
+	}
+	*out = v;
+	return WB_OK;
+}
+
+int wb_odbc_emit_delete(struct wb_odbc_source *s, struct wb_odbc_tab *tab,
+			struct wb_batch *b, struct wb_value *before,
+			wb_error_t *err)
+{
+	if (!s->in_round)
+		wb_odbc_round_begin(s, b);
+	struct wb_change *c = wb_batch_add(b);
+	if (c == NULL || wb_batch_hold(b, tab->table) == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	c->op = WB_OP_DELETE;
+	c->table = tab->table;
+	c->pos.major = s->round;
+	c->pos.minor = ++s->ordinal;
+	c->commit_ts_us = wb_clock_real_ms() * 1000;
+	c->before = before;
+	return WB_OK;
+}
+
+bool wb_odbc_soft_deleted(const struct wb_odbc_tab *t, const struct wb_value *v)
+{
+	if (t->del_col < 0 || v[t->del_col].state != WB_VAL_PRESENT)
+		return false;
+	const struct wb_value *x = &v[t->del_col];
+	const struct wb_odbc_col *c = &t->cols[t->del_col];
+	const char *want = t->cfg->deleted_value;
+	char buf[32];
+	switch (c->type.s.kind) {
+	case WB_T_STRING:
+		return strlen(want) == x->u.b.n &&
+		       memcmp(want, x->u.b.p, x->u.b.n) == 0;
+	case WB_T_BOOLEAN:
+		return (x->u.i != 0) == (strcasecmp(want, "true") == 0 ||
+					 strcmp(want, "1") == 0 ||
+					 strcasecmp(want, "Y") == 0);
+	case WB_T_INT:
+	case WB_T_LONG:
+		if (c->type.s.logical != WB_L_NONE)
+			return false;
+		snprintf(buf, sizeof(buf), "%lld", (long long)x->u.i);
+		return strcmp(buf, want) == 0;
+	default:
+		return false;
+	}
+}
+
+/* ------------------------------------------------------------- polling */
+
+/* Appends "col >= ?"-style predicates and the parameters they bind. */
+struct qbuild {
+	char sql[8192];
+	struct wb_odbc_param p[WB_ODBC_ORD_MAX * (WB_ODBC_ORD_MAX + 1) / 2 + 4];
+	int np;
+	bool where;
+};
+
+static void q_and(struct qbuild *q)
+{
+	strcat(q->sql, q->where ? " AND " : " WHERE ");
+	q->where = true;
+}
+
+/* o1 >= ? AND ((o1 > ?) OR (o1 = ? AND o2 > ?) ...) over n order
+ * columns: the leading range lets the database scan an index on o1 from
+ * the cursor instead of sorting the table for every chunk. */
+static int q_after(struct wb_odbc_source *s, struct qbuild *q,
+		   const struct wb_odbc_tab *t, const int *cols,
+		   char vals[][WB_ODBC_TEXT_MAX], int n, wb_error_t *err)
+{
+	q_and(q);
+	if (n > 1) {
+		char *qc = wb_odbc_quote(&s->conn, t->cols[cols[0]].name, err);
+		if (qc == NULL)
+			return err->code;
+		strcat(q->sql, qc);
+		strcat(q->sql, " >= ? AND ");
+		free(qc);
+		q->p[q->np].text = vals[0];
+		q->p[q->np].like = &t->cols[cols[0]];
+		q->np++;
+	}
+	strcat(q->sql, "(");
+	for (int i = 0; i < n; i++) {
+		if (i)
+			strcat(q->sql, " OR ");
+		strcat(q->sql, "(");
+		for (int j = 0; j <= i; j++) {
+			char *qc = wb_odbc_quote(&s->conn,
+						 t->cols[cols[j]].name, err);
+			if (qc == NULL)
+				return err->code;
+			if (strlen(q->sql) + strlen(qc) + 16 >=
+			    sizeof(q->sql)) {
+				free(qc);
+				return wb_error_set(err, WB_ERR_CONFIG,
+						    "query too long");
+			}
+			strcat(q->sql, j ? " AND " : "");
+			strcat(q->sql, qc);
+			strcat(q->sql, j < i ? " = ?" : " > ?");
+			free(qc);
+			q->p[q->np].text = vals[j];
+			q->p[q->np].like = &t->cols[cols[j]];
+			q->np++;
+		}
+		strcat(q->sql, ")");
+	}
+	strcat(q->sql, ")");
+	return WB_OK;
+}
+
+/* Starts a poll of table t: its window and horizon. */
+static int poll_start(struct wb_odbc_source *s, struct wb_odbc_tab *t,
+		      wb_error_t *err)
+{
+	const struct wb_odbc_table *tc = t->cfg;
+	t->lb_on = t->hz_on = false;
+	t->cur_n = 0;
+	t->emitted = 0; /* rows this poll emitted (caught_up) */
+	if (tc->mode == WB_ODBC_TIMESTAMP ||
+	    tc->mode == WB_ODBC_TIMESTAMP_INC) {
+		int64_t now;
+		int rc = wb_odbc_db_now(&s->conn, &now, err);
+		if (rc)
+			return rc;
+		int dig = t->cols[t->ts_col].digits;
+		if (t->cols[t->ts_col].fetch != WB_ODBC_F_TS)
+			dig = 6; /* a text or date column: compared as text */
+		wb_odbc_format_ts_digits(now - tc->lag_ms * 1000, dig, t->hz,
+					 sizeof(t->hz));
+		t->hz_on = true;
+		if (t->wm_n > 0) {
+			t->lb_track = t->wm_track - tc->lookback_ms * 1000;
+			if (t->have_floor && t->floor + 1 > t->lb_track)
+				t->lb_track = t->floor + 1;
+			wb_odbc_format_ts_digits(t->lb_track, dig, t->lb,
+						 sizeof(t->lb));
+			t->lb_on = true;
+		}
+	} else if (tc->mode == WB_ODBC_INCREMENTING && t->wm_n > 0) {
+		t->lb_track = t->wm_track - tc->lookback_ids;
+		if (t->have_floor && t->floor + 1 > t->lb_track)
+			t->lb_track = t->floor + 1;
+		snprintf(t->lb, sizeof(t->lb), "%lld", (long long)t->lb_track);
+		t->lb_on = true;
+	}
+	t->active = true;
+	return WB_OK;
+}
+
+/* Builds the chunk's query. limit 0: no row limit. */
+static int poll_query(struct wb_odbc_source *s, struct wb_odbc_tab *t,
+		      struct qbuild *q, long long limit, wb_error_t *err)
+{
+	const struct wb_odbc_table *tc = t->cfg;
+	char lim[64] = "";
+	memset(q, 0, sizeof(*q));
+	if (tc->query) {
+		/* the custom query: :from and :to become bound parameters */
+		const char *p = tc->query;
+		size_t o = 0;
+		while (*p && o + 2 < sizeof(q->sql)) {
+			if (p[0] == '\'') { /* a literal is copied whole */
+				const char *e = strchr(p + 1, '\'');
+				size_t n = e ? (size_t)(e - p) + 1 : strlen(p);
+				if (o + n + 1 >= sizeof(q->sql))
+					break;
+				memcpy(q->sql + o, p, n);
+				o += n;
+				p += n;
+				continue;
+			}
+			if (strncmp(p, ":from", 5) == 0 ||
+			    strncmp(p, ":to", 3) == 0) {
+				bool from = p[1] == 'f';
+				q->sql[o++] = '?';
+				q->p[q->np].text =
+					from ? (t->lb_on ? t->lb
+							 : "0001-01-01 "
+							   "00:00:00")
+					     : t->hz;
+				q->p[q->np].like = t->ts_col >= 0
+							   ? &t->cols[t->ts_col]
+							   : &t->cols[0];
+				q->np++;
+				p += from ? 5 : 3;
+				continue;
+			}
+			q->sql[o++] = *p++;
+		}
+		q->sql[o] = '\0';
+		return WB_OK;
+	}
+	if (limit > 0)
+		wb_odbc_limit_clause(&s->conn, limit, lim, sizeof(lim));
+	char top[40] = "";
+	if (limit > 0 && wb_odbc_top_clause(&s->conn))
+		snprintf(top, sizeof(top), "TOP %lld ", limit);
+	snprintf(q->sql, sizeof(q->sql), "SELECT %s%s", top, t->sel);
+	for (int i = 0; i < t->nord; i++) {
+		char *qc = wb_odbc_quote(&s->conn, t->cols[t->ordcols[i]].name,
+					 err);
+		if (qc == NULL)
+			return err->code;
+		strcat(q->sql, ", ");
+		strcat(q->sql, qc);
+		free(qc);
+	}
+	strcat(q->sql, " FROM ");
+	strcat(q->sql, t->qname);
+	char *tq = t->nord ? wb_odbc_quote(&s->conn,
+					   t->cols[t->ordcols[0]].name, err)
+			   : NULL;
+	if (t->nord && tq == NULL)
+		return err->code;
+	if (t->lb_on) {
+		q_and(q);
+		strcat(q->sql, tq);
+		strcat(q->sql, " >= ?");
+		q->p[q->np].text = t->lb;
+		q->p[q->np++].like = &t->cols[t->ordcols[0]];
+	}
+	if (t->hz_on) {
+		q_and(q);
+		strcat(q->sql, tq);
+		strcat(q->sql, " < ?");
+		q->p[q->np].text = t->hz;
+		q->p[q->np++].like = &t->cols[t->ordcols[0]];
+	}
+	free(tq);
+	if (t->cur_n > 0) {
+		int rc = q_after(s, q, t, t->ordcols, t->cur, t->cur_n, err);
+		if (rc)
+			return rc;
+	}
+	if (t->nord > 0) {
+		strcat(q->sql, " ORDER BY ");
+		for (int i = 0; i < t->nord; i++) {
+			char *qc = wb_odbc_quote(
+				&s->conn, t->cols[t->ordcols[i]].name, err);
+			if (qc == NULL)
+				return err->code;
+			if (i)
+				strcat(q->sql, ", ");
+			strcat(q->sql, qc);
+			free(qc);
+		}
+	}
+	strcat(q->sql, lim);
+	return WB_OK;
+}
+
+/* Reads one chunk of table ti's poll into b as one round. */
+static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
+		      size_t target, wb_error_t *err)
+{
+	struct wb_odbc_tab *t = &s->tabs[ti];
+	const struct wb_odbc_table *tc = t->cfg;
+	bool bulk = tc->mode == WB_ODBC_BULK;
+	int rc;
+	if (!t->active && (rc = poll_start(s, t, err)))
+		return rc;
+	/* a chunk bounded by rows, unless the order is not total (rows
+	 * of equal tracking value could not be resumed between) */
+	long long limit = t->exact && !tc->query ? s->oc->chunk_rows : 0;
+	struct qbuild q;
+	if ((rc = poll_query(s, t, &q, limit, err)))
+		return rc;
+	struct wb_odbc_reader r;
+	if ((rc = wb_odbc_reader_open(&r, &s->conn, q.sql, q.p, q.np,
+				      s->oc->fetch_rows,
+				      tc->query ? 1 << 30 : t->ncols, err)))
+		return rc;
+	if (tc->query && t->ncols != r.ncols) {
+		wb_odbc_reader_close(&r);
+		return wb_error_set(err, WB_ERR_CONFIG,
+				    "%s: the custom query must return the "
+				    "table's columns (%d), it returned %d",
+				    tc->name, t->ncols, r.ncols);
+	}
+	wb_odbc_round_begin(s, b);
+	int save_n = t->wm_n;
+	char save_wm[WB_ODBC_ORD_MAX][WB_ODBC_TEXT_MAX];
+	int64_t save_track = t->wm_track;
+	memcpy(save_wm, t->wm, sizeof(save_wm));
+	bool moved = false, stopped = false;
+	long long nrows = 0;
+	uint64_t emitted = 0;
+	int got;
+	while ((got = wb_odbc_reader_next(&r, err)) == 1) {
+		nrows++;
+		char ord[WB_ODBC_ORD_MAX][WB_ODBC_TEXT_MAX];
+		int64_t track = 0;
+		if (!tc->query) {
+			for (int i = 0; i < t->nord; i++) {
+				SQLLEN len;
+				const uint8_t *p = wb_odbc_reader_cell(
+					&r, t->ncols + i, &len);
+				size_t n =
+					len == SQL_NULL_DATA ? 0 : (size_t)len;
+				if (n >= WB_ODBC_TEXT_MAX - 1) {
+					/* cut: it could not be bound back */
+					rc = wb_error_set(
+						err, WB_ERR_CONFIG,
+						"%s.%s: a tracking or key "
+						"value "
+						"of %d bytes or more cannot be "
+						"polled by",
+						tc->name,
+						t->cols[t->ordcols[i]].name,
+						WB_ODBC_TEXT_MAX - 1);
+					break;
+				}
+				memcpy(ord[i], p, n);
+				ord[i][n] = '\0';
+				while (n > 0 && ord[i][n - 1] == ' ')
+					ord[i][--n] = '\0';
+			}
+			if (rc)
+				break;
+			if (t->nord)
+				track = track_of(t, ord[0]);
+		} else if (t->ts_col >= 0) {
+			/* the custom query's timestamp column, as a value */
+			struct wb_value v;
+			SQLLEN len;
+			const uint8_t *p =
+				wb_odbc_reader_cell(&r, t->ts_col, &len);
+			if (wb_odbc_cell_value(&r.cols[t->ts_col], p, len, NULL,
+					       &b->arena, &v, err) == 0 &&
+			    v.state == WB_VAL_PRESENT)
+				track = v.u.i;
+		}
+		uint64_t kh = WB_ODBC_HASH_INIT, rh = WB_ODBC_HASH_INIT;
+		for (int i = 0; i < t->ncols; i++) {
+			SQLLEN len;
+			const uint8_t *p = wb_odbc_reader_cell(&r, i, &len);
+			rh = wb_odbc_hash(rh, &len, sizeof(len));
+			if (len > 0)
+				rh = wb_odbc_hash(rh, p, (size_t)len);
+			for (int k = 0; k < t->nkeys; k++)
+				if (t->keycols[k] == i) {
+					kh = wb_odbc_hash(kh, &len,
+							  sizeof(len));
+					if (len > 0)
+						kh = wb_odbc_hash(kh, p,
+								  (size_t)len);
+				}
+		}
+		if (t->nkeys == 0)
+			kh = rh;
+		bool key_known = false, seen = false;
+		if (!bulk) {
+			pthread_mutex_lock(&s->mu);
+			seen = wb_odbc_seen_has(&t->seen, kh, rh, &key_known);
+			pthread_mutex_unlock(&s->mu);
+		}
+		if (!seen) {
+			struct wb_value *v;
+			if ((rc = wb_odbc_row_values(s, t, &r, b, &v, err)))
+				break;
+			struct wb_change *c = wb_batch_add(b);
+			if (c == NULL || wb_batch_hold(b, t->table) == NULL) {
+				rc = wb_error_set(err, WB_ERR_NOMEM,
+						  "out of memory");
+				break;
+			}
+			c->table = t->table;
+			c->pos.major = s->round;
+			c->pos.minor = ++s->ordinal;
+			c->commit_ts_us = wb_clock_real_ms() * 1000;
+			if (wb_odbc_soft_deleted(t, v)) {
+				c->op = WB_OP_DELETE;
+				c->before = v;
+			} else {
+				c->op = bulk	    ? WB_OP_READ
+					: key_known ? WB_OP_UPDATE
+						    : WB_OP_INSERT;
+				c->after = v;
+			}
+			emitted++;
+			if (!bulk) {
+				int64_t dropped = INT64_MIN;
+				pthread_mutex_lock(&s->mu);
+				int e = wb_odbc_seen_add(&t->seen, track, kh,
+							 rh, s->round,
+							 &dropped);
+				pthread_mutex_unlock(&s->mu);
+				if (e) {
+					rc = wb_error_set(err, WB_ERR_NOMEM,
+							  "out of memory");
+					break;
+				}
+				if (dropped != INT64_MIN &&
+				    (!t->have_floor || dropped > t->floor)) {
+					t->have_floor = true;
+					t->floor = dropped;
+					wb_warn("odbc",
+						"%s: the look-back set is full "
+						"(lookback_rows %d): the "
+						"window now starts later",
+						tc->name, s->oc->lookback_rows);
+				}
+			}
+		}
+		if (!tc->query && t->nord > 0) {
+			memcpy(t->cur, ord, sizeof(ord));
+			t->cur_n = t->nord;
+			bool past = t->wm_n == 0 ||
+				    (t->wm_n < t->nord ? track >= t->wm_track
+						       : ord_cmp(t, ord, t->wm,
+								 t->nord) > 0);
+			if (past && !bulk) {
+				memcpy(t->wm, ord, sizeof(ord));
+				t->wm_n = t->nord;
+				t->wm_track = track;
+				moved = true;
+			}
+		}
+		/* a chunk is bounded by its row limit: it goes whole into
+		 * the batch (stopping early would throw away what the
+		 * driver already fetched); without a limit, stop where the
+		 * order allows */
+		if (limit == 0 && t->exact && !tc->query &&
+		    wb_batch_bytes(b) >= target) {
+			stopped = true;
+			break;
+		}
+	}
+	wb_odbc_reader_close(&r);
+	if (got < 0)
+		rc = err->code;
+	if (rc) {
+		/* nothing of the round stays: not emitted, not watermarked */
+		round_abort(s, b, t);
+		t->wm_n = save_n;
+		t->wm_track = save_track;
+		memcpy(t->wm, save_wm, sizeof(save_wm));
+		t->active = false;
+		return rc;
+	}
+	if (tc->query && t->hz_on) {
+		/* everything below the horizon was read: it is the mark
+		 * (recorded with the next round that emits something; until
+		 * then a restart re-reads a little more, suppressed) */
+		snprintf(t->wm[0], WB_ODBC_TEXT_MAX, "%s", t->hz);
+		t->wm_n = 1;
+		t->wm_track = track_of(t, t->hz);
+	}
+	bool done = !stopped && (limit == 0 || nrows < limit);
+	if (done) {
+		t->active = false;
+		t->next_poll_ms = wb_clock_mono_ms() + s->oc->poll_interval_ms;
+		t->last_poll_ms = wb_clock_real_ms();
+	}
+	t->emitted += emitted;
+	if (!bulk) {
+		/* entries below the window the next poll reads can go, once
+		 * the checkpoint no longer needs them either; after every
+		 * chunk, so a long first poll does not fill the set */
+		int64_t below = next_window(t);
+		pthread_mutex_lock(&s->mu);
+		if (t->d_lb_track < below)
+			below = t->d_lb_track;
+		if (below != INT64_MIN)
+			wb_odbc_seen_evict(&t->seen, below);
+		pthread_mutex_unlock(&s->mu);
+	}
+	if (emitted > 0 || moved)
+		return wb_odbc_round_end(s, b, ti, err);
+	s->in_round = false; /* nothing to deliver: the round is void */
+	return WB_OK;
+}
+
+static int odbc_poll(struct wb_source *base, struct wb_batch *b,
+		     size_t target_bytes, int timeout_ms, wb_error_t *err)
+{
+	struct wb_odbc_source *s = (struct wb_odbc_source *)base;
+	int rc = WB_OK;
+	if (s->conn.dbc == NULL)
+		return wb_error_set(err, WB_ERR_CONNECT, "not connected");
+	if ((rc = wb_odbc_describe_tables(s, err)))
+		goto done;
+	bool busy = s->snap_round;
+	for (int i = 0; i < s->ntabs; i++)
+		busy |= s->tabs[i].active;
+	bool taken;
+	if (!busy && (rc = wb_snapshot_request_poll(
+			      &s->req, wb_clock_mono_ms(),
+			      wb_odbc_snapshot_add_matching, s, &taken, err)))
+		goto done;
+	if (!busy && wb_snapshot_pending(s->snap) &&
+	    (rc = wb_odbc_snapshot_begin(s, err)))
+		goto done;
+	if (s->snap_round) {
+		rc = wb_odbc_snapshot_step(s, b, target_bytes, err);
+		goto done;
+	}
+	if (base->cfg->source.snapshot == WB_SNAPSHOT_INITIAL_ONLY) {
+		atomic_store(&s->snap_finished, true);
+		goto done;
+	}
+	long long start = wb_clock_mono_ms();
+	for (;;) {
+		long long now = wb_clock_mono_ms();
+		int ti = -1;
+		long long next = now + timeout_ms;
+		for (int k = 0; k < s->ntabs; k++) {
+			int i = (s->next_tab + k) % s->ntabs;
+			struct wb_odbc_tab *t = &s->tabs[i];
+			if (t->active || t->next_poll_ms <= now) {
+				ti = i;
+				break;
+			}
+			if (t->next_poll_ms < next)
+				next = t->next_poll_ms;
+		}
+		if (ti < 0) {
+			bool idle = true;
+			for (int k = 0; k < s->ntabs; k++)
+				idle &= s->tabs[k].last_poll_ms != 0 &&
+					(s->tabs[k].emitted == 0 ||
+					 s->tabs[k].cfg->mode == WB_ODBC_BULK);
+			atomic_store(&s->caught_up_shared, idle);
+			if (b->n > 0 || now - start >= timeout_ms)
+				break;
+			long long wait = next - now;
+			if (wait > start + timeout_ms - now)
+				wait = start + timeout_ms - now;
+			if (wait > 0) {
+				struct timespec ts = {wait / 1000,
+						      (wait % 1000) * 1000000L};
+				nanosleep(&ts, NULL);
+			}
+			continue;
+		}
+		if ((rc = poll_chunk(s, ti, b, target_bytes, err)))
+			break;
+		if (!s->tabs[ti].active)
+			s->next_tab = (ti + 1) % s->ntabs;
+		/* a chunk is a batch: the pipeline can checkpoint between */
+		if (b->n > 0)
+			break;
+	}
+done:
+	if (rc) {
+		if (!s->outage)
+			wb_debug("odbc", "poll failed: %s", err->message);
+		s->outage = true;
+		atomic_store(&s->caught_up_shared, false);
+	}
+	return rc;
+}
+
+static int odbc_keepalive(struct wb_source *base, wb_error_t *err)
+{
+	(void)base;
+	(void)err;
+	return WB_OK; /* nothing is held open between polls */
+}
+
+static int odbc_reconnect(struct wb_source *base, wb_error_t *err)
+{
+	struct wb_odbc_source *s = (struct wb_odbc_source *)base;
+	if (s->snap_round)
+		wb_odbc_snapshot_abort(s);
+	if (s->conn.dbc) {
+		SQLDisconnect(s->conn.dbc);
+		SQLFreeHandle(SQL_HANDLE_DBC, s->conn.dbc);
+		s->conn.dbc = NULL;
+	}
+	for (int i = 0; i < s->ntabs; i++)
+		s->tabs[i].active = false; /* each poll starts again */
+	int rc = wb_odbc_connect(&s->conn, base->cfg, err);
+	if (rc == 0)
+		s->outage = false;
+	return rc;
+}
+
+/* --------------------------------------------------------- open, state */
+
+static int restore(struct wb_odbc_source *s, json_t *st, wb_error_t *err)
+{
+	json_t *round = json_object_get(st, "round");
+	if (json_is_integer(round) &&
+	    (uint64_t)json_integer_value(round) > s->last_round)
+		s->last_round = (uint64_t)json_integer_value(round);
+	json_t *tabs = json_object_get(st, "tables");
+	for (int i = 0; i < s->ntabs; i++) {
+		struct wb_odbc_tab *t = &s->tabs[i];
+		json_t *o = json_object_get(tabs, t->cfg->name);
+		if (!json_is_object(o))
+			continue;
+		json_t *wm = json_object_get(o, "watermark");
+		if (json_is_array(wm) && json_array_size(wm) >= 1 &&
+		    json_array_size(wm) <= WB_ODBC_ORD_MAX) {
+			t->wm_n = (int)json_array_size(wm);
+			for (int k = 0; k < t->wm_n; k++) {
+				const char *v = json_string_value(
+					json_array_get(wm, k));
+				snprintf(t->wm[k], WB_ODBC_TEXT_MAX, "%s",
+					 v ? v : "");
+			}
+			t->wm_track = json_integer_value(
+				json_object_get(o, "watermark_value"));
+		}
+		json_t *fl = json_object_get(o, "floor");
+		if (json_is_integer(fl)) {
+			t->have_floor = true;
+			t->floor = json_integer_value(fl);
+		}
+		json_t *lb = json_object_get(o, "window_from");
+		t->d_lb_track = json_is_integer(lb) ? json_integer_value(lb)
+						    : INT64_MIN;
+		json_t *lp = json_object_get(o, "last_poll_ms");
+		t->d_last_poll_ms =
+			json_is_integer(lp) ? json_integer_value(lp) : 0;
+		const char *seen =
+			json_string_value(json_object_get(o, "seen"));
+		if (seen && wb_odbc_seen_parse(&t->seen, seen) != 0)
+			return wb_error_set(err, WB_ERR_RUNTIME,
+					    "the checkpoint's look-back set of "
+					    "%s is malformed",
+					    t->cfg->name);
+		t->d_wm_n = t->wm_n;
+		memcpy(t->d_wm, t->wm, sizeof(t->wm));
+		t->d_have_floor = t->have_floor;
+		t->d_floor = t->floor;
+	}
+	return WB_OK;
+}
+
+static int odbc_open(struct wb_source *base,
+		     const struct wb_source_resume *resume, wb_error_t *err)
+{
+	struct wb_odbc_source *s = (struct wb_odbc_source *)base;
+	const struct wb_config *cfg = base->cfg;
+	int rc;
+	for (int i = 0; i < s->ntabs; i++)
+		s->tabs[i].d_lb_track = INT64_MIN;
+	if (resume->have) {
+		s->durable = resume->pos;
+		if (resume->pos.major > s->last_round)
+			s->last_round = resume->pos.major;
+		if (resume->state && (rc = restore(s, resume->state, err)))
+			return rc;
+	}
+	enum wb_snapshot_mode mode = cfg->source.snapshot;
+	json_t *snapst = resume->have && resume->state
+				 ? json_object_get(resume->state, "snapshot")
+				 : NULL;
+	if (snapst && !resume->resnapshot && mode != WB_SNAPSHOT_ALWAYS &&
+	    (rc = wb_snapshot_restore(s->snap, snapst, err)))
+		return rc;
+	if (resume->resnapshot || mode == WB_SNAPSHOT_ALWAYS ||
+	    (!resume->have && mode != WB_SNAPSHOT_NEVER)) {
+		if ((rc = wb_odbc_snapshot_add_all(s, err)))
+			return rc;
+	}
+	if ((rc = wb_odbc_connect(&s->conn, cfg, err)))
+		return rc;
+	if ((rc = wb_odbc_describe_tables(s, err)))
+		return rc;
+	wb_info("odbc",
+		"connected to %s %s through %s; %d table(s), poll "
+		"every %lld ms",
+		s->conn.dbms, s->conn.dbms_ver, s->conn.driver, s->ntabs,
+		(long long)s->oc->poll_interval_ms);
+	return WB_OK;
+}
+
+static void odbc_ack(struct wb_source *base, const wb_position_t *pos,
+		     uint64_t ack)
+{
+	struct wb_odbc_source *s = (struct wb_odbc_source *)base;
+	(void)ack;
+	pthread_mutex_lock(&s->mu);
+	if (wb_position_cmp(&s->durable, pos) < 0)
+		s->durable = *pos;
+	pthread_mutex_unlock(&s->mu);
+	wb_snapshot_request_acked(&s->req);
+}
+
+static bool odbc_caught_up(struct wb_source *base)
+{
+	return atomic_load(&((struct wb_odbc_source *)base)->caught_up_shared);
+}
+
+static json_t *odbc_state(struct wb_source *base, const wb_position_t *durable)
+{
+	struct wb_odbc_source *s = (struct wb_odbc_source *)base;
+	wb_snapshot_durable(s->snap, durable);
+	wb_snapshot_request_recorded(&s->req);
+	json_t *snap = wb_snapshot_state(s->snap);
+	pthread_mutex_lock(&s->mu);
+	size_t k = 0;
+	for (; k < s->nmarks; k++) {
+		struct wb_odbc_mark *m = &s->marks[k];
+		wb_position_t mp = {m->round, WB_ODBC_END};
+		if (m->poll_ms < 0) /* a snapshot's watermark: (P - 1, 0) */
+			mp.minor = 0;
+		if (wb_position_cmp(&mp, durable) > 0)
+			break;
+		struct wb_odbc_tab *t = &s->tabs[m->ti];
+		t->d_wm_n = m->wm_n;
+		memcpy(t->d_wm, m->wm, sizeof(m->wm));
+		t->d_have_floor = m->have_floor;
+		t->d_floor = m->floor;
+		t->d_lb_track = m->lb_track;
+		if (m->poll_ms > 0)
+			t->d_last_poll_ms = m->poll_ms;
+	}
+	if (k > 0) {
+		memmove(s->marks, s->marks + k,
+			(s->nmarks - k) * sizeof(*s->marks));
+		s->nmarks -= k;
+	}
+	uint64_t upto = durable->minor == WB_ODBC_END ? durable->major
+						      : durable->major - 1;
+	json_t *o = json_object();
+	json_t *tabs = json_object();
+	json_object_set_new(o, "round", json_integer((json_int_t)s->max_round));
+	for (int i = 0; i < s->ntabs; i++) {
+		struct wb_odbc_tab *t = &s->tabs[i];
+		json_t *to = json_object();
+		if (t->d_wm_n > 0) {
+			json_t *a = json_array();
+			for (int j = 0; j < t->d_wm_n; j++)
+				json_array_append_new(a,
+						      json_string(t->d_wm[j]));
+			json_object_set_new(to, "watermark", a);
+			json_object_set_new(
+				to, "watermark_value",
+				json_integer(track_of(t, t->d_wm[0])));
+		} else {
+			json_object_set_new(to, "watermark", json_null());
+		}
+		if (t->d_have_floor)
+			json_object_set_new(to, "floor",
+					    json_integer(t->d_floor));
+		if (t->d_lb_track != INT64_MIN)
+			json_object_set_new(to, "window_from",
+					    json_integer(t->d_lb_track));
+		if (t->d_last_poll_ms)
+			json_object_set_new(to, "last_poll_ms",
+					    json_integer(t->d_last_poll_ms));
+		char *seen = wb_odbc_seen_format(
+			&t->seen, upto,
+			t->d_lb_track == INT64_MIN ? INT64_MIN : t->d_lb_track);
+		if (seen && seen[0])
+			json_object_set_new(to, "seen", json_string(seen));
+		free(seen);
+		json_object_set_new(tabs, t->cfg->name, to);
+	}
+	json_object_set_new(o, "tables", tabs);
+	pthread_mutex_unlock(&s->mu);
+	if (snap)
+		json_object_set_new(o, "snapshot", snap);
+	return o;
+}
+
+static bool odbc_finished(struct wb_source *base)
+{
+	return atomic_load(&((struct wb_odbc_source *)base)->snap_finished);
+}
+
+static void odbc_format_position(const wb_position_t *pos, char *buf, size_t n)
+{
+	if (pos->minor == WB_ODBC_END)
+		snprintf(buf, n, "%" PRIu64 ":end", pos->major);
+	else
+		snprintf(buf, n, "%" PRIu64 ":%" PRIu64, pos->major,
+			 pos->minor);
+}
+
+static int odbc_parse_position(const char *text, wb_position_t *pos)
+{
+	char *end;
+	if (text[0] < '0' || text[0] > '9')
+		return -1;
+	unsigned long long m = strtoull(text, &end, 10);
+	if (*end != ':')
+		return -1;
+	const char *r = end + 1;
+	if (strcmp(r, "end") == 0) {
+		pos->major = m;
+		pos->minor = WB_ODBC_END;
+		return 0;
+	}
+	if (r[0] < '0' || r[0] > '9')
+		return -1;
+	unsigned long long n = strtoull(r, &end, 10);
+	if (*end != '\0')
+		return -1;
+	pos->major = m;
+	pos->minor = n;
+	return 0;
+}
+
+static void odbc_format_ack(uint64_t ack, char *buf, size_t n)
+{
+	snprintf(buf, n, "%" PRIu64, ack);
+}
+
+static int odbc_parse_ack(const char *text, uint64_t *ack)
+{
+	char *end;
+	if (text[0] < '0' || text[0] > '9')
+		return -1;
+	*ack = strtoull(text, &end, 10);
+	return *end == '\0' ? 0 : -1;
+}
+
+static void odbc_close(struct wb_source *base)
+{
+	struct wb_odbc_source *s = (struct wb_odbc_source *)base;
+	if (s->snap_round)
+		wb_odbc_snapshot_abort(s);
+	wb_odbc_disconnect(&s->conn);
+}
+
+static void odbc_destroy(struct wb_source *base)
+{
+	if (base == NULL)
+		return;
+	struct wb_odbc_source *s = (struct wb_odbc_source *)base;
+	odbc_close(base);
+	for (int i = 0; s->tabs && i < s->ntabs; i++) {
+		struct wb_odbc_tab *t = &s->tabs[i];
+		free(t->schema);
+		free(t->name);
+		free(t->qname);
+		free(t->sel);
+		wb_table_unref(t->table);
+		for (int c = 0; c < t->ncols; c++)
+			free(t->cols[c].name);
+		free(t->cols);
+		wb_odbc_seen_free(&t->seen);
+	}
+	free(s->tabs);
+	free(s->marks);
+	wb_snapshot_free(s->snap);
+	wb_snapshot_request_destroy(&s->req);
+	wb_tz_free(s->tz);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+const struct wb_source_ops wb_odbc_source_ops = {
+	.name = "odbc",
+	.create = odbc_create,
+	.open = odbc_open,
+	.poll = odbc_poll,
+	.keepalive = odbc_keepalive,
+	.reconnect = odbc_reconnect,
+	.ack = odbc_ack,
+	.caught_up = odbc_caught_up,
+	.format_position = odbc_format_position,
+	.parse_position = odbc_parse_position,
+	.ack_name = "round",
+	.format_ack = odbc_format_ack,
+	.parse_ack = odbc_parse_ack,
+	.check = wb_odbc_check,
+	.status = wb_odbc_status,
+	.close = odbc_close,
+	.destroy = odbc_destroy,
+	.state = odbc_state,
+	.finished = odbc_finished,
+	.describe = wb_odbc_describe,
+	.sample = wb_odbc_sample,
+};

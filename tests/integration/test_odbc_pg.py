@@ -1,0 +1,152 @@
+# test_odbc_pg.py — the ODBC polling source through psqlODBC (Debian's
+# odbc-postgresql, the Unicode driver) against a PostgreSQL 15 server the
+# test starts: exact values of every type the driver maps, in every mode (numeric
+# exactly, timestamps with and without a zone, bytea, non-ASCII text,
+# NULLs, a type without a mapping as its text); a row committed late with
+# an older timestamp by a second connection while the first row was
+# already polled, captured exactly once; a schema, table and columns
+# named with spaces, quotes and keywords; the password from ${VAR} never
+# shown, also when it is refused. (test_odbc_pg_faults.py: the
+# server stopped mid-poll, the initial snapshot, peak memory.)
+import datetime
+import decimal
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from wbtest import *  # noqa: E402,F401
+from odbctest import (OdbcPipeline, by_id, pg_connection, pg_start_again,  # noqa: E402
+                      pg_stop, run_peak_rss)
+
+UTC = datetime.timezone.utc
+D = decimal.Decimal
+
+
+def types(pg):
+    pg.psql("""
+CREATE TABLE ty (id int PRIMARY KEY, upd timestamp NOT NULL, c_i2 smallint, c_i8 bigint,
+  c_n numeric(12,3), c_n38 numeric(38,10), c_real real, c_dbl double precision, c_bool boolean,
+  c_text text, c_vc varchar(20), c_ch char(3), c_bytea bytea, c_date date, c_time time(6),
+  c_ts timestamp(6), c_tstz timestamptz, c_uuid uuid, c_inet inet);
+INSERT INTO ty VALUES (1, '2026-01-01 00:00:00', -32768, -9223372036854775808, -123456789.125,
+  '1234567890123456789012345678.0123456789', 1.5, 2.25, true, 'tëxt ☃ 😀', 'héllo', 'ab',
+  '\\x00ff10', '2026-02-03', '13:14:15.123456', '2026-03-04 05:06:07.654321',
+  '2026-03-04 05:06:07.5+02', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '10.1.2.3');
+INSERT INTO ty (id, upd) VALUES (2, '2026-01-01 00:00:01');
+""")
+    tracking = {"public.ty": {"mode": "timestamp+incrementing", "timestamp": "upd",
+                              "incrementing": "id", "lag": "0"}}
+    extra = ""
+    p = OdbcPipeline(pg_connection(pg), ["public.ty"], tracking)
+    r = p.run(["check", "-c", p.config])
+    check(r.rc == 0 and "connected to PostgreSQL" in r.stdout and
+          "no index starts with upd: every poll scans the table" in r.stdout, "check", r)
+    p.run_idle(idle=1)
+    recs = p.rows("o1.public.ty")
+    check_eq([(x["op"], x["after"]["id"]) for x in recs], [("c", 1), ("c", 2)], "rows")
+    expected = {
+        "id": 1, "upd": datetime.datetime(2026, 1, 1, tzinfo=UTC), "c_i2": -32768,
+        "c_i8": -9223372036854775808, "c_n": D("-123456789.125"),
+        "c_n38": D("1234567890123456789012345678.0123456789"), "c_real": 1.5, "c_dbl": 2.25,
+        "c_bool": True, "c_text": "tëxt ☃ 😀", "c_vc": "héllo", "c_ch": "ab ", "c_bytea": b"\x00\xff\x10",
+        "c_date": datetime.date(2026, 2, 3), "c_time": datetime.time(13, 14, 15, 123456),
+        "c_ts": datetime.datetime(2026, 3, 4, 5, 6, 7, 654321, tzinfo=UTC),
+        "c_tstz": datetime.datetime(2026, 3, 4, 3, 6, 7, 500000, tzinfo=UTC),
+        "c_uuid": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "c_inet": "10.1.2.3",
+    }
+    for k, v in expected.items():
+        check_eq(recs[0]["after"][k], v, f"{k}, exact")
+    check_eq(sorted(recs[0]["after"]), sorted(expected), "columns")
+    check_eq(recs[1]["after"], dict({k: None for k in expected}, id=2,
+                                     upd=datetime.datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC)), "NULLs")
+
+    # the same values through the other modes
+    for i, (mode, tr, op) in enumerate((
+            ("timestamp", {"timestamp": "upd", "lag": "0"}, "c"),
+            ("incrementing", {"incrementing": "id"}, "c"),
+            ("bulk", {}, "r"))):
+        pm = OdbcPipeline(pg_connection(pg), ["public.ty"], {"public.ty": dict(tr, mode=mode)}, name=f"m{i}",
+                          poll="10s" if mode == "bulk" else "300ms", extra_source=extra)
+        pm.run_idle(idle=1)
+        got = pm.rows(f"m{i}.public.ty")
+        check_eq([(x["op"], x["after"]) for x in got], [(op, recs[0]["after"]), (op, recs[1]["after"])],
+                 f"mode {mode}: the same exact values")
+
+
+
+def late_commit(pg):
+    pg.psql("CREATE TABLE lt (id int PRIMARY KEY, upd timestamp NOT NULL, v text);"
+            "CREATE INDEX ON lt (upd);")
+    tracking = {"public.lt": {"mode": "timestamp+incrementing", "timestamp": "upd",
+                              "incrementing": "id", "lag": "0", "lookback": "1m"}}
+    p = OdbcPipeline(pg_connection(pg), ["public.lt"], tracking, name="o2")
+    proc = p.start()
+    a, b = pg.session(), pg.session()
+    # a's row is older (timestamp and id) and committed after b's was polled
+    a.run("BEGIN; INSERT INTO lt VALUES (1, localtimestamp - interval '5 s', 'late')")
+    b.run("INSERT INTO lt VALUES (2, localtimestamp - interval '2 s', 'early')")
+    deadline = time.time() + 30
+
+    def seen(n):
+        ck = p.checkpoint()
+        wm = ck and ck["source"]["tables"]["public.lt"]["watermark"]
+        return wm is not None and wm[1] == str(n)
+    wait_until(lambda: proc.alive() and seen(2), 30, "row 2 polled and checkpointed")
+    a.run("COMMIT")
+    b.run("INSERT INTO lt VALUES (3, localtimestamp - interval '1 s', 'after')")
+    wait_until(lambda: proc.alive() and seen(3), 30, "row 3 polled")
+    time.sleep(1.5)  # a few more polls re-read the window
+    check(time.time() < deadline + 30, "in time")
+    proc.kill(signal.SIGTERM)
+    got = by_id(records(p.out, "o2.public.lt"))
+    check_eq({k: [x["op"] for x in v] for k, v in got.items()}, {1: ["c"], 2: ["c"], 3: ["c"]},
+             "the late row captured exactly once")
+
+
+
+def secrets():
+    pg = Postgres(wal_level="replica", auth="scram", password="Right-pw-4711").start()
+    pg.psql("CREATE TABLE s (id int PRIMARY KEY, v text); INSERT INTO s VALUES (1, 'x');")
+    conn = (f"Driver={{PostgreSQL Unicode}};Servername=127.0.0.1;Port={pg.port};Database=postgres;"
+            f"Username=postgres;Password=${{WB_ODBC_PW}}")
+    p = OdbcPipeline(conn, ["public.s"], name="o5", poll="10s")  # bulk: one poll
+    check("Right-pw" not in p.config_text, "the password is not in the file")
+    os.environ["WB_ODBC_PW"] = "Wrong-pw-0815"
+    for args in (["check", "-c", p.config], ["run", "-c", p.config, "--stop-when-idle", "1"]):
+        r = p.run(args)
+        check(r.rc != 0, f"{args[0]} fails with a wrong password", r)
+        check("Wrong-pw" not in r.stdout + r.stderr, f"{args[0]}: the password is never shown", r)
+        check("password authentication failed" in r.stdout + r.stderr, "the reason is shown", r)
+    os.environ["WB_ODBC_PW"] = "Right-pw-4711"
+    r = p.run_idle(idle=1)
+    check("Right-pw" not in r.stderr, "the right password is not logged either", r)
+    check_eq([x["after"] for x in p.rows("o5.public.s")], [{"id": 1, "v": "x"}], "connected with ${VAR}")
+
+
+def odd_names(pg):
+    pg.psql('CREATE SCHEMA "my schema"; CREATE TABLE "my schema"."select ""x"" from" '
+            '("order" int PRIMARY KEY, "last ""change""" timestamp NOT NULL, "é v" text);'
+            "INSERT INTO \"my schema\".\"select \"\"x\"\" from\" VALUES (1, '2026-01-01', 'a'),"
+            " (2, '2026-01-01', 'b'), (3, '2026-01-02', 'c');")
+    name = 'my schema.select "x" from'
+    tracking = {name: {"mode": "timestamp", "timestamp": 'last "change"', "lag": "0"}}
+    p = OdbcPipeline(pg_connection(pg), [name], tracking, name="o6",
+                     extra_source="  chunk_rows: 1\n")
+    p.run_idle(idle=1)
+    recs = list(records(p.out).values())
+    check_eq(len(recs), 1, "one series")
+    check_eq([(x["op"], x["after"]["order"]) for x in recs[0]], [("c", 1), ("c", 2), ("c", 3)],
+             "quoted schema, table and columns, one-row chunks across equal timestamps")
+
+
+def test():
+    pg = Postgres(wal_level="replica").start()
+    odd_names(pg)
+    types(pg)
+    late_commit(pg)
+    secrets()
+
+
+if __name__ == "__main__":
+    main(test)
