@@ -330,9 +330,15 @@ int cmd_status(int argc, char **argv)
 	if (problem) {
 		fflush(stdout);
 		const char *e = json_string_value(json_object_get(s, "error"));
-		char line[1200];
-		snprintf(line, sizeof(line), "%s%s%s", problem, e ? ": " : "",
-			 e ? e : "");
+		char line[1600];
+		if (e)
+			snprintf(line, sizeof(line),
+				 "%s: %s; is the server running and "
+				 "reachable? `waybill check -c %s` tests the "
+				 "connection and the privileges",
+				 problem, e, cfg->path);
+		else
+			snprintf(line, sizeof(line), "%s", problem);
 		wb_log_fatal(line);
 		rc = -1;
 	}
