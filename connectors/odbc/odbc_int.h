@@ -289,6 +289,8 @@ struct wb_odbc_source {
 	int snap_ti, snap_pi;
 	int64_t snap_chunk_rows;
 	char **snap_last_key;
+	/* deletes.detect keyset (odbc_keyset.c); NULL otherwise */
+	struct wb_odbc_keyset *keyset;
 };
 
 /* Emits one change of op 'd' for table tab with before image `before`

@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "log.h"
 #include "odbc_int.h"
+#include "odbc_keyset.h"
 #include "valconv.h"
 #include "xtz.h"
 
@@ -361,6 +362,7 @@ static void round_abort(struct wb_odbc_source *s, struct wb_batch *b,
 	if (!s->in_round)
 		return;
 	b->n = s->round_start_n;
+	wb_odbc_keyset_round_aborted(s, s->round);
 	pthread_mutex_lock(&s->mu);
 	wb_odbc_seen_forget_round(&t->seen, s->round);
 	pthread_mutex_unlock(&s->mu);
@@ -833,6 +835,8 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 						    : WB_OP_INSERT;
 				c->after = v;
 			}
+			if ((rc = wb_odbc_keyset_emitted(s, t, c, err)))
+				break;
 			emitted++;
 			if (!bulk) {
 				int64_t dropped = INT64_MIN;
@@ -955,6 +959,9 @@ static int odbc_poll(struct wb_source *base, struct wb_batch *b,
 		atomic_store(&s->snap_finished, true);
 		goto done;
 	}
+	bool passed;
+	if ((rc = wb_odbc_keyset_poll(s, b, &passed, err)) || b->n > 0)
+		goto done;
 	long long start = wb_clock_mono_ms();
 	for (;;) {
 		long long now = wb_clock_mono_ms();
@@ -1116,6 +1123,8 @@ static int odbc_open(struct wb_source *base,
 		return rc;
 	if ((rc = wb_odbc_describe_tables(s, err)))
 		return rc;
+	if ((rc = wb_odbc_keyset_open(s, resume, err)))
+		return rc;
 	wb_info("odbc",
 		"connected to %s %s through %s; %d table(s), poll "
 		"every %lld ms",
@@ -1134,6 +1143,7 @@ static void odbc_ack(struct wb_source *base, const wb_position_t *pos,
 		s->durable = *pos;
 	pthread_mutex_unlock(&s->mu);
 	wb_snapshot_request_acked(&s->req);
+	wb_odbc_keyset_acked(s, pos);
 }
 
 static bool odbc_caught_up(struct wb_source *base)
@@ -1146,6 +1156,7 @@ static json_t *odbc_state(struct wb_source *base, const wb_position_t *durable)
 	struct wb_odbc_source *s = (struct wb_odbc_source *)base;
 	wb_snapshot_durable(s->snap, durable);
 	wb_snapshot_request_recorded(&s->req);
+	wb_odbc_keyset_durable(s, durable);
 	json_t *snap = wb_snapshot_state(s->snap);
 	pthread_mutex_lock(&s->mu);
 	size_t k = 0;
@@ -1280,6 +1291,7 @@ static void odbc_destroy(struct wb_source *base)
 		return;
 	struct wb_odbc_source *s = (struct wb_odbc_source *)base;
 	odbc_close(base);
+	wb_odbc_keyset_close(s);
 	for (int i = 0; s->tabs && i < s->ntabs; i++) {
 		struct wb_odbc_tab *t = &s->tabs[i];
 		free(t->schema);
