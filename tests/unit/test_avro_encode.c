@@ -321,7 +321,7 @@ static const char expected_records[] =
 	"after: None, op: 'd', source: {connector: 'postgres', "
 	"name: 'wms1', db: 'erp', schema: 'public', table: 'Stock Move', "
 	"position: '0/16B3900:1', txid: 1237, gtid: None, "
-	"ts_ms: 1700000003000, snapshot: False, detected_delete: False}, ts_ms: 'in_range', "
+	"ts_ms: 1700000003000, snapshot: False, detected_delete: True}, ts_ms: 'in_range', "
 	"event_id: 'wms1:0/16B3900:1', unchanged: []" NO_UNREP
 	"{before: None, after: {id: 10, flag: True, qty: -7, f: 1.5, "
 	"d: -0.1, name: 'Bolt M8 \xe2\x9c\x93', raw: b'\\x00\\xff\\x10', "
@@ -461,8 +461,10 @@ static void test_events(void)
 	CHECK(wb_encoder_encode(e, &c, &ev, &err) == WB_OK);
 	keep(&ev);
 
-	/* delete: identity only */
+	/* delete: identity only; marked as found by a key comparison (the
+	 * flag is the envelope's source.detected_delete) */
 	c.op = WB_OP_DELETE;
+	c.detected_delete = true;
 	c.pos = (wb_position_t){0x16B3900, 1};
 	c.txid = 1237;
 	c.commit_ts_us = 1700000003000000;
@@ -473,6 +475,7 @@ static void test_events(void)
 	c.after = NULL;
 	CHECK(wb_encoder_encode(e, &c, &ev, &err) == WB_OK);
 	CHECK(ev.op == 'd');
+	c.detected_delete = false;
 	keep(&ev);
 
 	/* snapshot read */
