@@ -708,6 +708,12 @@ static int poll_query(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 }
 
 /* Reads one chunk of table ti's poll into b as one round. */
+/* Characters bound per value of a long text column (bytes of a long binary
+ * one) before a table falls back to SQLGetData (wb_odbc_reader_open_bounded):
+ * 2 KiB of UTF-16 per cell, so a 1,000-row array stays near 2 MiB per
+ * such column. */
+#define WB_ODBC_BOUND_LONG_CHARS 1023
+
 static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		      size_t target, wb_error_t *err)
 {
@@ -724,9 +730,10 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 	if ((rc = poll_query(s, t, &q, limit, err)))
 		return rc;
 	struct wb_odbc_reader r;
-	if ((rc = wb_odbc_reader_open(&r, &s->conn, q.sql, q.p, q.np,
-				      s->oc->fetch_rows,
-				      tc->query ? 1 << 30 : t->ncols, err)))
+	if ((rc = wb_odbc_reader_open_bounded(
+		     &r, &s->conn, q.sql, q.p, q.np, s->oc->fetch_rows,
+		     tc->query ? 1 << 30 : t->ncols,
+		     t->long_values ? 0 : WB_ODBC_BOUND_LONG_CHARS, err)))
 		return rc;
 	if (tc->query && t->ncols != r.ncols) {
 		wb_odbc_reader_close(&r);
@@ -807,11 +814,10 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		if (t->nkeys == 0)
 			kh = rh;
 		bool key_known = false, seen = false;
-		if (!bulk) {
-			pthread_mutex_lock(&s->mu);
+		/* no lock: only this thread changes the set (the sink
+		 * thread's state() only reads it) */
+		if (!bulk)
 			seen = wb_odbc_seen_has(&t->seen, kh, rh, &key_known);
-			pthread_mutex_unlock(&s->mu);
-		}
 		if (!seen) {
 			struct wb_value *v;
 			if ((rc = wb_odbc_row_values(s, t, &r, b, &v, err)))
@@ -887,16 +893,23 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		}
 	}
 	wb_odbc_reader_close(&r);
-	if (got < 0)
+	bool again = got == WB_ODBC_LONG_VALUE;
+	if (again)
+		wb_info("odbc",
+			"%s: %s: reading its long columns row by row from now "
+			"on",
+			tc->name, err->message);
+	else if (got < 0)
 		rc = err->code;
-	if (rc) {
+	if (rc || again) {
 		/* nothing of the round stays: not emitted, not watermarked */
 		round_abort(s, b, t);
 		t->wm_n = save_n;
 		t->wm_track = save_track;
 		memcpy(t->wm, save_wm, sizeof(save_wm));
 		t->active = false;
-		return rc;
+		t->long_values |= again;
+		return rc; /* again: WB_OK, the poll starts over at once */
 	}
 	if (tc->query && t->hz_on) {
 		/* everything below the horizon was read: it is the mark
