@@ -30,8 +30,25 @@ def pass_stats(stderr):
     return out
 
 
+_read = {}
+
+
+def topic_records(p):
+    """The topic's records in file order; a completed .avro file never
+    changes, so each is decoded once (200,000 records take seconds)."""
+    tdir = os.path.join(p.out, TOPIC)
+    out = []
+    for name in sorted(os.listdir(tdir)):
+        if name.endswith(".avro"):
+            path = os.path.join(tdir, name)
+            if path not in _read:
+                _read[path] = read_avro(path).records
+            out.extend(_read[path])
+    return out
+
+
 def events(p):
-    return [(r["op"], (r["after"] or r["before"])["id"], r) for r in p.rows(TOPIC)]
+    return [(r["op"], (r["after"] or r["before"])["id"], r) for r in topic_records(p)]
 
 
 def image(i, v=None):
@@ -110,7 +127,7 @@ def test():
     dels = [i for o, i, _ in ev if o == "d"]
     check_eq(dels, DELETED + LATER, "every delete exactly once across the kill")
     check_eq(len(ev), ROWS + 1 + len(DELETED) + len(LATER), "nothing lost or repeated")
-    state = replay(p.rows(TOPIC))
+    state = replay(topic_records(p))
     check_eq(sorted(state), sorted(set(range(1, ROWS + 1)) - set(DELETED) - set(LATER)),
              "the replayed table equals the database")
 
