@@ -743,6 +743,9 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 				    tc->name, t->ncols, r.ncols);
 	}
 	wb_odbc_round_begin(s, b);
+	/* the rows' commit time: when the chunk was read (polling cannot
+	 * know the real one); once per chunk, not a clock call per row */
+	int64_t read_us = wb_clock_real_ms() * 1000;
 	int save_n = t->wm_n;
 	char save_wm[WB_ODBC_ORD_MAX][WB_ODBC_TEXT_MAX];
 	int64_t save_track = t->wm_track;
@@ -817,7 +820,8 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		/* no lock: only this thread changes the set (the sink
 		 * thread's state() only reads it) */
 		if (!bulk)
-			seen = wb_odbc_seen_has(&t->seen, kh, rh, &key_known);
+			seen = wb_odbc_seen_has_at(&t->seen, track, kh, rh,
+						   &key_known);
 		if (!seen) {
 			struct wb_value *v;
 			if ((rc = wb_odbc_row_values(s, t, &r, b, &v, err)))
@@ -831,7 +835,7 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 			c->table = t->table;
 			c->pos.major = s->round;
 			c->pos.minor = ++s->ordinal;
-			c->commit_ts_us = wb_clock_real_ms() * 1000;
+			c->commit_ts_us = read_us;
 			if (wb_odbc_soft_deleted(t, v)) {
 				c->op = WB_OP_DELETE;
 				c->before = v;
