@@ -7,7 +7,8 @@
  *   op      string                02 <op>
  *   source  record                connector name db schema table (cached
  *                                 bytes per table version), position,
- *                                 txid union, gtid union, ts_ms, snapshot
+ *                                 txid union, gtid union, ts_ms, snapshot,
+ *                                 detected_delete
  *   ts_ms   long                  wall clock at encoding
  *   event_id string               <pipeline>:<position>
  *   unchanged array<string>       count, names, 0 (or just 0)
@@ -501,6 +502,7 @@ static void put_envelope(struct wb_encoder *e, struct enc_cache *ec,
 	}
 	wb_avro_put_long(b, c->commit_ts_us / 1000);
 	put_byte(b, c->snapshot ? 1 : 0);
+	put_byte(b, c->detected_delete ? 1 : 0);
 
 	int64_t now_ms = e->now_ms;
 	if (now_ms == 0)

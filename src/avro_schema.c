@@ -807,6 +807,17 @@ static json_t *source_record_json(void)
 			return NULL;
 		}
 	}
+	/* added later: a default, so readers of older events still resolve */
+	json_t *dd = field_json("detected_delete", NULL, json_string("boolean"),
+				0, NULL);
+	if (dd && json_object_set_new(dd, "default", json_false()) != 0) {
+		json_decref(dd);
+		dd = NULL;
+	}
+	if (dd == NULL || json_array_append_new(fields, dd) != 0) {
+		json_decref(fields);
+		return NULL;
+	}
 	return record_json("Source", "waybill", NULL, fields);
 }
 

@@ -27,6 +27,9 @@ enum wb_op {
 struct wb_change {
 	uint8_t op;
 	bool snapshot;
+	/* op 'd' found by comparing the table's keys with those emitted
+	 * (ODBC deletes.detect keyset), not read from a log or a row */
+	bool detected_delete;
 	struct wb_table *table;
 	wb_position_t pos;
 	uint64_t txid;

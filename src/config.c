@@ -1071,13 +1071,6 @@ static int load_odbc_deletes(struct loader *ld, const yaml_node_t *n,
 			rc = get_enum(ld, v, key, odbc_detects, &idx);
 			if (idx >= 0)
 				o->detect = (enum wb_odbc_detect)idx;
-#ifndef WB_ODBC_KEYSET
-			if (rc == 0 && o->detect == WB_ODBC_DETECT_KEYSET)
-				rc = fail(ld, v, key,
-					  "detect: keyset is not built yet "
-					  "in this version; use none (soft "
-					  "deletes: tracking.<table>.deleted)");
-#endif
 		} else if (strcmp(name, "interval") == 0) {
 			rc = get_duration(ld, v, key, INT64_MAX,
 					  &o->deletes_interval_ms);

@@ -227,6 +227,16 @@ int wb_odbc_reader_open(struct wb_odbc_reader *r, struct wb_odbc_conn *c,
 			const char *sql, const struct wb_odbc_param *params,
 			int nparams, int rowset, int text_from, wb_error_t *err)
 {
+	return wb_odbc_reader_open_bounded(r, c, sql, params, nparams, rowset,
+					   text_from, 0, err);
+}
+
+int wb_odbc_reader_open_bounded(struct wb_odbc_reader *r,
+				struct wb_odbc_conn *c, const char *sql,
+				const struct wb_odbc_param *params, int nparams,
+				int rowset, int text_from, int long_chars,
+				wb_error_t *err)
+{
 	memset(r, 0, sizeof(*r));
 	r->conn = c;
 	int rc = WB_OK;
@@ -290,6 +300,17 @@ int wb_odbc_reader_open(struct wb_odbc_reader *r, struct wb_odbc_conn *c,
 	}
 	if ((rc = describe(r, text_from, err)))
 		goto fail;
+	for (int i = 0; long_chars > 0 && i < r->ncols; i++) {
+		struct wb_odbc_col *col = &r->cols[i];
+		if (!col->long_data || (col->fetch != WB_ODBC_F_WTEXT &&
+					col->fetch != WB_ODBC_F_BIN))
+			continue;
+		col->long_data = false;
+		col->trunc_check = true;
+		col->elem = col->fetch == WB_ODBC_F_WTEXT
+				    ? (SQLLEN)(long_chars + 1) * 2
+				    : (SQLLEN)long_chars;
+	}
 	r->bound = true;
 	size_t rowbytes = 0;
 	for (int i = 0; i < r->ncols; i++) {
@@ -429,6 +450,23 @@ int wb_odbc_reader_next(struct wb_odbc_reader *r, wb_error_t *err)
 			if (get_data(r, i, err))
 				return -1;
 		r->fetched = 1;
+	}
+	for (int i = 0; i < r->ncols; i++) {
+		const struct wb_odbc_col *c = &r->cols[i];
+		if (!c->trunc_check)
+			continue;
+		SQLLEN term = c->fetch == WB_ODBC_F_WTEXT ? 2 : 0;
+		for (SQLULEN k = 0; k < r->fetched; k++) {
+			SQLLEN l = r->ind[i][k];
+			if (l != SQL_NULL_DATA &&
+			    (l == SQL_NO_TOTAL || l > c->elem - term)) {
+				wb_error_set(err, WB_ERR_RUNTIME,
+					     "column %s holds a value longer "
+					     "than its bound buffer",
+					     c->name);
+				return WB_ODBC_LONG_VALUE;
+			}
+		}
 	}
 	if (r->fetched == 0)
 		return 0;

@@ -121,6 +121,10 @@ struct wb_odbc_col {
 	struct wb_type type; /* its Avro side */
 	bool long_data;	     /* no small fixed bound */
 	SQLLEN elem;	     /* bytes per row in the bound array */
+	/* a long column bound with a bounded buffer (reader opened with
+	 * long_chars): a value that does not fit makes the fetch return
+	 * WB_ODBC_LONG_VALUE */
+	bool trunc_check;
 };
 
 /* A statement being read: its columns, the bound arrays, the rows of
@@ -162,6 +166,19 @@ int wb_odbc_reader_open(struct wb_odbc_reader *r, struct wb_odbc_conn *c,
 			const char *sql, const struct wb_odbc_param *params,
 			int nparams, int rowset, int text_from,
 			wb_error_t *err);
+/* The same, binding long text and binary columns too, with buffers of
+ * long_chars characters (bytes for binary), instead of reading every row
+ * with SQLGetData: array fetches for tables whose text columns the driver
+ * reports as long (psqlODBC's `text`) but whose values are short. A value
+ * that does not fit makes wb_odbc_reader_next() return WB_ODBC_LONG_VALUE
+ * (err says which column): the caller drops what it read of the result
+ * and reads it again with wb_odbc_reader_open(). */
+#define WB_ODBC_LONG_VALUE (-2)
+int wb_odbc_reader_open_bounded(struct wb_odbc_reader *r,
+				struct wb_odbc_conn *c, const char *sql,
+				const struct wb_odbc_param *params, int nparams,
+				int rowset, int text_from, int long_chars,
+				wb_error_t *err);
 /* The next row: 1 (row ready), 0 (end of result), -1 (err filled). */
 int wb_odbc_reader_next(struct wb_odbc_reader *r, wb_error_t *err);
 /* Column i of the current row: its bytes (*len, or SQL_NULL_DATA). */
@@ -230,6 +247,9 @@ struct wb_odbc_tab {
 	int64_t last_poll_ms; /* wall clock of the last complete poll */
 	uint64_t emitted;
 	bool logged_scan;
+	/* a value did not fit the bounded buffers of long columns: this
+	 * table's polls read long columns with SQLGetData, row by row */
+	bool long_values;
 	/* under the source's mutex */
 	struct wb_odbc_seen seen;
 	int d_wm_n; /* durable watermark */
@@ -289,6 +309,8 @@ struct wb_odbc_source {
 	int snap_ti, snap_pi;
 	int64_t snap_chunk_rows;
 	char **snap_last_key;
+	/* deletes.detect keyset (odbc_keyset.c); NULL otherwise */
+	struct wb_odbc_keyset *keyset;
 };
 
 /* Emits one change of op 'd' for table tab with before image `before`

@@ -106,11 +106,24 @@ bool wb_odbc_seen_has(const struct wb_odbc_seen *s, uint64_t key, uint64_t row,
 	bool f = false, kf = false;
 	if (s->n > 0) {
 		slot_pair(s, key, row, &f);
-		slot_key(s, key, &kf);
+		if (key_known)
+			slot_key(s, key, &kf);
 	}
 	if (key_known)
 		*key_known = kf;
 	return f;
+}
+
+bool wb_odbc_seen_has_at(const struct wb_odbc_seen *s, int64_t track,
+			 uint64_t key, uint64_t row, bool *key_known)
+{
+	if (s->has_hi && track <= s->hi)
+		return wb_odbc_seen_has(s, key, row, key_known);
+	bool kf = false;
+	if (s->n > 0)
+		slot_key(s, key, &kf);
+	*key_known = kf;
+	return false;
 }
 
 /* Keeps the entries for which keep() holds, in order. */
@@ -181,6 +194,10 @@ int wb_odbc_seen_add(struct wb_odbc_seen *s, int64_t track, uint64_t key,
 		s->cap = cap;
 		if (reindex(s, cap * 2) != 0)
 			return -1;
+	}
+	if (!s->has_hi || track > s->hi) {
+		s->hi = track;
+		s->has_hi = true;
 	}
 	struct wb_odbc_seen_entry *e = &s->e[s->n];
 	e->track = track;

@@ -30,15 +30,27 @@ struct wb_odbc_seen {
 	uint32_t *pair_ix; /* open addressing on (key, row): entry index + 1 */
 	uint32_t *key_ix;  /* open addressing on key: entry index + 1 */
 	size_t ixcap;	   /* power of two, >= 2 * cap */
+	/* at least the highest tracking value ever added (kept after
+	 * removals: only an upper bound); valid when has_hi */
+	int64_t hi;
+	bool has_hi;
 };
 
 /* max: the bound (>= 1). */
 void wb_odbc_seen_init(struct wb_odbc_seen *s, size_t max);
 void wb_odbc_seen_free(struct wb_odbc_seen *s);
 
-/* Whether (key, row) is present; *key_known whether any entry has key. */
+/* Whether (key, row) is present; *key_known whether any entry has key
+ * (key_known NULL: not looked up). */
 bool wb_odbc_seen_has(const struct wb_odbc_seen *s, uint64_t key, uint64_t row,
 		      bool *key_known);
+/* The same for a row whose tracking value is track: a row hash covers the
+ * tracking column, so an entry with the same (key, row) has the same
+ * tracking value, and a row above every value added cannot be present
+ * (only the key is looked up: the common case of a poll reading new
+ * rows). */
+bool wb_odbc_seen_has_at(const struct wb_odbc_seen *s, int64_t track,
+			 uint64_t key, uint64_t row, bool *key_known);
 
 /* Adds an entry. When the set is full, first drops the oldest groups:
  * every entry whose tracking value is at most min + (max - min) / 16 (at

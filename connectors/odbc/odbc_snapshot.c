@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "log.h"
 #include "odbc_int.h"
+#include "odbc_keyset.h"
 
 int wb_odbc_snapshot_add_all(struct wb_odbc_source *s, wb_error_t *err)
 {
@@ -265,6 +266,8 @@ int wb_odbc_snapshot_step(struct wb_odbc_source *s, struct wb_batch *b,
 			} else {
 				c->after = v;
 			}
+			if ((rc = wb_odbc_keyset_emitted(s, t, c, err)))
+				return rc;
 			last = c->pos;
 			s->snap_chunk_rows++;
 		}

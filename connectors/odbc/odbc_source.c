@@ -29,6 +29,7 @@
 #include "clock.h"
 #include "log.h"
 #include "odbc_int.h"
+#include "odbc_keyset.h"
 #include "valconv.h"
 #include "xtz.h"
 
@@ -361,6 +362,7 @@ static void round_abort(struct wb_odbc_source *s, struct wb_batch *b,
 	if (!s->in_round)
 		return;
 	b->n = s->round_start_n;
+	wb_odbc_keyset_round_aborted(s, s->round);
 	pthread_mutex_lock(&s->mu);
 	wb_odbc_seen_forget_round(&t->seen, s->round);
 	pthread_mutex_unlock(&s->mu);
@@ -706,6 +708,12 @@ static int poll_query(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 }
 
 /* Reads one chunk of table ti's poll into b as one round. */
+/* Characters bound per value of a long text column (bytes of a long binary
+ * one) before a table falls back to SQLGetData (wb_odbc_reader_open_bounded):
+ * 2 KiB of UTF-16 per cell, so a 1,000-row array stays near 2 MiB per
+ * such column. */
+#define WB_ODBC_BOUND_LONG_CHARS 1023
+
 static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		      size_t target, wb_error_t *err)
 {
@@ -722,9 +730,10 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 	if ((rc = poll_query(s, t, &q, limit, err)))
 		return rc;
 	struct wb_odbc_reader r;
-	if ((rc = wb_odbc_reader_open(&r, &s->conn, q.sql, q.p, q.np,
-				      s->oc->fetch_rows,
-				      tc->query ? 1 << 30 : t->ncols, err)))
+	if ((rc = wb_odbc_reader_open_bounded(
+		     &r, &s->conn, q.sql, q.p, q.np, s->oc->fetch_rows,
+		     tc->query ? 1 << 30 : t->ncols,
+		     t->long_values ? 0 : WB_ODBC_BOUND_LONG_CHARS, err)))
 		return rc;
 	if (tc->query && t->ncols != r.ncols) {
 		wb_odbc_reader_close(&r);
@@ -734,6 +743,9 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 				    tc->name, t->ncols, r.ncols);
 	}
 	wb_odbc_round_begin(s, b);
+	/* the rows' commit time: when the chunk was read (polling cannot
+	 * know the real one); once per chunk, not a clock call per row */
+	int64_t read_us = wb_clock_real_ms() * 1000;
 	int save_n = t->wm_n;
 	char save_wm[WB_ODBC_ORD_MAX][WB_ODBC_TEXT_MAX];
 	int64_t save_track = t->wm_track;
@@ -805,11 +817,11 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		if (t->nkeys == 0)
 			kh = rh;
 		bool key_known = false, seen = false;
-		if (!bulk) {
-			pthread_mutex_lock(&s->mu);
-			seen = wb_odbc_seen_has(&t->seen, kh, rh, &key_known);
-			pthread_mutex_unlock(&s->mu);
-		}
+		/* no lock: only this thread changes the set (the sink
+		 * thread's state() only reads it) */
+		if (!bulk)
+			seen = wb_odbc_seen_has_at(&t->seen, track, kh, rh,
+						   &key_known);
 		if (!seen) {
 			struct wb_value *v;
 			if ((rc = wb_odbc_row_values(s, t, &r, b, &v, err)))
@@ -823,7 +835,7 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 			c->table = t->table;
 			c->pos.major = s->round;
 			c->pos.minor = ++s->ordinal;
-			c->commit_ts_us = wb_clock_real_ms() * 1000;
+			c->commit_ts_us = read_us;
 			if (wb_odbc_soft_deleted(t, v)) {
 				c->op = WB_OP_DELETE;
 				c->before = v;
@@ -833,6 +845,8 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 						    : WB_OP_INSERT;
 				c->after = v;
 			}
+			if ((rc = wb_odbc_keyset_emitted(s, t, c, err)))
+				break;
 			emitted++;
 			if (!bulk) {
 				int64_t dropped = INT64_MIN;
@@ -883,16 +897,23 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		}
 	}
 	wb_odbc_reader_close(&r);
-	if (got < 0)
+	bool again = got == WB_ODBC_LONG_VALUE;
+	if (again)
+		wb_info("odbc",
+			"%s: %s: reading its long columns row by row from now "
+			"on",
+			tc->name, err->message);
+	else if (got < 0)
 		rc = err->code;
-	if (rc) {
+	if (rc || again) {
 		/* nothing of the round stays: not emitted, not watermarked */
 		round_abort(s, b, t);
 		t->wm_n = save_n;
 		t->wm_track = save_track;
 		memcpy(t->wm, save_wm, sizeof(save_wm));
 		t->active = false;
-		return rc;
+		t->long_values |= again;
+		return rc; /* again: WB_OK, the poll starts over at once */
 	}
 	if (tc->query && t->hz_on) {
 		/* everything below the horizon was read: it is the mark
@@ -955,6 +976,9 @@ static int odbc_poll(struct wb_source *base, struct wb_batch *b,
 		atomic_store(&s->snap_finished, true);
 		goto done;
 	}
+	bool passed;
+	if ((rc = wb_odbc_keyset_poll(s, b, &passed, err)) || b->n > 0)
+		goto done;
 	long long start = wb_clock_mono_ms();
 	for (;;) {
 		long long now = wb_clock_mono_ms();
@@ -1116,6 +1140,8 @@ static int odbc_open(struct wb_source *base,
 		return rc;
 	if ((rc = wb_odbc_describe_tables(s, err)))
 		return rc;
+	if ((rc = wb_odbc_keyset_open(s, resume, err)))
+		return rc;
 	wb_info("odbc",
 		"connected to %s %s through %s; %d table(s), poll "
 		"every %lld ms",
@@ -1134,6 +1160,7 @@ static void odbc_ack(struct wb_source *base, const wb_position_t *pos,
 		s->durable = *pos;
 	pthread_mutex_unlock(&s->mu);
 	wb_snapshot_request_acked(&s->req);
+	wb_odbc_keyset_acked(s, pos);
 }
 
 static bool odbc_caught_up(struct wb_source *base)
@@ -1146,6 +1173,7 @@ static json_t *odbc_state(struct wb_source *base, const wb_position_t *durable)
 	struct wb_odbc_source *s = (struct wb_odbc_source *)base;
 	wb_snapshot_durable(s->snap, durable);
 	wb_snapshot_request_recorded(&s->req);
+	wb_odbc_keyset_durable(s, durable);
 	json_t *snap = wb_snapshot_state(s->snap);
 	pthread_mutex_lock(&s->mu);
 	size_t k = 0;
@@ -1280,6 +1308,7 @@ static void odbc_destroy(struct wb_source *base)
 		return;
 	struct wb_odbc_source *s = (struct wb_odbc_source *)base;
 	odbc_close(base);
+	wb_odbc_keyset_close(s);
 	for (int i = 0; s->tabs && i < s->ntabs; i++) {
 		struct wb_odbc_tab *t = &s->tabs[i];
 		free(t->schema);

@@ -295,7 +295,8 @@ static void test_envelope(void)
 		"\"source\":{\"connector\":\"postgres\",\"name\":\"p\","
 		"\"db\":\"db\",\"schema\":\"public\",\"table\":\"m\","
 		"\"position\":\"1:%d\",\"txid\":null,\"gtid\":null,"
-		"\"ts_ms\":0,\"snapshot\":false},\"ts_ms\":1700000000000,"
+		"\"ts_ms\":0,\"snapshot\":false,\"detected_delete\":false},"
+		"\"ts_ms\":1700000000000,"
 		"\"event_id\":\"p:1:%d\",";
 	char s1[512], s2[512], want[2048];
 	snprintf(s1, sizeof(s1), src, 1, 1);

@@ -261,7 +261,7 @@ static const char expected_records[] =
 	"amt2: Decimal(0.500), nums: [1, -2], wh_id: 3}, op: 'c', "
 	"source: {connector: 'postgres', name: 'wms1', db: 'erp', "
 	"schema: 'public', table: 'Stock Move', position: '0/16B3748:1', "
-	"txid: 1234, gtid: None, ts_ms: 1700000000123, snapshot: False}, "
+	"txid: 1234, gtid: None, ts_ms: 1700000000123, snapshot: False, detected_delete: False}, "
 	"ts_ms: 'in_range', event_id: 'wms1:0/16B3748:1', unchanged: []" NO_UNREP
 	"{before: {id: 1, flag: True, qty: -7, f: 1.5, d: -0.1, "
 	"name: 'Bolt M8 \xe2\x9c\x93', raw: b'\\x00\\xff\\x10', "
@@ -282,7 +282,7 @@ static const char expected_records[] =
 	"nums: [], wh_id: 3}, op: 'u', source: {connector: 'postgres', "
 	"name: 'wms1', db: 'erp', schema: 'public', table: 'Stock Move', "
 	"position: '0/16B3748:2', txid: 1234, gtid: None, "
-	"ts_ms: 1700000000123, snapshot: False}, ts_ms: 'in_range', "
+	"ts_ms: 1700000000123, snapshot: False, detected_delete: False}, ts_ms: 'in_range', "
 	"event_id: 'wms1:0/16B3748:2', unchanged: ['amount', 'doc', "
 	"'Big Note', 'amt2', 'nums']" NO_UNREP
 	"{before: None, after: {id: 2, flag: False, qty: 0, f: -2.0, "
@@ -293,7 +293,7 @@ static const char expected_records[] =
 	"amt2: Decimal(-0.001), nums: [], wh_id: -2147483648}, op: 'u', "
 	"source: {connector: 'postgres', name: 'wms1', db: 'erp', "
 	"schema: 'public', table: 'Stock Move', position: '0/16B3800:1', "
-	"txid: 1235, gtid: None, ts_ms: 1700000001000, snapshot: False}, "
+	"txid: 1235, gtid: None, ts_ms: 1700000001000, snapshot: False, detected_delete: False}, "
 	"ts_ms: 'in_range', event_id: 'wms1:0/16B3800:1', "
 	"unchanged: ['d', 'amount', 'doc']" NO_UNREP
 	"{before: {id: 9, flag: False, qty: None, f: 0.0, d: None, "
@@ -311,7 +311,7 @@ static const char expected_records[] =
 	"amt2: Decimal(0.500), nums: [1, -2], wh_id: 4}, op: 'u', "
 	"source: {connector: 'postgres', name: 'wms1', db: 'erp', "
 	"schema: 'public', table: 'Stock Move', position: '0/16B3A00:1', "
-	"txid: 1236, gtid: None, ts_ms: 1700000002000, snapshot: False}, "
+	"txid: 1236, gtid: None, ts_ms: 1700000002000, snapshot: False, detected_delete: False}, "
 	"ts_ms: 'in_range', event_id: 'wms1:0/16B3A00:1', "
 	"unchanged: ['id']" NO_UNREP
 	"{before: {id: 2, flag: False, qty: None, f: 0.0, d: None, "
@@ -321,7 +321,7 @@ static const char expected_records[] =
 	"after: None, op: 'd', source: {connector: 'postgres', "
 	"name: 'wms1', db: 'erp', schema: 'public', table: 'Stock Move', "
 	"position: '0/16B3900:1', txid: 1237, gtid: None, "
-	"ts_ms: 1700000003000, snapshot: False}, ts_ms: 'in_range', "
+	"ts_ms: 1700000003000, snapshot: False, detected_delete: True}, ts_ms: 'in_range', "
 	"event_id: 'wms1:0/16B3900:1', unchanged: []" NO_UNREP
 	"{before: None, after: {id: 10, flag: True, qty: -7, f: 1.5, "
 	"d: -0.1, name: 'Bolt M8 \xe2\x9c\x93', raw: b'\\x00\\xff\\x10', "
@@ -334,12 +334,12 @@ static const char expected_records[] =
 	"amt2: Decimal(0.500), nums: [1, -2], wh_id: 3}, op: 'r', "
 	"source: {connector: 'postgres', name: 'wms1', db: 'erp', "
 	"schema: 'public', table: 'Stock Move', position: '0/0:0', "
-	"txid: None, gtid: None, ts_ms: 0, snapshot: True}, "
+	"txid: None, gtid: None, ts_ms: 0, snapshot: True, detected_delete: False}, "
 	"ts_ms: 'in_range', event_id: 'wms1:0/0:0', unchanged: []" NO_UNREP
 	"{before: None, after: None, op: 't', "
 	"source: {connector: 'postgres', name: 'wms1', db: 'erp', "
 	"schema: 'public', table: 'Stock Move', position: '1/2:3', "
-	"txid: 1240, gtid: None, ts_ms: 1700000004000, snapshot: False}, "
+	"txid: 1240, gtid: None, ts_ms: 1700000004000, snapshot: False, detected_delete: False}, "
 	"ts_ms: 'in_range', event_id: 'wms1:1/2:3', unchanged: []" NO_UNREP;
 /* clang-format on */
 
@@ -461,8 +461,10 @@ static void test_events(void)
 	CHECK(wb_encoder_encode(e, &c, &ev, &err) == WB_OK);
 	keep(&ev);
 
-	/* delete: identity only */
+	/* delete: identity only; marked as found by a key comparison (the
+	 * flag is the envelope's source.detected_delete) */
 	c.op = WB_OP_DELETE;
+	c.detected_delete = true;
 	c.pos = (wb_position_t){0x16B3900, 1};
 	c.txid = 1237;
 	c.commit_ts_us = 1700000003000000;
@@ -473,6 +475,7 @@ static void test_events(void)
 	c.after = NULL;
 	CHECK(wb_encoder_encode(e, &c, &ev, &err) == WB_OK);
 	CHECK(ev.op == 'd');
+	c.detected_delete = false;
 	keep(&ev);
 
 	/* snapshot read */

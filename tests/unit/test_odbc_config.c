@@ -1,7 +1,7 @@
 /* test_odbc_config.c — an odbc source's configuration: the keys, their
  * defaults, per-table tracking and soft deletes, and the errors (unknown
  * keys, a mode without its column, a table not listed, globs, keyset
- * delete detection not built). */
+ * delete detection's settings). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +69,8 @@ int main(void)
 		     "{column: del, value: 'Y'}}\n"
 		     "    public.a: {mode: incrementing, incrementing: n, "
 		     "lookback: 50}\n"
-		     "  deletes: {detect: none, interval: 1m}\n",
+		     "  deletes: {detect: keyset, interval: 1m, chunk_rows: "
+		     "2500}\n",
 		&err, path, sizeof(path));
 	CHECK(c != NULL);
 	if (c == NULL) {
@@ -82,8 +83,8 @@ int main(void)
 	CHECK(o->login_timeout_ms == 10000 && o->chunk_rows == 777);
 	CHECK(o->fetch_rows == 500 && o->lookback_rows == 100000);
 	CHECK_STR(o->time_zone, "Europe/Berlin");
-	CHECK(o->detect == WB_ODBC_DETECT_NONE &&
-	      o->deletes_interval_ms == 60000);
+	CHECK(o->detect == WB_ODBC_DETECT_KEYSET &&
+	      o->deletes_interval_ms == 60000 && o->deletes_chunk_rows == 2500);
 	CHECK(o->ntables == 3);
 	/* in the order of source.tables */
 	CHECK_STR(o->tables[0].name, "public.a");
@@ -115,8 +116,11 @@ int main(void)
 	expect_error("  tables: [\"p.a\"]\n  tracking: {p.a: {mode: "
 		     "bulk, colour: red}}\n",
 		     "unknown key \"colour\"");
-	expect_error("  tables: [\"p.a\"]\n  deletes: {detect: keyset}\n",
-		     "detect: keyset is not built yet");
+	expect_error("  tables: [\"p.a\"]\n  deletes: {detect: keyset, "
+		     "chunk_rows: 0}\n",
+		     "source.deletes.chunk_rows");
+	expect_error("  tables: [\"p.a\"]\n  deletes: {detect: rowid}\n",
+		     "source.deletes.detect");
 	expect_error("  tables: [\"p.a\"]\n  tracking: {p.a: {mode: "
 		     "bulk, deleted: {column: d}}}\n",
 		     "expected both column and value");

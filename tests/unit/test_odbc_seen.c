@@ -79,6 +79,27 @@ int main(void)
 	      !wb_odbc_seen_has(&big, 24999, 174993, NULL));
 	wb_odbc_seen_free(&big);
 
+	/* has_at: a row above every tracking value added is not looked up
+	 * as a pair, its key still is; at or below, the full lookup */
+	{
+		struct wb_odbc_seen h;
+		wb_odbc_seen_init(&h, 100);
+		bool kk = true;
+		CHECK(!wb_odbc_seen_has_at(&h, 5, 1, 10, &kk) && !kk);
+		CHECK(wb_odbc_seen_add(&h, 5, 1, 10, 1, NULL) == 0);
+		CHECK(wb_odbc_seen_add(&h, 3, 2, 20, 1, NULL) == 0);
+		CHECK(wb_odbc_seen_has_at(&h, 5, 1, 10, &kk) && kk);
+		CHECK(wb_odbc_seen_has_at(&h, 3, 2, 20, &kk) && kk);
+		CHECK(!wb_odbc_seen_has_at(&h, 4, 1, 11, &kk) && kk);
+		CHECK(!wb_odbc_seen_has_at(&h, 6, 1, 12, &kk) && kk);
+		CHECK(!wb_odbc_seen_has_at(&h, 6, 3, 30, &kk) && !kk);
+		/* the bound stays after removals (an upper bound only) */
+		wb_odbc_seen_evict(&h, 6);
+		CHECK(h.n == 0 && h.has_hi && h.hi == 5);
+		CHECK(!wb_odbc_seen_has_at(&h, 5, 1, 10, &kk) && !kk);
+		wb_odbc_seen_free(&h);
+	}
+
 	CHECK(wb_odbc_hash(WB_ODBC_HASH_INIT, "a", 1) ==
 	      UINT64_C(0xaf63dc4c8601ec8c)); /* FNV-1a test vector */
 	wb_odbc_seen_free(&s);
