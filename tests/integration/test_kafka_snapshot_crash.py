@@ -25,7 +25,7 @@ import kafkatest as kt  # noqa: E402
 import wbtest  # noqa: E402
 from wbtest import WAYBILL  # noqa: E402
 
-ROWS = 120000
+ROWS = 160000
 ROUNDS = 10
 
 
