@@ -1019,13 +1019,16 @@ static int read_topic(struct kafka_sink *s, struct ktopic *t, bool last_only,
 	for (int32_t p = 0; p < t->npart; p++) {
 		int64_t lo = 0, hi = 0;
 		rd_kafka_resp_err_t e;
-		/* a topic just created may not have its leaders yet */
+		/* a topic just created may not have its leaders yet, nor be
+		 * in the client's metadata (a cluster: "Local: Unknown
+		 * partition") */
 		while ((e = rd_kafka_query_watermark_offsets(
 				s->rk, t->name, p, &lo, &hi,
 				META_TIMEOUT_MS)) &&
 		       (e == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
 			e == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
-			e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) &&
+			e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+			e == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) &&
 		       wb_clock_mono_ms() < deadline && !*s->base.stop)
 			rd_kafka_poll(s->rk, 100);
 		if (e) {
