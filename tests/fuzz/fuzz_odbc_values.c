@@ -53,12 +53,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		c.size = 12;
 		c.digits = 3;
 		wb_odbc_col_map(&c);
-		if (wb_odbc_cell_value(&c, p, (SQLLEN)n, NULL, &a, &v, &err) ==
-			    0 &&
-		    mode == 2 &&
+		/* v is only set when the conversion succeeds */
+		memset(&v, 0, sizeof(v));
+		int rc = wb_odbc_cell_value(&c, p, (SQLLEN)n, NULL, &a, &v,
+					    &err);
+		if (rc == 0 && mode == 2 &&
 		    wb_utf8_first_invalid(v.u.b.p, v.u.b.n) != v.u.b.n)
 			abort();
-		if (mode == 1 && v.state == WB_VAL_UNREPRESENTABLE &&
+		if (rc == 0 && mode == 1 && v.state == WB_VAL_UNREPRESENTABLE &&
 		    v.u.b.n > n)
 			abort();
 	} else {
