@@ -927,10 +927,14 @@ static int topic_metadata(struct kafka_sink *s, struct ktopic *t,
 	 * after this long is not being created */
 	long long unknown_deadline = wb_clock_mono_ms() + UNKNOWN_TOPIC_MS;
 	rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+	/* the brokers' last answer about the topic: a request that timed
+	 * out locally (the last one may have had only a few milliseconds
+	 * left) does not replace it */
+	rd_kafka_resp_err_t answer = RD_KAFKA_RESP_ERR_NO_ERROR;
 	for (;;) {
 		if (*s->base.stop)
 			return stopped(s, "reading topic metadata", err);
-		if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
+		if (answer == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
 		    wb_clock_mono_ms() >= unknown_deadline)
 			break;
 		const struct rd_kafka_metadata *md = NULL;
@@ -942,6 +946,7 @@ static int topic_metadata(struct kafka_sink *s, struct ktopic *t,
 		if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
 			if (md->topic_cnt == 1) {
 				e = md->topics[0].err;
+				answer = e;
 				t->npart = md->topics[0].partition_cnt;
 			}
 			rd_kafka_metadata_destroy(md);
@@ -951,7 +956,7 @@ static int topic_metadata(struct kafka_sink *s, struct ktopic *t,
 		rd_kafka_poll(s->rk, 200);
 		wb_notify_alive();
 	}
-	if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+	if (answer == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
 		wb_error_set(err, WB_ERR_RUNTIME,
 			     "kafka: topic %s does not exist and the brokers "
 			     "do not create it (auto.create.topics.enable is "
