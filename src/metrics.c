@@ -201,7 +201,9 @@ void wb_metrics_view(struct wb_metrics_view *v)
 			: 0;
 	uint64_t server = wb_mget(&wb_metrics.server_position);
 	uint64_t ckpt = wb_mget(&wb_metrics.checkpoint_position);
-	v->lag_bytes = server == 0     ? -1
+	uint64_t own = wb_mget(&wb_metrics.source_lag_bytes);
+	v->lag_bytes = own	       ? (int64_t)(own - 1)
+		       : server == 0   ? -1
 		       : server > ckpt ? (int64_t)(server - ckpt)
 				       : 0;
 	uint64_t behind = wb_mget(&wb_metrics.checkpoint_behind_since_ms);

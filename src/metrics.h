@@ -100,7 +100,12 @@ struct wb_metrics {
 	/* source thread */
 	wb_mcounter_t source_bytes;
 	wb_mcounter_t source_position; /* PG: commit LSN of the last read */
-	wb_mcounter_t server_position; /* PG: WAL end the server reported */
+	wb_mcounter_t server_position; /* PG: WAL end the server reported;
+					  MySQL: its binlog end, as a major */
+	/* sources whose positions are not byte offsets (MySQL: files and
+	 * offsets) report the lag in bytes themselves: lag + 1; 0: the lag is
+	 * server_position - checkpoint_position */
+	wb_mcounter_t source_lag_bytes;
 	wb_mcounter_t last_read_commit_us;
 	wb_mcounter_t source_heartbeat_ms; /* monotonic ms */
 	wb_mcounter_t source_connected;

@@ -223,7 +223,8 @@ char *wb_metrics_render(size_t *len)
 	    (double)wb_mget(&m->source_position));
 	one(&b, pl, "waybill_server_position", "gauge",
 	    "The server's current position as it last reported it "
-	    "(PostgreSQL: WAL end LSN as a number).",
+	    "(PostgreSQL: WAL end LSN as a number; MySQL/MariaDB: binlog "
+	    "file sequence << 32 | offset, probed every 5 s).",
 	    (double)wb_mget(&m->server_position));
 	one(&b, pl, "waybill_delivered_position", "gauge",
 	    "The position of the last change the sink acknowledged.",
@@ -233,7 +234,8 @@ char *wb_metrics_render(size_t *len)
 	    "checkpoint (PostgreSQL: flush LSN as a number).",
 	    (double)wb_mget(&m->checkpoint_position));
 	one(&b, pl, "waybill_lag_bytes", "gauge",
-	    "Server position minus the checkpointed position (-1: unknown).",
+	    "Bytes of log the server holds after the checkpointed position "
+	    "(MySQL/MariaDB: summed over its binlog files; -1: unknown).",
 	    (double)v.lag_bytes);
 	one(&b, pl, "waybill_lag_seconds", "gauge",
 	    "Now minus the commit time of the oldest change read but not yet "

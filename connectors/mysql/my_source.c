@@ -361,11 +361,22 @@ static int my_open(struct wb_source *base,
 				(int64_t)json_integer_value(sid), s->server_id,
 				gtid);
 		}
+		json_t *end = st ? json_object_get(st, "end") : NULL;
+		json_t *ct = st ? json_object_get(st, "commit_time_ms") : NULL;
 		pthread_mutex_lock(&s->mu);
 		s->durable_pos = resume->pos;
 		if (tg)
 			snprintf(s->durable_txn_gtid,
 				 sizeof(s->durable_txn_gtid), "%s", tg);
+		/* where the durable transaction ends and when it committed
+		 * stay known (the next checkpoint and the lag need them) until
+		 * a newer one is durable; on another server they mean nothing
+		 */
+		if (same && json_is_integer(end))
+			s->durable_end = (uint64_t)json_integer_value(end);
+		if (same && json_is_integer(ct))
+			s->durable_commit_us =
+				(int64_t)json_integer_value(ct) * 1000;
 		pthread_mutex_unlock(&s->mu);
 	}
 	pthread_mutex_lock(&s->mu);
@@ -429,6 +440,7 @@ static int my_poll(struct wb_source *base, struct wb_batch *b,
 				goto done;
 		}
 	}
+	wb_mysrc_probe_server(s);
 	if (s->snap_round && s->snap_ready)
 		rc = wb_mysrc_snapshot_step(s, b, target_bytes, err);
 	else

@@ -120,6 +120,7 @@ struct my_source {
 	uint64_t replay_major; /* its major on this server, once seen */
 	bool stream_open;
 	bool gap_hit; /* the server no longer has the stream's position */
+	long long probe_ms; /* monotonic: the server's end last asked */
 
 	/* durable state (any thread, under mu) */
 	pthread_mutex_t mu;
@@ -164,6 +165,11 @@ struct my_source {
 	uint8_t *held;
 	size_t held_len, held_cap;
 };
+
+/* my_metrics.c */
+/* At most every few seconds, while the stream is alive: the server's
+ * binlog end and the bytes after the durable position, for the metrics. */
+void wb_mysrc_probe_server(struct my_source *s);
 
 /* my_snapshot.c */
 /* Adds every table the configuration captures to the snapshot. */

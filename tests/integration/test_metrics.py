@@ -14,11 +14,10 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wbtest import *  # noqa: E402,F401
+from metricstest import get, scrape, value  # noqa: E402
 
 NAME = "mx"
 MAPPING = """
@@ -36,43 +35,6 @@ fields:
 """
 SRC = os.environ.get("WB_SOURCE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 OPS = os.path.join(SRC, "docs", "ops")
-
-
-def get(port, path):
-    """(status, body) of GET http://127.0.0.1:port/path."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except urllib.error.URLError as e:  # not listening (yet)
-        return None, str(e)
-
-
-def parse(text):
-    """{(name, frozenset(labels)): value} of a text-format scrape."""
-    out = {}
-    for line in text.split("\n"):
-        if not line or line.startswith("#"):
-            continue
-        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$', line)
-        if m is None:
-            fail(f"scrape line does not parse: {line!r}")
-        labels = frozenset(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
-        out[(m.group(1), labels)] = float(m.group(4))
-    return out
-
-
-def value(samples, name, **labels):
-    want = set(labels.items())
-    vals = [v for (n, ls), v in samples.items() if n == name and want <= set(ls)]
-    return sum(vals) if vals else None
-
-
-def scrape(port):
-    st, body = get(port, "/metrics")
-    check_eq(st, 200, "GET /metrics status")
-    return body, parse(body)
 
 
 def promtool_check(body):

@@ -9,22 +9,12 @@ import re
 import signal
 import sys
 import time
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wbtest import *  # noqa: E402,F401
 import kafkatest as kt  # noqa: E402
-
-
-def get(port, path):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except urllib.error.URLError as e:
-        return None, str(e)
+import metricstest as mt  # noqa: E402
+from metricstest import get  # noqa: E402
 
 
 PROC = []
@@ -34,15 +24,7 @@ def value(port, name, **labels):
     st, body = get(port, "/metrics")
     if st != 200:
         fail(f"GET /metrics: {st} {body}; waybill alive: {PROC[0].alive()}; stderr:\n{PROC[0].stderr()[-4000:]}")
-    total = None
-    for line in body.split("\n"):
-        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$', line)
-        if not m or m.group(1) != name:
-            continue
-        ls = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
-        if all(ls.get(k) == v for k, v in labels.items()):
-            total = (total or 0) + float(m.group(3))
-    return total
+    return mt.value(mt.parse(body), name, **labels)
 
 
 def test():
