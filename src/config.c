@@ -80,8 +80,8 @@ static const char *const odbc_keys[] = {
 	"deletes",	 "connect_timeout", NULL,
 };
 static const char *const odbc_table_keys[] = {
-	"mode",	    "timestamp", "incrementing", "lag",
-	"lookback", "query",	 "deleted",	 NULL,
+	"mode",	 "timestamp", "incrementing", "lag", "lookback",
+	"query", "deleted",   "horizon",      NULL,
 };
 static const char *const odbc_modes[] = {
 	"bulk", "timestamp", "incrementing", "timestamp+incrementing", NULL,
@@ -924,6 +924,7 @@ static int load_odbc_table(struct loader *ld, const yaml_node_t *n,
 {
 	int rc = check_mapping(ld, n, key);
 	const yaml_node_t *lookback = NULL;
+	bool lag_given = false;
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 	     p < n->data.mapping.pairs.top && rc == 0; p++) {
 		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
@@ -941,6 +942,7 @@ static int load_odbc_table(struct loader *ld, const yaml_node_t *n,
 		} else if (strcmp(name, "incrementing") == 0) {
 			rc = get_string(ld, v, sub, &t->incrementing);
 		} else if (strcmp(name, "lag") == 0) {
+			lag_given = true;
 			struct scalar sc;
 			rc = get_scalar(ld, v, sub, &sc);
 			if (rc == 0 && sc.text != NULL) {
@@ -961,6 +963,8 @@ static int load_odbc_table(struct loader *ld, const yaml_node_t *n,
 			lookback = v;
 		} else if (strcmp(name, "query") == 0) {
 			rc = get_string(ld, v, sub, &t->query);
+		} else if (strcmp(name, "horizon") == 0) {
+			rc = get_string(ld, v, sub, &t->horizon);
 		} else if (strcmp(name, "deleted") == 0) {
 			rc = load_odbc_deleted(ld, v, sub, t);
 		} else {
@@ -1020,6 +1024,18 @@ static int load_odbc_table(struct loader *ld, const yaml_node_t *n,
 		return fail(ld, n, key,
 			    "incrementing is only used by the modes "
 			    "incrementing and timestamp+incrementing");
+	if (t->horizon != NULL && t->mode == WB_ODBC_BULK)
+		return fail(ld, n, key,
+			    "horizon works with the modes timestamp, "
+			    "incrementing and timestamp+incrementing");
+	if (t->horizon != NULL && t->query != NULL)
+		return fail(ld, n, key,
+			    "horizon does not work with a custom query (its "
+			    ":to is the clock horizon)");
+	if (t->horizon != NULL && lag_given)
+		return fail(ld, n, key,
+			    "lag and horizon exclude each other: the horizon "
+			    "query replaces the clock horizon (now - lag)");
 	if (t->query != NULL) {
 		if (t->mode != WB_ODBC_TIMESTAMP && t->mode != WB_ODBC_BULK)
 			return fail(ld, n, key,
@@ -1188,6 +1204,7 @@ static void free_odbc(struct wb_odbc_config *o)
 		free(t->timestamp);
 		free(t->incrementing);
 		free(t->query);
+		free(t->horizon);
 		free(t->deleted_column);
 		free(t->deleted_value);
 	}

@@ -58,6 +58,11 @@ struct wb_odbc_table {
 	int64_t lookback_ids;
 	/* custom query with :from and :to (timestamp modes), or NULL */
 	char *query;
+	/* a query whose one value is a real commit horizon (SQL Server:
+	 * MIN_ACTIVE_ROWVERSION()): rows whose first tracking column is below
+	 * it are committed, and no later commit goes below it; replaces the
+	 * clock horizon (now - lag). NULL: the clock horizon */
+	char *horizon;
 	/* soft delete: a row whose column `deleted_column` holds the text
 	 * `deleted_value` is emitted as op 'd' (NULL: none) */
 	char *deleted_column;

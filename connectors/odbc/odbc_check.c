@@ -130,6 +130,18 @@ int wb_odbc_check(struct wb_source *base, FILE *out, wb_error_t *err)
 					tc->name, tcols[k]);
 			break;
 		}
+		if (tc->horizon) {
+			wb_error_clear(&e);
+			if (wb_odbc_real_horizon(s, t, 6, &e)) {
+				fprintf(out, "FAIL %s\n", e.message);
+				bad++;
+			} else {
+				fprintf(out,
+					"ok   table %s: horizon query "
+					"returned %s\n",
+					tc->name, t->hz);
+			}
+		}
 		if (tc->mode == WB_ODBC_TIMESTAMP && t->nkeys == 0)
 			fprintf(out,
 				"warn table %s: no primary key: each poll "

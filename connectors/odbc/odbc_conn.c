@@ -279,34 +279,54 @@ static const char *clock_sql(const char *dbms)
 	return "SELECT CURRENT_TIMESTAMP";
 }
 
-int wb_odbc_db_now(struct wb_odbc_conn *c, int64_t *us, wb_error_t *err)
+int wb_odbc_scalar(struct wb_odbc_conn *c, const char *sql, const char *what,
+		   char *text, size_t cap, bool *null, wb_error_t *err)
 {
 	SQLHSTMT st = NULL;
 	int rc = WB_OK;
+	text[0] = '\0';
+	*null = false;
 	if (c->dbc == NULL)
 		return wb_error_set(err, WB_ERR_CONNECT, "not connected");
 	if (!SQL_SUCCEEDED(SQLAllocHandle(SQL_HANDLE_STMT, c->dbc, &st)))
-		return wb_odbc_diag(SQL_HANDLE_DBC, c->dbc,
-				    "reading the database clock", err);
-	char text[64] = "";
+		return wb_odbc_diag(SQL_HANDLE_DBC, c->dbc, what, err);
 	SQLLEN ind = 0;
 	wb_odbc_watch(c, st);
-	SQLRETURN r = SQLExecDirect(st, (SQLCHAR *)clock_sql(c->dbms), SQL_NTS);
+	SQLRETURN r = SQLExecDirect(st, (SQLCHAR *)sql, SQL_NTS);
 	if (SQL_SUCCEEDED(r))
 		r = SQLFetch(st);
+	if (r == SQL_NO_DATA) {
+		wb_odbc_unwatch(c);
+		SQLFreeHandle(SQL_HANDLE_STMT, st);
+		return wb_error_set(err, WB_ERR_RUNTIME,
+				    "%s: the query returned no row", what);
+	}
 	if (SQL_SUCCEEDED(r))
-		r = SQLGetData(st, 1, SQL_C_CHAR, text, sizeof(text), &ind);
+		r = SQLGetData(st, 1, SQL_C_CHAR, text, (SQLLEN)cap, &ind);
 	wb_odbc_unwatch(c);
-	if (!SQL_SUCCEEDED(r)) {
-		rc = wb_odbc_diag(SQL_HANDLE_STMT, st,
-				  "reading the database clock", err);
-	} else if (ind == SQL_NULL_DATA ||
-		   !wb_odbc_parse_ts(text, strlen(text), us)) {
+	if (!SQL_SUCCEEDED(r))
+		rc = wb_odbc_diag(SQL_HANDLE_STMT, st, what, err);
+	else if (ind == SQL_NULL_DATA)
+		*null = true;
+	else if (ind >= (SQLLEN)cap || ind == SQL_NO_TOTAL)
+		rc = wb_error_set(err, WB_ERR_RUNTIME,
+				  "%s: the value is longer than %zu bytes",
+				  what, cap - 1);
+	SQLFreeHandle(SQL_HANDLE_STMT, st);
+	return rc;
+}
+
+int wb_odbc_db_now(struct wb_odbc_conn *c, int64_t *us, wb_error_t *err)
+{
+	char text[64];
+	bool null;
+	int rc = wb_odbc_scalar(c, clock_sql(c->dbms),
+				"reading the database clock", text,
+				sizeof(text), &null, err);
+	if (rc == WB_OK && (null || !wb_odbc_parse_ts(text, strlen(text), us)))
 		rc = wb_error_set(err, WB_ERR_RUNTIME,
 				  "reading the database clock: unexpected "
 				  "value \"%.40s\"",
-				  text);
-	}
-	SQLFreeHandle(SQL_HANDLE_STMT, st);
+				  null ? "NULL" : text);
 	return rc;
 }

@@ -82,6 +82,20 @@ int wb_odbc_diag(SQLSMALLINT t, SQLHANDLE h, const char *what, wb_error_t *err);
 char *wb_odbc_quote(const struct wb_odbc_conn *c, const char *ident,
 		    wb_error_t *err);
 
+/* odbc_source.c: the value of table t's horizon query into t->hz (a
+ * timestamp cut to ts_digits fractional digits, or an integer in mode
+ * incrementing); NULL or another kind of value is an error. */
+struct wb_odbc_source;
+struct wb_odbc_tab;
+int wb_odbc_real_horizon(struct wb_odbc_source *s, struct wb_odbc_tab *t,
+			 int ts_digits, wb_error_t *err);
+
+/* Runs sql, which must return a row, and reads its first column as text
+ * into text (cap bytes; a longer value is an error); *null when it is
+ * NULL. what names the query in errors. */
+int wb_odbc_scalar(struct wb_odbc_conn *c, const char *sql, const char *what,
+		   char *text, size_t cap, bool *null, wb_error_t *err);
+
 /* The database's own clock as wall-clock microseconds (see odbc_conn.c
  * for the query per DBMS). */
 int wb_odbc_db_now(struct wb_odbc_conn *c, int64_t *us, wb_error_t *err);

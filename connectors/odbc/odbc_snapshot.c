@@ -60,10 +60,18 @@ static int start_watermark(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 	if (tc->mode == WB_ODBC_TIMESTAMP ||
 	    tc->mode == WB_ODBC_TIMESTAMP_INC) {
 		int64_t now;
-		int rc = wb_odbc_db_now(&s->conn, &now, err);
+		int rc = tc->horizon ? wb_odbc_real_horizon(s, t, 6, err)
+				     : wb_odbc_db_now(&s->conn, &now, err);
 		if (rc)
 			return rc;
-		t->wm_track = now - tc->lag_ms * 1000;
+		/* a real horizon: every row below it is in the load, and what
+		 * commits later is at or above it */
+		if (tc->horizon &&
+		    !wb_odbc_parse_ts(t->hz, strlen(t->hz), &now))
+			return wb_error_set(err, WB_ERR_RUNTIME,
+					    "the horizon \"%s\" does not parse",
+					    t->hz);
+		t->wm_track = tc->horizon ? now : now - tc->lag_ms * 1000;
 		wb_odbc_format_ts(t->wm_track, t->wm[0], WB_ODBC_TEXT_MAX);
 		t->wm_n = 1; /* rows at it and after are polled */
 	} else if (tc->mode == WB_ODBC_INCREMENTING) {

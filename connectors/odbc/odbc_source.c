@@ -566,6 +566,48 @@ static int q_after(struct wb_odbc_source *s, struct qbuild *q,
 	return WB_OK;
 }
 
+/* The configured horizon query's value (tracking.<table>.horizon): a
+ * timestamp in the timestamp modes, an integer in mode incrementing, in the
+ * form the poll binds (a timestamp cut to the column's digits, towards the
+ * past). */
+int wb_odbc_real_horizon(struct wb_odbc_source *s, struct wb_odbc_tab *t,
+			 int ts_digits, wb_error_t *err)
+{
+	char v[WB_ODBC_TEXT_MAX], what[300];
+	bool null;
+	snprintf(what, sizeof(what), "%s: the horizon query", t->cfg->name);
+	int rc = wb_odbc_scalar(&s->conn, t->cfg->horizon, what, v, sizeof(v),
+				&null, err);
+	if (rc)
+		return rc;
+	if (null)
+		return wb_error_set(err, WB_ERR_RUNTIME,
+				    "%s returned NULL: it must return the "
+				    "value below which every row is committed "
+				    "(source.tracking.%s.horizon)",
+				    what, t->cfg->name);
+	if (t->cfg->mode == WB_ODBC_INCREMENTING) {
+		char *end;
+		long long n = strtoll(v, &end, 10);
+		if (end == v || *end != '\0')
+			return wb_error_set(err, WB_ERR_RUNTIME,
+					    "%s returned \"%.40s\", not an "
+					    "integer (source.tracking.%s."
+					    "horizon)",
+					    what, v, t->cfg->name);
+		snprintf(t->hz, sizeof(t->hz), "%lld", n);
+		return WB_OK;
+	}
+	int64_t us;
+	if (!wb_odbc_parse_ts(v, strlen(v), &us))
+		return wb_error_set(err, WB_ERR_RUNTIME,
+				    "%s returned \"%.40s\", not a timestamp "
+				    "(source.tracking.%s.horizon)",
+				    what, v, t->cfg->name);
+	wb_odbc_format_ts_digits(us, ts_digits, t->hz, sizeof(t->hz));
+	return WB_OK;
+}
+
 /* Starts a poll of table t: its window and horizon. */
 static int poll_start(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		      wb_error_t *err)
@@ -576,15 +618,21 @@ static int poll_start(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 	t->emitted = 0; /* rows this poll emitted (caught_up) */
 	if (tc->mode == WB_ODBC_TIMESTAMP ||
 	    tc->mode == WB_ODBC_TIMESTAMP_INC) {
-		int64_t now;
-		int rc = wb_odbc_db_now(&s->conn, &now, err);
-		if (rc)
-			return rc;
 		int dig = t->cols[t->ts_col].digits;
 		if (t->cols[t->ts_col].fetch != WB_ODBC_F_TS)
 			dig = 6; /* a text or date column: compared as text */
-		wb_odbc_format_ts_digits(now - tc->lag_ms * 1000, dig, t->hz,
-					 sizeof(t->hz));
+		if (tc->horizon) {
+			int rc = wb_odbc_real_horizon(s, t, dig, err);
+			if (rc)
+				return rc;
+		} else {
+			int64_t now;
+			int rc = wb_odbc_db_now(&s->conn, &now, err);
+			if (rc)
+				return rc;
+			wb_odbc_format_ts_digits(now - tc->lag_ms * 1000, dig,
+						 t->hz, sizeof(t->hz));
+		}
 		t->hz_on = true;
 		if (t->wm_n > 0) {
 			t->lb_track = t->wm_track - tc->lookback_ms * 1000;
@@ -594,12 +642,21 @@ static int poll_start(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 						 sizeof(t->lb));
 			t->lb_on = true;
 		}
-	} else if (tc->mode == WB_ODBC_INCREMENTING && t->wm_n > 0) {
-		t->lb_track = t->wm_track - tc->lookback_ids;
-		if (t->have_floor && t->floor + 1 > t->lb_track)
-			t->lb_track = t->floor + 1;
-		snprintf(t->lb, sizeof(t->lb), "%lld", (long long)t->lb_track);
-		t->lb_on = true;
+	} else if (tc->mode == WB_ODBC_INCREMENTING) {
+		if (tc->horizon) {
+			int rc = wb_odbc_real_horizon(s, t, 0, err);
+			if (rc)
+				return rc;
+			t->hz_on = true;
+		}
+		if (t->wm_n > 0) {
+			t->lb_track = t->wm_track - tc->lookback_ids;
+			if (t->have_floor && t->floor + 1 > t->lb_track)
+				t->lb_track = t->floor + 1;
+			snprintf(t->lb, sizeof(t->lb), "%lld",
+				 (long long)t->lb_track);
+			t->lb_on = true;
+		}
 	}
 	t->active = true;
 	return WB_OK;
