@@ -1255,8 +1255,13 @@ static json_t *odbc_state(struct wb_source *base, const wb_position_t *durable)
 			(s->nmarks - k) * sizeof(*s->marks));
 		s->nmarks -= k;
 	}
+	/* the set entries of rounds wholly durable; none before the first
+	 * (a checkpoint at 0:0, written before anything was delivered, must
+	 * not record rows that were only read: they would be suppressed
+	 * after a restart and never delivered) */
 	uint64_t upto = durable->minor == WB_ODBC_END ? durable->major
-						      : durable->major - 1;
+			: durable->major > 0	      ? durable->major - 1
+						      : 0;
 	json_t *o = json_object();
 	json_t *tabs = json_object();
 	json_object_set_new(o, "round", json_integer((json_int_t)s->max_round));
