@@ -112,6 +112,37 @@ static inline int wb_my_rd_packed(struct wb_my_rd *r, const char *field,
 	}
 }
 
+/* A packed integer at p[*i] of a buffer n long, without a cursor, for
+ * decoders that keep a plain index and word their own errors: advances *i
+ * past it and returns 0, or -1 when it is cut short or is 251 or 255. */
+static inline int wb_my_packed_at(const uint8_t *p, size_t n, size_t *i,
+				  uint64_t *v)
+{
+	if (*i >= n)
+		return -1;
+	uint8_t c = p[(*i)++];
+	int k;
+	if (c < 251) {
+		*v = c;
+		return 0;
+	}
+	if (c == 252)
+		k = 2;
+	else if (c == 253)
+		k = 3;
+	else if (c == 254)
+		k = 8;
+	else
+		return -1;
+	if (n - *i < (size_t)k)
+		return -1;
+	*v = 0;
+	for (int j = k; j-- > 0;)
+		*v = *v << 8 | p[*i + (size_t)j];
+	*i += (size_t)k;
+	return 0;
+}
+
 /* A packed length followed by that many bytes. */
 static inline int wb_my_rd_lenstr(struct wb_my_rd *r, const char *field,
 				  const uint8_t **s, size_t *n)

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "binlog_rd.h"
 #include "my_json.h"
 #include "my_types.h"
 #include "valconv.h"
@@ -31,35 +32,6 @@ static int bad(wb_error_t *err, const char *what)
 {
 	return wb_error_set(err, WB_ERR_DECODE, "malformed row event: %s",
 			    what);
-}
-
-/* MySQL's packed integer (net_field_length); -1 when cut short or 251
- * (NULL, never a length here). */
-static int packed_int(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
-{
-	if (*i >= n)
-		return -1;
-	uint8_t c = p[(*i)++];
-	int k;
-	if (c < 251) {
-		*v = c;
-		return 0;
-	}
-	if (c == 252)
-		k = 2;
-	else if (c == 253)
-		k = 3;
-	else if (c == 254)
-		k = 8;
-	else
-		return -1;
-	if (n - *i < (size_t)k)
-		return -1;
-	*v = 0;
-	for (int j = k; j-- > 0;)
-		*v = *v << 8 | p[*i + (size_t)j];
-	*i += (size_t)k;
-	return 0;
 }
 
 static int inflate_rows(const uint8_t *p, size_t n, struct wb_buf *scratch,
@@ -167,7 +139,7 @@ int wb_my_rows_parse(const struct wb_my_format *fmt,
 		i += extra - 2;
 	}
 	uint64_t ncols;
-	if (packed_int(p, n, &i, &ncols) || ncols == 0 || ncols > 4096)
+	if (wb_my_packed_at(p, n, &i, &ncols) || ncols == 0 || ncols > 4096)
 		return bad(err, "column count");
 	size_t bm = (size_t)(ncols + 7) / 8;
 	size_t nbm = out->op == 'u' ? 2 : 1;
@@ -256,7 +228,7 @@ int wb_my_row_image(const struct wb_my_rows *r, const struct wb_my_tablemap *tm,
 	const uint8_t *partial = NULL;
 	if (after_partial) {
 		uint64_t opts;
-		if (packed_int(p, n, &i, &opts))
+		if (wb_my_packed_at(p, n, &i, &opts))
 			return bad(err, "value options cut short");
 		if (opts & 1) {
 			size_t njson = 0;

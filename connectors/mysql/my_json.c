@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "binlog_rd.h"
 #include "my_types.h"
 #include "valconv.h"
 
@@ -954,33 +955,6 @@ static struct jnode *seek(struct jnode *j, const struct leg *legs, int nl)
 	return j;
 }
 
-static int net_length(const uint8_t *p, size_t n, size_t *i, uint64_t *v)
-{
-	if (*i >= n)
-		return -1;
-	uint8_t c = p[(*i)++];
-	int k;
-	if (c < 251) {
-		*v = c;
-		return 0;
-	}
-	if (c == 252)
-		k = 2;
-	else if (c == 253)
-		k = 3;
-	else if (c == 254)
-		k = 8;
-	else
-		return -1;
-	if (n - *i < (size_t)k)
-		return -1;
-	*v = 0;
-	for (int j = k; j-- > 0;)
-		*v = *v << 8 | p[*i + (size_t)j];
-	*i += (size_t)k;
-	return 0;
-}
-
 int wb_my_json_apply_diffs(const uint8_t *before, size_t blen,
 			   const uint8_t *diffs, size_t n, struct wb_arena *a,
 			   const uint8_t **text, size_t *len, wb_error_t *err)
@@ -1001,14 +975,15 @@ int wb_my_json_apply_diffs(const uint8_t *before, size_t blen,
 			return wb_error_set(err, WB_ERR_DECODE,
 					    "JSON diff: unknown operation %u",
 					    op);
-		if (net_length(diffs, n, &i, &plen) || plen > n - i)
+		if (wb_my_packed_at(diffs, n, &i, &plen) || plen > n - i)
 			return wb_error_set(err, WB_ERR_DECODE,
 					    "JSON diff: path cut short");
 		const char *path = (const char *)diffs + i;
 		i += (size_t)plen;
 		const uint8_t *val = NULL;
 		if (op != 2) {
-			if (net_length(diffs, n, &i, &vlen) || vlen > n - i)
+			if (wb_my_packed_at(diffs, n, &i, &vlen) ||
+			    vlen > n - i)
 				return wb_error_set(
 					err, WB_ERR_DECODE,
 					"JSON diff: value cut short");
