@@ -641,6 +641,34 @@ static yaml_node_t *find_value(struct loader *ld, const yaml_node_t *map,
 	return NULL;
 }
 
+/* One pair of a mapping as a loader's per-key function sees it. */
+struct pair {
+	const yaml_node_t *k, *v;
+	const char *name;	     /* the key as written */
+	char key[WB_CONFIG_KEY_MAX]; /* its dotted path, for messages */
+};
+
+typedef int (*pair_fn)(struct loader *ld, const struct pair *p, void *ctx);
+
+/* Calls fn for each pair of the mapping n (which check_mapping accepted),
+ * in order, with the key's path below parent, until one returns non-zero;
+ * returns that. */
+static int each_pair(struct loader *ld, const yaml_node_t *n,
+		     const char *parent, pair_fn fn, void *ctx)
+{
+	int rc = 0;
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     p < n->data.mapping.pairs.top && rc == 0; p++) {
+		struct pair pr;
+		pr.k = yaml_document_get_node(ld->doc, p->key);
+		pr.v = yaml_document_get_node(ld->doc, p->value);
+		pr.name = (const char *)pr.k->data.scalar.value;
+		join_key(pr.key, sizeof(pr.key), parent, pr.name);
+		rc = fn(ld, &pr, ctx);
+	}
+	return rc;
+}
+
 static int kv_add(struct loader *ld, struct kv_list *l, const yaml_node_t *n,
 		  const char *cfgkey, char *key, char *value)
 {
@@ -676,6 +704,28 @@ fail:
 	return rc;
 }
 
+static int add_extra(struct loader *ld, struct kv_list *l, const char *key,
+		     const yaml_node_t *n, const char *cfgkey, int depth);
+
+struct extra_ctx {
+	struct kv_list *l;
+	const char *key;
+	int depth;
+};
+
+static int extra_pair(struct loader *ld, const struct pair *p, void *ctx)
+{
+	struct extra_ctx *c = ctx;
+	size_t len = strlen(c->key) + 1 + strlen(p->name) + 1;
+	char *full = malloc(len);
+	if (full == NULL)
+		return nomem(ld);
+	snprintf(full, len, "%s.%s", c->key, p->name);
+	int rc = add_extra(ld, c->l, full, p->v, p->key, c->depth + 1);
+	free(full);
+	return rc;
+}
+
 /* Keeps a connector-specific value as text under its dotted key: nested maps
  * become "a.b" keys, lists comma-joined text. */
 static int add_extra(struct loader *ld, struct kv_list *l, const char *key,
@@ -687,26 +737,8 @@ static int add_extra(struct loader *ld, struct kv_list *l, const char *key,
 		int rc = check_mapping(ld, n, cfgkey);
 		if (rc != 0)
 			return rc;
-		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-		     p < n->data.mapping.pairs.top; p++) {
-			yaml_node_t *k =
-				yaml_document_get_node(ld->doc, p->key);
-			yaml_node_t *v =
-				yaml_document_get_node(ld->doc, p->value);
-			const char *sub = (const char *)k->data.scalar.value;
-			char ck[WB_CONFIG_KEY_MAX];
-			join_key(ck, sizeof(ck), cfgkey, sub);
-			size_t len = strlen(key) + 1 + strlen(sub) + 1;
-			char *full = malloc(len);
-			if (full == NULL)
-				return nomem(ld);
-			snprintf(full, len, "%s.%s", key, sub);
-			rc = add_extra(ld, l, full, v, ck, depth + 1);
-			free(full);
-			if (rc != 0)
-				return rc;
-		}
-		return 0;
+		struct extra_ctx c = {l, key, depth};
+		return each_pair(ld, n, cfgkey, extra_pair, &c);
 	}
 	char *value = NULL;
 	if (n->type == YAML_SEQUENCE_NODE) {
@@ -753,6 +785,21 @@ static int add_extra(struct loader *ld, struct kv_list *l, const char *key,
 	return kv_add(ld, l, n, cfgkey, k, value);
 }
 
+static int metrics_pair(struct loader *ld, const struct pair *p, void *ctx)
+{
+	struct wb_config *cfg = ctx;
+	if (strcmp(p->name, "listen") == 0)
+		return get_string(ld, p->v, p->key, &cfg->metrics_listen);
+	if (strcmp(p->name, "ready_checkpoint_age") == 0) {
+		int64_t ms = 0;
+		int rc = get_duration(ld, p->v, p->key, INT64_MAX, &ms);
+		if (rc == 0 && ms > 0)
+			cfg->metrics_ready_age_s = (ms + 999) / 1000;
+		return rc;
+	}
+	return unknown_key(ld, p->k, "metrics", NULL, metrics_keys);
+}
+
 static int load_metrics(struct loader *ld, const yaml_node_t *n,
 			struct wb_config *cfg)
 {
@@ -761,26 +808,7 @@ static int load_metrics(struct loader *ld, const yaml_node_t *n,
 	int rc = check_mapping(ld, n, "metrics");
 	if (rc != 0)
 		return rc;
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-	     p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
-		const char *name = (const char *)k->data.scalar.value;
-		if (strcmp(name, "listen") == 0)
-			rc = get_string(ld, v, "metrics.listen",
-					&cfg->metrics_listen);
-		else if (strcmp(name, "ready_checkpoint_age") == 0) {
-			int64_t ms = 0;
-			rc = get_duration(ld, v, "metrics.ready_checkpoint_age",
-					  INT64_MAX, &ms);
-			if (rc == 0 && ms > 0)
-				cfg->metrics_ready_age_s = (ms + 999) / 1000;
-		} else
-			rc = unknown_key(ld, k, "metrics", NULL, metrics_keys);
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
+	return each_pair(ld, n, "metrics", metrics_pair, cfg);
 }
 
 /* The section's type decides which keys are allowed, so it is read first. */
@@ -817,6 +845,25 @@ static int get_count(struct loader *ld, const yaml_node_t *n, const char *key,
 	return 0;
 }
 
+static int snapshot_pair(struct loader *ld, const struct pair *p, void *ctx)
+{
+	struct wb_source_config *src = ctx;
+	if (strcmp(p->name, "mode") == 0) {
+		int idx = -1;
+		int rc = get_enum(ld, p->v, p->key, snapshot_modes, &idx);
+		if (idx >= 0)
+			src->snapshot = (enum wb_snapshot_mode)idx;
+		return rc;
+	}
+	if (strcmp(p->name, "chunk_size") == 0)
+		return get_count(ld, p->v, p->key, 10000000,
+				 &src->snapshot_chunk_rows);
+	if (strcmp(p->name, "parallelism") == 0)
+		return get_count(ld, p->v, p->key, 64,
+				 &src->snapshot_parallelism);
+	return unknown_key(ld, p->k, "source.snapshot", NULL, snapshot_keys);
+}
+
 /* source.snapshot: a mode, or {mode, chunk_size, parallelism}. */
 static int load_snapshot(struct loader *ld, const yaml_node_t *n,
 			 struct wb_source_config *src)
@@ -830,29 +877,9 @@ static int load_snapshot(struct loader *ld, const yaml_node_t *n,
 		return rc;
 	}
 	int rc = check_mapping(ld, n, "source.snapshot");
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-	     p < n->data.mapping.pairs.top && rc == 0; p++) {
-		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
-		const char *name = (const char *)k->data.scalar.value;
-		char key[WB_CONFIG_KEY_MAX];
-		join_key(key, sizeof(key), "source.snapshot", name);
-		if (strcmp(name, "mode") == 0) {
-			rc = get_enum(ld, v, key, snapshot_modes, &idx);
-			if (idx >= 0)
-				src->snapshot = (enum wb_snapshot_mode)idx;
-		} else if (strcmp(name, "chunk_size") == 0) {
-			rc = get_count(ld, v, key, 10000000,
-				       &src->snapshot_chunk_rows);
-		} else if (strcmp(name, "parallelism") == 0) {
-			rc = get_count(ld, v, key, 64,
-				       &src->snapshot_parallelism);
-		} else {
-			rc = unknown_key(ld, k, "source.snapshot", NULL,
-					 snapshot_keys);
-		}
-	}
-	return rc;
+	if (rc != 0)
+		return rc;
+	return each_pair(ld, n, "source.snapshot", snapshot_pair, src);
 }
 
 /* ------------------------------------------------------------------ odbc */
@@ -893,28 +920,81 @@ odbc_table_add(struct loader *ld, struct wb_odbc_config *o, const char *name)
 	return t;
 }
 
+struct odbc_table_ctx {
+	struct wb_odbc_table *t;
+	const char *key;
+	const yaml_node_t *lookback;
+	bool lag_given;
+};
+
+static int odbc_deleted_pair(struct loader *ld, const struct pair *p, void *ctx)
+{
+	struct odbc_table_ctx *c = ctx;
+	if (strcmp(p->name, "column") == 0)
+		return get_string(ld, p->v, p->key, &c->t->deleted_column);
+	if (strcmp(p->name, "value") == 0)
+		return get_string(ld, p->v, p->key, &c->t->deleted_value);
+	return unknown_key(ld, p->k, c->key, NULL, odbc_deleted_keys);
+}
+
 /* source.tracking.<table>.deleted: {column, value} */
 static int load_odbc_deleted(struct loader *ld, const yaml_node_t *n,
 			     const char *key, struct wb_odbc_table *t)
 {
 	int rc = check_mapping(ld, n, key);
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-	     p < n->data.mapping.pairs.top && rc == 0; p++) {
-		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
-		const char *name = (const char *)k->data.scalar.value;
-		char sub[WB_CONFIG_KEY_MAX];
-		join_key(sub, sizeof(sub), key, name);
-		if (strcmp(name, "column") == 0)
-			rc = get_string(ld, v, sub, &t->deleted_column);
-		else if (strcmp(name, "value") == 0)
-			rc = get_string(ld, v, sub, &t->deleted_value);
-		else
-			rc = unknown_key(ld, k, key, NULL, odbc_deleted_keys);
-	}
+	struct odbc_table_ctx c = {t, key, NULL, false};
+	if (rc == 0)
+		rc = each_pair(ld, n, key, odbc_deleted_pair, &c);
 	if (rc == 0 && (t->deleted_column == NULL || t->deleted_value == NULL))
 		rc = fail(ld, n, key, "expected both column and value");
 	return rc;
+}
+
+static int odbc_table_pair(struct loader *ld, const struct pair *p, void *ctx)
+{
+	struct odbc_table_ctx *c = ctx;
+	struct wb_odbc_table *t = c->t;
+	if (strcmp(p->name, "mode") == 0) {
+		int idx = -1;
+		int rc = get_enum(ld, p->v, p->key, odbc_modes, &idx);
+		if (idx >= 0)
+			t->mode = (enum wb_odbc_mode)idx;
+		return rc;
+	}
+	if (strcmp(p->name, "timestamp") == 0)
+		return get_string(ld, p->v, p->key, &t->timestamp);
+	if (strcmp(p->name, "incrementing") == 0)
+		return get_string(ld, p->v, p->key, &t->incrementing);
+	if (strcmp(p->name, "lag") == 0) {
+		c->lag_given = true;
+		struct scalar sc;
+		int rc = get_scalar(ld, p->v, p->key, &sc);
+		if (rc == 0 && sc.text != NULL) {
+			int64_t ms =
+				strcmp(sc.text, "0") == 0
+					? 0
+					: wb_config_parse_duration_ms(sc.text);
+			if (ms < 0)
+				rc = fail(ld, p->v, p->key,
+					  "expected a duration such as "
+					  "0, 500ms, 5s or 1m");
+			else
+				t->lag_ms = ms;
+		}
+		free(sc.text);
+		return rc;
+	}
+	if (strcmp(p->name, "lookback") == 0) {
+		c->lookback = p->v;
+		return 0;
+	}
+	if (strcmp(p->name, "query") == 0)
+		return get_string(ld, p->v, p->key, &t->query);
+	if (strcmp(p->name, "horizon") == 0)
+		return get_string(ld, p->v, p->key, &t->horizon);
+	if (strcmp(p->name, "deleted") == 0)
+		return load_odbc_deleted(ld, p->v, p->key, t);
+	return unknown_key(ld, p->k, c->key, NULL, odbc_table_keys);
 }
 
 /* source.tracking.<table>: {mode, timestamp, incrementing, lag, lookback,
@@ -923,56 +1003,13 @@ static int load_odbc_table(struct loader *ld, const yaml_node_t *n,
 			   const char *key, struct wb_odbc_table *t)
 {
 	int rc = check_mapping(ld, n, key);
-	const yaml_node_t *lookback = NULL;
-	bool lag_given = false;
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-	     p < n->data.mapping.pairs.top && rc == 0; p++) {
-		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
-		const char *name = (const char *)k->data.scalar.value;
-		char sub[WB_CONFIG_KEY_MAX];
-		join_key(sub, sizeof(sub), key, name);
-		int idx = -1;
-		if (strcmp(name, "mode") == 0) {
-			rc = get_enum(ld, v, sub, odbc_modes, &idx);
-			if (idx >= 0)
-				t->mode = (enum wb_odbc_mode)idx;
-		} else if (strcmp(name, "timestamp") == 0) {
-			rc = get_string(ld, v, sub, &t->timestamp);
-		} else if (strcmp(name, "incrementing") == 0) {
-			rc = get_string(ld, v, sub, &t->incrementing);
-		} else if (strcmp(name, "lag") == 0) {
-			lag_given = true;
-			struct scalar sc;
-			rc = get_scalar(ld, v, sub, &sc);
-			if (rc == 0 && sc.text != NULL) {
-				int64_t ms =
-					strcmp(sc.text, "0") == 0
-						? 0
-						: wb_config_parse_duration_ms(
-							  sc.text);
-				if (ms < 0)
-					rc = fail(ld, v, sub,
-						  "expected a duration such as "
-						  "0, 500ms, 5s or 1m");
-				else
-					t->lag_ms = ms;
-			}
-			free(sc.text);
-		} else if (strcmp(name, "lookback") == 0) {
-			lookback = v;
-		} else if (strcmp(name, "query") == 0) {
-			rc = get_string(ld, v, sub, &t->query);
-		} else if (strcmp(name, "horizon") == 0) {
-			rc = get_string(ld, v, sub, &t->horizon);
-		} else if (strcmp(name, "deleted") == 0) {
-			rc = load_odbc_deleted(ld, v, sub, t);
-		} else {
-			rc = unknown_key(ld, k, key, NULL, odbc_table_keys);
-		}
-	}
+	struct odbc_table_ctx c = {t, key, NULL, false};
+	if (rc == 0)
+		rc = each_pair(ld, n, key, odbc_table_pair, &c);
 	if (rc != 0)
 		return rc;
+	const yaml_node_t *lookback = c.lookback;
+	bool lag_given = c.lag_given;
 	bool ts = t->mode == WB_ODBC_TIMESTAMP ||
 		  t->mode == WB_ODBC_TIMESTAMP_INC;
 	bool inc = t->mode == WB_ODBC_INCREMENTING ||
@@ -1052,53 +1089,50 @@ static int load_odbc_table(struct loader *ld, const yaml_node_t *n,
 	return 0;
 }
 
+static int odbc_tracking_pair(struct loader *ld, const struct pair *p,
+			      void *ctx)
+{
+	struct wb_odbc_table *t = odbc_table_add(ld, ctx, p->name);
+	if (t == NULL)
+		return WB_ERR_NOMEM;
+	return load_odbc_table(ld, p->v, p->key, t);
+}
+
 static int load_odbc_tracking(struct loader *ld, const yaml_node_t *n,
 			      struct wb_odbc_config *o)
 {
 	int rc = check_mapping(ld, n, "source.tracking");
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-	     p < n->data.mapping.pairs.top && rc == 0; p++) {
-		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
-		const char *name = (const char *)k->data.scalar.value;
-		char key[WB_CONFIG_KEY_MAX];
-		join_key(key, sizeof(key), "source.tracking", name);
-		struct wb_odbc_table *t = odbc_table_add(ld, o, name);
-		if (t == NULL)
-			return WB_ERR_NOMEM;
-		rc = load_odbc_table(ld, v, key, t);
+	if (rc != 0)
+		return rc;
+	return each_pair(ld, n, "source.tracking", odbc_tracking_pair, o);
+}
+
+static int odbc_deletes_pair(struct loader *ld, const struct pair *p, void *ctx)
+{
+	struct wb_odbc_config *o = ctx;
+	if (strcmp(p->name, "detect") == 0) {
+		int idx = -1;
+		int rc = get_enum(ld, p->v, p->key, odbc_detects, &idx);
+		if (idx >= 0)
+			o->detect = (enum wb_odbc_detect)idx;
+		return rc;
 	}
-	return rc;
+	if (strcmp(p->name, "interval") == 0)
+		return get_duration(ld, p->v, p->key, INT64_MAX,
+				    &o->deletes_interval_ms);
+	if (strcmp(p->name, "chunk_rows") == 0)
+		return get_count(ld, p->v, p->key, 10000000,
+				 &o->deletes_chunk_rows);
+	return unknown_key(ld, p->k, "source.deletes", NULL, odbc_deletes_keys);
 }
 
 static int load_odbc_deletes(struct loader *ld, const yaml_node_t *n,
 			     struct wb_odbc_config *o)
 {
 	int rc = check_mapping(ld, n, "source.deletes");
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-	     p < n->data.mapping.pairs.top && rc == 0; p++) {
-		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
-		const char *name = (const char *)k->data.scalar.value;
-		char key[WB_CONFIG_KEY_MAX];
-		join_key(key, sizeof(key), "source.deletes", name);
-		int idx = -1;
-		if (strcmp(name, "detect") == 0) {
-			rc = get_enum(ld, v, key, odbc_detects, &idx);
-			if (idx >= 0)
-				o->detect = (enum wb_odbc_detect)idx;
-		} else if (strcmp(name, "interval") == 0) {
-			rc = get_duration(ld, v, key, INT64_MAX,
-					  &o->deletes_interval_ms);
-		} else if (strcmp(name, "chunk_rows") == 0) {
-			rc = get_count(ld, v, key, 10000000,
-				       &o->deletes_chunk_rows);
-		} else {
-			rc = unknown_key(ld, k, "source.deletes", NULL,
-					 odbc_deletes_keys);
-		}
-	}
-	return rc;
+	if (rc != 0)
+		return rc;
+	return each_pair(ld, n, "source.deletes", odbc_deletes_pair, o);
 }
 
 /* One key of an odbc source (not type, tables, snapshot,
@@ -1211,6 +1245,74 @@ static void free_odbc(struct wb_odbc_config *o)
 	free(o->tables);
 }
 
+struct source_ctx {
+	struct wb_source_config *src;
+	struct kv_list *extra;
+	bool postgres, mysql, odbc;
+};
+
+static int source_pair(struct loader *ld, const struct pair *p, void *ctx)
+{
+	struct source_ctx *c = ctx;
+	struct wb_source_config *src = c->src;
+	int idx = -1;
+	int rc = 0;
+	if (strcmp(p->name, "type") == 0) {
+		rc = 0;
+	} else if (c->mysql && !in_list(p->name, mysql_keys)) {
+		rc = unknown_key(ld, p->k, "source", src->type, mysql_keys);
+	} else if (c->odbc && !in_list(p->name, odbc_keys)) {
+		rc = unknown_key(ld, p->k, "source", src->type, odbc_keys);
+	} else if (c->odbc && strcmp(p->name, "tables") != 0 &&
+		   strcmp(p->name, "snapshot") != 0 &&
+		   strcmp(p->name, "connect_timeout") != 0) {
+		rc = load_odbc_key(ld, p->k, p->v, src);
+	} else if (c->mysql && in_list(p->name, mysql_extra_keys)) {
+		rc = add_extra(ld, c->extra, p->name, p->v, p->key, 0);
+	} else if (strcmp(p->name, "dsn") == 0) {
+		rc = get_unexpanded(ld, p->v, p->key, &src->dsn);
+	} else if (strcmp(p->name, "tables") == 0) {
+		rc = get_list(ld, p->v, p->key, &src->tables, &src->ntables);
+	} else if (strcmp(p->name, "exclude") == 0) {
+		rc = get_list(ld, p->v, p->key, &src->exclude, &src->nexclude);
+	} else if (strcmp(p->name, "slot") == 0) {
+		rc = get_string(ld, p->v, p->key, &src->slot);
+		const char *s = src->slot;
+		if (rc == 0 && s != NULL &&
+		    (s[0] == '\0' || strlen(s) > WB_CONFIG_SLOT_MAX ||
+		     strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") !=
+			     strlen(s)))
+			rc = fail(ld, p->v, p->key,
+				  "expected 1 to %d characters from "
+				  "a-z, 0-9 and _",
+				  WB_CONFIG_SLOT_MAX);
+	} else if (strcmp(p->name, "publication") == 0) {
+		rc = get_string(ld, p->v, p->key, &src->publication);
+	} else if (strcmp(p->name, "snapshot") == 0) {
+		rc = load_snapshot(ld, p->v, src);
+	} else if (strcmp(p->name, "decimal_handling") == 0) {
+		rc = get_enum(ld, p->v, p->key, decimal_modes, &idx);
+		if (idx >= 0)
+			src->decimal_handling = (enum wb_decimal_handling)idx;
+	} else if (strcmp(p->name, "status_interval") == 0) {
+		int64_t ms = src->status_interval_ms;
+		rc = get_duration(ld, p->v, p->key, INT_MAX, &ms);
+		src->status_interval_ms = (int)ms;
+	} else if (strcmp(p->name, "connect_timeout") == 0) {
+		rc = get_duration(ld, p->v, p->key, INT_MAX,
+				  &src->connect_timeout_ms);
+	} else if (strcmp(p->name, "on_gap") == 0) {
+		rc = get_enum(ld, p->v, p->key, on_gap_modes, &idx);
+		if (idx >= 0)
+			src->on_gap = (enum wb_on_gap)idx;
+	} else if (c->postgres) {
+		rc = unknown_key(ld, p->k, "source", src->type, source_keys);
+	} else {
+		rc = add_extra(ld, c->extra, p->name, p->v, p->key, 0);
+	}
+	return rc;
+}
+
 static int load_source(struct loader *ld, const yaml_node_t *n,
 		       struct wb_source_config *src)
 {
@@ -1234,77 +1336,60 @@ static int load_source(struct loader *ld, const yaml_node_t *n,
 		o->deletes_interval_ms = 600000;
 		o->deletes_chunk_rows = 10000;
 	}
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-	     p < n->data.mapping.pairs.top && rc == 0; p++) {
-		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
-		const char *name = (const char *)k->data.scalar.value;
-		char key[WB_CONFIG_KEY_MAX];
-		join_key(key, sizeof(key), "source", name);
-		int idx = -1;
-		if (strcmp(name, "type") == 0) {
-			rc = 0;
-		} else if (mysql && !in_list(name, mysql_keys)) {
-			rc = unknown_key(ld, k, "source", src->type,
-					 mysql_keys);
-		} else if (odbc && !in_list(name, odbc_keys)) {
-			rc = unknown_key(ld, k, "source", src->type, odbc_keys);
-		} else if (odbc && strcmp(name, "tables") != 0 &&
-			   strcmp(name, "snapshot") != 0 &&
-			   strcmp(name, "connect_timeout") != 0) {
-			rc = load_odbc_key(ld, k, v, src);
-		} else if (mysql && in_list(name, mysql_extra_keys)) {
-			rc = add_extra(ld, &extra, name, v, key, 0);
-		} else if (strcmp(name, "dsn") == 0) {
-			rc = get_unexpanded(ld, v, key, &src->dsn);
-		} else if (strcmp(name, "tables") == 0) {
-			rc = get_list(ld, v, key, &src->tables, &src->ntables);
-		} else if (strcmp(name, "exclude") == 0) {
-			rc = get_list(ld, v, key, &src->exclude,
-				      &src->nexclude);
-		} else if (strcmp(name, "slot") == 0) {
-			rc = get_string(ld, v, key, &src->slot);
-			const char *s = src->slot;
-			if (rc == 0 && s != NULL &&
-			    (s[0] == '\0' || strlen(s) > WB_CONFIG_SLOT_MAX ||
-			     strspn(s,
-				    "abcdefghijklmnopqrstuvwxyz0123456789_") !=
-				     strlen(s)))
-				rc = fail(ld, v, key,
-					  "expected 1 to %d characters from "
-					  "a-z, 0-9 and _",
-					  WB_CONFIG_SLOT_MAX);
-		} else if (strcmp(name, "publication") == 0) {
-			rc = get_string(ld, v, key, &src->publication);
-		} else if (strcmp(name, "snapshot") == 0) {
-			rc = load_snapshot(ld, v, src);
-		} else if (strcmp(name, "decimal_handling") == 0) {
-			rc = get_enum(ld, v, key, decimal_modes, &idx);
-			if (idx >= 0)
-				src->decimal_handling =
-					(enum wb_decimal_handling)idx;
-		} else if (strcmp(name, "status_interval") == 0) {
-			int64_t ms = src->status_interval_ms;
-			rc = get_duration(ld, v, key, INT_MAX, &ms);
-			src->status_interval_ms = (int)ms;
-		} else if (strcmp(name, "connect_timeout") == 0) {
-			rc = get_duration(ld, v, key, INT_MAX,
-					  &src->connect_timeout_ms);
-		} else if (strcmp(name, "on_gap") == 0) {
-			rc = get_enum(ld, v, key, on_gap_modes, &idx);
-			if (idx >= 0)
-				src->on_gap = (enum wb_on_gap)idx;
-		} else if (postgres) {
-			rc = unknown_key(ld, k, "source", src->type,
-					 source_keys);
-		} else {
-			rc = add_extra(ld, &extra, name, v, key, 0);
-		}
-	}
+	struct source_ctx c = {src, &extra, postgres, mysql, odbc};
+	rc = each_pair(ld, n, "source", source_pair, &c);
 	src->extra = extra.kv;
 	src->nextra = extra.n;
 	if (rc == 0 && odbc)
 		rc = finish_odbc(ld, n, src);
+	return rc;
+}
+
+struct sink_ctx {
+	struct wb_sink_config *sink;
+	struct kv_list *extra;
+	bool kafka;
+	bool *level_given;
+	const yaml_node_t **level_node;
+};
+
+static int sink_pair(struct loader *ld, const struct pair *p, void *ctx)
+{
+	struct sink_ctx *c = ctx;
+	struct wb_sink_config *sink = c->sink;
+	int idx = -1;
+	int rc = 0;
+	if (strcmp(p->name, "type") == 0) {
+		rc = 0;
+	} else if (strcmp(p->name, "dir") == 0) {
+		rc = get_string(ld, p->v, p->key, &sink->dir);
+	} else if (strcmp(p->name, "codec") == 0) {
+		rc = get_enum(ld, p->v, p->key, codecs, &idx);
+		if (rc == 0 && idx >= 0) {
+			free(sink->codec);
+			sink->codec = strdup(codecs[idx]);
+			if (sink->codec == NULL)
+				rc = nomem(ld);
+		}
+	} else if (strcmp(p->name, "codec_level") == 0) {
+		rc = get_int(ld, p->v, p->key, &sink->codec_level,
+			     c->level_given);
+		*c->level_node = p->v;
+	} else if (strcmp(p->name, "block_bytes") == 0) {
+		rc = get_size(ld, p->v, p->key, &sink->block_bytes);
+	} else if (strcmp(p->name, "roll_bytes") == 0) {
+		rc = get_size(ld, p->v, p->key, &sink->roll_bytes);
+	} else if (strcmp(p->name, "roll_age") == 0) {
+		rc = get_duration(ld, p->v, p->key, INT64_MAX,
+				  &sink->roll_age_ms);
+	} else if (strcmp(p->name, "flush_interval") == 0 && !c->kafka) {
+		rc = get_duration(ld, p->v, p->key, 3600 * 1000,
+				  &sink->flush_interval_ms);
+	} else if (c->kafka) {
+		rc = add_extra(ld, c->extra, p->name, p->v, p->key, 0);
+	} else {
+		rc = unknown_key(ld, p->k, "sink", sink->type, sink_keys);
+	}
 	return rc;
 }
 
@@ -1320,46 +1405,8 @@ static int load_sink(struct loader *ld, const yaml_node_t *n,
 		return rc;
 	bool kafka = strcmp(sink->type, "kafka") == 0;
 	struct kv_list extra = {NULL, 0, 0};
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-	     p < n->data.mapping.pairs.top && rc == 0; p++) {
-		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
-		const char *name = (const char *)k->data.scalar.value;
-		char key[WB_CONFIG_KEY_MAX];
-		join_key(key, sizeof(key), "sink", name);
-		int idx = -1;
-		if (strcmp(name, "type") == 0) {
-			rc = 0;
-		} else if (strcmp(name, "dir") == 0) {
-			rc = get_string(ld, v, key, &sink->dir);
-		} else if (strcmp(name, "codec") == 0) {
-			rc = get_enum(ld, v, key, codecs, &idx);
-			if (rc == 0 && idx >= 0) {
-				free(sink->codec);
-				sink->codec = strdup(codecs[idx]);
-				if (sink->codec == NULL)
-					rc = nomem(ld);
-			}
-		} else if (strcmp(name, "codec_level") == 0) {
-			rc = get_int(ld, v, key, &sink->codec_level,
-				     level_given);
-			*level_node = v;
-		} else if (strcmp(name, "block_bytes") == 0) {
-			rc = get_size(ld, v, key, &sink->block_bytes);
-		} else if (strcmp(name, "roll_bytes") == 0) {
-			rc = get_size(ld, v, key, &sink->roll_bytes);
-		} else if (strcmp(name, "roll_age") == 0) {
-			rc = get_duration(ld, v, key, INT64_MAX,
-					  &sink->roll_age_ms);
-		} else if (strcmp(name, "flush_interval") == 0 && !kafka) {
-			rc = get_duration(ld, v, key, 3600 * 1000,
-					  &sink->flush_interval_ms);
-		} else if (kafka) {
-			rc = add_extra(ld, &extra, name, v, key, 0);
-		} else {
-			rc = unknown_key(ld, k, "sink", sink->type, sink_keys);
-		}
-	}
+	struct sink_ctx c = {sink, &extra, kafka, level_given, level_node};
+	rc = each_pair(ld, n, "sink", sink_pair, &c);
 	sink->extra = extra.kv;
 	sink->nextra = extra.n;
 	return rc;
@@ -1590,11 +1637,71 @@ static int check_codec_level(struct loader *ld, struct wb_sink_config *sink,
 	return 0;
 }
 
+struct root_ctx {
+	struct wb_config *cfg;
+	const yaml_node_t *source, *sink, *emit_node;
+};
+
+static int root_pair(struct loader *ld, const struct pair *p, void *ctx)
+{
+	struct root_ctx *c = ctx;
+	struct wb_config *cfg = c->cfg;
+	int idx = -1;
+	int rc = 0;
+	if (strcmp(p->name, "name") == 0) {
+		struct scalar sc;
+		rc = get_scalar(ld, p->v, "name", &sc);
+		if (rc == 0 && sc.text != NULL &&
+		    (rc = check_name(ld, p->v, &sc)) != 0)
+			free(sc.text);
+		else if (rc == 0)
+			cfg->name = sc.text;
+	} else if (strcmp(p->name, "checkpoint_dir") == 0) {
+		rc = get_string(ld, p->v, p->name, &cfg->checkpoint_dir);
+	} else if (strcmp(p->name, "checkpoint_interval") == 0) {
+		rc = get_duration(ld, p->v, p->name, INT64_MAX,
+				  &cfg->checkpoint_interval_ms);
+	} else if (strcmp(p->name, "queue_bytes") == 0) {
+		rc = get_size(ld, p->v, p->name, &cfg->queue_bytes);
+	} else if (strcmp(p->name, "topic_prefix") == 0) {
+		rc = get_string(ld, p->v, p->name, &cfg->topic_prefix);
+	} else if (strcmp(p->name, "emit") == 0) {
+		rc = load_emit(ld, p->v, cfg);
+		c->emit_node = p->v;
+	} else if (strcmp(p->name, "mappings") == 0) {
+		rc = get_list(ld, p->v, p->name, &cfg->mappings,
+			      &cfg->nmappings);
+	} else if (strcmp(p->name, "metrics") == 0) {
+		rc = load_metrics(ld, p->v, cfg);
+	} else if (strcmp(p->name, "log_level") == 0) {
+		rc = get_enum(ld, p->v, p->name, log_levels, &idx);
+		if (rc == 0 && idx >= 0) {
+			cfg->log_level = strdup(log_levels[idx]);
+			rc = cfg->log_level ? 0 : nomem(ld);
+		}
+	} else if (strcmp(p->name, "status_log_interval") == 0) {
+		rc = get_duration(ld, p->v, p->name, INT64_MAX,
+				  &cfg->status_log_interval_ms);
+	} else if (strcmp(p->name, "log_format") == 0) {
+		rc = get_enum(ld, p->v, p->name, log_formats, &idx);
+		if (rc == 0 && idx >= 0) {
+			cfg->log_format = strdup(log_formats[idx]);
+			rc = cfg->log_format ? 0 : nomem(ld);
+		}
+	} else if (strcmp(p->name, "source") == 0) {
+		c->source = is_null(p->v) ? NULL : p->v;
+	} else if (strcmp(p->name, "sink") == 0) {
+		c->sink = is_null(p->v) ? NULL : p->v;
+	} else {
+		rc = unknown_key(ld, p->k, NULL, NULL, top_keys);
+	}
+	return rc;
+}
+
 static int load_root(struct loader *ld, const yaml_node_t *root,
 		     struct wb_config *cfg)
 {
 	int rc;
-	const yaml_node_t *source = NULL, *sink = NULL, *emit_node = NULL;
 	const yaml_node_t *level_node = NULL;
 	bool level_given = false;
 	if (root->type != YAML_MAPPING_NODE)
@@ -1605,62 +1712,12 @@ static int load_root(struct loader *ld, const yaml_node_t *root,
 	rc = check_mapping(ld, root, NULL);
 	if (rc != 0)
 		return rc;
-	for (yaml_node_pair_t *p = root->data.mapping.pairs.start;
-	     p < root->data.mapping.pairs.top && rc == 0; p++) {
-		yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
-		const char *name = (const char *)k->data.scalar.value;
-		int idx = -1;
-		if (strcmp(name, "name") == 0) {
-			struct scalar sc;
-			rc = get_scalar(ld, v, "name", &sc);
-			if (rc == 0 && sc.text != NULL &&
-			    (rc = check_name(ld, v, &sc)) != 0)
-				free(sc.text);
-			else if (rc == 0)
-				cfg->name = sc.text;
-		} else if (strcmp(name, "checkpoint_dir") == 0) {
-			rc = get_string(ld, v, name, &cfg->checkpoint_dir);
-		} else if (strcmp(name, "checkpoint_interval") == 0) {
-			rc = get_duration(ld, v, name, INT64_MAX,
-					  &cfg->checkpoint_interval_ms);
-		} else if (strcmp(name, "queue_bytes") == 0) {
-			rc = get_size(ld, v, name, &cfg->queue_bytes);
-		} else if (strcmp(name, "topic_prefix") == 0) {
-			rc = get_string(ld, v, name, &cfg->topic_prefix);
-		} else if (strcmp(name, "emit") == 0) {
-			rc = load_emit(ld, v, cfg);
-			emit_node = v;
-		} else if (strcmp(name, "mappings") == 0) {
-			rc = get_list(ld, v, name, &cfg->mappings,
-				      &cfg->nmappings);
-		} else if (strcmp(name, "metrics") == 0) {
-			rc = load_metrics(ld, v, cfg);
-		} else if (strcmp(name, "log_level") == 0) {
-			rc = get_enum(ld, v, name, log_levels, &idx);
-			if (rc == 0 && idx >= 0) {
-				cfg->log_level = strdup(log_levels[idx]);
-				rc = cfg->log_level ? 0 : nomem(ld);
-			}
-		} else if (strcmp(name, "status_log_interval") == 0) {
-			rc = get_duration(ld, v, name, INT64_MAX,
-					  &cfg->status_log_interval_ms);
-		} else if (strcmp(name, "log_format") == 0) {
-			rc = get_enum(ld, v, name, log_formats, &idx);
-			if (rc == 0 && idx >= 0) {
-				cfg->log_format = strdup(log_formats[idx]);
-				rc = cfg->log_format ? 0 : nomem(ld);
-			}
-		} else if (strcmp(name, "source") == 0) {
-			source = is_null(v) ? NULL : v;
-		} else if (strcmp(name, "sink") == 0) {
-			sink = is_null(v) ? NULL : v;
-		} else {
-			rc = unknown_key(ld, k, NULL, NULL, top_keys);
-		}
-	}
+	struct root_ctx c = {cfg, NULL, NULL, NULL};
+	rc = each_pair(ld, root, NULL, root_pair, &c);
 	if (rc != 0)
 		return rc;
+	const yaml_node_t *source = c.source, *sink = c.sink;
+	const yaml_node_t *emit_node = c.emit_node;
 	/* emit: [raw] unless mappings are given, then [raw, mapped] */
 	if (emit_node == NULL && cfg->nmappings > 0)
 		cfg->emit_mapped = true;
