@@ -215,6 +215,15 @@ __attribute__((format(printf, 4, 5))) static int fail(struct loader *ld,
 			    msg);
 }
 
+/* "expected <what>, got <the value as shown_value shows it>". */
+static int fail_got(struct loader *ld, const yaml_node_t *n, const char *key,
+		    const struct scalar *sc, const char *what)
+{
+	char got[WB_CONFIG_SHOW_MAX * 4 + 32];
+	shown_value(got, sizeof(got), sc);
+	return fail(ld, n, key, "expected %s, got %s", what, got);
+}
+
 static int nomem(struct loader *ld)
 {
 	return wb_error_set(ld->err, WB_ERR_NOMEM, "%s: out of memory",
@@ -409,10 +418,10 @@ static int get_enum(struct loader *ld, const yaml_node_t *n, const char *key,
 		return rc;
 	i = choice_index(choices, sc.text);
 	if (i < 0) {
-		char list[200], got[WB_CONFIG_SHOW_MAX * 4 + 32];
+		char list[200], what[sizeof(list) + 8];
 		choice_list(list, sizeof(list), choices);
-		shown_value(got, sizeof(got), &sc);
-		rc = fail(ld, n, key, "expected one of %s, got %s", list, got);
+		snprintf(what, sizeof(what), "one of %s", list);
+		rc = fail_got(ld, n, key, &sc, what);
 	} else {
 		*idx = i;
 	}
@@ -429,12 +438,9 @@ static int get_duration(struct loader *ld, const yaml_node_t *n,
 		return rc;
 	int64_t v = wb_config_parse_duration_ms(sc.text);
 	if (v <= 0 || v > max) {
-		char got[WB_CONFIG_SHOW_MAX * 4 + 32];
-		shown_value(got, sizeof(got), &sc);
-		rc = fail(ld, n, key,
-			  "expected a duration greater than 0 such as 250ms, "
-			  "5s, 2m or 1h, got %s",
-			  got);
+		rc = fail_got(ld, n, key, &sc,
+			      "a duration greater than 0 such as 250ms, "
+			      "5s, 2m or 1h");
 	} else {
 		*dst = v;
 	}
@@ -451,12 +457,9 @@ static int get_size(struct loader *ld, const yaml_node_t *n, const char *key,
 		return rc;
 	int64_t v = wb_config_parse_size(sc.text);
 	if (v <= 0) {
-		char got[WB_CONFIG_SHOW_MAX * 4 + 32];
-		shown_value(got, sizeof(got), &sc);
-		rc = fail(ld, n, key,
-			  "expected a size greater than 0 such as 1048576, "
-			  "64KiB, 16MiB or 1GiB, got %s",
-			  got);
+		rc = fail_got(ld, n, key, &sc,
+			      "a size greater than 0 such as 1048576, "
+			      "64KiB, 16MiB or 1GiB");
 	} else {
 		*dst = v;
 	}
@@ -476,9 +479,7 @@ static int get_int(struct loader *ld, const yaml_node_t *n, const char *key,
 	long v = strtol(sc.text, &end, 10);
 	if (sc.text[0] == '\0' || isspace((unsigned char)sc.text[0]) ||
 	    *end != '\0' || errno != 0 || v < INT_MIN || v > INT_MAX) {
-		char got[WB_CONFIG_SHOW_MAX * 4 + 32];
-		shown_value(got, sizeof(got), &sc);
-		rc = fail(ld, n, key, "expected an integer, got %s", got);
+		rc = fail_got(ld, n, key, &sc, "an integer");
 	} else {
 		*dst = (int)v;
 		*given = true;
@@ -1419,11 +1420,10 @@ static int check_name(struct loader *ld, const yaml_node_t *n,
 	if (len >= 1 && len <= WB_CONFIG_NAME_MAX &&
 	    strspn(sc->text, "abcdefghijklmnopqrstuvwxyz0123456789_") == len)
 		return 0;
-	char got[WB_CONFIG_SHOW_MAX * 4 + 32];
-	shown_value(got, sizeof(got), sc);
-	return fail(ld, n, "name",
-		    "expected 1 to %d characters from a-z, 0-9 and _, got %s",
-		    WB_CONFIG_NAME_MAX, got);
+	char what[64];
+	snprintf(what, sizeof(what), "1 to %d characters from a-z, 0-9 and _",
+		 WB_CONFIG_NAME_MAX);
+	return fail_got(ld, n, "name", sc, what);
 }
 
 static int load_emit(struct loader *ld, const yaml_node_t *n,
@@ -1451,12 +1451,9 @@ static int load_emit(struct loader *ld, const yaml_node_t *n,
 				kinds[i], (const char *)item->data.scalar.value,
 				false};
 			sc.from_env = strstr(sc.raw, "${") != NULL;
-			char got[WB_CONFIG_SHOW_MAX * 4 + 32];
 			char key[32];
-			shown_value(got, sizeof(got), &sc);
 			index_key(key, sizeof(key), "emit", (size_t)i);
-			rc = fail(ld, item, key,
-				  "expected one of raw, mapped, got %s", got);
+			rc = fail_got(ld, item, key, &sc, "one of raw, mapped");
 			goto done;
 		}
 		if (idx == 0)
