@@ -429,42 +429,41 @@ static int get_enum(struct loader *ld, const yaml_node_t *n, const char *key,
 	return rc;
 }
 
-static int get_duration(struct loader *ld, const yaml_node_t *n,
-			const char *key, int64_t max, int64_t *dst)
+/* A value that parse() reads as greater than 0 and at most max; what
+ * describes the expected form for the message. */
+static int get_positive(struct loader *ld, const yaml_node_t *n,
+			const char *key, int64_t (*parse)(const char *),
+			int64_t max, const char *what, int64_t *dst)
 {
 	struct scalar sc;
 	int rc = get_scalar(ld, n, key, &sc);
 	if (rc != 0 || sc.text == NULL)
 		return rc;
-	int64_t v = wb_config_parse_duration_ms(sc.text);
-	if (v <= 0 || v > max) {
-		rc = fail_got(ld, n, key, &sc,
-			      "a duration greater than 0 such as 250ms, "
-			      "5s, 2m or 1h");
-	} else {
+	int64_t v = parse(sc.text);
+	if (v <= 0 || v > max)
+		rc = fail_got(ld, n, key, &sc, what);
+	else
 		*dst = v;
-	}
 	free(sc.text);
 	return rc;
+}
+
+static int get_duration(struct loader *ld, const yaml_node_t *n,
+			const char *key, int64_t max, int64_t *dst)
+{
+	return get_positive(ld, n, key, wb_config_parse_duration_ms, max,
+			    "a duration greater than 0 such as 250ms, 5s, 2m "
+			    "or 1h",
+			    dst);
 }
 
 static int get_size(struct loader *ld, const yaml_node_t *n, const char *key,
 		    int64_t *dst)
 {
-	struct scalar sc;
-	int rc = get_scalar(ld, n, key, &sc);
-	if (rc != 0 || sc.text == NULL)
-		return rc;
-	int64_t v = wb_config_parse_size(sc.text);
-	if (v <= 0) {
-		rc = fail_got(ld, n, key, &sc,
-			      "a size greater than 0 such as 1048576, "
-			      "64KiB, 16MiB or 1GiB");
-	} else {
-		*dst = v;
-	}
-	free(sc.text);
-	return rc;
+	return get_positive(ld, n, key, wb_config_parse_size, INT64_MAX,
+			    "a size greater than 0 such as 1048576, 64KiB, "
+			    "16MiB or 1GiB",
+			    dst);
 }
 
 static int get_int(struct loader *ld, const yaml_node_t *n, const char *key,
