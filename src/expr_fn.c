@@ -1017,19 +1017,8 @@ static struct xnode *c_string(struct xcomp *cc, struct xnode *n)
 
 /* ---- numbers ------------------------------------------------------------- */
 
-/* decimal(x, p, s[, mode]): i1 p, i2 s, i3 mode; m1 a scale factor */
-static int f_dec_int(const struct xnode *n, struct xctx *c, struct wb_xval *out)
-{
-	XEVAL(n->kid[0], c, out);
-	if (out->null)
-		return 0;
-	__int128 v;
-	if (wb_xdec_mul(out->u.i, n->m1, n->i1, &v) != WB_XDEC_OK)
-		return xfail(c, "overflow");
-	out->u.d = v;
-	return 0;
-}
-
+/* decimal(x, p, s[, mode]): i1 p, i2 s, i3 mode; m1 a scale factor (an
+ * int operand is the implicit conversion, wb_xf_int_to_dec) */
 static int f_dec_dec(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 {
 	XEVAL(n->kid[0], c, out);
@@ -1142,7 +1131,7 @@ static struct xnode *c_decimal(struct xcomp *cc, struct xnode *n)
 	case WB_X_NULLTYPE:
 		return wb_xconvert(cc, x, &n->t, "");
 	case WB_X_INT:
-		n->fn = f_dec_int;
+		n->fn = wb_xf_int_to_dec;
 		n->m1 = wb_xdec_pow10[s];
 		if ((x->t.precision ? x->t.precision : 19) > p - s)
 			n->fail = "decimal() of an int may overflow";
