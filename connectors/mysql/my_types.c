@@ -638,6 +638,17 @@ static int civil_value(int y, int m, int d, int with_time, int hh, int mi,
 	return 0;
 }
 
+/* A TIMESTAMP as seconds and microseconds since the epoch: 0 is MySQL's
+ * zero timestamp, 0000-00-00 00:00:00, which no instant represents. */
+static int timestamp_value(int64_t sec, int64_t us, int fsp, struct wb_arena *a,
+			   struct wb_value *out, wb_error_t *err)
+{
+	if (sec == 0 && us == 0)
+		return civil_value(0, 0, 0, 1, 0, 0, 0, 0, fsp, a, out, err);
+	out->u.i = sec * 1000000 + us;
+	return 0;
+}
+
 /* Bytes of the fraction of TIME2/DATETIME2/TIMESTAMP2 with fsp digits. */
 static int frac_bytes(int fsp)
 {
@@ -1105,11 +1116,7 @@ static int decode_value(const struct wb_my_tmcol *c, const struct wb_type *t,
 			     pow10_i32[6 - 2 * frac_bytes(fsp)];
 		if (us > 999999)
 			return bad_value(c, "out of range", err);
-		if (sec == 0 && us == 0)
-			return civil_value(0, 0, 0, 1, 0, 0, 0, 0, fsp, a, out,
-					   err);
-		out->u.i = sec * 1000000 + us;
-		return 0;
+		return timestamp_value(sec, us, fsp, a, out, err);
 	}
 	case WB_MY_T_TIME: {
 		int fsp = c->fsp;
@@ -1199,11 +1206,7 @@ static int decode_value(const struct wb_my_tmcol *c, const struct wb_type *t,
 			if (us > 999999)
 				return bad_value(c, "out of range", err);
 		}
-		if (sec == 0 && us == 0)
-			return civil_value(0, 0, 0, 1, 0, 0, 0, 0, fsp, a, out,
-					   err);
-		out->u.i = sec * 1000000 + us;
-		return 0;
+		return timestamp_value(sec, us, fsp, a, out, err);
 	}
 	case WB_MY_T_ENUM: {
 		int nb = c->length == 2 ? 2 : 1;
