@@ -1265,6 +1265,17 @@ static int decode_value(const struct wb_my_tmcol *c, const struct wb_type *t,
 #undef NEED
 }
 
+/* rc of a value that did not decode: out cleared, the column named in
+ * err. */
+static int column_failed(const struct wb_my_tmcol *c, struct wb_value *out,
+			 wb_error_t *err, int rc)
+{
+	memset(out, 0, sizeof(*out));
+	if (c->name != NULL)
+		wb_error_prefix(err, "column %s", c->name);
+	return rc;
+}
+
 int wb_my_value_decode(const struct wb_my_tmcol *c, const struct wb_type *t,
 		       const uint8_t *p, size_t avail, size_t *used,
 		       struct wb_arena *a, struct wb_value *out,
@@ -1273,12 +1284,7 @@ int wb_my_value_decode(const struct wb_my_tmcol *c, const struct wb_type *t,
 	memset(out, 0, sizeof(*out));
 	*used = 0;
 	int rc = decode_value(c, t, p, avail, used, a, out, err);
-	if (rc != 0) {
-		memset(out, 0, sizeof(*out));
-		if (c->name != NULL)
-			wb_error_prefix(err, "column %s", c->name);
-	}
-	return rc;
+	return rc != 0 ? column_failed(c, out, err, rc) : 0;
 }
 
 /* ---- text protocol ------------------------------------------------------- */
@@ -1515,10 +1521,5 @@ int wb_my_text_to_value(const struct wb_my_tmcol *c, const struct wb_type *t,
 	if (text == NULL)
 		text = "";
 	int rc = text_scalar(c, t, text, len, a, out, err);
-	if (rc != 0) {
-		memset(out, 0, sizeof(*out));
-		if (c->name != NULL)
-			wb_error_prefix(err, "column %s", c->name);
-	}
-	return rc;
+	return rc != 0 ? column_failed(c, out, err, rc) : 0;
 }
