@@ -90,6 +90,15 @@ struct wb_odbc_tab;
 int wb_odbc_real_horizon(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 			 int ts_digits, wb_error_t *err);
 
+/* odbc_source.c: the look-back set's hashes of r's current row: the key's
+ * (the row's when the table has no key) and the whole row's, over cells
+ * 0 .. t->ncols - 1 as fetched (a poll and the initial load select the
+ * table's columns alike). */
+struct wb_odbc_reader;
+void wb_odbc_row_hashes(const struct wb_odbc_tab *t,
+			const struct wb_odbc_reader *r, uint64_t *kh,
+			uint64_t *rh);
+
 /* Runs sql, which must return a row, and reads its first column as text
  * into text (cap bytes; a longer value is an error); *null when it is
  * NULL. what names the query in errors. */
@@ -317,6 +326,11 @@ struct wb_odbc_source {
 	struct wb_snapshot *snap;
 	bool snap_round;
 	uint64_t snap_point;
+	/* under mu: the round of the last initial load's rows (P - 1); the
+	 * look-back set entries of its rows are written while it is durable
+	 * in part (the load resumes after its last durable row and reads the
+	 * rest again, so an entry ahead of it is harmless) */
+	uint64_t snap_seen_round;
 	atomic_bool snap_finished;
 	struct wb_odbc_reader snap_rd;
 	bool snap_rd_open;

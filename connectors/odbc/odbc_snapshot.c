@@ -111,6 +111,67 @@ static int start_watermark(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 	return WB_OK;
 }
 
+/* A row of the initial load that the first polls will read again — its
+ * tracking value at or after the start of their look-back window (the
+ * watermark recorded when the load began, minus `lookback`) — goes into
+ * the look-back set as a poll's row would, so those polls suppress it
+ * instead of emitting it a second time (c after its r). */
+static int remember_loaded(struct wb_odbc_source *s, struct wb_odbc_tab *t,
+			   const struct wb_change *c, struct wb_batch *b,
+			   wb_error_t *err)
+{
+	const struct wb_odbc_table *tc = t->cfg;
+	int col = tc->mode == WB_ODBC_INCREMENTING ? t->inc_col : t->ts_col;
+	if (tc->mode == WB_ODBC_BULK || tc->query || col < 0 || t->wm_n == 0)
+		return WB_OK;
+	SQLLEN len;
+	const uint8_t *p = wb_odbc_reader_cell(&s->snap_rd, col, &len);
+	struct wb_value v;
+	wb_error_t e;
+	const struct wb_odbc_col *cc = &s->snap_rd.cols[col];
+	if (len == SQL_NULL_DATA ||
+	    wb_odbc_cell_value(cc, p, len, NULL, &b->arena, &v, &e) != 0 ||
+	    v.state != WB_VAL_PRESENT)
+		return WB_OK; /* NULL tracking values are never polled */
+	/* the tracking value as a poll computes it (from the text the
+	 * database prints for it, where the column is text) */
+	int64_t track;
+	if (cc->fetch == WB_ODBC_F_I64 || cc->fetch == WB_ODBC_F_TS) {
+		track = v.u.i;
+	} else if (cc->fetch == WB_ODBC_F_WTEXT || cc->fetch == WB_ODBC_F_DEC) {
+		char text[64];
+		size_t n =
+			v.u.b.n < sizeof(text) - 1 ? v.u.b.n : sizeof(text) - 1;
+		memcpy(text, v.u.b.p, n);
+		text[n] = '\0';
+		if (tc->mode == WB_ODBC_INCREMENTING)
+			track = strtoll(text, NULL, 10);
+		else if (!wb_odbc_parse_ts(text, n, &track))
+			return WB_OK;
+	} else {
+		return WB_OK; /* a date or another kind: not remembered */
+	}
+	int64_t from = tc->mode == WB_ODBC_INCREMENTING
+			       ? t->wm_track - tc->lookback_ids
+			       : t->wm_track - tc->lookback_ms * 1000;
+	if (track < from)
+		return WB_OK;
+	uint64_t kh, rh;
+	wb_odbc_row_hashes(t, &s->snap_rd, &kh, &rh);
+	int64_t dropped = INT64_MIN;
+	pthread_mutex_lock(&s->mu);
+	int rc = wb_odbc_seen_add(&t->seen, track, kh, rh, c->pos.major,
+				  &dropped);
+	pthread_mutex_unlock(&s->mu);
+	if (rc)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	if (dropped != INT64_MIN && (!t->have_floor || dropped > t->floor)) {
+		t->have_floor = true;
+		t->floor = dropped;
+	}
+	return WB_OK;
+}
+
 int wb_odbc_snapshot_begin(struct wb_odbc_source *s, wb_error_t *err)
 {
 	int rc;
@@ -123,6 +184,7 @@ int wb_odbc_snapshot_begin(struct wb_odbc_source *s, wb_error_t *err)
 	pthread_mutex_lock(&s->mu);
 	if (s->snap_point > s->max_round)
 		s->max_round = s->snap_point;
+	s->snap_seen_round = r;
 	wb_position_t durable = s->durable;
 	pthread_mutex_unlock(&s->mu);
 	char text[48];
@@ -274,7 +336,8 @@ int wb_odbc_snapshot_step(struct wb_odbc_source *s, struct wb_batch *b,
 			} else {
 				c->after = v;
 			}
-			if ((rc = wb_odbc_keyset_emitted(s, t, c, err)))
+			if ((rc = wb_odbc_keyset_emitted(s, t, c, err)) ||
+			    (rc = remember_loaded(s, t, c, b, err)))
 				return rc;
 			last = c->pos;
 			s->snap_chunk_rows++;

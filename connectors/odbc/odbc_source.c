@@ -764,6 +764,28 @@ static int poll_query(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 	return WB_OK;
 }
 
+void wb_odbc_row_hashes(const struct wb_odbc_tab *t,
+			const struct wb_odbc_reader *r, uint64_t *kh,
+			uint64_t *rh)
+{
+	uint64_t k = WB_ODBC_HASH_INIT, h = WB_ODBC_HASH_INIT;
+	for (int i = 0; i < t->ncols; i++) {
+		SQLLEN len;
+		const uint8_t *p = wb_odbc_reader_cell(r, i, &len);
+		h = wb_odbc_hash(h, &len, sizeof(len));
+		if (len > 0)
+			h = wb_odbc_hash(h, p, (size_t)len);
+		for (int j = 0; j < t->nkeys; j++)
+			if (t->keycols[j] == i) {
+				k = wb_odbc_hash(k, &len, sizeof(len));
+				if (len > 0)
+					k = wb_odbc_hash(k, p, (size_t)len);
+			}
+	}
+	*kh = t->nkeys == 0 ? h : k;
+	*rh = h;
+}
+
 /* Reads one chunk of table ti's poll into b as one round. */
 /* Characters bound per value of a long text column (bytes of a long binary
  * one) before a table falls back to SQLGetData (wb_odbc_reader_open_bounded):
@@ -855,24 +877,8 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 			    v.state == WB_VAL_PRESENT)
 				track = v.u.i;
 		}
-		uint64_t kh = WB_ODBC_HASH_INIT, rh = WB_ODBC_HASH_INIT;
-		for (int i = 0; i < t->ncols; i++) {
-			SQLLEN len;
-			const uint8_t *p = wb_odbc_reader_cell(&r, i, &len);
-			rh = wb_odbc_hash(rh, &len, sizeof(len));
-			if (len > 0)
-				rh = wb_odbc_hash(rh, p, (size_t)len);
-			for (int k = 0; k < t->nkeys; k++)
-				if (t->keycols[k] == i) {
-					kh = wb_odbc_hash(kh, &len,
-							  sizeof(len));
-					if (len > 0)
-						kh = wb_odbc_hash(kh, p,
-								  (size_t)len);
-				}
-		}
-		if (t->nkeys == 0)
-			kh = rh;
+		uint64_t kh, rh;
+		wb_odbc_row_hashes(t, &r, &kh, &rh);
 		bool key_known = false, seen = false;
 		/* no lock: only this thread changes the set (the sink
 		 * thread's state() only reads it) */
@@ -1262,6 +1268,8 @@ static json_t *odbc_state(struct wb_source *base, const wb_position_t *durable)
 	uint64_t upto = durable->minor == WB_ODBC_END ? durable->major
 			: durable->major > 0	      ? durable->major - 1
 						      : 0;
+	if (durable->major > 0 && durable->major == s->snap_seen_round)
+		upto = durable->major;
 	json_t *o = json_object();
 	json_t *tabs = json_object();
 	json_object_set_new(o, "round", json_integer((json_int_t)s->max_round));
