@@ -1533,8 +1533,30 @@ static int txn_commit(struct kafka_sink *s, int timeout_ms, wb_error_t *err)
 			return rc;
 	}
 	s->txn_commiting = true;
+	/* the messages first, by our own flush: a commit_transaction that
+	 * times out while it flushes leaves the transaction in BeginCommit,
+	 * where librdkafka 2.0 refuses the call that would resume it
+	 * ("Operation not valid in state BeginCommit", seen on a loaded
+	 * machine); with nothing left to flush the commit only ends the
+	 * transaction, and a timeout there is resumable */
+	while (rd_kafka_outq_len(s->rk) > 0) {
+		rd_kafka_flush(s->rk, 200);
+		int rc = serve(s, 0, err); /* outages are logged */
+		if (rc)
+			return rc;
+		if (rd_kafka_outq_len(s->rk) > 0 &&
+		    (timeout_ms > 0 ? wb_clock_mono_ms() >= deadline
+				    : *s->base.stop != 0)) {
+			wb_error_set(err, WB_ERR_RUNTIME,
+				     "kafka: the transaction of %zu messages "
+				     "is not committed yet",
+				     s->len);
+			err->retriable = true;
+			return WB_ERR_RUNTIME;
+		}
+	}
 	for (;;) {
-		rd_kafka_error_t *e = rd_kafka_commit_transaction(s->rk, 200);
+		rd_kafka_error_t *e = rd_kafka_commit_transaction(s->rk, 10000);
 		if (e == NULL)
 			break;
 		if (rd_kafka_error_txn_requires_abort(e)) {
