@@ -1,4 +1,5 @@
-/* checkpoint.c — durable checkpoint files and the pipeline lock. */
+/* checkpoint.c — durable checkpoint files, the thread that writes them while
+ * the pipeline goes on (wb_checkpoint_writer), and the pipeline lock. */
 #include "checkpoint.h"
 
 #include "crashpoint.h"
