@@ -1,4 +1,5 @@
-/* checkpoint.c — durable checkpoint files and the pipeline lock. */
+/* checkpoint.c — durable checkpoint files, the thread that writes them while
+ * the pipeline goes on (wb_checkpoint_writer), and the pipeline lock. */
 #include "checkpoint.h"
 
 #include "crashpoint.h"
@@ -7,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <strings.h>
 #include <stdlib.h>
@@ -239,19 +241,11 @@ int wb_checkpoint_save_pending(const char *dir, const char *name,
 	return rc;
 }
 
-static int save(const char *dir, const char *name,
-		const struct wb_source_ops *ops, const wb_position_t *pos,
-		uint64_t ack, json_t *source, json_t *sink, json_t *pending,
-		wb_error_t *err)
+/* The file's text (NUL-terminated, malloc'd), or NULL: out of memory. */
+static char *render(const struct wb_source_ops *ops, const wb_position_t *pos,
+		    uint64_t ack, json_t *source, json_t *sink, json_t *pending)
 {
-	char tmp[PATH_MAX], path[PATH_MAX], pos_text[64], ack_text[64],
-		when[32];
-	int rc = WB_OK, fd = -1;
-	char *text = NULL;
-	json_t *root = NULL;
-
-	path_of(tmp, sizeof(tmp), dir, name, ".json.tmp");
-	path_of(path, sizeof(path), dir, name, ".json");
+	char pos_text[64], ack_text[64], when[32];
 	ops->format_position(pos, pos_text, sizeof(pos_text));
 	ops->format_ack(ack, ack_text, sizeof(ack_text));
 	time_t now = time(NULL);
@@ -259,21 +253,31 @@ static int save(const char *dir, const char *name,
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
-	root = json_pack("{s:i,s:s,s:s,s:s,s:O,s:O}", "version", 1, "position",
-			 pos_text, ops->ack_name, ack_text, "time", when,
-			 "source", source ? source : json_null(), "sink",
-			 sink ? sink : json_null());
+	json_t *root =
+		json_pack("{s:i,s:s,s:s,s:s,s:O,s:O}", "version", 1, "position",
+			  pos_text, ops->ack_name, ack_text, "time", when,
+			  "source", source ? source : json_null(), "sink",
+			  sink ? sink : json_null());
 	if (root && pending && json_object_set(root, "pending", pending) != 0) {
 		json_decref(root);
 		root = NULL;
 	}
-	text = root ? json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER)
-		    : NULL;
-	if (text == NULL) {
-		rc = wb_error_set(err, WB_ERR_NOMEM,
-				  "checkpoint: out of memory");
-		goto done;
-	}
+	char *text =
+		root ? json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER)
+		     : NULL;
+	json_decref(root);
+	return text;
+}
+
+/* Writes text as <name>.json durably: tmp file, fsync, rename, fsync of
+ * the directory. */
+static int write_durable(const char *dir, const char *name, const char *text,
+			 wb_error_t *err)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	int fd = -1;
+	path_of(tmp, sizeof(tmp), dir, name, ".json.tmp");
+	path_of(path, sizeof(path), dir, name, ".json");
 	size_t len = strlen(text);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -299,17 +303,184 @@ static int save(const char *dir, const char *name,
 	wb_crashpoint("checkpoint.renamed");
 	if (wb_fsync_dir(dir) != 0)
 		goto io_error;
-	goto done;
+	return WB_OK;
 
 io_error:
-	rc = wb_error_set(err, WB_ERR_IO, "cannot write checkpoint %s: %s",
-			  path, strerror(errno));
+	wb_error_set(err, WB_ERR_IO, "cannot write checkpoint %s: %s", path,
+		     strerror(errno));
 	if (fd >= 0)
 		close(fd);
-done:
+	return WB_ERR_IO;
+}
+
+static int save(const char *dir, const char *name,
+		const struct wb_source_ops *ops, const wb_position_t *pos,
+		uint64_t ack, json_t *source, json_t *sink, json_t *pending,
+		wb_error_t *err)
+{
+	char *text = render(ops, pos, ack, source, sink, pending);
+	if (text == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM,
+				    "checkpoint: out of memory");
+	int rc = write_durable(dir, name, text, err);
 	free(text);
-	json_decref(root);
 	return rc;
+}
+
+/* ------------------------------------------------------------ writer */
+
+struct wb_checkpoint_writer {
+	char *dir, *name;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	/* guarded by mu */
+	char *job;     /* text to write; NULL: none waiting */
+	bool busy;     /* a save started and not yet reported */
+	bool finished; /* busy, and its result is in rc/err */
+	bool quit;
+	int rc;
+	wb_error_t err;
+};
+
+static void *writer_main(void *arg)
+{
+	struct wb_checkpoint_writer *w = arg;
+	pthread_setname_np(pthread_self(), "wb-checkpoint");
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (w->job == NULL && !w->quit)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->job == NULL)
+			break;
+		char *text = w->job;
+		w->job = NULL;
+		pthread_mutex_unlock(&w->mu);
+		wb_error_t err;
+		wb_error_clear(&err);
+		int rc = write_durable(w->dir, w->name, text, &err);
+		free(text);
+		pthread_mutex_lock(&w->mu);
+		w->rc = rc;
+		w->err = err;
+		w->finished = true;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+struct wb_checkpoint_writer *
+wb_checkpoint_writer_new(const char *dir, const char *name, wb_error_t *err)
+{
+	struct wb_checkpoint_writer *w = calloc(1, sizeof(*w));
+	if (w == NULL || (w->dir = strdup(dir)) == NULL ||
+	    (w->name = strdup(name)) == NULL) {
+		if (w)
+			free(w->dir);
+		free(w);
+		wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+		free(w->name);
+		free(w->dir);
+		free(w);
+		wb_error_set(err, WB_ERR_RUNTIME,
+			     "cannot start the checkpoint thread");
+		return NULL;
+	}
+	return w;
+}
+
+void wb_checkpoint_writer_free(struct wb_checkpoint_writer *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->quit = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	free(w->job);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w->name);
+	free(w->dir);
+	free(w);
+}
+
+int wb_checkpoint_writer_start(struct wb_checkpoint_writer *w,
+			       const struct wb_source_ops *ops,
+			       const wb_position_t *pos, uint64_t ack,
+			       json_t *source, json_t *sink, wb_error_t *err)
+{
+	char *text = render(ops, pos, ack, source, sink, NULL);
+	if (text == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM,
+				    "checkpoint: out of memory");
+	pthread_mutex_lock(&w->mu);
+	if (w->busy) {
+		pthread_mutex_unlock(&w->mu);
+		free(text);
+		return wb_error_set(err, WB_ERR_RUNTIME,
+				    "checkpoint: a save is still in progress");
+	}
+	w->job = text;
+	w->busy = true;
+	w->finished = false;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return WB_OK;
+}
+
+bool wb_checkpoint_writer_busy(struct wb_checkpoint_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	bool busy = w->busy;
+	pthread_mutex_unlock(&w->mu);
+	return busy;
+}
+
+bool wb_checkpoint_writer_done(struct wb_checkpoint_writer *w, int timeout_ms,
+			       int *rc, wb_error_t *err)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	if (timeout_ms > 0) {
+		until.tv_sec += timeout_ms / 1000;
+		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+	}
+	pthread_mutex_lock(&w->mu);
+	while (w->busy && !w->finished && timeout_ms != 0) {
+		if (timeout_ms < 0)
+			pthread_cond_wait(&w->cv, &w->mu);
+		else if (pthread_cond_timedwait(&w->cv, &w->mu, &until) ==
+			 ETIMEDOUT)
+			break;
+	}
+	bool done = w->busy && w->finished;
+	if (done) {
+		*rc = w->rc;
+		if (w->rc != WB_OK)
+			*err = w->err;
+		w->busy = false;
+		w->finished = false;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return done;
 }
 
 void wb_checkpoint_clear(struct wb_checkpoint *cp)

@@ -78,6 +78,37 @@ int wb_checkpoint_save_pending(const char *dir, const char *name,
 			       json_t *psink, json_t *where, wb_error_t *err);
 void wb_checkpoint_clear(struct wb_checkpoint *cp);
 
+/* A checkpoint writer: one thread that makes checkpoints durable (as
+ * wb_checkpoint_save) while its caller goes on, so that the fsyncs of the
+ * checkpoint file and its directory do not hold up delivery. One save at a
+ * time; the caller learns its result from wb_checkpoint_writer_done and
+ * only then treats the checkpoint as durable. Created and used by one
+ * thread (the pipeline's sink thread). */
+struct wb_checkpoint_writer;
+
+/* Starts the thread. NULL with err filled when it cannot. */
+struct wb_checkpoint_writer *
+wb_checkpoint_writer_new(const char *dir, const char *name, wb_error_t *err);
+/* Waits for a save in progress to end (its result is dropped), stops the
+ * thread. Accepts NULL. */
+void wb_checkpoint_writer_free(struct wb_checkpoint_writer *w);
+/* Starts saving the checkpoint pos/ack/source/sink (sink may be NULL). The
+ * file's text is made before it returns: the caller keeps its objects and
+ * may change them. WB_ERR_RUNTIME when a save started earlier has not been
+ * reported by wb_checkpoint_writer_done yet. */
+int wb_checkpoint_writer_start(struct wb_checkpoint_writer *w,
+			       const struct wb_source_ops *ops,
+			       const wb_position_t *pos, uint64_t ack,
+			       json_t *source, json_t *sink, wb_error_t *err);
+/* Whether a save was started and not reported yet. */
+bool wb_checkpoint_writer_busy(struct wb_checkpoint_writer *w);
+/* Waits up to timeout_ms (0: not at all, -1: as long as it takes) for the
+ * save started last. True when it ended, reported once: *rc is its result
+ * (WB_OK: the checkpoint is durable; else err says why). False while it
+ * is still being written, or when none was started. */
+bool wb_checkpoint_writer_done(struct wb_checkpoint_writer *w, int timeout_ms,
+			       int *rc, wb_error_t *err);
+
 /* Creates dir if missing and takes an exclusive lock (<dir>/<name>.lock)
  * held until wb_checkpoint_unlock, so two processes never run the same
  * pipeline. Returns the lock fd (>= 0) or -1 with err filled. */

@@ -1,4 +1,5 @@
-/* pipeline.c — the run loop: one source thread, the sink on the main thread.
+/* pipeline.c — the run loop: one source thread, the sink on the main thread,
+ * and a checkpoint thread that writes checkpoint files (checkpoint.h).
  *
  * Positions kept apart, as the source needs them:
  *   written   — last event handed to the sink
@@ -6,7 +7,14 @@
  *   durable   — what the last checkpoint file holds; only this is ever
  *               acknowledged to the source (PG flush LSN).
  * A transaction's ack (PG: commit end LSN) becomes usable once everything
- * written before its COMMIT record is delivered. */
+ * written before its COMMIT record is delivered.
+ *
+ * A checkpoint is made in three steps, each after the one before is
+ * durable: the sink's flush (data durable, delivery reported), the
+ * checkpoint file (written and fsynced by the checkpoint thread while the
+ * sink thread goes on delivering what comes next), then, on the sink
+ * thread, the sink's checkpointed() and the source's acknowledgement. One
+ * checkpoint is in progress at a time. */
 #include "clock.h"
 #include "pipeline.h"
 
@@ -91,6 +99,14 @@ struct pipeline {
 	 * checkpoint may be saved below it until it is durable */
 	bool pending;
 	wb_position_t pending_pos;
+	/* The checkpoint thread makes a checkpoint durable while the sink
+	 * thread goes on delivering; saving: one is on its way to the disk,
+	 * holding these (the source is acknowledged once it is durable). */
+	struct wb_checkpoint_writer *ckw;
+	bool saving;
+	wb_position_t saving_pos;
+	uint64_t saving_ack;
+	json_t *saving_source, *saving_sink;
 	bool dirty;
 	long long last_ckpt_ms;
 	uint64_t events, skipped;
@@ -447,10 +463,46 @@ static int process_batch(struct pipeline *p, struct wb_batch *b,
 	return WB_OK;
 }
 
-/* Flushes the sink (waiting up to flush_ms) and, if anything moved, writes
- * a checkpoint of what is delivered and then acknowledges it to the source.
- * Events still in flight at the deadline are not an error here: they are
- * simply not covered yet. */
+/* The checkpoint being saved, once the checkpoint thread has made it
+ * durable (waiting up to timeout_ms, -1: as long as it takes): it becomes
+ * the durable one, then the sink is told (checkpointed) and the source
+ * acknowledged, in that order and on this thread. While it is still
+ * being written, p->saving stays set and nothing is done. A failed save
+ * is the error; what it would have covered is saved again later. */
+static int ckpt_finish(struct pipeline *p, int timeout_ms, wb_error_t *err)
+{
+	int rc = WB_OK;
+	if (!p->saving ||
+	    !wb_checkpoint_writer_done(p->ckw, timeout_ms, &rc, err))
+		return WB_OK;
+	p->saving = false;
+	if (rc) {
+		json_decref(p->saving_source);
+		json_decref(p->saving_sink);
+		p->saving_source = p->saving_sink = NULL;
+		p->dirty = true;
+		return rc;
+	}
+	json_decref(p->ckpt_source);
+	json_decref(p->ckpt_sink);
+	p->ckpt_source = p->saving_source;
+	p->ckpt_sink = p->saving_sink;
+	p->saving_source = p->saving_sink = NULL;
+	p->pending = false;
+	p->ckpt_pos = p->saving_pos;
+	p->ckpt_ack = p->saving_ack;
+	p->ckpt_real_ms = wb_clock_real_ms();
+	wb_mcount_add(&wb_metrics.checkpoints, 1);
+	wb_mset(&wb_metrics.checkpoint_position, p->ckpt_ack);
+	wb_mset(&wb_metrics.checkpoint_real_ms, (uint64_t)p->ckpt_real_ms);
+	wb_crashpoint("checkpoint.saved");
+	if (p->kops->checkpointed && (rc = p->kops->checkpointed(p->sink, err)))
+		return rc;
+	wb_crashpoint("checkpoint.sink_done");
+	p->sops->ack(p->src, &p->ckpt_pos, p->ckpt_ack);
+	return WB_OK;
+}
+
 /* The sink's before_commit: everything written so far is in the
  * transaction about to be committed. Writes the checkpoint with the
  * durable state as it is and, as pending, the state once that commit is
@@ -464,6 +516,12 @@ static int process_batch(struct pipeline *p, struct wb_batch *b,
 static int on_before_commit(void *opaque, json_t *where, wb_error_t *err)
 {
 	struct pipeline *p = opaque;
+	/* The pending checkpoint names the durable state beside it: a save
+	 * still in progress is finished first (checkpoint() already did so
+	 * before the flush that commits, so this does not wait). */
+	int rc = ckpt_finish(p, -1, err);
+	if (rc)
+		return rc;
 	wb_position_t pos = p->delivered;
 	pos_max(&pos, &p->written);
 	pos_max(&pos, &p->done_pos);
@@ -480,10 +538,10 @@ static int on_before_commit(void *opaque, json_t *where, wb_error_t *err)
 	json_t *sstate = p->sops->state ? p->sops->state(p->src, &pos) : NULL;
 	if (p->maps && sstate)
 		json_object_set_new(sstate, "mappings", mappings_state(p));
-	int rc = wb_checkpoint_save_pending(
-		p->cfg->checkpoint_dir, p->cfg->name, p->sops, &p->ckpt_pos,
-		p->ckpt_ack, p->ckpt_source, p->ckpt_sink, &pos, sstate, state,
-		where, err);
+	rc = wb_checkpoint_save_pending(p->cfg->checkpoint_dir, p->cfg->name,
+					p->sops, &p->ckpt_pos, p->ckpt_ack,
+					p->ckpt_source, p->ckpt_sink, &pos,
+					sstate, state, where, err);
 	json_decref(state);
 	json_decref(sstate);
 	if (rc)
@@ -494,9 +552,22 @@ static int on_before_commit(void *opaque, json_t *where, wb_error_t *err)
 	return WB_OK;
 }
 
+/* Flushes the sink (waiting up to flush_ms) and, if anything moved, starts
+ * writing a checkpoint of what is delivered; ckpt_finish acknowledges it to
+ * the source once it is durable (at once when flush_ms > 0: a stop). Events
+ * still in flight at the deadline are not an error here: they are simply
+ * not covered yet. */
 static int checkpoint(struct pipeline *p, int flush_ms, wb_error_t *err)
 {
-	int rc = p->kops->flush(p->sink, flush_ms, err);
+	/* one checkpoint at a time: the one before is durable (and
+	 * acknowledged) before the sink is flushed for the next; a stop
+	 * (flush_ms > 0) waits for it */
+	int rc = ckpt_finish(p, flush_ms > 0 ? -1 : 0, err);
+	if (rc)
+		return rc;
+	if (p->saving)
+		return WB_OK; /* still on its way to the disk: a later turn */
+	rc = p->kops->flush(p->sink, flush_ms, err);
 	if (rc && !err->retriable)
 		return rc;
 	int pending = rc;
@@ -520,35 +591,28 @@ static int checkpoint(struct pipeline *p, int flush_ms, wb_error_t *err)
 	 * (before_commit): nothing below it is saved any more */
 	if (p->pending && wb_position_cmp(&pos, &p->pending_pos) < 0)
 		goto out;
+	/* the data is durable (flush) before the states are taken; the
+	 * checkpoint holding them is written by the checkpoint thread */
 	json_t *state = p->kops->state ? p->kops->state(p->sink) : NULL;
 	json_t *sstate = p->sops->state ? p->sops->state(p->src, &pos) : NULL;
 	if (p->maps && sstate)
 		json_object_set_new(sstate, "mappings", mappings_state(p));
-	rc = wb_checkpoint_save(p->cfg->checkpoint_dir, p->cfg->name, p->sops,
-				&pos, ack, sstate, state, err);
+	rc = wb_checkpoint_writer_start(p->ckw, p->sops, &pos, ack, sstate,
+					state, err);
 	if (rc) {
 		json_decref(state);
 		json_decref(sstate);
 		return rc;
 	}
-	json_decref(p->ckpt_source);
-	json_decref(p->ckpt_sink);
-	p->ckpt_source = sstate;
-	p->ckpt_sink = state;
-	p->pending = false;
-	p->ckpt_pos = pos;
-	p->ckpt_ack = ack;
+	p->saving = true;
+	p->saving_pos = pos;
+	p->saving_ack = ack;
+	p->saving_source = sstate;
+	p->saving_sink = state;
 	p->ckpt_events = p->events;
-	p->dirty = false;
-	p->ckpt_real_ms = wb_clock_real_ms();
-	wb_mcount_add(&wb_metrics.checkpoints, 1);
-	wb_mset(&wb_metrics.checkpoint_position, ack);
-	wb_mset(&wb_metrics.checkpoint_real_ms, (uint64_t)p->ckpt_real_ms);
-	wb_crashpoint("checkpoint.saved");
-	if (p->kops->checkpointed && (rc = p->kops->checkpointed(p->sink, err)))
+	p->dirty = false; /* set again by what is delivered meanwhile */
+	if (flush_ms > 0 && (rc = ckpt_finish(p, -1, err)))
 		return rc;
-	wb_crashpoint("checkpoint.sink_done");
-	p->sops->ack(p->src, &pos, ack);
 out:
 	if (pending)
 		*err = pending_err;
@@ -646,7 +710,7 @@ static bool idle_done(struct pipeline *p, int idle_s)
 		return false;
 	if (wb_queue_bytes(p->queue) != 0 || !p->sops->caught_up(p->src))
 		return false;
-	return !p->dirty && p->fifo_len == 0;
+	return !p->dirty && !p->saving && p->fifo_len == 0;
 }
 
 /* `run --endpos`: a change past endpos came (everything up to it came
@@ -661,7 +725,7 @@ static bool endpos_done(struct pipeline *p)
 	if (p->endpos_reached)
 		return true;
 	return wb_queue_bytes(p->queue) == 0 && p->fifo_len == 0 && !p->dirty &&
-	       p->sops->idle_ack && p->sops->caught_up(p->src) &&
+	       !p->saving && p->sops->idle_ack && p->sops->caught_up(p->src) &&
 	       p->ckpt_ack >= p->opt->endpos.major;
 }
 
@@ -798,6 +862,9 @@ static int open_all(struct pipeline *p, wb_error_t *err)
 	p->lock_fd = wb_checkpoint_lock(cfg->checkpoint_dir, cfg->name, err);
 	if (p->lock_fd < 0)
 		return err->code;
+	p->ckw = wb_checkpoint_writer_new(cfg->checkpoint_dir, cfg->name, err);
+	if (p->ckw == NULL)
+		return err->code;
 	rc = wb_checkpoint_load(cfg->checkpoint_dir, cfg->name, p->sops, &cp,
 				err);
 	if (rc)
@@ -904,6 +971,11 @@ static void close_all(struct pipeline *p)
 	wb_mappings_free(p->maps);
 	json_decref(p->maps_before);
 	wb_queue_free(p->queue);
+	/* a save still in progress (a failure stopped the run) ends first:
+	 * the lock is held until the checkpoint file is no longer written */
+	wb_checkpoint_writer_free(p->ckw);
+	json_decref(p->saving_source);
+	json_decref(p->saving_sink);
 	wb_checkpoint_unlock(p->lock_fd);
 	json_decref(p->ckpt_source);
 	json_decref(p->ckpt_sink);
@@ -983,7 +1055,15 @@ int wb_pipeline_run(const struct wb_config *cfg,
 			break;
 		}
 		notify_tick(&p);
-		struct wb_batch *b = wb_queue_pop(p.queue, 20);
+		/* while something written is not delivered yet the sink is
+		 * served every 5 ms, not 20: its acknowledgements (a Kafka
+		 * delivery report, the avro-file flush_interval) are not left
+		 * waiting for the next change */
+		bool undelivered =
+			p.wrote_any &&
+			wb_position_cmp(&p.written, &p.delivered) > 0;
+		struct wb_batch *b =
+			wb_queue_pop(p.queue, undelivered ? 5 : 20);
 		if (b) {
 			rc = process_batch(&p, b, err);
 			batch_put(&p, b);
@@ -995,6 +1075,13 @@ int wb_pipeline_run(const struct wb_config *cfg,
 		if (p.kops->poll && (rc = p.kops->poll(p.sink, 0, err)))
 			goto out;
 		publish(&p);
+		/* a checkpoint the checkpoint thread has made durable is
+		 * acknowledged at once, not at the next checkpoint */
+		if (p.saving && (rc = ckpt_finish(&p, 0, err))) {
+			if (!err->retriable)
+				goto out;
+			rc = 0;
+		}
 		if (atomic_load(&p.src_done) && wb_queue_bytes(p.queue) == 0) {
 			if (p.src_rc == 0)
 				wb_info("pipeline",

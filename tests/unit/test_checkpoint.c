@@ -158,6 +158,71 @@ static void test_pending(const char *dir)
 	wb_checkpoint_clear(&cp);
 }
 
+/* The checkpoint writer: one save at a time, its result reported once,
+ * the file as wb_checkpoint_save writes it; the caller's objects may
+ * change as soon as the save is started. */
+static void test_writer(const char *dir)
+{
+	const struct wb_source_ops *ops = &wb_pg_source_ops;
+	wb_error_t err = {0};
+	struct wb_checkpoint cp;
+	int rc = -1;
+	struct wb_checkpoint_writer *w =
+		wb_checkpoint_writer_new(dir, "w1", &err);
+	CHECK(w != NULL);
+	CHECK(!wb_checkpoint_writer_busy(w));
+	CHECK(!wb_checkpoint_writer_done(w, 0, &rc, &err)); /* none started */
+
+	wb_position_t pos = {0x2000, 4};
+	json_t *state = json_pack("{s:i}", "seq", 3);
+	CHECK(wb_checkpoint_writer_start(w, ops, &pos, 0x2010, NULL, state,
+					 &err) == 0);
+	json_object_set_new(state, "seq", json_integer(99)); /* not saved */
+	CHECK(wb_checkpoint_writer_busy(w));
+	/* a second save before the first is reported is refused */
+	CHECK(wb_checkpoint_writer_start(w, ops, &pos, 0x2010, NULL, state,
+					 &err) == WB_ERR_RUNTIME);
+	CHECK(wb_checkpoint_writer_done(w, -1, &rc, &err) && rc == 0);
+	CHECK(!wb_checkpoint_writer_busy(w));
+	CHECK(!wb_checkpoint_writer_done(w, 0, &rc, &err)); /* reported once */
+	CHECK(wb_checkpoint_load(dir, "w1", ops, &cp, &err) == 0 && cp.have);
+	CHECK(cp.pos.major == 0x2000 && cp.pos.minor == 4 && cp.ack == 0x2010);
+	CHECK(json_integer_value(json_object_get(cp.sink, "seq")) == 3);
+	wb_checkpoint_clear(&cp);
+
+	/* the next one replaces it */
+	pos.minor = 5;
+	CHECK(wb_checkpoint_writer_start(w, ops, &pos, 0x2020, NULL, state,
+					 &err) == 0);
+	CHECK(wb_checkpoint_writer_done(w, 10000, &rc, &err) && rc == 0);
+	CHECK(wb_checkpoint_load(dir, "w1", ops, &cp, &err) == 0);
+	CHECK(cp.pos.minor == 5 && cp.ack == 0x2020);
+	CHECK(json_integer_value(json_object_get(cp.sink, "seq")) == 99);
+	wb_checkpoint_clear(&cp);
+	json_decref(state);
+
+	/* freeing with a save started and not reported waits for it */
+	pos.minor = 6;
+	CHECK(wb_checkpoint_writer_start(w, ops, &pos, 0x2030, NULL, NULL,
+					 &err) == 0);
+	wb_checkpoint_writer_free(w);
+	CHECK(wb_checkpoint_load(dir, "w1", ops, &cp, &err) == 0);
+	CHECK(cp.pos.minor == 6 && cp.ack == 0x2030);
+	wb_checkpoint_clear(&cp);
+	wb_checkpoint_writer_free(NULL);
+
+	/* a failed save is reported with its error */
+	char bad[300];
+	snprintf(bad, sizeof(bad), "%s/no/such/dir", dir);
+	w = wb_checkpoint_writer_new(bad, "w2", &err);
+	CHECK(w != NULL);
+	CHECK(wb_checkpoint_writer_start(w, ops, &pos, 1, NULL, NULL, &err) ==
+	      0);
+	CHECK(wb_checkpoint_writer_done(w, -1, &rc, &err) && rc == WB_ERR_IO);
+	CHECK(strstr(err.message, "cannot write checkpoint") != NULL);
+	wb_checkpoint_writer_free(w);
+}
+
 int main(void)
 {
 	test_parse();
@@ -178,6 +243,7 @@ int main(void)
 
 	CHECK(wb_checkpoint_load(sub, "p1", ops, &cp, &err) == 0 && !cp.have);
 	test_pending(sub);
+	test_writer(sub);
 
 	wb_position_t pos = {0x16B3748, 3};
 	json_t *state = json_pack("{s:{s:i}}", "series", "seq", 7);
