@@ -251,7 +251,11 @@ struct wb_odbc_tab {
 	 * table's polls read long columns with SQLGetData, row by row */
 	bool long_values;
 	/* under the source's mutex */
-	struct wb_odbc_seen seen;
+	struct wb_odbc_seen seen; /* hashed with w64 */
+	/* entries of a checkpoint written when the set was hashed with
+	 * fnv1a (odbc_seen.h): looked up too (rows hashed both ways) until
+	 * the window leaves them behind; never added to */
+	struct wb_odbc_seen seen_fnv1a;
 	int d_wm_n; /* durable watermark */
 	char d_wm[WB_ODBC_ORD_MAX][WB_ODBC_TEXT_MAX];
 	bool d_have_floor;
