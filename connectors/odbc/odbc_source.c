@@ -738,6 +738,8 @@ _Static_assert(sizeof(SQLLEN) == sizeof(int64_t), "SQLLEN is 64 bits");
  * 2 KiB of UTF-16 per cell, so a 1,000-row array stays near 2 MiB per
  * such column. */
 #define WB_ODBC_BOUND_LONG_CHARS 1023
+/* Look-back set adds under one taking of the source's mutex, at most. */
+#define SEEN_ADDS_PER_LOCK 256
 
 static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		      size_t target, wb_error_t *err)
@@ -776,6 +778,10 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 	int64_t save_track = t->wm_track;
 	memcpy(save_wm, t->wm, sizeof(save_wm));
 	bool moved = false, stopped = false;
+	/* the mutex over the look-back set is taken for a run of adds, not
+	 * for each (the sink thread's state() waits that long at most) */
+	bool locked = false;
+	int held = 0;
 	int64_t wm0 = t->wm_n > 0 && t->nord > 0 ? track_of(t, t->wm[0]) : 0;
 	long long nrows = 0;
 	uint64_t emitted = 0;
@@ -871,11 +877,14 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 			emitted++;
 			if (!bulk) {
 				int64_t dropped = INT64_MIN;
-				pthread_mutex_lock(&s->mu);
+				if (!locked) {
+					pthread_mutex_lock(&s->mu);
+					locked = true;
+				}
+				held++;
 				int e = wb_odbc_seen_add(&t->seen, track, kh,
 							 rh, s->round,
 							 &dropped);
-				pthread_mutex_unlock(&s->mu);
 				if (e) {
 					rc = wb_error_set(err, WB_ERR_NOMEM,
 							  "out of memory");
@@ -921,7 +930,16 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 			stopped = true;
 			break;
 		}
+		/* never held across a fetch (it may wait on the network) */
+		if (locked && (held >= SEEN_ADDS_PER_LOCK ||
+			       !(r.bound && r.cur + 1 < r.fetched))) {
+			pthread_mutex_unlock(&s->mu);
+			locked = false;
+			held = 0;
+		}
 	}
+	if (locked)
+		pthread_mutex_unlock(&s->mu);
 	wb_odbc_reader_close(&r);
 	bool again = got == WB_ODBC_LONG_VALUE;
 	if (again)
