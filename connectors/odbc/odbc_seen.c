@@ -81,18 +81,30 @@ void wb_odbc_seen_free(struct wb_odbc_seen *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* An index slot: the entry's index + 1 in the low 32 bits (0: empty),
+ * the high 32 bits of its slot hash above them, so that a probe passing
+ * other entries' slots reads the entries only when the tag matches (a
+ * lookup of a new row, the common case, then touches one cache line). */
+#define SLOT(tag, ix) ((uint64_t)(tag) << 32 | (uint64_t)(ix))
+#define SLOT_IX(v) ((uint32_t)(v))
+#define SLOT_TAG(v) ((uint32_t)((v) >> 32))
+
 static size_t slot_pair(const struct wb_odbc_seen *s, uint64_t key,
 			uint64_t row, bool *found)
 {
 	size_t mask = s->ixcap - 1;
-	size_t i = (size_t)mix(key ^ mix(row)) & mask;
+	uint64_t h = mix(key ^ mix(row));
+	uint32_t tag = (uint32_t)(h >> 32);
+	size_t i = (size_t)h & mask;
 	for (;; i = (i + 1) & mask) {
-		uint32_t v = s->pair_ix[i];
+		uint64_t v = s->pair_ix[i];
 		if (v == 0) {
 			*found = false;
 			return i;
 		}
-		const struct wb_odbc_seen_entry *e = &s->e[v - 1];
+		if (SLOT_TAG(v) != tag)
+			continue;
+		const struct wb_odbc_seen_entry *e = &s->e[SLOT_IX(v) - 1];
 		if (e->key == key && e->row == row) {
 			*found = true;
 			return i;
@@ -103,18 +115,32 @@ static size_t slot_pair(const struct wb_odbc_seen *s, uint64_t key,
 static size_t slot_key(const struct wb_odbc_seen *s, uint64_t key, bool *found)
 {
 	size_t mask = s->ixcap - 1;
-	size_t i = (size_t)mix(key) & mask;
+	uint64_t h = mix(key);
+	uint32_t tag = (uint32_t)(h >> 32);
+	size_t i = (size_t)h & mask;
 	for (;; i = (i + 1) & mask) {
-		uint32_t v = s->key_ix[i];
+		uint64_t v = s->key_ix[i];
 		if (v == 0) {
 			*found = false;
 			return i;
 		}
-		if (s->e[v - 1].key == key) {
+		if (SLOT_TAG(v) == tag && s->e[SLOT_IX(v) - 1].key == key) {
 			*found = true;
 			return i;
 		}
 	}
+}
+
+static uint64_t pair_slot_value(const struct wb_odbc_seen *s, size_t n)
+{
+	const struct wb_odbc_seen_entry *e = &s->e[n];
+	uint64_t h = mix(e->key ^ mix(e->row));
+	return SLOT((uint32_t)(h >> 32), n + 1);
+}
+
+static uint64_t key_slot_value(const struct wb_odbc_seen *s, size_t n)
+{
+	return SLOT((uint32_t)(mix(s->e[n].key) >> 32), n + 1);
 }
 
 /* Rebuilds both indexes for the entries (after a removal or a growth);
@@ -126,8 +152,8 @@ static int reindex(struct wb_odbc_seen *s, size_t ixcap)
 		memset(s->pair_ix, 0, ixcap * sizeof(*s->pair_ix));
 		memset(s->key_ix, 0, ixcap * sizeof(*s->key_ix));
 	} else {
-		uint32_t *p = calloc(ixcap, sizeof(*p));
-		uint32_t *k = calloc(ixcap, sizeof(*k));
+		uint64_t *p = calloc(ixcap, sizeof(*p));
+		uint64_t *k = calloc(ixcap, sizeof(*k));
 		if (p == NULL || k == NULL) {
 			free(p);
 			free(k);
@@ -143,10 +169,10 @@ static int reindex(struct wb_odbc_seen *s, size_t ixcap)
 		bool f;
 		size_t j = slot_pair(s, s->e[i].key, s->e[i].row, &f);
 		if (!f)
-			s->pair_ix[j] = (uint32_t)(i + 1);
+			s->pair_ix[j] = pair_slot_value(s, i);
 		j = slot_key(s, s->e[i].key, &f);
 		if (!f)
-			s->key_ix[j] = (uint32_t)(i + 1);
+			s->key_ix[j] = key_slot_value(s, i);
 	}
 	return 0;
 }
@@ -265,10 +291,10 @@ int wb_odbc_seen_add(struct wb_odbc_seen *s, int64_t track, uint64_t key,
 	e->round = round;
 	if (moved)
 		j = slot_pair(s, key, row, &f);
-	s->pair_ix[j] = (uint32_t)(s->n + 1);
+	s->pair_ix[j] = pair_slot_value(s, s->n);
 	j = slot_key(s, key, &f);
 	if (!f)
-		s->key_ix[j] = (uint32_t)(s->n + 1);
+		s->key_ix[j] = key_slot_value(s, s->n);
 	s->n++;
 	return 0;
 }

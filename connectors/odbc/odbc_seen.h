@@ -27,9 +27,11 @@ struct wb_odbc_seen_entry {
 struct wb_odbc_seen {
 	struct wb_odbc_seen_entry *e;
 	size_t n, cap, max;
-	uint32_t *pair_ix; /* open addressing on (key, row): entry index + 1 */
-	uint32_t *key_ix;  /* open addressing on key: entry index + 1 */
-	size_t ixcap;	   /* power of two, >= 2 * cap */
+	/* open addressing: entry index + 1, and a tag of the slot's hash
+	 * (odbc_seen.c), on (key, row) and on key */
+	uint64_t *pair_ix;
+	uint64_t *key_ix;
+	size_t ixcap; /* power of two, >= 2 * cap */
 	/* at least the highest tracking value ever added (kept after
 	 * removals: only an upper bound); valid when has_hi */
 	int64_t hi;
