@@ -184,6 +184,10 @@ int wb_odbc_reader_next(struct wb_odbc_reader *r, wb_error_t *err);
 /* Column i of the current row: its bytes (*len, or SQL_NULL_DATA). */
 const uint8_t *wb_odbc_reader_cell(const struct wb_odbc_reader *r, int i,
 				   SQLLEN *len);
+/* The same for row k (< r->fetched) of the current rowset; the current
+ * row when the reader is not bound. */
+const uint8_t *wb_odbc_reader_cell_at(const struct wb_odbc_reader *r, int i,
+				      SQLULEN k, SQLLEN *len);
 void wb_odbc_reader_close(struct wb_odbc_reader *r);
 
 /* Maps a described column to its fetch and Avro type (pure). */

@@ -203,6 +203,16 @@ bool wb_odbc_seen_has_at(const struct wb_odbc_seen *s, int64_t track,
 	return false;
 }
 
+void wb_odbc_seen_prefetch(const struct wb_odbc_seen *s, uint64_t key,
+			   uint64_t row)
+{
+	if (s->ixcap == 0)
+		return;
+	size_t mask = s->ixcap - 1;
+	__builtin_prefetch(&s->pair_ix[(size_t)mix(key ^ mix(row)) & mask]);
+	__builtin_prefetch(&s->key_ix[(size_t)mix(key) & mask]);
+}
+
 /* Keeps the entries for which keep() holds, in order. */
 static void filter(struct wb_odbc_seen *s,
 		   bool (*drop)(const void *,

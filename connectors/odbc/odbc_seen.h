@@ -54,6 +54,11 @@ bool wb_odbc_seen_has(const struct wb_odbc_seen *s, uint64_t key, uint64_t row,
 bool wb_odbc_seen_has_at(const struct wb_odbc_seen *s, int64_t track,
 			 uint64_t key, uint64_t row, bool *key_known);
 
+/* A hint: (key, row) is looked up or added soon; its index slots are
+ * brought into the cache. */
+void wb_odbc_seen_prefetch(const struct wb_odbc_seen *s, uint64_t key,
+			   uint64_t row);
+
 /* Adds an entry. When the set is full, first drops the oldest groups:
  * every entry whose tracking value is at most min + (max - min) / 16 (at
  * least the smallest value's group), and sets *dropped_upto to that bound

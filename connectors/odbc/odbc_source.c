@@ -712,13 +712,13 @@ static int poll_query(struct wb_odbc_source *s, struct wb_odbc_tab *t,
  * row's when the table has no key) and the whole row's, over the cells as
  * fetched. */
 static void row_hashes(const struct wb_odbc_tab *t,
-		       const struct wb_odbc_reader *r,
+		       const struct wb_odbc_reader *r, SQLULEN row,
 		       enum wb_odbc_hash_alg alg, uint64_t *kh, uint64_t *rh)
 {
 	uint64_t k = WB_ODBC_HASH_INIT, h = WB_ODBC_HASH_INIT;
 	for (int i = 0; i < t->ncols; i++) {
 		SQLLEN len;
-		const uint8_t *p = wb_odbc_reader_cell(r, i, &len);
+		const uint8_t *p = wb_odbc_reader_cell_at(r, i, row, &len);
 		h = wb_odbc_hash_cell(alg, h, p, len);
 		for (int j = 0; j < t->nkeys; j++)
 			if (t->keycols[j] == i)
@@ -769,6 +769,13 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 				    "table's columns (%d), it returned %d",
 				    tc->name, t->ncols, r.ncols);
 	}
+	/* the current rowset's w64 hashes (key, row) */
+	uint64_t *hk = malloc(sizeof(*hk) * r.rowset * 2);
+	if (hk == NULL) {
+		wb_odbc_reader_close(&r);
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	}
+	uint64_t *hr = hk + r.rowset;
 	wb_odbc_round_begin(s, b);
 	/* the rows' commit time: when the chunk was read (polling cannot
 	 * know the real one); once per chunk, not a clock call per row */
@@ -834,7 +841,19 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		uint64_t kh = WB_ODBC_HASH_INIT, rh = WB_ODBC_HASH_INIT;
 		/* a bulk poll keeps no set: nothing to hash */
 		if (!bulk) {
-			row_hashes(t, &r, WB_ODBC_HASH_W64, &kh, &rh);
+			if (r.cur == 0) {
+				/* a new rowset: every row hashed at once and
+				 * its set slots fetched into the cache before
+				 * the rows are looked up one by one */
+				for (SQLULEN k = 0; k < r.fetched; k++) {
+					row_hashes(t, &r, k, WB_ODBC_HASH_W64,
+						   &hk[k], &hr[k]);
+					wb_odbc_seen_prefetch(&t->seen, hk[k],
+							      hr[k]);
+				}
+			}
+			kh = hk[r.cur];
+			rh = hr[r.cur];
 			/* no lock: only this thread changes the set (the
 			 * sink thread's state() only reads it) */
 			seen = wb_odbc_seen_has_at(&t->seen, track, kh, rh,
@@ -844,7 +863,8 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 			uint64_t okh = WB_ODBC_HASH_INIT,
 				 orh = WB_ODBC_HASH_INIT;
 			bool okk = false;
-			row_hashes(t, &r, WB_ODBC_HASH_FNV1A, &okh, &orh);
+			row_hashes(t, &r, r.cur, WB_ODBC_HASH_FNV1A, &okh,
+				   &orh);
 			seen = wb_odbc_seen_has_at(&t->seen_fnv1a, track, okh,
 						   orh, &okk);
 			key_known |= okk;
@@ -940,6 +960,7 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 	}
 	if (locked)
 		pthread_mutex_unlock(&s->mu);
+	free(hk);
 	wb_odbc_reader_close(&r);
 	bool again = got == WB_ODBC_LONG_VALUE;
 	if (again)
