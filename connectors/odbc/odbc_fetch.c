@@ -477,13 +477,19 @@ int wb_odbc_reader_next(struct wb_odbc_reader *r, wb_error_t *err)
 const uint8_t *wb_odbc_reader_cell(const struct wb_odbc_reader *r, int i,
 				   SQLLEN *len)
 {
+	return wb_odbc_reader_cell_at(r, i, r->cur, len);
+}
+
+const uint8_t *wb_odbc_reader_cell_at(const struct wb_odbc_reader *r, int i,
+				      SQLULEN k, SQLLEN *len)
+{
 	if (!r->bound) {
 		*len = r->gdlen[i];
 		return r->gd[i];
 	}
 	const struct wb_odbc_col *c = &r->cols[i];
-	SQLLEN l = r->ind[i][r->cur];
-	const uint8_t *p = r->buf[i] + (size_t)c->elem * r->cur;
+	SQLLEN l = r->ind[i][k];
+	const uint8_t *p = r->buf[i] + (size_t)c->elem * k;
 	if (l != SQL_NULL_DATA) {
 		SQLSMALLINT ct = ctype_of(c->fetch);
 		SQLLEN term = ct == SQL_C_WCHAR ? 2 : ct == SQL_C_CHAR ? 1 : 0;

@@ -90,14 +90,14 @@ struct wb_odbc_tab;
 int wb_odbc_real_horizon(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 			 int ts_digits, wb_error_t *err);
 
-/* odbc_source.c: the look-back set's hashes of r's current row: the key's
- * (the row's when the table has no key) and the whole row's, over cells
- * 0 .. t->ncols - 1 as fetched (a poll and the initial load select the
- * table's columns alike). */
+/* odbc_source.c: the look-back set's hashes of row `row` of r's rowset:
+ * the key's (the row's when the table has no key) and the whole row's,
+ * over cells 0 .. t->ncols - 1 as fetched (a poll and the initial load
+ * select the table's columns alike), with hash algorithm alg. */
 struct wb_odbc_reader;
 void wb_odbc_row_hashes(const struct wb_odbc_tab *t,
-			const struct wb_odbc_reader *r, uint64_t *kh,
-			uint64_t *rh);
+			const struct wb_odbc_reader *r, SQLULEN row,
+			enum wb_odbc_hash_alg alg, uint64_t *kh, uint64_t *rh);
 
 /* Runs sql, which must return a row, and reads its first column as text
  * into text (cap bytes; a longer value is an error); *null when it is
@@ -207,6 +207,10 @@ int wb_odbc_reader_next(struct wb_odbc_reader *r, wb_error_t *err);
 /* Column i of the current row: its bytes (*len, or SQL_NULL_DATA). */
 const uint8_t *wb_odbc_reader_cell(const struct wb_odbc_reader *r, int i,
 				   SQLLEN *len);
+/* The same for row k (< r->fetched) of the current rowset; the current
+ * row when the reader is not bound. */
+const uint8_t *wb_odbc_reader_cell_at(const struct wb_odbc_reader *r, int i,
+				      SQLULEN k, SQLLEN *len);
 void wb_odbc_reader_close(struct wb_odbc_reader *r);
 
 /* Maps a described column to its fetch and Avro type (pure). */
@@ -274,7 +278,11 @@ struct wb_odbc_tab {
 	 * table's polls read long columns with SQLGetData, row by row */
 	bool long_values;
 	/* under the source's mutex */
-	struct wb_odbc_seen seen;
+	struct wb_odbc_seen seen; /* hashed with w64 */
+	/* entries of a checkpoint written when the set was hashed with
+	 * fnv1a (odbc_seen.h): looked up too (rows hashed both ways) until
+	 * the window leaves them behind; never added to */
+	struct wb_odbc_seen seen_fnv1a;
 	int d_wm_n; /* durable watermark */
 	char d_wm[WB_ODBC_ORD_MAX][WB_ODBC_TEXT_MAX];
 	bool d_have_floor;

@@ -5,7 +5,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* w64: a word costs a multiply and two shifts of its own (independent
+ * of h, so words overlap in the pipeline) and a multiply and a rotation
+ * in the chain. Every step is a bijection of the word for a given h and
+ * of h for a given word, so two inputs of one length that differ in one
+ * word never collide; the rotation brings the product's well-mixed high
+ * bits down, so that a difference in a high bit reaches the next
+ * multiply. */
+static inline uint64_t w64_word(uint64_t h, uint64_t w)
+{
+	w *= UINT64_C(0x9e3779b97f4a7c15);
+	w ^= w >> 29;
+	w *= UINT64_C(0xbf58476d1ce4e5b9);
+	h = (h ^ w) * UINT64_C(0x94d049bb133111eb);
+	return h << 27 | h >> 37;
+}
+
 uint64_t wb_odbc_hash(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (; n >= 8; b += 8, n -= 8) {
+		uint64_t w;
+		memcpy(&w, b, 8);
+		h = w64_word(h, w);
+	}
+	if (n > 0) {
+		uint64_t w = 0;
+		memcpy(&w, b, n);
+		h = w64_word(h, w ^ (uint64_t)n << 56);
+	}
+	return h;
+}
+
+uint64_t wb_odbc_hash_fnv1a(uint64_t h, const void *p, size_t n)
 {
 	const uint8_t *b = p;
 	for (size_t i = 0; i < n; i++) {
@@ -13,6 +45,18 @@ uint64_t wb_odbc_hash(uint64_t h, const void *p, size_t n)
 		h *= UINT64_C(1099511628211);
 	}
 	return h;
+}
+
+uint64_t wb_odbc_hash_cell(enum wb_odbc_hash_alg alg, uint64_t h, const void *p,
+			   int64_t len)
+{
+	if (alg == WB_ODBC_HASH_FNV1A) {
+		h = wb_odbc_hash_fnv1a(h, &len, sizeof(len));
+		return len > 0 ? wb_odbc_hash_fnv1a(h, p, (size_t)len) : h;
+	}
+	/* the length as one word of its own */
+	h = w64_word(h, (uint64_t)len);
+	return len > 0 ? wb_odbc_hash(h, p, (size_t)len) : h;
 }
 
 static uint64_t mix(uint64_t x)
@@ -37,18 +81,30 @@ void wb_odbc_seen_free(struct wb_odbc_seen *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* An index slot: the entry's index + 1 in the low 32 bits (0: empty),
+ * the high 32 bits of its slot hash above them, so that a probe passing
+ * other entries' slots reads the entries only when the tag matches (a
+ * lookup of a new row, the common case, then touches one cache line). */
+#define SLOT(tag, ix) ((uint64_t)(tag) << 32 | (uint64_t)(ix))
+#define SLOT_IX(v) ((uint32_t)(v))
+#define SLOT_TAG(v) ((uint32_t)((v) >> 32))
+
 static size_t slot_pair(const struct wb_odbc_seen *s, uint64_t key,
 			uint64_t row, bool *found)
 {
 	size_t mask = s->ixcap - 1;
-	size_t i = (size_t)mix(key ^ mix(row)) & mask;
+	uint64_t h = mix(key ^ mix(row));
+	uint32_t tag = (uint32_t)(h >> 32);
+	size_t i = (size_t)h & mask;
 	for (;; i = (i + 1) & mask) {
-		uint32_t v = s->pair_ix[i];
+		uint64_t v = s->pair_ix[i];
 		if (v == 0) {
 			*found = false;
 			return i;
 		}
-		const struct wb_odbc_seen_entry *e = &s->e[v - 1];
+		if (SLOT_TAG(v) != tag)
+			continue;
+		const struct wb_odbc_seen_entry *e = &s->e[SLOT_IX(v) - 1];
 		if (e->key == key && e->row == row) {
 			*found = true;
 			return i;
@@ -59,43 +115,64 @@ static size_t slot_pair(const struct wb_odbc_seen *s, uint64_t key,
 static size_t slot_key(const struct wb_odbc_seen *s, uint64_t key, bool *found)
 {
 	size_t mask = s->ixcap - 1;
-	size_t i = (size_t)mix(key) & mask;
+	uint64_t h = mix(key);
+	uint32_t tag = (uint32_t)(h >> 32);
+	size_t i = (size_t)h & mask;
 	for (;; i = (i + 1) & mask) {
-		uint32_t v = s->key_ix[i];
+		uint64_t v = s->key_ix[i];
 		if (v == 0) {
 			*found = false;
 			return i;
 		}
-		if (s->e[v - 1].key == key) {
+		if (SLOT_TAG(v) == tag && s->e[SLOT_IX(v) - 1].key == key) {
 			*found = true;
 			return i;
 		}
 	}
 }
 
-/* Rebuilds both indexes for the entries (after a removal or a growth). */
+static uint64_t pair_slot_value(const struct wb_odbc_seen *s, size_t n)
+{
+	const struct wb_odbc_seen_entry *e = &s->e[n];
+	uint64_t h = mix(e->key ^ mix(e->row));
+	return SLOT((uint32_t)(h >> 32), n + 1);
+}
+
+static uint64_t key_slot_value(const struct wb_odbc_seen *s, size_t n)
+{
+	return SLOT((uint32_t)(mix(s->e[n].key) >> 32), n + 1);
+}
+
+/* Rebuilds both indexes for the entries (after a removal or a growth);
+ * tables of the same size are cleared and reused, not allocated again
+ * (the poller evicts after every chunk). */
 static int reindex(struct wb_odbc_seen *s, size_t ixcap)
 {
-	uint32_t *p = calloc(ixcap, sizeof(*p));
-	uint32_t *k = calloc(ixcap, sizeof(*k));
-	if (p == NULL || k == NULL) {
-		free(p);
-		free(k);
-		return -1;
+	if (ixcap == s->ixcap && s->pair_ix != NULL) {
+		memset(s->pair_ix, 0, ixcap * sizeof(*s->pair_ix));
+		memset(s->key_ix, 0, ixcap * sizeof(*s->key_ix));
+	} else {
+		uint64_t *p = calloc(ixcap, sizeof(*p));
+		uint64_t *k = calloc(ixcap, sizeof(*k));
+		if (p == NULL || k == NULL) {
+			free(p);
+			free(k);
+			return -1;
+		}
+		free(s->pair_ix);
+		free(s->key_ix);
+		s->pair_ix = p;
+		s->key_ix = k;
+		s->ixcap = ixcap;
 	}
-	free(s->pair_ix);
-	free(s->key_ix);
-	s->pair_ix = p;
-	s->key_ix = k;
-	s->ixcap = ixcap;
 	for (size_t i = 0; i < s->n; i++) {
 		bool f;
 		size_t j = slot_pair(s, s->e[i].key, s->e[i].row, &f);
 		if (!f)
-			s->pair_ix[j] = (uint32_t)(i + 1);
+			s->pair_ix[j] = pair_slot_value(s, i);
 		j = slot_key(s, s->e[i].key, &f);
 		if (!f)
-			s->key_ix[j] = (uint32_t)(i + 1);
+			s->key_ix[j] = key_slot_value(s, i);
 	}
 	return 0;
 }
@@ -124,6 +201,16 @@ bool wb_odbc_seen_has_at(const struct wb_odbc_seen *s, int64_t track,
 		slot_key(s, key, &kf);
 	*key_known = kf;
 	return false;
+}
+
+void wb_odbc_seen_prefetch(const struct wb_odbc_seen *s, uint64_t key,
+			   uint64_t row)
+{
+	if (s->ixcap == 0)
+		return;
+	size_t mask = s->ixcap - 1;
+	__builtin_prefetch(&s->pair_ix[(size_t)mix(key ^ mix(row)) & mask]);
+	__builtin_prefetch(&s->key_ix[(size_t)mix(key) & mask]);
 }
 
 /* Keeps the entries for which keep() holds, in order. */
@@ -164,9 +251,16 @@ static bool of_round(const void *arg, const struct wb_odbc_seen_entry *e)
 int wb_odbc_seen_add(struct wb_odbc_seen *s, int64_t track, uint64_t key,
 		     uint64_t row, uint64_t round, int64_t *dropped_upto)
 {
-	if (wb_odbc_seen_has(s, key, row, NULL))
-		return 0;
+	bool f = false;
+	size_t j = 0;
+	if (s->n > 0) {
+		j = slot_pair(s, key, row, &f);
+		if (f)
+			return 0;
+	}
+	bool moved = s->n == 0; /* the slot is to be found (again) */
 	if (s->n >= s->max && s->n > 0) {
+		moved = true;
 		/* the oldest groups, about a sixteenth of the tracking range
 		 * (at least the oldest group): each drop is O(n), so it
 		 * frees room for many adds */
@@ -194,6 +288,7 @@ int wb_odbc_seen_add(struct wb_odbc_seen *s, int64_t track, uint64_t key,
 		s->cap = cap;
 		if (reindex(s, cap * 2) != 0)
 			return -1;
+		moved = true;
 	}
 	if (!s->has_hi || track > s->hi) {
 		s->hi = track;
@@ -204,12 +299,12 @@ int wb_odbc_seen_add(struct wb_odbc_seen *s, int64_t track, uint64_t key,
 	e->key = key;
 	e->row = row;
 	e->round = round;
-	bool f;
-	size_t j = slot_pair(s, key, row, &f);
-	s->pair_ix[j] = (uint32_t)(s->n + 1);
+	if (moved)
+		j = slot_pair(s, key, row, &f);
+	s->pair_ix[j] = pair_slot_value(s, s->n);
 	j = slot_key(s, key, &f);
 	if (!f)
-		s->key_ix[j] = (uint32_t)(s->n + 1);
+		s->key_ix[j] = key_slot_value(s, s->n);
 	s->n++;
 	return 0;
 }
@@ -274,5 +369,20 @@ int wb_odbc_seen_parse(struct wb_odbc_seen *s, const char *text)
 		if (wb_odbc_seen_add(s, (int64_t)t, k, r, 0, NULL) != 0)
 			return -1;
 	}
+	return 0;
+}
+
+int wb_odbc_seen_restore(struct wb_odbc_seen *cur, struct wb_odbc_seen *old,
+			 const char *alg_name, const char *seen,
+			 const char *seen_fnv1a)
+{
+	if (alg_name == NULL || strcmp(alg_name, WB_ODBC_HASH_NAME_FNV1A) == 0)
+		return seen && wb_odbc_seen_parse(old, seen) != 0 ? -1 : 0;
+	if (strcmp(alg_name, WB_ODBC_HASH_NAME_W64) != 0)
+		return -2;
+	if (seen && wb_odbc_seen_parse(cur, seen) != 0)
+		return -1;
+	if (seen_fnv1a && wb_odbc_seen_parse(old, seen_fnv1a) != 0)
+		return -1;
 	return 0;
 }

@@ -157,7 +157,8 @@ static int remember_loaded(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 	if (track < from)
 		return WB_OK;
 	uint64_t kh, rh;
-	wb_odbc_row_hashes(t, &s->snap_rd, &kh, &rh);
+	wb_odbc_row_hashes(t, &s->snap_rd, s->snap_rd.cur, WB_ODBC_HASH_W64,
+			   &kh, &rh);
 	int64_t dropped = INT64_MIN;
 	pthread_mutex_lock(&s->mu);
 	int rc = wb_odbc_seen_add(&t->seen, track, kh, rh, c->pos.major,

@@ -136,6 +136,7 @@ static struct wb_source *odbc_create(const struct wb_config *cfg,
 		}
 		t->ts_col = t->inc_col = t->del_col = -1;
 		wb_odbc_seen_init(&t->seen, (size_t)oc->lookback_rows);
+		wb_odbc_seen_init(&t->seen_fnv1a, (size_t)oc->lookback_rows);
 	}
 	return &s->base;
 fail:
@@ -765,26 +766,25 @@ static int poll_query(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 }
 
 void wb_odbc_row_hashes(const struct wb_odbc_tab *t,
-			const struct wb_odbc_reader *r, uint64_t *kh,
-			uint64_t *rh)
+			const struct wb_odbc_reader *r, SQLULEN row,
+			enum wb_odbc_hash_alg alg, uint64_t *kh, uint64_t *rh)
 {
 	uint64_t k = WB_ODBC_HASH_INIT, h = WB_ODBC_HASH_INIT;
 	for (int i = 0; i < t->ncols; i++) {
 		SQLLEN len;
-		const uint8_t *p = wb_odbc_reader_cell(r, i, &len);
-		h = wb_odbc_hash(h, &len, sizeof(len));
-		if (len > 0)
-			h = wb_odbc_hash(h, p, (size_t)len);
+		const uint8_t *p = wb_odbc_reader_cell_at(r, i, row, &len);
+		h = wb_odbc_hash_cell(alg, h, p, len);
 		for (int j = 0; j < t->nkeys; j++)
-			if (t->keycols[j] == i) {
-				k = wb_odbc_hash(k, &len, sizeof(len));
-				if (len > 0)
-					k = wb_odbc_hash(k, p, (size_t)len);
-			}
+			if (t->keycols[j] == i)
+				k = wb_odbc_hash_cell(alg, k, p, len);
 	}
 	*kh = t->nkeys == 0 ? h : k;
 	*rh = h;
 }
+
+/* A cell's length is hashed as 8 bytes (odbc_seen.h): what SQLLEN is
+ * where checkpoints were written with fnv1a. */
+_Static_assert(sizeof(SQLLEN) == sizeof(int64_t), "SQLLEN is 64 bits");
 
 /* Reads one chunk of table ti's poll into b as one round. */
 /* Characters bound per value of a long text column (bytes of a long binary
@@ -792,6 +792,8 @@ void wb_odbc_row_hashes(const struct wb_odbc_tab *t,
  * 2 KiB of UTF-16 per cell, so a 1,000-row array stays near 2 MiB per
  * such column. */
 #define WB_ODBC_BOUND_LONG_CHARS 1023
+/* Look-back set adds under one taking of the source's mutex, at most. */
+#define SEEN_ADDS_PER_LOCK 256
 
 static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		      size_t target, wb_error_t *err)
@@ -821,6 +823,13 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 				    "table's columns (%d), it returned %d",
 				    tc->name, t->ncols, r.ncols);
 	}
+	/* the current rowset's w64 hashes (key, row) */
+	uint64_t *hk = malloc(sizeof(*hk) * r.rowset * 2);
+	if (hk == NULL) {
+		wb_odbc_reader_close(&r);
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	}
+	uint64_t *hr = hk + r.rowset;
 	wb_odbc_round_begin(s, b);
 	/* the rows' commit time: when the chunk was read (polling cannot
 	 * know the real one); once per chunk, not a clock call per row */
@@ -830,6 +839,11 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 	int64_t save_track = t->wm_track;
 	memcpy(save_wm, t->wm, sizeof(save_wm));
 	bool moved = false, stopped = false;
+	/* the mutex over the look-back set is taken for a run of adds, not
+	 * for each (the sink thread's state() waits that long at most) */
+	bool locked = false;
+	int held = 0;
+	int64_t wm0 = t->wm_n > 0 && t->nord > 0 ? track_of(t, t->wm[0]) : 0;
 	long long nrows = 0;
 	uint64_t emitted = 0;
 	int got;
@@ -877,14 +891,39 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 			    v.state == WB_VAL_PRESENT)
 				track = v.u.i;
 		}
-		uint64_t kh, rh;
-		wb_odbc_row_hashes(t, &r, &kh, &rh);
 		bool key_known = false, seen = false;
-		/* no lock: only this thread changes the set (the sink
-		 * thread's state() only reads it) */
-		if (!bulk)
+		uint64_t kh = WB_ODBC_HASH_INIT, rh = WB_ODBC_HASH_INIT;
+		/* a bulk poll keeps no set: nothing to hash */
+		if (!bulk) {
+			if (r.cur == 0) {
+				/* a new rowset: every row hashed at once and
+				 * its set slots fetched into the cache before
+				 * the rows are looked up one by one */
+				for (SQLULEN k = 0; k < r.fetched; k++) {
+					wb_odbc_row_hashes(t, &r, k,
+							   WB_ODBC_HASH_W64,
+							   &hk[k], &hr[k]);
+					wb_odbc_seen_prefetch(&t->seen, hk[k],
+							      hr[k]);
+				}
+			}
+			kh = hk[r.cur];
+			rh = hr[r.cur];
+			/* no lock: only this thread changes the set (the
+			 * sink thread's state() only reads it) */
 			seen = wb_odbc_seen_has_at(&t->seen, track, kh, rh,
 						   &key_known);
+		}
+		if (!bulk && !seen && t->seen_fnv1a.n > 0) {
+			uint64_t okh = WB_ODBC_HASH_INIT,
+				 orh = WB_ODBC_HASH_INIT;
+			bool okk = false;
+			wb_odbc_row_hashes(t, &r, r.cur, WB_ODBC_HASH_FNV1A,
+					   &okh, &orh);
+			seen = wb_odbc_seen_has_at(&t->seen_fnv1a, track, okh,
+						   orh, &okk);
+			key_known |= okk;
+		}
 		if (!seen) {
 			struct wb_value *v;
 			if ((rc = wb_odbc_row_values(s, t, &r, b, &v, err)))
@@ -913,11 +952,14 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 			emitted++;
 			if (!bulk) {
 				int64_t dropped = INT64_MIN;
-				pthread_mutex_lock(&s->mu);
+				if (!locked) {
+					pthread_mutex_lock(&s->mu);
+					locked = true;
+				}
+				held++;
 				int e = wb_odbc_seen_add(&t->seen, track, kh,
 							 rh, s->round,
 							 &dropped);
-				pthread_mutex_unlock(&s->mu);
 				if (e) {
 					rc = wb_error_set(err, WB_ERR_NOMEM,
 							  "out of memory");
@@ -936,16 +978,21 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 			}
 		}
 		if (!tc->query && t->nord > 0) {
-			memcpy(t->cur, ord, sizeof(ord));
+			size_t ordbytes = (size_t)t->nord * sizeof(ord[0]);
+			memcpy(t->cur, ord, ordbytes);
 			t->cur_n = t->nord;
+			/* ord_cmp's first step without parsing the watermark
+			 * again: wm0 is its tracking value */
 			bool past = t->wm_n == 0 ||
 				    (t->wm_n < t->nord ? track >= t->wm_track
+				     : track != wm0    ? track > wm0
 						       : ord_cmp(t, ord, t->wm,
 								 t->nord) > 0);
 			if (past && !bulk) {
-				memcpy(t->wm, ord, sizeof(ord));
+				memcpy(t->wm, ord, ordbytes);
 				t->wm_n = t->nord;
 				t->wm_track = track;
+				wm0 = track;
 				moved = true;
 			}
 		}
@@ -958,7 +1005,17 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 			stopped = true;
 			break;
 		}
+		/* never held across a fetch (it may wait on the network) */
+		if (locked && (held >= SEEN_ADDS_PER_LOCK ||
+			       !(r.bound && r.cur + 1 < r.fetched))) {
+			pthread_mutex_unlock(&s->mu);
+			locked = false;
+			held = 0;
+		}
 	}
+	if (locked)
+		pthread_mutex_unlock(&s->mu);
+	free(hk);
 	wb_odbc_reader_close(&r);
 	bool again = got == WB_ODBC_LONG_VALUE;
 	if (again)
@@ -1001,8 +1058,11 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		pthread_mutex_lock(&s->mu);
 		if (t->d_lb_track < below)
 			below = t->d_lb_track;
-		if (below != INT64_MIN)
+		if (below != INT64_MIN) {
 			wb_odbc_seen_evict(&t->seen, below);
+			if (t->seen_fnv1a.n > 0)
+				wb_odbc_seen_evict(&t->seen_fnv1a, below);
+		}
 		pthread_mutex_unlock(&s->mu);
 	}
 	if (emitted > 0 || moved)
@@ -1157,13 +1217,35 @@ static int restore(struct wb_odbc_source *s, json_t *st, wb_error_t *err)
 		json_t *lp = json_object_get(o, "last_poll_ms");
 		t->d_last_poll_ms =
 			json_is_integer(lp) ? json_integer_value(lp) : 0;
-		const char *seen =
-			json_string_value(json_object_get(o, "seen"));
-		if (seen && wb_odbc_seen_parse(&t->seen, seen) != 0)
+		json_t *alg = json_object_get(o, "seen_hash");
+		if (alg && !json_is_string(alg))
 			return wb_error_set(err, WB_ERR_RUNTIME,
 					    "the checkpoint's look-back set of "
 					    "%s is malformed",
 					    t->cfg->name);
+		int r = wb_odbc_seen_restore(
+			&t->seen, &t->seen_fnv1a, json_string_value(alg),
+			json_string_value(json_object_get(o, "seen")),
+			json_string_value(json_object_get(o, "seen_fnv1a")));
+		if (r == -2)
+			return wb_error_set(err, WB_ERR_CONFIG,
+					    "the checkpoint's look-back set of "
+					    "%s is hashed with \"%s\", which "
+					    "this version of waybill does not "
+					    "know (written by a newer one?)",
+					    t->cfg->name,
+					    json_string_value(alg));
+		if (r != 0)
+			return wb_error_set(err, WB_ERR_RUNTIME,
+					    "the checkpoint's look-back set of "
+					    "%s is malformed",
+					    t->cfg->name);
+		if (t->seen_fnv1a.n > 0)
+			wb_info("odbc",
+				"%s: %zu look-back entries of the checkpoint "
+				"are hashed with fnv1a: rows are hashed both "
+				"ways until the window passes them",
+				t->cfg->name, t->seen_fnv1a.n);
 		t->d_wm_n = t->wm_n;
 		memcpy(t->d_wm, t->wm, sizeof(t->wm));
 		t->d_have_floor = t->have_floor;
@@ -1297,12 +1379,21 @@ static json_t *odbc_state(struct wb_source *base, const wb_position_t *durable)
 		if (t->d_last_poll_ms)
 			json_object_set_new(to, "last_poll_ms",
 					    json_integer(t->d_last_poll_ms));
-		char *seen = wb_odbc_seen_format(
-			&t->seen, upto,
-			t->d_lb_track == INT64_MIN ? INT64_MIN : t->d_lb_track);
+		int64_t from =
+			t->d_lb_track == INT64_MIN ? INT64_MIN : t->d_lb_track;
+		char *seen = wb_odbc_seen_format(&t->seen, upto, from);
 		if (seen && seen[0])
 			json_object_set_new(to, "seen", json_string(seen));
 		free(seen);
+		json_object_set_new(to, "seen_hash",
+				    json_string(WB_ODBC_HASH_NAME_W64));
+		if (t->seen_fnv1a.n > 0) {
+			seen = wb_odbc_seen_format(&t->seen_fnv1a, upto, from);
+			if (seen && seen[0])
+				json_object_set_new(to, "seen_fnv1a",
+						    json_string(seen));
+			free(seen);
+		}
 		json_object_set_new(tabs, t->cfg->name, to);
 	}
 	json_object_set_new(o, "tables", tabs);
@@ -1390,6 +1481,7 @@ static void odbc_destroy(struct wb_source *base)
 			free(t->cols[c].name);
 		free(t->cols);
 		wb_odbc_seen_free(&t->seen);
+		wb_odbc_seen_free(&t->seen_fnv1a);
 	}
 	free(s->tabs);
 	free(s->marks);
