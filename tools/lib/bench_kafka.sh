@@ -13,7 +13,10 @@
 # partitions to hold every change (1.5M changes ≈ 400 MB → 128).
 # WB_BENCH_LINGER (linger.ms, default 20) and WB_BENCH_KAFKA_PROPS (more
 # producer properties, "name=value name=value", e.g. compression.type=lz4)
-# are used by waybill and Debezium alike.
+# are used by waybill and Debezium alike. WB_BENCH_KAFKA_HEADERS, when set
+# (even empty), is waybill's `headers:` list (e.g. "" for only
+# waybill.position and waybill.op, to measure what the optional headers
+# cost).
 #
 # A broker that has just started compiles its hot paths (JIT) during the
 # first minute of load, which would slow whichever reader comes first; so
@@ -111,6 +114,9 @@ YAML
 	for kv in ${WB_BENCH_KAFKA_PROPS:-}; do
 		echo "    ${kv%%=*}: ${kv#*=}"
 	done
+	if [ -n "${WB_BENCH_KAFKA_HEADERS+set}" ]; then
+		echo "  headers: [${WB_BENCH_KAFKA_HEADERS}]"
+	fi
 }
 
 # bench_kafka_count FILE: "<count> op:<c|u|...>" lines of waybill's bench.*
