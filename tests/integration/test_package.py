@@ -92,8 +92,9 @@ def test_package(pg):
         with open(os.path.join(root, "usr/lib/systemd/system", unit)) as f:
             text = f.read()
         check("\nExecStart=/usr/bin/waybill run -c ${WAYBILL_CONFIG}\n" in text, f"{unit}: ExecStart /usr/bin/waybill")
-        check("\nExecStartPre=/usr/bin/waybill check --offline -c ${WAYBILL_CONFIG}\n" in text,
-              f"{unit}: ExecStartPre checks the configuration offline")
+        check("ExecStartPre=" not in text and "\nRestartPreventExitStatus=2\n" in text,
+              f"{unit}: a configuration error (exit 2 of run itself) is not restarted; no pre-check, "
+              f"whose failure systemd would restart")
         check(f"\nEnvironment=WAYBILL_CONFIG=/etc/waybill/{'%i' if '@' in unit else 'waybill'}.yaml\n" in text,
               f"{unit}: its configuration in /etc/waybill")
 
