@@ -105,6 +105,21 @@ static int start_watermark(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		wb_odbc_reader_close(&r);
 		if (got < 0)
 			return err->code;
+		/* a real horizon H, read before the load: every id below it
+		 * is committed and in the load; a transaction still running
+		 * has an id at or above it and may commit after its chunk was
+		 * read, so polling starts below H, not at MAX (the loaded rows
+		 * it reads again are in the look-back set) */
+		if (tc->horizon && t->wm_n > 0) {
+			if ((rc = wb_odbc_real_horizon(s, t, 0, err)))
+				return rc;
+			long long h = strtoll(t->hz, NULL, 10);
+			if (h - 1 < t->wm_track) {
+				t->wm_track = h - 1;
+				snprintf(t->wm[0], WB_ODBC_TEXT_MAX, "%lld",
+					 h - 1);
+			}
+		}
 	}
 	t->cur_n = 0;
 	t->active = false;

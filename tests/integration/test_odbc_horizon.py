@@ -6,8 +6,11 @@
 # that commits after a later one was polled is captured exactly once
 # without any look-back or lag; the same table polled without the horizon
 # (lag and look-back 0) misses it, which is what the horizon is for.
-# `check` prints the horizon; a horizon with lag, with mode bulk, and a
-# query returning NULL are errors naming the key.
+# An initial load while an older transaction runs: polling starts below
+# the horizon (not at MAX), so that transaction's row is polled once and
+# the loaded rows are not emitted again. `check` prints the horizon; a
+# horizon with lag, with mode bulk, and a query returning NULL are errors
+# naming the key.
 import os
 import signal
 import sys
@@ -70,6 +73,21 @@ def test():
     b.run("INSERT INTO mv (v) VALUES ('next')")
     ph.run_idle(1)
     check_eq(values(ph, "oh.public.mv"), want + [("c", "next")], "resumed exactly")
+
+    log("initial load while an older transaction runs: polling starts below the horizon, not at MAX")
+    pg.psql("CREATE TABLE ml (xid bigint PRIMARY KEY DEFAULT txid_current(), v text NOT NULL);"
+            "INSERT INTO ml (v) VALUES ('old');")
+    a.run("BEGIN; INSERT INTO ml (v) VALUES ('late')")
+    b.run("INSERT INTO ml (v) VALUES ('early')")
+    pl = OdbcPipeline(pg_connection(pg), ["public.ml"],
+                      {"public.ml": {"mode": "incrementing", "incrementing": "xid", "lookback": "0",
+                                     "horizon": HORIZON}}, name="ol", snapshot="initial")
+    pl.run_idle(1)
+    check_eq(values(pl, "ol.public.ml"), [("r", "old"), ("r", "early")], "the load: the committed rows")
+    a.run("COMMIT")
+    pl.run_idle(1)
+    check_eq(values(pl, "ol.public.ml"), [("r", "old"), ("r", "early"), ("c", "late")],
+             "the late row polled once, the loaded ones not again")
 
     log("configuration errors")
     for tr, msg in [({"mode": "incrementing", "incrementing": "xid", "horizon": HORIZON, "lag": "1s"},
