@@ -1504,6 +1504,18 @@ static int txn_begin(struct kafka_sink *s, wb_error_t *err)
 	return WB_OK;
 }
 
+/* A commit that did not end within its time (or before a stop): the next
+ * call resumes it. */
+static int not_committed_yet(struct kafka_sink *s, wb_error_t *err)
+{
+	wb_error_set(err, WB_ERR_RUNTIME,
+		     "kafka: the transaction of %zu messages is not committed "
+		     "yet",
+		     s->len);
+	err->retriable = true;
+	return WB_ERR_RUNTIME;
+}
+
 /* Commits the open transaction: everything produced in it is then
  * visible to read_committed consumers and reported delivered. Waits until
  * the commit is done, up to timeout_ms when it is > 0, else until a stop
@@ -1547,12 +1559,7 @@ static int txn_commit(struct kafka_sink *s, int timeout_ms, wb_error_t *err)
 		if (rd_kafka_outq_len(s->rk) > 0 &&
 		    (timeout_ms > 0 ? wb_clock_mono_ms() >= deadline
 				    : *s->base.stop != 0)) {
-			wb_error_set(err, WB_ERR_RUNTIME,
-				     "kafka: the transaction of %zu messages "
-				     "is not committed yet",
-				     s->len);
-			err->retriable = true;
-			return WB_ERR_RUNTIME;
+			return not_committed_yet(s, err);
 		}
 	}
 	for (;;) {
@@ -1582,12 +1589,7 @@ static int txn_commit(struct kafka_sink *s, int timeout_ms, wb_error_t *err)
 			return rc;
 		if (timeout_ms > 0 ? wb_clock_mono_ms() >= deadline
 				   : *s->base.stop != 0) {
-			wb_error_set(err, WB_ERR_RUNTIME,
-				     "kafka: the transaction of %zu messages "
-				     "is not committed yet",
-				     s->len);
-			err->retriable = true;
-			return WB_ERR_RUNTIME;
+			return not_committed_yet(s, err);
 		}
 	}
 	/* tests: a crash after the commit, before the checkpoint that

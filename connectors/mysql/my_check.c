@@ -322,27 +322,11 @@ int wb_my_status(struct wb_source *base, const struct wb_source_resume *resume,
 			seq = wb_my_major_seq(e);
 			off = wb_my_major_off(e);
 		}
-		uint64_t lag = 0;
-		bool found = false;
-		r = wb_my_query(c, "SHOW BINARY LOGS", err);
-		if (r) {
-			while ((row = mysql_fetch_row(r))) {
-				const char *dot =
-					row[0] ? strrchr(row[0], '.') : NULL;
-				if (dot == NULL || row[1] == NULL)
-					continue;
-				uint32_t fs =
-					(uint32_t)strtoul(dot + 1, NULL, 10);
-				uint64_t size = strtoull(row[1], NULL, 10);
-				if (fs == seq) {
-					found = true;
-					lag += size > off ? size - off : 0;
-				} else if (fs > seq) {
-					lag += size;
-				}
-			}
-			mysql_free_result(r);
-		}
+		struct wb_my_binlogs bl = {0};
+		if (wb_my_binlogs_after(c, seq, off, &bl, err) != WB_OK)
+			wb_error_clear(err); /* as before: no lag then */
+		uint64_t lag = bl.after;
+		bool found = bl.found;
 		json_object_set_new(obj, "lag_bytes",
 				    json_integer((json_int_t)lag));
 		/* seconds: since the commit of the last durable transaction,

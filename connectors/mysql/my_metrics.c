@@ -4,7 +4,8 @@
  * bytes of binlog between the end of the last durable transaction and that
  * end (waybill_lag_bytes). A binlog position is a (file, offset) pair, so
  * the lag cannot be one number minus another: it is summed over the files
- * SHOW BINARY LOGS lists, as `waybill status` does. */
+ * SHOW BINARY LOGS lists (wb_my_binlogs_after, which `waybill status`
+ * uses too). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,35 @@ static void durable_from(struct my_source *s, uint32_t *seq, uint32_t *off)
 	pthread_mutex_unlock(&s->mu);
 }
 
+int wb_my_binlogs_after(MYSQL *c, uint32_t seq, uint64_t off,
+			struct wb_my_binlogs *out, wb_error_t *err)
+{
+	memset(out, 0, sizeof(*out));
+	MYSQL_RES *r = wb_my_query(c, "SHOW BINARY LOGS", err);
+	if (r == NULL)
+		return err->code;
+	MYSQL_ROW row;
+	while ((row = mysql_fetch_row(r))) {
+		const char *dot = row[0] ? strrchr(row[0], '.') : NULL;
+		if (dot == NULL || row[1] == NULL)
+			continue;
+		uint32_t fs = (uint32_t)strtoul(dot + 1, NULL, 10);
+		uint64_t size = strtoull(row[1], NULL, 10);
+		if (fs == seq) {
+			out->found = true;
+			out->after += size > off ? size - off : 0;
+		} else if (fs > seq) {
+			out->after += size;
+		}
+		if (fs >= out->last_seq) {
+			out->last_seq = fs;
+			out->last_size = size;
+		}
+	}
+	mysql_free_result(r);
+	return WB_OK;
+}
+
 void wb_mysrc_probe_server(struct my_source *s)
 {
 	long long now = wb_clock_mono_ms();
@@ -49,40 +79,18 @@ void wb_mysrc_probe_server(struct my_source *s)
 	uint32_t seq, off;
 	durable_from(s, &seq, &off);
 	wb_error_t err;
-	MYSQL_RES *r = wb_my_query(s->meta, "SHOW BINARY LOGS", &err);
-	if (r == NULL)
+	struct wb_my_binlogs bl;
+	if (wb_my_binlogs_after(s->meta, seq, off, &bl, &err))
 		return; /* the next probe tries again */
-	uint64_t lag = 0;
-	uint32_t last_seq = 0;
-	uint64_t last_size = 0;
-	bool found = false;
-	MYSQL_ROW row;
-	while ((row = mysql_fetch_row(r))) {
-		const char *dot = row[0] ? strrchr(row[0], '.') : NULL;
-		if (dot == NULL || row[1] == NULL)
-			continue;
-		uint32_t fs = (uint32_t)strtoul(dot + 1, NULL, 10);
-		uint64_t size = strtoull(row[1], NULL, 10);
-		if (fs == seq) {
-			found = true;
-			lag += size > off ? size - off : 0;
-		} else if (fs > seq) {
-			lag += size;
-		}
-		if (fs >= last_seq) {
-			last_seq = fs;
-			last_size = size;
-		}
-	}
-	mysql_free_result(r);
-	if (last_seq == 0)
+	if (bl.last_seq == 0)
 		return;
 	wb_mset(&wb_metrics.server_position,
-		wb_my_major(s->epoch, last_seq,
-			    last_size > UINT32_MAX ? UINT32_MAX
-						   : (uint32_t)last_size));
+		wb_my_major(s->epoch, bl.last_seq,
+			    bl.last_size > UINT32_MAX
+				    ? UINT32_MAX
+				    : (uint32_t)bl.last_size));
 	/* a purged durable file: the lag is not known (the gap itself is
 	 * the stream's to report) */
 	wb_mset(&wb_metrics.source_lag_bytes,
-		found || seq > last_seq ? lag + 1 : 0);
+		bl.found || seq > bl.last_seq ? bl.after + 1 : 0);
 }

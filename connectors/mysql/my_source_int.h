@@ -119,7 +119,7 @@ struct my_source {
 	uint64_t replay_ordinal;
 	uint64_t replay_major; /* its major on this server, once seen */
 	bool stream_open;
-	bool gap_hit; /* the server no longer has the stream's position */
+	bool gap_hit;	    /* the server no longer has the stream's position */
 	long long probe_ms; /* monotonic: the server's end last asked */
 
 	/* durable state (any thread, under mu) */
@@ -167,6 +167,17 @@ struct my_source {
 };
 
 /* my_metrics.c */
+/* What SHOW BINARY LOGS says after (seq, off): the bytes of binlog there
+ * (after), whether file seq is still on the server (found), and the last
+ * file's sequence number and size (the server's end). */
+struct wb_my_binlogs {
+	uint64_t after;
+	bool found;
+	uint32_t last_seq;
+	uint64_t last_size;
+};
+int wb_my_binlogs_after(MYSQL *c, uint32_t seq, uint64_t off,
+			struct wb_my_binlogs *out, wb_error_t *err);
 /* At most every few seconds, while the stream is alive: the server's
  * binlog end and the bytes after the durable position, for the metrics. */
 void wb_mysrc_probe_server(struct my_source *s);
