@@ -132,7 +132,7 @@ int wb_odbc_check(struct wb_source *base, FILE *out, wb_error_t *err)
 		}
 		if (tc->horizon) {
 			wb_error_clear(&e);
-			if (wb_odbc_real_horizon(s, t, 6, &e)) {
+			if (wb_odbc_real_horizon(s, t, 6, NULL, &e)) {
 				fprintf(out, "FAIL %s\n", e.message);
 				bad++;
 			} else {

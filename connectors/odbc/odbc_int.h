@@ -84,11 +84,15 @@ char *wb_odbc_quote(const struct wb_odbc_conn *c, const char *ident,
 
 /* odbc_source.c: the value of table t's horizon query into t->hz (a
  * timestamp cut to ts_digits fractional digits, or an integer in mode
- * incrementing); NULL or another kind of value is an error. */
+ * incrementing) and, if value is not NULL, as a number (microseconds, or
+ * the integer); NULL or another kind of value is an error. */
 struct wb_odbc_source;
 struct wb_odbc_tab;
 int wb_odbc_real_horizon(struct wb_odbc_source *s, struct wb_odbc_tab *t,
-			 int ts_digits, wb_error_t *err);
+			 int ts_digits, int64_t *value, wb_error_t *err);
+/* odbc_source.c: a tracking value's text (as the database prints it) as a
+ * number: wall-clock microseconds of a timestamp, or the integer. */
+int64_t wb_odbc_track_of(const struct wb_odbc_tab *t, const char *text);
 
 /* odbc_source.c: the look-back set's hashes of row `row` of r's rowset:
  * the key's (the row's when the table has no key) and the whole row's,

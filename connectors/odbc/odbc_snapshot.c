@@ -59,18 +59,13 @@ static int start_watermark(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 	t->wm_n = 0;
 	if (tc->mode == WB_ODBC_TIMESTAMP ||
 	    tc->mode == WB_ODBC_TIMESTAMP_INC) {
+		/* a real horizon: every row below it is in the load, and what
+		 * commits later is at or above it */
 		int64_t now;
-		int rc = tc->horizon ? wb_odbc_real_horizon(s, t, 6, err)
+		int rc = tc->horizon ? wb_odbc_real_horizon(s, t, 6, &now, err)
 				     : wb_odbc_db_now(&s->conn, &now, err);
 		if (rc)
 			return rc;
-		/* a real horizon: every row below it is in the load, and what
-		 * commits later is at or above it */
-		if (tc->horizon &&
-		    !wb_odbc_parse_ts(t->hz, strlen(t->hz), &now))
-			return wb_error_set(err, WB_ERR_RUNTIME,
-					    "the horizon \"%s\" does not parse",
-					    t->hz);
 		t->wm_track = tc->horizon ? now : now - tc->lag_ms * 1000;
 		wb_odbc_format_ts(t->wm_track, t->wm[0], WB_ODBC_TEXT_MAX);
 		t->wm_n = 1; /* rows at it and after are polled */
@@ -111,13 +106,13 @@ static int start_watermark(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		 * read, so polling starts below H, not at MAX (the loaded rows
 		 * it reads again are in the look-back set) */
 		if (tc->horizon && t->wm_n > 0) {
-			if ((rc = wb_odbc_real_horizon(s, t, 0, err)))
+			int64_t h;
+			if ((rc = wb_odbc_real_horizon(s, t, 0, &h, err)))
 				return rc;
-			long long h = strtoll(t->hz, NULL, 10);
 			if (h - 1 < t->wm_track) {
 				t->wm_track = h - 1;
 				snprintf(t->wm[0], WB_ODBC_TEXT_MAX, "%lld",
-					 h - 1);
+					 (long long)(h - 1));
 			}
 		}
 	}
@@ -159,10 +154,7 @@ static int remember_loaded(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 			v.u.b.n < sizeof(text) - 1 ? v.u.b.n : sizeof(text) - 1;
 		memcpy(text, v.u.b.p, n);
 		text[n] = '\0';
-		if (tc->mode == WB_ODBC_INCREMENTING)
-			track = strtoll(text, NULL, 10);
-		else if (!wb_odbc_parse_ts(text, n, &track))
-			return WB_OK;
+		track = wb_odbc_track_of(t, text);
 	} else {
 		return WB_OK; /* a date or another kind: not remembered */
 	}

@@ -58,7 +58,7 @@ bool wb_odbc_top_clause(const struct wb_odbc_conn *c)
 	return strncasecmp(c->dbms, "Microsoft SQL Server", 20) == 0;
 }
 
-static int64_t track_of(const struct wb_odbc_tab *t, const char *text)
+int64_t wb_odbc_track_of(const struct wb_odbc_tab *t, const char *text)
 {
 	int64_t v = 0;
 	if (t->ts_col >= 0) {
@@ -80,9 +80,9 @@ static int ord_cmp(const struct wb_odbc_tab *t, char a[][WB_ODBC_TEXT_MAX],
 		const struct wb_odbc_col *c = &t->cols[t->ordcols[i]];
 		int r;
 		if (i == 0 || c->fetch == WB_ODBC_F_I64) {
-			int64_t x = i == 0 ? track_of(t, a[i])
+			int64_t x = i == 0 ? wb_odbc_track_of(t, a[i])
 					   : strtoll(a[i], NULL, 10);
-			int64_t y = i == 0 ? track_of(t, b[i])
+			int64_t y = i == 0 ? wb_odbc_track_of(t, b[i])
 					   : strtoll(b[i], NULL, 10);
 			r = x < y ? -1 : x > y;
 		} else {
@@ -572,7 +572,7 @@ static int q_after(struct wb_odbc_source *s, struct qbuild *q,
  * form the poll binds (a timestamp cut to the column's digits, towards the
  * past). */
 int wb_odbc_real_horizon(struct wb_odbc_source *s, struct wb_odbc_tab *t,
-			 int ts_digits, wb_error_t *err)
+			 int ts_digits, int64_t *value, wb_error_t *err)
 {
 	char v[WB_ODBC_TEXT_MAX], what[300];
 	bool null;
@@ -597,6 +597,8 @@ int wb_odbc_real_horizon(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 					    "horizon)",
 					    what, v, t->cfg->name);
 		snprintf(t->hz, sizeof(t->hz), "%lld", n);
+		if (value)
+			*value = n;
 		return WB_OK;
 	}
 	int64_t us;
@@ -606,6 +608,8 @@ int wb_odbc_real_horizon(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 				    "(source.tracking.%s.horizon)",
 				    what, v, t->cfg->name);
 	wb_odbc_format_ts_digits(us, ts_digits, t->hz, sizeof(t->hz));
+	if (value)
+		*value = us;
 	return WB_OK;
 }
 
@@ -623,7 +627,7 @@ static int poll_start(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		if (t->cols[t->ts_col].fetch != WB_ODBC_F_TS)
 			dig = 6; /* a text or date column: compared as text */
 		if (tc->horizon) {
-			int rc = wb_odbc_real_horizon(s, t, dig, err);
+			int rc = wb_odbc_real_horizon(s, t, dig, NULL, err);
 			if (rc)
 				return rc;
 		} else {
@@ -645,7 +649,7 @@ static int poll_start(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		}
 	} else if (tc->mode == WB_ODBC_INCREMENTING) {
 		if (tc->horizon) {
-			int rc = wb_odbc_real_horizon(s, t, 0, err);
+			int rc = wb_odbc_real_horizon(s, t, 0, NULL, err);
 			if (rc)
 				return rc;
 			t->hz_on = true;
@@ -843,7 +847,8 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 	 * for each (the sink thread's state() waits that long at most) */
 	bool locked = false;
 	int held = 0;
-	int64_t wm0 = t->wm_n > 0 && t->nord > 0 ? track_of(t, t->wm[0]) : 0;
+	int64_t wm0 =
+		t->wm_n > 0 && t->nord > 0 ? wb_odbc_track_of(t, t->wm[0]) : 0;
 	long long nrows = 0;
 	uint64_t emitted = 0;
 	int got;
@@ -879,7 +884,7 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 			if (rc)
 				break;
 			if (t->nord)
-				track = track_of(t, ord[0]);
+				track = wb_odbc_track_of(t, ord[0]);
 		} else if (t->ts_col >= 0) {
 			/* the custom query's timestamp column, as a value */
 			struct wb_value v;
@@ -1041,7 +1046,7 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		 * then a restart re-reads a little more, suppressed) */
 		snprintf(t->wm[0], WB_ODBC_TEXT_MAX, "%s", t->hz);
 		t->wm_n = 1;
-		t->wm_track = track_of(t, t->hz);
+		t->wm_track = wb_odbc_track_of(t, t->hz);
 	}
 	bool done = !stopped && (limit == 0 || nrows < limit);
 	if (done) {
@@ -1366,7 +1371,7 @@ static json_t *odbc_state(struct wb_source *base, const wb_position_t *durable)
 			json_object_set_new(to, "watermark", a);
 			json_object_set_new(
 				to, "watermark_value",
-				json_integer(track_of(t, t->d_wm[0])));
+				json_integer(wb_odbc_track_of(t, t->d_wm[0])));
 		} else {
 			json_object_set_new(to, "watermark", json_null());
 		}
