@@ -61,6 +61,7 @@ s.close()
 with open(window_file) as f:
     since = int(f.read())
 lat = []
+series = []  # (commit time, latency): where in the window the slow ones lie
 for now_ms, value, sid in got:
     if value[:2] != b"\xc3\x01" or sid is None or int(sid, 16) not in schemas:
         raise SystemExit(f"cannot decode a message (framing {value[:2]!r}, schema id {sid})")
@@ -68,5 +69,6 @@ for now_ms, value, sid in got:
     ts = (rec.get("source") or {}).get("ts_ms")
     if ts and ts >= since:
         lat.append(now_ms - ts)
+        series.append((ts, now_ms - ts))
 with open(result_file, "w") as f:
-    json.dump({"count": len(lat), "latencies_ms": lat}, f)
+    json.dump({"count": len(lat), "latencies_ms": lat, "series": series}, f)
