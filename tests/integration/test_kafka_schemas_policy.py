@@ -5,8 +5,8 @@
 #
 # librdkafka's mock cluster has neither admin API, so this test speaks the
 # Kafka protocol itself: a small broker on loopback that answers ApiVersions,
-# Metadata (v1), CreateTopics (v4) and DescribeConfigs (v0) as a real broker
-# does, records the CreateTopics request it got, and never answers anything
+# Metadata (v1), CreateTopics (v4), DescribeConfigs (v0) and InitProducerId
+# (v0) as a real broker does, records the CreateTopics request it got, and never answers anything
 # else: a refused run stops before it produces, an accepted one is killed
 # once it asks for the offsets of _schemas (ListOffsets), past the check.
 import os
@@ -136,6 +136,11 @@ class FakeBroker:
             b += kstr("retention.ms") + kstr("604800000") + b"\x00\x01\x00"
             b += kstr("cleanup.policy") + kstr(self.policy) + b"\x00\x00\x00"
             return b
+        if key == INIT_PRODUCER_ID:   # v0: throttle, error, producer id, epoch
+            # answered: the idempotent producer asks first, and with one
+            # request in flight per connection an unanswered one would
+            # hold back CreateTopics behind it
+            return struct.pack(">ihqh", 0, 0, 1, 0)
         return None   # anything else: no answer
 
 
