@@ -39,8 +39,10 @@ def test():
     k = kt.Kafka()
     p = kt.kafka_pipeline(pg, k, name="ks",
                           extra_source="  snapshot: {mode: initial, chunk_size: 5000, parallelism: 2}\n")
-    # slowed down (100 µs a row) so that the kills fall inside the snapshot
-    env = dict(os.environ, WB_DELAY="sink.write:100")
+    # slowed down (200 µs a row) so that the kills fall inside the snapshot:
+    # a round advances it by about 5,500 rows on a quiet machine and up to
+    # twice that under load, 13 rounds well within the table
+    env = dict(os.environ, WB_DELAY="sink.write:200")
     durable = 0
     for i in range(3):
         crash = dict(env, WB_CRASH_AT="kafka.committed:2")
