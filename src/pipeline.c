@@ -1096,7 +1096,14 @@ int wb_pipeline_run(const struct wb_config *cfg,
 		long long idle_gap = p.events - p.ckpt_events >= 1000 ? 0 : 200;
 		bool idle_ack = b == NULL && p.sops->idle_ack &&
 				p.sops->idle_ack(p.src) > p.ckpt_ack;
-		if (since >= cfg->checkpoint_interval_ms ||
+		/* a sink that delivers only at a checkpoint (a transaction's
+		 * commit) gets one every commit_every_ms while it holds
+		 * something undelivered, busy queue or not */
+		bool commit_due =
+			p.sink->commit_every_ms > 0 && p.wrote_any &&
+			wb_position_cmp(&p.written, &p.delivered) > 0 &&
+			since >= p.sink->commit_every_ms;
+		if (since >= cfg->checkpoint_interval_ms || commit_due ||
 		    (b == NULL && (p.dirty || idle_ack) && since >= idle_gap)) {
 			rc = checkpoint(&p, 0, err);
 			if (rc && !err->retriable)

@@ -101,6 +101,12 @@ struct wb_sink {
 	 * in the queue, so that a sink may deliver what it holds without
 	 * slowing a backlog down (avro-file: flush_interval). */
 	bool idle;
+	/* Set by a sink whose writes are delivered only by a checkpoint's
+	 * flush (a Kafka transaction, committed there): while something
+	 * written is undelivered the pipeline checkpoints at least this often
+	 * (ms), also in a steady stream that never leaves the queue empty.
+	 * 0: the sink delivers on its own (the checkpoint interval rules). */
+	int commit_every_ms;
 };
 
 struct wb_sink_ops {
