@@ -348,6 +348,12 @@ int wb_odbc_reader_open_bounded(struct wb_odbc_reader *r,
 	SQLSetStmtAttr(r->st, SQL_ATTR_ROWS_FETCHED_PTR, &r->fetched, 0);
 	for (int i = 0; i < r->ncols; i++) {
 		struct wb_odbc_col *col = &r->cols[i];
+		SQLSMALLINT ct = ctype_of(col->fetch);
+		SQLLEN term = ct == SQL_C_WCHAR ? 2 : ct == SQL_C_CHAR ? 1 : 0;
+		col->cell_max = ct == SQL_C_WCHAR || ct == SQL_C_CHAR ||
+						ct == SQL_C_BINARY
+					? col->elem - term
+					: -1;
 		r->buf[i] = malloc((size_t)col->elem * r->rowset);
 		r->ind[i] = malloc(sizeof(SQLLEN) * r->rowset);
 		if (!r->buf[i] || !r->ind[i]) {
@@ -491,15 +497,10 @@ const uint8_t *wb_odbc_reader_cell_at(const struct wb_odbc_reader *r, int i,
 	SQLLEN l = r->ind[i][k];
 	const uint8_t *p = r->buf[i] + (size_t)c->elem * k;
 	if (l != SQL_NULL_DATA) {
-		SQLSMALLINT ct = ctype_of(c->fetch);
-		SQLLEN term = ct == SQL_C_WCHAR ? 2 : ct == SQL_C_CHAR ? 1 : 0;
-		if (ct == SQL_C_WCHAR || ct == SQL_C_CHAR ||
-		    ct == SQL_C_BINARY) {
-			if (l == SQL_NO_TOTAL || l > c->elem - term)
-				l = c->elem - term; /* truncated: flagged */
-		} else {
+		if (c->cell_max < 0)
 			l = c->elem;
-		}
+		else if (l == SQL_NO_TOTAL || l > c->cell_max)
+			l = c->cell_max; /* truncated: flagged */
 	}
 	*len = l;
 	return p;

@@ -152,6 +152,9 @@ struct wb_odbc_col {
 	 * long_chars): a value that does not fit makes the fetch return
 	 * WB_ODBC_LONG_VALUE */
 	bool trunc_check;
+	/* bound: the most bytes a cell of variable length holds (its
+	 * buffer less the terminator); -1 for fixed-size C types */
+	SQLLEN cell_max;
 };
 
 /* A statement being read: its columns, the bound arrays, the rows of

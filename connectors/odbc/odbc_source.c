@@ -1413,13 +1413,40 @@ static bool odbc_finished(struct wb_source *base)
 	return atomic_load(&((struct wb_odbc_source *)base)->snap_finished);
 }
 
+/* v's decimal digits at p; their number. */
+static size_t put_u64(char *p, uint64_t v)
+{
+	char t[20];
+	size_t k = 0;
+	do {
+		t[k++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	for (size_t i = 0; i < k; i++)
+		p[i] = t[k - 1 - i];
+	return k;
+}
+
+/* Called for every change the sink encodes (its source.position): by
+ * hand, since snprintf cost about a fifth of the sink thread's time. */
 static void odbc_format_position(const wb_position_t *pos, char *buf, size_t n)
 {
-	if (pos->minor == WB_ODBC_END)
-		snprintf(buf, n, "%" PRIu64 ":end", pos->major);
-	else
-		snprintf(buf, n, "%" PRIu64 ":%" PRIu64, pos->major,
-			 pos->minor);
+	if (n < 2 * 20 + 2) {
+		if (pos->minor == WB_ODBC_END)
+			snprintf(buf, n, "%" PRIu64 ":end", pos->major);
+		else
+			snprintf(buf, n, "%" PRIu64 ":%" PRIu64, pos->major,
+				 pos->minor);
+		return;
+	}
+	size_t o = put_u64(buf, pos->major);
+	buf[o++] = ':';
+	if (pos->minor == WB_ODBC_END) {
+		memcpy(buf + o, "end", 4);
+		return;
+	}
+	o += put_u64(buf + o, pos->minor);
+	buf[o] = '\0';
 }
 
 static int odbc_parse_position(const char *text, wb_position_t *pos)

@@ -9,7 +9,9 @@
  *   mode % 4 == 1: a decimal(12,3) cell (text); the result is a value, an
  *     unrepresentable value holding the text, or an error.
  *   mode % 4 == 2: a UTF-16 cell (odd length: the last byte is ignored, as
- *     a driver's byte count would be); the UTF-8 is valid.
+ *     a driver's byte count would be); the UTF-8 is valid and the same as
+ *     a conversion one unit at a time gives (the converter takes runs of
+ *     ASCII four units at a time).
  *   mode % 4 == 3: the look-back set's text; when it parses, formatting
  *     it again gives the same text. */
 #include <stdint.h>
@@ -21,6 +23,37 @@
 #include "valconv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* UTF-16 to UTF-8 one unit at a time, unpaired surrogates as U+FFFD: the
+ * reference for wb_utf16_to_utf8. */
+static size_t utf16_slow(const uint16_t *w, size_t n, uint8_t *d)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t c = w[i];
+		if (c >= 0xd800 && c < 0xdc00 && i + 1 < n &&
+		    w[i + 1] >= 0xdc00 && w[i + 1] < 0xe000)
+			c = 0x10000 + ((c - 0xd800) << 10) + (w[++i] - 0xdc00);
+		else if (c >= 0xd800 && c < 0xe000)
+			c = 0xfffd;
+		if (c < 0x80) {
+			d[o++] = (uint8_t)c;
+		} else if (c < 0x800) {
+			d[o++] = (uint8_t)(0xc0 | c >> 6);
+			d[o++] = (uint8_t)(0x80 | (c & 0x3f));
+		} else if (c < 0x10000) {
+			d[o++] = (uint8_t)(0xe0 | c >> 12);
+			d[o++] = (uint8_t)(0x80 | (c >> 6 & 0x3f));
+			d[o++] = (uint8_t)(0x80 | (c & 0x3f));
+		} else {
+			d[o++] = (uint8_t)(0xf0 | c >> 18);
+			d[o++] = (uint8_t)(0x80 | (c >> 12 & 0x3f));
+			d[o++] = (uint8_t)(0x80 | (c >> 6 & 0x3f));
+			d[o++] = (uint8_t)(0x80 | (c & 0x3f));
+		}
+	}
+	return o;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -60,6 +93,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc == 0 && mode == 2 &&
 		    wb_utf8_first_invalid(v.u.b.p, v.u.b.n) != v.u.b.n)
 			abort();
+		if (rc == 0 && mode == 2) {
+			size_t units = n / 2;
+			uint16_t *w = malloc(units ? units * 2 : 1);
+			uint8_t *ref = malloc(units * 3 + 1);
+			if (w && ref) {
+				memcpy(w, p, units * 2);
+				size_t l = utf16_slow(w, units, ref);
+				if (l != v.u.b.n ||
+				    memcmp(ref, v.u.b.p, l) != 0)
+					abort();
+			}
+			free(w);
+			free(ref);
+		}
 		/* the text kept may grow: an invalid UTF-8 byte becomes
 		 * U+FFFD (3 bytes) */
 		if (rc == 0 && mode == 1 && v.state == WB_VAL_UNREPRESENTABLE &&

@@ -50,6 +50,76 @@ int main(void)
 	u8[n] = 0;
 	CHECK_STR((char *)u8, "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"
 			      "\xef\xbf\xbdz\xef\xbf\xbd");
+	/* runs of ASCII (converted four units at a time) broken by one
+	 * unit at every position: U+0080 (two bytes), U+0141 (its low byte
+	 * is ASCII 'A'), U+20AC (three bytes), or a surrogate pair */
+	static const uint16_t odd[] = {0x0080, 0x0141, 0x20ac, 0xd83d};
+	static const char *const odd8[] = {"\xc2\x80", "\xc5\x81",
+					   "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+	for (int k = 0; k < 4; k++)
+		for (size_t len = 1; len <= 19; len++)
+			for (size_t at = 0; at < len; at++) {
+				uint16_t in[20];
+				size_t units = 0;
+				char want[64];
+				size_t wl = 0;
+				for (size_t i = 0; i < len; i++) {
+					if (i == at) {
+						in[units++] = odd[k];
+						if (k == 3)
+							in[units++] = 0xde00;
+						memcpy(want + wl, odd8[k],
+						       strlen(odd8[k]));
+						wl += strlen(odd8[k]);
+					} else {
+						in[units++] =
+							(uint16_t)('a' + i);
+						want[wl++] = (char)('a' + i);
+					}
+				}
+				uint8_t out[3 * 20];
+				size_t got = wb_utf16_to_utf8(in, units, out);
+				CHECK(got == wl && memcmp(out, want, wl) == 0);
+			}
+	const uint16_t ascii[9] = {'0', '1', '2', '3', '4', '5', '6', '7', '8'};
+	for (size_t len = 0; len <= 9; len++) {
+		uint8_t out[9];
+		CHECK(wb_utf16_to_utf8(ascii, len, out) == len &&
+		      memcmp(out, "012345678", len) == 0);
+	}
+
+	/* positions: (round, ordinal) and a round's end, printed as
+	 * snprintf would and read back */
+	static const struct {
+		wb_position_t pos;
+		const char *text;
+	} pt[] = {
+		{{0, 0}, "0:0"},
+		{{7, 1}, "7:1"},
+		{{1796658059503000, 10}, "1796658059503000:10"},
+		{{UINT64_MAX, UINT64_MAX - 1},
+		 "18446744073709551615:18446744073709551614"},
+		{{42, WB_ODBC_END}, "42:end"},
+		{{UINT64_MAX, WB_ODBC_END}, "18446744073709551615:end"},
+	};
+	for (size_t i = 0; i < sizeof(pt) / sizeof(pt[0]); i++) {
+		char buf[64];
+		memset(buf, 'x', sizeof(buf));
+		wb_odbc_source_ops.format_position(&pt[i].pos, buf,
+						   sizeof(buf));
+		CHECK_STR(buf, pt[i].text);
+		wb_position_t back_pos;
+		CHECK(wb_odbc_source_ops.parse_position(buf, &back_pos) == 0 &&
+		      back_pos.major == pt[i].pos.major &&
+		      back_pos.minor == pt[i].pos.minor);
+		char small[8]; /* too short: cut as snprintf cuts */
+		wb_odbc_source_ops.format_position(&pt[i].pos, small,
+						   sizeof(small));
+		char want[8];
+		snprintf(want, sizeof(want), "%s", pt[i].text);
+		CHECK_STR(small, want);
+	}
+
 	uint16_t back[32];
 	size_t m = wb_utf8_to_utf16((const uint8_t *)"a\xc3\xa9\xf0\x9f\x98\x80"
 						     "\xff",
