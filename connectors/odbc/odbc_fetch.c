@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "odbc_int.h"
@@ -221,6 +222,28 @@ static int describe(struct wb_odbc_reader *r, int text_from, wb_error_t *err)
 		}
 	}
 	return WB_OK;
+}
+
+void wb_odbc_mark_int_text(struct wb_odbc_reader *r)
+{
+	/* other drivers give an integer column's stored text (SQLite: what
+	 * was inserted, '007' or '7.5' in an INTEGER column), or were not
+	 * checked */
+	if (strncasecmp(r->conn->driver, "psqlodbc", 8) != 0)
+		return;
+	for (int i = 0; i < r->ncols; i++) {
+		struct wb_odbc_col *c = &r->cols[i];
+		char name[32] = "";
+		SQLSMALLINT len = 0;
+		if (c->fetch != WB_ODBC_F_I64 ||
+		    !SQL_SUCCEEDED(SQLColAttribute(r->st, (SQLUSMALLINT)(i + 1),
+						   SQL_DESC_TYPE_NAME, name,
+						   sizeof(name), &len, NULL)))
+			continue;
+		c->int_text_decimal = strcmp(name, "int2") == 0 ||
+				      strcmp(name, "int4") == 0 ||
+				      strcmp(name, "int8") == 0;
+	}
 }
 
 int wb_odbc_reader_open(struct wb_odbc_reader *r, struct wb_odbc_conn *c,

@@ -103,6 +103,11 @@ void wb_odbc_row_hashes(const struct wb_odbc_tab *t,
 			const struct wb_odbc_reader *r, SQLULEN row,
 			enum wb_odbc_hash_alg alg, uint64_t *kh, uint64_t *rh);
 
+/* Marks the integer columns of r (open) whose text the driver gives as
+ * exactly the decimal of the integer: psqlODBC's int2, int4 and int8 (the
+ * server's output). */
+void wb_odbc_mark_int_text(struct wb_odbc_reader *r);
+
 /* Runs sql, which must return a row, and reads its first column as text
  * into text (cap bytes; a longer value is an error); *null when it is
  * NULL. what names the query in errors. */
@@ -155,6 +160,9 @@ struct wb_odbc_col {
 	/* bound: the most bytes a cell of variable length holds (its
 	 * buffer less the terminator); -1 for fixed-size C types */
 	SQLLEN cell_max;
+	/* the driver's text of it is the decimal of its integer, exactly
+	 * (wb_odbc_int_text_is_decimal) */
+	bool int_text_decimal;
 };
 
 /* A statement being read: its columns, the bound arrays, the rows of
@@ -284,6 +292,9 @@ struct wb_odbc_tab {
 	/* a value did not fit the bounded buffers of long columns: this
 	 * table's polls read long columns with SQLGetData, row by row */
 	bool long_values;
+	/* the order columns' text is printed from their integer cells
+	 * rather than fetched again as text (each is int_text_decimal) */
+	bool ord_from_cells;
 	/* under the source's mutex */
 	struct wb_odbc_seen seen; /* hashed with w64 */
 	/* entries of a checkpoint written when the set was hashed with

@@ -235,6 +235,7 @@ int wb_odbc_describe_one(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		err->retriable = rc == WB_ERR_CONNECT;
 		goto out;
 	}
+	wb_odbc_mark_int_text(&r);
 	/* the columns (and their names) are taken */
 	for (int i = 0; i < t->ncols; i++)
 		free(t->cols[i].name);
@@ -276,6 +277,9 @@ int wb_odbc_describe_one(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 			if (t->keycols[i] != t->ts_col)
 				t->ordcols[t->nord++] = t->keycols[i];
 	}
+	t->ord_from_cells = t->nord > 0;
+	for (int i = 0; i < t->nord; i++)
+		t->ord_from_cells &= t->cols[t->ordcols[i]].int_text_decimal;
 	t->exact = tc->mode != WB_ODBC_TIMESTAMP || t->nkeys > 0;
 	if (tc->mode == WB_ODBC_BULK && t->nkeys == 0)
 		t->exact = false;
@@ -716,7 +720,7 @@ static int poll_query(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 	if (limit > 0 && wb_odbc_top_clause(&s->conn))
 		snprintf(top, sizeof(top), "TOP %lld ", limit);
 	snprintf(q->sql, sizeof(q->sql), "SELECT %s%s", top, t->sel);
-	for (int i = 0; i < t->nord; i++) {
+	for (int i = 0; i < t->nord && !t->ord_from_cells; i++) {
 		char *qc = wb_odbc_quote(&s->conn, t->cols[t->ordcols[i]].name,
 					 err);
 		if (qc == NULL)
@@ -790,6 +794,34 @@ void wb_odbc_row_hashes(const struct wb_odbc_tab *t,
  * where checkpoints were written with fnv1a. */
 _Static_assert(sizeof(SQLLEN) == sizeof(int64_t), "SQLLEN is 64 bits");
 
+/* v's decimal digits at p; their number. */
+static size_t put_u64(char *p, uint64_t v)
+{
+	char t[20];
+	size_t k = 0;
+	do {
+		t[k++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	for (size_t i = 0; i < k; i++)
+		p[i] = t[k - 1 - i];
+	return k;
+}
+
+/* v in decimal, NUL-terminated, as the driver prints an integer (at most
+ * 21 bytes). */
+static void i64_text(int64_t v, char *buf)
+{
+	size_t o = 0;
+	uint64_t m = (uint64_t)v;
+	if (v < 0) {
+		buf[o++] = '-';
+		m = 0 - m;
+	}
+	o += put_u64(buf + o, m);
+	buf[o] = '\0';
+}
+
 /* Reads one chunk of table ti's poll into b as one round. */
 /* Characters bound per value of a long text column (bytes of a long binary
  * one) before a table falls back to SQLGetData (wb_odbc_reader_open_bounded):
@@ -857,7 +889,20 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		char ord[WB_ODBC_ORD_MAX][WB_ODBC_TEXT_MAX];
 		int64_t track = 0;
 		if (!tc->query) {
-			for (int i = 0; i < t->nord; i++) {
+			for (int i = 0; i < t->nord && t->ord_from_cells; i++) {
+				SQLLEN len;
+				const uint8_t *p = wb_odbc_reader_cell(
+					&r, t->ordcols[i], &len);
+				int64_t v;
+				if (len == SQL_NULL_DATA) {
+					ord[i][0] = '\0';
+					continue;
+				}
+				memcpy(&v, p, sizeof(v));
+				i64_text(v, ord[i]);
+			}
+			for (int i = 0; i < t->nord && !t->ord_from_cells;
+			     i++) {
 				SQLLEN len;
 				const uint8_t *p = wb_odbc_reader_cell(
 					&r, t->ncols + i, &len);
@@ -1411,20 +1456,6 @@ static json_t *odbc_state(struct wb_source *base, const wb_position_t *durable)
 static bool odbc_finished(struct wb_source *base)
 {
 	return atomic_load(&((struct wb_odbc_source *)base)->snap_finished);
-}
-
-/* v's decimal digits at p; their number. */
-static size_t put_u64(char *p, uint64_t v)
-{
-	char t[20];
-	size_t k = 0;
-	do {
-		t[k++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0);
-	for (size_t i = 0; i < k; i++)
-		p[i] = t[k - 1 - i];
-	return k;
 }
 
 /* Called for every change the sink encodes (its source.position): by

@@ -140,8 +140,49 @@ def odd_names(pg):
              "quoted schema, table and columns, one-row chunks across equal timestamps")
 
 
+def int_ids(pg):
+    """Incrementing on bigint and smallint ids at the edges of their types,
+    one-row chunks: the watermark's text is printed from the fetched integer
+    (psqlODBC's int2/int4/int8 text is its decimal) instead of selecting the
+    column a second time as text, and it is bound back exactly."""
+    pg.psql("CREATE TABLE ii8 (id bigint PRIMARY KEY, v text);"
+            "INSERT INTO ii8 VALUES (-9223372036854775808, 'a'), (-10, 'b'), (0, 'c'), (9, 'd');"
+            "CREATE TABLE ii2 (id smallint PRIMARY KEY, v text);"
+            "INSERT INTO ii2 VALUES (-32768, 'a'), (-1, 'b'), (32766, 'c');")
+    pg.psql("ALTER DATABASE postgres SET log_statement = 'all'")
+    tracking = {t: {"mode": "incrementing", "incrementing": "id"} for t in ("public.ii8", "public.ii2")}
+    p = OdbcPipeline(pg_connection(pg), ["public.ii8", "public.ii2"], tracking, name="o7",
+                     extra_source="  chunk_rows: 1\n")
+    p.run_idle(idle=1)
+    ids = {t: [(x["op"], x["after"]["id"]) for x in p.rows(f"o7.public.{t}")] for t in ("ii8", "ii2")}
+    check_eq(ids["ii8"], [("c", -9223372036854775808), ("c", -10), ("c", 0), ("c", 9)], "bigint ids")
+    check_eq(ids["ii2"], [("c", -32768), ("c", -1), ("c", 32766)], "smallint ids")
+    tabs = p.checkpoint()["source"]["tables"]
+    check_eq((tabs["public.ii8"]["watermark"], tabs["public.ii2"]["watermark"]), (["9"], ["32766"]),
+             "watermarks as the server prints them")
+    # new rows at the top of each type, and one committed late below the
+    # watermark (inside the look-back window of 1000 ids)
+    pg.psql("INSERT INTO ii8 VALUES (9223372036854775807, 'e'), (5, 'f');"
+            "INSERT INTO ii2 VALUES (32767, 'd');")
+    p.run_idle(idle=1)
+    check_eq([(x["op"], x["after"]["id"]) for x in p.rows("o7.public.ii8")][4:],
+             [("c", 5), ("c", 9223372036854775807)], "bigint: the new rows once")
+    check_eq([(x["op"], x["after"]["id"]) for x in p.rows("o7.public.ii2")][3:],
+             [("c", 32767)], "smallint: the new row once")
+    tabs = p.checkpoint()["source"]["tables"]
+    check_eq((tabs["public.ii8"]["watermark"], tabs["public.ii2"]["watermark"]),
+             (["9223372036854775807"], ["32767"]), "watermarks at the maximum")
+    pg.psql("ALTER DATABASE postgres RESET log_statement")
+    polls = [ln for ln in pg.server_log().splitlines()
+             if '"ii8"' in ln and "ORDER BY" in ln and "SELECT" in ln]
+    check(polls, "the polls are in the server's log", pg.server_log()[-2000:])
+    check(all('SELECT "id", "v" FROM' in ln for ln in polls),
+          "the id is selected once", "\n".join(polls[:5]))
+
+
 def test():
     pg = Postgres(wal_level="replica").start()
+    int_ids(pg)
     odd_names(pg)
     types(pg)
     late_commit(pg)
