@@ -859,6 +859,20 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 				    "table's columns (%d), it returned %d",
 				    tc->name, t->ncols, r.ncols);
 	}
+	for (int i = 0; t->ord_from_cells && i < t->nord; i++) {
+		int oc = t->ordcols[i];
+		if (oc < r.ncols && r.cols[oc].fetch == WB_ODBC_F_I64)
+			continue;
+		/* not the integer it was described as: its text is selected
+		 * again from the next try on */
+		t->ord_from_cells = false;
+		wb_error_set(err, WB_ERR_RUNTIME,
+			     "%s: an order column is no longer an integer",
+			     tc->name);
+		err->retriable = true;
+		wb_odbc_reader_close(&r);
+		return err->code;
+	}
 	/* the current rowset's w64 hashes (key, row) */
 	uint64_t *hk = malloc(sizeof(*hk) * r.rowset * 2);
 	if (hk == NULL) {
