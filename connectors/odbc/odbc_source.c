@@ -903,17 +903,22 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		char ord[WB_ODBC_ORD_MAX][WB_ODBC_TEXT_MAX];
 		int64_t track = 0;
 		if (!tc->query) {
+			/* the first order value as wb_odbc_track_of() would
+			 * read its text back (NULL: "", 0) */
+			int64_t first = 0;
 			for (int i = 0; i < t->nord && t->ord_from_cells; i++) {
 				SQLLEN len;
 				const uint8_t *p = wb_odbc_reader_cell(
 					&r, t->ordcols[i], &len);
-				int64_t v;
+				int64_t v = 0;
 				if (len == SQL_NULL_DATA) {
 					ord[i][0] = '\0';
-					continue;
+				} else {
+					memcpy(&v, p, sizeof(v));
+					i64_text(v, ord[i]);
 				}
-				memcpy(&v, p, sizeof(v));
-				i64_text(v, ord[i]);
+				if (i == 0)
+					first = v;
 			}
 			for (int i = 0; i < t->nord && !t->ord_from_cells;
 			     i++) {
@@ -942,7 +947,9 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 			}
 			if (rc)
 				break;
-			if (t->nord)
+			if (t->nord && t->ord_from_cells && t->ts_col < 0)
+				track = first; /* its text is its decimal */
+			else if (t->nord)
 				track = wb_odbc_track_of(t, ord[0]);
 		} else if (t->ts_col >= 0) {
 			/* the custom query's timestamp column, as a value */
