@@ -90,6 +90,12 @@ struct wb_odbc_source;
 struct wb_odbc_tab;
 int wb_odbc_real_horizon(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 			 int ts_digits, int64_t *value, wb_error_t *err);
+/* odbc_source.c: the start of the look-back window behind t's watermark:
+ * wm_track less lookback_ids (mode incrementing) or lookback_ms in
+ * microseconds, INT64_MIN when that would be below the type's range. */
+struct wb_odbc_tab;
+int64_t wb_odbc_lookback_from(const struct wb_odbc_tab *t);
+
 /* odbc_source.c: a tracking value's text (as the database prints it) as a
  * number: wall-clock microseconds of a timestamp, or the integer. */
 int64_t wb_odbc_track_of(const struct wb_odbc_tab *t, const char *text);

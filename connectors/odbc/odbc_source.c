@@ -58,6 +58,17 @@ bool wb_odbc_top_clause(const struct wb_odbc_conn *c)
 	return strncasecmp(c->dbms, "Microsoft SQL Server", 20) == 0;
 }
 
+int64_t wb_odbc_lookback_from(const struct wb_odbc_tab *t)
+{
+	int64_t back = t->cfg->mode == WB_ODBC_INCREMENTING
+			       ? t->cfg->lookback_ids
+			       : t->cfg->lookback_ms * 1000;
+	int64_t from;
+	if (__builtin_sub_overflow(t->wm_track, back, &from))
+		from = INT64_MIN; /* an id near the type's minimum */
+	return from;
+}
+
 int64_t wb_odbc_track_of(const struct wb_odbc_tab *t, const char *text)
 {
 	int64_t v = 0;
@@ -380,9 +391,7 @@ static int64_t next_window(const struct wb_odbc_tab *t)
 {
 	if (t->wm_n == 0 || t->cfg->mode == WB_ODBC_BULK)
 		return INT64_MIN;
-	int64_t lb = t->cfg->mode == WB_ODBC_INCREMENTING
-			     ? t->wm_track - t->cfg->lookback_ids
-			     : t->wm_track - t->cfg->lookback_ms * 1000;
+	int64_t lb = wb_odbc_lookback_from(t);
 	if (t->have_floor && t->floor + 1 > lb)
 		lb = t->floor + 1;
 	return lb;
@@ -644,7 +653,7 @@ static int poll_start(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		}
 		t->hz_on = true;
 		if (t->wm_n > 0) {
-			t->lb_track = t->wm_track - tc->lookback_ms * 1000;
+			t->lb_track = wb_odbc_lookback_from(t);
 			if (t->have_floor && t->floor + 1 > t->lb_track)
 				t->lb_track = t->floor + 1;
 			wb_odbc_format_ts_digits(t->lb_track, dig, t->lb,
@@ -659,7 +668,7 @@ static int poll_start(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 			t->hz_on = true;
 		}
 		if (t->wm_n > 0) {
-			t->lb_track = t->wm_track - tc->lookback_ids;
+			t->lb_track = wb_odbc_lookback_from(t);
 			if (t->have_floor && t->floor + 1 > t->lb_track)
 				t->lb_track = t->floor + 1;
 			snprintf(t->lb, sizeof(t->lb), "%lld",
