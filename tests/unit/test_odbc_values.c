@@ -120,6 +120,32 @@ int main(void)
 		CHECK_STR(small, want);
 	}
 
+	/* the look-back window's start: the watermark less lookback_ids,
+	 * or lookback_ms in microseconds; INT64_MIN rather than past it */
+	struct wb_odbc_table tcfg;
+	struct wb_odbc_tab tab;
+	memset(&tcfg, 0, sizeof(tcfg));
+	memset(&tab, 0, sizeof(tab));
+	tab.cfg = &tcfg;
+	tcfg.mode = WB_ODBC_INCREMENTING;
+	tcfg.lookback_ids = 1000;
+	tab.wm_track = 9;
+	CHECK(wb_odbc_lookback_from(&tab) == -991);
+	tab.wm_track = INT64_MIN + 1000;
+	CHECK(wb_odbc_lookback_from(&tab) == INT64_MIN);
+	tab.wm_track = INT64_MIN + 999;
+	CHECK(wb_odbc_lookback_from(&tab) == INT64_MIN);
+	tab.wm_track = INT64_MIN;
+	CHECK(wb_odbc_lookback_from(&tab) == INT64_MIN);
+	tab.wm_track = INT64_MAX;
+	CHECK(wb_odbc_lookback_from(&tab) == INT64_MAX - 1000);
+	tcfg.mode = WB_ODBC_TIMESTAMP;
+	tcfg.lookback_ms = 5000;
+	tab.wm_track = 1700000000000000;
+	CHECK(wb_odbc_lookback_from(&tab) == 1699999995000000);
+	tab.wm_track = INT64_MIN + 4999999;
+	CHECK(wb_odbc_lookback_from(&tab) == INT64_MIN);
+
 	uint16_t back[32];
 	size_t m = wb_utf8_to_utf16((const uint8_t *)"a\xc3\xa9\xf0\x9f\x98\x80"
 						     "\xff",
