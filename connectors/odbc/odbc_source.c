@@ -317,11 +317,25 @@ int wb_odbc_describe_one(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		sellen += strlen(c->name) * 2 + 8;
 	}
 	free(t->sel);
-	if ((t->sel = malloc(sellen)) == NULL) {
+	free(t->sel_text);
+	t->sel_text = NULL;
+	/* an order column stays as it is: ORDER BY names it, and would
+	 * find the cast's alias too */
+	for (int i = 0; i < t->nord; i++)
+		t->cols[t->ordcols[i]].ts_text = false;
+	bool casts = false;
+	for (int i = 0; i < t->ncols; i++)
+		casts |= t->cols[i].ts_text;
+	t->sel = malloc(sellen);
+	if (casts)
+		t->sel_text = malloc(sellen * 2 + (size_t)t->ncols * 32);
+	if (t->sel == NULL || (casts && t->sel_text == NULL)) {
 		rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	t->sel[0] = '\0';
+	if (casts)
+		t->sel_text[0] = '\0';
 	for (int i = 0; i < t->ncols; i++) {
 		char *q = wb_odbc_quote(&s->conn, t->cols[i].name, err);
 		if (q == NULL) {
@@ -331,6 +345,18 @@ int wb_odbc_describe_one(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		if (i)
 			strcat(t->sel, ", ");
 		strcat(t->sel, q);
+		if (casts) {
+			/* the server's text of a timestamp, which psqlODBC
+			 * only copies (wb_odbc_reader_open_bounded) */
+			if (i)
+				strcat(t->sel_text, ", ");
+			if (t->cols[i].ts_text) {
+				strcat(t->sel_text, "CAST(");
+				strcat(t->sel_text, q);
+				strcat(t->sel_text, " AS varchar) AS ");
+			}
+			strcat(t->sel_text, q);
+		}
 		free(q);
 	}
 out:
@@ -728,7 +754,8 @@ static int poll_query(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 	char top[40] = "";
 	if (limit > 0 && wb_odbc_top_clause(&s->conn))
 		snprintf(top, sizeof(top), "TOP %lld ", limit);
-	snprintf(q->sql, sizeof(q->sql), "SELECT %s%s", top, t->sel);
+	snprintf(q->sql, sizeof(q->sql), "SELECT %s%s", top,
+		 t->sel_text && !t->typed_values ? t->sel_text : t->sel);
 	for (int i = 0; i < t->nord && !t->ord_from_cells; i++) {
 		char *qc = wb_odbc_quote(&s->conn, t->cols[t->ordcols[i]].name,
 					 err);
@@ -859,7 +886,10 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 	if ((rc = wb_odbc_reader_open_bounded(
 		     &r, &s->conn, q.sql, q.p, q.np, s->oc->fetch_rows,
 		     tc->query ? 1 << 30 : t->ncols,
-		     t->long_values ? 0 : WB_ODBC_BOUND_LONG_CHARS, err)))
+		     t->long_values ? 0 : WB_ODBC_BOUND_LONG_CHARS,
+		     !tc->query && t->sel_text && !t->typed_values ? t->cols
+								   : NULL,
+		     t->ncols, err)))
 		return rc;
 	if (tc->query && t->ncols != r.ncols) {
 		wb_odbc_reader_close(&r);
@@ -1097,11 +1127,16 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		pthread_mutex_unlock(&s->mu);
 	free(hk);
 	wb_odbc_reader_close(&r);
-	bool again = got == WB_ODBC_LONG_VALUE;
-	if (again)
+	bool again = got == WB_ODBC_LONG_VALUE || got == WB_ODBC_NOT_CANONICAL;
+	if (got == WB_ODBC_LONG_VALUE)
 		wb_info("odbc",
 			"%s: %s: reading its long columns row by row from now "
 			"on",
+			tc->name, err->message);
+	else if (got == WB_ODBC_NOT_CANONICAL)
+		wb_info("odbc",
+			"%s: %s: reading its timestamps through the driver's "
+			"conversion from now on",
 			tc->name, err->message);
 	else if (got < 0)
 		rc = err->code;
@@ -1112,7 +1147,8 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		t->wm_track = save_track;
 		memcpy(t->wm, save_wm, sizeof(save_wm));
 		t->active = false;
-		t->long_values |= again;
+		t->long_values |= got == WB_ODBC_LONG_VALUE;
+		t->typed_values |= got == WB_ODBC_NOT_CANONICAL;
 		return rc; /* again: WB_OK, the poll starts over at once */
 	}
 	if (tc->query && t->hz_on) {
@@ -1569,6 +1605,7 @@ static void odbc_destroy(struct wb_source *base)
 		free(t->name);
 		free(t->qname);
 		free(t->sel);
+		free(t->sel_text);
 		wb_table_unref(t->table);
 		for (int c = 0; c < t->ncols; c++)
 			free(t->cols[c].name);
