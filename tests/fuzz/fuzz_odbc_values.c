@@ -5,7 +5,9 @@
  * Input: one mode byte, then bytes (copied to an exact-size buffer, so a
  * read past them is a heap overflow).
  *   mode % 4 == 0: a timestamp text; when it parses, printing and parsing
- *     again gives the same microseconds.
+ *     again gives the same microseconds; when wb_odbc_text_ts (the strict
+ *     parser of a poll's timestamps) takes it, wb_odbc_parse_ts takes it
+ *     too, and the struct's fields give the same microseconds.
  *   mode % 4 == 1: a decimal(12,3) cell (text); the result is a value, an
  *     unrepresentable value holding the text, or an error.
  *   mode % 4 == 2: a UTF-16 cell (odd length: the last byte is ignored, as
@@ -75,6 +77,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			char buf[64];
 			wb_odbc_format_ts(us, buf, sizeof(buf));
 			if (!wb_odbc_parse_ts(buf, strlen(buf), &us2) ||
+			    us != us2)
+				abort();
+		}
+		SQL_TIMESTAMP_STRUCT ts;
+		if (wb_odbc_text_ts((const char *)p, n, &ts)) {
+			int64_t day_us = ((int64_t)ts.hour * 3600 +
+					  ts.minute * 60 + ts.second) *
+						 WB_USECS_PER_SEC +
+					 ts.fraction / 1000;
+			if (ts.month < 1 || ts.month > 12 || ts.day < 1 ||
+			    ts.fraction > 999999999 ||
+			    !wb_micros_from_civil(ts.year, ts.month, ts.day,
+						  day_us, 0, &us2) ||
+			    !wb_odbc_parse_ts((const char *)p, n, &us) ||
 			    us != us2)
 				abort();
 		}

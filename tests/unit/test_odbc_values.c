@@ -120,6 +120,72 @@ int main(void)
 		CHECK_STR(small, want);
 	}
 
+	/* a timestamp's text into ODBC's struct: every field, the fraction
+	 * in nanoseconds from 0 to 9 digits */
+	static const struct {
+		const char *text;
+		int y, mo, d, h, mi, s;
+		unsigned long ns;
+	} tsok[] = {
+		{"2024-02-29 23:59:59", 2024, 2, 29, 23, 59, 59, 0},
+		{"2024-02-29 23:59:59.5", 2024, 2, 29, 23, 59, 59, 500000000},
+		{"1969-12-31 23:59:59.12", 1969, 12, 31, 23, 59, 59, 120000000},
+		{"1900-01-01 00:00:00.123", 1900, 1, 1, 0, 0, 0, 123000000},
+		{"0001-01-01 00:00:00.0001", 1, 1, 1, 0, 0, 0, 100000},
+		{"9999-12-31 23:59:59.12345", 9999, 12, 31, 23, 59, 59,
+		 123450000},
+		{"2000-02-29 12:00:00.000001", 2000, 2, 29, 12, 0, 0, 1000},
+		{"1970-01-01 00:00:00.1234567", 1970, 1, 1, 0, 0, 0, 123456700},
+		{"1583-10-15 10:11:12.00000001", 1583, 10, 15, 10, 11, 12, 10},
+		{"2023-03-15 01:02:03.999999999", 2023, 3, 15, 1, 2, 3,
+		 999999999},
+	};
+	for (size_t i = 0; i < sizeof(tsok) / sizeof(tsok[0]); i++) {
+		SQL_TIMESTAMP_STRUCT ts;
+		memset(&ts, 0xee, sizeof(ts));
+		CHECK(wb_odbc_text_ts(tsok[i].text, strlen(tsok[i].text), &ts));
+		CHECK(ts.year == tsok[i].y && ts.month == tsok[i].mo &&
+		      ts.day == tsok[i].d && ts.hour == tsok[i].h &&
+		      ts.minute == tsok[i].mi && ts.second == tsok[i].s &&
+		      ts.fraction == tsok[i].ns);
+	}
+	static const char *const tsbad[] = {
+		"",
+		"2024-02-29",
+		"2023-02-29 00:00:00", /* no such day */
+		"1900-02-29 00:00:00", /* not a leap year */
+		"2024-04-31 00:00:00",
+		"2024-13-01 00:00:00",
+		"2024-00-01 00:00:00",
+		"0000-01-01 00:00:00", /* no year 0 */
+		"2024-01-01 24:00:00",
+		"2024-01-01 23:60:00",
+		"2024-01-01 23:59:60",		  /* the driver's, not ours */
+		"2024-01-01 00:00:00.",		  /* a point without digits */
+		"2024-01-01 00:00:00.1234567890", /* ten digits */
+		"2024-01-01 00:00:00+00",	  /* a zone */
+		"2024-01-01 00:00:00.5+02",
+		"0044-03-15 00:00:00 BC",
+		"12024-01-01 00:00:00", /* a year past 9999 */
+		"infinity",
+		"-infinity",
+		"2024-01-01T00:00:00",
+		" 2024-01-01 00:00:00",
+		"2024-01-01 00:00:00 ",
+		"2024-1-01 00:00:00",
+		"2024-01-01 00:00:0a",
+		"-024-01-01 00:00:00",
+	};
+	for (size_t i = 0; i < sizeof(tsbad) / sizeof(tsbad[0]); i++) {
+		SQL_TIMESTAMP_STRUCT ts;
+		CHECK(!wb_odbc_text_ts(tsbad[i], strlen(tsbad[i]), &ts));
+	}
+	/* only the n bytes given are read */
+	SQL_TIMESTAMP_STRUCT cut;
+	CHECK(wb_odbc_text_ts("2024-02-29 23:59:59.5xyz", 21, &cut) &&
+	      cut.fraction == 500000000);
+	CHECK(!wb_odbc_text_ts("2024-02-29 23:59:59.5", 20, &cut));
+
 	/* the look-back window's start: the watermark less lookback_ids,
 	 * or lookback_ms in microseconds; INT64_MIN rather than past it */
 	struct wb_odbc_table tcfg;
