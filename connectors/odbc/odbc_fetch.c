@@ -358,6 +358,15 @@ int wb_odbc_reader_open_bounded(struct wb_odbc_reader *r,
 		rowbytes += (size_t)r->cols[i].elem + sizeof(SQLLEN) +
 			    (size_t)r->cols[i].text_elem;
 	}
+	for (int i = 0; !r->bound && i < r->ncols; i++)
+		if (r->cols[i].as_text) {
+			/* parsed per bound rowset only (the caller's part) */
+			rc = wb_error_set(err, WB_ERR_RUNTIME,
+					  "column %s: selected as text but "
+					  "read row by row",
+					  r->cols[i].name);
+			goto fail;
+		}
 	if (rowset < 1)
 		rowset = 1;
 	if (rowbytes * (size_t)rowset > MAX_ROWSET_BYTES)

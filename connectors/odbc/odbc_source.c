@@ -706,6 +706,16 @@ static int poll_start(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 	return WB_OK;
 }
 
+/* Whether a poll selects t's timestamps as text (sel_text): not for a
+ * custom query, not once a value did not parse, and not while long
+ * columns are read with SQLGetData (the driver does not convert a varchar
+ * to a timestamp struct; only bound columns are parsed). */
+static bool cast_ts(const struct wb_odbc_tab *t)
+{
+	return !t->cfg->query && t->sel_text && !t->typed_values &&
+	       !t->long_values;
+}
+
 /* Builds the chunk's query. limit 0: no row limit. */
 static int poll_query(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		      struct qbuild *q, long long limit, wb_error_t *err)
@@ -755,7 +765,7 @@ static int poll_query(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 	if (limit > 0 && wb_odbc_top_clause(&s->conn))
 		snprintf(top, sizeof(top), "TOP %lld ", limit);
 	snprintf(q->sql, sizeof(q->sql), "SELECT %s%s", top,
-		 t->sel_text && !t->typed_values ? t->sel_text : t->sel);
+		 cast_ts(t) ? t->sel_text : t->sel);
 	for (int i = 0; i < t->nord && !t->ord_from_cells; i++) {
 		char *qc = wb_odbc_quote(&s->conn, t->cols[t->ordcols[i]].name,
 					 err);
@@ -887,9 +897,7 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		     &r, &s->conn, q.sql, q.p, q.np, s->oc->fetch_rows,
 		     tc->query ? 1 << 30 : t->ncols,
 		     t->long_values ? 0 : WB_ODBC_BOUND_LONG_CHARS,
-		     !tc->query && t->sel_text && !t->typed_values ? t->cols
-								   : NULL,
-		     t->ncols, err)))
+		     cast_ts(t) ? t->cols : NULL, t->ncols, err)))
 		return rc;
 	if (tc->query && t->ncols != r.ncols) {
 		wb_odbc_reader_close(&r);

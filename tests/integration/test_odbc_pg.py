@@ -243,10 +243,14 @@ def ts_text(pg):
             "".join(f"INSERT INTO tt VALUES ({i}, {repr(text[i]) if i in text else 'NULL'});"
                     for i in sorted(vals)) +
             "CREATE TABLE tf (id int PRIMARY KEY, ts timestamp);"
-            "INSERT INTO tf VALUES (1, '2024-01-01 10:00:00'), (2, 'infinity'), (3, '2024-01-02');")
+            "INSERT INTO tf VALUES (1, '2024-01-01 10:00:00'), (2, 'infinity'), (3, '2024-01-02');"
+            "CREATE TABLE tl (id int PRIMARY KEY, ts timestamp, t text);"
+            "INSERT INTO tl VALUES (1, '2024-05-06 07:08:09.25', 'short'),"
+            " (2, '1960-01-02 03:04:05', repeat('x', 5000));")
     pg.psql("ALTER DATABASE postgres SET log_statement = 'all'")
-    tracking = {t: {"mode": "incrementing", "incrementing": "id"} for t in ("public.tt", "public.tf")}
-    p = OdbcPipeline(pg_connection(pg), ["public.tt", "public.tf"], tracking, name="o8",
+    tables = ["public.tt", "public.tf", "public.tl"]
+    tracking = {t: {"mode": "incrementing", "incrementing": "id"} for t in tables}
+    p = OdbcPipeline(pg_connection(pg), tables, tracking, name="o8",
                      extra_source="  chunk_rows: 4\n")
     r = p.run_idle(idle=1)
     pg.psql("ALTER DATABASE postgres RESET log_statement")
@@ -272,6 +276,13 @@ def ts_text(pg):
              "a table with infinity: every row once, through the driver's conversion")
     check(r.stderr.count("reading its timestamps through the driver's conversion") == 1,
           "the fallback is logged once", r.stderr[-2000:])
+    # a long text makes the table read row by row (SQLGetData): its
+    # timestamps then come typed from the driver
+    got = [(x["op"], x["after"]["id"], x["after"]["ts"], len(x["after"]["t"]))
+           for x in p.rows("o8.public.tl")]
+    check_eq(got, [("c", 1, datetime.datetime(2024, 5, 6, 7, 8, 9, 250000, tzinfo=UTC), 5),
+                   ("c", 2, datetime.datetime(1960, 1, 2, 3, 4, 5, tzinfo=UTC), 5000)],
+             "long values and timestamps: every row once, exact")
     logs = pg.server_log().splitlines()
     tt = [ln for ln in logs if '"tt"' in ln and "ORDER BY" in ln]
     check(tt and all('CAST("ts" AS varchar) AS "ts"' in ln for ln in tt),
