@@ -224,7 +224,7 @@ static int describe(struct wb_odbc_reader *r, int text_from, wb_error_t *err)
 	return WB_OK;
 }
 
-void wb_odbc_mark_int_text(struct wb_odbc_reader *r)
+void wb_odbc_mark_text_forms(struct wb_odbc_reader *r)
 {
 	/* other drivers give an integer column's stored text (SQLite: what
 	 * was inserted, '007' or '7.5' in an INTEGER column), or were not

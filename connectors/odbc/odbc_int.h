@@ -113,7 +113,7 @@ void wb_odbc_row_hashes(const struct wb_odbc_tab *t,
  * exactly the decimal of the integer (psqlODBC's int2, int4 and int8: the
  * server's output), and the timestamps whose text is the server's ISO
  * form (psqlODBC's `timestamp`, without zone): int_text_decimal, ts_text. */
-void wb_odbc_mark_int_text(struct wb_odbc_reader *r);
+void wb_odbc_mark_text_forms(struct wb_odbc_reader *r);
 
 /* Runs sql, which must return a row, and reads its first column as text
  * into text (cap bytes; a longer value is an error); *null when it is

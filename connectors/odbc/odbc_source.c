@@ -246,7 +246,7 @@ int wb_odbc_describe_one(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		err->retriable = rc == WB_ERR_CONNECT;
 		goto out;
 	}
-	wb_odbc_mark_int_text(&r);
+	wb_odbc_mark_text_forms(&r);
 	/* the columns (and their names) are taken */
 	for (int i = 0; i < t->ncols; i++)
 		free(t->cols[i].name);
