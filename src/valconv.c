@@ -428,6 +428,19 @@ size_t wb_utf16_to_utf8(const uint16_t *p, size_t n, uint8_t *dst)
 {
 	size_t o = 0;
 	for (size_t i = 0; i < n; i++) {
+		/* a run of ASCII, four units at a time (most text) */
+		for (; i + 4 <= n; i += 4, o += 4) {
+			uint64_t w;
+			memcpy(&w, p + i, sizeof(w));
+			if (w & UINT64_C(0xff80ff80ff80ff80))
+				break;
+			dst[o] = (uint8_t)p[i];
+			dst[o + 1] = (uint8_t)p[i + 1];
+			dst[o + 2] = (uint8_t)p[i + 2];
+			dst[o + 3] = (uint8_t)p[i + 3];
+		}
+		if (i == n)
+			break;
 		uint32_t c = p[i];
 		if (c >= 0xD800 && c <= 0xDBFF && i + 1 < n &&
 		    p[i + 1] >= 0xDC00 && p[i + 1] <= 0xDFFF) {

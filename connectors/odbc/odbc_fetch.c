@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "odbc_int.h"
@@ -223,18 +224,46 @@ static int describe(struct wb_odbc_reader *r, int text_from, wb_error_t *err)
 	return WB_OK;
 }
 
+void wb_odbc_mark_text_forms(struct wb_odbc_reader *r)
+{
+	/* other drivers give an integer column's stored text (SQLite: what
+	 * was inserted, '007' or '7.5' in an INTEGER column), or were not
+	 * checked */
+	if (strncasecmp(r->conn->driver, "psqlodbc", 8) != 0)
+		return;
+	for (int i = 0; i < r->ncols; i++) {
+		struct wb_odbc_col *c = &r->cols[i];
+		char name[32] = "";
+		SQLSMALLINT len = 0;
+		if ((c->fetch != WB_ODBC_F_I64 && c->fetch != WB_ODBC_F_TS) ||
+		    !SQL_SUCCEEDED(SQLColAttribute(r->st, (SQLUSMALLINT)(i + 1),
+						   SQL_DESC_TYPE_NAME, name,
+						   sizeof(name), &len, NULL)))
+			continue;
+		c->int_text_decimal = c->fetch == WB_ODBC_F_I64 &&
+				      (strcmp(name, "int2") == 0 ||
+				       strcmp(name, "int4") == 0 ||
+				       strcmp(name, "int8") == 0);
+		/* PostgreSQL's timestamp (OID 1114); timestamptz is
+		 * "timestamptz" */
+		c->ts_text = c->fetch == WB_ODBC_F_TS &&
+			     strcmp(name, "timestamp without time zone") == 0;
+	}
+}
+
 int wb_odbc_reader_open(struct wb_odbc_reader *r, struct wb_odbc_conn *c,
 			const char *sql, const struct wb_odbc_param *params,
 			int nparams, int rowset, int text_from, wb_error_t *err)
 {
 	return wb_odbc_reader_open_bounded(r, c, sql, params, nparams, rowset,
-					   text_from, 0, err);
+					   text_from, 0, NULL, 0, err);
 }
 
 int wb_odbc_reader_open_bounded(struct wb_odbc_reader *r,
 				struct wb_odbc_conn *c, const char *sql,
 				const struct wb_odbc_param *params, int nparams,
 				int rowset, int text_from, int long_chars,
+				const struct wb_odbc_col *typed, int n,
 				wb_error_t *err)
 {
 	memset(r, 0, sizeof(*r));
@@ -311,12 +340,33 @@ int wb_odbc_reader_open_bounded(struct wb_odbc_reader *r,
 				    ? (SQLLEN)(long_chars + 1) * 2
 				    : (SQLLEN)long_chars;
 	}
+	for (int i = 0; typed && i < n && i < r->ncols; i++) {
+		struct wb_odbc_col *col = &r->cols[i];
+		if (!typed[i].ts_text)
+			continue;
+		/* described as the table's timestamp, bound as text */
+		char *name = col->name;
+		*col = typed[i];
+		col->name = name;
+		col->as_text = true;
+		col->text_elem = 40;
+	}
 	r->bound = true;
 	size_t rowbytes = 0;
 	for (int i = 0; i < r->ncols; i++) {
 		r->bound &= !r->cols[i].long_data;
-		rowbytes += (size_t)r->cols[i].elem + sizeof(SQLLEN);
+		rowbytes += (size_t)r->cols[i].elem + sizeof(SQLLEN) +
+			    (size_t)r->cols[i].text_elem;
 	}
+	for (int i = 0; !r->bound && i < r->ncols; i++)
+		if (r->cols[i].as_text) {
+			/* parsed per bound rowset only (the caller's part) */
+			rc = wb_error_set(err, WB_ERR_RUNTIME,
+					  "column %s: selected as text but "
+					  "read row by row",
+					  r->cols[i].name);
+			goto fail;
+		}
 	if (rowset < 1)
 		rowset = 1;
 	if (rowbytes * (size_t)rowset > MAX_ROWSET_BYTES)
@@ -330,7 +380,9 @@ int wb_odbc_reader_open_bounded(struct wb_odbc_reader *r,
 	r->gd = calloc((size_t)nc, sizeof(*r->gd));
 	r->gdcap = calloc((size_t)nc, sizeof(*r->gdcap));
 	r->gdlen = calloc((size_t)nc, sizeof(*r->gdlen));
-	if (!r->buf || !r->ind || !r->gd || !r->gdcap || !r->gdlen) {
+	r->tbuf = calloc((size_t)nc, sizeof(*r->tbuf));
+	if (!r->buf || !r->ind || !r->gd || !r->gdcap || !r->gdlen ||
+	    !r->tbuf) {
 		rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 		goto fail;
 	}
@@ -348,15 +400,29 @@ int wb_odbc_reader_open_bounded(struct wb_odbc_reader *r,
 	SQLSetStmtAttr(r->st, SQL_ATTR_ROWS_FETCHED_PTR, &r->fetched, 0);
 	for (int i = 0; i < r->ncols; i++) {
 		struct wb_odbc_col *col = &r->cols[i];
+		SQLSMALLINT ct = ctype_of(col->fetch);
+		SQLLEN term = ct == SQL_C_WCHAR ? 2 : ct == SQL_C_CHAR ? 1 : 0;
+		col->cell_max = ct == SQL_C_WCHAR || ct == SQL_C_CHAR ||
+						ct == SQL_C_BINARY
+					? col->elem - term
+					: -1;
 		r->buf[i] = malloc((size_t)col->elem * r->rowset);
 		r->ind[i] = malloc(sizeof(SQLLEN) * r->rowset);
-		if (!r->buf[i] || !r->ind[i]) {
+		if (col->as_text)
+			r->tbuf[i] = malloc((size_t)col->text_elem * r->rowset);
+		if (!r->buf[i] || !r->ind[i] || (col->as_text && !r->tbuf[i])) {
 			rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 			goto fail;
 		}
-		if (!SQL_SUCCEEDED(SQLBindCol(r->st, (SQLUSMALLINT)(i + 1),
-					      ctype_of(col->fetch), r->buf[i],
-					      col->elem, r->ind[i]))) {
+		SQLRETURN bx =
+			col->as_text
+				? SQLBindCol(r->st, (SQLUSMALLINT)(i + 1),
+					     SQL_C_CHAR, r->tbuf[i],
+					     col->text_elem, r->ind[i])
+				: SQLBindCol(r->st, (SQLUSMALLINT)(i + 1),
+					     ctype_of(col->fetch), r->buf[i],
+					     col->elem, r->ind[i]);
+		if (!SQL_SUCCEEDED(bx)) {
 			rc = wb_odbc_diag(SQL_HANDLE_STMT, r->st,
 					  "binding a column", err);
 			goto fail;
@@ -366,6 +432,28 @@ int wb_odbc_reader_open_bounded(struct wb_odbc_reader *r,
 fail:
 	wb_odbc_reader_close(r);
 	return rc;
+}
+
+/* Parses column i's text of the rowset into its SQL_TIMESTAMP_STRUCTs. */
+static int parse_rowset(struct wb_odbc_reader *r, int i, wb_error_t *err)
+{
+	const struct wb_odbc_col *c = &r->cols[i];
+	for (SQLULEN k = 0; k < r->fetched; k++) {
+		SQLLEN l = r->ind[i][k];
+		if (l == SQL_NULL_DATA)
+			continue;
+		const char *t =
+			(const char *)r->tbuf[i] + (size_t)c->text_elem * k;
+		SQL_TIMESTAMP_STRUCT ts;
+		if (l < 0 || l >= c->text_elem ||
+		    !wb_odbc_text_ts(t, (size_t)l, &ts))
+			return wb_error_set(err, WB_ERR_DECODE,
+					    "column %s: a value not in the "
+					    "form yyyy-mm-dd hh:mm:ss[.f]",
+					    c->name);
+		memcpy(r->buf[i] + (size_t)c->elem * k, &ts, sizeof(ts));
+	}
+	return WB_OK;
 }
 
 /* SQLGetData of column i, whole, into r->gd[i]. */
@@ -470,6 +558,9 @@ int wb_odbc_reader_next(struct wb_odbc_reader *r, wb_error_t *err)
 	}
 	if (r->fetched == 0)
 		return 0;
+	for (int i = 0; i < r->ncols; i++)
+		if (r->cols[i].as_text && parse_rowset(r, i, err))
+			return WB_ODBC_NOT_CANONICAL;
 	r->rows++;
 	return 1;
 }
@@ -491,15 +582,10 @@ const uint8_t *wb_odbc_reader_cell_at(const struct wb_odbc_reader *r, int i,
 	SQLLEN l = r->ind[i][k];
 	const uint8_t *p = r->buf[i] + (size_t)c->elem * k;
 	if (l != SQL_NULL_DATA) {
-		SQLSMALLINT ct = ctype_of(c->fetch);
-		SQLLEN term = ct == SQL_C_WCHAR ? 2 : ct == SQL_C_CHAR ? 1 : 0;
-		if (ct == SQL_C_WCHAR || ct == SQL_C_CHAR ||
-		    ct == SQL_C_BINARY) {
-			if (l == SQL_NO_TOTAL || l > c->elem - term)
-				l = c->elem - term; /* truncated: flagged */
-		} else {
+		if (c->cell_max < 0)
 			l = c->elem;
-		}
+		else if (l == SQL_NO_TOTAL || l > c->cell_max)
+			l = c->cell_max; /* truncated: flagged */
 	}
 	*len = l;
 	return p;
@@ -520,6 +606,8 @@ void wb_odbc_reader_close(struct wb_odbc_reader *r)
 			free(r->ind[i]);
 		if (r->gd)
 			free(r->gd[i]);
+		if (r->tbuf)
+			free(r->tbuf[i]);
 	}
 	free(r->cols);
 	free(r->buf);
@@ -527,6 +615,7 @@ void wb_odbc_reader_close(struct wb_odbc_reader *r)
 	free(r->gd);
 	free(r->gdcap);
 	free(r->gdlen);
+	free(r->tbuf);
 	free(r->ptext);
 	free(r->pind);
 	memset(r, 0, sizeof(*r));
@@ -571,6 +660,44 @@ static bool parse_time(const char *s, size_t n, size_t *i, int64_t *us)
 		return false;
 	*us = ((int64_t)hh * 3600 + mi * 60 + ss) * WB_USECS_PER_SEC +
 	      frac_us(s, n, i);
+	return true;
+}
+
+bool wb_odbc_text_ts(const char *s, size_t n, SQL_TIMESTAMP_STRUCT *ts)
+{
+	int y, mo, d, hh, mi, ss;
+	size_t i = 0;
+	if (n < 19 || digits(s, n, &i, 4, &y) || s[i++] != '-' ||
+	    digits(s, n, &i, 2, &mo) || s[i++] != '-' ||
+	    digits(s, n, &i, 2, &d) || s[i++] != ' ' ||
+	    digits(s, n, &i, 2, &hh) || s[i++] != ':' ||
+	    digits(s, n, &i, 2, &mi) || s[i++] != ':' ||
+	    digits(s, n, &i, 2, &ss))
+		return false;
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 ||
+	    d > wb_days_in_month(y, mo) || hh > 23 || mi > 59 || ss > 59)
+		return false;
+	uint32_t ns = 0;
+	if (i < n) {
+		/* '.' and 1 to 9 digits: nanoseconds */
+		if (s[i++] != '.' || i == n || n - i > 9)
+			return false;
+		int k = 0;
+		for (; i < n; i++, k++) {
+			if (s[i] < '0' || s[i] > '9')
+				return false;
+			ns = ns * 10 + (uint32_t)(s[i] - '0');
+		}
+		for (; k < 9; k++)
+			ns *= 10;
+	}
+	ts->year = (SQLSMALLINT)y;
+	ts->month = (SQLUSMALLINT)mo;
+	ts->day = (SQLUSMALLINT)d;
+	ts->hour = (SQLUSMALLINT)hh;
+	ts->minute = (SQLUSMALLINT)mi;
+	ts->second = (SQLUSMALLINT)ss;
+	ts->fraction = ns;
 	return true;
 }
 

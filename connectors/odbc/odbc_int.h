@@ -90,6 +90,12 @@ struct wb_odbc_source;
 struct wb_odbc_tab;
 int wb_odbc_real_horizon(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 			 int ts_digits, int64_t *value, wb_error_t *err);
+/* odbc_source.c: the start of the look-back window behind t's watermark:
+ * wm_track less lookback_ids (mode incrementing) or lookback_ms in
+ * microseconds, INT64_MIN when that would be below the type's range. */
+struct wb_odbc_tab;
+int64_t wb_odbc_lookback_from(const struct wb_odbc_tab *t);
+
 /* odbc_source.c: a tracking value's text (as the database prints it) as a
  * number: wall-clock microseconds of a timestamp, or the integer. */
 int64_t wb_odbc_track_of(const struct wb_odbc_tab *t, const char *text);
@@ -102,6 +108,12 @@ struct wb_odbc_reader;
 void wb_odbc_row_hashes(const struct wb_odbc_tab *t,
 			const struct wb_odbc_reader *r, SQLULEN row,
 			enum wb_odbc_hash_alg alg, uint64_t *kh, uint64_t *rh);
+
+/* Marks the integer columns of r (open) whose text the driver gives as
+ * exactly the decimal of the integer (psqlODBC's int2, int4 and int8: the
+ * server's output), and the timestamps whose text is the server's ISO
+ * form (psqlODBC's `timestamp`, without zone): int_text_decimal, ts_text. */
+void wb_odbc_mark_text_forms(struct wb_odbc_reader *r);
 
 /* Runs sql, which must return a row, and reads its first column as text
  * into text (cap bytes; a longer value is an error); *null when it is
@@ -152,6 +164,21 @@ struct wb_odbc_col {
 	 * long_chars): a value that does not fit makes the fetch return
 	 * WB_ODBC_LONG_VALUE */
 	bool trunc_check;
+	/* bound: the most bytes a cell of variable length holds (its
+	 * buffer less the terminator); -1 for fixed-size C types */
+	SQLLEN cell_max;
+	/* the driver's text of it is the decimal of its integer, exactly
+	 * (wb_odbc_int_text_is_decimal) */
+	bool int_text_decimal;
+	/* a timestamp without zone whose text the server gives in ISO form
+	 * (psqlODBC's `timestamp`): a poll may select it cast to varchar
+	 * and parse it (WB_ODBC_TS_TEXT) */
+	bool ts_text;
+	/* this reader fetches it as SQL_C_CHAR text (text_elem bytes a row)
+	 * and parses it into the SQL_TIMESTAMP_STRUCT the typed fetch
+	 * gives */
+	bool as_text;
+	SQLLEN text_elem;
 };
 
 /* A statement being read: its columns, the bound arrays, the rows of
@@ -166,6 +193,7 @@ struct wb_odbc_reader {
 	SQLULEN fetched; /* SQL_ATTR_ROWS_FETCHED_PTR */
 	SQLULEN cur;	 /* next row of the rowset */
 	uint8_t **buf;	 /* per column: rowset * elem bytes */
+	uint8_t **tbuf;	 /* as_text columns: rowset * text_elem bytes */
 	SQLLEN **ind;	 /* per column: rowset indicators */
 	uint8_t **gd;	 /* unbound: per column, the value read */
 	size_t *gdcap;	 /* its capacity */
@@ -201,11 +229,27 @@ int wb_odbc_reader_open(struct wb_odbc_reader *r, struct wb_odbc_conn *c,
  * (err says which column): the caller drops what it read of the result
  * and reads it again with wb_odbc_reader_open(). */
 #define WB_ODBC_LONG_VALUE (-2)
+/* typed (NULL, or an array of at least the result's first n columns, the
+ * table's own): a column i < n with typed[i].ts_text is taken to be
+ * that timestamp selected as text (CAST(c AS varchar)); it is described
+ * as typed[i] is, fetched as SQL_C_CHAR and parsed with wb_odbc_text_ts
+ * into the SQL_TIMESTAMP_STRUCT the typed fetch gives (the same cells,
+ * the same look-back hashes) — psqlODBC parses a timestamp with sscanf
+ * for any C type, a text it only copies. A value not in that form (BC,
+ * infinity, a year past 9999) makes wb_odbc_reader_next() return
+ * WB_ODBC_NOT_CANONICAL (err names the column): the caller drops what it
+ * read of the result and reads it again without the cast. */
+#define WB_ODBC_NOT_CANONICAL (-3)
 int wb_odbc_reader_open_bounded(struct wb_odbc_reader *r,
 				struct wb_odbc_conn *c, const char *sql,
 				const struct wb_odbc_param *params, int nparams,
 				int rowset, int text_from, int long_chars,
+				const struct wb_odbc_col *typed, int n,
 				wb_error_t *err);
+/* "yyyy-mm-dd hh:mm:ss[.f]" (1 to 9 fraction digits), exactly the whole
+ * of s[0..n), a day that exists, years 1 to 9999, into ts (fraction in
+ * nanoseconds); false for anything else (zones, BC, infinity, blanks). */
+bool wb_odbc_text_ts(const char *s, size_t n, SQL_TIMESTAMP_STRUCT *ts);
 /* The next row: 1 (row ready), 0 (end of result), -1 (err filled). */
 int wb_odbc_reader_next(struct wb_odbc_reader *r, wb_error_t *err);
 /* Column i of the current row: its bytes (*len, or SQL_NULL_DATA). */
@@ -281,6 +325,13 @@ struct wb_odbc_tab {
 	/* a value did not fit the bounded buffers of long columns: this
 	 * table's polls read long columns with SQLGetData, row by row */
 	bool long_values;
+	/* the order columns' text is printed from their integer cells
+	 * rather than fetched again as text (each is int_text_decimal) */
+	bool ord_from_cells;
+	/* the select list with its ts_text columns cast to varchar (NULL:
+	 * none); not used once a value did not parse (typed_values) */
+	char *sel_text;
+	bool typed_values;
 	/* under the source's mutex */
 	struct wb_odbc_seen seen; /* hashed with w64 */
 	/* entries of a checkpoint written when the set was hashed with

@@ -158,9 +158,7 @@ static int remember_loaded(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 	} else {
 		return WB_OK; /* a date or another kind: not remembered */
 	}
-	int64_t from = tc->mode == WB_ODBC_INCREMENTING
-			       ? t->wm_track - tc->lookback_ids
-			       : t->wm_track - tc->lookback_ms * 1000;
+	int64_t from = wb_odbc_lookback_from(t);
 	if (track < from)
 		return WB_OK;
 	uint64_t kh, rh;

@@ -58,6 +58,17 @@ bool wb_odbc_top_clause(const struct wb_odbc_conn *c)
 	return strncasecmp(c->dbms, "Microsoft SQL Server", 20) == 0;
 }
 
+int64_t wb_odbc_lookback_from(const struct wb_odbc_tab *t)
+{
+	int64_t back = t->cfg->mode == WB_ODBC_INCREMENTING
+			       ? t->cfg->lookback_ids
+			       : t->cfg->lookback_ms * 1000;
+	int64_t from;
+	if (__builtin_sub_overflow(t->wm_track, back, &from))
+		from = INT64_MIN; /* an id near the type's minimum */
+	return from;
+}
+
 int64_t wb_odbc_track_of(const struct wb_odbc_tab *t, const char *text)
 {
 	int64_t v = 0;
@@ -235,6 +246,7 @@ int wb_odbc_describe_one(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		err->retriable = rc == WB_ERR_CONNECT;
 		goto out;
 	}
+	wb_odbc_mark_text_forms(&r);
 	/* the columns (and their names) are taken */
 	for (int i = 0; i < t->ncols; i++)
 		free(t->cols[i].name);
@@ -276,6 +288,9 @@ int wb_odbc_describe_one(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 			if (t->keycols[i] != t->ts_col)
 				t->ordcols[t->nord++] = t->keycols[i];
 	}
+	t->ord_from_cells = t->nord > 0;
+	for (int i = 0; i < t->nord; i++)
+		t->ord_from_cells &= t->cols[t->ordcols[i]].int_text_decimal;
 	t->exact = tc->mode != WB_ODBC_TIMESTAMP || t->nkeys > 0;
 	if (tc->mode == WB_ODBC_BULK && t->nkeys == 0)
 		t->exact = false;
@@ -302,11 +317,25 @@ int wb_odbc_describe_one(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		sellen += strlen(c->name) * 2 + 8;
 	}
 	free(t->sel);
-	if ((t->sel = malloc(sellen)) == NULL) {
+	free(t->sel_text);
+	t->sel_text = NULL;
+	/* an order column stays as it is: ORDER BY names it, and would
+	 * find the cast's alias too */
+	for (int i = 0; i < t->nord; i++)
+		t->cols[t->ordcols[i]].ts_text = false;
+	bool casts = false;
+	for (int i = 0; i < t->ncols; i++)
+		casts |= t->cols[i].ts_text;
+	t->sel = malloc(sellen);
+	if (casts)
+		t->sel_text = malloc(sellen * 2 + (size_t)t->ncols * 32);
+	if (t->sel == NULL || (casts && t->sel_text == NULL)) {
 		rc = wb_error_set(err, WB_ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	t->sel[0] = '\0';
+	if (casts)
+		t->sel_text[0] = '\0';
 	for (int i = 0; i < t->ncols; i++) {
 		char *q = wb_odbc_quote(&s->conn, t->cols[i].name, err);
 		if (q == NULL) {
@@ -316,6 +345,18 @@ int wb_odbc_describe_one(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		if (i)
 			strcat(t->sel, ", ");
 		strcat(t->sel, q);
+		if (casts) {
+			/* the server's text of a timestamp, which psqlODBC
+			 * only copies (wb_odbc_reader_open_bounded) */
+			if (i)
+				strcat(t->sel_text, ", ");
+			if (t->cols[i].ts_text) {
+				strcat(t->sel_text, "CAST(");
+				strcat(t->sel_text, q);
+				strcat(t->sel_text, " AS varchar) AS ");
+			}
+			strcat(t->sel_text, q);
+		}
 		free(q);
 	}
 out:
@@ -376,9 +417,7 @@ static int64_t next_window(const struct wb_odbc_tab *t)
 {
 	if (t->wm_n == 0 || t->cfg->mode == WB_ODBC_BULK)
 		return INT64_MIN;
-	int64_t lb = t->cfg->mode == WB_ODBC_INCREMENTING
-			     ? t->wm_track - t->cfg->lookback_ids
-			     : t->wm_track - t->cfg->lookback_ms * 1000;
+	int64_t lb = wb_odbc_lookback_from(t);
 	if (t->have_floor && t->floor + 1 > lb)
 		lb = t->floor + 1;
 	return lb;
@@ -640,7 +679,7 @@ static int poll_start(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 		}
 		t->hz_on = true;
 		if (t->wm_n > 0) {
-			t->lb_track = t->wm_track - tc->lookback_ms * 1000;
+			t->lb_track = wb_odbc_lookback_from(t);
 			if (t->have_floor && t->floor + 1 > t->lb_track)
 				t->lb_track = t->floor + 1;
 			wb_odbc_format_ts_digits(t->lb_track, dig, t->lb,
@@ -655,7 +694,7 @@ static int poll_start(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 			t->hz_on = true;
 		}
 		if (t->wm_n > 0) {
-			t->lb_track = t->wm_track - tc->lookback_ids;
+			t->lb_track = wb_odbc_lookback_from(t);
 			if (t->have_floor && t->floor + 1 > t->lb_track)
 				t->lb_track = t->floor + 1;
 			snprintf(t->lb, sizeof(t->lb), "%lld",
@@ -665,6 +704,16 @@ static int poll_start(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 	}
 	t->active = true;
 	return WB_OK;
+}
+
+/* Whether a poll selects t's timestamps as text (sel_text): not for a
+ * custom query, not once a value did not parse, and not while long
+ * columns are read with SQLGetData (the driver does not convert a varchar
+ * to a timestamp struct; only bound columns are parsed). */
+static bool cast_ts(const struct wb_odbc_tab *t)
+{
+	return !t->cfg->query && t->sel_text && !t->typed_values &&
+	       !t->long_values;
 }
 
 /* Builds the chunk's query. limit 0: no row limit. */
@@ -715,8 +764,9 @@ static int poll_query(struct wb_odbc_source *s, struct wb_odbc_tab *t,
 	char top[40] = "";
 	if (limit > 0 && wb_odbc_top_clause(&s->conn))
 		snprintf(top, sizeof(top), "TOP %lld ", limit);
-	snprintf(q->sql, sizeof(q->sql), "SELECT %s%s", top, t->sel);
-	for (int i = 0; i < t->nord; i++) {
+	snprintf(q->sql, sizeof(q->sql), "SELECT %s%s", top,
+		 cast_ts(t) ? t->sel_text : t->sel);
+	for (int i = 0; i < t->nord && !t->ord_from_cells; i++) {
 		char *qc = wb_odbc_quote(&s->conn, t->cols[t->ordcols[i]].name,
 					 err);
 		if (qc == NULL)
@@ -790,6 +840,34 @@ void wb_odbc_row_hashes(const struct wb_odbc_tab *t,
  * where checkpoints were written with fnv1a. */
 _Static_assert(sizeof(SQLLEN) == sizeof(int64_t), "SQLLEN is 64 bits");
 
+/* v's decimal digits at p; their number. */
+static size_t put_u64(char *p, uint64_t v)
+{
+	char t[20];
+	size_t k = 0;
+	do {
+		t[k++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	for (size_t i = 0; i < k; i++)
+		p[i] = t[k - 1 - i];
+	return k;
+}
+
+/* v in decimal, NUL-terminated, as the driver prints an integer (at most
+ * 21 bytes). */
+static void i64_text(int64_t v, char *buf)
+{
+	size_t o = 0;
+	uint64_t m = (uint64_t)v;
+	if (v < 0) {
+		buf[o++] = '-';
+		m = 0 - m;
+	}
+	o += put_u64(buf + o, m);
+	buf[o] = '\0';
+}
+
 /* Reads one chunk of table ti's poll into b as one round. */
 /* Characters bound per value of a long text column (bytes of a long binary
  * one) before a table falls back to SQLGetData (wb_odbc_reader_open_bounded):
@@ -818,7 +896,8 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 	if ((rc = wb_odbc_reader_open_bounded(
 		     &r, &s->conn, q.sql, q.p, q.np, s->oc->fetch_rows,
 		     tc->query ? 1 << 30 : t->ncols,
-		     t->long_values ? 0 : WB_ODBC_BOUND_LONG_CHARS, err)))
+		     t->long_values ? 0 : WB_ODBC_BOUND_LONG_CHARS,
+		     cast_ts(t) ? t->cols : NULL, t->ncols, err)))
 		return rc;
 	if (tc->query && t->ncols != r.ncols) {
 		wb_odbc_reader_close(&r);
@@ -826,6 +905,20 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 				    "%s: the custom query must return the "
 				    "table's columns (%d), it returned %d",
 				    tc->name, t->ncols, r.ncols);
+	}
+	for (int i = 0; t->ord_from_cells && i < t->nord; i++) {
+		int oc = t->ordcols[i];
+		if (oc < r.ncols && r.cols[oc].fetch == WB_ODBC_F_I64)
+			continue;
+		/* not the integer it was described as: its text is selected
+		 * again from the next try on */
+		t->ord_from_cells = false;
+		wb_error_set(err, WB_ERR_RUNTIME,
+			     "%s: an order column is no longer an integer",
+			     tc->name);
+		err->retriable = true;
+		wb_odbc_reader_close(&r);
+		return err->code;
 	}
 	/* the current rowset's w64 hashes (key, row) */
 	uint64_t *hk = malloc(sizeof(*hk) * r.rowset * 2);
@@ -857,7 +950,25 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		char ord[WB_ODBC_ORD_MAX][WB_ODBC_TEXT_MAX];
 		int64_t track = 0;
 		if (!tc->query) {
-			for (int i = 0; i < t->nord; i++) {
+			/* the first order value as wb_odbc_track_of() would
+			 * read its text back (NULL: "", 0) */
+			int64_t first = 0;
+			for (int i = 0; i < t->nord && t->ord_from_cells; i++) {
+				SQLLEN len;
+				const uint8_t *p = wb_odbc_reader_cell(
+					&r, t->ordcols[i], &len);
+				int64_t v = 0;
+				if (len == SQL_NULL_DATA) {
+					ord[i][0] = '\0';
+				} else {
+					memcpy(&v, p, sizeof(v));
+					i64_text(v, ord[i]);
+				}
+				if (i == 0)
+					first = v;
+			}
+			for (int i = 0; i < t->nord && !t->ord_from_cells;
+			     i++) {
 				SQLLEN len;
 				const uint8_t *p = wb_odbc_reader_cell(
 					&r, t->ncols + i, &len);
@@ -883,7 +994,9 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 			}
 			if (rc)
 				break;
-			if (t->nord)
+			if (t->nord && t->ord_from_cells && t->ts_col < 0)
+				track = first; /* its text is its decimal */
+			else if (t->nord)
 				track = wb_odbc_track_of(t, ord[0]);
 		} else if (t->ts_col >= 0) {
 			/* the custom query's timestamp column, as a value */
@@ -1022,11 +1135,16 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		pthread_mutex_unlock(&s->mu);
 	free(hk);
 	wb_odbc_reader_close(&r);
-	bool again = got == WB_ODBC_LONG_VALUE;
-	if (again)
+	bool again = got == WB_ODBC_LONG_VALUE || got == WB_ODBC_NOT_CANONICAL;
+	if (got == WB_ODBC_LONG_VALUE)
 		wb_info("odbc",
 			"%s: %s: reading its long columns row by row from now "
 			"on",
+			tc->name, err->message);
+	else if (got == WB_ODBC_NOT_CANONICAL)
+		wb_info("odbc",
+			"%s: %s: reading its timestamps through the driver's "
+			"conversion from now on",
 			tc->name, err->message);
 	else if (got < 0)
 		rc = err->code;
@@ -1037,7 +1155,8 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 		t->wm_track = save_track;
 		memcpy(t->wm, save_wm, sizeof(save_wm));
 		t->active = false;
-		t->long_values |= again;
+		t->long_values |= got == WB_ODBC_LONG_VALUE;
+		t->typed_values |= got == WB_ODBC_NOT_CANONICAL;
 		return rc; /* again: WB_OK, the poll starts over at once */
 	}
 	if (tc->query && t->hz_on) {
@@ -1413,13 +1532,26 @@ static bool odbc_finished(struct wb_source *base)
 	return atomic_load(&((struct wb_odbc_source *)base)->snap_finished);
 }
 
+/* Called for every change the sink encodes (its source.position): by
+ * hand, since snprintf cost about a fifth of the sink thread's time. */
 static void odbc_format_position(const wb_position_t *pos, char *buf, size_t n)
 {
-	if (pos->minor == WB_ODBC_END)
-		snprintf(buf, n, "%" PRIu64 ":end", pos->major);
-	else
-		snprintf(buf, n, "%" PRIu64 ":%" PRIu64, pos->major,
-			 pos->minor);
+	if (n < 2 * 20 + 2) {
+		if (pos->minor == WB_ODBC_END)
+			snprintf(buf, n, "%" PRIu64 ":end", pos->major);
+		else
+			snprintf(buf, n, "%" PRIu64 ":%" PRIu64, pos->major,
+				 pos->minor);
+		return;
+	}
+	size_t o = put_u64(buf, pos->major);
+	buf[o++] = ':';
+	if (pos->minor == WB_ODBC_END) {
+		memcpy(buf + o, "end", 4);
+		return;
+	}
+	o += put_u64(buf + o, pos->minor);
+	buf[o] = '\0';
 }
 
 static int odbc_parse_position(const char *text, wb_position_t *pos)
@@ -1481,6 +1613,7 @@ static void odbc_destroy(struct wb_source *base)
 		free(t->name);
 		free(t->qname);
 		free(t->sel);
+		free(t->sel_text);
 		wb_table_unref(t->table);
 		for (int c = 0; c < t->ncols; c++)
 			free(t->cols[c].name);

@@ -11,6 +11,7 @@
 import datetime
 import decimal
 import os
+import struct
 import sys
 import time
 
@@ -140,8 +141,161 @@ def odd_names(pg):
              "quoted schema, table and columns, one-row chunks across equal timestamps")
 
 
+def int_ids(pg):
+    """Incrementing on bigint and smallint ids at the edges of their types,
+    one-row chunks: the watermark's text is printed from the fetched integer
+    (psqlODBC's int2/int4/int8 text is its decimal) instead of selecting the
+    column a second time as text, and it is bound back exactly."""
+    pg.psql("CREATE TABLE ii8 (id bigint PRIMARY KEY, v text);"
+            "INSERT INTO ii8 VALUES (-9223372036854775808, 'a'), (-10, 'b'), (0, 'c'), (9, 'd');"
+            "CREATE TABLE ii2 (id smallint PRIMARY KEY, v text);"
+            "INSERT INTO ii2 VALUES (-32768, 'a'), (-1, 'b'), (32766, 'c');")
+    pg.psql("ALTER DATABASE postgres SET log_statement = 'all'")
+    tracking = {t: {"mode": "incrementing", "incrementing": "id"} for t in ("public.ii8", "public.ii2")}
+    p = OdbcPipeline(pg_connection(pg), ["public.ii8", "public.ii2"], tracking, name="o7",
+                     extra_source="  chunk_rows: 1\n")
+    p.run_idle(idle=1)
+    ids = {t: [(x["op"], x["after"]["id"]) for x in p.rows(f"o7.public.{t}")] for t in ("ii8", "ii2")}
+    check_eq(ids["ii8"], [("c", -9223372036854775808), ("c", -10), ("c", 0), ("c", 9)], "bigint ids")
+    check_eq(ids["ii2"], [("c", -32768), ("c", -1), ("c", 32766)], "smallint ids")
+    tabs = p.checkpoint()["source"]["tables"]
+    check_eq((tabs["public.ii8"]["watermark"], tabs["public.ii2"]["watermark"]), (["9"], ["32766"]),
+             "watermarks as the server prints them")
+    # new rows at the top of each type, and one committed late below the
+    # watermark (inside the look-back window of 1000 ids)
+    pg.psql("INSERT INTO ii8 VALUES (9223372036854775807, 'e'), (5, 'f');"
+            "INSERT INTO ii2 VALUES (32767, 'd');")
+    p.run_idle(idle=1)
+    check_eq([(x["op"], x["after"]["id"]) for x in p.rows("o7.public.ii8")][4:],
+             [("c", 5), ("c", 9223372036854775807)], "bigint: the new rows once")
+    check_eq([(x["op"], x["after"]["id"]) for x in p.rows("o7.public.ii2")][3:],
+             [("c", 32767)], "smallint: the new row once")
+    tabs = p.checkpoint()["source"]["tables"]
+    check_eq((tabs["public.ii8"]["watermark"], tabs["public.ii2"]["watermark"]),
+             (["9223372036854775807"], ["32767"]), "watermarks at the maximum")
+    pg.psql("ALTER DATABASE postgres RESET log_statement")
+    for t in ("ii8", "ii2"):
+        polls = [ln for ln in pg.server_log().splitlines()
+                 if f'"{t}"' in ln and "ORDER BY" in ln and "SELECT" in ln]
+        check(polls, f"{t}: the polls are in the server's log", pg.server_log()[-2000:])
+        check(all('SELECT "id", "v" FROM' in ln for ln in polls),
+              f"{t}: the id is selected once", "\n".join(polls[:5]))
+
+
+M64 = (1 << 64) - 1
+W64_INIT = 14695981039346656037
+
+
+def w64_word(h, w):
+    w = (w * 0x9E3779B97F4A7C15) & M64
+    w ^= w >> 29
+    w = (w * 0xBF58476D1CE4E5B9) & M64
+    h = ((h ^ w) * 0x94D049BB133111EB) & M64
+    return ((h << 27) | (h >> 37)) & M64
+
+
+def w64_cell(h, b):
+    """A cell as the look-back set hashes it (w64): its length as a word
+    (SQL_NULL_DATA, -1, for NULL), then its bytes, eight at a time."""
+    if b is None:
+        return w64_word(h, M64)
+    h = w64_word(h, len(b))
+    while len(b) >= 8:
+        h = w64_word(h, int.from_bytes(b[:8], "little"))
+        b = b[8:]
+    if b:
+        h = w64_word(h, int.from_bytes(b, "little") ^ (len(b) << 56))
+    return h
+
+
+def ts_struct(t):
+    """ODBC's SQL_TIMESTAMP_STRUCT of t: year, month, day, hour, minute,
+    second (16 bits each), fraction in nanoseconds (32 bits)."""
+    if t is None:
+        return None
+    return struct.pack("<hHHHHHI", t.year, t.month, t.day, t.hour, t.minute, t.second,
+                       t.microsecond * 1000)
+
+
+def ts_text(pg):
+    """psqlODBC's timestamp columns selected as text (CAST(c AS varchar))
+    and parsed by waybill into the struct the driver's conversion gives:
+    exact values at the edges (0 to 6 fraction digits, before 1970, leap
+    days, years 1 and 9999, NULL), and the look-back set's hashes those of
+    that struct, computed here; a value not in that form (infinity) turns
+    the table back to the driver's conversion once, nothing lost or
+    repeated."""
+    vals = {1: datetime.datetime(2024, 2, 29, 23, 59, 59, 999999),
+            2: datetime.datetime(1969, 12, 31, 23, 59, 59, 500000),
+            3: datetime.datetime(1900, 1, 1),
+            4: datetime.datetime(1, 1, 1),
+            5: datetime.datetime(9999, 12, 31, 23, 59, 59, 123456),
+            6: datetime.datetime(2000, 2, 29, 12, 0, 0, 120000),
+            7: datetime.datetime(1970, 1, 1, 0, 0, 0, 1),
+            8: None,
+            9: datetime.datetime(2023, 3, 15, 1, 2, 3, 123400),
+            10: datetime.datetime(1583, 10, 15, 10, 11, 12, 100000)}
+    text = {1: "2024-02-29 23:59:59.999999", 2: "1969-12-31 23:59:59.5", 3: "1900-01-01 00:00:00",
+            4: "0001-01-01 00:00:00", 5: "9999-12-31 23:59:59.123456", 6: "2000-02-29 12:00:00.12",
+            7: "1970-01-01 00:00:00.000001", 9: "2023-03-15 01:02:03.1234",
+            10: "1583-10-15 10:11:12.1"}
+    pg.psql("CREATE TABLE tt (id int PRIMARY KEY, ts timestamp(6));" +
+            "".join(f"INSERT INTO tt VALUES ({i}, {repr(text[i]) if i in text else 'NULL'});"
+                    for i in sorted(vals)) +
+            "CREATE TABLE tf (id int PRIMARY KEY, ts timestamp);"
+            "INSERT INTO tf VALUES (1, '2024-01-01 10:00:00'), (2, 'infinity'), (3, '2024-01-02');"
+            "CREATE TABLE tl (id int PRIMARY KEY, ts timestamp, t text);"
+            "INSERT INTO tl VALUES (1, '2024-05-06 07:08:09.25', 'short'),"
+            " (2, '1960-01-02 03:04:05', repeat('x', 5000));")
+    pg.psql("ALTER DATABASE postgres SET log_statement = 'all'")
+    tables = ["public.tt", "public.tf", "public.tl"]
+    tracking = {t: {"mode": "incrementing", "incrementing": "id"} for t in tables}
+    p = OdbcPipeline(pg_connection(pg), tables, tracking, name="o8",
+                     extra_source="  chunk_rows: 4\n")
+    r = p.run_idle(idle=1)
+    pg.psql("ALTER DATABASE postgres RESET log_statement")
+    got = [(x["op"], x["after"]["id"], x["after"]["ts"]) for x in p.rows("o8.public.tt")]
+    check_eq(got, [("c", i, v.replace(tzinfo=UTC) if v else None) for i, v in sorted(vals.items())],
+             "timestamps read from their text, exact")
+    # the look-back set's entries: (id, key hash, row hash) over the cells
+    # as the typed fetch gave them (id as an 8-byte integer, the struct)
+    want = []
+    for i, v in sorted(vals.items()):
+        ib = struct.pack("<q", i)
+        key = w64_cell(W64_INIT, ib)
+        row = w64_cell(w64_cell(W64_INIT, ib), ts_struct(v))
+        want.append(f"{i:016x}{key:016x}{row:016x}")
+    seen = p.checkpoint()["source"]["tables"]["public.tt"]["seen"]
+    check_eq(sorted(seen[k:k + 48] for k in range(0, len(seen), 48)), want,
+             "the look-back hashes of the typed fetch's cells")
+    got = [(x["op"], x["after"]["id"], x["after"]["ts"]) for x in p.rows("o8.public.tf")]
+    # psqlODBC's conversion of infinity: 9999-12-31 23:59:59
+    check_eq(got, [("c", 1, datetime.datetime(2024, 1, 1, 10, tzinfo=UTC)),
+                   ("c", 2, datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)),
+                   ("c", 3, datetime.datetime(2024, 1, 2, tzinfo=UTC))],
+             "a table with infinity: every row once, through the driver's conversion")
+    check(r.stderr.count("reading its timestamps through the driver's conversion") == 1,
+          "the fallback is logged once", r.stderr[-2000:])
+    # a long text makes the table read row by row (SQLGetData): its
+    # timestamps then come typed from the driver
+    got = [(x["op"], x["after"]["id"], x["after"]["ts"], len(x["after"]["t"]))
+           for x in p.rows("o8.public.tl")]
+    check_eq(got, [("c", 1, datetime.datetime(2024, 5, 6, 7, 8, 9, 250000, tzinfo=UTC), 5),
+                   ("c", 2, datetime.datetime(1960, 1, 2, 3, 4, 5, tzinfo=UTC), 5000)],
+             "long values and timestamps: every row once, exact")
+    logs = pg.server_log().splitlines()
+    tt = [ln for ln in logs if '"tt"' in ln and "ORDER BY" in ln]
+    check(tt and all('CAST("ts" AS varchar) AS "ts"' in ln for ln in tt),
+          "tt: the timestamp selected as text", "\n".join(tt[:5]))
+    tf = [ln for ln in logs if '"tf"' in ln and "ORDER BY" in ln]
+    check(tf and 'CAST("ts"' in tf[0] and 'CAST("ts"' not in tf[-1],
+          "tf: as text first, then not", "\n".join(tf))
+
+
 def test():
     pg = Postgres(wal_level="replica").start()
+    ts_text(pg)
+    int_ids(pg)
     odd_names(pg)
     types(pg)
     late_commit(pg)

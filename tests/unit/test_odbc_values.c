@@ -50,6 +50,168 @@ int main(void)
 	u8[n] = 0;
 	CHECK_STR((char *)u8, "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"
 			      "\xef\xbf\xbdz\xef\xbf\xbd");
+	/* runs of ASCII (converted four units at a time) broken by one
+	 * unit at every position: U+0080 (two bytes), U+0141 (its low byte
+	 * is ASCII 'A'), U+20AC (three bytes), or a surrogate pair */
+	static const uint16_t odd[] = {0x0080, 0x0141, 0x20ac, 0xd83d};
+	static const char *const odd8[] = {"\xc2\x80", "\xc5\x81",
+					   "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+	for (int k = 0; k < 4; k++)
+		for (size_t len = 1; len <= 19; len++)
+			for (size_t at = 0; at < len; at++) {
+				uint16_t in[20];
+				size_t units = 0;
+				char want[64];
+				size_t wl = 0;
+				for (size_t i = 0; i < len; i++) {
+					if (i == at) {
+						in[units++] = odd[k];
+						if (k == 3)
+							in[units++] = 0xde00;
+						memcpy(want + wl, odd8[k],
+						       strlen(odd8[k]));
+						wl += strlen(odd8[k]);
+					} else {
+						in[units++] =
+							(uint16_t)('a' + i);
+						want[wl++] = (char)('a' + i);
+					}
+				}
+				uint8_t out[3 * 20];
+				size_t got = wb_utf16_to_utf8(in, units, out);
+				CHECK(got == wl && memcmp(out, want, wl) == 0);
+			}
+	const uint16_t ascii[9] = {'0', '1', '2', '3', '4', '5', '6', '7', '8'};
+	for (size_t len = 0; len <= 9; len++) {
+		uint8_t out[9];
+		CHECK(wb_utf16_to_utf8(ascii, len, out) == len &&
+		      memcmp(out, "012345678", len) == 0);
+	}
+
+	/* positions: (round, ordinal) and a round's end, printed as
+	 * snprintf would and read back */
+	static const struct {
+		wb_position_t pos;
+		const char *text;
+	} pt[] = {
+		{{0, 0}, "0:0"},
+		{{7, 1}, "7:1"},
+		{{1796658059503000, 10}, "1796658059503000:10"},
+		{{UINT64_MAX, UINT64_MAX - 1},
+		 "18446744073709551615:18446744073709551614"},
+		{{42, WB_ODBC_END}, "42:end"},
+		{{UINT64_MAX, WB_ODBC_END}, "18446744073709551615:end"},
+	};
+	for (size_t i = 0; i < sizeof(pt) / sizeof(pt[0]); i++) {
+		char buf[64];
+		memset(buf, 'x', sizeof(buf));
+		wb_odbc_source_ops.format_position(&pt[i].pos, buf,
+						   sizeof(buf));
+		CHECK_STR(buf, pt[i].text);
+		wb_position_t back_pos;
+		CHECK(wb_odbc_source_ops.parse_position(buf, &back_pos) == 0 &&
+		      back_pos.major == pt[i].pos.major &&
+		      back_pos.minor == pt[i].pos.minor);
+		char small[8]; /* too short: cut as snprintf cuts */
+		wb_odbc_source_ops.format_position(&pt[i].pos, small,
+						   sizeof(small));
+		char want[8];
+		snprintf(want, sizeof(want), "%s", pt[i].text);
+		CHECK_STR(small, want);
+	}
+
+	/* a timestamp's text into ODBC's struct: every field, the fraction
+	 * in nanoseconds from 0 to 9 digits */
+	static const struct {
+		const char *text;
+		int y, mo, d, h, mi, s;
+		unsigned long ns;
+	} tsok[] = {
+		{"2024-02-29 23:59:59", 2024, 2, 29, 23, 59, 59, 0},
+		{"2024-02-29 23:59:59.5", 2024, 2, 29, 23, 59, 59, 500000000},
+		{"1969-12-31 23:59:59.12", 1969, 12, 31, 23, 59, 59, 120000000},
+		{"1900-01-01 00:00:00.123", 1900, 1, 1, 0, 0, 0, 123000000},
+		{"0001-01-01 00:00:00.0001", 1, 1, 1, 0, 0, 0, 100000},
+		{"9999-12-31 23:59:59.12345", 9999, 12, 31, 23, 59, 59,
+		 123450000},
+		{"2000-02-29 12:00:00.000001", 2000, 2, 29, 12, 0, 0, 1000},
+		{"1970-01-01 00:00:00.1234567", 1970, 1, 1, 0, 0, 0, 123456700},
+		{"1583-10-15 10:11:12.00000001", 1583, 10, 15, 10, 11, 12, 10},
+		{"2023-03-15 01:02:03.999999999", 2023, 3, 15, 1, 2, 3,
+		 999999999},
+	};
+	for (size_t i = 0; i < sizeof(tsok) / sizeof(tsok[0]); i++) {
+		SQL_TIMESTAMP_STRUCT ts;
+		memset(&ts, 0xee, sizeof(ts));
+		CHECK(wb_odbc_text_ts(tsok[i].text, strlen(tsok[i].text), &ts));
+		CHECK(ts.year == tsok[i].y && ts.month == tsok[i].mo &&
+		      ts.day == tsok[i].d && ts.hour == tsok[i].h &&
+		      ts.minute == tsok[i].mi && ts.second == tsok[i].s &&
+		      ts.fraction == tsok[i].ns);
+	}
+	static const char *const tsbad[] = {
+		"",
+		"2024-02-29",
+		"2023-02-29 00:00:00", /* no such day */
+		"1900-02-29 00:00:00", /* not a leap year */
+		"2024-04-31 00:00:00",
+		"2024-13-01 00:00:00",
+		"2024-00-01 00:00:00",
+		"0000-01-01 00:00:00", /* no year 0 */
+		"2024-01-01 24:00:00",
+		"2024-01-01 23:60:00",
+		"2024-01-01 23:59:60",		  /* the driver's, not ours */
+		"2024-01-01 00:00:00.",		  /* a point without digits */
+		"2024-01-01 00:00:00.1234567890", /* ten digits */
+		"2024-01-01 00:00:00+00",	  /* a zone */
+		"2024-01-01 00:00:00.5+02",
+		"0044-03-15 00:00:00 BC",
+		"12024-01-01 00:00:00", /* a year past 9999 */
+		"infinity",
+		"-infinity",
+		"2024-01-01T00:00:00",
+		" 2024-01-01 00:00:00",
+		"2024-01-01 00:00:00 ",
+		"2024-1-01 00:00:00",
+		"2024-01-01 00:00:0a",
+		"-024-01-01 00:00:00",
+	};
+	for (size_t i = 0; i < sizeof(tsbad) / sizeof(tsbad[0]); i++) {
+		SQL_TIMESTAMP_STRUCT ts;
+		CHECK(!wb_odbc_text_ts(tsbad[i], strlen(tsbad[i]), &ts));
+	}
+	/* only the n bytes given are read */
+	SQL_TIMESTAMP_STRUCT cut;
+	CHECK(wb_odbc_text_ts("2024-02-29 23:59:59.5xyz", 21, &cut) &&
+	      cut.fraction == 500000000);
+	CHECK(!wb_odbc_text_ts("2024-02-29 23:59:59.5", 20, &cut));
+
+	/* the look-back window's start: the watermark less lookback_ids,
+	 * or lookback_ms in microseconds; INT64_MIN rather than past it */
+	struct wb_odbc_table tcfg;
+	struct wb_odbc_tab tab;
+	memset(&tcfg, 0, sizeof(tcfg));
+	memset(&tab, 0, sizeof(tab));
+	tab.cfg = &tcfg;
+	tcfg.mode = WB_ODBC_INCREMENTING;
+	tcfg.lookback_ids = 1000;
+	tab.wm_track = 9;
+	CHECK(wb_odbc_lookback_from(&tab) == -991);
+	tab.wm_track = INT64_MIN + 1000;
+	CHECK(wb_odbc_lookback_from(&tab) == INT64_MIN);
+	tab.wm_track = INT64_MIN + 999;
+	CHECK(wb_odbc_lookback_from(&tab) == INT64_MIN);
+	tab.wm_track = INT64_MIN;
+	CHECK(wb_odbc_lookback_from(&tab) == INT64_MIN);
+	tab.wm_track = INT64_MAX;
+	CHECK(wb_odbc_lookback_from(&tab) == INT64_MAX - 1000);
+	tcfg.mode = WB_ODBC_TIMESTAMP;
+	tcfg.lookback_ms = 5000;
+	tab.wm_track = 1700000000000000;
+	CHECK(wb_odbc_lookback_from(&tab) == 1699999995000000);
+	tab.wm_track = INT64_MIN + 4999999;
+	CHECK(wb_odbc_lookback_from(&tab) == INT64_MIN);
+
 	uint16_t back[32];
 	size_t m = wb_utf8_to_utf16((const uint8_t *)"a\xc3\xa9\xf0\x9f\x98\x80"
 						     "\xff",
