@@ -142,3 +142,32 @@ def by_id(recs, col="id"):
         row = r["after"] if r["after"] is not None else r["before"]
         out.setdefault(row[col], []).append(r)
     return out
+
+
+# The look-back set's row hash (w64), written here from its definition in
+# docs/DESIGN.md so that the tests check the checkpoint's entries against
+# hashes computed independently of waybill's code.
+M64 = (1 << 64) - 1
+W64_INIT = 14695981039346656037
+
+
+def w64_word(h, w):
+    w = (w * 0x9E3779B97F4A7C15) & M64
+    w ^= w >> 29
+    w = (w * 0xBF58476D1CE4E5B9) & M64
+    h = ((h ^ w) * 0x94D049BB133111EB) & M64
+    return ((h << 27) | (h >> 37)) & M64
+
+
+def w64_cell(h, b):
+    """A cell as the look-back set hashes it (w64): its length as a word
+    (SQL_NULL_DATA, -1, for NULL), then its bytes, eight at a time."""
+    if b is None:
+        return w64_word(h, M64)
+    h = w64_word(h, len(b))
+    while len(b) >= 8:
+        h = w64_word(h, int.from_bytes(b[:8], "little"))
+        b = b[8:]
+    if b:
+        h = w64_word(h, int.from_bytes(b, "little") ^ (len(b) << 56))
+    return h

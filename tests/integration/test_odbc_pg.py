@@ -17,8 +17,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wbtest import *  # noqa: E402,F401
-from odbctest import (OdbcPipeline, by_id, pg_connection, pg_start_again,  # noqa: E402
-                      pg_stop, run_peak_rss)
+from odbctest import (W64_INIT, OdbcPipeline, by_id, pg_connection, pg_start_again,  # noqa: E402
+                      pg_stop, run_peak_rss, w64_cell)
 
 UTC = datetime.timezone.utc
 D = decimal.Decimal
@@ -180,32 +180,6 @@ def int_ids(pg):
         check(polls, f"{t}: the polls are in the server's log", pg.server_log()[-2000:])
         check(all('SELECT "id", "v" FROM' in ln for ln in polls),
               f"{t}: the id is selected once", "\n".join(polls[:5]))
-
-
-M64 = (1 << 64) - 1
-W64_INIT = 14695981039346656037
-
-
-def w64_word(h, w):
-    w = (w * 0x9E3779B97F4A7C15) & M64
-    w ^= w >> 29
-    w = (w * 0xBF58476D1CE4E5B9) & M64
-    h = ((h ^ w) * 0x94D049BB133111EB) & M64
-    return ((h << 27) | (h >> 37)) & M64
-
-
-def w64_cell(h, b):
-    """A cell as the look-back set hashes it (w64): its length as a word
-    (SQL_NULL_DATA, -1, for NULL), then its bytes, eight at a time."""
-    if b is None:
-        return w64_word(h, M64)
-    h = w64_word(h, len(b))
-    while len(b) >= 8:
-        h = w64_word(h, int.from_bytes(b[:8], "little"))
-        b = b[8:]
-    if b:
-        h = w64_word(h, int.from_bytes(b, "little") ^ (len(b) << 56))
-    return h
 
 
 def ts_struct(t):

@@ -13,27 +13,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wbtest import *  # noqa: E402,F401
-from odbctest import OdbcPipeline, SQLiteDB  # noqa: E402
+from odbctest import M64, W64_INIT, OdbcPipeline, SQLiteDB, w64_cell  # noqa: E402
 
-M = (1 << 64) - 1
-INIT = 14695981039346656037
-
-
-def w64_word(h, w):
-    w = (w * 0x9E3779B97F4A7C15) & M
-    w ^= w >> 29
-    w = (w * 0xBF58476D1CE4E5B9) & M
-    h = ((h ^ w) * 0x94D049BB133111EB) & M
-    return ((h << 27) | (h >> 37)) & M
-
-
-def w64(h, b):
-    while len(b) >= 8:
-        h = w64_word(h, int.from_bytes(b[:8], "little"))
-        b = b[8:]
-    if b:
-        h = w64_word(h, int.from_bytes(b, "little") ^ (len(b) << 56))
-    return h
+M = M64
+INIT = W64_INIT
 
 
 def fnv1a(h, b):
@@ -45,7 +28,7 @@ def fnv1a(h, b):
 def cell(alg, h, b):
     """A cell as the poller hashes it: its length (8 bytes), its bytes."""
     if alg == "w64":
-        return w64(w64_word(h, len(b)), b)
+        return w64_cell(h, b)
     return fnv1a(fnv1a(h, struct.pack("<q", len(b))), b)
 
 
