@@ -144,9 +144,9 @@ def by_id(recs, col="id"):
     return out
 
 
-# The look-back set's row hash (w64), written here from its definition in
-# docs/DESIGN.md so that the tests check the checkpoint's entries against
-# hashes computed independently of waybill's code.
+# The look-back set's row hash (w64, docs/DESIGN.md "The look-back set's
+# hash"), in Python, so that the tests check the checkpoint's entries
+# against hashes computed outside waybill's C code.
 M64 = (1 << 64) - 1
 W64_INIT = 14695981039346656037
 
