@@ -708,9 +708,8 @@ static struct wb_sink *kafka_create(const struct wb_config *cfg,
 				      "(sink.transactions: false)");
 		goto fail;
 	}
-	if (s->txn)
-		s->base.commit_every_ms = TXN_MAX_AGE_MS;
 	if (s->txn) {
+		s->base.commit_every_ms = TXN_MAX_AGE_MS;
 		struct wb_buf tb;
 		wb_buf_init(&tb);
 		if (tid)

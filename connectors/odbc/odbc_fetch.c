@@ -663,19 +663,26 @@ static bool parse_time(const char *s, size_t n, size_t *i, int64_t *us)
 	return true;
 }
 
+/* "yyyy-mm-dd" at s[*i], a day the calendar has. */
+static bool parse_ymd(const char *s, size_t n, size_t *i, int *y, int *m,
+		      int *d)
+{
+	return !digits(s, n, i, 4, y) && *i < n && s[(*i)++] == '-' &&
+	       !digits(s, n, i, 2, m) && *i < n && s[(*i)++] == '-' &&
+	       !digits(s, n, i, 2, d) && *m >= 1 && *m <= 12 && *d >= 1 &&
+	       *d <= wb_days_in_month(*y, *m);
+}
+
 bool wb_odbc_text_ts(const char *s, size_t n, SQL_TIMESTAMP_STRUCT *ts)
 {
 	int y, mo, d, hh, mi, ss;
 	size_t i = 0;
-	if (n < 19 || digits(s, n, &i, 4, &y) || s[i++] != '-' ||
-	    digits(s, n, &i, 2, &mo) || s[i++] != '-' ||
-	    digits(s, n, &i, 2, &d) || s[i++] != ' ' ||
+	if (n < 19 || !parse_ymd(s, n, &i, &y, &mo, &d) || s[i++] != ' ' ||
 	    digits(s, n, &i, 2, &hh) || s[i++] != ':' ||
 	    digits(s, n, &i, 2, &mi) || s[i++] != ':' ||
 	    digits(s, n, &i, 2, &ss))
 		return false;
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 ||
-	    d > wb_days_in_month(y, mo) || hh > 23 || mi > 59 || ss > 59)
+	if (y < 1 || hh > 23 || mi > 59 || ss > 59)
 		return false;
 	uint32_t ns = 0;
 	if (i < n) {
@@ -706,10 +713,7 @@ bool wb_odbc_parse_ts(const char *s, size_t n, int64_t *us)
 	size_t i = 0;
 	int y, m, d;
 	int64_t t = 0;
-	if (digits(s, n, &i, 4, &y) || i >= n || s[i++] != '-' ||
-	    digits(s, n, &i, 2, &m) || i >= n || s[i++] != '-' ||
-	    digits(s, n, &i, 2, &d) || m < 1 || m > 12 || d < 1 ||
-	    d > wb_days_in_month(y, m))
+	if (!parse_ymd(s, n, &i, &y, &m, &d))
 		return false;
 	if (i < n && (s[i] == ' ' || s[i] == 'T')) {
 		i++;
