@@ -224,6 +224,13 @@ struct wb_mappings *wb_mappings_load(const char *const *patterns, int n,
 		mp->info.version = mp->version;
 		mp->info.file = mp->file;
 		mp->info.file_hash = mp->hash;
+		size_t hn = strlen(mp->name) + strlen(mp->hash) + 16;
+		free(mp->header);
+		if ((mp->header = malloc(hn)) == NULL)
+			goto nomem;
+		snprintf(mp->header, hn, "%s %d %s", mp->name, mp->version,
+			 mp->hash);
+		mp->info.header = mp->header;
 		mp->info.event_type = mp->schema->name;
 		mp->corr_node =
 			wb_cs_field(&mp->schema->root, "correlation_id", NULL);

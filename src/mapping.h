@@ -112,8 +112,11 @@ bool wb_mappings_match_table(const struct wb_mappings *m, const char *schema,
 struct wb_mapping_info {
 	const char *name;
 	int version;
-	const char *file;	/* as found (after glob expansion) */
-	const char *file_hash;	/* hex CRC-64-AVRO of the file's bytes */
+	const char *file;      /* as found (after glob expansion) */
+	const char *file_hash; /* hex CRC-64-AVRO of the file's bytes */
+	/* "<name> <version> <file_hash>": the Kafka header waybill.mapping
+	 * of every event and dead letter the mapping produces */
+	const char *header;
 	const char *event_type; /* "InventoryMovement" */
 	uint64_t events;	/* produced by wb_mappings_apply so far */
 	uint64_t dead_letters;

@@ -60,6 +60,7 @@ struct wb_mapping {
 	char *name;
 	char *file;
 	char *hash;
+	char *header; /* info.header */
 	char *topic;
 	int version;
 	int line; /* where its document starts */

@@ -97,6 +97,7 @@ void wb_mapping_clear(struct wb_mapping *mp)
 	free(mp->name);
 	free(mp->file);
 	free(mp->hash);
+	free(mp->header);
 	free(mp->topic);
 	for (int i = 0; i < mp->nsources; i++)
 		free(mp->sources[i]);

@@ -384,6 +384,7 @@ static int write_mapped(struct pipeline *p, const struct wb_change *c,
 		me.op = 'c';
 		me.direct_topic = true;
 		me.correlation_id = o->correlation_id;
+		me.mapping = o->mapping ? o->mapping->header : NULL;
 		if ((rc = p->kops->write(p->sink, &me, err)))
 			return rc;
 		*wrote = true;

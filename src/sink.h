@@ -63,10 +63,13 @@ struct wb_event {
 	uint8_t op;
 	/* A canonical event or a dead letter (mappings): `topic` is the
 	 * destination as given (not derived from the table), the op is 'c'
-	 * (never a tombstone), and correlation_id (or NULL) goes into the
-	 * waybill.correlation_id header. */
+	 * (never a tombstone), correlation_id (or NULL) goes into the
+	 * waybill.correlation_id header and mapping into waybill.mapping. */
 	bool direct_topic;
 	const char *correlation_id;
+	/* the mapping that produced it, "<name> <version> <file hash>"
+	 * (the waybill.mapping header), or NULL */
+	const char *mapping;
 };
 
 /* Whether ev carries an envelope (in one piece or in parts); not: a

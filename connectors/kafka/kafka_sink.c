@@ -15,18 +15,18 @@
  * logicalType, precision, scale), correlation_id (a canonical event's),
  * event_id and table ("schema.table"). Default: [schema_id, correlation_id]
  * without a registry, [correlation_id] with one (its id in the framing
- * names the exact schema). event_id and table repeat the envelope and
- * are off by default: each header costs librdkafka an allocation, a copy
- * and its serialisation, and six of them took a third of waybill's CPU
- * (measured; docs/DESIGN.md). A delete is followed by a
- * tombstone (same key and headers, null value) unless `tombstones: false`;
- * an update that changes the key is sent as delete + tombstone under the
- * old key, then the update under the new one. Without a registry every
- * schema is written to <prefix>._schemas (key: 16 lowercase hex digits of
- * the identity, value: the schema JSON, header waybill.fingerprint) and
- * acknowledged before the first message that uses it; open() creates that
- * topic compacted (or checks its policy) and reads it back so a restart
- * does not write them again.
+ * names the exact schema). A canonical event or dead letter also carries
+ * waybill.mapping ("<name> <version> <file hash>"). event_id and table repeat
+ * the envelope and are off by default: each header costs librdkafka an
+ * allocation, a copy and its serialisation, and six of them took a third of
+ * waybill's CPU (measured; docs/DESIGN.md). A delete is followed by a tombstone
+ * (same key and headers, null value) unless `tombstones: false`; an update that
+ * changes the key is sent as delete + tombstone under the old key, then the
+ * update under the new one. Without a registry every schema is written to
+ * <prefix>._schemas (key: 16 lowercase hex digits of the identity, value: the
+ * schema JSON, header waybill.fingerprint) and acknowledged before the first
+ * message that uses it; open() creates that topic compacted (or checks its
+ * policy) and reads it back so a restart does not write them again.
  *
  * Partitions are chosen here, not by librdkafka, so that exactly-once can
  * reason per partition: murmur2 of the key's Avro binary without framing
@@ -1817,6 +1817,8 @@ static rd_kafka_headers_t *make_headers(struct kafka_sink *s,
 	if (ev->correlation_id && (s->hdrs & HDR_CORRELATION_ID))
 		rd_kafka_header_add(h, "waybill.correlation_id", -1,
 				    ev->correlation_id, -1);
+	if (ev->mapping)
+		rd_kafka_header_add(h, "waybill.mapping", -1, ev->mapping, -1);
 	if (val_sc && (s->hdrs & HDR_SCHEMA_ID))
 		rd_kafka_header_add(h, "waybill.schema_id", -1,
 				    identity_hex(&s->vhex, val_sc), 16);

@@ -3,11 +3,13 @@
 # python3-avro: ids derived from the raw events', balances that the
 # movements' exact decimal deltas add up to, milestones and freight
 # charges; a kill -9 mid-stream loses and doubles no canonical event; a
-# bad mapping stops `check` and `run` with file:line:column; into Kafka
-# with the correlation id as key and header.
+# bad mapping stops `check` and `run` with file:line:column; into a real
+# Apache Kafka with the correlation id as key and header, and the mapping's
+# name, version and file hash (CRC-64-AVRO, computed here) as a header.
 import decimal
 import glob
 import os
+import re
 import signal
 import sys
 import time
@@ -42,6 +44,37 @@ def check_ids(out, raw):
             check(src in raw, f"{t}: the raw change {src} exists")
             check_eq(r["event_id"], f"{src}#{r['mapping']['name']}", "event id from the raw one and the mapping")
     return seen
+
+
+def crc64_avro(data):
+    """CRC-64-AVRO (the Avro specification's Rabin fingerprint)."""
+    empty = 0xC15D213AA4D7A795
+    table = []
+    for i in range(256):
+        fp = i
+        for _ in range(8):
+            fp = (fp >> 1) ^ (empty & -(fp & 1))
+        table.append(fp)
+    fp = empty
+    for b in data:
+        fp = (fp >> 8) ^ table[(fp ^ b) & 0xFF]
+    return fp
+
+
+def mapping_header(event):
+    """What waybill.mapping must say for the one sample mapping that makes
+    event: its name and version, and the hash of its whole file."""
+    found = []
+    for path in MAPS:
+        with open(path, "rb") as f:
+            data = f.read()
+        for doc in re.split(r"^---$", data.decode(), flags=re.M):
+            if re.search(rf"^event:\s*{event}\s*$", doc, re.M):
+                name = re.search(r"^mapping:\s*(\S+)", doc, re.M).group(1)
+                v = re.search(r"^version:\s*(\d+)", doc, re.M)
+                found.append(f"{name} {v.group(1) if v else 1} {crc64_avro(data):016x}")
+    check_eq(len(found), 1, f"one sample mapping makes {event}")
+    return found[0]
 
 
 def balances(pg):
@@ -146,7 +179,7 @@ def bad_mapping(pg):
 
 
 def into_kafka(pg):
-    k = kt.MockKafka()
+    k = kt.Kafka()
     p = kt.kafka_pipeline(pg, k, name="km", extra_top=mappings_line(MAPS) + "emit: [mapped]\n")
     p.run_idle(1)
     pg.psql("UPDATE shipment SET status = 'IT' WHERE shipment_no = 'SH24-000815'")
@@ -156,8 +189,10 @@ def into_kafka(pg):
     check(not [m for m in msgs if m.topic.startswith("km.public.")], "emit: [mapped]: no raw topics")
     st = [m for m in msgs if m.topic == "km.canonical.ShipmentStatusChanged"]
     check(st, "ShipmentStatusChanged messages")
+    status_header = mapping_header("ShipmentStatusChanged")
     for m in st:
         check_eq(m.headers.get("waybill.correlation_id"), "SH24-000815", "correlation id header")
+        check_eq(m.headers.get("waybill.mapping"), status_header, "mapping header: name, version, file hash")
         key = kt.decode_single_object(m.key, schemas, m.headers.get("waybill.key_schema_id"))
         check_eq(key, "SH24-000815", "key = correlation id")
         env = kt.decode_single_object(m.value, schemas, m.headers.get("waybill.schema_id"))
