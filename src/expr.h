@@ -135,6 +135,22 @@ struct wb_expr *wb_expr_compile(const char *text, const struct wb_table *table,
 				bool before_complete, bool fallible_ok,
 				struct wb_expr_diag *diag);
 
+/* What the source sends as the before image of the changes an expression
+ * sees. */
+enum wb_expr_before {
+	WB_EXPR_BEFORE_FULL, /* every column */
+	WB_EXPR_BEFORE_KEYS, /* the key columns only */
+	WB_EXPR_BEFORE_NONE, /* nothing: before.<column> is an error */
+};
+
+/* wb_expr_compile with the before image spelled out (before_complete
+ * true is WB_EXPR_BEFORE_FULL, false WB_EXPR_BEFORE_KEYS). */
+struct wb_expr *
+wb_expr_compile_before(const char *text, const struct wb_table *table,
+		       const struct wb_xtype *want, bool allow_null,
+		       enum wb_expr_before before, bool fallible_ok,
+		       struct wb_expr_diag *diag);
+
 /* The result's type (want's when given, with the expression's
  * nullability). For an int, precision is a bound on its digits. */
 const struct wb_xtype *wb_expr_type(const struct wb_expr *e);

@@ -283,7 +283,13 @@ static struct xnode *column_ref(struct xcomp *cc, struct xnode *n, bool after)
 			       list[0] ? list : "no columns");
 	}
 	const struct wb_column *col = &t->cols[idx];
-	if (!after && !cc->before_complete && !col->key)
+	if (!after && cc->before == WB_EXPR_BEFORE_NONE)
+		return wb_xerr(cc, n->line, n->col,
+			       "before.%s: the source sends no before image "
+			       "for the changes this mapping takes (its ops "
+			       "include u)",
+			       col->name);
+	if (!after && cc->before == WB_EXPR_BEFORE_KEYS && !col->key)
 		return wb_xerr(
 			cc, n->line, n->col,
 			"before.%s: the source does not send this column in "
@@ -872,6 +878,18 @@ struct wb_expr *wb_expr_compile(const char *text, const struct wb_table *table,
 				bool before_complete, bool fallible_ok,
 				struct wb_expr_diag *diag)
 {
+	return wb_expr_compile_before(text, table, want, allow_null,
+				      before_complete ? WB_EXPR_BEFORE_FULL
+						      : WB_EXPR_BEFORE_KEYS,
+				      fallible_ok, diag);
+}
+
+struct wb_expr *
+wb_expr_compile_before(const char *text, const struct wb_table *table,
+		       const struct wb_xtype *want, bool allow_null,
+		       enum wb_expr_before before, bool fallible_ok,
+		       struct wb_expr_diag *diag)
+{
 	memset(diag, 0, sizeof(*diag));
 	struct wb_expr *e = calloc(1, sizeof(*e));
 	if (e == NULL) {
@@ -882,7 +900,7 @@ struct wb_expr *wb_expr_compile(const char *text, const struct wb_table *table,
 	wb_arena_init(&e->arena, 4096);
 	struct xcomp cc = {.text = text,
 			   .table = table,
-			   .before_complete = before_complete,
+			   .before = before,
 			   .e = e,
 			   .diag = diag};
 	struct xnode *root = wb_xparse(&cc, text, strlen(text));

@@ -156,7 +156,7 @@ struct wb_expr {
 struct xcomp {
 	const char *text;
 	const struct wb_table *table;
-	bool before_complete;
+	enum wb_expr_before before;
 	struct wb_expr *e;
 	struct wb_expr_diag *diag;
 	bool failed;

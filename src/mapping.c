@@ -328,10 +328,18 @@ static void expr_pos(const struct wb_mexpr *x, int dline, int dcol, int *line,
  * positions) when diags is not NULL, else into out->error. Returns the
  * number of problems, -1 when out of memory. */
 static int compile_for(struct wb_mappings *m, int mi, struct wb_table *t,
-		       bool before_complete, const char *before_fix,
+		       const struct wb_mapping_table *bt,
 		       struct wb_mcompiled *out, struct wb_mapping_diags *diags)
 {
 	struct wb_mapping *mp = &m->v[mi];
+	/* what the source sends as before image (bt NULL: everything) */
+	enum wb_expr_before before = WB_EXPR_BEFORE_FULL;
+	const char *before_fix = bt ? bt->before_fix : NULL;
+	if (bt && bt->before_none_on_update)
+		before = strchr(mp->ops, 'u') ? WB_EXPR_BEFORE_NONE
+					      : WB_EXPR_BEFORE_FULL;
+	else if (bt && !bt->before_complete)
+		before = WB_EXPR_BEFORE_KEYS;
 	out->mapping = mi;
 	out->error = NULL;
 	out->e = calloc((size_t)mp->nex + 1, sizeof(*out->e));
@@ -353,14 +361,13 @@ static int compile_for(struct wb_mappings *m, int mi, struct wb_table *t,
 		}
 		struct wb_expr_diag dg;
 		memset(&dg, 0, sizeof(dg));
-		out->e[i] =
-			wb_expr_compile(x->text, t, wp, true, before_complete,
-					!mp->reject_fallible, &dg);
+		out->e[i] = wb_expr_compile_before(x->text, t, wp, true, before,
+						   !mp->reject_fallible, &dg);
 		if (out->e[i] != NULL)
 			continue;
 		problems++;
 		char hint[400] = "";
-		if (!before_complete) {
+		if (before != WB_EXPR_BEFORE_FULL) {
 			/* Would it compile with every before column sent?
 			 * Then what is missing is the source's setting. */
 			struct wb_expr_diag d2;
@@ -436,7 +443,7 @@ static int cache_grow(struct wb_mappings *m)
 /* The compiled mappings of table version t, compiling them on first use.
  * NULL when out of memory. */
 static struct wb_tcache *cache_get(struct wb_mappings *m, struct wb_table *t,
-				   bool before_complete, const char *before_fix,
+				   const struct wb_mapping_table *bt,
 				   struct wb_mapping_diags *diags,
 				   int *problems)
 {
@@ -471,8 +478,7 @@ static struct wb_tcache *cache_get(struct wb_mappings *m, struct wb_table *t,
 	for (int i = 0; i < m->n; i++) {
 		if (!wb_mapping_matches(&m->v[i], full))
 			continue;
-		int r = compile_for(m, i, t, before_complete, before_fix,
-				    &e.c[e.n], diags);
+		int r = compile_for(m, i, t, bt, &e.c[e.n], diags);
 		e.n++;
 		if (r < 0) {
 			for (int j = 0; j < e.n; j++)
@@ -520,10 +526,8 @@ int wb_mappings_check(struct wb_mappings *m, const struct wb_mapping_table *t,
 				for (int k = 0; k < m->n; k++) {
 					if (!wb_mapping_matches(&m->v[k], full))
 						continue;
-					int r = compile_for(
-						m, k, tb, t[i].before_complete,
-						t[i].before_fix, &s->c[s->n],
-						diags);
+					int r = compile_for(m, k, tb, &t[i],
+							    &s->c[s->n], diags);
 					s->n++;
 					if (r < 0)
 						goto nomem;
@@ -533,8 +537,7 @@ int wb_mappings_check(struct wb_mappings *m, const struct wb_mapping_table *t,
 				continue;
 			}
 		}
-		if (cache_get(m, tb, t[i].before_complete, t[i].before_fix,
-			      diags, &problems) == NULL)
+		if (cache_get(m, tb, &t[i], diags, &problems) == NULL)
 			goto nomem;
 	}
 	for (int k = 0; k < m->n; k++) {
@@ -1289,7 +1292,7 @@ int wb_mappings_apply(struct wb_mappings *m, const struct wb_change *c,
 	wb_arena_reset(&m->arena);
 	if (c->table == NULL)
 		return WB_OK;
-	struct wb_tcache *tc = cache_get(m, c->table, true, NULL, NULL, NULL);
+	struct wb_tcache *tc = cache_get(m, c->table, NULL, NULL, NULL);
 	if (tc == NULL)
 		return wb_error_set(err, WB_ERR_NOMEM,
 				    "mapping a change: out of memory");

@@ -87,8 +87,14 @@ struct wb_mapping_table {
 	 * binlog_row_image FULL); when false, before.<non-key column> is an
 	 * error */
 	bool before_complete;
+	/* the source sends no before image with an update and a complete
+	 * one with a delete (ODBC polling): before.<column> is an error in a
+	 * mapping whose ops include u and fine in one without (overrides
+	 * before_complete) */
+	bool before_none_on_update;
 	/* the statement that makes it so, for the message ("ALTER TABLE
-	 * public.shipment REPLICA IDENTITY FULL"), or NULL */
+	 * public.shipment REPLICA IDENTITY FULL"), or what to do instead;
+	 * or NULL */
 	const char *before_fix;
 };
 

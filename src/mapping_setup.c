@@ -61,8 +61,9 @@ struct wb_mappings *wb_mapping_setup_tables(const struct wb_config *cfg,
 		mt[i].before_complete = true;
 		if (src->ops->before_image &&
 		    src->ops->before_image(src, tables[i],
-					   &mt[i].before_complete, fixes[i],
-					   sizeof(fixes[i]), err))
+					   &mt[i].before_complete,
+					   &mt[i].before_none_on_update,
+					   fixes[i], sizeof(fixes[i]), err))
 			goto fail;
 		mt[i].before_fix = fixes[i][0] ? fixes[i] : NULL;
 	}

@@ -115,11 +115,13 @@ struct wb_source_ops {
 	/* Optional (NULL: assumed complete): whether updates and deletes of
 	 * table t carry every column in their before image (PostgreSQL:
 	 * REPLICA IDENTITY FULL; MySQL: binlog_row_image FULL); when not, fix
-	 * gets the statement that makes it so. For mapping checks; may
-	 * connect by itself like describe. */
+	 * gets the statement that makes it so. *none_on_update (false
+	 * unless set): updates carry no before image at all and deletes a
+	 * complete one (a polling source); fix then says what to do instead.
+	 * For mapping checks; may connect by itself like describe. */
 	int (*before_image)(struct wb_source *s, const struct wb_table *t,
-			    bool *complete, char *fix, size_t n,
-			    wb_error_t *err);
+			    bool *complete, bool *none_on_update, char *fix,
+			    size_t n, wb_error_t *err);
 	/* Optional (NULL if unsupported): reads up to limit current rows of
 	 * table t (a version describe() returned) with a plain query — no
 	 * slot, no publication, no snapshot state, nothing written on the

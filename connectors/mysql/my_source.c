@@ -883,8 +883,10 @@ static struct wb_table **my_describe(struct wb_source *base, wb_error_t *err)
 
 /* binlog_row_image FULL: the before image holds every column. */
 static int my_before_image(struct wb_source *base, const struct wb_table *t,
-			   bool *complete, char *fix, size_t n, wb_error_t *err)
+			   bool *complete, bool *none_on_update, char *fix,
+			   size_t n, wb_error_t *err)
 {
+	(void)none_on_update; /* false: updates send what deletes send */
 	struct my_source *s = (struct my_source *)base;
 	(void)t;
 	if (s->meta == NULL &&

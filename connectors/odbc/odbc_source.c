@@ -1630,6 +1630,26 @@ static void odbc_destroy(struct wb_source *base)
 	free(s);
 }
 
+/* Polling reads current rows: an update comes without a before image; a
+ * delete (detected by the keyset comparison, or a soft delete) carries the
+ * last row image waybill emitted, whole. */
+static int odbc_before_image(struct wb_source *base, const struct wb_table *t,
+			     bool *complete, bool *none_on_update, char *fix,
+			     size_t n, wb_error_t *err)
+{
+	(void)base;
+	(void)t;
+	(void)err;
+	*complete = false;
+	*none_on_update = true;
+	snprintf(fix, n,
+		 "ODBC polling reads only current rows, so an update has no "
+		 "before image (a detected or soft delete carries the last "
+		 "row emitted): read after.<column>, or leave u out of the "
+		 "mapping's ops");
+	return WB_OK;
+}
+
 const struct wb_source_ops wb_odbc_source_ops = {
 	.name = "odbc",
 	.create = odbc_create,
@@ -1651,5 +1671,6 @@ const struct wb_source_ops wb_odbc_source_ops = {
 	.state = odbc_state,
 	.finished = odbc_finished,
 	.describe = wb_odbc_describe,
+	.before_image = odbc_before_image,
 	.sample = wb_odbc_sample,
 };

@@ -1672,8 +1672,10 @@ done:
 
 /* REPLICA IDENTITY FULL: the before image holds every column. */
 static int pg_before_image(struct wb_source *base, const struct wb_table *t,
-			   bool *complete, char *fix, size_t n, wb_error_t *err)
+			   bool *complete, bool *none_on_update, char *fix,
+			   size_t n, wb_error_t *err)
 {
+	(void)none_on_update; /* false: updates send what deletes send */
 	struct pg_source *s = (struct pg_source *)base;
 	if (s->cat.conn == NULL && wb_pg_catalog_open(&s->cat, base->cfg, err))
 		return err->code;

@@ -322,7 +322,7 @@ static void test_apply(void)
 	if (m == NULL)
 		return;
 	struct wb_table *t = stock_table();
-	struct wb_mapping_table mt = {t, true, NULL};
+	struct wb_mapping_table mt = {t, true, false, NULL};
 	CHECK(wb_mappings_check(m, &mt, 1, &d, &err) == 0);
 
 	struct wb_arena a;
@@ -441,7 +441,7 @@ static void test_apply(void)
 	CHECK(n == 0);
 
 	/* the check names a mapping whose source matches no table */
-	struct wb_mapping_table mt2 = {t2, true, NULL};
+	struct wb_mapping_table mt2 = {t2, true, false, NULL};
 	wb_mapping_diags_free(&d);
 	CHECK(wb_mappings_check(m, &mt2, 1, &d, &err) == 1);
 	if (d.n == 1) {
@@ -481,7 +481,7 @@ static void test_check_positions(void)
 	if (m == NULL)
 		return;
 	struct wb_table *t = stock_table();
-	struct wb_mapping_table mt = {t, true, NULL};
+	struct wb_mapping_table mt = {t, true, false, NULL};
 	CHECK(wb_mappings_check(m, &mt, 1, &d, &err) == 2);
 	CHECK(d.n == 2);
 	if (d.n == 2) {
@@ -537,6 +537,51 @@ static void test_check_positions(void)
 			      71) == 0);
 	}
 	wb_mapping_diags_free(&d);
+	wb_mappings_free(m);
+
+	/* a polling source: no before image with an update, a whole one
+	 * with a delete. before.<column> (a key column too) is an error in
+	 * a mapping that takes updates, with the source's advice, and fine
+	 * in one that takes only inserts and deletes. */
+	write_file("pos.yaml",
+		   "mapping: r\nsource: public.stock_balance\nops: [c, u, d]\n"
+		   "event: InventoryMovement\ncorrelation_id: \"after.sku\"\n"
+		   "fields:\n"
+		   "  sku: \"coalesce(after.sku, before.sku)\"\n"
+		   "  quantity_delta: \"coalesce(after.qty, 0) - "
+		   "coalesce(before.qty, 0)\"\n"
+		   "  reason: \"'x'\"\n"
+		   "---\n"
+		   "mapping: s\nsource: public.stock_balance\nops: [c, d]\n"
+		   "event: InventoryMovement\ncorrelation_id: \"after.sku\"\n"
+		   "fields:\n"
+		   "  sku: \"coalesce(after.sku, before.sku)\"\n"
+		   "  quantity_delta: \"coalesce(after.qty, 0) - "
+		   "coalesce(before.qty, 0)\"\n"
+		   "  reason: \"'x'\"\n");
+	m = wb_mappings_load(&pat, 1, &opt, &d, &err);
+	CHECK(m != NULL);
+	if (m == NULL)
+		return;
+	mt.before_complete = false;
+	mt.before_none_on_update = true;
+	mt.before_fix = "polling: read after.<column>";
+	CHECK(wb_mappings_check(m, &mt, 1, &d, &err) == 2);
+	CHECK(d.n == 2);
+	if (d.n == 2) {
+		CHECK(d.v[0].line == 7);
+		CHECK_STR(
+			d.v[0].message,
+			"mapping r, table public.stock_balance: fields.sku: "
+			"before.sku: the source sends no before image for the "
+			"changes this mapping takes (its ops include u) "
+			"(here: polling: read after.<column>)");
+		CHECK(d.v[1].line == 8);
+		CHECK(strstr(d.v[1].message, "fields.quantity_delta: "
+					     "before.qty: the source sends "
+					     "no before image") != NULL);
+	}
+	wb_mapping_diags_free(&d);
 	wb_table_unref(t);
 	wb_mappings_free(m);
 }
@@ -567,7 +612,7 @@ static void test_shapes_and_lists(void)
 	if (m == NULL)
 		return;
 	struct wb_table *t = stock_table();
-	struct wb_mapping_table mt = {t, true, NULL};
+	struct wb_mapping_table mt = {t, true, false, NULL};
 	CHECK(wb_mappings_check(m, &mt, 1, &d, &err) == 0);
 	struct wb_arena a;
 	wb_arena_init(&a, 4096);
