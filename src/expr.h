@@ -14,8 +14,9 @@
  * decimal(x, p, s, mode); time, bytes and array columns not at all.
  *
  * Names: `before.<column>`, `after.<column>` (`after."Odd Name"`; the
- * change's images; a column the source did not send, or whose value has no
- * Avro form, is NULL here; see wb_expr_compile's before_complete), `op`
+ * change's images; reading a value the source did not send, or one with no
+ * Avro form, fails at run time, never NULL; see wb_expr_compile's
+ * before_complete), `op`
  * ('c', 'u', 'd', 'r', 't'), `source.table`, `source.schema`, `source.db`,
  * `source.position`, `source.ts` (commit time, timestamp). Literals:
  * 'text' ('' escapes a quote), 123, 12.50 (decimal(4,2)), true, false,

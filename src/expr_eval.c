@@ -15,21 +15,32 @@ int wb_xf_lit(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 	return 0;
 }
 
-/* The column value the node names, or NULL when the image or the value
- * is missing (NULL, unchanged TOAST, unrepresentable all read as NULL). */
-static inline const struct wb_value *column(const struct xnode *n,
-					    const struct xctx *c)
+/* The column value the node names into *out: NULL when the image is
+ * missing or the value is NULL. A value that is there but not at hand
+ * fails instead (the change becomes a dead letter; try() catches it):
+ * reading it as NULL would let coalesce() or ?? replace it silently. */
+static inline int column(const struct xnode *n, struct xctx *c,
+			 const struct wb_value **out)
 {
 	const struct wb_value *img = n->i2 ? c->ch->after : c->ch->before;
+	*out = NULL;
 	if (img == NULL || n->i1 >= c->ch->table->ncols)
-		return NULL;
+		return 0;
 	const struct wb_value *v = &img[n->i1];
-	return v->state == WB_VAL_PRESENT ? v : NULL;
+	if (v->state == WB_VAL_PRESENT)
+		*out = v;
+	else if (v->state == WB_VAL_UNCHANGED)
+		return xfail(c, WB_X_NOT_SENT);
+	else if (v->state == WB_VAL_UNREPRESENTABLE)
+		return xfail(c, WB_X_NO_FORM);
+	return 0;
 }
 
 int wb_xf_col_bool(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 {
-	const struct wb_value *v = column(n, c);
+	const struct wb_value *v;
+	if (column(n, c, &v) != 0)
+		return -1;
 	out->null = v == NULL;
 	if (v)
 		out->u.b = v->u.i != 0;
@@ -38,7 +49,9 @@ int wb_xf_col_bool(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 
 int wb_xf_col_int(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 {
-	const struct wb_value *v = column(n, c);
+	const struct wb_value *v;
+	if (column(n, c, &v) != 0)
+		return -1;
 	out->null = v == NULL;
 	if (v)
 		out->u.i = v->u.i;
@@ -47,7 +60,9 @@ int wb_xf_col_int(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 
 int wb_xf_col_date(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 {
-	const struct wb_value *v = column(n, c);
+	const struct wb_value *v;
+	if (column(n, c, &v) != 0)
+		return -1;
 	out->null = v == NULL;
 	if (v)
 		out->u.date = (int32_t)v->u.i;
@@ -56,7 +71,9 @@ int wb_xf_col_date(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 
 int wb_xf_col_ts(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 {
-	const struct wb_value *v = column(n, c);
+	const struct wb_value *v;
+	if (column(n, c, &v) != 0)
+		return -1;
 	out->null = v == NULL;
 	if (v)
 		out->u.ts = v->u.i;
@@ -65,7 +82,9 @@ int wb_xf_col_ts(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 
 int wb_xf_col_str(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 {
-	const struct wb_value *v = column(n, c);
+	const struct wb_value *v;
+	if (column(n, c, &v) != 0)
+		return -1;
 	out->null = v == NULL;
 	if (v) {
 		out->u.s.p = (const char *)v->u.b.p;
@@ -76,7 +95,9 @@ int wb_xf_col_str(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 
 int wb_xf_col_dec(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 {
-	const struct wb_value *v = column(n, c);
+	const struct wb_value *v;
+	if (column(n, c, &v) != 0)
+		return -1;
 	out->null = v == NULL;
 	if (v == NULL)
 		return 0;

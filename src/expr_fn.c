@@ -1063,8 +1063,12 @@ static int f_dec_float(const struct xnode *n, struct xctx *c,
 	const struct wb_value *img = k->i2 ? c->ch->after : c->ch->before;
 	out->null = true;
 	if (img == NULL || k->i1 >= c->ch->table->ncols ||
-	    img[k->i1].state != WB_VAL_PRESENT)
+	    img[k->i1].state == WB_VAL_NULL)
 		return 0;
+	if (img[k->i1].state == WB_VAL_UNCHANGED)
+		return xfail(c, WB_X_NOT_SENT);
+	if (img[k->i1].state != WB_VAL_PRESENT)
+		return xfail(c, WB_X_NO_FORM);
 	bool is_float = k->i3 == WB_T_FLOAT;
 	double d = is_float ? (double)img[k->i1].u.f : img[k->i1].u.d;
 	if (isnan(d))

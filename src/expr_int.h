@@ -132,6 +132,15 @@ static inline void *wb_xalloc(struct wb_arena *a, size_t n)
 	return (void *)(((uintptr_t)p + 15) & ~(uintptr_t)15);
 }
 
+/* Why reading a column fails: a value that is there but not at hand (see
+ * column() in expr_eval.c). */
+#define WB_X_NOT_SENT                                                          \
+	"the source did not send this value (unchanged TOAST; REPLICA "        \
+	"IDENTITY FULL sends it)"
+#define WB_X_NO_FORM                                                           \
+	"the value has no exact form in the column's type (unrepresentable: "  \
+	"NaN, infinity, or out of range)"
+
 static inline int xfail(struct xctx *c, const char *reason)
 {
 	c->reason = reason;

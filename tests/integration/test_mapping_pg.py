@@ -5,7 +5,8 @@
 # charges; a kill -9 mid-stream loses and doubles no canonical event; a
 # bad mapping stops `check` and `run` with file:line:column; into a real
 # Apache Kafka with the correlation id as key and header, and the mapping's
-# name, version and file hash (CRC-64-AVRO, computed here) as a header.
+# name, version and file hash (CRC-64-AVRO, computed here) as a header; a
+# NaN quantity is a dead letter naming the field, never a NULL.
 import decimal
 import glob
 import os
@@ -201,6 +202,25 @@ def into_kafka(pg):
               for m in st][-1], "in_transit", "the last milestone")
 
 
+def not_a_number(pg, p):
+    """A NaN balance has no decimal form: the mappings that read it send
+    the change to the dead letters, naming the field and why; none of them
+    reads it as NULL (which coalesce(x, 0) would turn into a delta of 0)."""
+    pg.psql("INSERT INTO stock_balance (warehouse, sku, qty_on_hand) VALUES ('WH01', 'NAN-1', 'NaN')")
+    p.run_idle(1)
+    recs = records(p.out)
+    dl = [r for t, rs in recs.items() if t.endswith(".dlq") for r in rs
+          if "NAN-1" in json.dumps(r["change"], default=str)]
+    got = sorted((r["mapping"]["name"], r["field"], r["reason"]) for r in dl)
+    why = ("the value has no exact form in the column's type (unrepresentable: NaN, infinity, "
+           "or out of range)")
+    check_eq(got, [("wms_balance", "fields.on_hand", why),
+                   ("wms_balance_movement", "fields.quantity_delta", why)],
+             "a NaN quantity: dead letters with the field and the reason")
+    ev = [r for t, rs in recs.items() if ".canonical." in t for r in rs if r.get("sku") == "NAN-1"]
+    check_eq(ev, [], "no canonical event made of a NaN")
+
+
 def test():
     rnd = seeded_random()
     pg = Postgres().start()
@@ -208,6 +228,7 @@ def test():
     p = Pipeline(pg, extra_top=mappings_line(MAPS))
     sample_workload(pg, p)
     crash_rounds(pg, p, rnd)
+    not_a_number(pg, p)
     bad_mapping(pg)
     into_kafka(pg)
 
