@@ -135,7 +135,8 @@ static inline void *wb_xalloc(struct wb_arena *a, size_t n)
 /* Why reading a column fails: a value that is there but not at hand (see
  * column() in expr_eval.c). */
 #define WB_X_NOT_SENT                                                          \
-	"the source did not send this value (unchanged TOAST; REPLICA "        \
+	"the source did not send this value (an unchanged TOAST "              \
+	"value, or a column outside a key-only before image; REPLICA "         \
 	"IDENTITY FULL sends it)"
 #define WB_X_NO_FORM                                                           \
 	"the value has no exact form in the column's type (unrepresentable: "  \

@@ -192,7 +192,8 @@ static void expect(int line, const char *text, const struct opts *o,
 }
 
 #define FAIL_NOT_SENT                                                          \
-	"fail:the source did not send this value (unchanged TOAST; REPLICA "   \
+	"fail:the source did not send this value (an unchanged TOAST "         \
+	"value, or a column outside a key-only before image; REPLICA "         \
 	"IDENTITY FULL sends it)"
 #define FAIL_NO_FORM                                                           \
 	"fail:the value has no exact form in the column's type "               \
