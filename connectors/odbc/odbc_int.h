@@ -363,6 +363,9 @@ struct wb_odbc_tab {
 	 * none); not used once a value did not parse (typed_values) */
 	char *sel_text;
 	bool typed_values;
+	/* the row limit of a chunk read ahead, from the bytes per row of
+	 * the last one (0: chunk_rows) */
+	long long ahead_rows;
 	/* under the source's mutex */
 	struct wb_odbc_seen seen; /* hashed with w64 */
 	/* entries of a checkpoint written when the set was hashed with

@@ -919,13 +919,16 @@ static int row_ord(const struct wb_odbc_tab *t, const struct wb_odbc_reader *r,
 /* ------------------------------------------------------- reading ahead
  *
  * A poll's chunks follow one another: the next one starts after the last
- * row of the current one. A chunk of exactly the row limit is read whole
- * out of the driver (wb_odbc_reader_pack, at most WB_ODBC_AHEAD_BYTES of
- * cells); its last row then gives the next chunk's query, which a thread
- * of its own executes and reads out of the driver while this thread
+ * row of the current one. A poll's chunk (of a row limit, without a
+ * custom query) is executed and read whole out of the driver by a thread
+ * of its own (wb_odbc_reader_pack, at most WB_ODBC_AHEAD_BYTES of cells);
+ * when it holds exactly the row limit, its last row gives the next
+ * chunk's query, which that thread executes and reads while this thread
  * converts the current chunk's rows. The server producing the next chunk
  * and the driver's conversions then overlap the look-back set, the
- * values and the batch instead of following them.
+ * values and the batch instead of following them. The row limit of the
+ * next chunk is chunk_rows or fewer: about WB_ODBC_CHUNK_BYTES of cells
+ * at the current chunk's bytes per row.
  *
  * Only one thread calls the driver at a time: the source thread makes no
  * ODBC call while a read ahead runs (it waits for it at the start of
@@ -941,17 +944,17 @@ static int row_ord(const struct wb_odbc_tab *t, const struct wb_odbc_reader *r,
 
 /* Cells of one chunk held after the driver's copy is freed, at most: a
  * larger chunk is read from the driver as it is converted, and the next
- * one is not read ahead.
- *
- * Read ahead only through psqlODBC, where it was measured. It costs
- * peak memory: the chunk being converted and the one read ahead are
- * both held, and the thread's allocations come from an arena of its own
- * (about +7 MiB with queue_bytes 1MiB and 5,000-row chunks of the bench
- * table: 31-33 -> 38-40 MiB). SQLite ODBC and MariaDB Connector/ODBC
- * were already at 57-61 MiB in their tests' memory case (100,000 rows of
- * ~230 bytes, 5,000-row chunks), and read ahead went past the 64 MiB
- * bound there (62-67 MiB). */
+ * one is not read ahead. */
 #define WB_ODBC_AHEAD_BYTES (4u << 20)
+/* What a chunk read ahead should hold: its row limit is chunk_rows or
+ * fewer, as many rows as the last chunk's bytes per row allow. Two
+ * chunks are held at once (the one converted, the one read ahead), and
+ * the thread's allocations come from an arena of its own: with whole
+ * chunks of chunk_rows (5,000 rows of ~230 bytes, 2.5 MB of cells)
+ * that took SQLite ODBC and MariaDB Connector/ODBC from 57-61 to 62-67
+ * MiB of peak memory in their tests' memory case (bound 64); with 1 MiB
+ * chunks SQLite ODBC's was 56-58. */
+#define WB_ODBC_CHUNK_BYTES (1u << 20)
 
 struct wb_odbc_ahead {
 	pthread_t th;
@@ -1204,6 +1207,8 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 	/* a chunk bounded by rows, unless the order is not total (rows
 	 * of equal tracking value could not be resumed between) */
 	long long limit = t->exact && !tc->query ? s->oc->chunk_rows : 0;
+	if (limit > 0 && t->ahead_rows > 0 && t->ahead_rows < limit)
+		limit = t->ahead_rows;
 	struct qbuild q;
 	if ((rc = poll_query(s, t, &q, limit, err)))
 		return rc;
@@ -1212,10 +1217,8 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 	int long_chars = t->long_values ? 0 : WB_ODBC_BOUND_LONG_CHARS;
 	const struct wb_odbc_col *typed = cast_ts(t) ? t->cols : NULL;
 	/* a chunk of a row limit is read by the read-ahead thread, this
-	 * one included (the memory of reading it then lives in one place);
-	 * through psqlODBC only, see WB_ODBC_AHEAD_BYTES */
-	bool ahead = limit > 0 && !tc->query && t->nord > 0 &&
-		     strncasecmp(s->conn.driver, "psqlodbc", 8) == 0;
+	 * one included (the memory of reading it then lives in one place) */
+	bool ahead = limit > 0 && !tc->query && t->nord > 0;
 	bool taken = ahead_take(s, ti, &q, s->oc->fetch_rows, text_from,
 				long_chars, typed, t->ncols, &r, &rc, err);
 	if (!taken && ahead) {
@@ -1234,6 +1237,15 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 	/* a whole chunk of the row limit: the next one is read ahead while
 	 * this one is converted */
 	bool whole = r.replay && r.pk_whole;
+	long long next_limit = limit;
+	if (ahead && r.replay && r.pk_rows > 0) {
+		/* chunks of about WB_ODBC_CHUNK_BYTES of cells from here on */
+		size_t per_row = (r.pklen + r.pk_rows - 1) / r.pk_rows;
+		long long n = (long long)(WB_ODBC_CHUNK_BYTES / per_row);
+		next_limit = n < 1 ? 1 : n;
+		if (next_limit > s->oc->chunk_rows)
+			next_limit = s->oc->chunk_rows;
+	}
 	if (ahead && whole && r.pk_rows == (uint64_t)limit &&
 	    r.ncols >= t->ncols && wb_odbc_reader_peek_last(&r)) {
 		char last[WB_ODBC_ORD_MAX][WB_ODBC_TEXT_MAX];
@@ -1251,7 +1263,7 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 			 * leave it */
 			memcpy(t->cur, last, (size_t)t->nord * sizeof(last[0]));
 			t->cur_n = t->nord;
-			if (poll_query(s, t, &nq, limit, &e) == 0 &&
+			if (poll_query(s, t, &nq, next_limit, &e) == 0 &&
 			    (rc = ahead_start(s, ti, &nq, s->oc->fetch_rows,
 					      text_from, long_chars, typed,
 					      t->ncols, err))) {
@@ -1264,6 +1276,8 @@ static int poll_chunk(struct wb_odbc_source *s, int ti, struct wb_batch *b,
 			memcpy(t->cur, save_cur, sizeof(save_cur));
 		}
 	}
+	if (ahead)
+		t->ahead_rows = next_limit;
 	if (tc->query && t->ncols != r.ncols) {
 		reader_done(s, &r);
 		return wb_error_set(err, WB_ERR_CONFIG,
