@@ -1123,10 +1123,16 @@ static bool ahead_take(struct wb_odbc_source *s, int ti, const struct qbuild *q,
 	}
 	a->ready = false;
 	*rc = a->rc;
-	if (a->rc == 0)
+	if (a->rc == 0) {
 		*r = a->r;
-	else
+		/* a statement still open (a chunk larger than what is read
+		 * ahead) reports its row counts into the reader, which moved */
+		if (r->st)
+			SQLSetStmtAttr(r->st, SQL_ATTR_ROWS_FETCHED_PTR,
+				       &r->fetched, 0);
+	} else {
 		*err = a->err;
+	}
 	memset(&a->r, 0, sizeof(a->r));
 	return true;
 }

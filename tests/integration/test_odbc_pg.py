@@ -295,6 +295,21 @@ def read_ahead(pg):
     got = [(x["op"], x["after"]["id"], x["after"]["t"]) for x in p.rows("o9.public.ra")]
     check_eq(got[1000:], [("c", g, f"w{g}") for g in range(1001, 1251)],
              "read ahead, after a restart: only the new rows, once")
+    # wide rows: the first chunk (10,000 rows allowed) holds more than
+    # what is read ahead (4 MiB of cells), so the rest of it is read from
+    # the driver as it is converted, in the same poll; the next chunks are
+    # sized to about 1 MiB
+    pg.psql("CREATE TABLE rw (id bigint PRIMARY KEY, t text);"
+            "INSERT INTO rw SELECT g, repeat(chr(97 + g % 26), 1000) FROM generate_series(1, 3000) g;")
+    p = OdbcPipeline(pg_connection(pg), ["public.rw"],
+                     {"public.rw": {"mode": "incrementing", "incrementing": "id"}}, name="o10")
+    r = p.run_idle(idle=1)
+    got = [(x["op"], x["after"]["id"], x["after"]["t"]) for x in p.rows("o10.public.rw")]
+    check_eq(got, [("c", g, chr(97 + g % 26) * 1000) for g in range(1, 3001)],
+             "wide rows: every row once, in order, exact")
+    check("row by row" not in r.stderr, "wide rows: array fetches throughout", r.stderr[-2000:])
+    rounds = {x["source"]["position"].split(":")[0] for x in p.rows("o10.public.rw")}
+    check_eq(len(rounds), 1, "wide rows: the first chunk read whole (one round)")
 
 
 def test():
