@@ -508,13 +508,11 @@ static int get_data(struct wb_odbc_reader *r, int i, wb_error_t *err)
 	return WB_OK;
 }
 
-int wb_odbc_reader_next(struct wb_odbc_reader *r, wb_error_t *err)
+/* One rowset (one row when not bound) from the driver into r's arrays:
+ * 1, 0 (end), -1 (err filled), WB_ODBC_LONG_VALUE or
+ * WB_ODBC_NOT_CANONICAL. */
+static int fetch_rowset(struct wb_odbc_reader *r, wb_error_t *err)
 {
-	if (r->bound && r->cur + 1 < r->fetched) {
-		r->cur++;
-		r->rows++;
-		return 1;
-	}
 	r->fetched = 0;
 	r->cur = 0;
 	wb_odbc_watch(r->conn, r->st);
@@ -561,8 +559,216 @@ int wb_odbc_reader_next(struct wb_odbc_reader *r, wb_error_t *err)
 	for (int i = 0; i < r->ncols; i++)
 		if (r->cols[i].as_text && parse_rowset(r, i, err))
 			return WB_ODBC_NOT_CANONICAL;
-	r->rows++;
 	return 1;
+}
+
+#define PK_ALIGN(n) (((n) + 7) & ~(size_t)7)
+
+/* Room for n more bytes of packed rows. */
+static int pk_reserve(struct wb_odbc_reader *r, size_t n, wb_error_t *err)
+{
+	if (r->pklen + n <= r->pkcap)
+		return WB_OK;
+	size_t cap = r->pkcap ? r->pkcap : 1 << 16;
+	while (cap < r->pklen + n)
+		cap *= 2;
+	uint8_t *p = realloc(r->pk, cap);
+	if (p == NULL)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	r->pk = p;
+	r->pkcap = cap;
+	return WB_OK;
+}
+
+/* Appends the rowset in r's own arrays to pk. */
+static int pk_append(struct wb_odbc_reader *r, wb_error_t *err)
+{
+	SQLULEN n = r->fetched;
+	size_t need = 8;
+	for (int i = 0; i < r->ncols; i++)
+		need += 8 + PK_ALIGN(sizeof(SQLLEN) * n) +
+			PK_ALIGN((size_t)r->cols[i].elem * n);
+	if (pk_reserve(r, need, err))
+		return WB_ERR_NOMEM;
+	r->pk_last = r->pklen;
+	uint8_t *o = r->pk + r->pklen;
+	uint64_t rows = n;
+	memcpy(o, &rows, 8);
+	o += 8;
+	for (int i = 0; i < r->ncols; i++) {
+		const struct wb_odbc_col *c = &r->cols[i];
+		SQLLEN *ind = (SQLLEN *)(void *)(o + 8);
+		uint8_t *cells = o + 8 + PK_ALIGN(sizeof(SQLLEN) * n);
+		SQLLEN elem = c->elem;
+		if (c->cell_max >= 0) {
+			/* variable length: the longest used cell, the lengths
+			 * as cell_at gives them (a truncated cell cut to its
+			 * buffer), the terminator kept */
+			SQLLEN term = c->elem - c->cell_max, most = 0;
+			for (SQLULEN k = 0; k < n; k++) {
+				SQLLEN l;
+				wb_odbc_reader_cell_at(r, i, k, &l);
+				ind[k] = l;
+				if (l > most)
+					most = l;
+			}
+			elem = (SQLLEN)PK_ALIGN((size_t)(most + term));
+			for (SQLULEN k = 0; k < n; k++) {
+				SQLLEN l = ind[k] > 0 ? ind[k] : 0;
+				uint8_t *d = cells + (size_t)elem * k;
+				memcpy(d, r->buf[i] + (size_t)c->elem * k,
+				       (size_t)l);
+				memset(d + l, 0, (size_t)(elem - l));
+			}
+		} else {
+			memcpy(ind, r->ind[i], sizeof(SQLLEN) * n);
+			memcpy(cells, r->buf[i], (size_t)elem * n);
+		}
+		int64_t e = elem;
+		memcpy(o, &e, 8);
+		o = cells + PK_ALIGN((size_t)elem * n);
+	}
+	r->pklen = (size_t)(o - r->pk);
+	return WB_OK;
+}
+
+/* Points r's arrays at the packed rowset at off; the offset after it. */
+static size_t pk_load(struct wb_odbc_reader *r, size_t off)
+{
+	uint8_t *o = r->pk + off;
+	uint64_t rows;
+	memcpy(&rows, o, 8);
+	o += 8;
+	for (int i = 0; i < r->ncols; i++) {
+		struct wb_odbc_col *c = &r->cols[i];
+		int64_t e;
+		memcpy(&e, o, 8);
+		r->ind[i] = (SQLLEN *)(void *)(o + 8);
+		r->buf[i] = o + 8 + PK_ALIGN(sizeof(SQLLEN) * rows);
+		if (r->own_cell_max[i] >= 0)
+			c->cell_max = (SQLLEN)e -
+				      (r->own_elem[i] - r->own_cell_max[i]);
+		c->elem = (SQLLEN)e;
+		o = r->buf[i] + PK_ALIGN((size_t)e * rows);
+	}
+	r->fetched = (SQLULEN)rows;
+	r->cur = 0;
+	return (size_t)(o - r->pk);
+}
+
+/* Back to the reader's own arrays (the statement is read from here on,
+ * or the reader is closed). */
+static void pk_unload(struct wb_odbc_reader *r)
+{
+	if (!r->replay)
+		return;
+	for (int i = 0; i < r->ncols; i++) {
+		r->buf[i] = r->own_buf[i];
+		r->ind[i] = r->own_ind[i];
+		r->cols[i].elem = r->own_elem[i];
+		r->cols[i].cell_max = r->own_cell_max[i];
+	}
+	r->replay = false;
+}
+
+int wb_odbc_reader_pack(struct wb_odbc_reader *r, size_t max_bytes, bool *whole,
+			wb_error_t *err)
+{
+	*whole = false;
+	if (!r->bound || r->replay || r->st == NULL)
+		return WB_OK;
+	size_t nc = (size_t)(r->ncols ? r->ncols : 1);
+	r->own_buf = calloc(nc, sizeof(*r->own_buf));
+	r->own_ind = calloc(nc, sizeof(*r->own_ind));
+	r->own_elem = calloc(nc, sizeof(*r->own_elem));
+	r->own_cell_max = calloc(nc, sizeof(*r->own_cell_max));
+	if (!r->own_buf || !r->own_ind || !r->own_elem || !r->own_cell_max)
+		return wb_error_set(err, WB_ERR_NOMEM, "out of memory");
+	for (int i = 0; i < r->ncols; i++) {
+		r->own_buf[i] = r->buf[i];
+		r->own_ind[i] = r->ind[i];
+		r->own_elem[i] = r->cols[i].elem;
+		r->own_cell_max[i] = r->cols[i].cell_max;
+	}
+	/* room for max_bytes at once: pages not written are not resident,
+	 * and a buffer grown step by step would leave its smaller copies
+	 * behind in the allocator */
+	if (pk_reserve(r, max_bytes, err))
+		return WB_ERR_NOMEM;
+	r->pk_end = 1; /* more rows in the statement */
+	while (r->pklen < max_bytes) {
+		int got = fetch_rowset(r, &r->pk_err);
+		if (got != 1) {
+			r->pk_end = got;
+			break;
+		}
+		if (pk_append(r, err))
+			return WB_ERR_NOMEM;
+		r->pk_rows += r->fetched;
+	}
+	r->fetched = 0;
+	r->cur = 0;
+	r->pkoff = 0;
+	r->pk_restart = false;
+	r->replay = true;
+	*whole = r->pk_end == 0;
+	r->pk_whole = *whole;
+	if (*whole) {
+		/* neither the driver's copy of the result nor the arrays it
+		 * was fetched into are needed any more */
+		SQLFreeHandle(SQL_HANDLE_STMT, r->st);
+		r->st = NULL;
+		for (int i = 0; i < r->ncols; i++) {
+			free(r->own_buf[i]);
+			free(r->own_ind[i]);
+			r->own_buf[i] = NULL;
+			r->own_ind[i] = NULL;
+		}
+	}
+	return WB_OK;
+}
+
+bool wb_odbc_reader_peek_last(struct wb_odbc_reader *r)
+{
+	if (!r->replay || r->pklen == 0)
+		return false;
+	pk_load(r, r->pk_last);
+	r->cur = r->fetched - 1;
+	r->pk_restart = true;
+	return true;
+}
+
+int wb_odbc_reader_next(struct wb_odbc_reader *r, wb_error_t *err)
+{
+	if (r->bound && !r->pk_restart && r->cur + 1 < r->fetched) {
+		r->cur++;
+		r->rows++;
+		return 1;
+	}
+	if (r->replay) {
+		if (r->pk_restart) {
+			r->pkoff = 0;
+			r->pk_restart = false;
+		}
+		if (r->pkoff < r->pklen) {
+			r->pkoff = pk_load(r, r->pkoff);
+			r->rows++;
+			return 1;
+		}
+		pk_unload(r);
+		r->fetched = 0;
+		r->cur = 0;
+		if (r->pk_end != 1) {
+			if (r->pk_end < 0)
+				*err = r->pk_err;
+			return r->pk_end;
+		}
+		/* past what was read ahead: on from the statement */
+	}
+	int got = fetch_rowset(r, err);
+	if (got == 1)
+		r->rows++;
+	return got;
 }
 
 const uint8_t *wb_odbc_reader_cell(const struct wb_odbc_reader *r, int i,
@@ -593,6 +799,12 @@ const uint8_t *wb_odbc_reader_cell_at(const struct wb_odbc_reader *r, int i,
 
 void wb_odbc_reader_close(struct wb_odbc_reader *r)
 {
+	pk_unload(r);
+	free(r->pk);
+	free(r->own_buf);
+	free(r->own_ind);
+	free(r->own_elem);
+	free(r->own_cell_max);
 	if (r->st) {
 		SQLFreeHandle(SQL_HANDLE_STMT, r->st);
 		r->st = NULL;

@@ -203,6 +203,22 @@ struct wb_odbc_reader {
 	char (*ptext)[WB_ODBC_TEXT_MAX];
 	SQLLEN *pind;
 	int nparams;
+	/* rowsets read ahead (wb_odbc_reader_pack), replayed by
+	 * wb_odbc_reader_next before anything more is fetched: per rowset
+	 * its row count, then per column its cell size, indicators and
+	 * cells (lengths as wb_odbc_reader_cell_at gives them), 8-aligned */
+	uint8_t *pk;
+	size_t pklen, pkcap, pkoff;
+	size_t pk_last;	   /* where the last packed rowset starts */
+	uint64_t pk_rows;  /* rows packed */
+	bool pk_restart;   /* the next row is the first packed one */
+	bool replay;	   /* buf, ind, elem and cell_max point into pk */
+	int pk_end;	   /* what follows the packed rows: 0, -1 or a code */
+	wb_error_t pk_err; /* its error */
+	bool pk_whole;	   /* the result ends with the packed rows */
+	uint8_t **own_buf; /* the bound arrays while replaying */
+	SQLLEN **own_ind;
+	SQLLEN *own_elem, *own_cell_max;
 };
 
 /* A bound parameter: its text and the SQL type of what it compares
@@ -252,6 +268,21 @@ int wb_odbc_reader_open_bounded(struct wb_odbc_reader *r,
 bool wb_odbc_text_ts(const char *s, size_t n, SQL_TIMESTAMP_STRUCT *ts);
 /* The next row: 1 (row ready), 0 (end of result), -1 (err filled). */
 int wb_odbc_reader_next(struct wb_odbc_reader *r, wb_error_t *err);
+/* Reads r's result ahead, rowset by rowset, into memory of its own (the
+ * cells' used bytes only), until its end or until max_bytes are held;
+ * wb_odbc_reader_next() then gives the same rows, codes and errors as it
+ * would have read them directly (a failure met while reading ahead is
+ * returned where it happened). *whole: the result ended within
+ * max_bytes; its statement is then freed, so the connection may run
+ * another one while the rows are replayed. r must be bound, opened and
+ * not yet read. WB_ERR_NOMEM, or 0. */
+int wb_odbc_reader_pack(struct wb_odbc_reader *r, size_t max_bytes, bool *whole,
+			wb_error_t *err);
+/* The order of rows read ahead: the cells of the last packed row are
+ * made current (wb_odbc_reader_cell) until the next
+ * wb_odbc_reader_next(), which starts from the first row again. False
+ * when nothing is packed. */
+bool wb_odbc_reader_peek_last(struct wb_odbc_reader *r);
 /* Column i of the current row: its bytes (*len, or SQL_NULL_DATA). */
 const uint8_t *wb_odbc_reader_cell(const struct wb_odbc_reader *r, int i,
 				   SQLLEN *len);
@@ -332,6 +363,9 @@ struct wb_odbc_tab {
 	 * none); not used once a value did not parse (typed_values) */
 	char *sel_text;
 	bool typed_values;
+	/* the row limit of a chunk read ahead, from the bytes per row of
+	 * the last one (0: chunk_rows) */
+	long long ahead_rows;
 	/* under the source's mutex */
 	struct wb_odbc_seen seen; /* hashed with w64 */
 	/* entries of a checkpoint written when the set was hashed with
@@ -395,6 +429,9 @@ struct wb_odbc_source {
 	 * rest again, so an entry ahead of it is harmless) */
 	uint64_t snap_seen_round;
 	atomic_bool snap_finished;
+	/* the next chunk of a poll, read ahead by a thread of its own while
+	 * this one converts the current chunk (odbc_source.c) */
+	struct wb_odbc_ahead *ahead;
 	struct wb_odbc_reader snap_rd;
 	bool snap_rd_open;
 	int snap_ti, snap_pi;

@@ -6,7 +6,8 @@
 # an older timestamp by a second connection while the first row was
 # already polled, captured exactly once; a schema, table and columns
 # named with spaces, quotes and keywords; the password from ${VAR} never
-# shown, also when it is refused. (test_odbc_pg_faults.py: the
+# shown, also when it is refused; chunks read ahead, across a fallback to
+# SQLGetData and a restart. (test_odbc_pg_faults.py: the
 # server stopped mid-poll, the initial snapshot, peak memory.)
 import datetime
 import decimal
@@ -266,8 +267,54 @@ def ts_text(pg):
           "tf: as text first, then not", "\n".join(tf))
 
 
+def read_ahead(pg):
+    # 1,000 rows in chunks of 100: each full chunk's successor is read
+    # ahead while it is converted; the read ahead of rows 701-800 meets a
+    # text longer than the bound buffers (row 750), so the table falls
+    # back to SQLGetData and reads that chunk again; then a second run
+    # from the checkpoint reads only the new rows
+    pg.psql("CREATE TABLE ra (id bigint PRIMARY KEY, ts timestamp, t text);"
+            "INSERT INTO ra SELECT g, timestamp '2024-01-01' + g * interval '1 second',"
+            " CASE WHEN g = 750 THEN repeat('y', 3000) ELSE 'v' || g END"
+            " FROM generate_series(1, 1000) g;")
+    tracking = {"public.ra": {"mode": "incrementing", "incrementing": "id"}}
+    p = OdbcPipeline(pg_connection(pg), ["public.ra"], tracking, name="o9",
+                     extra_source="  chunk_rows: 100\n")
+    r = p.run_idle(idle=1)
+    check_eq(r.stderr.count("public.ra: column t holds a value longer than its bound buffer: "
+                            "reading its long columns row by row from now on"), 1,
+             "read ahead: the fallback logged once")
+    got = [(x["op"], x["after"]["id"], x["after"]["t"], x["after"]["ts"]) for x in p.rows("o9.public.ra")]
+    base = datetime.datetime(2024, 1, 1, tzinfo=UTC)
+    want = [("c", g, "y" * 3000 if g == 750 else f"v{g}", base + datetime.timedelta(seconds=g))
+            for g in range(1, 1001)]
+    check_eq(got, want, "read ahead: every row once, in order, exact")
+    pg.psql("INSERT INTO ra SELECT g, timestamp '2024-01-01' + g * interval '1 second', 'w' || g"
+            " FROM generate_series(1001, 1250) g;")
+    p.run_idle(idle=1)
+    got = [(x["op"], x["after"]["id"], x["after"]["t"]) for x in p.rows("o9.public.ra")]
+    check_eq(got[1000:], [("c", g, f"w{g}") for g in range(1001, 1251)],
+             "read ahead, after a restart: only the new rows, once")
+    # wide rows: the first chunk (10,000 rows allowed) holds more than
+    # what is read ahead (4 MiB of cells), so the rest of it is read from
+    # the driver as it is converted, in the same poll; the next chunks are
+    # sized to about 1 MiB
+    pg.psql("CREATE TABLE rw (id bigint PRIMARY KEY, t text);"
+            "INSERT INTO rw SELECT g, repeat(chr(97 + g % 26), 1000) FROM generate_series(1, 3000) g;")
+    p = OdbcPipeline(pg_connection(pg), ["public.rw"],
+                     {"public.rw": {"mode": "incrementing", "incrementing": "id"}}, name="o10")
+    r = p.run_idle(idle=1)
+    got = [(x["op"], x["after"]["id"], x["after"]["t"]) for x in p.rows("o10.public.rw")]
+    check_eq(got, [("c", g, chr(97 + g % 26) * 1000) for g in range(1, 3001)],
+             "wide rows: every row once, in order, exact")
+    check("row by row" not in r.stderr, "wide rows: array fetches throughout", r.stderr[-2000:])
+    rounds = {x["source"]["position"].split(":")[0] for x in p.rows("o10.public.rw")}
+    check_eq(len(rounds), 1, "wide rows: the first chunk read whole (one round)")
+
+
 def test():
     pg = Postgres(wal_level="replica").start()
+    read_ahead(pg)
     ts_text(pg)
     int_ids(pg)
     odd_names(pg)
