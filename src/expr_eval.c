@@ -15,31 +15,10 @@ int wb_xf_lit(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 	return 0;
 }
 
-/* The column value the node names into *out: NULL when the image is
- * missing or the value is NULL. A value that is there but not at hand
- * fails instead (the change becomes a dead letter; try() catches it):
- * reading it as NULL would let coalesce() or ?? replace it silently. */
-static inline int column(const struct xnode *n, struct xctx *c,
-			 const struct wb_value **out)
-{
-	const struct wb_value *img = n->i2 ? c->ch->after : c->ch->before;
-	*out = NULL;
-	if (img == NULL || n->i1 >= c->ch->table->ncols)
-		return 0;
-	const struct wb_value *v = &img[n->i1];
-	if (v->state == WB_VAL_PRESENT)
-		*out = v;
-	else if (v->state == WB_VAL_UNCHANGED)
-		return xfail(c, WB_X_NOT_SENT);
-	else if (v->state == WB_VAL_UNREPRESENTABLE)
-		return xfail(c, WB_X_NO_FORM);
-	return 0;
-}
-
 int wb_xf_col_bool(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 {
 	const struct wb_value *v;
-	if (column(n, c, &v) != 0)
+	if (wb_xcolumn(n, c, &v) != 0)
 		return -1;
 	out->null = v == NULL;
 	if (v)
@@ -50,7 +29,7 @@ int wb_xf_col_bool(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 int wb_xf_col_int(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 {
 	const struct wb_value *v;
-	if (column(n, c, &v) != 0)
+	if (wb_xcolumn(n, c, &v) != 0)
 		return -1;
 	out->null = v == NULL;
 	if (v)
@@ -61,7 +40,7 @@ int wb_xf_col_int(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 int wb_xf_col_date(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 {
 	const struct wb_value *v;
-	if (column(n, c, &v) != 0)
+	if (wb_xcolumn(n, c, &v) != 0)
 		return -1;
 	out->null = v == NULL;
 	if (v)
@@ -72,7 +51,7 @@ int wb_xf_col_date(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 int wb_xf_col_ts(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 {
 	const struct wb_value *v;
-	if (column(n, c, &v) != 0)
+	if (wb_xcolumn(n, c, &v) != 0)
 		return -1;
 	out->null = v == NULL;
 	if (v)
@@ -83,7 +62,7 @@ int wb_xf_col_ts(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 int wb_xf_col_str(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 {
 	const struct wb_value *v;
-	if (column(n, c, &v) != 0)
+	if (wb_xcolumn(n, c, &v) != 0)
 		return -1;
 	out->null = v == NULL;
 	if (v) {
@@ -96,7 +75,7 @@ int wb_xf_col_str(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 int wb_xf_col_dec(const struct xnode *n, struct xctx *c, struct wb_xval *out)
 {
 	const struct wb_value *v;
-	if (column(n, c, &v) != 0)
+	if (wb_xcolumn(n, c, &v) != 0)
 		return -1;
 	out->null = v == NULL;
 	if (v == NULL)

@@ -1060,17 +1060,14 @@ static int f_dec_float(const struct xnode *n, struct xctx *c,
 		       struct wb_xval *out)
 {
 	const struct xnode *k = n->kid[0];
-	const struct wb_value *img = k->i2 ? c->ch->after : c->ch->before;
+	const struct wb_value *v;
 	out->null = true;
-	if (img == NULL || k->i1 >= c->ch->table->ncols ||
-	    img[k->i1].state == WB_VAL_NULL)
+	if (wb_xcolumn(k, c, &v) != 0)
+		return -1;
+	if (v == NULL)
 		return 0;
-	if (img[k->i1].state == WB_VAL_UNCHANGED)
-		return xfail(c, WB_X_NOT_SENT);
-	if (img[k->i1].state != WB_VAL_PRESENT)
-		return xfail(c, WB_X_NO_FORM);
 	bool is_float = k->i3 == WB_T_FLOAT;
-	double d = is_float ? (double)img[k->i1].u.f : img[k->i1].u.d;
+	double d = is_float ? (double)v->u.f : v->u.d;
 	if (isnan(d))
 		return xfail(c, "'NaN' is not a number");
 	if (isinf(d))

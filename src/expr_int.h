@@ -148,6 +148,28 @@ static inline int xfail(struct xctx *c, const char *reason)
 	return -1;
 }
 
+/* The column value node n names (n->i1 the column, n->i2 after or
+ * before) into *out: NULL when the image is missing or the value is NULL.
+ * A value that is there but not at hand fails instead (the change becomes
+ * a dead letter; try() catches it): reading it as NULL would let
+ * coalesce() or ?? replace it silently. */
+static inline int wb_xcolumn(const struct xnode *n, struct xctx *c,
+			     const struct wb_value **out)
+{
+	const struct wb_value *img = n->i2 ? c->ch->after : c->ch->before;
+	*out = NULL;
+	if (img == NULL || n->i1 >= c->ch->table->ncols)
+		return 0;
+	const struct wb_value *v = &img[n->i1];
+	if (v->state == WB_VAL_PRESENT)
+		*out = v;
+	else if (v->state == WB_VAL_UNCHANGED)
+		return xfail(c, WB_X_NOT_SENT);
+	else if (v->state == WB_VAL_UNREPRESENTABLE)
+		return xfail(c, WB_X_NO_FORM);
+	return 0;
+}
+
 /* ---- compiling ----------------------------------------------------------- */
 
 struct xowned {
