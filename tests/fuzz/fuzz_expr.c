@@ -247,7 +247,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 	if (rc1 != 0) {
 		if (r1 == NULL || r1[0] == '\0' || strcmp(r1, r2) != 0)
 			abort();
-		if (!fallible_ok && strcmp(r1, "out of memory") != 0)
+		/* a mapping that allows no failure may still meet a value
+		 * that is not at hand (not sent, no Avro form): a property
+		 * of the data, not of an operation (mappings/EXPRESSIONS.md) */
+		if (!fallible_ok && strcmp(r1, "out of memory") != 0 &&
+		    strncmp(r1, "the source did not send", 23) != 0 &&
+		    strncmp(r1, "the value has no exact form", 27) != 0)
 			abort();
 	} else {
 		check_value(t, &v1);
