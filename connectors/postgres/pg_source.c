@@ -49,6 +49,15 @@
 #define PG_EPOCH_OFFSET_US 946684800000000LL
 /* how often the catalog is asked for tables that appeared or went away */
 #define DISCOVER_MS 5000
+/* While the stream is busy, the source thread lets the server's messages
+ * gather for this long once the socket runs dry, and reads them in one
+ * call, instead of waking for each message as it is sent: the walsender
+ * sends every change on its own, and a reader waiting on the socket woke
+ * (and read, and woke the walsender's core) once per change. Measured on
+ * the 2-core machine (tools/bench pg --sink kafka): the source thread
+ * 3.4-3.7 -> 1.9-2.4 CPU-s per 1.5M changes. At most this much latency is
+ * added per wait; a sleep that finds nothing waits on the socket next. */
+#define READ_COALESCE_US 500
 /* The COMMIT record's ordinal: above any change's (a snapshot round can
  * number more than 2^32 rows). Its text form is "end". */
 #define COMMIT_ORDINAL UINT64_MAX
@@ -1283,6 +1292,15 @@ static int poll_stream(struct wb_source *base, struct wb_batch *b,
 			}
 			if (left <= 0)
 				return WB_OK;
+			if (s->coalesce) {
+				s->coalesce = false;
+				struct timespec ts = {0,
+						      READ_COALESCE_US * 1000L};
+				nanosleep(&ts, NULL);
+				if (!s->raw && PQconsumeInput(s->repl) == 0)
+					goto lost;
+				continue;
+			}
 			int fd = s->raw ? s->wire.fd : PQsocket(s->repl);
 			fd_set rfds;
 			FD_ZERO(&rfds);
@@ -1302,6 +1320,7 @@ static int poll_stream(struct wb_source *base, struct wb_batch *b,
 			continue;
 		}
 
+		s->coalesce = true;
 		rc = on_copy_data(s, b, msg, len, big, err);
 		free(held);
 		if (pqbuf)

@@ -61,6 +61,9 @@ struct pg_source {
 	 * threads read (pg_caught_up) */
 	atomic_bool caught_up_shared;
 	bool got_data; /* data arrived since pg_poll last read the clock */
+	/* the socket ran dry after data: the next wait is a short sleep
+	 * (READ_COALESCE_US in pg_source.c), not a wait on the socket */
+	bool coalesce;
 	uint64_t server_end; /* server's WAL flush LSN when we last asked */
 	long long last_status_ms;
 	long long last_data_ms;
