@@ -18,13 +18,20 @@
 # waybill.position and waybill.op, to measure what the optional headers
 # cost).
 #
-# A broker that has just started compiles its hot paths (JIT) during the
-# first minute of load, which would slow whichever reader comes first; so
-# before the writes the real broker gets a warm-up: 1,000,000 messages of
-# 400 bytes (acks=all, idempotent) to a topic of its own.
+# A broker that has just started compiles its hot paths (JIT) during its
+# first minutes of load, which would slow whichever reader comes first, and
+# with its default settings the JVM throws compiled code away again when it
+# has not run for a while (the code cache sweeper), so that the idle minutes
+# between a benchmark's phases (the writes, pg_recvlogical's run) brought
+# the compilations back into the measured runs: 1.3-4.5 CPU-s of the
+# broker's compiler threads during one waybill run (measured, JFR). So the
+# broker keeps its compiled code (-XX:-UseCodeCacheFlushing, as a broker
+# under steady load would) and, before the measured readers, gets two
+# warm-up passes of the measured load itself (bench_kafka_warm: waybill on
+# slots of their own, into topics warm1.* and warm2.*).
 
 bench_kafka_linger=${WB_BENCH_LINGER:-20}
-bench_kafka_jvm="-Xms1g -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent"
+bench_kafka_jvm="-Xms1g -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:-UseCodeCacheFlushing"
 
 # bench_kafka_start KIND TOPIC...: KIND real or mock; the topics to create.
 bench_kafka_start()
@@ -57,41 +64,6 @@ for t, f in fs.items():
 PY
 			{ echo "error: creating the benchmark topics failed" >&2; exit 1; }
 		say "Apache Kafka at $bench_kafka_bootstrap; topics $* with $bench_kafka_partitions partitions"
-		# The warm-up messages have the shape of waybill's (four headers, a
-		# key, ~300 bytes, four partitions): the broker's JIT compiles the
-		# paths the measured runs take (with header-less messages into one
-		# partition its compiler threads still took ~1 CPU-s during the
-		# first measured run).
-		say "warming the broker up (1,000,000 messages to warmup, 4 partitions, 4 headers each)"
-		/usr/bin/python3 - "$bench_kafka_bootstrap" <<'PY' ||
-import sys
-from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
-a = AdminClient({"bootstrap.servers": sys.argv[1], "log_level": 3})
-a.create_topics([NewTopic("warmup", 4, 1)], request_timeout=30)["warmup"].result(60)
-p = Producer({"bootstrap.servers": sys.argv[1], "acks": "all", "enable.idempotence": True,
-              "linger.ms": 20, "max.in.flight.requests.per.connection": 1, "log_level": 3})
-failed = []
-def report(err, msg):
-    if err:
-        failed.append(err)
-v = b"w" * 300
-for i in range(1000000):
-    h = [("waybill.position", b"0/%X/%d" % (i * 100, i)), ("waybill.op", b"c"),
-         ("waybill.schema_id", b"0123456789abcdef"), ("waybill.key_schema_id", b"fedcba9876543210")]
-    while True:
-        try:
-            p.produce("warmup", value=v, key=b"%d" % (i % 1000), partition=i % 4, headers=h,
-                      on_delivery=report)
-            break
-        except BufferError:
-            p.poll(0.05)
-    if i % 10000 == 0:
-        p.poll(0)
-if p.flush(120) or failed:
-    sys.exit(f"warm-up failed: {failed[:1]}")
-PY
-			{ echo "error: warming the broker up failed" >&2; exit 1; }
 		return 0
 	fi
 	bench_kafka_partitions=${WB_BENCH_KAFKA_PARTITIONS:-128}
@@ -135,6 +107,37 @@ YAML
 	if [ -n "${WB_BENCH_KAFKA_HEADERS+set}" ]; then
 		echo "  headers: [${WB_BENCH_KAFKA_HEADERS}]"
 	fi
+}
+
+# bench_kafka_warm WAYBILL DSN: the broker's warm-up (above): two waybill
+# runs over the benchmark's changes, from slots w1 and w2 (made before the
+# writes) into topics warm1.public.item and warm2.public.item, each stopped
+# after 1 s without news. Nothing is measured.
+bench_kafka_warm()
+{
+	local wb=$1 dsn=$2 i y
+	for i in 1 2; do
+		say "warming the broker up: waybill over the same changes into warm$i.public.item (slot w$i; not measured)"
+		y=$work/warm$i.yaml
+		cat >"$y" <<YAML
+name: warm$i
+checkpoint_dir: $work/ckpt-warm$i
+checkpoint_interval: 250ms
+source:
+  type: postgres
+  dsn: "$dsn"
+  tables: ["public.item"]
+  slot: w$i
+  publication: p
+  snapshot: never
+YAML
+		bench_kafka_sink_yaml >>"$y"
+		if ! "$wb" run -c "$y" --stop-when-idle 1 2>"$work/warm$i.log"; then
+			tail -n 20 "$work/warm$i.log" >&2
+			echo "error: the broker's warm-up run failed" >&2
+			exit 1
+		fi
+	done
 }
 
 # bench_kafka_count FILE: "<count> op:<c|u|...>" lines of waybill's bench.*
