@@ -26,9 +26,10 @@
 # the compilations back into the measured runs: 1.3-4.5 CPU-s of the
 # broker's compiler threads during one waybill run (measured, JFR). So the
 # broker keeps its compiled code (-XX:-UseCodeCacheFlushing, as a broker
-# under steady load would) and, before the measured readers, gets two
+# under steady load would) and, before the measured readers, gets three
 # warm-up passes of the measured load itself (bench_kafka_warm: waybill on
-# slots of their own, into topics warm1.* and warm2.*).
+# slots of their own, into topics warm1.* to warm3.*; after two, the
+# compiler threads still took 1.9 CPU-s in one measured run).
 
 bench_kafka_linger=${WB_BENCH_LINGER:-20}
 bench_kafka_jvm="-Xms1g -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:-UseCodeCacheFlushing"
@@ -109,14 +110,14 @@ YAML
 	fi
 }
 
-# bench_kafka_warm WAYBILL DSN: the broker's warm-up (above): two waybill
-# runs over the benchmark's changes, from slots w1 and w2 (made before the
-# writes) into topics warm1.public.item and warm2.public.item, each stopped
+# bench_kafka_warm WAYBILL DSN: the broker's warm-up (above): three waybill
+# runs over the benchmark's changes, from slots w1 to w3 (made before the
+# writes) into topics warm1.public.item to warm3.public.item, each stopped
 # after 1 s without news. Nothing is measured.
 bench_kafka_warm()
 {
 	local wb=$1 dsn=$2 i y
-	for i in 1 2; do
+	for i in 1 2 3; do
 		say "warming the broker up: waybill over the same changes into warm$i.public.item (slot w$i; not measured)"
 		y=$work/warm$i.yaml
 		cat >"$y" <<YAML
