@@ -1675,9 +1675,12 @@ static int produce(struct kafka_sink *s, struct ktopic *t, int32_t partition,
 			err->retriable = false;
 			return WB_ERR_RUNTIME;
 		}
-		/* Backpressure: the source stops reading ahead meanwhile. */
+		/* Backpressure: the source stops reading ahead meanwhile. A
+		 * stop gives up only while the brokers are away (an outage):
+		 * brokers that acknowledge make room, and the stop then drains
+		 * what was read, as it does without backpressure. */
 		rc = serve(s, 100, err);
-		if (rc == WB_OK && *s->base.stop)
+		if (rc == WB_OK && *s->base.stop && s->in_outage)
 			rc = stopped(s, "waiting for the brokers", err);
 		if (rc) {
 			ring_pop_last(s);
@@ -1759,7 +1762,7 @@ static int ensure_schema(struct kafka_sink *s, struct ktopic *t,
 		/* Consumers must find a schema before any value using it. */
 		while (!slot_done(s, seq)) {
 			rc = serve(s, 50, err);
-			if (rc == WB_OK && *s->base.stop)
+			if (rc == WB_OK && *s->base.stop && s->in_outage)
 				rc = stopped(s, "publishing a schema", err);
 			if (rc)
 				return rc;
