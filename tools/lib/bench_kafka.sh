@@ -26,10 +26,14 @@
 # the compilations back into the measured runs: 1.3-4.5 CPU-s of the
 # broker's compiler threads during one waybill run (measured, JFR). So the
 # broker keeps its compiled code (-XX:-UseCodeCacheFlushing, as a broker
-# under steady load would) and, before the measured readers, gets three
-# warm-up passes of the measured load itself (bench_kafka_warm: waybill on
-# slots of their own, into topics warm1.* to warm3.*; after two, the
-# compiler threads still took 1.9 CPU-s in one measured run).
+# under steady load would) and, before the measured readers, gets warm-up
+# passes of the measured load itself (bench_kafka_warm: waybill on slots of
+# their own, into topics warm1.* to warm3.*). The first passes send small
+# requests: the broker's per-request methods run once per produce request
+# (~1,000 per pass in the measured configuration), and three such passes
+# left them in the JVM's profiling tier, to be compiled by C2 in the middle
+# of the measured run (JFR: 2.1-2.9 CPU-s of the broker's compiler threads
+# there, UnifiedLog.append and Processor.processCompletedReceives first).
 
 bench_kafka_linger=${WB_BENCH_LINGER:-20}
 bench_kafka_jvm="-Xms1g -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent -XX:-UseCodeCacheFlushing"
@@ -89,8 +93,13 @@ PY
 	say "waybill-mock-kafka: 1 broker at $bench_kafka_bootstrap, $* with $bench_kafka_partitions partitions"
 }
 
+# bench_kafka_sink_yaml [LINGER [NAME=VALUE...]]: the sink: block, with
+# linger.ms LINGER (default $bench_kafka_linger) and, after
+# WB_BENCH_KAFKA_PROPS, the producer properties given.
 bench_kafka_sink_yaml()
 {
+	local linger=${1:-$bench_kafka_linger}
+	shift $(($# > 0 ? 1 : 0))
 	cat <<YAML
 sink:
   type: kafka
@@ -99,10 +108,10 @@ sink:
   properties:
     acks: all
     enable.idempotence: true
-    linger.ms: $bench_kafka_linger
+    linger.ms: $linger
 YAML
 	local kv
-	for kv in ${WB_BENCH_KAFKA_PROPS:-}; do
+	for kv in ${WB_BENCH_KAFKA_PROPS:-} "$@"; do
 		echo "    ${kv%%=*}: ${kv#*=}"
 	done
 	if [ -n "${WB_BENCH_KAFKA_HEADERS+set}" ]; then
@@ -110,29 +119,49 @@ YAML
 	fi
 }
 
-# bench_kafka_warm WAYBILL DSN: the broker's warm-up (above): three waybill
-# runs over the benchmark's changes, from slots w1 to w3 (made before the
-# writes) into topics warm1.public.item to warm3.public.item, each stopped
-# after 1 s without news. Nothing is measured.
+# bench_kafka_warm_passes: how many unmeasured passes warm the broker up
+# (above); the first ones in small requests (bench_kafka_warm).
+bench_kafka_warm_passes=${WB_BENCH_WARM_PASSES:-3}
+
+# bench_kafka_warm_topics: the warm-up's topics, one per pass.
+bench_kafka_warm_topics()
+{
+	local i
+	for ((i = 1; i <= bench_kafka_warm_passes; i++)); do
+		echo "warm$i.public.item"
+	done
+}
+
+# bench_kafka_warm_slots_sql: SQL that makes the warm-up's slots, w1 to wN
+# (before the writes, so that each pass reads every change).
+bench_kafka_warm_slots_sql()
+{
+	local i
+	for ((i = 1; i <= bench_kafka_warm_passes; i++)); do
+		echo "SELECT 1 FROM pg_create_logical_replication_slot('w$i', 'pgoutput');"
+	done
+}
+
+# bench_kafka_warm WAYBILL: the broker's warm-up (above): one waybill run
+# per pass over the benchmark's changes, from slot wI into topic
+# warmI.public.item, each stopped after 1 s without news. All but the last
+# pass send small requests (linger.ms 0, 100 messages per batch: ~15,000
+# produce requests each instead of ~1,000), so that the broker's
+# per-request code reaches the JVM's optimizing compiler before the
+# measured runs; the last pass is the measured configuration. Nothing is
+# measured. Uses tools/bench's bench_source_yaml.
 bench_kafka_warm()
 {
-	local wb=$1 dsn=$2 i y
-	for i in 1 2 3; do
+	local wb=$1 i y
+	for ((i = 1; i <= bench_kafka_warm_passes; i++)); do
 		say "warming the broker up: waybill over the same changes into warm$i.public.item (slot w$i; not measured)"
 		y=$work/warm$i.yaml
-		cat >"$y" <<YAML
-name: warm$i
-checkpoint_dir: $work/ckpt-warm$i
-checkpoint_interval: 250ms
-source:
-  type: postgres
-  dsn: "$dsn"
-  tables: ["public.item"]
-  slot: w$i
-  publication: p
-  snapshot: never
-YAML
-		bench_kafka_sink_yaml >>"$y"
+		bench_source_yaml "warm$i" "$work/ckpt-warm$i" "w$i" >"$y"
+		if ((i < bench_kafka_warm_passes)); then
+			bench_kafka_sink_yaml 0 batch.num.messages=100 >>"$y"
+		else
+			bench_kafka_sink_yaml >>"$y"
+		fi
 		if ! "$wb" run -c "$y" --stop-when-idle 1 2>"$work/warm$i.log"; then
 			tail -n 20 "$work/warm$i.log" >&2
 			echo "error: the broker's warm-up run failed" >&2
