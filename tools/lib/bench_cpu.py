@@ -9,7 +9,11 @@
 # named PID and its descendants (the Kafka broker), and PostgreSQL's
 # walsenders (processes whose command line says walsender). Writes to OUT,
 # per process, its CPU seconds (user + system) used while sampling, and its
-# threads' (grouped by thread name with digits dropped), largest first.
+# threads' (grouped by thread name with digits dropped), largest first, each
+# with the seconds it was runnable but waited for a CPU (the run queue,
+# /proc/PID/task/TID/schedstat), and how many times it was put on a CPU (a
+# thread that neither runs nor waits there was blocked: on its socket, a
+# lock, a sleep; each wake-up is one more time).
 import os
 import re
 import sys
@@ -30,6 +34,16 @@ def stat(path):
     return comm, int(rest[1]), (int(rest[11]) + int(rest[12])) / TICK  # ppid, utime+stime
 
 
+def runq(path):
+    """(seconds runnable waiting for a CPU, times scheduled onto one)."""
+    try:
+        with open(path) as f:
+            f = f.read().split()
+            return int(f[1]) / 1e9, int(f[2])
+    except (OSError, IndexError, ValueError):
+        return 0.0, 0
+
+
 def cmdline(pid):
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
@@ -41,8 +55,8 @@ def cmdline(pid):
 def main():
     out, stop, root = sys.argv[1], sys.argv[2], int(sys.argv[3])
     named = {int(v): k for k, v in (a.split("=", 1) for a in sys.argv[4:])}
-    base = {}     # tid → cpu at first sight (for processes already running)
-    last = {}     # tid → (pid, thread name, cpu)
+    base = {}     # tid → (cpu, run-queue wait) at first sight
+    last = {}     # tid → (pid, thread name, cpu, run-queue wait)
     label = {}    # pid → label
     first = True
     while True:
@@ -80,31 +94,34 @@ def main():
                 if st is None:
                     continue
                 tid = int(t)
+                wait, runs = runq(f"/proc/{pid}/task/{t}/schedstat")
                 if tid not in base:
                     # threads of processes running before the reader (the
                     # broker, a walsender) count from here; the reader's
                     # from its start
-                    base[tid] = st[2] if first and name is not None else 0.0
-                last[tid] = (pid, st[0], st[2])
+                    base[tid] = (st[2], wait, runs) if first and name is not None else (0.0, 0.0, 0)
+                last[tid] = (pid, st[0], st[2], wait, runs)
         first = False
         if os.path.exists(stop):
             break
         time.sleep(0.1)
     per_proc = {}
-    for tid, (pid, name, cpu) in last.items():
-        used = cpu - base.get(tid, 0.0)
+    for tid, (pid, name, cpu, wait, runs) in last.items():
+        b_cpu, b_wait, b_runs = base.get(tid, (0.0, 0.0, 0))
         group = re.sub(r"[0-9]+", "N", name)
         p = per_proc.setdefault(label.get(pid, str(pid)), {})
-        p[group] = p.get(group, 0.0) + used
+        c, w, r = p.get(group, (0.0, 0.0, 0))
+        p[group] = (c + cpu - b_cpu, w + wait - b_wait, r + runs - b_runs)
     with open(out, "w") as f:
-        for proc, threads in sorted(per_proc.items(), key=lambda kv: -sum(kv[1].values())):
-            total = sum(threads.values())
+        for proc, threads in sorted(per_proc.items(), key=lambda kv: -sum(t[0] for t in kv[1].values())):
+            total = sum(t[0] for t in threads.values())
             if total < 0.05:
                 continue
             f.write(f"      {total:7.2f} s  {proc}\n")
-            for name, cpu in sorted(threads.items(), key=lambda kv: -kv[1])[:8]:
+            for name, (cpu, wait, runs) in sorted(threads.items(), key=lambda kv: -kv[1][0])[:8]:
                 if cpu >= 0.05:
-                    f.write(f"               {cpu:7.2f} s  thread {name}\n")
+                    f.write(f"               {cpu:7.2f} s  thread {name:16s}"
+                            f"(waited for a CPU {wait:.2f} s; ran {runs} times)\n")
 
 
 main()
