@@ -30,7 +30,7 @@
 # passes of the measured load itself (bench_kafka_warm: waybill on slots of
 # their own, into topics warm1.* to warm3.*). The first passes send small
 # requests: the broker's per-request methods run once per produce request
-# (~1,000 per pass in the measured configuration), and three such passes
+# (~2,100 per pass in the measured configuration), and three such passes
 # left them in the JVM's profiling tier, to be compiled by C2 in the middle
 # of the measured run (JFR: 2.1-2.9 CPU-s of the broker's compiler threads
 # there, UnifiedLog.append and Processor.processCompletedReceives first).
@@ -145,8 +145,8 @@ bench_kafka_warm_slots_sql()
 # bench_kafka_warm WAYBILL: the broker's warm-up (above): one waybill run
 # per pass over the benchmark's changes, from slot wI into topic
 # warmI.public.item, each stopped after 1 s without news. All but the last
-# pass send small requests (linger.ms 0, 100 messages per batch: ~15,000
-# produce requests each instead of ~1,000), so that the broker's
+# pass send small requests (linger.ms 0, 100 messages per batch: ~17,800
+# produce requests each instead of ~2,100), so that the broker's
 # per-request code reaches the JVM's optimizing compiler before the
 # measured runs; the last pass is the measured configuration. Nothing is
 # measured. Uses tools/bench's bench_source_yaml.
