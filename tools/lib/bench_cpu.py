@@ -38,8 +38,8 @@ def runq(path):
     """(seconds runnable waiting for a CPU, times scheduled onto one)."""
     try:
         with open(path) as f:
-            f = f.read().split()
-            return int(f[1]) / 1e9, int(f[2])
+            fields = f.read().split()
+        return int(fields[1]) / 1e9, int(fields[2])
     except (OSError, IndexError, ValueError):
         return 0.0, 0
 
@@ -55,8 +55,8 @@ def cmdline(pid):
 def main():
     out, stop, root = sys.argv[1], sys.argv[2], int(sys.argv[3])
     named = {int(v): k for k, v in (a.split("=", 1) for a in sys.argv[4:])}
-    base = {}     # tid → (cpu, run-queue wait) at first sight
-    last = {}     # tid → (pid, thread name, cpu, run-queue wait)
+    base = {}     # tid → (cpu, run-queue wait, runs) at first sight
+    last = {}     # tid → (pid, thread name, cpu, run-queue wait, runs)
     label = {}    # pid → label
     first = True
     while True:

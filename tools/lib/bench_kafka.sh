@@ -17,6 +17,8 @@
 # (even empty), is waybill's `headers:` list (e.g. "" for only
 # waybill.position and waybill.op, to measure what the optional headers
 # cost).
+# WB_BENCH_WARM_PASSES (default 3) is the number of warm-up passes of the
+# real broker (below).
 #
 # A broker that has just started compiles its hot paths (JIT) during its
 # first minutes of load, which would slow whichever reader comes first, and
